@@ -1,0 +1,37 @@
+"""Application factory."""
+
+import os
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+import datasource_registry
+import platform_admin
+import tenant_runtime
+from config import config_from_env
+from extensions import babel, csrf, db, limiter, login_manager, migrate
+
+
+def create_app(config_object=None):
+    config_object = config_object or config_from_env()
+    if hasattr(config_object, "check"):
+        config_object.check()
+    app = Flask(__name__, instance_path=config_object.INSTANCE_PATH, template_folder="templates",
+                static_folder="platform_admin/static", static_url_path="/static")
+    app.config.from_object(config_object)
+    os.makedirs(app.instance_path, exist_ok=True)
+    if app.config["TRUSTED_PROXIES"]:
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+    db.init_app(app)
+    migrate.init_app(app, db, render_as_batch=True, directory=os.path.join(os.path.dirname(__file__), "migrations"))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    platform_admin.init_babel(app, babel)
+
+    datasource_registry.init_app(app)
+    platform_admin.init_app(app)
+    tenant_runtime.init_app(app)
+    return app

@@ -1,0 +1,115 @@
+"""Configuration read from the environment.
+
+With nothing set, the app runs on the embedded default: SQLite under ``instance/``, jobs inline,
+SMS and email recorded in the outbox. Production reads every secret from the environment and refuses
+to start without them.
+"""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("INSTANCE_PATH", BASE_DIR / "instance"))
+
+
+def _int(name, default):
+    return int(os.environ.get(name, default))
+
+
+def _bool(name, default=False):
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-secret-key-change-me")
+    # Comma-separated Fernet keys, newest first; used for datasource secrets.
+    SECRET_MASTER_KEYS = os.environ.get("SECRET_MASTER_KEYS", "")
+
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'control.sqlite3'}"
+    )
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    REDIS_URL = os.environ.get("REDIS_URL", "")  # empty: jobs run inline
+
+    INSTANCE_PATH = str(INSTANCE_DIR)
+    UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))
+    MAX_UPLOAD_BYTES = _int("MAX_UPLOAD_BYTES", 10 * 1024 * 1024)
+    MAX_CONTENT_LENGTH = MAX_UPLOAD_BYTES + 1024 * 1024
+
+    BABEL_DEFAULT_LOCALE = "zh_CN"
+    BABEL_DEFAULT_TIMEZONE = os.environ.get("APP_TIMEZONE", "Asia/Shanghai")
+    LANGUAGES = ("zh_CN", "en")
+    WTF_I18N_ENABLED = True
+
+    # Throttles (Flask-Limiter syntax). Storage is Redis when REDIS_URL is set.
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or (
+        os.environ.get("REDIS_URL") or "memory://"
+    )
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_LIMIT_PER_USER = os.environ.get("LOGIN_LIMIT_PER_USER", "5 per 15 minutes")
+    LOGIN_LIMIT_PER_IP = os.environ.get("LOGIN_LIMIT_PER_IP", "30 per 15 minutes")
+    SMS_LIMIT_PER_PHONE = os.environ.get("SMS_LIMIT_PER_PHONE", "1 per minute;5 per hour")
+    SMS_LIMIT_PER_IP = os.environ.get("SMS_LIMIT_PER_IP", "20 per hour")
+    REGISTER_LIMIT_PER_IP = os.environ.get("REGISTER_LIMIT_PER_IP", "30 per hour")
+
+    SMS_CODE_TTL = timedelta(minutes=5)
+    SMS_CODE_MAX_ATTEMPTS = 5
+    SMS_BACKEND = os.environ.get("SMS_BACKEND", "outbox")  # outbox | http
+    SMS_HTTP_URL = os.environ.get("SMS_HTTP_URL", "")
+    SMS_HTTP_TOKEN = os.environ.get("SMS_HTTP_TOKEN", "")
+    SMS_SIGNATURE = os.environ.get("SMS_SIGNATURE", "绘管家")
+    EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "outbox")  # outbox | smtp
+    SMTP_HOST = os.environ.get("SMTP_HOST", "")
+    SMTP_PORT = _int("SMTP_PORT", 465)
+    SMTP_USER = os.environ.get("SMTP_USER", "")
+    SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD", "")
+    MAIL_FROM = os.environ.get("MAIL_FROM", "noreply@example.com")
+
+    API_TOKEN_TTL = timedelta(hours=_int("API_TOKEN_TTL_HOURS", 12))
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")  # for QR codes; default: request host
+    CONTRACT_EXPIRY_WARNING_DAYS = 30
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)  # X-Forwarded-For hops to trust
+
+
+class DevelopmentConfig(Config):
+    DEBUG = False
+
+
+class TestingConfig(Config):
+    TESTING = True
+    SECRET_KEY = "testing-secret"
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+    RATELIMIT_STORAGE_URI = "memory://"
+    SERVER_NAME = None
+
+
+class ProductionConfig(Config):
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+    PREFERRED_URL_SCHEME = "https"
+
+    @classmethod
+    def check(cls):
+        missing = [k for k in ("SECRET_KEY", "DATABASE_URL", "SECRET_MASTER_KEYS") if not os.environ.get(k)]
+        if missing:
+            raise RuntimeError(f"production config needs environment variables: {', '.join(missing)}")
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_from_env():
+    return CONFIGS[os.environ.get("APP_ENV", "development")]

@@ -1,0 +1,82 @@
+"""Control plane: staff, onboarding, enterprises, contracts, tenant open/close, audit."""
+
+from flask import current_app, g, request, session
+
+from extensions import csrf
+
+
+def select_locale():
+    supported = current_app.config["LANGUAGES"]
+    lang = request.args.get("lang")
+    if lang in supported:
+        if not request.path.startswith("/api/"):
+            session["lang"] = lang
+        return lang
+    if session.get("lang") in supported:
+        return session["lang"]
+    staff = g.get("staff")
+    if staff is not None and staff.locale in supported:
+        return staff.locale
+    if request.path.startswith("/api/") and request.accept_languages:
+        best = request.accept_languages.best_match(["zh_CN", "zh", "en"])
+        if best:
+            return "zh_CN" if best.startswith("zh") else "en"
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def init_babel(app, babel):
+    import os
+
+    babel.init_app(app, locale_selector=select_locale,
+                   default_translation_directories=os.path.join(app.root_path, "translations"))
+
+
+def init_app(app):
+    from . import models  # noqa: F401 - every control-plane table registered with the metadata
+    from .audit import recorder  # noqa: F401 - the ORM listener
+    from .audit.views import bp as audit_bp
+    from .auth import api as _auth_api  # noqa: F401
+    from .auth.cli import staff_cli
+    from .auth.staff_views import bp as staff_bp
+    from .auth.views import bp as auth_bp
+    from .cli import demo_cli
+    from .common import openapi
+    from .common.api import api
+    from .common.errors import register_error_handlers
+    from .common.templating import register_template_helpers
+    from .contracts import api as _contracts_api  # noqa: F401
+    from .contracts.views import bp as contracts_bp
+    from .dashboard.views import bp as dashboard_bp
+    from .enterprises import api as _enterprises_api  # noqa: F401
+    from .enterprises.views import bp as enterprises_bp
+    from .files.views import bp as files_bp
+    from .messaging.views import bp as outbox_bp
+    from .onboarding import api as _onboarding_api  # noqa: F401
+    from .onboarding.public_views import bp as public_bp
+    from .onboarding.views import bp as onboarding_bp
+    from .permissions import enforce
+
+    from extensions import login_manager
+
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "strong"
+
+    openapi.register(api)
+    csrf.exempt(api)  # bearer tokens only; cookies never authorise the API
+    for bp in (auth_bp, dashboard_bp, public_bp, onboarding_bp, enterprises_bp, contracts_bp, staff_bp, audit_bp,
+               outbox_bp, files_bp, api):
+        app.register_blueprint(bp)
+    app.before_request(enforce)
+    register_error_handlers(app)
+    register_template_helpers(app)
+    app.cli.add_command(staff_cli)
+    app.cli.add_command(demo_cli)
+
+    @app.after_request
+    def security_headers(resp):
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        if request.path.startswith("/api/"):
+            resp.headers.setdefault("Cache-Control", "no-store")
+        return resp

@@ -1,0 +1,1 @@
+"""Audit trail: every create, update, delete and state change in the control plane."""

@@ -1,0 +1,63 @@
+"""Admins browse the audit trail, in a page and through the API, with the same filters."""
+
+from datetime import datetime
+
+from flask import Blueprint, jsonify, render_template, request
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from platform_admin.common.api import api, sid
+from platform_admin.common.errors import ApiError
+from platform_admin.common.pagination import cursor_page, html_page
+from platform_admin.common.timeutil import from_local, isoformat
+
+from .models import AuditEvent
+
+bp = Blueprint("audit", __name__, url_prefix="/audit")
+
+FILTERS = ("actor", "action", "record_type", "record_id", "since", "until")
+
+
+def _when(name):
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return from_local(datetime.fromisoformat(raw))
+    except ValueError:
+        raise ApiError(422, "invalid_fields", _("Invalid date."), {name: [_("Use YYYY-MM-DD or an ISO 8601 time.")]}) from None
+
+
+def filtered_events():
+    query = select(AuditEvent)
+    for name in ("actor", "action", "record_type", "record_id"):
+        value = request.args.get(name, "").strip()
+        if value:
+            query = query.where(getattr(AuditEvent, name) == value)
+    since, until = _when("since"), _when("until")
+    if since:
+        query = query.where(AuditEvent.created_at >= since)
+    if until:
+        query = query.where(AuditEvent.created_at <= until)
+    return query
+
+
+def event_json(e):
+    return {"id": sid(e.id), "created_at": isoformat(e.created_at), "actor_id": sid(e.actor_id), "actor": e.actor,
+            "ip": e.ip, "action": e.action, "record_type": e.record_type, "record_id": e.record_id,
+            "before": e.before, "after": e.after}
+
+
+@bp.get("/")
+def event_list():
+    try:
+        page = html_page(filtered_events(), [AuditEvent.id.desc()], per_page=50)
+        error = None
+    except ApiError as exc:
+        page, error = html_page(select(AuditEvent), [AuditEvent.id.desc()], per_page=50), exc.message
+    return render_template("audit/list.html", page=page, args=request.args, error=error)
+
+
+@api.get("/audit-events")
+def audit_event_list():
+    return jsonify(cursor_page(filtered_events(), AuditEvent.id, event_json))

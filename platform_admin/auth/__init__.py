@@ -1,0 +1,1 @@
+"""Staff accounts, sign-in for pages and API, and throttling of failed sign-ins."""

@@ -1,0 +1,46 @@
+"""``flask demo``: a demo staff login (and a little sample data) for the embedded default."""
+
+import secrets
+from pathlib import Path
+
+import click
+from flask import current_app, g
+from flask.cli import with_appcontext
+from sqlalchemy import func, select
+
+from extensions import db
+
+from .auth.services import create_staff, find_staff
+from .onboarding.models import Application
+
+demo_cli = click.Group("demo", help="Demo data for a first run.")
+
+
+@demo_cli.command("seed")
+@with_appcontext
+def seed():
+    """Create the demo administrator once and print its login."""
+    g.audit_label = "cli"
+    secret_file = Path(current_app.instance_path) / "demo-login.txt"
+    user = find_staff("admin")
+    if user is None:
+        password = "Demo-" + secrets.token_urlsafe(9)
+        create_staff("admin", password, ["admin", "ops", "devops"], "演示管理员")
+        secret_file.write_text(password)
+        secret_file.chmod(0o600)
+    elif secret_file.exists():
+        password = secret_file.read_text().strip()
+    else:
+        password = None
+    if not db.session.scalar(select(func.count(Application.id))):
+        db.session.add_all([
+            Application(name="张伟", phone="13800138000", company_name="华庭物业管理有限公司", channel="web", phone_verified=True),
+            Application(name="李娜", phone="13912345678", company_name="锦绣家园物业服务有限公司", channel="qrcode", phone_verified=True),
+        ])
+    db.session.commit()
+    click.echo("=" * 60)
+    if password:
+        click.echo(f"  Demo staff login:  admin / {password}")
+    else:
+        click.echo("  Demo staff login: admin (password set earlier; reset with `flask staff` tools)")
+    click.echo("=" * 60)

@@ -1,0 +1,29 @@
+"""Commit helpers that turn database uniqueness violations into clean 409s."""
+
+from flask_babel import gettext as _
+from sqlalchemy.exc import IntegrityError
+
+from extensions import db
+
+from .errors import Conflict
+
+# constraint or column name fragment -> API field name
+UNIQUE_FIELDS = {
+    "license_no": "license_no",
+    "username": "username",
+    "enterprise_no": "enterprise_no",
+    "contract_no": "contract_no",
+}
+
+
+def commit():
+    """Commit, or roll back and raise 409 ``duplicate`` naming the field a unique constraint guards."""
+    try:
+        db.session.commit()
+    except IntegrityError as exc:
+        db.session.rollback()
+        text = str(exc.orig)
+        for fragment, field in UNIQUE_FIELDS.items():
+            if fragment in text:
+                raise Conflict("duplicate", _("This value is already in use."), {field: [_("Already in use.")]}) from None
+        raise Conflict("conflict", _("The change conflicts with existing data.")) from None

@@ -1,0 +1,119 @@
+"""One error shape for the API (shared/API.md) and friendly pages for the UI."""
+
+from flask import current_app, g, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from extensions import db
+
+DEFAULT_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_fields",
+    429: "throttled",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+class ApiError(Exception):
+    """Raised by services and views; rendered as JSON for the API and as a page or flash for HTML."""
+
+    def __init__(self, status, code=None, message=None, fields=None, extra=None):
+        super().__init__(message or code)
+        self.status = status
+        self.code = code or DEFAULT_CODES.get(status, "error")
+        self.message = message or self.code
+        self.fields = fields
+        self.extra = extra or {}
+
+
+class Conflict(ApiError):
+    def __init__(self, code, message, fields=None, **extra):
+        super().__init__(409, code, message, fields, extra)
+
+
+class Invalid(ApiError):
+    def __init__(self, fields, message=None):
+        super().__init__(422, "invalid_fields", message or _("Some fields are invalid."), fields)
+
+
+def wants_json():
+    return request.path.startswith("/api/") or "/api/v1/" in request.path
+
+
+def error_body(status, code, message, fields=None, extra=None):
+    body = {"code": code, "message": str(message)}
+    if fields:
+        body["fields"] = {k: [str(m) for m in v] for k, v in fields.items()}
+    body.update(extra or {})
+    return {"error": body}
+
+
+def error_response(status, code=None, message=None, fields=None, extra=None, headers=None):
+    code = code or DEFAULT_CODES.get(status, "error")
+    resp = jsonify(error_body(status, code, message or code, fields, extra))
+    resp.status_code = status
+    if headers:
+        resp.headers.extend(headers)
+    return resp
+
+
+def _page(status, title, message):
+    return render_template("errors/error.html", status=status, title=title, message=message), status
+
+
+FRIENDLY = {
+    400: lambda: (_("Bad request"), _("The request could not be understood.")),
+    403: lambda: (_("Not allowed"), _("Your account does not have permission to open this page.")),
+    404: lambda: (_("Not found"), _("The page or record you asked for does not exist.")),
+    405: lambda: (_("Not allowed"), _("This action is not allowed here.")),
+    409: lambda: (_("Conflict"), _("The record changed or the action is not allowed in its state.")),
+    413: lambda: (_("File too large"), _("The uploaded file is larger than allowed.")),
+    429: lambda: (_("Too many attempts"), _("Too many attempts. Please wait a while and try again.")),
+    500: lambda: (_("Something went wrong"), _("An unexpected error occurred. It has been logged.")),
+    503: lambda: (_("Temporarily unavailable"), _("The service is temporarily unavailable.")),
+}
+
+
+def register_error_handlers(app):
+    @app.errorhandler(ApiError)
+    def handle_api_error(exc):
+        db.session.rollback()
+        if wants_json():
+            return error_response(exc.status, exc.code, exc.message, exc.fields, exc.extra)
+        title, _msg = FRIENDLY.get(exc.status, FRIENDLY[400])()
+        return _page(exc.status, title, exc.message)
+
+    @app.errorhandler(CSRFError)
+    def handle_csrf(exc):
+        if wants_json():
+            return error_response(400, "csrf_failed", exc.description)
+        return _page(400, _("Form expired"), _("The form expired or was sent from elsewhere. Go back, reload and try again."))
+
+    @app.errorhandler(HTTPException)
+    def handle_http(exc):
+        status = exc.code or 500
+        if status == 429:
+            g.throttled = True
+        if wants_json():
+            message = exc.description if status != 429 else _("Too many attempts. Please wait and try again.")
+            return error_response(status, message=message, headers=exc.get_response().headers if status in (405, 429) else None)
+        title, msg = FRIENDLY.get(status, FRIENDLY[400])()
+        return _page(status, title, msg)
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(exc):
+        db.session.rollback()
+        current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        if wants_json():
+            return error_response(500, message="internal error")
+        title, msg = FRIENDLY[500]()
+        return _page(500, title, msg)

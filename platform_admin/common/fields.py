@@ -1,0 +1,44 @@
+"""Form fields with the coercions every form here needs (trimmed text, empty as None)."""
+
+from wtforms import DateField, DateTimeLocalField, StringField, TextAreaField
+
+from .validators import empty_to_none
+
+
+class Text(StringField):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("filters", [])
+        kwargs["filters"] = [empty_to_none, *kwargs["filters"]]
+        super().__init__(*args, **kwargs)
+
+
+class LongText(TextAreaField):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("filters", [])
+        kwargs["filters"] = [empty_to_none, *kwargs["filters"]]
+        super().__init__(*args, **kwargs)
+
+
+class LocalDateTime(DateTimeLocalField):
+    """``YYYY-MM-DDTHH:MM`` from a browser, also ISO 8601 with seconds or an offset from the API."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("format", ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"])
+        super().__init__(*args, **kwargs)
+
+    def process_formdata(self, valuelist):
+        if valuelist and valuelist[0]:
+            from datetime import datetime
+
+            try:
+                parsed = datetime.fromisoformat(valuelist[0])
+            except ValueError:
+                parsed = None
+            if parsed is not None and parsed.tzinfo is not None:
+                self.data = parsed
+                return
+        super().process_formdata(valuelist)
+
+
+class Date(DateField):
+    """``YYYY-MM-DD``."""

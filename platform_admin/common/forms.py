@@ -1,0 +1,68 @@
+"""One form class validates both an HTML post and a JSON body, so each rule is written once."""
+
+from flask import request
+from flask_babel import lazy_gettext as _l
+from werkzeug.datastructures import MultiDict
+
+from .errors import ApiError, Invalid
+
+
+def json_body():
+    """The request's JSON object, or 400 when the body is not a JSON object."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ApiError(400, "malformed_body", _l("The body must be a JSON object."))
+    return data
+
+
+def _as_formdata(data):
+    md = MultiDict()
+    for key, value in data.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            md.add(key, "true" if value else "")
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                if isinstance(item, (dict, list)):
+                    raise ApiError(400, "malformed_body", _l("Field %(field)s has an unexpected type.", field=key))
+                md.add(key, str(item))
+        elif isinstance(value, dict):
+            raise ApiError(400, "malformed_body", _l("Field %(field)s has an unexpected type.", field=key))
+        else:
+            md.add(key, str(value))
+    return md
+
+
+def form_from_json(form_cls, base=None, **kwargs):
+    """Build ``form_cls`` from the JSON body, laid over ``base`` (current values, for PATCH)."""
+    data = dict(base or {})
+    data.update(json_body())
+    return form_cls(formdata=_as_formdata(data), meta={"csrf": False}, **kwargs)
+
+
+def validate_or_422(form):
+    if not form.validate():
+        raise Invalid(form_errors(form))
+    return form
+
+
+def form_errors(form):
+    errors = {}
+    for name, messages in form.errors.items():
+        if isinstance(messages, dict):  # FormField
+            for sub, sub_msgs in messages.items():
+                errors[f"{name}.{sub}"] = [str(m) for m in sub_msgs]
+        else:
+            errors[name] = [str(m) for m in messages]
+    return errors
+
+
+def apply_form_errors(form, fields):
+    """Show service-level field errors (uniqueness, gates) inline on an HTML form."""
+    for name, messages in (fields or {}).items():
+        field = getattr(form, name, None)
+        if field is not None:
+            field.errors = list(field.errors) + [str(m) for m in messages]
+        else:
+            form.form_errors.extend(str(m) for m in messages)

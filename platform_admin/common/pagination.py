@@ -1,0 +1,80 @@
+"""Keyset pagination for the API (cursor) and offset pages for the HTML lists."""
+
+import base64
+import binascii
+import math
+
+from flask import request
+from flask_babel import lazy_gettext as _l
+
+from .errors import ApiError
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+
+def _decode_cursor(cursor):
+    try:
+        return int(base64.urlsafe_b64decode(cursor.encode() + b"==").decode())
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise ApiError(422, "invalid_fields", _l("Invalid cursor."), {"cursor": [_l("Invalid cursor.")]}) from None
+
+
+def _encode_cursor(value):
+    return base64.urlsafe_b64encode(str(value).encode()).decode().rstrip("=")
+
+
+def api_limit():
+    raw = request.args.get("limit", DEFAULT_LIMIT)
+    try:
+        limit = int(raw)
+    except (TypeError, ValueError):
+        limit = -1
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ApiError(422, "invalid_fields", _l("Invalid limit."), {"limit": [_l("Must be between 1 and 200.")]})
+    return limit
+
+
+def cursor_page(query, id_column, serialize):
+    """Newest first by id: ``{"items": [...], "next_cursor": ...}``."""
+    limit = api_limit()
+    cursor = request.args.get("cursor")
+    if cursor:
+        query = query.where(id_column < _decode_cursor(cursor))
+    from extensions import db
+
+    rows = db.session.scalars(query.order_by(id_column.desc()).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {
+        "items": [serialize(r) for r in rows],
+        "next_cursor": _encode_cursor(rows[-1].id) if more and rows else None,
+    }
+
+
+class Page:
+    def __init__(self, items, page, per_page, total):
+        self.items, self.page, self.per_page, self.total = items, page, per_page, total
+        self.pages = max(1, math.ceil(total / per_page))
+
+    @property
+    def has_prev(self):
+        return self.page > 1
+
+    @property
+    def has_next(self):
+        return self.page < self.pages
+
+
+def html_page(query, order_by, per_page=20):
+    from sqlalchemy import func, select
+
+    from extensions import db
+
+    try:
+        page = max(1, int(request.args.get("page", 1)))
+    except ValueError:
+        page = 1
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    items = db.session.scalars(query.order_by(*order_by).limit(per_page).offset((page - 1) * per_page)).all()
+    return Page(items, page, per_page, total)

@@ -1,0 +1,29 @@
+"""Template globals and filters: permission checks, local times, language switch."""
+
+from flask import current_app, g, request
+from flask_babel import get_locale
+
+from .timeutil import to_local, utcnow
+
+
+def register_template_helpers(app):
+    from platform_admin.permissions import can
+
+    @app.template_filter("localtime")
+    def localtime(value, fmt="%Y-%m-%d %H:%M"):
+        return to_local(value).strftime(fmt) if value else ""
+
+    @app.template_filter("money")
+    def money(value):
+        return f"¥{value:,.2f}" if value is not None else ""
+
+    @app.context_processor
+    def inject():
+        return {
+            "can": can,
+            "staff": g.get("staff"),
+            "current_locale": str(get_locale()),
+            "languages": current_app.config["LANGUAGES"],
+            "request_path": request.full_path.rstrip("?"),
+            "now_utc": utcnow(),
+        }

@@ -1,0 +1,110 @@
+"""Field rules shared by forms: Chinese phone numbers, unified social credit codes, money."""
+
+from decimal import Decimal, InvalidOperation
+
+import phonenumbers
+from flask_babel import lazy_gettext as _l
+from stdnum.cn import uscc
+from stdnum.exceptions import ValidationError as StdnumError
+from wtforms.validators import StopValidation, ValidationError
+
+
+def normalize_phone(value):
+    """Return the national significant number (e.g. ``13800138000`` or ``01062345678``) or None."""
+    if not value:
+        return None
+    try:
+        number = phonenumbers.parse(str(value).strip(), "CN")
+    except phonenumbers.NumberParseException:
+        return None
+    if number.country_code != 86 or not phonenumbers.is_valid_number(number):
+        return None
+    national = phonenumbers.national_significant_number(number)
+    if phonenumbers.number_type(number) in (phonenumbers.PhoneNumberType.MOBILE,):
+        return national
+    return "0" + national  # landlines are written with their trunk prefix
+
+
+def is_mobile(value):
+    try:
+        number = phonenumbers.parse(str(value).strip(), "CN")
+    except phonenumbers.NumberParseException:
+        return False
+    return number.country_code == 86 and phonenumbers.number_type(number) in (
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    ) and phonenumbers.is_valid_number(number)
+
+
+class ChinesePhone:
+    """A valid mainland China number; ``mobile_only`` for numbers that must receive SMS."""
+
+    def __init__(self, mobile_only=False):
+        self.mobile_only = mobile_only
+
+    def __call__(self, form, field):
+        if not field.data:
+            return
+        normalized = normalize_phone(field.data)
+        if normalized is None or (self.mobile_only and not is_mobile(field.data)):
+            message = _l("Enter a valid mainland China mobile number.") if self.mobile_only else _l(
+                "Enter a valid mainland China phone number."
+            )
+            raise StopValidation(message)
+        field.data = normalized
+
+
+class CreditCode:
+    """An 18-character unified social credit code (统一社会信用代码) with a valid checksum."""
+
+    def __call__(self, form, field):
+        if not field.data:
+            return
+        value = str(field.data).strip().upper()
+        if len(value) != 18:
+            raise StopValidation(_l("A unified social credit code has exactly 18 characters."))
+        try:
+            field.data = uscc.validate(value)
+        except StdnumError:
+            raise StopValidation(_l("This is not a valid unified social credit code (check digit mismatch).")) from None
+
+
+class Money:
+    """A positive decimal with at most two places."""
+
+    def __call__(self, form, field):
+        if field.data is None:
+            return
+        try:
+            value = Decimal(field.data)
+        except (InvalidOperation, TypeError):
+            raise StopValidation(_l("Enter an amount such as 12800.00.")) from None
+        if value <= 0:
+            raise StopValidation(_l("The amount must be greater than zero."))
+        if value.as_tuple().exponent < -2:
+            raise StopValidation(_l("The amount may have at most two decimal places."))
+        if value >= Decimal("1e12"):
+            raise StopValidation(_l("The amount is too large."))
+        field.data = value.quantize(Decimal("0.01"))
+
+
+class NotBlank:
+    """Reject values that are only whitespace, after stripping them."""
+
+    def __call__(self, form, field):
+        if isinstance(field.data, str):
+            field.data = field.data.strip()
+        if not field.data:
+            raise StopValidation(_l("This field is required."))
+
+
+def strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def empty_to_none(value):
+    value = strip(value)
+    return value or None
+
+
+__all__ = ["ChinesePhone", "CreditCode", "Money", "NotBlank", "ValidationError", "normalize_phone", "strip", "empty_to_none"]

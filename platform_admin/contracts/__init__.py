@@ -1,0 +1,1 @@
+"""Contracts (合同表) between the platform and an enterprise."""

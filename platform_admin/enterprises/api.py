@@ -1,0 +1,121 @@
+from flask import g, jsonify, request, url_for
+from sqlalchemy import or_, select
+
+from extensions import db
+from platform_admin.common.api import api, sid
+from platform_admin.common.db import commit
+from platform_admin.common.errors import ApiError
+from platform_admin.common.forms import form_from_json, validate_or_422
+from platform_admin.common.pagination import cursor_page
+from platform_admin.common.regions import cities_by_province, provinces
+from platform_admin.common.timeutil import isoformat
+from platform_admin.files.storage import save_upload
+
+from . import services
+from .forms import EDITABLE_FIELDS, EnterpriseForm
+from .models import Enterprise
+
+
+def file_json(stored):
+    if stored is None:
+        return None
+    return {"id": stored.id, "name": stored.original_name, "content_type": stored.content_type, "size": stored.size,
+            "url": url_for("files.download", file_id=stored.id)}
+
+
+def enterprise_json(e):
+    return {
+        "id": sid(e.id), "enterprise_no": e.enterprise_no, "license_no": e.license_no, "name": e.name,
+        "province_code": e.province_code, "province": e.province, "city_code": e.city_code, "city": e.city,
+        "address": e.address, "office_phone": e.office_phone, "email": e.email,
+        "license_scan": file_json(e.license_scan), "introduction": e.introduction, "remarks": e.remarks,
+        "status": e.status, "contact_name": e.contact_name, "contact_phone": e.contact_phone,
+        "complete": e.is_complete, "missing": e.missing_fields(),
+        "created_at": isoformat(e.created_at), "updated_at": isoformat(e.updated_at),
+        "opened_at": isoformat(e.opened_at), "closed_at": isoformat(e.closed_at),
+    }
+
+
+def filtered_enterprises():
+    query = select(Enterprise)
+    args = request.args
+    if args.get("status") in ("0", "1"):
+        query = query.where(Enterprise.status == int(args["status"]))
+    if args.get("province_code"):
+        query = query.where(Enterprise.province_code == args["province_code"])
+    if args.get("complete") in ("0", "false"):
+        query = query.where(services.incomplete_query().whereclause)
+    if args.get("q"):
+        q = args["q"].strip()
+        query = query.where(or_(Enterprise.name.contains(q), Enterprise.enterprise_no.contains(q),
+                                Enterprise.license_no.contains(q), Enterprise.contact_phone.contains(q)))
+    return query
+
+
+@api.get("/enterprises")
+def enterprise_list():
+    return jsonify(cursor_page(filtered_enterprises(), Enterprise.id, enterprise_json))
+
+
+@api.post("/enterprises")
+def enterprise_create():
+    form = validate_or_422(form_from_json(EnterpriseForm))
+    enterprise = services.create(form.profile_data(), by=g.staff)
+    commit()
+    return jsonify(enterprise_json(enterprise)), 201
+
+
+@api.get("/enterprises/<int:ent_id>")
+def enterprise_get(ent_id):
+    return jsonify(enterprise_json(db.get_or_404(Enterprise, ent_id)))
+
+
+@api.patch("/enterprises/<int:ent_id>")
+def enterprise_update(ent_id):
+    enterprise = db.get_or_404(Enterprise, ent_id)
+    base = {name: getattr(enterprise, name) for name in EDITABLE_FIELDS}
+    form = validate_or_422(form_from_json(EnterpriseForm, base=base))
+    services.update(enterprise, form.profile_data())
+    commit()
+    return jsonify(enterprise_json(enterprise))
+
+
+@api.put("/enterprises/<int:ent_id>/license-scan")
+def enterprise_license_scan(ent_id):
+    enterprise = db.get_or_404(Enterprise, ent_id)
+    upload = request.files.get("file")
+    if upload is None:
+        raise ApiError(422, "invalid_fields", "multipart field 'file' is required", {"file": ["required"]})
+    enterprise.license_scan = save_upload(upload, "file", g.staff)
+    commit()
+    return jsonify(enterprise_json(enterprise))
+
+
+@api.get("/enterprises/<int:ent_id>/completeness")
+def enterprise_completeness(ent_id):
+    enterprise = db.get_or_404(Enterprise, ent_id)
+    missing = enterprise.missing_fields()
+    return jsonify({"complete": not missing, "missing": missing})
+
+
+@api.post("/enterprises/<int:ent_id>/open")
+def enterprise_open(ent_id):
+    enterprise = db.get_or_404(Enterprise, ent_id)
+    services.open_enterprise(enterprise)
+    commit()
+    return jsonify(enterprise_json(enterprise))
+
+
+@api.post("/enterprises/<int:ent_id>/close")
+def enterprise_close(ent_id):
+    enterprise = db.get_or_404(Enterprise, ent_id)
+    services.close_enterprise(enterprise)
+    commit()
+    return jsonify(enterprise_json(enterprise))
+
+
+@api.get("/regions")
+def regions():
+    return jsonify({"items": [{"code": code, "name": name,
+                               "cities": [{"code": c, "name": n} for c, n in cities_by_province()[code]]}
+                              for code, name in provinces()]})

@@ -1,0 +1,63 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import SelectField
+from wtforms.validators import Email, Length, Optional, ValidationError
+
+from platform_admin.common.fields import LongText, Text
+from platform_admin.common.regions import cities_by_province, provinces
+from platform_admin.common.validators import ChinesePhone, CreditCode
+
+
+def _province_choices():
+    return [("", _l("— Province —"))] + provinces()
+
+
+def _city_choices():
+    # Grouped by province so the page works without JavaScript; a script narrows it to one province.
+    groups = {name: cities_by_province()[code] for code, name in provinces()}
+    return {"": [("", _l("— City —"))], **groups}
+
+
+class EnterpriseForm(FlaskForm):
+    name = Text(_l("Enterprise name"), validators=[Optional(), Length(max=200)])
+    license_no = Text(_l("Business licence number"), validators=[Optional(), CreditCode()],
+                      description=_l("18-character unified social credit code"))
+    province_code = SelectField(_l("Province"), validators=[Optional()])
+    city_code = SelectField(_l("City"), validators=[Optional()])
+    address = Text(_l("Detailed address"), validators=[Optional(), Length(max=255)])
+    office_phone = Text(_l("Office phone"), validators=[Optional(), ChinesePhone()])
+    email = Text(_l("Email"), validators=[Optional(), Email(message=_l("Enter a valid email address.")), Length(max=120)])
+    contact_name = Text(_l("Contact person"), validators=[Optional(), Length(max=50)])
+    contact_phone = Text(_l("Contact phone"), validators=[Optional(), ChinesePhone()])
+    introduction = LongText(_l("Introduction"), validators=[Optional(), Length(max=4000)])
+    remarks = LongText(_l("Remarks"), validators=[Optional(), Length(max=4000)])
+    license_scan = FileField(_l("Licence scan (JPG, PNG or PDF)"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.province_code.choices = _province_choices()
+        self.city_code.choices = _city_choices()
+
+    def validate_city_code(self, field):
+        if not field.data:
+            return
+        if not self.province_code.data:
+            raise ValidationError(_l("Choose the province first."))
+        if field.data not in dict(cities_by_province().get(self.province_code.data, [])):
+            raise ValidationError(_l("This city is not in the chosen province."))
+
+    def profile_data(self):
+        """The profile columns, with region names resolved from their codes."""
+        from platform_admin.common.regions import city_name, province_name
+
+        data = {name: getattr(self, name).data or None for name in (
+            "name", "license_no", "province_code", "city_code", "address", "office_phone", "email",
+            "contact_name", "contact_phone", "introduction", "remarks")}
+        data["province"] = province_name(data["province_code"]) if data["province_code"] else None
+        data["city"] = city_name(data["province_code"], data["city_code"]) if data["city_code"] else None
+        return data
+
+
+EDITABLE_FIELDS = ("name", "license_no", "province_code", "city_code", "address", "office_phone", "email",
+                   "contact_name", "contact_phone", "introduction", "remarks")

@@ -1,0 +1,72 @@
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import ForeignKey, SmallInteger, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from extensions import db
+from platform_admin.common.timeutil import utcnow
+
+STATUS_CLOSED, STATUS_OPEN = 0, 1
+STATUS_LABELS = {STATUS_CLOSED: _l("Closed"), STATUS_OPEN: _l("Open")}
+
+# What opening an enterprise and adding a contract first require (seed 004).
+REQUIRED_FOR_ACTIVATION = {
+    "license_no": _l("Business licence number"),
+    "name": _l("Enterprise name"),
+    "address": _l("Detailed address"),
+    "contact_name": _l("Contact person"),
+    "contact_phone": _l("Contact phone"),
+}
+
+
+class Enterprise(db.Model):
+    __tablename__ = "enterprise"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enterprise_no: Mapped[str | None] = mapped_column(String(20), unique=True)
+    license_no: Mapped[str | None] = mapped_column(String(18), unique=True)
+    name: Mapped[str | None] = mapped_column(String(200), index=True)
+    province_code: Mapped[str | None] = mapped_column(String(6))
+    province: Mapped[str | None] = mapped_column(String(50))
+    city_code: Mapped[str | None] = mapped_column(String(6))
+    city: Mapped[str | None] = mapped_column(String(50))
+    address: Mapped[str | None] = mapped_column(String(255))
+    office_phone: Mapped[str | None] = mapped_column(String(20))
+    email: Mapped[str | None] = mapped_column(String(120))
+    license_scan_id: Mapped[str | None] = mapped_column(ForeignKey("stored_file.id"))
+    introduction: Mapped[str | None] = mapped_column(Text)
+    remarks: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[int] = mapped_column(SmallInteger, default=STATUS_CLOSED, index=True)
+    contact_name: Mapped[str | None] = mapped_column(String(50))
+    contact_phone: Mapped[str | None] = mapped_column(String(20))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    opened_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+
+    license_scan = relationship("StoredFile", foreign_keys=[license_scan_id])
+    contracts = relationship("Contract", back_populates="enterprise", order_by="Contract.id.desc()")
+    application = relationship("Application", primaryjoin="Application.enterprise_id == Enterprise.id",
+                               uselist=False, viewonly=True)
+
+    @property
+    def status_label(self):
+        return STATUS_LABELS.get(self.status, self.status)
+
+    @property
+    def is_open(self):
+        return self.status == STATUS_OPEN
+
+    def missing_fields(self):
+        """The activation fields still empty, in a stable order."""
+        return [name for name in REQUIRED_FOR_ACTIVATION if not (getattr(self, name) or "").strip()]
+
+    @property
+    def is_complete(self):
+        return not self.missing_fields()
+
+    @property
+    def display_name(self):
+        return self.name or self.enterprise_no or f"#{self.id}"

@@ -1,0 +1,75 @@
+"""Enterprise profiles: numbering, the completeness gate, opening and closing."""
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import or_, select
+
+from extensions import db
+from platform_admin.common.errors import Conflict
+from platform_admin.common.timeutil import utcnow
+
+from .models import REQUIRED_FOR_ACTIVATION, STATUS_CLOSED, STATUS_OPEN, Enterprise
+
+
+def assign_enterprise_no(enterprise):
+    """QY + year-month of creation + the row id: unique without a counter table or a race."""
+    created = enterprise.created_at or utcnow()
+    enterprise.enterprise_no = f"QY{created:%Y%m}{enterprise.id:06d}"
+
+
+def create(data, by):
+    enterprise = Enterprise(created_by_id=by.id, **data)
+    db.session.add(enterprise)
+    db.session.flush()
+    assign_enterprise_no(enterprise)
+    return enterprise
+
+
+def update(enterprise, data):
+    for key, value in data.items():
+        setattr(enterprise, key, value)
+    return enterprise
+
+
+def require_complete(enterprise):
+    """The completeness gate (seed 004): 409 ``incomplete_profile`` naming what is missing."""
+    missing = enterprise.missing_fields()
+    if missing:
+        raise Conflict(
+            "incomplete_profile",
+            _("Complete the enterprise profile first: %(fields)s.",
+              fields=", ".join(str(REQUIRED_FOR_ACTIVATION[m]) for m in missing)),
+            {name: [_("Required before opening or adding a contract.")] for name in missing},
+            missing=missing,
+        )
+
+
+def open_checks():
+    """Extra conditions other packages add (the datasource registry adds 'datasource ready')."""
+    return current_app.extensions.get("open_checks", [])
+
+
+def open_enterprise(enterprise):
+    if enterprise.is_open:
+        raise Conflict("illegal_transition", _("The enterprise is already open."))
+    require_complete(enterprise)
+    for check in open_checks():
+        check(enterprise)  # raises Conflict, e.g. datasource_not_ready
+    enterprise.status = STATUS_OPEN
+    enterprise.opened_at = utcnow()
+    enterprise._audit_verb = "open"
+    return enterprise
+
+
+def close_enterprise(enterprise):
+    if not enterprise.is_open:
+        raise Conflict("illegal_transition", _("The enterprise is already closed."))
+    enterprise.status = STATUS_CLOSED
+    enterprise.closed_at = utcnow()
+    enterprise._audit_verb = "close"
+    return enterprise
+
+
+def incomplete_query():
+    conditions = [or_(getattr(Enterprise, f).is_(None), getattr(Enterprise, f) == "") for f in REQUIRED_FOR_ACTIVATION]
+    return select(Enterprise).where(or_(*conditions))

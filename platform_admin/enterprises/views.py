@@ -1,0 +1,112 @@
+"""Ops pages for enterprise profiles: list, detail, create/edit (the completion form), open, close."""
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from extensions import db
+from platform_admin.common.db import commit
+from platform_admin.common.errors import ApiError
+from platform_admin.common.forms import apply_form_errors
+from platform_admin.common.pagination import html_page
+from platform_admin.common.regions import cities_by_province, provinces
+from platform_admin.files.storage import save_upload
+
+from . import services
+from .api import filtered_enterprises
+from .forms import EnterpriseForm
+from .models import REQUIRED_FOR_ACTIVATION, Enterprise
+
+bp = Blueprint("enterprises", __name__, url_prefix="/enterprises")
+
+
+@bp.get("/")
+def enterprise_list():
+    page = html_page(filtered_enterprises(), [Enterprise.id.desc()])
+    return render_template("enterprises/list.html", page=page, args=request.args, provinces=provinces())
+
+
+@bp.get("/<int:ent_id>")
+def enterprise_detail(ent_id):
+    enterprise = db.get_or_404(Enterprise, ent_id)
+    return render_template("enterprises/detail.html", enterprise=enterprise, required=REQUIRED_FOR_ACTIVATION)
+
+
+def _save(form, enterprise):
+    """Validate, store the scan and save; returns the enterprise or None with errors on the form."""
+    if not form.validate_on_submit():
+        return None
+    try:
+        data = form.profile_data()
+        if enterprise is None:
+            enterprise = services.create(data, by=g.staff)
+        else:
+            services.update(enterprise, data)
+        if form.license_scan.data and getattr(form.license_scan.data, "filename", ""):
+            enterprise.license_scan = save_upload(form.license_scan.data, "license_scan", g.staff)
+        commit()
+    except ApiError as exc:
+        db.session.rollback()
+        apply_form_errors(form, exc.fields or {"name": [exc.message]})
+        return None
+    return enterprise
+
+
+def _form_page(form, enterprise, status=200):
+    missing_for = request.args.get("for")  # "open" or "contract": the gate that sent the user here
+    missing = enterprise.missing_fields() if enterprise is not None else list(REQUIRED_FOR_ACTIVATION)
+    return render_template("enterprises/form.html", form=form, enterprise=enterprise, missing=missing,
+                           missing_for=missing_for, required=REQUIRED_FOR_ACTIVATION,
+                           cities=cities_by_province()), status
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def enterprise_new():
+    form = EnterpriseForm()
+    enterprise = _save(form, None)
+    if enterprise is not None:
+        flash(_("Enterprise created."), "success")
+        return redirect(url_for("enterprises.enterprise_detail", ent_id=enterprise.id))
+    return _form_page(form, None, 422 if form.errors else 200)
+
+
+@bp.route("/<int:ent_id>/edit", methods=["GET", "POST"])
+def enterprise_edit(ent_id):
+    enterprise = db.get_or_404(Enterprise, ent_id)
+    form = EnterpriseForm(obj=enterprise)
+    if _save(form, enterprise) is not None:
+        flash(_("Enterprise profile saved."), "success")
+        then = request.args.get("for")
+        if then == "contract" and enterprise.is_complete:
+            return redirect(url_for("contracts.contract_new", ent_id=enterprise.id))
+        return redirect(url_for("enterprises.enterprise_detail", ent_id=enterprise.id))
+    return _form_page(form, enterprise, 422 if form.errors else 200)
+
+
+@bp.post("/<int:ent_id>/open")
+def enterprise_open(ent_id):
+    enterprise = db.get_or_404(Enterprise, ent_id)
+    try:
+        services.open_enterprise(enterprise)
+        commit()
+    except ApiError as exc:
+        db.session.rollback()
+        if exc.code == "incomplete_profile":
+            flash(_("Complete the profile before opening the enterprise."), "warning")
+            return redirect(url_for("enterprises.enterprise_edit", ent_id=enterprise.id, **{"for": "open"}))
+        flash(exc.message, "danger")
+    else:
+        flash(_("Enterprise opened."), "success")
+    return redirect(url_for("enterprises.enterprise_detail", ent_id=enterprise.id))
+
+
+@bp.post("/<int:ent_id>/close")
+def enterprise_close(ent_id):
+    enterprise = db.get_or_404(Enterprise, ent_id)
+    try:
+        services.close_enterprise(enterprise)
+        commit()
+        flash(_("Enterprise closed."), "success")
+    except ApiError as exc:
+        db.session.rollback()
+        flash(exc.message, "danger")
+    return redirect(url_for("enterprises.enterprise_detail", ent_id=enterprise.id))

@@ -1,0 +1,1 @@
+"""Uploaded scans (licences, contracts), stored outside the web root and served only to staff."""

@@ -1,0 +1,15 @@
+from flask import Blueprint, send_file
+
+from extensions import db
+
+from .models import StoredFile
+from .storage import absolute_path
+
+bp = Blueprint("files", __name__, url_prefix="/files")
+
+
+@bp.get("/<file_id>")
+def download(file_id):
+    stored = db.get_or_404(StoredFile, file_id)
+    return send_file(absolute_path(stored), mimetype=stored.content_type, download_name=stored.original_name,
+                     as_attachment=stored.content_type == "application/pdf", max_age=0)

@@ -1,0 +1,23 @@
+from datetime import datetime
+
+from sqlalchemy import String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from extensions import db
+from platform_admin.common.timeutil import utcnow
+
+
+class OutboxMessage(db.Model):
+    __tablename__ = "outbox_message"
+    __audit__ = False
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(10), index=True)  # sms | email
+    to: Mapped[str] = mapped_column("recipient", String(255), index=True)
+    subject: Mapped[str | None] = mapped_column(String(255))
+    body: Mapped[str] = mapped_column(Text)
+    purpose: Mapped[str | None] = mapped_column(String(40))
+    backend: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(10))  # recorded | sent | failed
+    error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -1,0 +1,12 @@
+"""Imports every control-plane model so Flask-Migrate and relationships see them all."""
+
+from .audit.models import AuditEvent
+from .auth.models import ApiToken, StaffUser
+from .contracts.models import Contract
+from .enterprises.models import Enterprise
+from .files.models import StoredFile
+from .messaging.models import OutboxMessage
+from .onboarding.models import Application, FollowUp, SmsCode
+
+__all__ = ["ApiToken", "Application", "AuditEvent", "Contract", "Enterprise", "FollowUp", "OutboxMessage",
+           "SmsCode", "StaffUser", "StoredFile"]

@@ -1,0 +1,1 @@
+"""Registrations from web, WeChat, QR code and offline; return visits; conversion to an enterprise."""

@@ -1,0 +1,69 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, Optional, Regexp
+
+from platform_admin.common.fields import LocalDateTime, LongText, Text
+from platform_admin.common.validators import ChinesePhone, NotBlank
+
+from .models import INTENT_LEVELS, PUBLIC_CHANNELS, STATUSES
+
+
+class SmsCodeForm(FlaskForm):
+    phone = StringField(_l("Mobile phone"), validators=[NotBlank(), ChinesePhone(mobile_only=True)])
+
+
+class RegistrationForm(FlaskForm):
+    name = StringField(_l("Your name"), validators=[NotBlank(), Length(max=50)])
+    phone = StringField(_l("Mobile phone"), validators=[NotBlank(), ChinesePhone(mobile_only=True)])
+    sms_code = StringField(_l("Verification code"), validators=[NotBlank(), Regexp(r"^\d{6}$", message=_l("The code has 6 digits."))])
+    company_name = Text(_l("Company name"), validators=[Optional(), Length(max=200)])
+    channel = HiddenField(validators=[DataRequired()])
+
+    def validate_channel(self, field):
+        if field.data not in PUBLIC_CHANNELS:
+            from wtforms.validators import ValidationError
+
+            raise ValidationError(_l("Channel must be one of: web, wechat, qrcode."))
+
+
+def owner_choices():
+    from platform_admin.auth.services import staff_with_role
+
+    return [("", _l("— Unassigned —"))] + [(str(s.id), s.display_name) for s in staff_with_role("ops", "admin")]
+
+
+class OwnerField(SelectField):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("coerce", lambda v: int(v) if v not in (None, "", "None") else None)
+        kwargs.setdefault("validate_choice", True)
+        super().__init__(*args, **kwargs)
+
+
+class OfflineApplicationForm(FlaskForm):
+    name = StringField(_l("Contact name"), validators=[NotBlank(), Length(max=50)])
+    phone = StringField(_l("Mobile phone"), validators=[NotBlank(), ChinesePhone()])
+    company_name = Text(_l("Company name"), validators=[Optional(), Length(max=200)])
+    owner_id = OwnerField(_l("Ops owner"), validators=[Optional()])
+    remarks = LongText(_l("Remarks"), validators=[Optional(), Length(max=2000)])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.owner_id.choices = owner_choices()
+
+
+class ApplicationUpdateForm(OfflineApplicationForm):
+    status = SelectField(_l("Status"), choices=[(k, v) for k, v in STATUSES.items() if k != "converted"],
+                         validators=[Optional()])
+
+
+class FollowUpForm(FlaskForm):
+    content = LongText(_l("What was discussed"), validators=[NotBlank(), Length(max=4000)])
+    intent_level = SelectField(_l("Intent level"), choices=list(INTENT_LEVELS.items()), validators=[DataRequired()])
+    next_follow_up_at = LocalDateTime(_l("Next follow-up"), validators=[Optional()])
+    outcome = SelectField(
+        _l("Outcome"),
+        choices=[("", _l("— Keep status —")), ("contacted", STATUSES["contacted"]),
+                 ("intent_confirmed", STATUSES["intent_confirmed"]), ("rejected", STATUSES["rejected"])],
+        validators=[Optional()],
+    )

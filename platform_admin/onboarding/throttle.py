@@ -1,0 +1,42 @@
+"""Throttles for the public registration endpoints: per phone and per client IP."""
+
+from flask import current_app, request
+
+from extensions import limiter
+
+
+def _phone_key():
+    data = request.get_json(silent=True) if request.is_json else None
+    phone = (data or {}).get("phone") if isinstance(data, dict) else request.form.get("phone")
+    return f"sms-phone:{''.join(ch for ch in str(phone or '') if ch.isdigit())[-11:]}"
+
+
+def _ip_key():
+    return f"ip:{request.remote_addr}"
+
+
+def _action_is(action):
+    if action is None:
+        return None
+    return lambda: request.form.get("action", "register") != action
+
+
+def sms_limits(only_action=None):
+    """1 code a minute and 5 an hour per phone, 20 an hour per IP (configurable)."""
+    exempt = _action_is(only_action)
+
+    def wrap(view):
+        view = limiter.limit(lambda: current_app.config["SMS_LIMIT_PER_PHONE"], key_func=_phone_key,
+                             methods=["POST"], exempt_when=exempt)(view)
+        return limiter.limit(lambda: current_app.config["SMS_LIMIT_PER_IP"], key_func=_ip_key,
+                             methods=["POST"], exempt_when=exempt)(view)
+    return wrap
+
+
+def register_limits(only_action=None):
+    exempt = _action_is(only_action)
+
+    def wrap(view):
+        return limiter.limit(lambda: current_app.config["REGISTER_LIMIT_PER_IP"], key_func=_ip_key,
+                             methods=["POST"], exempt_when=exempt)(view)
+    return wrap

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Run the whole test suite against real MariaDB and Redis (and SQLite), plus the browser test.
+# Needs MariaDB on 127.0.0.1:3306 (root, no password) and Redis on 127.0.0.1:6379; see README.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/pip install -q -r requirements-dev.txt
+.venv/bin/pybabel compile -q -d translations
+exec .venv/bin/python -m pytest "$@"
