@@ -69,6 +69,7 @@ class Config:
     SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD", "")
     MAIL_FROM = os.environ.get("MAIL_FROM", "noreply@example.com")
 
+    PASSWORD_HASH_METHOD = "scrypt"
     API_TOKEN_TTL = timedelta(hours=_int("API_TOKEN_TTL_HOURS", 12))
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")  # for QR codes; default: request host
     CONTRACT_EXPIRY_WARNING_DAYS = 30
@@ -89,7 +90,8 @@ class TestingConfig(Config):
     SECRET_KEY = "testing-secret"
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
     RATELIMIT_STORAGE_URI = "memory://"
-    SERVER_NAME = None
+    # Same hashing code path, a cheap work factor: scrypt would cost ~0.5 s per sign-in in every test.
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
 
 
 class ProductionConfig(Config):

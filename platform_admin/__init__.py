@@ -40,7 +40,7 @@ def init_app(app):
     from .auth.staff_views import bp as staff_bp
     from .auth.views import bp as auth_bp
     from .cli import demo_cli
-    from .common import openapi
+    from .common import openapi  # noqa: F401 - adds /api/v1/openapi.json
     from .common.api import api
     from .common.errors import register_error_handlers
     from .common.templating import register_template_helpers
@@ -61,7 +61,6 @@ def init_app(app):
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "strong"
 
-    openapi.register(api)
     csrf.exempt(api)  # bearer tokens only; cookies never authorise the API
     for bp in (auth_bp, dashboard_bp, public_bp, onboarding_bp, enterprises_bp, contracts_bp, staff_bp, audit_bp,
                outbox_bp, files_bp, api):

@@ -115,7 +115,7 @@ def enforce():
     if is_api:
         g.staff, g.api_token = _bearer_staff()
     else:
-        g.staff = current_user if current_user.is_authenticated else None
+        g.staff = current_user._get_current_object() if current_user.is_authenticated else None
     g.audit_actor = g.staff
     if rule == PUBLIC:
         return None

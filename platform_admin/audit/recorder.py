@@ -61,6 +61,11 @@ def _changes(obj):
     return before, after
 
 
+def _pk(obj):
+    values = inspect(obj).mapper.primary_key_from_instance(obj)
+    return None if values[0] is None else str(values[0])
+
+
 def current_actor():
     """(actor_id, actor label, ip) from the request, a CLI, or a job."""
     actor = getattr(g, "audit_actor", None) if _has_g() else None
@@ -111,7 +116,7 @@ def _after_flush(session, flush_context):
         [
             {
                 "created_at": now, "actor_id": actor_id, "actor": actor, "ip": ip, "action": verb,
-                "record_type": obj.__tablename__, "record_id": str(inspect(obj).identity[0]) if inspect(obj).identity else None,
+                "record_type": obj.__tablename__, "record_id": _pk(obj),
                 "before": before, "after": after,
             }
             for verb, obj, before, after in rows

@@ -52,7 +52,9 @@ class StaffUser(UserMixin, db.Model):
         return self.is_active_flag
 
     def set_password(self, password):
-        self.password_hash = generate_password_hash(password)
+        from flask import current_app
+
+        self.password_hash = generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
     def check_password(self, password):
         return check_password_hash(self.password_hash, password)

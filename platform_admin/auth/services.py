@@ -73,8 +73,10 @@ def deactivate_staff(user):
 def staff_with_role(*roles):
     from sqlalchemy import or_
 
-    return db.session.scalars(
+    candidates = db.session.scalars(
         select(StaffUser)
         .where(StaffUser.is_active_flag.is_(True), or_(*[StaffUser.roles_csv.contains(r) for r in roles]))
         .order_by(StaffUser.username)
     ).all()
+    # the SQL match is by substring ("ops" is inside "devops"); keep only exact role holders
+    return [s for s in candidates if s.has_role(*roles)]

@@ -51,6 +51,7 @@ def login():
 @bp.route("/logout", methods=["POST"])
 def logout():
     logout_user()
+    g.staff = None
     session.clear()
     flash(_("You have signed out."), "info")
     return redirect(url_for("auth.login"))

@@ -16,14 +16,27 @@ UNIQUE_FIELDS = {
 }
 
 
+def _raise_conflict(exc):
+    text = str(exc.orig)
+    for fragment, field in UNIQUE_FIELDS.items():
+        if fragment in text:
+            raise Conflict("duplicate", _("This value is already in use."), {field: [_("Already in use.")]}) from None
+    raise Conflict("conflict", _("The change conflicts with existing data.")) from None
+
+
 def commit():
     """Commit, or roll back and raise 409 ``duplicate`` naming the field a unique constraint guards."""
     try:
         db.session.commit()
     except IntegrityError as exc:
         db.session.rollback()
-        text = str(exc.orig)
-        for fragment, field in UNIQUE_FIELDS.items():
-            if fragment in text:
-                raise Conflict("duplicate", _("This value is already in use."), {field: [_("Already in use.")]}) from None
-        raise Conflict("conflict", _("The change conflicts with existing data.")) from None
+        _raise_conflict(exc)
+
+
+def flush():
+    """Flush (e.g. to get a new row's id), with the same 409 as ``commit`` on a uniqueness violation."""
+    try:
+        db.session.flush()
+    except IntegrityError as exc:
+        db.session.rollback()
+        _raise_conflict(exc)

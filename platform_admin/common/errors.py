@@ -105,7 +105,12 @@ def register_error_handlers(app):
             g.throttled = True
         if wants_json():
             message = exc.description if status != 429 else _("Too many attempts. Please wait and try again.")
-            return error_response(status, message=message, headers=exc.get_response().headers if status in (405, 429) else None)
+            # keep Allow / Retry-After, but not the HTML error page's own Content-Type and Content-Length
+            headers = None
+            if status in (405, 429):
+                headers = [(k, v) for k, v in exc.get_response().headers.items()
+                           if k.lower() not in ("content-type", "content-length")]
+            return error_response(status, message=message, headers=headers)
         title, msg = FRIENDLY.get(status, FRIENDLY[400])()
         return _page(status, title, msg)
 

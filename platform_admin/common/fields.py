@@ -2,6 +2,7 @@
 
 from wtforms import DateField, DateTimeLocalField, StringField, TextAreaField
 
+from .timeutil import from_local
 from .validators import empty_to_none
 
 
@@ -27,6 +28,19 @@ class LocalDateTime(DateTimeLocalField):
         super().__init__(*args, **kwargs)
 
     def process_formdata(self, valuelist):
+        self._parse(valuelist)
+        if self.data is not None:
+            # a time that cannot be stored as UTC on every backend (e.g. 0001-01-01 local, 9999-12-31-12:00)
+            # is invalid input, not an overflow in the view
+            try:
+                year = from_local(self.data).year
+            except OverflowError:
+                year = 0
+            if not 1000 <= year <= 9999:
+                self.data = None
+                raise ValueError(self.gettext("Not a valid datetime value."))
+
+    def _parse(self, valuelist):
         if valuelist and valuelist[0]:
             from datetime import datetime
 

@@ -11,6 +11,7 @@ from flask import current_app, jsonify
 from wtforms import BooleanField, DateField, DateTimeField, DecimalField, IntegerField, SelectField, SelectMultipleField
 from wtforms.validators import DataRequired, InputRequired
 
+from .api import api
 from .validators import NotBlank
 
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -82,12 +83,13 @@ def field_schema(field):
         return {"type": "string", "pattern": r"^\d+(\.\d{1,2})?$", "example": "12800.00"}
     if isinstance(field, BooleanField):
         return {"type": "boolean"}
+    if isinstance(field, DateField):  # a subclass of DateTimeField, so first
+        return {"type": "string", "format": "date"}
     if isinstance(field, DateTimeField):
         return {"type": "string", "format": "date-time"}
-    if isinstance(field, DateField):
-        return {"type": "string", "format": "date"}
-    if isinstance(field, SelectField) and isinstance(field.choices, list):
-        return {"type": "string", "enum": [str(c[0]) for c in field.choices if c[0] != ""]}
+    if isinstance(field, SelectField) and isinstance(field.choices, list) and field.name != "owner_id":
+        values = [str(c[0]) for c in field.choices if c[0] != ""]
+        return {"type": "string", "enum": values} if values else {"type": "string"}
     return {"type": "string"}
 
 
@@ -163,7 +165,6 @@ def build_spec(blueprint_name="api"):
     return spec.to_dict()
 
 
-def register(api):
-    @api.get("/openapi.json")
-    def openapi():
-        return jsonify(build_spec())
+@api.get("/openapi.json")
+def openapi():
+    return jsonify(build_spec())

@@ -15,9 +15,12 @@ MAX_LIMIT = 200
 
 def _decode_cursor(cursor):
     try:
-        return int(base64.urlsafe_b64decode(cursor.encode() + b"==").decode())
+        value = int(base64.urlsafe_b64decode(cursor.encode() + b"==").decode())
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ApiError(422, "invalid_fields", _l("Invalid cursor."), {"cursor": [_l("Invalid cursor.")]}) from None
+        value = None
+    if value is None or not 0 < value < 2**63:  # ids are positive 64-bit; SQLite overflows beyond
+        raise ApiError(422, "invalid_fields", _l("Invalid cursor."), {"cursor": [_l("Invalid cursor.")]})
+    return value
 
 
 def _encode_cursor(value):
@@ -72,7 +75,8 @@ def html_page(query, order_by, per_page=20):
     from extensions import db
 
     try:
-        page = max(1, int(request.args.get("page", 1)))
+        # capped: a huge ?page= would overflow the OFFSET (SQLite OverflowError, MariaDB syntax error) -> 500
+        page = min(max(1, int(request.args.get("page", 1))), 10**6)
     except ValueError:
         page = 1
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))

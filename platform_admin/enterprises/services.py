@@ -5,7 +5,9 @@ from flask_babel import gettext as _
 from sqlalchemy import or_, select
 
 from extensions import db
+from platform_admin.common.db import flush
 from platform_admin.common.errors import Conflict
+from platform_admin.common.i18n import list_join
 from platform_admin.common.timeutil import utcnow
 
 from .models import REQUIRED_FOR_ACTIVATION, STATUS_CLOSED, STATUS_OPEN, Enterprise
@@ -20,7 +22,7 @@ def assign_enterprise_no(enterprise):
 def create(data, by):
     enterprise = Enterprise(created_by_id=by.id, **data)
     db.session.add(enterprise)
-    db.session.flush()
+    flush()  # a duplicate licence number fails here, on the INSERT: 409 duplicate, not a 500
     assign_enterprise_no(enterprise)
     return enterprise
 
@@ -38,7 +40,7 @@ def require_complete(enterprise):
         raise Conflict(
             "incomplete_profile",
             _("Complete the enterprise profile first: %(fields)s.",
-              fields=", ".join(str(REQUIRED_FOR_ACTIVATION[m]) for m in missing)),
+              fields=list_join(str(REQUIRED_FOR_ACTIVATION[m]) for m in missing)),
             {name: [_("Required before opening or adding a contract.")] for name in missing},
             missing=missing,
         )

@@ -66,7 +66,9 @@ def filtered_applications():
             raise ApiError(422, "invalid_fields", _("Unknown channel."), {"channel": [_("Unknown channel.")]})
         query = query.where(Application.channel == args["channel"])
     if args.get("owner_id"):
-        owner = g.staff.id if args["owner_id"] == "me" else (int(args["owner_id"]) if args["owner_id"].isdigit() else -1)
+        raw = args["owner_id"]
+        # ASCII digits within a 64-bit id only: "²".isdigit() is true and SQLite overflows past 2**63
+        owner = g.staff.id if raw == "me" else (int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else -1)
         query = query.where(Application.owner_id == owner)
     if args.get("q"):
         q = args["q"].strip()

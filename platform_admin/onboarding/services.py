@@ -4,19 +4,20 @@ import hashlib
 import hmac
 import secrets
 
-from flask import current_app, request
+from flask import current_app, g, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 
 from extensions import db
 from platform_admin.common.errors import Conflict, Invalid
+from platform_admin.common.i18n import list_join
 from platform_admin.common.timeutil import end_of_local_day_utc, local_today, utcnow
 from platform_admin.enterprises.models import Enterprise
 from platform_admin.enterprises.services import assign_enterprise_no
 from platform_admin.messaging.senders import sms_sender
 
-from .models import Application, FollowUp, SmsCode
+from .models import STATUSES, Application, FollowUp, SmsCode
 
 OPEN_STATUSES = ("new", "contacted", "intent_confirmed")
 
@@ -38,6 +39,7 @@ def send_registration_code(phone):
     minutes = int(ttl.total_seconds() // 60)
     body = _("Your registration code is %(code)s, valid for %(minutes)s minutes. Do not share it.", code=code, minutes=minutes)
     sms_sender().send(phone, body, purpose="register_code")
+    g.sms_sent = True
     return code
 
 
@@ -90,9 +92,11 @@ def change_status(application, status):
     if status == application.status:
         return application
     if not application.can_move_to(status):
+        allowed = list_join(str(STATUSES[s]) for s in sorted(_allowed(application))) or "-"
         raise Conflict("illegal_transition",
-                       _("An application cannot move from %(old)s to %(new)s.", old=application.status, new=status),
-                       {"status": [_("Allowed next: %(allowed)s", allowed=", ".join(sorted(_allowed(application))) or "-")]})
+                       _("An application cannot move from %(old)s to %(new)s.", old=STATUSES.get(application.status),
+                         new=STATUSES.get(status, status)),
+                       {"status": [_("Allowed next: %(allowed)s", allowed=allowed)]})
     application.status = status
     return application
 

@@ -1,6 +1,6 @@
 """Throttles for the public registration endpoints: per phone and per client IP."""
 
-from flask import current_app, request
+from flask import current_app, g, request
 
 from extensions import limiter
 
@@ -26,8 +26,9 @@ def sms_limits(only_action=None):
     exempt = _action_is(only_action)
 
     def wrap(view):
+        # Only codes actually sent count against a phone, so a typo does not lock the number out.
         view = limiter.limit(lambda: current_app.config["SMS_LIMIT_PER_PHONE"], key_func=_phone_key,
-                             methods=["POST"], exempt_when=exempt)(view)
+                             methods=["POST"], exempt_when=exempt, deduct_when=lambda resp: g.get("sms_sent", False))(view)
         return limiter.limit(lambda: current_app.config["SMS_LIMIT_PER_IP"], key_func=_ip_key,
                              methods=["POST"], exempt_when=exempt)(view)
     return wrap

@@ -1,0 +1,186 @@
+"""Fixture chain: app (one per database backend, built once per session) -> clean tables per test
+-> client -> staff accounts and API helpers -> factories.
+
+Every database test runs on real MariaDB and again on SQLite. MariaDB is required: if it cannot be
+reached the run fails loudly instead of skipping (set TEST_DATABASES=sqlite to run SQLite alone
+deliberately on a machine without it).
+"""
+
+import os
+import secrets
+import tempfile
+
+import pytest
+import sqlalchemy as sa
+
+from app import create_app
+from config import TestingConfig
+from extensions import db, limiter
+
+MYSQL_SERVER = os.environ.get("TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306")
+BACKENDS = [b.strip() for b in os.environ.get("TEST_DATABASES", "mysql,sqlite").split(",") if b.strip()]
+
+
+def _mysql_database():
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"pa_test_{worker}_{secrets.token_hex(3)}"
+    server = sa.create_engine(MYSQL_SERVER)
+    try:
+        with server.connect() as conn:
+            conn.execute(sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
+    except sa.exc.OperationalError as exc:
+        pytest.exit(f"MariaDB is required for the tests and is not reachable at {MYSQL_SERVER}: {exc}", returncode=3)
+    return server, name
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def app(request):
+    backend = request.param
+    tmp = tempfile.mkdtemp(prefix="pa-test-")
+    server = name = None
+    if backend == "mysql":
+        server, name = _mysql_database()
+        url = f"{MYSQL_SERVER}/{name}?charset=utf8mb4"
+    else:
+        url = f"sqlite:///{tmp}/control.sqlite3"
+
+    class Config(TestingConfig):
+        SQLALCHEMY_DATABASE_URI = url
+        INSTANCE_PATH = tmp
+        UPLOAD_DIR = os.path.join(tmp, "uploads")
+
+    application = create_app(Config)
+    application.config["DB_BACKEND"] = backend
+    with application.app_context():
+        from flask_migrate import upgrade
+
+        upgrade()  # the real migrations, so they are tested on both backends
+    yield application
+    with application.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    if server is not None:
+        with server.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
+        server.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _clean(request):
+    """Each test starts with empty tables and fresh throttles; deleting rows is cheap, rebuilding is not."""
+    if "app" not in request.fixturenames:
+        yield
+        return
+    application = request.getfixturevalue("app")
+    with application.app_context():
+        limiter.reset()
+    yield
+    with application.app_context():
+        db.session.remove()
+        with db.engine.begin() as conn:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
+
+
+@pytest.fixture
+def ctx(app):
+    with app.test_request_context():
+        yield
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+PASSWORD = "Correct-Horse-42"
+
+
+@pytest.fixture
+def make_staff(app):
+    from platform_admin.auth.services import create_staff
+
+    def make(username=None, roles=("ops",), password=PASSWORD, **kw):
+        with app.app_context():
+            user = create_staff(username or f"u{secrets.token_hex(3)}", password, list(roles), **kw)
+            db.session.commit()
+            return user.id
+
+    return make
+
+
+class Api:
+    """A test client that sends a staff bearer token and JSON."""
+
+    def __init__(self, client, token=None):
+        self.client, self.token = client, token
+
+    def _headers(self, headers):
+        h = dict(headers or {})
+        if self.token:
+            h["Authorization"] = f"Bearer {self.token}"
+        return h
+
+    def open(self, method, path, json=None, headers=None, **kw):
+        return self.client.open(path, method=method, json=json, headers=self._headers(headers), **kw)
+
+    def get(self, path, **kw):
+        return self.open("GET", path, **kw)
+
+    def post(self, path, json=None, **kw):
+        return self.open("POST", path, json=json, **kw)
+
+    def patch(self, path, json=None, **kw):
+        return self.open("PATCH", path, json=json, **kw)
+
+    def put(self, path, json=None, **kw):
+        return self.open("PUT", path, json=json, **kw)
+
+    def delete(self, path, **kw):
+        return self.open("DELETE", path, **kw)
+
+
+@pytest.fixture
+def api_as(app, make_staff):
+    """``api_as("ops")`` or ``api_as("admin", "ops")``: an API client signed in with those roles."""
+
+    def login(*roles, username=None):
+        username = username or f"{'-'.join(roles) or 'x'}{secrets.token_hex(2)}"
+        make_staff(username, roles=roles or ("ops",))
+        client = app.test_client()
+        resp = client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
+        assert resp.status_code == 200, resp.json
+        return Api(client, resp.json["token"])
+
+    return login
+
+
+@pytest.fixture
+def anon(app):
+    return Api(app.test_client())
+
+
+@pytest.fixture
+def login_page(app, make_staff):
+    """``login_page("ops")``: a browser-like test client with a staff session (CSRF enforced)."""
+    import re
+
+    def login(*roles, username=None):
+        username = username or f"p{secrets.token_hex(3)}"
+        make_staff(username, roles=roles or ("ops",))
+        client = app.test_client()
+        page = client.get("/login")
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
+        resp = client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token})
+        assert resp.status_code == 302, resp.text
+        return client
+
+    return login
+
+
+def csrf_from(html):
+    import re
+
+    match = re.search(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"', html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)

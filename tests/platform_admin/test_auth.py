@@ -1,0 +1,194 @@
+"""Staff sign-in: tokens (hashed, expiring, revocable), sessions, throttling, CSRF, the CLI."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from extensions import db
+from platform_admin.audit.models import AuditEvent
+from platform_admin.auth.models import ApiToken, StaffUser, hash_token
+from tests.conftest import PASSWORD, csrf_from
+
+
+def test_token_login_returns_user_and_roles(app, anon, make_staff):
+    make_staff("alice", roles=("ops", "devops"))
+    resp = anon.post("/api/v1/auth/token", json={"username": "alice", "password": PASSWORD})
+    assert resp.status_code == 200
+    assert resp.json["user"]["username"] == "alice"
+    assert resp.json["user"]["roles"] == ["devops", "ops"]
+    assert isinstance(resp.json["user"]["id"], str)
+
+
+def test_token_is_stored_only_as_a_hash(app, anon, make_staff):
+    make_staff("alice")
+    raw = anon.post("/api/v1/auth/token", json={"username": "alice", "password": PASSWORD}).json["token"]
+    with app.app_context():
+        stored = db.session.scalars(select(ApiToken)).one()
+        assert stored.token_hash == hash_token(raw)
+        assert raw not in stored.token_hash
+
+
+@pytest.mark.parametrize("body", [{"username": "alice", "password": "wrong"}, {"username": "nobody", "password": PASSWORD}])
+def test_wrong_credentials_give_401(app, anon, make_staff, body):
+    make_staff("alice")
+    resp = anon.post("/api/v1/auth/token", json=body)
+    assert resp.status_code == 401
+    assert resp.json["error"]["code"] == "invalid_credentials"
+
+
+@pytest.mark.parametrize("body", [{}, {"username": "alice"}, {"username": 5, "password": []}])
+def test_missing_credentials_give_422_naming_fields(anon, body):
+    resp = anon.post("/api/v1/auth/token", json=body)
+    assert resp.status_code == 422
+    assert "password" in resp.json["error"]["fields"]
+
+
+def test_non_json_body_gives_400(anon):
+    resp = anon.client.post("/api/v1/auth/token", data="username=x", content_type="text/plain")
+    assert resp.status_code == 400
+    assert resp.json["error"]["code"] == "malformed_body"
+
+
+def test_expired_token_is_refused(app, api_as):
+    client = api_as("admin")
+    assert client.get("/api/v1/me").status_code == 200
+    with app.app_context():
+        token = db.session.scalars(select(ApiToken)).one()
+        token.expires_at = token.created_at - timedelta(seconds=1)
+        db.session.commit()
+    assert client.get("/api/v1/me").status_code == 401
+
+
+def test_revoked_token_is_refused(api_as):
+    client = api_as("ops")
+    assert client.delete("/api/v1/auth/token").status_code == 204
+    assert client.get("/api/v1/me").status_code == 401
+
+
+def test_deactivating_staff_revokes_tokens_and_blocks_login(app, api_as, anon):
+    admin = api_as("admin")
+    ops = api_as("ops", username="bob")
+    staff_id = ops.get("/api/v1/me").json["id"]
+    resp = admin.patch(f"/api/v1/staff/{staff_id}", json={"is_active": False})
+    assert resp.status_code == 200 and resp.json["is_active"] is False
+    assert ops.get("/api/v1/me").status_code == 401
+    assert anon.post("/api/v1/auth/token", json={"username": "bob", "password": PASSWORD}).status_code == 401
+
+
+def test_admin_cannot_remove_own_admin_role(api_as):
+    admin = api_as("admin")
+    me = admin.get("/api/v1/me").json
+    resp = admin.patch(f"/api/v1/staff/{me['id']}", json={"roles": ["ops"]})
+    assert resp.status_code == 409
+
+
+def test_staff_create_validates_and_rejects_duplicates(api_as):
+    admin = api_as("admin")
+    body = {"username": "carol", "password": "Long-enough-pw-1", "roles": ["ops", "devops"], "full_name": "Carol"}
+    resp = admin.post("/api/v1/staff", json=body)
+    assert resp.status_code == 201 and resp.json["roles"] == ["devops", "ops"]
+    assert admin.post("/api/v1/staff", json=body).status_code == 409
+    bad = admin.post("/api/v1/staff", json={"username": "bad name!", "password": "short", "roles": ["root"]})
+    assert bad.status_code == 422
+    assert set(bad.json["error"]["fields"]) >= {"username", "password", "roles"}
+
+
+def test_repeated_failed_logins_are_throttled_and_audited(app, anon, make_staff):
+    make_staff("alice")
+    statuses = [anon.post("/api/v1/auth/token", json={"username": "alice", "password": "nope"}).status_code
+                for _ in range(6)]
+    assert statuses[:5] == [401] * 5
+    assert statuses[5] == 429
+    assert anon.post("/api/v1/auth/token", json={"username": "alice", "password": PASSWORD}).status_code == 429
+    with app.app_context():
+        actions = db.session.scalars(select(AuditEvent.action)).all()
+    assert actions.count("login_failed") == 5
+    assert "login_throttled" in actions
+
+
+def test_successful_logins_do_not_count_towards_the_throttle(anon, make_staff):
+    make_staff("alice")
+    for _ in range(8):
+        assert anon.post("/api/v1/auth/token", json={"username": "alice", "password": PASSWORD}).status_code == 200
+
+
+def test_page_login_throttled_after_failures(app, make_staff):
+    make_staff("alice")
+    client = app.test_client()
+    token = csrf_from(client.get("/login").text)
+    codes = [client.post("/login", data={"username": "alice", "password": "bad", "csrf_token": token}).status_code
+             for _ in range(6)]
+    assert codes == [401] * 5 + [429]
+
+
+def test_page_login_and_logout(app, make_staff):
+    make_staff("alice", roles=("ops",))
+    client = app.test_client()
+    assert client.get("/").status_code == 302
+    token = csrf_from(client.get("/login").text)
+    resp = client.post("/login?next=/applications/", data={"username": "alice", "password": PASSWORD, "csrf_token": token})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/applications/")
+    assert client.get("/").status_code == 200
+    token = csrf_from(client.get("/").text)
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert client.get("/").status_code == 302
+
+
+def test_login_refuses_open_redirects(app, make_staff):
+    make_staff("alice")
+    client = app.test_client()
+    token = csrf_from(client.get("/login").text)
+    resp = client.post("/login?next=//evil.example/x", data={"username": "alice", "password": PASSWORD, "csrf_token": token})
+    assert resp.headers["Location"] == "/"
+
+
+def test_forms_without_csrf_token_are_refused(app, login_page):
+    client = login_page("ops")
+    resp = client.post("/applications/new", data={"name": "张三", "phone": "13800138000"})
+    assert resp.status_code == 400
+    with app.app_context():
+        from platform_admin.onboarding.models import Application
+
+        assert db.session.scalars(select(Application)).first() is None
+
+
+def test_login_form_without_csrf_token_is_refused(app, make_staff):
+    make_staff("alice")
+    resp = app.test_client().post("/login", data={"username": "alice", "password": PASSWORD})
+    assert resp.status_code == 400
+
+
+def test_production_config_has_secure_cookies(monkeypatch):
+    from config import ProductionConfig
+
+    assert ProductionConfig.SESSION_COOKIE_SECURE and ProductionConfig.REMEMBER_COOKIE_SECURE
+    assert ProductionConfig.SESSION_COOKIE_HTTPONLY and ProductionConfig.SESSION_COOKIE_SAMESITE == "Lax"
+    for key in ("SECRET_KEY", "DATABASE_URL", "SECRET_MASTER_KEYS"):
+        monkeypatch.delenv(key, raising=False)
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        ProductionConfig.check()
+
+
+def test_cli_creates_and_deactivates_staff(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["staff", "create", "dave", "--role", "ops", "--role", "devops", "--password", "Long-enough-pw-1"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        user = db.session.scalars(select(StaffUser).where(StaffUser.username == "dave")).one()
+        assert user.roles == ["devops", "ops"] and user.is_active
+    result = runner.invoke(args=["staff", "deactivate", "dave"])
+    assert result.exit_code == 0
+    with app.app_context():
+        assert not db.session.scalars(select(StaffUser).where(StaffUser.username == "dave")).one().is_active
+        events = db.session.scalars(select(AuditEvent).where(AuditEvent.record_type == "staff_user")).all()
+        assert {e.actor for e in events} == {"cli"}
+    assert runner.invoke(args=["staff", "create", "dave", "--role", "ops", "--password", "Long-enough-pw-1"]).exit_code != 0
+
+
+def test_demo_seed_prints_a_working_login(app, anon):
+    result = app.test_cli_runner().invoke(args=["demo", "seed"])
+    assert result.exit_code == 0
+    line = next(l for l in result.output.splitlines() if "admin /" in l)
+    password = line.split("admin /", 1)[1].strip()
+    assert anon.post("/api/v1/auth/token", json={"username": "admin", "password": password}).status_code == 200
