@@ -4,7 +4,6 @@ import os
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.routing import IntegerConverter
 
 import datasource_registry
 import platform_admin
@@ -13,21 +12,12 @@ from config import config_from_env
 from extensions import babel, csrf, db, limiter, login_manager, migrate
 
 
-class IdConverter(IntegerConverter):
-    """``<int:...>`` capped at the largest 64-bit id: a longer number is a 404, not a driver overflow (500)."""
-
-    def __init__(self, map, *args, **kwargs):
-        kwargs.setdefault("max", 2**63 - 1)
-        super().__init__(map, *args, **kwargs)
-
-
 def create_app(config_object=None):
     config_object = config_object or config_from_env()
     if hasattr(config_object, "check"):
         config_object.check()
     app = Flask(__name__, instance_path=config_object.INSTANCE_PATH, template_folder="templates",
                 static_folder="platform_admin/static", static_url_path="/static")
-    app.url_map.converters["int"] = IdConverter
     app.config.from_object(config_object)
     os.makedirs(app.instance_path, exist_ok=True)
     if app.config["TRUSTED_PROXIES"]:

@@ -8,7 +8,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/pip install -q -r requirements.txt
-.venv/bin/pybabel compile -q -d translations
+.venv/bin/pybabel compile -d translations 2>/dev/null
 export FLASK_APP=wsgi.py
 .venv/bin/flask db upgrade
 .venv/bin/flask demo seed

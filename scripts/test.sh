@@ -8,5 +8,5 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/pip install -q -r requirements-dev.txt
-.venv/bin/pybabel compile -q -d translations
+.venv/bin/pybabel compile -d translations 2>/dev/null
 exec .venv/bin/python -m pytest "$@"

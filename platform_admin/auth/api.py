@@ -5,7 +5,7 @@ from sqlalchemy import select
 from extensions import db
 from platform_admin.audit.recorder import record
 from platform_admin.common.api import api, sid
-from platform_admin.common.db import commit
+from platform_admin.common.db import commit, get_or_404
 from platform_admin.common.errors import ApiError, Conflict
 from platform_admin.common.forms import form_from_json, json_body, validate_or_422
 from platform_admin.common.pagination import cursor_page
@@ -79,7 +79,7 @@ def staff_create():
 
 @api.patch("/staff/<int:staff_id>")
 def staff_update(staff_id):
-    user = db.get_or_404(StaffUser, staff_id)
+    user = get_or_404(StaffUser, staff_id)
     base = {"full_name": user.full_name, "phone": user.phone, "email": user.email, "roles": user.roles,
             "is_active": user.is_active}
     form = validate_or_422(form_from_json(StaffUpdateForm, base=base))

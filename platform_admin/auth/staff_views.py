@@ -5,7 +5,7 @@ from flask_babel import gettext as _
 from sqlalchemy import or_, select
 
 from extensions import db
-from platform_admin.common.db import commit
+from platform_admin.common.db import commit, get_or_404
 from platform_admin.common.errors import ApiError
 from platform_admin.common.forms import apply_form_errors
 from platform_admin.common.pagination import html_page
@@ -25,7 +25,7 @@ def staff_list():
     query = select(StaffUser)
     q = request.args.get("q", "").strip()
     if q:
-        query = query.where(or_(StaffUser.username.contains(q), StaffUser.full_name.contains(q)))
+        query = query.where(or_(StaffUser.username.contains(q, autoescape=True), StaffUser.full_name.contains(q, autoescape=True)))
     return render_template("staff/list.html", page=html_page(query, [StaffUser.username]), q=q)
 
 
@@ -46,7 +46,7 @@ def staff_new():
 
 @bp.route("/<int:staff_id>/edit", methods=["GET", "POST"])
 def staff_edit(staff_id):
-    user = db.get_or_404(StaffUser, staff_id)
+    user = get_or_404(StaffUser, staff_id)
     form = StaffUpdateForm(obj=user, data={"roles": user.roles, "is_active": user.is_active})
     if form.validate_on_submit():
         try:

@@ -1,5 +1,6 @@
 """Commit helpers that turn database uniqueness violations into clean 409s."""
 
+from flask import abort
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
@@ -22,6 +23,16 @@ def _raise_conflict(exc):
         if fragment in text:
             raise Conflict("duplicate", _("This value is already in use."), {field: [_("Already in use.")]}) from None
     raise Conflict("conflict", _("The change conflicts with existing data.")) from None
+
+
+MAX_ID = 2**63 - 1
+
+
+def get_or_404(model, ident):
+    """``db.get_or_404`` for an id from the URL: one beyond a 64-bit key is a 404, not a driver overflow (500)."""
+    if not 0 < ident <= MAX_ID:
+        abort(404)
+    return db.get_or_404(model, ident)
 
 
 def commit():

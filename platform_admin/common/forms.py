@@ -12,7 +12,23 @@ def json_body():
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         raise ApiError(400, "malformed_body", _l("The body must be a JSON object."))
+    if _has_lone_surrogate(data):  # valid JSON ("\\ud800"), but no database can store it: 400, not a 500
+        raise ApiError(400, "malformed_body", _l("The body contains text that is not valid Unicode."))
     return data
+
+
+def _has_lone_surrogate(value):
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
 
 
 def _as_formdata(data):

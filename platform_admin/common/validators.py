@@ -79,6 +79,8 @@ class Money:
             value = Decimal(field.data)
         except (InvalidOperation, TypeError):
             raise StopValidation(_l("Enter an amount such as 12800.00.")) from None
+        if not value.is_finite():  # NaN/Infinity: comparing NaN raises and Infinity has no exponent (a 500)
+            raise StopValidation(_l("Enter an amount such as 12800.00."))
         if value <= 0:
             raise StopValidation(_l("The amount must be greater than zero."))
         if value.as_tuple().exponent < -2:

@@ -1,9 +1,8 @@
 from flask import g, jsonify, request
 from sqlalchemy import select
 
-from extensions import db
 from platform_admin.common.api import api, sid
-from platform_admin.common.db import commit
+from platform_admin.common.db import commit, get_or_404
 from platform_admin.common.errors import ApiError
 from platform_admin.common.forms import form_from_json, validate_or_422
 from platform_admin.common.pagination import cursor_page
@@ -41,7 +40,7 @@ def contract_base(c):
 
 @api.get("/enterprises/<int:ent_id>/contracts")
 def contract_list(ent_id):
-    enterprise = db.get_or_404(Enterprise, ent_id)
+    enterprise = get_or_404(Enterprise, ent_id)
     query = select(Contract).where(Contract.enterprise_id == enterprise.id)
     if request.args.get("status") in ("open", "closed"):
         query = query.where(Contract.status == request.args["status"])
@@ -50,7 +49,7 @@ def contract_list(ent_id):
 
 @api.post("/enterprises/<int:ent_id>/contracts")
 def contract_create(ent_id):
-    enterprise = db.get_or_404(Enterprise, ent_id)
+    enterprise = get_or_404(Enterprise, ent_id)
     services.require_complete(enterprise)  # the gate answers before any field is judged
     form = validate_or_422(form_from_json(ContractForm))
     contract = services.create(enterprise, form.contract_data(), by=g.staff)
@@ -60,12 +59,12 @@ def contract_create(ent_id):
 
 @api.get("/contracts/<int:contract_id>")
 def contract_get(contract_id):
-    return jsonify(contract_json(db.get_or_404(Contract, contract_id)))
+    return jsonify(contract_json(get_or_404(Contract, contract_id)))
 
 
 @api.patch("/contracts/<int:contract_id>")
 def contract_update(contract_id):
-    contract = db.get_or_404(Contract, contract_id)
+    contract = get_or_404(Contract, contract_id)
     form = validate_or_422(form_from_json(ContractForm, base=contract_base(contract)))
     services.update(contract, form.contract_data())
     commit()
@@ -74,7 +73,7 @@ def contract_update(contract_id):
 
 @api.put("/contracts/<int:contract_id>/scan")
 def contract_scan(contract_id):
-    contract = db.get_or_404(Contract, contract_id)
+    contract = get_or_404(Contract, contract_id)
     upload = request.files.get("file")
     if upload is None:
         raise ApiError(422, "invalid_fields", "multipart field 'file' is required", {"file": ["required"]})

@@ -5,7 +5,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from extensions import db
-from platform_admin.common.db import commit
+from platform_admin.common.db import commit, get_or_404
 from platform_admin.common.errors import ApiError
 from platform_admin.common.forms import apply_form_errors
 from platform_admin.common.pagination import html_page
@@ -28,7 +28,7 @@ def contract_list():
         query = services.expiring_query().join(Enterprise)
     q = request.args.get("q", "").strip()
     if q:
-        query = query.where(Enterprise.name.contains(q) | Contract.contract_no.contains(q))
+        query = query.where(Enterprise.name.contains(q, autoescape=True) | Contract.contract_no.contains(q, autoescape=True))
     page = html_page(query, [Contract.end_date.asc() if request.args.get("expiring") == "1" else Contract.id.desc()])
     return render_template("contracts/list.html", page=page, args=request.args, statuses=STATUSES)
 
@@ -53,7 +53,7 @@ def _save(form, enterprise, contract):
 
 @bp.route("/enterprises/<int:ent_id>/contracts/new", methods=["GET", "POST"])
 def contract_new(ent_id):
-    enterprise = db.get_or_404(Enterprise, ent_id)
+    enterprise = get_or_404(Enterprise, ent_id)
     if not enterprise.is_complete:
         flash(_("Complete the enterprise profile before adding a contract."), "warning")
         return redirect(url_for("enterprises.enterprise_edit", ent_id=enterprise.id, **{"for": "contract"}))
@@ -68,13 +68,13 @@ def contract_new(ent_id):
 
 @bp.get("/contracts/<int:contract_id>")
 def contract_detail(contract_id):
-    contract = db.get_or_404(Contract, contract_id)
+    contract = get_or_404(Contract, contract_id)
     return render_template("contracts/detail.html", contract=contract)
 
 
 @bp.route("/contracts/<int:contract_id>/edit", methods=["GET", "POST"])
 def contract_edit(contract_id):
-    contract = db.get_or_404(Contract, contract_id)
+    contract = get_or_404(Contract, contract_id)
     form = ContractForm(obj=contract)
     if request.method == "GET":
         form.amount.data = f"{contract.amount:.2f}"

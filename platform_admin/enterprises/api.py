@@ -1,9 +1,8 @@
 from flask import g, jsonify, request, url_for
 from sqlalchemy import or_, select
 
-from extensions import db
 from platform_admin.common.api import api, sid
-from platform_admin.common.db import commit
+from platform_admin.common.db import commit, get_or_404
 from platform_admin.common.errors import ApiError
 from platform_admin.common.forms import form_from_json, validate_or_422
 from platform_admin.common.pagination import cursor_page
@@ -47,8 +46,8 @@ def filtered_enterprises():
         query = query.where(services.incomplete_query().whereclause)
     if args.get("q"):
         q = args["q"].strip()
-        query = query.where(or_(Enterprise.name.contains(q), Enterprise.enterprise_no.contains(q),
-                                Enterprise.license_no.contains(q), Enterprise.contact_phone.contains(q)))
+        query = query.where(or_(Enterprise.name.contains(q, autoescape=True), Enterprise.enterprise_no.contains(q, autoescape=True),
+                                Enterprise.license_no.contains(q, autoescape=True), Enterprise.contact_phone.contains(q, autoescape=True)))
     return query
 
 
@@ -67,12 +66,12 @@ def enterprise_create():
 
 @api.get("/enterprises/<int:ent_id>")
 def enterprise_get(ent_id):
-    return jsonify(enterprise_json(db.get_or_404(Enterprise, ent_id)))
+    return jsonify(enterprise_json(get_or_404(Enterprise, ent_id)))
 
 
 @api.patch("/enterprises/<int:ent_id>")
 def enterprise_update(ent_id):
-    enterprise = db.get_or_404(Enterprise, ent_id)
+    enterprise = get_or_404(Enterprise, ent_id)
     base = {name: getattr(enterprise, name) for name in EDITABLE_FIELDS}
     form = validate_or_422(form_from_json(EnterpriseForm, base=base))
     services.update(enterprise, form.profile_data())
@@ -82,7 +81,7 @@ def enterprise_update(ent_id):
 
 @api.put("/enterprises/<int:ent_id>/license-scan")
 def enterprise_license_scan(ent_id):
-    enterprise = db.get_or_404(Enterprise, ent_id)
+    enterprise = get_or_404(Enterprise, ent_id)
     upload = request.files.get("file")
     if upload is None:
         raise ApiError(422, "invalid_fields", "multipart field 'file' is required", {"file": ["required"]})
@@ -93,14 +92,14 @@ def enterprise_license_scan(ent_id):
 
 @api.get("/enterprises/<int:ent_id>/completeness")
 def enterprise_completeness(ent_id):
-    enterprise = db.get_or_404(Enterprise, ent_id)
+    enterprise = get_or_404(Enterprise, ent_id)
     missing = enterprise.missing_fields()
     return jsonify({"complete": not missing, "missing": missing})
 
 
 @api.post("/enterprises/<int:ent_id>/open")
 def enterprise_open(ent_id):
-    enterprise = db.get_or_404(Enterprise, ent_id)
+    enterprise = get_or_404(Enterprise, ent_id)
     services.open_enterprise(enterprise)
     commit()
     return jsonify(enterprise_json(enterprise))
@@ -108,7 +107,7 @@ def enterprise_open(ent_id):
 
 @api.post("/enterprises/<int:ent_id>/close")
 def enterprise_close(ent_id):
-    enterprise = db.get_or_404(Enterprise, ent_id)
+    enterprise = get_or_404(Enterprise, ent_id)
     services.close_enterprise(enterprise)
     commit()
     return jsonify(enterprise_json(enterprise))

@@ -4,7 +4,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from flask_babel import gettext as _
 
 from extensions import db
-from platform_admin.common.db import commit
+from platform_admin.common.db import commit, get_or_404
 from platform_admin.common.errors import ApiError
 from platform_admin.common.forms import apply_form_errors
 from platform_admin.common.pagination import html_page
@@ -27,7 +27,7 @@ def enterprise_list():
 
 @bp.get("/<int:ent_id>")
 def enterprise_detail(ent_id):
-    enterprise = db.get_or_404(Enterprise, ent_id)
+    enterprise = get_or_404(Enterprise, ent_id)
     return render_template("enterprises/detail.html", enterprise=enterprise, required=REQUIRED_FOR_ACTIVATION)
 
 
@@ -71,7 +71,7 @@ def enterprise_new():
 
 @bp.route("/<int:ent_id>/edit", methods=["GET", "POST"])
 def enterprise_edit(ent_id):
-    enterprise = db.get_or_404(Enterprise, ent_id)
+    enterprise = get_or_404(Enterprise, ent_id)
     form = EnterpriseForm(obj=enterprise)
     if _save(form, enterprise) is not None:
         flash(_("Enterprise profile saved."), "success")
@@ -84,7 +84,7 @@ def enterprise_edit(ent_id):
 
 @bp.post("/<int:ent_id>/open")
 def enterprise_open(ent_id):
-    enterprise = db.get_or_404(Enterprise, ent_id)
+    enterprise = get_or_404(Enterprise, ent_id)
     try:
         services.open_enterprise(enterprise)
         commit()
@@ -101,7 +101,7 @@ def enterprise_open(ent_id):
 
 @bp.post("/<int:ent_id>/close")
 def enterprise_close(ent_id):
-    enterprise = db.get_or_404(Enterprise, ent_id)
+    enterprise = get_or_404(Enterprise, ent_id)
     try:
         services.close_enterprise(enterprise)
         commit()

@@ -4,7 +4,7 @@ from sqlalchemy import or_, select
 
 from extensions import db
 from platform_admin.common.api import api, sid
-from platform_admin.common.db import commit
+from platform_admin.common.db import commit, get_or_404
 from platform_admin.common.errors import ApiError
 from platform_admin.common.forms import form_from_json, validate_or_422
 from platform_admin.common.pagination import cursor_page
@@ -72,7 +72,7 @@ def filtered_applications():
         query = query.where(Application.owner_id == owner)
     if args.get("q"):
         q = args["q"].strip()
-        query = query.where(or_(Application.name.contains(q), Application.phone.contains(q), Application.company_name.contains(q)))
+        query = query.where(or_(Application.name.contains(q, autoescape=True), Application.phone.contains(q, autoescape=True), Application.company_name.contains(q, autoescape=True)))
     return query
 
 
@@ -92,13 +92,13 @@ def application_create():
 
 @api.get("/applications/<int:app_id>")
 def application_get(app_id):
-    application = db.get_or_404(Application, app_id)
+    application = get_or_404(Application, app_id)
     return jsonify({**application_json(application), "follow_ups": [follow_up_json(f) for f in application.follow_ups]})
 
 
 @api.patch("/applications/<int:app_id>")
 def application_update(app_id):
-    application = db.get_or_404(Application, app_id)
+    application = get_or_404(Application, app_id)
     base = {"name": application.name, "phone": application.phone, "company_name": application.company_name,
             "owner_id": application.owner_id, "remarks": application.remarks}
     form = validate_or_422(form_from_json(ApplicationUpdateForm, base=base))
@@ -114,14 +114,14 @@ def application_update(app_id):
 
 @api.get("/applications/<int:app_id>/follow-ups")
 def follow_up_list(app_id):
-    application = db.get_or_404(Application, app_id)
+    application = get_or_404(Application, app_id)
     query = select(FollowUp).where(FollowUp.application_id == application.id)
     return jsonify(cursor_page(query, FollowUp.id, follow_up_json))
 
 
 @api.post("/applications/<int:app_id>/follow-ups")
 def follow_up_create(app_id):
-    application = db.get_or_404(Application, app_id)
+    application = get_or_404(Application, app_id)
     form = validate_or_422(form_from_json(FollowUpForm))
     visit = services.add_follow_up(application, form.content.data, form.intent_level.data,
                                    from_local(form.next_follow_up_at.data), by=g.staff, outcome=form.outcome.data or None)
@@ -133,7 +133,7 @@ def follow_up_create(app_id):
 def application_convert(app_id):
     from platform_admin.enterprises.api import enterprise_json
 
-    application = db.get_or_404(Application, app_id)
+    application = get_or_404(Application, app_id)
     enterprise = services.convert(application, by=g.staff)
     commit()
     return jsonify(enterprise_json(enterprise)), 201

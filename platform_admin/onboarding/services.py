@@ -8,6 +8,7 @@ from flask import current_app, g, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
+from sqlalchemy import update as sql_update
 
 from extensions import db
 from platform_admin.common.errors import Conflict, Invalid
@@ -65,7 +66,12 @@ def verify_code(phone, code):
             sms.consumed_at = now
             return _l("Too many wrong codes. Request a new one.")
         return _l("The verification code is wrong.")
-    sms.consumed_at = now
+    # Consume with a conditional UPDATE so two simultaneous registrations cannot both use one code.
+    consumed = db.session.execute(
+        sql_update(SmsCode).where(SmsCode.id == sms.id, SmsCode.consumed_at.is_(None)).values(consumed_at=now)
+    ).rowcount
+    if consumed != 1:
+        return _l("Request a verification code first.")
     return None
 
 
@@ -141,6 +147,13 @@ def convert(application, by):
     if application.status != "intent_confirmed":
         raise Conflict("illegal_transition", _("Only an application with confirmed intent can be converted."),
                        {"status": [_("Confirm the intent in a return visit first.")]})
+    # Claim the conversion atomically: of two simultaneous requests only one sees its UPDATE match.
+    claimed = db.session.execute(
+        sql_update(Application).where(Application.id == application.id, Application.status == "intent_confirmed")
+        .values(status="converted").execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        raise Conflict("already_converted", _("This application has already been converted."))
     enterprise = Enterprise(name=application.company_name, contact_name=application.name,
                             contact_phone=application.phone, created_by_id=by.id)
     db.session.add(enterprise)

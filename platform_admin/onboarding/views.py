@@ -4,7 +4,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from flask_babel import gettext as _
 
 from extensions import db
-from platform_admin.common.db import commit
+from platform_admin.common.db import commit, get_or_404
 from platform_admin.common.errors import ApiError
 from platform_admin.common.forms import apply_form_errors
 from platform_admin.common.pagination import html_page
@@ -43,13 +43,13 @@ def application_new():
 
 @bp.get("/<int:app_id>")
 def application_detail(app_id):
-    application = db.get_or_404(Application, app_id)
+    application = get_or_404(Application, app_id)
     return render_template("onboarding/detail.html", application=application, visit_form=FollowUpForm())
 
 
 @bp.route("/<int:app_id>/edit", methods=["GET", "POST"])
 def application_edit(app_id):
-    application = db.get_or_404(Application, app_id)
+    application = get_or_404(Application, app_id)
     form = ApplicationUpdateForm(obj=application)
     if application.status == "converted":
         form.status.choices = [("converted", application.status_label)]
@@ -71,7 +71,7 @@ def application_edit(app_id):
 
 @bp.post("/<int:app_id>/follow-ups")
 def follow_up_create(app_id):
-    application = db.get_or_404(Application, app_id)
+    application = get_or_404(Application, app_id)
     form = FollowUpForm()
     if form.validate_on_submit():
         try:
@@ -89,7 +89,7 @@ def follow_up_create(app_id):
 
 @bp.post("/<int:app_id>/convert")
 def application_convert(app_id):
-    application = db.get_or_404(Application, app_id)
+    application = get_or_404(Application, app_id)
     try:
         enterprise = services.convert(application, by=g.staff)
         commit()

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import update
 
 from extensions import db
+from platform_admin.common.timeutil import utcnow
 from platform_admin.enterprises.models import Enterprise
 from platform_admin.onboarding import services as onboarding_services
 from platform_admin.onboarding.models import TRANSITIONS, Application, FollowUp, SmsCode
-from platform_admin.common.timeutil import utcnow
 from tests.factories import ApplicationFactory, mobile
 
 from .onboarding_helpers import (
