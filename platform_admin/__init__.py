@@ -32,6 +32,8 @@ def init_babel(app, babel):
 
 
 def init_app(app):
+    from extensions import login_manager
+
     from . import models  # noqa: F401 - every control-plane table registered with the metadata
     from .audit import recorder  # noqa: F401 - the ORM listener
     from .audit.views import bp as audit_bp
@@ -55,8 +57,6 @@ def init_app(app):
     from .onboarding.public_views import bp as public_bp
     from .onboarding.views import bp as onboarding_bp
     from .permissions import enforce
-
-    from extensions import login_manager
 
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "strong"

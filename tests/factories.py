@@ -26,7 +26,7 @@ def mobile():
 class Base(factory.alchemy.SQLAlchemyModelFactory):
     class Meta:
         abstract = True
-        sqlalchemy_session_factory = lambda: db.session  # noqa: E731
+        sqlalchemy_session_factory = lambda: db.session
         sqlalchemy_session_persistence = "commit"
 
 

@@ -10,7 +10,8 @@ from wtforms.validators import StopValidation, ValidationError
 
 
 def normalize_phone(value):
-    """Return the national significant number (e.g. ``13800138000`` or ``01062345678``) or None."""
+    """The number as dialled within China, digits only (``13800138000``, ``01062345678``,
+    ``4008008888``), or None when it is not a valid mainland number."""
     if not value:
         return None
     try:
@@ -19,10 +20,8 @@ def normalize_phone(value):
         return None
     if number.country_code != 86 or not phonenumbers.is_valid_number(number):
         return None
-    national = phonenumbers.national_significant_number(number)
-    if phonenumbers.number_type(number) in (phonenumbers.PhoneNumberType.MOBILE,):
-        return national
-    return "0" + national  # landlines are written with their trunk prefix
+    national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return "".join(ch for ch in national if ch.isdigit())
 
 
 def is_mobile(value):
@@ -109,4 +108,4 @@ def empty_to_none(value):
     return value or None
 
 
-__all__ = ["ChinesePhone", "CreditCode", "Money", "NotBlank", "ValidationError", "normalize_phone", "strip", "empty_to_none"]
+__all__ = ["ChinesePhone", "CreditCode", "Money", "NotBlank", "ValidationError", "empty_to_none", "normalize_phone", "strip"]

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from extensions import db
 from platform_admin.common.timeutil import local_today
-from platform_admin.enterprises.services import require_complete  # noqa: F401 - re-exported for views
+from platform_admin.enterprises.services import require_complete
 
 from .models import Contract
 

@@ -51,7 +51,7 @@ class HttpSms(Sender):
             data=payload,
             headers={"Content-Type": "application/json", "Authorization": f"Bearer {cfg['SMS_HTTP_TOKEN']}"},
         )
-        with urllib.request.urlopen(req, timeout=5) as resp:  # noqa: S310 - configured URL
+        with urllib.request.urlopen(req, timeout=5) as resp:
             if resp.status >= 300:
                 raise urllib.error.HTTPError(cfg["SMS_HTTP_URL"], resp.status, "provider refused", resp.headers, None)
 

@@ -17,7 +17,17 @@ from tests.conftest import csrf_from
 from tests.factories import EnterpriseFactory, credit_code
 
 from .ent_helpers import (
-    JPEG, PDF, PNG, REQUIRED, assert_error, count, element, enterprise_payload, make, row, wrong_check_digit,
+    JPEG,
+    PDF,
+    PNG,
+    REQUIRED,
+    assert_error,
+    count,
+    element,
+    enterprise_payload,
+    make,
+    row,
+    wrong_check_digit,
 )
 
 API = "/api/v1/enterprises"
