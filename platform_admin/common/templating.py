@@ -17,10 +17,16 @@ def register_template_helpers(app):
     def money(value):
         return f"¥{value:,.2f}" if value is not None else ""
 
+    def role_labels(roles):
+        from platform_admin.auth.forms import ROLE_LABELS
+
+        return "、".join(str(ROLE_LABELS.get(r, r)) for r in roles) if str(get_locale()).startswith("zh") else ", ".join(roles)
+
     @app.context_processor
     def inject():
         return {
             "can": can,
+            "role_labels": role_labels,
             "staff": g.get("staff"),
             "current_locale": str(get_locale()),
             "languages": current_app.config["LANGUAGES"],

@@ -54,8 +54,7 @@ def _save(form, enterprise, contract):
 @bp.route("/enterprises/<int:ent_id>/contracts/new", methods=["GET", "POST"])
 def contract_new(ent_id):
     enterprise = get_or_404(Enterprise, ent_id)
-    if not enterprise.is_complete:
-        flash(_("Complete the enterprise profile before adding a contract."), "warning")
+    if not enterprise.is_complete:  # the completion form names what is missing
         return redirect(url_for("enterprises.enterprise_edit", ent_id=enterprise.id, **{"for": "contract"}))
     form = ContractForm(data={"party_a_contact": enterprise.contact_name, "party_a_phone": enterprise.contact_phone}
                         if request.method == "GET" else None)

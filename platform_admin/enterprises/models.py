@@ -1,6 +1,7 @@
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from sqlalchemy import ForeignKey, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -8,7 +9,8 @@ from extensions import db
 from platform_admin.common.timeutil import utcnow
 
 STATUS_CLOSED, STATUS_OPEN = 0, 1
-STATUS_LABELS = {STATUS_CLOSED: _l("Closed"), STATUS_OPEN: _l("Open")}
+STATUS_LABELS = {STATUS_CLOSED: lazy_pgettext("enterprise status", "Closed"),
+                 STATUS_OPEN: lazy_pgettext("enterprise status", "Open")}
 
 # What opening an enterprise and adding a contract first require (seed 004).
 REQUIRED_FOR_ACTIVATION = {

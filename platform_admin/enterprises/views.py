@@ -90,8 +90,7 @@ def enterprise_open(ent_id):
         commit()
     except ApiError as exc:
         db.session.rollback()
-        if exc.code == "incomplete_profile":
-            flash(_("Complete the profile before opening the enterprise."), "warning")
+        if exc.code == "incomplete_profile":  # the completion form names what is missing
             return redirect(url_for("enterprises.enterprise_edit", ent_id=enterprise.id, **{"for": "open"}))
         flash(exc.message, "danger")
     else:
