@@ -7,7 +7,7 @@ PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
-.venv/bin/pip install -q -r requirements.txt
+.venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
 .venv/bin/pybabel compile -d translations 2>/dev/null
 export FLASK_APP=wsgi.py
 .venv/bin/flask db upgrade

@@ -7,6 +7,6 @@ PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
-.venv/bin/pip install -q -r requirements-dev.txt
+.venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
 .venv/bin/pybabel compile -d translations 2>/dev/null
 exec .venv/bin/python -m pytest "$@"

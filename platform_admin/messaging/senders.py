@@ -21,8 +21,16 @@ class Sender:
     def deliver(self, to, subject, body):
         """Deliver for real; raise on failure. The outbox backend delivers nowhere."""
 
-    def send(self, to, body, subject=None, purpose=None):
-        message = OutboxMessage(channel=self.channel, to=to, subject=subject, body=body, purpose=purpose, backend=self.backend)
+    def send(self, to, body, subject=None, purpose=None, secrets=()):
+        """Deliver and record. ``secrets`` (codes, initial passwords) are masked in the record of a
+        real delivery; the outbox-only backend keeps them, since the outbox is then the only way to
+        read the message (development and demos)."""
+        recorded = body
+        if self.backend != "outbox":
+            for secret in secrets:
+                recorded = recorded.replace(secret, "*" * len(secret))
+        message = OutboxMessage(channel=self.channel, to=to, subject=subject, body=recorded, purpose=purpose,
+                                backend=self.backend)
         try:
             self.deliver(to, subject, body)
             message.status = "recorded" if self.backend == "outbox" else "sent"

@@ -39,10 +39,14 @@ def register():
     if request.method == "POST" and request.form.get("action") == "send_code":
         code_form = SmsCodeForm()
         if code_form.validate():
-            services.send_registration_code(code_form.phone.data)
-            db.session.commit()
-            sent_to = code_form.phone.data
-            flash(_("A verification code was sent to %(phone)s.", phone=sent_to), "success")
+            try:
+                services.send_registration_code(code_form.phone.data)
+                db.session.commit()
+            except ApiError as exc:
+                form.phone.errors = [exc.message]
+            else:
+                sent_to = code_form.phone.data
+                flash(_("A verification code was sent to %(phone)s.", phone=sent_to), "success")
         else:
             form.phone.errors = code_form.phone.errors or code_form.form_errors
         form.sms_code.data = ""

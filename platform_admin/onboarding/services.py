@@ -11,7 +11,7 @@ from sqlalchemy import or_, select
 from sqlalchemy import update as sql_update
 
 from extensions import db
-from platform_admin.common.errors import Conflict, Invalid
+from platform_admin.common.errors import ApiError, Conflict, Invalid
 from platform_admin.common.i18n import list_join
 from platform_admin.common.timeutil import end_of_local_day_utc, local_today, utcnow
 from platform_admin.enterprises.models import Enterprise
@@ -39,7 +39,14 @@ def send_registration_code(phone):
                            ip=request.remote_addr if request else None))
     minutes = int(ttl.total_seconds() // 60)
     body = _("Your registration code is %(code)s, valid for %(minutes)s minutes. Do not share it.", code=code, minutes=minutes)
-    sms_sender().send(phone, body, purpose="register_code")
+    message = sms_sender().send(phone, body, purpose="register_code", secrets=[code])
+    if message.status == "failed":
+        # Keep the outbox record of the failure, but the code never reached anyone: kill it.
+        db.session.flush()
+        db.session.execute(sql_update(SmsCode).where(SmsCode.phone == phone, SmsCode.consumed_at.is_(None))
+                           .values(consumed_at=now))
+        db.session.commit()
+        raise ApiError(503, "sms_failed", _("The SMS could not be sent. Please try again in a moment."))
     g.sms_sent = True
     return code
 
