@@ -75,6 +75,16 @@ class Config:
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")  # for QR codes; default: request host
     CONTRACT_EXPIRY_WARNING_DAYS = 30
 
+    # Tenancy
+    TENANT_DATABASE_PREFIX = os.environ.get("TENANT_DATABASE_PREFIX", "hgj_")
+    TENANT_CONNECTION_BUDGET = _int("TENANT_CONNECTION_BUDGET", 60)  # connections one process may hold, all tenants
+    TENANT_POOL_WAIT = float(os.environ.get("TENANT_POOL_WAIT", "2"))  # seconds to wait for room before a 503
+    ALLOW_SQLITE_DATASOURCES = _bool("ALLOW_SQLITE_DATASOURCES", True)
+    TENANT_CACHE_TTL = float(os.environ.get("TENANT_CACHE_TTL", "5"))  # seconds a tenant lookup is reused
+    # How a request names its tenant: any of path (/t/<code>/), subdomain (<code>.TENANT_BASE_DOMAIN), header
+    TENANT_ROUTING = tuple(os.environ.get("TENANT_ROUTING", "path,header").split(","))
+    TENANT_BASE_DOMAIN = os.environ.get("TENANT_BASE_DOMAIN", "")
+
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
@@ -96,6 +106,7 @@ class TestingConfig(Config):
 
 
 class ProductionConfig(Config):
+    ALLOW_SQLITE_DATASOURCES = _bool("ALLOW_SQLITE_DATASOURCES", False)
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
     PREFERRED_URL_SCHEME = "https"

@@ -1,9 +1,34 @@
-"""Reaching a tenant's database: datasource records, secrets, pool registry, provisioning.
+"""Reaching a tenant's database: datasource records, secrets, pool registry, provisioning, tenant jobs."""
 
-The control plane asks this package whether an enterprise may be opened; until datasources exist
-(next milestone) the registry contributes no open checks of its own.
-"""
+
+def datasource_ready(enterprise):
+    """Open check: the enterprise has a datasource whose database answers at the current schema."""
+    from flask_babel import gettext as _
+
+    from platform_admin.common.errors import ApiError, Conflict
+
+    from .services import probe
+
+    ds = enterprise.datasource
+    if ds is None:
+        raise Conflict("datasource_not_ready", _("Configure and provision the datasource before opening."))
+    try:
+        report = probe(ds)
+    except ApiError:
+        raise Conflict("datasource_not_ready", _("The tenant database does not answer.")) from None
+    if not (report["schema_current"] and report["identity_ok"]):
+        raise Conflict("datasource_not_ready", _("Provision the datasource before opening."))
 
 
 def init_app(app):
-    app.extensions.setdefault("open_checks", [])
+    from . import models, provisioning  # noqa: F401 - tables, ORM guards and job kinds
+    from .cli import register_cli
+    from .registry import init_app as init_registry
+
+    app.config.setdefault("TENANT_CONNECTION_BUDGET", 60)
+    app.config.setdefault("ALLOW_SQLITE_DATASOURCES", True)
+    init_registry(app)
+    checks = app.extensions.setdefault("open_checks", [])
+    if datasource_ready not in checks:
+        checks.append(datasource_ready)
+    register_cli(app)

@@ -1,11 +1,13 @@
 """Control plane: staff, onboarding, enterprises, contracts, tenant open/close, audit."""
 
-from flask import current_app, g, request, session
+from flask import current_app, g, has_request_context, request, session
 
 from extensions import csrf
 
 
 def select_locale():
+    if not has_request_context():  # jobs and CLI speak the default language
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     supported = current_app.config["LANGUAGES"]
     lang = request.args.get("lang")
     if lang in supported:
@@ -49,6 +51,9 @@ def init_app(app):
     from .contracts import api as _contracts_api  # noqa: F401
     from .contracts.views import bp as contracts_bp
     from .dashboard.views import bp as dashboard_bp
+    from .datasources import api as _datasources_api  # noqa: F401
+    from .datasources import impersonation as _impersonation  # noqa: F401
+    from .datasources.views import bp as datasources_bp
     from .enterprises import api as _enterprises_api  # noqa: F401
     from .enterprises.views import bp as enterprises_bp
     from .files.views import bp as files_bp
@@ -58,12 +63,18 @@ def init_app(app):
     from .onboarding.views import bp as onboarding_bp
     from .permissions import enforce
 
+    from datasource_registry.provisioning import NOTIFY_HOOKS
+
+    from .datasources.notify import send_first_login
+
+    if send_first_login not in NOTIFY_HOOKS:
+        NOTIFY_HOOKS.append(send_first_login)
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "strong"
 
     csrf.exempt(api)  # bearer tokens only; cookies never authorise the API
     for bp in (auth_bp, dashboard_bp, public_bp, onboarding_bp, enterprises_bp, contracts_bp, staff_bp, audit_bp,
-               outbox_bp, files_bp, api):
+               outbox_bp, files_bp, datasources_bp, api):
         app.register_blueprint(bp)
     app.before_request(enforce)
     register_error_handlers(app)

@@ -2,4 +2,24 @@
 
 
 def init_app(app):
-    """Tenant routing and CRM blueprints register here (tenancy milestone)."""
+    from datasource_registry.provisioning import PROVISION_HOOKS
+    from extensions import csrf
+
+    from .provisioning import create_first_admin
+    from .routing import TenantRoutingMiddleware
+    from .views import api, bp
+
+    if create_first_admin not in PROVISION_HOOKS:
+        PROVISION_HOOKS.append(create_first_admin)
+    csrf.exempt(api)  # bearer tokens only
+    app.register_blueprint(bp)
+    app.register_blueprint(api)
+    app.wsgi_app = TenantRoutingMiddleware(app.wsgi_app, app)
+
+    @app.context_processor
+    def tenant_globals():
+        from flask import g
+
+        tenant = g.get("tenant")
+        return {"tenant_name": tenant.info.name if tenant else None, "tenant_user": g.get("tenant_user"),
+                "impersonator": g.get("impersonator")}

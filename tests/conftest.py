@@ -19,6 +19,10 @@ from extensions import db, limiter
 
 MYSQL_SERVER = os.environ.get("TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306")
 BACKENDS = [b.strip() for b in os.environ.get("TEST_DATABASES", "mysql,sqlite").split(",") if b.strip()]
+# Tenant databases of this run are named t<RUN>_...; the run's MySQL account may touch only those.
+RUN = secrets.token_hex(3)
+TENANT_PREFIX = f"t{RUN}_"
+TENANT_ACCOUNT = {"username": f"tu_{RUN}", "password": "Tenant#Pw1x"}
 
 
 def _mysql_database():
@@ -48,6 +52,7 @@ def app(request):
         SQLALCHEMY_DATABASE_URI = url
         INSTANCE_PATH = tmp
         UPLOAD_DIR = os.path.join(tmp, "uploads")
+        TENANT_DATABASE_PREFIX = TENANT_PREFIX
 
     application = create_app(Config)
     application.config["DB_BACKEND"] = backend
@@ -65,6 +70,78 @@ def app(request):
         server.dispose()
 
 
+@pytest.fixture(scope="session")
+def tenant_account():
+    """A non-root MariaDB account allowed only on this run's tenant databases; all dropped at the end."""
+    server = sa.create_engine(MYSQL_SERVER)
+    user, password = TENANT_ACCOUNT["username"], TENANT_ACCOUNT["password"]
+    pattern = TENANT_PREFIX.replace("_", "\\_") + "%"
+    with server.begin() as conn:
+        for host in ("%", "localhost", "127.0.0.1"):
+            conn.execute(sa.text(f"CREATE USER IF NOT EXISTS '{user}'@'{host}' IDENTIFIED BY '{password}'"))
+            conn.execute(sa.text(f"GRANT ALL PRIVILEGES ON `{pattern}`.* TO '{user}'@'{host}'"))
+    yield {"host": "127.0.0.1", "port": 3306, **TENANT_ACCOUNT}
+    with server.begin() as conn:
+        names = conn.execute(sa.text("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE :p"),
+                             {"p": pattern}).scalars().all()
+        for name in names:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
+        for host in ("%", "localhost", "127.0.0.1"):
+            conn.execute(sa.text(f"DROP USER IF EXISTS '{user}'@'{host}'"))
+    server.dispose()
+
+
+@pytest.fixture
+def tenant_factory(app, tenant_account, make_staff):
+    """``tenant_factory(provision=True, type="mysql")``: an enterprise with a configured (and provisioned)
+    datasource on this run's MariaDB account, or a SQLite file. Returns the enterprise id."""
+    from datasource_registry import jobs, services
+    from tests.factories import EnterpriseFactory
+
+    def make(provision=True, type="mysql", **enterprise_fields):
+        with app.test_request_context():
+            staff_id = make_staff(roles=("devops",))
+            from platform_admin.auth.models import StaffUser
+
+            staff = db.session.get(StaffUser, staff_id)
+            enterprise = EnterpriseFactory(**enterprise_fields)
+            data = {"type": type, "host": tenant_account["host"], "port": tenant_account["port"],
+                    "username": tenant_account["username"], "password": tenant_account["password"],
+                    "max_connections": 5, "min_connections": 1, "remark": None}
+            ds = services.configure(enterprise, data, by=staff)
+            db.session.commit()
+            if provision:
+                row = jobs.enqueue("provision", ds, by=staff)
+                assert row.status == "finished", row.error
+            return enterprise.id
+
+    return make
+
+
+@pytest.fixture
+def make_ready(app, make_staff):
+    """``make_ready(ent_id)``: give an existing enterprise a provisioned SQLite datasource, so the
+    open gate's datasource check passes for control-plane tests that are not about datasources."""
+    from datasource_registry import jobs, services
+
+    def ready(ent_id):
+        from platform_admin.auth.models import StaffUser
+        from platform_admin.enterprises.models import Enterprise
+
+        with app.test_request_context():
+            staff = db.session.get(StaffUser, make_staff(roles=("devops",)))
+            enterprise = db.session.get(Enterprise, ent_id)
+            ds = services.configure(enterprise, {"type": "sqlite", "host": None, "port": None, "username": "tenant",
+                                                 "password": "Tenant#Pw1x", "max_connections": 3,
+                                                 "min_connections": 1, "remark": None}, by=staff)
+            db.session.commit()
+            row = jobs.enqueue("provision", ds, by=staff)
+            assert row.status == "finished", row.error
+        return ent_id
+
+    return ready
+
+
 @pytest.fixture(autouse=True)
 def _clean(request):
     """Each test starts with empty tables and fresh throttles; deleting rows is cheap, rebuilding is not."""
@@ -77,6 +154,9 @@ def _clean(request):
     yield
     with application.app_context():
         db.session.remove()
+        registry = application.extensions.get("pool_registry")
+        if registry is not None:
+            registry.close()  # tenant engines of this test's enterprises
         with db.engine.begin() as conn:
             for table in reversed(db.metadata.sorted_tables):
                 conn.execute(table.delete())

@@ -13,6 +13,11 @@ from platform_admin.enterprises.models import Enterprise
 from platform_admin.onboarding.models import Application
 
 
+# Tenant databases are named after enterprise numbers; a per-run token keeps parallel test sessions
+# (xdist workers, CI next to a developer) from sharing database names on one MariaDB server.
+RUN_TOKEN = secrets.token_hex(2).upper()
+
+
 def credit_code():
     """A random unified social credit code with a correct check digit."""
     base = "91310115" + "".join(secrets.choice("0123456789") for _ in range(9))
@@ -55,7 +60,7 @@ class EnterpriseFactory(Base):
     contact_name = "陈经理"
     contact_phone = factory.LazyFunction(mobile)
     email = "ops@example.com"
-    enterprise_no = factory.Sequence(lambda n: f"QYT{n:08d}")
+    enterprise_no = factory.Sequence(lambda n: f"QYT{RUN_TOKEN}{n:06d}")
 
 
 class ContractFactory(Base):

@@ -30,6 +30,7 @@ def enterprise_json(e):
         "license_scan": file_json(e.license_scan), "introduction": e.introduction, "remarks": e.remarks,
         "status": e.status, "contact_name": e.contact_name, "contact_phone": e.contact_phone,
         "complete": e.is_complete, "missing": e.missing_fields(),
+        "datasource_configured": e.datasource is not None,
         "created_at": isoformat(e.created_at), "updated_at": isoformat(e.updated_at),
         "opened_at": isoformat(e.opened_at), "closed_at": isoformat(e.closed_at),
     }

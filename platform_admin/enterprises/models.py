@@ -47,6 +47,9 @@ class Enterprise(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     opened_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    # Maintenance mode: the tenant's users see the message instead of the CRM.
+    suspended_at: Mapped[datetime | None]
+    suspend_message: Mapped[str | None] = mapped_column(String(500))
 
     license_scan = relationship("StoredFile", foreign_keys=[license_scan_id])
     contracts = relationship("Contract", back_populates="enterprise", order_by="Contract.id.desc()")
@@ -68,6 +71,11 @@ class Enterprise(db.Model):
     @property
     def is_complete(self):
         return not self.missing_fields()
+
+    @property
+    def tenant_code(self):
+        """The code tenant URLs carry: ``/t/<tenant_code>/``."""
+        return (self.enterprise_no or "").lower()
 
     @property
     def display_name(self):

@@ -28,7 +28,15 @@ def enterprise_list():
 @bp.get("/<int:ent_id>")
 def enterprise_detail(ent_id):
     enterprise = get_or_404(Enterprise, ent_id)
-    return render_template("enterprises/detail.html", enterprise=enterprise, required=REQUIRED_FOR_ACTIVATION)
+    job = None
+    if enterprise.datasource is not None:
+        from sqlalchemy import select
+
+        from datasource_registry.models import TenantJob
+
+        job = db.session.scalars(select(TenantJob).where(TenantJob.datasource_id == enterprise.datasource.id)
+                                 .order_by(TenantJob.created_at.desc()).limit(1)).first()
+    return render_template("enterprises/detail.html", enterprise=enterprise, required=REQUIRED_FOR_ACTIVATION, job=job)
 
 
 def _save(form, enterprise):

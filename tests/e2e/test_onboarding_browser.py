@@ -98,7 +98,7 @@ def latest_sms_code(app, phone):
         return match.group(1)
 
 
-def test_onboarding_flow_in_browser(app, make_staff, browser_page, live_server, tmp_path):
+def test_onboarding_flow_in_browser(app, make_staff, browser_page, live_server, tmp_path, tenant_account):
     page, base = browser_page, live_server
     step = iter(range(1, 100))
 
@@ -260,7 +260,38 @@ def test_onboarding_flow_in_browser(app, make_staff, browser_page, live_server, 
         expect(page.locator("dl.kv")).to_contain_text("2026-01-01 ~ 2026-12-31")
         shot("contract-detail")
 
-        # 8. Open the enterprise.
+        # 8. The datasource: opening without one is refused; devops configure it once and provision it.
+        page.goto(f"{base}/enterprises/{ent_id}")
+        expect(page.locator("#no-datasource")).to_have_text("暂未配置数据源")
+        page.locator(".page-head .actions form[action$='/open'] button").click()
+        expect(page.locator(".alert-danger")).to_be_visible()
+        page.locator("#datasource a[href$='/datasource/new']").click()
+        on_mysql = app.config["DB_BACKEND"] == "mysql"
+        page.select_option("select[name=type]", "mysql" if on_mysql else "sqlite")
+        if on_mysql:
+            page.fill("input[name=host]", tenant_account["host"])
+            page.fill("input[name=port]", str(tenant_account["port"]))
+        page.fill("input[name=username]", "root")
+        page.fill("input[name=password]", "weak")
+        page.fill("input[name=max_connections]", "5")
+        page.fill("input[name=min_connections]", "6")
+        page.locator("main form button[type=submit]").click()
+        for name in ("username", "password", "min_connections"):  # every rule named inline
+            expect(page.locator(f"#field-{name} .error")).to_be_visible()
+        shot("datasource-form-errors")
+        page.fill("input[name=username]", tenant_account["username"] if on_mysql else "tenant_admin")
+        page.fill("input[name=password]", tenant_account["password"])
+        page.fill("input[name=min_connections]", "1")
+        page.locator("main form button[type=submit]").click()
+        expect(page).to_have_url(re.compile(rf"/enterprises/{ent_id}(#datasource)?$"))
+        expect(page.locator("#datasource .badge")).to_be_visible()
+        assert tenant_account["password"] not in page.content()  # never rendered
+        page.locator("#datasource form[action$='/provision'] button").click()
+        expect(page.locator("#provision-job")).to_have_attribute("data-status", "finished")
+        expect(page.locator("#provision-job progress")).to_have_attribute("value", "100")
+        shot("datasource-provisioned")
+
+        # 9. Open the enterprise.
         page.goto(f"{base}/enterprises/{ent_id}")
         badge = page.locator("h1 .badge")
         closed_label = badge.inner_text()
@@ -274,7 +305,7 @@ def test_onboarding_flow_in_browser(app, make_staff, browser_page, live_server, 
         expect(page.locator("#contracts tbody tr")).to_have_count(1)
         shot("enterprise-opened")
 
-        # 9. Switch the language to English from the top bar.
+        # 10. Switch the language to English from the top bar.
         switch = page.locator(".topbar form.lang-switch")
         expect(switch).to_have_attribute("action", "/language/en")
         switch.locator("button").click()

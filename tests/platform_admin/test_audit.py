@@ -36,10 +36,11 @@ def test_update_records_only_changed_fields_before_and_after(app, api_as):
     assert event.after == {"company_name": "乙物业"}
 
 
-def test_state_changes_are_audited_with_their_verb(app, api_as):
+def test_state_changes_are_audited_with_their_verb(app, api_as, make_ready):
     ops = api_as("ops")
     with app.app_context():
         ent_id = EnterpriseFactory().id
+    make_ready(ent_id)
     assert ops.post(f"/api/v1/enterprises/{ent_id}/open").status_code == 200
     assert ops.post(f"/api/v1/enterprises/{ent_id}/close").status_code == 200
     actions = [e.action for e in _events(app, record_type="enterprise", record_id=str(ent_id))]

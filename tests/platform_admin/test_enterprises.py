@@ -484,8 +484,8 @@ def test_open_on_incomplete_profile_is_409_naming_exactly_the_missing_fields(app
     assert db_row["status"] == 0 and db_row["opened_at"] is None
 
 
-def test_open_complete_profile_then_open_again_conflicts_then_close(app, ops):
-    ent_id = make(app, EnterpriseFactory)
+def test_open_complete_profile_then_open_again_conflicts_then_close(app, ops, make_ready):
+    ent_id = make_ready(make(app, EnterpriseFactory))
     resp = ops.post(f"{API}/{ent_id}/open")
     assert resp.status_code == 200
     assert resp.get_json()["status"] == 1 and resp.get_json()["opened_at"]
@@ -503,19 +503,21 @@ def test_open_complete_profile_then_open_again_conflicts_then_close(app, ops):
     assert ops.post(f"{API}/{ent_id}/open").get_json()["status"] == 1  # may be reopened
 
 
-def test_completing_the_profile_lifts_the_open_gate(app, ops):
+def test_completing_the_profile_lifts_the_open_gate(app, ops, make_ready):
     draft = ops.post(API, json={"name": "草稿物业"}).get_json()
     err = assert_error(ops.post(f"{API}/{draft['id']}/open"), 409, "incomplete_profile")
     assert sorted(err["fields"]) == sorted(["license_no", "address", "contact_name", "contact_phone"])
     patch = {k: v for k, v in enterprise_payload().items() if k in REQUIRED}
     assert ops.patch(f"{API}/{draft['id']}", json=patch).get_json()["complete"] is True
+    assert_error(ops.post(f"{API}/{draft['id']}/open"), 409, "datasource_not_ready")  # the next gate
+    make_ready(int(draft["id"]))
     assert ops.post(f"{API}/{draft['id']}/open").get_json()["status"] == 1
 
 
-def test_status_filter_and_incomplete_filter_on_the_list(app, ops):
+def test_status_filter_and_incomplete_filter_on_the_list(app, ops, make_ready):
     complete = make(app, EnterpriseFactory)
     incomplete = make(app, EnterpriseFactory, address=None)
-    opened = make(app, EnterpriseFactory)
+    opened = make_ready(make(app, EnterpriseFactory))
     assert ops.post(f"{API}/{opened}/open").status_code == 200
 
     def ids(query):
@@ -556,8 +558,8 @@ def test_ui_open_on_incomplete_profile_redirects_to_completion_form_naming_missi
     assert row(app, Enterprise, ent_id)["status"] == 0
 
 
-def test_ui_open_on_complete_profile_opens(app, login_page):
-    ent_id = make(app, EnterpriseFactory)
+def test_ui_open_on_complete_profile_opens(app, login_page, make_ready):
+    ent_id = make_ready(make(app, EnterpriseFactory))
     page = login_page("ops")
     token = csrf_from(page.get(f"/enterprises/{ent_id}").text)
     resp = page.post(f"/enterprises/{ent_id}/open", data={"csrf_token": token})

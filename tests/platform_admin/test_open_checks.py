@@ -4,13 +4,14 @@ from platform_admin.common.errors import Conflict
 from tests.factories import EnterpriseFactory
 
 
-def test_a_registered_open_check_can_refuse_opening(app, api_as):
+def test_a_registered_open_check_can_refuse_opening(app, api_as, make_ready):
     def datasource_ready(enterprise):
         raise Conflict("datasource_not_ready", "no provisioned datasource")
 
     ops = api_as("ops")
     with app.app_context():
         ent_id = EnterpriseFactory().id
+    make_ready(ent_id)
     app.extensions["open_checks"].append(datasource_ready)
     try:
         resp = ops.post(f"/api/v1/enterprises/{ent_id}/open")

@@ -1,0 +1,721 @@
+"""Per-process pool registry: one SQLAlchemy Engine per tenant under one connection budget.
+
+Plain Python and SQLAlchemy (no Flask, no app imports) so the web app, rq workers and CLIs share it.
+
+Guarantees
+----------
+* One Engine per tenant, created lazily. Many threads asking for the same tenant at once get the
+  same Engine (per-tenant creation lock plus a double-checked lookup under the registry lock). The
+  registry lock is never held while a database is contacted.
+* A changed target (other datasource or URL, or other pool sizes) replaces the tenant's Engine; the
+  old one is retired: it refuses new connections (``EngineRetired``) and closes every connection
+  handed back to it.
+* Budget: each admitted Engine reserves its ``max_connections`` (clamped to the budget) and the sum
+  of reservations never exceeds ``budget``. A QueuePool never holds more connections than
+  ``pool_size + max_overflow``, so the process never holds more than ``budget`` connections.
+  Retired engines keep a reservation for every connection still checked out until it is returned
+  (and closed), so those count too.
+* Past the budget the least recently used engines with nothing checked out are evicted (their idle
+  connections closed, their reservation handed over). If no engine is idle the caller waits up to
+  ``wait_timeout`` for one to become idle, then gets ``CapacityExceeded`` (a 503 for the caller).
+* An evicted (or released) Engine object stays usable by whoever still holds it: its next new
+  connection re-admits it under the budget first (waiting, evicting or raising
+  ``CapacityExceeded`` exactly like ``engine_for``), so a request that fetched its Engine before an
+  eviction does not fail because of it.
+* ``identity_check(dbapi_connection, target)`` runs on every new DBAPI connection; whatever it raises
+  reaches the caller, the connection is closed and nothing else is tried (fail closed).
+* ``reset_after_fork()`` (called automatically in children for registries from ``make_registry``)
+  forgets every Engine without closing the parent's sockets.
+
+Passwords: ``Target.url`` carries the decrypted password. Nothing here logs or formats a URL other
+than through ``render_as_string(hide_password=True)``; ``repr(Target)`` hides it as well.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import weakref
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import URL, Engine
+from sqlalchemy.pool import QueuePool
+from sqlalchemy.util import queue as sqla_queue
+
+__all__ = [
+    "CapacityExceeded",
+    "EngineRetired",
+    "IdentityMismatch",
+    "PoolRegistry",
+    "Target",
+    "check_database_name",
+    "make_registry",
+]
+
+log = logging.getLogger(__name__)
+
+_ACTIVE = "active"  # admitted: holds its full reservation, served by engine_for
+_PARKED = "parked"  # evicted or released: no reservation, no connections; re-admitted on next use
+_DEAD = "dead"  # retired for good (target changed, dispose(), close(), fork): refuses connections
+
+_FLAG = "datasource_registry.pool.checked_out"
+_POLL = 0.05  # waits re-check at least this often, so a missed notification costs little
+
+
+class CapacityExceeded(Exception):
+    """No room in the connection budget even after eviction and a brief wait (callers answer 503)."""
+
+
+class IdentityMismatch(Exception):
+    """Raised by an identity check: the connection does not reach the tenant's own database."""
+
+
+class EngineRetired(Exception):
+    """The Engine was retired by the registry (target changed, disposed, closed, or inherited from
+    the parent process); call ``engine_for`` again for a current one."""
+
+
+@dataclass(frozen=True)
+class Target:
+    tenant_id: int
+    datasource_id: int
+    url: URL  # contains the decrypted password: never str() it, never log it
+    min_connections: int  # pool_size
+    max_connections: int  # pool_size + max_overflow
+
+    def __post_init__(self):
+        if not isinstance(self.url, URL):
+            raise TypeError("Target.url must be a sqlalchemy.engine.URL")
+        if self.max_connections < 1:
+            raise ValueError("max_connections must be at least 1")
+        if self.min_connections < 0 or self.min_connections > self.max_connections:
+            raise ValueError("min_connections must be between 0 and max_connections")
+
+    def safe_url(self) -> str:
+        return self.url.render_as_string(hide_password=True)
+
+    def __repr__(self) -> str:  # the dataclass repr would do, but be explicit about the password
+        return (
+            f"Target(tenant_id={self.tenant_id!r}, datasource_id={self.datasource_id!r}, "
+            f"url={self.safe_url()!r}, min_connections={self.min_connections!r}, "
+            f"max_connections={self.max_connections!r})"
+        )
+
+    __str__ = __repr__
+
+
+class _BudgetPool(QueuePool):
+    """QueuePool that can close its idle connections in place and, once retired, closes every
+    connection handed back instead of keeping it (no pool swap, so no orphaned connections)."""
+
+    _retired = False
+    _after_return = None  # set by the registry: wakes capacity waiters once the pool is idle
+
+    def close_idle(self) -> int:
+        closed = 0
+        while True:
+            try:
+                record = self._pool.get(False)
+            except sqla_queue.Empty:
+                return closed
+            try:
+                record.close()
+            finally:
+                self._dec_overflow()
+                closed += 1
+
+    def retire(self) -> None:
+        self._retired = True
+        self.close_idle()
+
+    def _do_return_conn(self, record) -> None:
+        super()._do_return_conn(record)
+        # retire() sets the flag before it sweeps; we look at it after putting the record back, so
+        # one of the two always sees the record and closes it
+        if self._retired:
+            self.close_idle()
+        callback = self._after_return
+        if callback is not None and self.checkedout() == 0:
+            callback()
+
+
+class _Entry:
+    __slots__ = (
+        "__weakref__",
+        "checked_out",
+        "disposing",
+        "engine",
+        "last_used",
+        "max_overflow",
+        "pid",
+        "pool_size",
+        "reservation",
+        "reserved",
+        "state",
+        "target",
+    )
+
+    def __init__(self, target: Target, reservation: int, pool_size: int, max_overflow: int):
+        self.target = target
+        self.reservation = reservation
+        self.pool_size = pool_size
+        self.max_overflow = max_overflow
+        self.engine: Engine | None = None
+        self.state = _PARKED  # not admitted yet
+        self.reserved = 0
+        self.checked_out = 0
+        self.last_used = time.time()
+        self.disposing = False
+        self.pid = os.getpid()
+
+    @property
+    def tenant_id(self):
+        return self.target.tenant_id
+
+
+class PoolRegistry:
+    """Engines for every tenant of one process, under one connection budget. Thread-safe."""
+
+    _FORBIDDEN_OPTIONS = frozenset({"pool_size", "max_overflow", "poolclass", "pool"})
+
+    def __init__(
+        self,
+        budget: int,
+        wait_timeout: float = 2.0,
+        identity_check=None,
+        engine_options: dict | None = None,
+    ):
+        if int(budget) < 1:
+            raise ValueError("budget must be at least 1")
+        if wait_timeout < 0:
+            raise ValueError("wait_timeout must not be negative")
+        options = dict(engine_options or {})
+        bad = self._FORBIDDEN_OPTIONS & options.keys()
+        if bad:
+            raise ValueError(f"engine_options may not set {sorted(bad)}: pools are sized by the registry")
+        self.budget = int(budget)
+        self.wait_timeout = float(wait_timeout)
+        self._identity_check = identity_check
+        self._engine_options = options
+        self._init_state()
+
+    def _init_state(self) -> None:
+        # re-entrant: a connection garbage-collected without close() is checked in from a weakref
+        # callback, which may run in a thread that already holds the lock
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
+        self._tenant_locks: dict = {}
+        self._active: OrderedDict = OrderedDict()  # tenant_id -> _Entry, least recently used first
+        self._parked = weakref.WeakValueDictionary()  # tenant_id -> _Entry still referenced somewhere
+        self._draining: set = set()  # retired entries still holding a reservation
+        self._reserved = 0
+        self._max_reserved = 0
+        self._evictions = 0
+        self._created = 0
+        self._capacity_waits = 0
+        self._capacity_errors = 0
+        self._pid = os.getpid()
+
+    # ------------------------------------------------------------------ public API
+
+    def engine_for(self, target: Target) -> Engine:
+        if not isinstance(target, Target):
+            raise TypeError("engine_for() takes a Target")
+        tid = target.tenant_id
+        with self._lock:
+            entry = self._active.get(tid)
+            if entry is not None and entry.target == target:
+                self._touch_locked(entry)
+                return entry.engine
+            tlock = self._tenant_lock_locked(tid)
+        deadline = time.monotonic() + self.wait_timeout
+        if not tlock.acquire(timeout=max(self.wait_timeout, 0.001)):
+            self._capacity_error(tid, "another request for this tenant is still waiting for capacity")
+        try:
+            return self._engine_for_slow(target, deadline)
+        finally:
+            tlock.release()
+
+    def release(self, tenant_id) -> bool:
+        """Give back the tenant's connections and reservation if nothing is checked out."""
+        with self._lock:
+            entry = self._active.get(tenant_id)
+            if entry is None or not self._idle_locked(entry):
+                return False
+            del self._active[tenant_id]
+            entry.state = _PARKED
+            entry.disposing = True  # keeps its reservation until the sockets are closed
+            self._parked[tenant_id] = entry
+        self._close_idle(entry)
+        return True
+
+    def dispose(self, tenant_id, drain_timeout: float = 5.0) -> None:
+        """Retire the tenant's engine for good: refuse new checkouts, close idle connections now and
+        wait up to ``drain_timeout`` for checked-out ones to come back (they are closed on return;
+        their reservation is held until then even if the wait times out)."""
+        with self._lock:
+            tlock = self._tenant_lock_locked(tenant_id)
+        with tlock, self._lock:
+            victims = [e for e in (self._active.get(tenant_id), self._parked.get(tenant_id)) if e is not None]
+            for e in victims:
+                self._kill_locked(e)
+        for e in victims:
+            self._finish_kill(e)
+        deadline = time.monotonic() + max(drain_timeout, 0.0)
+        with self._cond:
+            for e in victims:
+                while e.checked_out > 0:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        log.warning(
+                            "tenant %s: %d connection(s) still checked out after %.1fs drain; "
+                            "they will be closed when returned",
+                            tenant_id,
+                            e.checked_out,
+                            drain_timeout,
+                        )
+                        break
+                    self._cond.wait(min(remaining, _POLL))
+
+    def reset_after_fork(self) -> None:
+        """In a forked child: forget every engine without touching the parent's sockets."""
+        entries = list(self._active.values()) + list(self._draining)
+        try:
+            entries += list(self._parked.values())
+        except RuntimeError:  # pragma: no cover - weak dict changed size; only one thread in a child
+            pass
+        self._init_state()  # new locks (the parent's may have been held at fork time), zero counters
+        for e in entries:
+            e.state = _DEAD
+            try:
+                e.engine.dispose(close=False)
+            except Exception:
+                log.debug("tenant %s: dispose(close=False) failed after fork", e.tenant_id, exc_info=True)
+
+    def stats(self) -> dict:
+        with self._lock:
+            entries = list(self._active.values())
+            draining = list(self._draining)
+            out = {
+                "budget": self.budget,
+                "reserved": self._reserved,
+                "max_reserved": self._max_reserved,
+                "checked_out": sum(e.checked_out for e in entries) + sum(e.checked_out for e in draining),
+                "evictions": self._evictions,
+                "created": self._created,
+                "capacity_waits": self._capacity_waits,
+                "capacity_errors": self._capacity_errors,
+                "draining": len(draining),
+                "parked": len(self._parked),
+            }
+            rows = [
+                (e, e.tenant_id, e.target.datasource_id, e.pool_size, e.reservation, e.checked_out, e.last_used)
+                for e in entries
+            ]
+        out["engines"] = [
+            {
+                "tenant_id": tid,
+                "datasource_id": dsid,
+                "pool_size": size,
+                "max_connections": reservation,
+                "checked_out": checked_out,
+                "idle": _idle_count(e.engine),
+                "last_used": last_used,
+            }
+            for e, tid, dsid, size, reservation, checked_out, last_used in rows
+        ]
+        return out
+
+    def close(self) -> None:
+        """Retire every engine. Connections still checked out are closed when returned."""
+        with self._lock:
+            entries = list(self._active.values()) + list(self._parked.values())
+            for e in entries:
+                self._kill_locked(e)
+        for e in entries:
+            self._finish_kill(e)
+
+    # ------------------------------------------------------------------ creation and admission
+
+    def _engine_for_slow(self, target: Target, deadline: float) -> Engine:
+        tid = target.tenant_id
+        stale = []
+        with self._lock:
+            entry = self._active.get(tid)
+            if entry is not None and entry.target == target:  # created while we waited for the lock
+                self._touch_locked(entry)
+                return entry.engine
+            if entry is not None:
+                log.info("tenant %s: target changed, retiring its engine (%s)", tid, entry.target.safe_url())
+                self._kill_locked(entry)
+                stale.append(entry)
+            parked = self._parked.get(tid)
+            if parked is not None and parked.target != target:
+                self._kill_locked(parked)
+                stale.append(parked)
+        for e in stale:  # sockets closed before the new engine gets the reservation
+            self._finish_kill(e)
+
+        reservation, pool_size, max_overflow = self._sizing(target)
+        with self._cond:
+            entry = self._parked.get(tid)
+            if entry is not None:
+                self._wait_not_disposing_locked(entry, deadline)
+                if entry.state != _PARKED or entry.target != target:
+                    entry = None
+            new = entry is None
+            if new:
+                entry = _Entry(target, reservation, pool_size, max_overflow)
+            victims = self._admit_locked(entry, deadline)
+        try:
+            self._close_victims(victims)
+            if new:
+                entry.engine = self._build_engine(entry)
+        except BaseException:
+            with self._cond:
+                entry.state = _DEAD
+                self._give_back_locked(entry, 0)
+            raise
+        with self._lock:
+            if new:
+                self._created += 1
+            self._activate_locked(entry)
+        return entry.engine
+
+    def _revive(self, entry: _Entry) -> None:
+        """A parked engine is about to open a connection: admit it under the budget first."""
+        tid = entry.tenant_id
+        deadline = time.monotonic() + self.wait_timeout
+        with self._lock:
+            tlock = self._tenant_lock_locked(tid)
+        if not tlock.acquire(timeout=max(self.wait_timeout, 0.001)):
+            self._capacity_error(tid, "another request for this tenant is still waiting for capacity")
+        try:
+            with self._cond:
+                self._wait_not_disposing_locked(entry, deadline)
+                if entry.state == _ACTIVE:
+                    return
+                current = self._active.get(tid)
+                if entry.state == _DEAD or (current is not None and current is not entry):
+                    raise EngineRetired(f"the engine for tenant {tid} was retired; call engine_for() again")
+                victims = self._admit_locked(entry, deadline)
+            self._close_victims(victims)
+            with self._lock:
+                self._activate_locked(entry)
+        finally:
+            tlock.release()
+
+    def _admit_locked(self, entry: _Entry, deadline: float) -> list:
+        """Reserve ``entry.reservation`` (registry lock held), evicting LRU idle engines if needed.
+        Returns the evicted entries, whose idle connections the caller closes before using the
+        reservation."""
+        need = entry.reservation
+        waited = False
+        while True:
+            shortfall = self._reserved + need - self.budget
+            if shortfall <= 0:
+                victims = []
+                break
+            victims = self._pick_victims_locked(shortfall)
+            if victims is not None:
+                for v in victims:
+                    del self._active[v.tenant_id]
+                    v.state = _PARKED
+                    v.disposing = True
+                    self._parked[v.tenant_id] = v
+                    self._reserved -= v.reserved  # handed over to the new entry
+                    v.reserved = 0
+                    self._evictions += 1
+                break
+            if not waited:
+                waited = True
+                self._capacity_waits += 1
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._capacity_errors += 1
+                raise CapacityExceeded(
+                    f"no connection capacity for tenant {entry.tenant_id}: {self._reserved} of "
+                    f"{self.budget} reserved by busy engines, {need} needed "
+                    f"(waited {self.wait_timeout:.1f}s)"
+                )
+            self._cond.wait(min(remaining, _POLL))
+        entry.reserved = need
+        self._reserved += need
+        self._max_reserved = max(self._max_reserved, self._reserved)
+        return victims
+
+    def _pick_victims_locked(self, shortfall: int):
+        victims, freed = [], 0
+        for e in self._active.values():  # least recently used first
+            if self._idle_locked(e):
+                victims.append(e)
+                freed += e.reserved
+                if freed >= shortfall:
+                    return victims
+        return None
+
+    def _activate_locked(self, entry: _Entry) -> None:
+        entry.state = _ACTIVE
+        tid = entry.tenant_id
+        if self._parked.get(tid) is entry:
+            del self._parked[tid]
+        self._active[tid] = entry
+        self._touch_locked(entry)
+
+    def _sizing(self, target: Target):
+        reservation = min(target.max_connections, self.budget)
+        pool_size = max(1, min(target.min_connections, reservation))
+        return reservation, pool_size, reservation - pool_size
+
+    def _build_engine(self, entry: _Entry) -> Engine:
+        url = entry.target.url
+        options = {"pool_pre_ping": True, "pool_recycle": 3600}
+        sized = True
+        if url.get_backend_name() == "sqlite":
+            # sqlite keeps its default pool; a file database defaults to a QueuePool, which we size
+            sized = issubclass(url.get_dialect().get_pool_class(url), QueuePool)
+        if sized:
+            options.update(
+                poolclass=_BudgetPool,
+                pool_size=entry.pool_size,
+                max_overflow=entry.max_overflow,
+                pool_timeout=self.wait_timeout,
+            )
+        options.update(self._engine_options)
+        engine = sa.create_engine(url, **options)
+        self._instrument(engine, entry)
+        return engine
+
+    def _instrument(self, engine: Engine, entry: _Entry) -> None:
+        registry = self
+        identity_check = self._identity_check
+
+        if isinstance(engine.pool, _BudgetPool):
+            engine.pool._after_return = registry._notify
+
+        @event.listens_for(engine, "do_connect")
+        def _before_connect(dialect, conn_rec, cargs, cparams):
+            # before any socket is opened: only an admitted engine may connect
+            if entry.pid != os.getpid():
+                raise EngineRetired(f"the engine for tenant {entry.tenant_id} belongs to the parent process")
+            state = entry.state
+            if state == _ACTIVE:
+                return
+            if state == _DEAD:
+                raise EngineRetired(f"the engine for tenant {entry.tenant_id} was retired; call engine_for() again")
+            registry._revive(entry)
+            return
+
+        if identity_check is not None:
+
+            @event.listens_for(engine, "connect")
+            def _check_identity(dbapi_connection, connection_record):
+                # whatever this raises reaches the caller; SQLAlchemy closes the connection
+                identity_check(dbapi_connection, entry.target)
+
+        @event.listens_for(engine, "checkout")
+        def _on_checkout(dbapi_connection, connection_record, connection_proxy):
+            if entry.pid != os.getpid():
+                # inherited from the parent: drop it without closing the parent's socket
+                connection_record.dbapi_connection = connection_proxy.dbapi_connection = None
+                raise sa_exc.DisconnectionError("connection belongs to the parent process")
+            with registry._lock:
+                state = entry.state
+                if state == _ACTIVE:
+                    connection_record.record_info[_FLAG] = True
+                    entry.checked_out += 1
+                    entry.last_used = time.time()
+                    registry._touch_locked(entry)
+                    return
+            if state == _PARKED:
+                # taken from the pool just as the engine was evicted: close it and reconnect, which
+                # re-admits the engine under the budget first
+                raise sa_exc.DisconnectionError("engine was evicted; reconnecting within the budget")
+            raise EngineRetired(f"the engine for tenant {entry.tenant_id} was retired; call engine_for() again")
+
+        def _returned(connection_record):
+            if not connection_record.record_info.pop(_FLAG, False):
+                return
+            if entry.pid != os.getpid():
+                return  # the parent's connection: not ours to close
+            with registry._lock:
+                if entry.state != _DEAD:
+                    entry.checked_out -= 1
+                    if entry.checked_out == 0:
+                        registry._cond.notify_all()
+                    return
+            try:
+                connection_record.invalidate()  # retired engine: close instead of pooling
+            finally:
+                with registry._lock:
+                    entry.checked_out -= 1
+                    registry._settle_locked(entry)
+                    registry._cond.notify_all()
+
+        @event.listens_for(engine, "checkin")
+        def _on_checkin(dbapi_connection, connection_record):
+            _returned(connection_record)
+
+        @event.listens_for(engine, "detach")
+        def _on_detach(dbapi_connection, connection_record):
+            _returned(connection_record)
+
+    # ------------------------------------------------------------------ retirement
+
+    def _kill_locked(self, entry: _Entry) -> None:
+        tid = entry.tenant_id
+        if self._active.get(tid) is entry:
+            del self._active[tid]
+        if self._parked.get(tid) is entry:
+            del self._parked[tid]
+        entry.state = _DEAD
+        entry.disposing = True
+        self._draining.add(entry)
+
+    def _finish_kill(self, entry: _Entry) -> None:
+        try:
+            if entry.engine is not None:
+                pool = entry.engine.pool
+                if isinstance(pool, _BudgetPool):
+                    pool.retire()
+                else:
+                    entry.engine.dispose()
+        except Exception:
+            log.exception("tenant %s: error while closing a retired engine", entry.tenant_id)
+        finally:
+            with self._cond:
+                entry.disposing = False
+                self._settle_locked(entry)
+                self._cond.notify_all()
+
+    def _close_idle(self, entry: _Entry) -> None:
+        """Close a parked entry's idle connections, then give back its reservation."""
+        try:
+            pool = entry.engine.pool
+            if isinstance(pool, _BudgetPool):
+                pool.close_idle()
+            else:
+                entry.engine.dispose()
+        except Exception:
+            log.exception("tenant %s: error while closing idle connections", entry.tenant_id)
+        finally:
+            with self._cond:
+                entry.disposing = False
+                self._settle_locked(entry)
+                self._cond.notify_all()
+
+    def _close_victims(self, victims) -> None:
+        for v in victims:
+            self._close_idle(v)
+
+    def _settle_locked(self, entry: _Entry) -> None:
+        """Shrink a non-active entry's reservation to what it still needs."""
+        if entry.disposing or entry.state == _ACTIVE:
+            return
+        keep = max(entry.checked_out, 0) if entry.state == _DEAD else 0
+        self._give_back_locked(entry, keep)
+        if entry.state == _DEAD and keep == 0:
+            self._draining.discard(entry)
+
+    def _give_back_locked(self, entry: _Entry, keep: int) -> None:
+        if entry.reserved > keep:
+            self._reserved -= entry.reserved - keep
+            entry.reserved = keep
+            self._cond.notify_all()
+
+    # ------------------------------------------------------------------ helpers
+
+    def _idle_locked(self, entry: _Entry) -> bool:
+        if entry.checked_out or entry.state != _ACTIVE:
+            return False
+        pool = entry.engine.pool
+        # counts connections being created or handed out before our checkout event sees them
+        return not isinstance(pool, QueuePool) or pool.checkedout() == 0
+
+    def _touch_locked(self, entry: _Entry) -> None:
+        entry.last_used = time.time()
+        if self._active.get(entry.tenant_id) is entry:
+            self._active.move_to_end(entry.tenant_id)
+
+    def _tenant_lock_locked(self, tid) -> threading.Lock:
+        tlock = self._tenant_locks.get(tid)
+        if tlock is None:
+            tlock = self._tenant_locks[tid] = threading.Lock()
+        return tlock
+
+    def _wait_not_disposing_locked(self, entry: _Entry, deadline: float) -> None:
+        while entry.disposing:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._capacity_errors += 1
+                raise CapacityExceeded(f"tenant {entry.tenant_id}: engine still closing its connections")
+            self._cond.wait(min(remaining, _POLL))
+
+    def _capacity_error(self, tid, why: str):
+        with self._lock:
+            self._capacity_errors += 1
+        raise CapacityExceeded(f"no connection capacity for tenant {tid}: {why}")
+
+    def _notify(self) -> None:
+        with self._lock:
+            self._cond.notify_all()
+
+
+def _idle_count(engine: Engine | None):
+    if engine is None:
+        return 0
+    checkedin = getattr(engine.pool, "checkedin", None)
+    return checkedin() if callable(checkedin) else None
+
+
+def check_database_name(dbapi_connection, target: Target) -> None:
+    """A basic identity check for MySQL/MariaDB: the session's current database must be the one
+    the target names. Use as ``identity_check=`` or call it from a stricter one."""
+    if target.url.get_backend_name() not in ("mysql", "mariadb"):
+        return
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("SELECT DATABASE()")
+        row = cursor.fetchone()
+    finally:
+        cursor.close()
+    actual = row[0] if row else None
+    if actual != target.url.database:
+        raise IdentityMismatch(
+            f"tenant {target.tenant_id}: connected to database {actual!r}, expected {target.url.database!r}"
+        )
+
+
+# ---------------------------------------------------------------------- module-level registries
+
+_REGISTRIES: weakref.WeakSet[PoolRegistry] = weakref.WeakSet()
+
+
+def make_registry(
+    budget: int,
+    wait_timeout: float = 2.0,
+    identity_check=None,
+    engine_options: dict | None = None,
+) -> PoolRegistry:
+    """A registry that is reset automatically in every forked child (gunicorn, rq)."""
+    registry = PoolRegistry(budget, wait_timeout, identity_check, engine_options)
+    _REGISTRIES.add(registry)
+    return registry
+
+
+def _reset_registries_after_fork() -> None:
+    for registry in list(_REGISTRIES):
+        try:
+            registry.reset_after_fork()
+        except Exception:
+            log.debug("pool registry reset after fork failed", exc_info=True)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_registries_after_fork)

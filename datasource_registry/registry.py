@@ -1,0 +1,62 @@
+"""The app's pool registry: one bounded engine per tenant, reached only through the tenant's datasource.
+
+Fail closed: an enterprise without a datasource, or a connection whose identity marker names another
+tenant, is an error; there is never a fallback to some other database.
+"""
+
+from flask import current_app
+
+from .pool import IdentityMismatch, Target, make_registry
+
+
+class TenantUnavailable(Exception):
+    """The tenant has no usable datasource (not configured, not provisioned, or unreachable)."""
+
+
+def _identity_check(dbapi_connection, target):
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("SELECT tenant_id FROM tenant_identity WHERE id = 1")
+        row = cursor.fetchone()
+    except Exception as exc:
+        raise IdentityMismatch(f"tenant {target.tenant_id}: database has no identity marker") from exc
+    finally:
+        cursor.close()
+    if row is None or int(row[0]) != int(target.tenant_id):
+        raise IdentityMismatch(f"tenant {target.tenant_id}: database belongs to tenant {row[0] if row else None}")
+
+
+def init_app(app):
+    budget = app.config.get("TENANT_CONNECTION_BUDGET", 60)
+    app.extensions["pool_registry"] = make_registry(budget=budget, wait_timeout=app.config.get("TENANT_POOL_WAIT", 2.0),
+                                                    identity_check=_identity_check)
+
+
+def get_registry():
+    return current_app.extensions["pool_registry"]
+
+
+def target_for(ds):
+    from .services import url_for_datasource
+
+    return Target(tenant_id=ds.enterprise_id, datasource_id=ds.id, url=url_for_datasource(ds),
+                  min_connections=ds.min_connections, max_connections=ds.max_connections)
+
+
+def engine_for(enterprise):
+    ds = enterprise.datasource
+    if ds is None:
+        raise TenantUnavailable(f"tenant {enterprise.id} has no datasource")
+    return get_registry().engine_for(target_for(ds))
+
+
+def dispose_tenant(tenant_id):
+    get_registry().dispose(tenant_id)
+
+
+def release_tenant(tenant_id):
+    return get_registry().release(tenant_id)
+
+
+def stats():
+    return get_registry().stats()

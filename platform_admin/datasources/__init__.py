@@ -1,0 +1,1 @@
+"""Devops pages and API for each enterprise's datasource (the rules live in datasource_registry)."""

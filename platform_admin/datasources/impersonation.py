@@ -1,0 +1,48 @@
+"""Support staff ask for a single-use pass to act as one tenant user (audited here, recorded there)."""
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from flask import g, jsonify, url_for
+from flask_babel import gettext as _
+
+from datasource_registry.models import ImpersonationGrant
+from extensions import db
+from platform_admin.common.api import api
+from platform_admin.common.db import commit, get_or_404
+from platform_admin.common.errors import ApiError, Conflict
+from platform_admin.common.forms import json_body
+from platform_admin.common.timeutil import isoformat, utcnow
+from platform_admin.enterprises.models import Enterprise
+
+GRANT_TTL = timedelta(minutes=2)
+
+
+def grant(enterprise, username, reason, by):
+    if not enterprise.is_open or enterprise.datasource is None:
+        raise Conflict("tenant_not_open", _("Only an open tenant can be entered for support."))
+    raw = secrets.token_urlsafe(32)
+    row = ImpersonationGrant(token_hash=hashlib.sha256(raw.encode()).hexdigest(), tenant_id=enterprise.id,
+                             username=username, staff_id=by.id, staff_username=by.username, reason=reason,
+                             expires_at=utcnow() + GRANT_TTL)
+    db.session.add(row)
+    return raw, row
+
+
+@api.post("/enterprises/<int:ent_id>/impersonations")
+def impersonation_create(ent_id):
+    enterprise = get_or_404(Enterprise, ent_id)
+    data = json_body()
+    username, reason = data.get("username"), data.get("reason")
+    fields = {}
+    if not isinstance(username, str) or not username.strip():
+        fields["username"] = [_("This field is required.")]
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > 255:
+        fields["reason"] = [_("Say why support needs to act as this user.")]
+    if fields:
+        raise ApiError(422, "invalid_fields", _("Some fields are invalid."), fields)
+    raw, row = grant(enterprise, username.strip(), reason.strip(), g.staff)
+    commit()
+    url = url_for("tenant.impersonate", tenant_code=enterprise.tenant_code, token=raw, _external=True)
+    return jsonify({"url": url, "expires_at": isoformat(row.expires_at)}), 201

@@ -1,0 +1,169 @@
+"""The tenant schema: tables that live in every tenant's own database.
+
+These models use their own declarative base and MetaData, never Flask-SQLAlchemy's ``db.Model``, so the
+control database's ``flask db migrate`` never sees them. Their schema is versioned in
+``migrations/tenant/`` and applied per tenant through ``datasource_registry.tenant_schema``; any change
+here needs a new revision there (the tests compare the migrated database with these models).
+
+Datetimes are naive UTC. Ids are BIGINT on MySQL and INTEGER on SQLite (only an INTEGER PRIMARY KEY
+autoincrements there).
+"""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Same convention as the control database (extensions.NAMING), copied rather than imported so the
+# tenant schema does not depend on the Flask extensions module.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Table options for MySQL/MariaDB; ignored by SQLite. The migration passes the same options.
+MYSQL_TABLE_OPTIONS = {
+    "mysql_engine": "InnoDB",
+    "mysql_charset": "utf8mb4",
+    "mysql_collate": "utf8mb4_unicode_ci",
+}
+
+# Tables that do not count as business data when deciding whether a tenant database is still empty.
+BUSINESS_TABLE_EXCLUSIONS = {"tenant_identity", "alembic_version", "sys_token", "sys_impersonation"}
+
+# Primary keys and the foreign keys that point at them.
+IdType = BigInteger().with_variant(Integer, "sqlite")
+
+USER_STATUS_DISABLED = 0
+USER_STATUS_ENABLED = 1
+
+
+def utcnow():
+    """Naive UTC now (the database columns are timezone-less DATETIME)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class TenantBase(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class TenantIdentity(TenantBase):
+    """Single row naming the enterprise this database belongs to.
+
+    The platform compares it with the datasource it followed, and refuses a connection that reached
+    another tenant's database.
+    """
+
+    __tablename__ = "tenant_identity"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"), MYSQL_TABLE_OPTIONS)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False, default=1)
+    tenant_id: Mapped[int] = mapped_column(Integer)
+    enterprise_no: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class SysDept(TenantBase):
+    __tablename__ = "sys_dept"
+    __table_args__ = MYSQL_TABLE_OPTIONS
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    dept_name: Mapped[str] = mapped_column(String(100))
+    parent_id: Mapped[int | None] = mapped_column(IdType, index=True)
+    sort: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    users: Mapped[list["SysUser"]] = relationship(back_populates="dept")
+
+
+class SysUser(TenantBase):
+    __tablename__ = "sys_user"
+    __table_args__ = MYSQL_TABLE_OPTIONS
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(50), unique=True)
+    full_name: Mapped[str] = mapped_column(String(50))
+    dept_id: Mapped[int] = mapped_column(IdType, ForeignKey("sys_dept.id"), index=True)
+    role_ids: Mapped[str | None] = mapped_column(String(255))  # comma separated
+    phone: Mapped[str | None] = mapped_column(String(20))
+    email: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[int] = mapped_column(
+        SmallInteger, default=USER_STATUS_ENABLED, server_default=text(str(USER_STATUS_ENABLED))
+    )  # 0 disabled, 1 enabled
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("0"))
+    last_login_time: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    dept: Mapped[SysDept] = relationship(back_populates="users")
+
+    @property
+    def is_enabled(self):
+        return self.status == USER_STATUS_ENABLED
+
+    @property
+    def role_id_list(self):
+        return [int(r) for r in (self.role_ids or "").split(",") if r.strip()]
+
+
+class SysToken(TenantBase):
+    """A bearer token of a tenant user; only the SHA-256 hex digest of the token is stored."""
+
+    __tablename__ = "sys_token"
+    __table_args__ = MYSQL_TABLE_OPTIONS
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(IdType, ForeignKey("sys_user.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    user: Mapped[SysUser] = relationship()
+
+
+class SysImpersonation(TenantBase):
+    """Support staff acting as a tenant user, recorded in the tenant's own database so it can see it."""
+
+    __tablename__ = "sys_impersonation"
+    __table_args__ = MYSQL_TABLE_OPTIONS
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    staff_id: Mapped[int] = mapped_column(Integer)  # control-plane staff_user.id (no FK: other database)
+    staff_username: Mapped[str] = mapped_column(String(80))
+    user_id: Mapped[int] = mapped_column(IdType, ForeignKey("sys_user.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(255))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+    user: Mapped[SysUser] = relationship()
+
+
+__all__ = [
+    "BUSINESS_TABLE_EXCLUSIONS",
+    "USER_STATUS_DISABLED",
+    "USER_STATUS_ENABLED",
+    "SysDept",
+    "SysImpersonation",
+    "SysToken",
+    "SysUser",
+    "TenantBase",
+    "TenantIdentity",
+    "utcnow",
+]

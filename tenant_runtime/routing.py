@@ -1,0 +1,97 @@
+"""Taking a request to its tenant: ``/t/<tenant_code>/`` (canonical), or a subdomain, or the
+``X-Tenant-Code`` header (API clients), as TENANT_ROUTING allows. Fail closed at every step."""
+
+from flask import current_app, g, request
+from flask_babel import gettext as _
+
+from datasource_registry.pool import CapacityExceeded, IdentityMismatch
+from datasource_registry.registry import get_registry, target_for
+from extensions import db
+from platform_admin.common.errors import ApiError
+
+from .context import TenantContext
+from .resolver import lookup
+
+
+class TenantError(ApiError):
+    """Rendered as the tenant's friendly page (or JSON for its API)."""
+
+
+def resolve(code):
+    info = lookup(code)
+    if info is None:
+        raise TenantError(404, "tenant_not_found", _("There is no such company on this platform."))
+    if not info.is_open:
+        raise TenantError(403, "tenant_closed", _("This company's account is closed. Contact your administrator."))
+    if info.suspended:
+        raise TenantError(503, "tenant_suspended", info.suspend_message or _("Under maintenance. Please come back later."))
+    if info.datasource_id is None or not info.provisioned:
+        raise TenantError(503, "tenant_unavailable", _("This company's database is not available yet."))
+    from datasource_registry.models import Datasource
+
+    ds = db.session.get(Datasource, info.datasource_id)
+    if ds is None or ds.enterprise_id != info.tenant_id:
+        raise TenantError(503, "tenant_unavailable", _("This company's database is not available yet."))
+    try:
+        engine = get_registry().engine_for(target_for(ds))
+    except CapacityExceeded:
+        raise TenantError(503, "tenant_busy", _("Too many requests right now. Please try again in a moment.")) from None
+    g.tenant = TenantContext(info=info, engine=engine)
+    return g.tenant
+
+
+def pull_tenant_code(endpoint, values):
+    """url_value_preprocessor for tenant blueprints."""
+    code = values.pop("tenant_code", None) if values else None
+    header = request.headers.get("X-Tenant-Code")
+    if header and code and header.strip().lower() != code.lower():
+        raise TenantError(400, "tenant_mismatch", _("The X-Tenant-Code header names another company."))
+    resolve(code)
+
+
+def push_tenant_code(endpoint, values):
+    """url_defaults: links inside a tenant stay inside it."""
+    if "tenant_code" not in values and g.get("tenant") is not None:
+        values["tenant_code"] = g.tenant.code
+
+
+def close_tenant_session(exc=None):
+    tenant = g.pop("tenant", None)
+    if tenant is not None:
+        tenant.close()
+
+
+class TenantRoutingMiddleware:
+    """Maps ``<code>.<TENANT_BASE_DOMAIN>/...`` (subdomain) and ``/tenant/...`` + ``X-Tenant-Code``
+    (header) onto the canonical ``/t/<code>/...`` before Flask routes the request."""
+
+    def __init__(self, wsgi_app, app):
+        self.wsgi_app, self.app = wsgi_app, app
+
+    def __call__(self, environ, start_response):
+        modes = self.app.config.get("TENANT_ROUTING", ("path",))
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith("/t/"):
+            code = None
+            base = self.app.config.get("TENANT_BASE_DOMAIN")
+            host = environ.get("HTTP_HOST", "").split(":")[0].lower()
+            if "subdomain" in modes and base and host.endswith("." + base):
+                code = host[: -len(base) - 1]
+            elif "header" in modes and path.startswith("/tenant/") and environ.get("HTTP_X_TENANT_CODE"):
+                code, path = environ["HTTP_X_TENANT_CODE"].strip().lower(), path[len("/tenant"):]
+            if code and code.isalnum():
+                environ["PATH_INFO"] = f"/t/{code}{path}"
+        return self.wsgi_app(environ, start_response)
+
+
+def identity_error_handler(exc):
+    current_app.logger.error("refused tenant connection: %s", exc)
+    raise TenantError(503, "tenant_unavailable", _("This company's database is not available right now."))
+
+
+def unavailable(exc):
+    current_app.logger.warning("tenant database unreachable: %s", type(exc).__name__)
+    raise TenantError(503, "tenant_unavailable", _("This company's database is not available right now."))
+
+
+__all__ = ["IdentityMismatch", "TenantError", "TenantRoutingMiddleware", "resolve"]

@@ -1,0 +1,740 @@
+"""The per-process pool registry against real MariaDB databases (and a few SQLite files).
+
+No Flask app here: these tests build their own databases ``pool_<random>_<n>``, each with a one-row
+table naming itself, and drop them at the end. MariaDB is required (the module fails, never skips).
+"""
+
+import json
+import logging
+import os
+import random
+import secrets
+import socket
+import threading
+import time
+import warnings
+
+import pymysql
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.pool import NullPool
+
+from datasource_registry.pool import (
+    CapacityExceeded,
+    EngineRetired,
+    IdentityMismatch,
+    PoolRegistry,
+    Target,
+    check_database_name,
+    make_registry,
+)
+
+SERVER_URL = sa.engine.make_url(os.environ.get("TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306"))
+N_DATABASES = 6
+
+
+# ---------------------------------------------------------------------------------------- fixtures
+
+
+class Server:
+    """The test databases plus a monitoring connection that counts the server's real connections."""
+
+    def __init__(self):
+        self.prefix = f"pool_{secrets.token_hex(4)}_"
+        self.names = [f"{self.prefix}{n}" for n in range(N_DATABASES)]
+        self.admin = sa.create_engine(SERVER_URL, poolclass=NullPool)
+        self._monitor = None
+        self._monitor_lock = threading.Lock()
+
+    def create(self):
+        try:
+            with self.admin.begin() as conn:
+                for name in self.names:
+                    conn.execute(sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+                    conn.execute(sa.text(f"CREATE TABLE `{name}`.whoami (name VARCHAR(64) NOT NULL)"))
+                    conn.execute(sa.text(f"INSERT INTO `{name}`.whoami VALUES (:n)"), {"n": name})
+        except sa.exc.OperationalError as exc:
+            pytest.fail(f"MariaDB is required for these tests and is not reachable at {SERVER_URL!r}: {exc}")
+        self._monitor = pymysql.connect(
+            host=SERVER_URL.host, port=SERVER_URL.port or 3306, user=SERVER_URL.username,
+            password=SERVER_URL.password or "", autocommit=True,
+        )
+
+    def drop(self):
+        if self._monitor is not None:
+            self._monitor.close()
+        with self.admin.begin() as conn:
+            for name in self.names:
+                conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
+        self.admin.dispose()
+
+    def connections(self, name=None):
+        """Server-side connections whose current database is ``name`` (or any test database)."""
+        with self._monitor_lock, self._monitor.cursor() as cur:
+            if name is None:
+                cur.execute(
+                    "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE LEFT(DB, %s) = %s",
+                    (len(self.prefix), self.prefix),
+                )
+            else:
+                cur.execute("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = %s", (name,))
+            return cur.fetchone()[0]
+
+    def wait_connections(self, expected, name=None, timeout=5.0):
+        """The server notices closed connections a moment later: poll until the count matches."""
+        deadline = time.monotonic() + timeout
+        while True:
+            count = self.connections(name)
+            if count == expected or time.monotonic() > deadline:
+                return count
+            time.sleep(0.02)
+
+    def url(self, n, **query):
+        return SERVER_URL.set(database=self.names[n], query={"charset": "utf8mb4", **query})
+
+
+@pytest.fixture(scope="module")
+def server():
+    srv = Server()
+    srv.create()
+    yield srv
+    srv.drop()
+
+
+@pytest.fixture
+def registries():
+    """``registries(budget=..., ...)`` builds a PoolRegistry; all are closed after the test."""
+    made = []
+
+    def make(*args, factory=PoolRegistry, **kw):
+        reg = factory(*args, **kw)
+        made.append(reg)
+        return reg
+
+    yield make
+    for reg in made:
+        reg.close()
+
+
+def target(server, tenant_id, db=None, *, ds=None, min_c=1, max_c=3, **query):
+    db = tenant_id % N_DATABASES if db is None else db
+    return Target(tenant_id, ds if ds is not None else tenant_id, server.url(db, **query), min_c, max_c)
+
+
+def whoami(engine):
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT name FROM whoami")).scalar_one()
+
+
+def sqlite_tenant(tmp_path, tenant_id, *, max_c=2):
+    path = tmp_path / f"tenant{tenant_id}.sqlite3"
+    eng = sa.create_engine(f"sqlite:///{path}", poolclass=NullPool)
+    with eng.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE whoami (name VARCHAR(64) NOT NULL)"))
+        conn.execute(sa.text("INSERT INTO whoami VALUES (:n)"), {"n": f"sqlite-{tenant_id}"})
+    eng.dispose()
+    return Target(tenant_id, tenant_id, sa.engine.make_url(f"sqlite:///{path}"), 1, max_c)
+
+
+def run_threads(n, fn):
+    errors = []
+
+    def wrapped(i):
+        try:
+            fn(i)
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted by the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=wrapped, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not any(t.is_alive() for t in threads), "worker threads hung"
+    return errors
+
+
+class SlowServer:
+    """Accepts TCP connections and says nothing for ``hold`` seconds, then hangs up: a database
+    server that is slow to answer."""
+
+    def __init__(self, hold):
+        self.hold = hold
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self):
+        try:
+            client, _ = self.sock.accept()
+        except OSError:
+            return
+        self.accepted.set()
+        time.sleep(self.hold)
+        client.close()
+
+    def close(self):
+        self.sock.close()
+        self._thread.join(10)
+
+
+# ------------------------------------------------------------------------------------------- tests
+
+
+def test_each_tenant_reads_only_its_own_database(server, registries, tmp_path):
+    reg = registries(budget=30)
+    mysql_targets = [target(server, n) for n in range(N_DATABASES)]
+    sqlite_targets = [sqlite_tenant(tmp_path, 100 + n) for n in range(2)]
+    for t in mysql_targets:
+        assert whoami(reg.engine_for(t)) == t.url.database
+    for t in sqlite_targets:
+        assert whoami(reg.engine_for(t)) == f"sqlite-{t.tenant_id}"
+    # interleaved again, from several threads: still each its own rows
+    pairs = [(t, t.url.database) for t in mysql_targets] + [(t, f"sqlite-{t.tenant_id}") for t in sqlite_targets]
+
+    def work(i):
+        for _ in range(20):
+            t, expected = random.choice(pairs)
+            assert whoami(reg.engine_for(t)) == expected
+
+    assert run_threads(8, work) == []
+    stats = reg.stats()
+    assert stats["created"] == len(pairs)
+    assert stats["reserved"] == 6 * 3 + 2 * 2  # sqlite engines count against the budget too
+    assert {e["tenant_id"] for e in stats["engines"]} == {t.tenant_id for t, _ in pairs}
+    engine = reg.engine_for(mysql_targets[0])
+    assert (engine.pool.size(), engine.pool._max_overflow) == (1, 2)
+    assert reg.engine_for(sqlite_targets[0]).pool.size() == 1
+
+
+def test_one_engine_per_tenant_under_32_threads(server, registries):
+    class SlowBuild(PoolRegistry):
+        def _build_engine(self, entry):  # widen the race window
+            time.sleep(0.05)
+            return super()._build_engine(entry)
+
+    reg = registries(budget=10, factory=SlowBuild)
+    t = target(server, 1)
+    barrier = threading.Barrier(32)
+    engines = []
+
+    def work(i):
+        barrier.wait()
+        engine = reg.engine_for(t)
+        engines.append(engine)
+        assert whoami(engine) == t.url.database
+
+    assert run_threads(32, work) == []
+    assert len({id(e) for e in engines}) == 1
+    stats = reg.stats()
+    assert stats["created"] == 1
+    assert [e["tenant_id"] for e in stats["engines"]] == [1]
+    assert stats["reserved"] == 3
+    assert stats["checked_out"] == 0
+
+
+def test_registry_lock_not_held_while_a_slow_server_answers(server, registries):
+    slow = SlowServer(hold=2.0)
+    try:
+        reg = registries(budget=20)
+        slow_target = Target(9, 9, SERVER_URL.set(port=slow.port, database="nowhere"), 1, 2)
+        slow_engine = reg.engine_for(slow_target)
+        outcome = {}
+
+        def connect_slow():
+            try:
+                with slow_engine.connect():
+                    outcome["result"] = "connected?!"
+            except sa.exc.OperationalError as exc:
+                outcome["result"] = exc
+
+        stuck = threading.Thread(target=connect_slow)
+        stuck.start()
+        assert slow.accepted.wait(5), "the slow server was never contacted"
+        started = time.monotonic()
+        for n in range(N_DATABASES):  # other tenants: new engines and queries, unhindered
+            t = target(server, n)
+            assert whoami(reg.engine_for(t)) == t.url.database
+        assert reg.engine_for(slow_target) is slow_engine  # the same tenant's engine, no waiting
+        reg.stats()
+        assert time.monotonic() - started < 1.0
+        stuck.join(10)
+        assert isinstance(outcome["result"], sa.exc.OperationalError)
+        assert reg.stats()["checked_out"] == 0
+    finally:
+        slow.close()
+
+
+def test_reservations_and_real_connections_never_exceed_budget(server, registries):
+    budget = 12
+    # PyMySQL >= 1.2 builds a fresh SSL context for every new connection (~30 ms of CPU under the
+    # GIL) even though this server has SSL disabled; this test churns hundreds of connections
+    reg = registries(budget=budget, wait_timeout=10, engine_options={"connect_args": {"ssl_disabled": True}})
+    targets = [target(server, tid, max_c=random.choice([2, 3, 4])) for tid in range(24)]
+    done = threading.Event()
+    samples = {"reserved": 0, "real": 0, "n": 0}
+
+    def sample():
+        while not done.is_set():
+            samples["reserved"] = max(samples["reserved"], reg.stats()["reserved"])
+            samples["real"] = max(samples["real"], server.connections())
+            samples["n"] += 1
+            time.sleep(0.003)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+
+        def work(i):
+            rnd = random.Random(i)
+            for _ in range(40):
+                t = rnd.choice(targets)
+                with reg.engine_for(t).connect() as conn:
+                    assert conn.execute(sa.text("SELECT name FROM whoami")).scalar_one() == t.url.database
+                    time.sleep(rnd.uniform(0, 0.015))
+
+        errors = run_threads(16, work)
+    finally:
+        done.set()
+        sampler.join(10)
+    assert errors == []
+    stats = reg.stats()
+    assert samples["n"] > 20
+    assert stats["max_reserved"] <= budget
+    assert samples["reserved"] <= budget
+    assert 0 < samples["real"] <= budget
+    assert stats["evictions"] > 0
+    assert stats["checked_out"] == 0
+    assert stats["reserved"] == sum(e["max_connections"] for e in stats["engines"]) <= budget
+
+
+def test_lru_idle_engines_are_evicted_first(server, registries):
+    reg = registries(budget=6)  # three engines of two connections
+    a, b, c, d, e, f = (target(server, tid, max_c=2) for tid in range(1, 7))
+    for t in (a, b, c):
+        whoami(reg.engine_for(t))
+    whoami(reg.engine_for(a))  # a is now the most recently used: order b, c, a
+    whoami(reg.engine_for(d))
+    assert [x["tenant_id"] for x in reg.stats()["engines"]] == [3, 1, 4]
+    assert server.wait_connections(0, b.url.database) == 0  # the evicted engine's sockets are closed
+    whoami(reg.engine_for(e))
+    assert [x["tenant_id"] for x in reg.stats()["engines"]] == [1, 4, 5]
+    held = reg.engine_for(a).connect()
+    try:
+        whoami(reg.engine_for(d))
+        whoami(reg.engine_for(e))  # order 1, 4, 5: the LRU engine is busy, skipped; 4 goes
+        assert [x["tenant_id"] for x in reg.stats()["engines"]] == [1, 4, 5]
+        whoami(reg.engine_for(f))
+        stats = reg.stats()
+        assert [x["tenant_id"] for x in stats["engines"]] == [1, 5, 6]
+        assert stats["evictions"] == 3
+        assert stats["reserved"] == 6
+    finally:
+        held.close()
+
+
+def test_evicted_engine_held_by_a_caller_is_readmitted(server, registries):
+    reg = registries(budget=4)
+    a, b, c = (target(server, tid, max_c=2) for tid in range(1, 4))
+    engine_a = reg.engine_for(a)
+    assert whoami(engine_a) == a.url.database
+    whoami(reg.engine_for(b))
+    whoami(reg.engine_for(c))  # evicts a
+    assert [x["tenant_id"] for x in reg.stats()["engines"]] == [2, 3]
+    assert whoami(engine_a) == a.url.database  # re-admitted (evicting b), not an error
+    stats = reg.stats()
+    assert [x["tenant_id"] for x in stats["engines"]] == [3, 1]
+    assert stats["evictions"] == 2 and stats["created"] == 3 and stats["reserved"] == 4
+    assert reg.engine_for(a) is engine_a  # the same engine, not a second one for the tenant
+
+
+def test_engines_held_across_evictions_keep_working_under_load(server, registries):
+    """Callers that keep an Engine (a request between two statements) while other threads evict it:
+    every use re-admits it under the budget; no errors, no second engine per tenant."""
+    budget = 12
+    reg = registries(budget=budget, wait_timeout=10, engine_options={"connect_args": {"ssl_disabled": True}})
+    targets = [target(server, tid, max_c=random.choice([2, 3, 4])) for tid in range(18)]
+    peak = {"reserved": 0, "real": 0}
+    done = threading.Event()
+    keepalive = []  # an engine nobody holds may be collected and built anew: hold them all
+
+    def sample():
+        while not done.is_set():
+            peak["reserved"] = max(peak["reserved"], reg.stats()["reserved"])
+            peak["real"] = max(peak["real"], server.connections())
+            time.sleep(0.003)
+
+    def work(i):
+        rnd = random.Random(1000 + i)
+        held = {}
+        for _ in range(60):
+            t = rnd.choice(targets)
+            engine = held.get(t.tenant_id)
+            if engine is None:
+                engine = held[t.tenant_id] = reg.engine_for(t)
+                keepalive.append(engine)
+            with engine.connect() as conn:
+                assert conn.execute(sa.text("SELECT name FROM whoami")).scalar_one() == t.url.database
+                time.sleep(rnd.uniform(0, 0.005))
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        errors = run_threads(12, work)
+    finally:
+        done.set()
+        sampler.join(10)
+    assert errors == []
+    stats = reg.stats()
+    assert stats["created"] == len(targets)
+    assert stats["evictions"] > 50
+    assert stats["max_reserved"] <= budget and peak["reserved"] <= budget
+    assert 0 < peak["real"] <= budget
+    assert stats["checked_out"] == 0
+
+
+def test_capacity_exceeded_when_every_engine_is_busy(server, registries):
+    reg = registries(budget=4, wait_timeout=0.5)
+    a, b, c = (target(server, tid, max_c=2) for tid in range(1, 4))
+    held = [reg.engine_for(t).connect() for t in (a, a, b, b)]
+    try:
+        started = time.monotonic()
+        with pytest.raises(CapacityExceeded):
+            reg.engine_for(c)
+        elapsed = time.monotonic() - started
+        assert 0.45 <= elapsed < 2.0
+        stats = reg.stats()
+        assert stats["capacity_errors"] == 1 and stats["capacity_waits"] == 1
+        assert stats["reserved"] == 4 and stats["checked_out"] == 4
+        assert server.connections() == 4
+    finally:
+        for conn in held:
+            conn.close()
+
+
+def test_capacity_wait_succeeds_when_connections_come_back(server, registries):
+    reg = registries(budget=4, wait_timeout=3.0)
+    a, b, c = (target(server, tid, max_c=2) for tid in range(1, 4))
+    held_a = [reg.engine_for(a).connect() for _ in range(2)]
+    held_b = [reg.engine_for(b).connect() for _ in range(2)]
+    for conn in held_a + held_b:
+        conn.execute(sa.text("SELECT 1"))
+
+    def give_back():
+        time.sleep(0.3)
+        for conn in held_a:
+            conn.close()
+
+    giver = threading.Thread(target=give_back)
+    giver.start()
+    try:
+        started = time.monotonic()
+        engine_c = reg.engine_for(c)
+        elapsed = time.monotonic() - started
+        assert 0.25 <= elapsed < 2.0
+        assert whoami(engine_c) == c.url.database
+        stats = reg.stats()
+        assert stats["capacity_waits"] == 1 and stats["capacity_errors"] == 0
+        assert stats["evictions"] == 1
+        assert [x["tenant_id"] for x in stats["engines"]] == [2, 3]
+    finally:
+        giver.join()
+        for conn in held_b:
+            conn.close()
+
+
+def test_changed_target_replaces_the_engine(server, registries):
+    reg = registries(budget=10)
+    old_t = target(server, 1, db=0, ds=1)
+    old_engine = reg.engine_for(old_t)
+    assert whoami(old_engine) == server.names[0]
+    in_flight = old_engine.connect()
+    in_flight.execute(sa.text("SELECT 1"))
+
+    new_t = target(server, 1, db=1, ds=2)  # the datasource changed
+    new_engine = reg.engine_for(new_t)
+    assert new_engine is not old_engine
+    assert whoami(new_engine) == server.names[1]
+    assert reg.engine_for(new_t) is new_engine
+    with pytest.raises(EngineRetired):
+        old_engine.connect()  # a retired engine never serves again
+    # the in-flight request finishes on its own connection; the budget still counts it
+    assert in_flight.execute(sa.text("SELECT name FROM whoami")).scalar_one() == server.names[0]
+    stats = reg.stats()
+    assert stats["reserved"] == 3 + 1 and stats["draining"] == 1
+    assert [(x["tenant_id"], x["datasource_id"]) for x in stats["engines"]] == [(1, 2)]
+    in_flight.close()  # closed on return, not pooled
+    assert reg.stats()["reserved"] == 3
+    assert server.wait_connections(0, server.names[0]) == 0
+
+    same_ds_other_url = target(server, 1, db=2, ds=2)
+    assert whoami(reg.engine_for(same_ds_other_url)) == server.names[2]
+    stats = reg.stats()
+    assert stats["created"] == 3 and stats["reserved"] == 3
+    assert server.wait_connections(0, server.names[1]) == 0
+
+
+def test_identity_check_failure_propagates_and_serves_nothing(server, registries):
+    expected = {1: server.names[1], 2: server.names[2], 3: server.names[3]}
+    calls = []
+
+    def identity_check(dbapi_connection, t):
+        calls.append(t.tenant_id)
+        check_database_name(dbapi_connection, t)
+        cur = dbapi_connection.cursor()
+        try:
+            cur.execute("SELECT name FROM whoami")
+            (name,) = cur.fetchone()
+        finally:
+            cur.close()
+        if name != expected[t.tenant_id]:
+            raise IdentityMismatch(f"tenant {t.tenant_id} reached {name}")
+
+    reg = registries(budget=10, identity_check=identity_check)
+    good = target(server, 1, db=1)
+    assert whoami(reg.engine_for(good)) == server.names[1]
+    wrong = target(server, 2, db=4)  # the datasource points at someone else's database
+    engine = reg.engine_for(wrong)
+    for _ in range(3):  # fails closed every time: no fallback, no cached connection
+        with pytest.raises(IdentityMismatch):
+            engine.connect()
+    assert calls.count(2) == 3
+    assert reg.stats()["checked_out"] == 0
+    assert server.wait_connections(0, server.names[4]) == 0  # refused connections were closed
+    assert whoami(reg.engine_for(good)) == server.names[1]  # other tenants unaffected
+    assert whoami(reg.engine_for(target(server, 3, db=3))) == server.names[3]
+
+
+def test_release_only_when_idle(server, registries):
+    reg = registries(budget=10)
+    t = target(server, 1)
+    engine = reg.engine_for(t)
+    conn = engine.connect()
+    conn.execute(sa.text("SELECT 1"))
+    assert reg.release(1) is False
+    conn.close()
+    assert reg.release(1) is True
+    assert reg.release(1) is False
+    assert reg.release(42) is False
+    stats = reg.stats()
+    assert stats["reserved"] == 0 and stats["engines"] == []
+    assert server.wait_connections(0, t.url.database) == 0
+    # a loop over tenants calls engine_for again later: same engine, admitted again
+    assert reg.engine_for(t) is engine
+    assert whoami(engine) == t.url.database
+    assert reg.stats()["reserved"] == 3
+
+
+def test_dispose_drains_then_forgets(server, registries):
+    reg = registries(budget=10)
+    t = target(server, 1)
+    engine = reg.engine_for(t)
+    conn = engine.connect()
+    conn.execute(sa.text("SELECT 1"))
+
+    def give_back():
+        time.sleep(0.3)
+        conn.close()
+
+    giver = threading.Thread(target=give_back)
+    giver.start()
+    started = time.monotonic()
+    reg.dispose(1, drain_timeout=5)
+    elapsed = time.monotonic() - started
+    giver.join()
+    assert 0.25 <= elapsed < 3
+    stats = reg.stats()
+    assert stats["engines"] == [] and stats["reserved"] == 0 and stats["draining"] == 0
+    assert server.wait_connections(0, t.url.database) == 0
+    with pytest.raises(EngineRetired):
+        engine.connect()
+    fresh = reg.engine_for(t)
+    assert fresh is not engine and whoami(fresh) == t.url.database
+
+
+def test_dispose_drain_timeout_keeps_counting_until_returned(server, registries):
+    reg = registries(budget=10)
+    t = target(server, 2)
+    conn = reg.engine_for(t).connect()
+    conn.execute(sa.text("SELECT 1"))
+    started = time.monotonic()
+    reg.dispose(2, drain_timeout=0.3)
+    assert 0.25 <= time.monotonic() - started < 2
+    assert conn.execute(sa.text("SELECT name FROM whoami")).scalar_one() == t.url.database
+    stats = reg.stats()
+    assert stats["engines"] == [] and stats["reserved"] == 1 and stats["checked_out"] == 1
+    conn.close()
+    assert reg.stats()["reserved"] == 0
+    assert server.wait_connections(0, t.url.database) == 0
+
+
+def test_reset_after_fork_child_starts_clean_parent_keeps_its_connections(server, registries):
+    reg = registries(budget=10, factory=make_registry)
+    t = target(server, 1)
+    parent_engine = reg.engine_for(t)
+    with parent_engine.connect() as conn:
+        parent_cid = conn.execute(sa.text("SELECT CONNECTION_ID()")).scalar_one()
+
+    read_fd, write_fd = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # multi-threaded fork notice (3.12+)
+        pid = os.fork()
+    if pid == 0:  # child: report through the pipe, never return into pytest
+        code = 1
+        try:
+            os.close(read_fd)
+            before = reg.stats()
+            try:
+                parent_engine.connect()
+                inherited = "connected"
+            except EngineRetired:
+                inherited = "retired"
+            child_engine = reg.engine_for(t)
+            with child_engine.connect() as conn:
+                row = conn.execute(sa.text("SELECT name, CONNECTION_ID() FROM whoami")).one()
+            result = {
+                "reserved_before": before["reserved"],
+                "engines_before": before["engines"],
+                "created_before": before["created"],
+                "inherited": inherited,
+                "new_engine": child_engine is not parent_engine,
+                "name": row[0],
+                "cid": row[1],
+                "created_after": reg.stats()["created"],
+            }
+            reg.close()
+            os.write(write_fd, json.dumps(result).encode())
+            code = 0
+        except BaseException as exc:  # noqa: BLE001
+            os.write(write_fd, json.dumps({"error": repr(exc)}).encode())
+        finally:
+            os._exit(code)
+
+    os.close(write_fd)
+    chunks = []
+    while chunk := os.read(read_fd, 65536):
+        chunks.append(chunk)
+    os.close(read_fd)
+    _, status = os.waitpid(pid, 0)
+    result = json.loads(b"".join(chunks))
+    assert os.waitstatus_to_exitcode(status) == 0, result
+    assert result["reserved_before"] == 0 and result["engines_before"] == [] and result["created_before"] == 0
+    assert result["inherited"] == "retired"
+    assert result["new_engine"] is True and result["created_after"] == 1
+    assert result["name"] == t.url.database and result["cid"] != parent_cid
+    # the parent's pooled connection survived the child: same server thread, still working
+    with parent_engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT CONNECTION_ID()")).scalar_one() == parent_cid
+        assert conn.execute(sa.text("SELECT name FROM whoami")).scalar_one() == t.url.database
+    assert reg.stats()["created"] == 1
+
+
+def test_unreachable_tenant_fails_fast_and_alone(server, registries):
+    reg = registries(budget=20)
+    dead = Target(99, 99, SERVER_URL.set(port=1, database="nowhere"), 1, 2)
+    good = [target(server, n) for n in range(N_DATABASES)]
+    stop = threading.Event()
+    served = []
+
+    def work(i):
+        while not stop.is_set():
+            t = good[(i + len(served)) % len(good)]
+            assert whoami(reg.engine_for(t)) == t.url.database
+            served.append(t.tenant_id)
+
+    workers = threading.Thread(target=lambda: errors.extend(run_threads(4, work)))
+    errors = []
+    workers.start()
+    try:
+        for _ in range(5):
+            started = time.monotonic()
+            with pytest.raises(sa.exc.OperationalError), reg.engine_for(dead).connect():
+                pass
+            assert time.monotonic() - started < 1.0
+    finally:
+        stop.set()
+        workers.join(30)
+    assert errors == []
+    assert len(served) > 10
+    stats = reg.stats()
+    assert stats["checked_out"] == 0 and stats["capacity_errors"] == 0
+    dead_row = next(x for x in stats["engines"] if x["tenant_id"] == 99)
+    assert dead_row["checked_out"] == 0 and dead_row["idle"] == 0
+
+
+def test_target_larger_than_budget_is_clamped(server, registries):
+    reg = registries(budget=3, wait_timeout=0.3)
+    big = target(server, 1, min_c=5, max_c=10)
+    engine = reg.engine_for(big)
+    (row,) = reg.stats()["engines"]
+    assert (row["pool_size"], row["max_connections"]) == (3, 3)
+    held = [engine.connect() for _ in range(3)]
+    try:
+        for conn in held:
+            conn.execute(sa.text("SELECT 1"))
+        with pytest.raises(sa.exc.TimeoutError):  # the pool itself stops at the clamped size
+            engine.connect()
+        assert server.connections(big.url.database) == 3
+    finally:
+        for conn in held:
+            conn.close()
+
+
+def test_sqlite_engines_share_the_budget(server, registries, tmp_path):
+    reg = registries(budget=4)
+    s1, s2 = sqlite_tenant(tmp_path, 201), sqlite_tenant(tmp_path, 202)
+    m = target(server, 1, max_c=2)
+    assert whoami(reg.engine_for(s1)) == "sqlite-201"
+    assert whoami(reg.engine_for(m)) == m.url.database
+    assert reg.stats()["reserved"] == 4
+    assert whoami(reg.engine_for(s2)) == "sqlite-202"  # evicts the sqlite engine, the LRU one
+    stats = reg.stats()
+    assert [x["tenant_id"] for x in stats["engines"]] == [1, 202]
+    assert stats["evictions"] == 1 and stats["reserved"] == 4
+
+    def work(i):
+        for _ in range(10):
+            assert whoami(reg.engine_for(s2)) == "sqlite-202"
+
+    assert run_threads(4, work) == []
+
+
+def test_constructor_and_target_validation():
+    url = sa.engine.make_url("sqlite://")
+    with pytest.raises(ValueError):
+        PoolRegistry(budget=0)
+    with pytest.raises(ValueError):
+        PoolRegistry(budget=5, engine_options={"pool_size": 50})
+    with pytest.raises(ValueError):
+        Target(1, 1, url, 3, 2)
+    with pytest.raises(ValueError):
+        Target(1, 1, url, 0, 0)
+    with pytest.raises(TypeError):
+        Target(1, 1, "sqlite://", 1, 1)
+
+
+def test_password_is_never_rendered(server, registries, caplog):
+    secret = "s3cret-Pa55"
+    t = Target(7, 7, SERVER_URL.set(password=secret, port=1, database="nowhere"), 1, 2)
+    assert secret not in repr(t) and secret not in str(t) and "***" in repr(t)
+    caplog.set_level(logging.DEBUG)
+    reg = registries(budget=2, wait_timeout=0.2)
+    engine = reg.engine_for(t)
+    with pytest.raises(sa.exc.OperationalError) as failure:
+        engine.connect()
+    assert secret not in str(failure.value)
+    reg.engine_for(Target(7, 8, SERVER_URL.set(password=secret, port=2, database="nowhere"), 1, 2))
+    held = reg.engine_for(target(server, 1, max_c=2)).connect()  # busy: no room for tenant 7 again
+    try:
+        with pytest.raises(CapacityExceeded) as full:
+            reg.engine_for(t)
+        assert secret not in str(full.value)
+    finally:
+        held.close()
+    assert secret not in repr(reg.stats())
+    assert secret not in caplog.text
+    assert "***" in caplog.text  # the target change was logged, masked

@@ -1,0 +1,414 @@
+"""The tenant schema and its own Alembic environment, on a fresh MariaDB database and a SQLite file.
+
+No Flask app here: these tests build their own throwaway tenant databases. MariaDB is required (the
+run fails if it is unreachable); TEST_DATABASES=sqlite runs the SQLite half alone, as in tests/conftest.py.
+"""
+
+import ast
+import os
+import secrets
+import subprocess
+import sys
+import threading
+from datetime import datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.orm import Session
+
+from datasource_registry import tenant_schema
+from tenant_runtime.models import (
+    BUSINESS_TABLE_EXCLUSIONS,
+    SysDept,
+    SysImpersonation,
+    SysToken,
+    SysUser,
+    TenantBase,
+    TenantIdentity,
+)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MYSQL_SERVER = os.environ.get("TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306")
+BACKENDS = [b.strip() for b in os.environ.get("TEST_DATABASES", "mysql,sqlite").split(",") if b.strip()]
+TENANT_TABLES = {"tenant_identity", "sys_dept", "sys_user", "sys_token", "sys_impersonation"}
+HEAD = "0001_tenant_initial"
+
+
+def _mysql_engine():
+    name = f"tschema_{secrets.token_hex(4)}"
+    server = sa.create_engine(MYSQL_SERVER)
+    try:
+        with server.connect() as conn:
+            conn.execute(sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
+    except sa.exc.OperationalError as exc:
+        server.dispose()
+        pytest.fail(f"MariaDB is required for the tenant schema tests and is not reachable at {MYSQL_SERVER}: {exc}")
+    engine = sa.create_engine(f"{MYSQL_SERVER}/{name}?charset=utf8mb4")
+
+    def drop():
+        engine.dispose()
+        with server.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
+        server.dispose()
+
+    return engine, drop
+
+
+def _make_engine(backend, tmp_path):
+    if backend == "mysql":
+        return _mysql_engine()
+    engine = sa.create_engine(f"sqlite:///{tmp_path}/tenant.sqlite3")
+    return engine, engine.dispose
+
+
+@pytest.fixture(params=BACKENDS)
+def engine(request, tmp_path):
+    """A fresh, empty tenant database (MariaDB database or SQLite file), dropped afterwards."""
+    eng, drop = _make_engine(request.param, tmp_path)
+    yield eng
+    drop()
+
+
+@pytest.fixture
+def mysql_engine(tmp_path):
+    if "mysql" not in BACKENDS:
+        pytest.skip("TEST_DATABASES excludes mysql")
+    eng, drop = _make_engine("mysql", tmp_path)
+    yield eng
+    drop()
+
+
+@pytest.fixture
+def migrated(engine):
+    with engine.connect() as conn:
+        tenant_schema.upgrade(conn)
+    return engine
+
+
+def _tables(engine):
+    return set(sa.inspect(engine).get_table_names())
+
+
+def _add_user(session, username="zhangsan", full_name="张三丰", dept_name="客服部"):
+    dept = SysDept(dept_name=dept_name)
+    user = SysUser(username=username, full_name=full_name, dept=dept, password_hash="x")
+    session.add(user)
+    session.flush()
+    return user
+
+
+# --- migrating ------------------------------------------------------------------------------------
+
+
+def test_script_location_and_head():
+    assert os.path.isabs(tenant_schema.SCRIPT_LOCATION)
+    assert tenant_schema.SCRIPT_LOCATION == os.path.join(ROOT, "migrations", "tenant")
+    assert tenant_schema.head_revision() == HEAD
+
+
+def test_upgrade_on_empty_database_reaches_head_and_creates_every_table(engine):
+    assert _tables(engine) == set()
+    with engine.connect() as conn:
+        assert tenant_schema.current_revision(conn) is None
+        assert tenant_schema.is_current(conn) is False
+        assert tenant_schema.upgrade(conn) == HEAD
+        assert not conn.in_transaction()
+    assert _tables(engine) == TENANT_TABLES | {"alembic_version"}
+    assert set(TenantBase.metadata.tables) == TENANT_TABLES
+
+
+def test_upgrade_is_committed_without_the_caller_committing(engine):
+    conn = engine.connect()
+    tenant_schema.upgrade(conn)
+    conn.close()  # a commit left to the caller would be rolled back here
+    engine.dispose()
+    with engine.connect() as fresh:
+        assert tenant_schema.current_revision(fresh) == HEAD
+        assert tenant_schema.is_current(fresh)
+    assert TENANT_TABLES <= _tables(engine)
+
+
+def test_upgrade_twice_is_harmless_and_keeps_data(engine):
+    with engine.connect() as conn:
+        assert tenant_schema.upgrade(conn) == HEAD
+        with Session(conn) as session:
+            _add_user(session)
+            session.commit()
+        assert tenant_schema.upgrade(conn) == HEAD
+        assert tenant_schema.upgrade(conn, "head") == HEAD
+        assert not conn.in_transaction()
+        assert conn.execute(sa.select(sa.func.count()).select_from(SysUser.__table__)).scalar() == 1
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all() == [HEAD]
+        conn.rollback()
+
+
+def test_current_revision_before_and_after_leaves_transaction_state_alone(engine):
+    with engine.connect() as conn:
+        assert tenant_schema.current_revision(conn) is None
+        assert not conn.in_transaction()  # reading started a transaction; it was ended
+        tenant_schema.upgrade(conn)
+        assert tenant_schema.current_revision(conn) == HEAD
+        assert tenant_schema.is_current(conn)
+        assert not conn.in_transaction()
+        # Inside the caller's own transaction the read neither commits nor ends it.
+        with conn.begin():
+            conn.execute(sa.insert(TenantIdentity.__table__).values(tenant_id=7, enterprise_no="E0007",
+                                                                    created_at=datetime(2026, 1, 1)))
+            assert tenant_schema.current_revision(conn) == HEAD
+            assert conn.in_transaction()
+        assert conn.execute(sa.select(TenantIdentity.__table__.c.tenant_id)).scalar() == 7
+        conn.rollback()
+
+
+def test_upgrade_refuses_a_connection_in_a_transaction(engine):
+    with engine.connect() as conn:
+        conn.execute(sa.text("SELECT 1"))
+        with pytest.raises(tenant_schema.TenantSchemaError, match="no transaction in progress"):
+            tenant_schema.upgrade(conn)
+        conn.rollback()
+        assert tenant_schema.current_revision(conn) is None
+    with engine.begin() as conn, pytest.raises(tenant_schema.TenantSchemaError):
+        tenant_schema.upgrade(conn)
+    assert _tables(engine) == set()
+
+
+def test_downgrade_to_base_and_back(migrated):
+    with migrated.connect() as conn:
+        command.downgrade(tenant_schema.alembic_config(conn), "base")
+        conn.commit()
+        assert tenant_schema.current_revision(conn) is None
+        assert _tables(migrated) == {"alembic_version"}
+        assert tenant_schema.upgrade(conn) == HEAD
+    assert _tables(migrated) == TENANT_TABLES | {"alembic_version"}
+
+
+def test_migration_matches_models(migrated):
+    with migrated.connect() as conn:
+        diffs = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), TenantBase.metadata)
+        conn.rollback()
+    assert diffs == []
+
+
+def test_env_configures_batch_mode_only_for_sqlite_and_compare_type(engine):
+    seen = {}
+
+    def capture(rev, context):
+        seen["batch"] = context.opts.get("render_as_batch")
+        seen["compare_type"] = context.opts.get("compare_type")
+        return []
+
+    from alembic.runtime.environment import EnvironmentContext
+
+    with engine.connect() as conn:
+        config = tenant_schema.alembic_config(conn)
+        script = ScriptDirectory.from_config(config)
+        with EnvironmentContext(config, script, fn=capture):
+            script.run_env()
+        conn.rollback()
+    assert seen == {"batch": engine.dialect.name == "sqlite", "compare_type": True}
+
+
+# --- the schema at work ---------------------------------------------------------------------------
+
+
+def test_chinese_text_and_emoji_round_trip(migrated):
+    with Session(migrated) as session:
+        user = _add_user(session, username="张三丰😀", full_name="张三丰 🀄", dept_name="客服部·二组")
+        session.commit()
+        user_id = user.id
+    with migrated.connect() as conn:
+        row = conn.execute(
+            sa.select(SysUser.__table__.c.username, SysUser.__table__.c.full_name, SysDept.__table__.c.dept_name)
+            .join(SysDept.__table__)
+            .where(SysUser.__table__.c.id == user_id)
+        ).one()
+        conn.rollback()
+    assert tuple(row) == ("张三丰😀", "张三丰 🀄", "客服部·二组")
+
+
+def test_mysql_tables_are_utf8mb4(mysql_engine):
+    with mysql_engine.connect() as conn:
+        tenant_schema.upgrade(conn)
+        rows = conn.execute(sa.text(
+            "SELECT TABLE_NAME, TABLE_COLLATION FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()"
+        )).all()
+        columns = conn.execute(sa.text(
+            "SELECT TABLE_NAME, COLUMN_NAME, CHARACTER_SET_NAME FROM information_schema.COLUMNS "
+            "WHERE TABLE_SCHEMA = DATABASE() AND CHARACTER_SET_NAME IS NOT NULL"
+        )).all()
+        conn.rollback()
+    collations = {name: coll for name, coll in rows}
+    for table in TENANT_TABLES:
+        assert collations[table] == "utf8mb4_unicode_ci", table
+    assert {c for t, _, c in columns if t in TENANT_TABLES} == {"utf8mb4"}
+
+
+def test_defaults_are_naive_utc_and_computed_per_row(migrated):
+    from tenant_runtime.models import utcnow
+
+    start = utcnow().replace(microsecond=0)
+    with Session(migrated) as session:
+        user = _add_user(session)
+        session.commit()
+        assert user.status == 1 and user.is_enabled
+        assert user.is_admin is False
+        assert user.dept.sort == 0
+        assert user.created_at.tzinfo is None
+        assert start <= user.created_at.replace(microsecond=0) <= utcnow() + timedelta(seconds=1)
+        first_updated = user.updated_at
+        user.full_name = "张无忌"
+        session.commit()
+        assert user.updated_at >= first_updated
+        assert user.updated_at.replace(microsecond=0) >= start
+
+    # Server defaults cover plain SQL inserts too.
+    with migrated.connect() as conn:
+        dept_id = conn.execute(sa.insert(SysDept.__table__).values(dept_name="总部", created_at=utcnow())).inserted_primary_key[0]
+        conn.execute(sa.text(
+            "INSERT INTO sys_user (username, full_name, dept_id, password_hash, created_at, updated_at) "
+            "VALUES ('raw', '原始', :d, 'x', :t, :t)"
+        ), {"d": dept_id, "t": utcnow()})
+        status, is_admin = conn.execute(sa.text("SELECT status, is_admin FROM sys_user WHERE username = 'raw'")).one()
+        conn.commit()
+    assert (status, bool(is_admin)) == (1, False)
+
+
+def test_username_uniqueness_is_enforced_by_the_database(migrated):
+    with Session(migrated) as session:
+        _add_user(session, username="lisi")
+        session.commit()
+        dept = session.scalars(sa.select(SysDept)).first()
+        session.add(SysUser(username="lisi", full_name="李四", dept=dept, password_hash="x"))
+        with pytest.raises(sa.exc.IntegrityError):
+            session.commit()
+        session.rollback()
+        assert session.scalar(sa.select(sa.func.count()).select_from(SysUser)) == 1
+
+
+def test_token_hash_uniqueness_and_relations(migrated):
+    from tenant_runtime.models import utcnow
+
+    with Session(migrated) as session:
+        user = _add_user(session)
+        expires = utcnow() + timedelta(days=1)
+        session.add(SysToken(user=user, token_hash="a" * 64, expires_at=expires))
+        session.add(SysImpersonation(staff_id=3, staff_username="ops1", user=user, reason="工单 #42 排查"))
+        session.commit()
+        session.add(SysToken(user=user, token_hash="a" * 64, expires_at=expires))
+        with pytest.raises(sa.exc.IntegrityError):
+            session.commit()
+        session.rollback()
+        record = session.scalars(sa.select(SysImpersonation)).one()
+        assert record.user.username == "zhangsan" and record.reason == "工单 #42 排查"
+        assert record.created_at.tzinfo is None and record.ip is None
+
+
+def test_tenant_identity_holds_a_single_row(migrated):
+    with Session(migrated) as session:
+        session.add(TenantIdentity(tenant_id=42, enterprise_no="ENT20260001"))
+        session.commit()
+        identity = session.get(TenantIdentity, 1)
+        assert (identity.tenant_id, identity.enterprise_no) == (42, "ENT20260001")
+    # A second row: same id -> primary key; another id -> CHECK constraint. PyMySQL reports MariaDB's
+    # CHECK failure (error 4025) as OperationalError, not IntegrityError.
+    for row_id, errors in ((1, sa.exc.IntegrityError), (2, (sa.exc.IntegrityError, sa.exc.OperationalError))):
+        with migrated.connect() as conn:
+            with pytest.raises(errors, match="single_row|UNIQUE|PRIMARY|Duplicate"):
+                conn.execute(sa.insert(TenantIdentity.__table__).values(
+                    id=row_id, tenant_id=43, enterprise_no="ENT20260002", created_at=datetime(2026, 1, 1)))
+            conn.rollback()
+
+
+def test_business_table_exclusions():
+    assert BUSINESS_TABLE_EXCLUSIONS == {"tenant_identity", "alembic_version", "sys_token", "sys_impersonation"}
+    assert BUSINESS_TABLE_EXCLUSIONS - {"alembic_version"} <= set(TenantBase.metadata.tables)
+
+
+# --- concurrency ----------------------------------------------------------------------------------
+
+
+def test_concurrent_upgrades_of_one_database_both_succeed(engine):
+    results, errors = [], []
+
+    def run():
+        try:
+            with engine.connect() as conn:
+                results.append(tenant_schema.upgrade(conn))
+        except Exception as exc:  # noqa: BLE001  (reported by the assertion below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert results == [HEAD] * 3
+
+
+def test_upgrade_waits_for_another_process_holding_the_mysql_lock(mysql_engine):
+    with mysql_engine.connect() as holder, mysql_engine.connect() as conn:
+        database = holder.execute(sa.text("SELECT DATABASE()")).scalar()
+        lock = tenant_schema._lock_name(database)
+        assert len(lock) <= 64
+        assert holder.execute(sa.text("SELECT GET_LOCK(:n, 0)"), {"n": lock}).scalar() == 1
+        with pytest.raises(tenant_schema.TenantSchemaError, match="still runs"):
+            tenant_schema.upgrade(conn, lock_timeout=1)
+        assert not conn.in_transaction()
+        assert tenant_schema.current_revision(conn) is None
+        holder.execute(sa.text("SELECT RELEASE_LOCK(:n)"), {"n": lock})
+        holder.rollback()
+        assert tenant_schema.upgrade(conn) == HEAD
+        # ... and the lock was released again afterwards.
+        assert holder.execute(sa.text("SELECT IS_FREE_LOCK(:n)"), {"n": lock}).scalar() == 1
+        holder.rollback()
+
+
+# --- separation from the control database ---------------------------------------------------------
+
+
+def test_tenant_and_control_metadata_are_disjoint():
+    import platform_admin.models  # noqa: F401  (registers every control model on db.metadata)
+    from extensions import NAMING, db
+
+    control, tenant = set(db.metadata.tables), set(TenantBase.metadata.tables)
+    assert control and tenant
+    assert TenantBase.metadata is not db.metadata
+    assert not control & tenant
+    assert not (control & TENANT_TABLES)
+    assert not issubclass(SysUser, db.Model)
+    assert TenantBase.metadata.naming_convention == NAMING
+
+
+def test_control_migrations_do_not_see_the_tenant_revision():
+    control = ScriptDirectory(os.path.join(ROOT, "migrations"))
+    assert HEAD not in {script.revision for script in control.walk_revisions()}
+    tenant = ScriptDirectory(tenant_schema.SCRIPT_LOCATION)
+    assert {script.revision for script in tenant.walk_revisions()} == {HEAD}
+
+
+def test_registry_does_not_import_the_tenant_runtime():
+    code = (
+        "import sys; import datasource_registry.tenant_schema; "
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('tenant_runtime', 'flask', 'app', 'extensions')); "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], check=False, cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_env_py_imports_neither_flask_nor_the_app():
+    with open(os.path.join(tenant_schema.SCRIPT_LOCATION, "env.py"), encoding="utf-8") as f:
+        tree = ast.parse(f.read())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module.split(".")[0])
+    assert not imported & {"flask", "flask_sqlalchemy", "flask_migrate", "app", "extensions", "platform_admin"}
+    assert "tenant_runtime" in imported
