@@ -15,7 +15,7 @@ from platform_admin.common.timeutil import utcnow
 from . import secrets, tenant_schema
 from .models import NEXT_STATUS, Datasource
 
-BUSINESS_TABLE_EXCLUSIONS = {"tenant_identity", "alembic_version", "sys_token", "sys_impersonation"}
+BUSINESS_TABLE_EXCLUSIONS = tenant_schema.BUSINESS_TABLE_EXCLUSIONS
 
 
 def generated_names(enterprise):

@@ -35,6 +35,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
+# Tenant tables that do not count as business data when the delete guard asks whether a tenant
+# database is still empty.
+BUSINESS_TABLE_EXCLUSIONS = frozenset({"tenant_identity", "alembic_version", "sys_token", "sys_impersonation"})
+
 SCRIPT_LOCATION = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations", "tenant")
 
 # Seconds an upgrade waits for another process's upgrade of the same MySQL database.

@@ -42,8 +42,8 @@ MYSQL_TABLE_OPTIONS = {
     "mysql_collate": "utf8mb4_unicode_ci",
 }
 
-# Tables that do not count as business data when deciding whether a tenant database is still empty.
-BUSINESS_TABLE_EXCLUSIONS = {"tenant_identity", "alembic_version", "sys_token", "sys_impersonation"}
+# What does not count as business data is the delete guard's rule, so the registry owns it.
+from datasource_registry.tenant_schema import BUSINESS_TABLE_EXCLUSIONS  # noqa: E402
 
 # Primary keys and the foreign keys that point at them.
 IdType = BigInteger().with_variant(Integer, "sqlite")
