@@ -37,19 +37,30 @@ def _queue():
     return Queue("tenants", connection=Redis.from_url(current_app.config["REDIS_URL"]))
 
 
-def enqueue(kind, datasource, by=None, fleet_run_id=None, commit=True):
+def record(kind, datasource, by=None, fleet_run_id=None):
+    """Add the tracked ``TenantJob`` row of a job on one tenant (queued; the caller commits)."""
     if kind not in JOB_KINDS:
         raise ValueError(f"unknown job kind {kind!r}")
     row = TenantJob(id=secrets.token_hex(16), kind=kind, tenant_id=datasource.enterprise_id,
                     datasource_id=datasource.id, created_by_id=getattr(by, "id", None), fleet_run_id=fleet_run_id)
     db.session.add(row)
+    return row
+
+
+def tenant_meta(row):
+    """The tenant context a job carries (rq ``job.meta``) and ``execute`` checks against its row."""
+    return {"tenant_id": row.tenant_id, "datasource_id": row.datasource_id}
+
+
+def enqueue(kind, datasource, by=None, fleet_run_id=None, commit=True):
+    row = record(kind, datasource, by=by, fleet_run_id=fleet_run_id)
     if commit:
         db.session.commit()
     if current_app.config.get("REDIS_URL"):
-        _queue().enqueue(run, row.id, job_id=row.id, meta={"tenant_id": row.tenant_id, "datasource_id": row.datasource_id},
+        _queue().enqueue(run, row.id, job_id=row.id, meta=tenant_meta(row),
                          job_timeout=600, result_ttl=86400, failure_ttl=7 * 86400)
     else:
-        execute(row.id, {"tenant_id": row.tenant_id, "datasource_id": row.datasource_id})
+        execute(row.id, tenant_meta(row))
     return row
 
 

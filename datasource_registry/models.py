@@ -87,12 +87,57 @@ class TenantJob(db.Model):
     message: Mapped[str | None] = mapped_column(String(255))
     result: Mapped[dict | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
-    fleet_run_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    fleet_run_id: Mapped[int | None] = mapped_column(ForeignKey("fleet_run.id"), index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
 
+
+
+FLEET_RUN_STATUSES = {
+    "running": _l("Running"),
+    "finished": _l("Finished"),
+    "halted": _l("Halted: the canary wave failed"),
+    "finished_with_failures": _l("Finished with failures"),
+}
+
+
+class FleetRun(db.Model):
+    """One upgrade of every provisioned tenant database to the tenant schema's head; each tenant is a
+    ``TenantJob`` (kind ``upgrade``) pointing here. Rules live in ``datasource_registry.fleet``."""
+
+    __tablename__ = "fleet_run"
+    __audit__ = False  # counters move with every tenant; the tenant jobs are the record
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(30), default="running", index=True)
+    # 1 while running, NULL otherwise: the unique index lets the database itself refuse a second run.
+    running_slot: Mapped[int | None] = mapped_column(unique=True)
+    target_revision: Mapped[str] = mapped_column(String(64))
+    canary_size: Mapped[int]
+    parallelism: Mapped[int]
+    total: Mapped[int] = mapped_column(default=0)
+    succeeded: Mapped[int] = mapped_column(default=0)
+    failed: Mapped[int] = mapped_column(default=0)
+    started_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)  # heartbeat: moves with every tenant done
+    finished_at: Mapped[datetime | None]
+
+    started_by = relationship("StaffUser", foreign_keys=[started_by_id])
+
+    @property
+    def status_label(self):
+        return FLEET_RUN_STATUSES.get(self.status, self.status)
+
+    @property
+    def done(self):
+        return self.succeeded + self.failed
+
+    @property
+    def percent(self):
+        return 100 if not self.total else min(100, round(100 * self.done / self.total))
 
 def _password_unchanged(old_token, new_token):
     from .secrets import SecretUnreadable, decrypt

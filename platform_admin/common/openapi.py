@@ -21,6 +21,7 @@ def _forms():
     from platform_admin.auth.forms import StaffCreateForm, StaffUpdateForm
     from platform_admin.contracts.forms import ContractForm
     from platform_admin.enterprises.forms import EnterpriseForm
+    from platform_admin.fleet.forms import FleetRunForm
     from platform_admin.onboarding.forms import (
         ApplicationUpdateForm,
         FollowUpForm,
@@ -35,6 +36,7 @@ def _forms():
         "api.application_create": OfflineApplicationForm, "api.application_update": ApplicationUpdateForm,
         "api.follow_up_create": FollowUpForm, "api.enterprise_create": EnterpriseForm,
         "api.enterprise_update": EnterpriseForm, "api.contract_create": ContractForm, "api.contract_update": ContractForm,
+        "api.fleet_run_create": FleetRunForm,
     }
 
 
@@ -66,8 +68,14 @@ SUMMARIES = {
     "api.contract_scan": "Upload the contract scan (multipart field 'file')",
     "api.audit_event_list": "Audit events (filters: actor, action, record_type, record_id, since, until)",
     "api.outbox_list": "Every SMS and email sent or tried (filters: to, channel)",
+    "api.fleet_run_list": "Fleet upgrades of the tenant databases, newest first",
+    "api.fleet_run_create": "Upgrade every tenant database to the schema head: canary wave first, then in parallel",
+    "api.fleet_run_get": "A fleet upgrade: counts, progress and the tenants that failed",
+    "api.fleet_run_resume": "Resume a fleet upgrade: skip its upgraded tenants, retry the others",
     "api.openapi": "This document",
 }
+# Answered before the work is done; the work is followed with a GET.
+ACCEPTED = frozenset({"api.sms_code_create", "api.fleet_run_create", "api.fleet_run_resume"})
 
 STATUS_TEXT = {200: "OK", 201: "Created", 202: "Accepted", 204: "No content", 400: "Malformed body",
                401: "Not authenticated", 403: "Not allowed", 404: "Not found", 409: "Conflict",
@@ -137,7 +145,7 @@ def build_spec(blueprint_name="api"):
                 "responses": {"default": {"description": "Error", "content": {"application/json": {"schema": ERROR}}}},
             }
             ok = 201 if rule.endpoint.endswith(("_create", "_convert")) and method == "POST" else 200
-            if rule.endpoint == "api.sms_code_create":
+            if rule.endpoint in ACCEPTED:
                 ok = 202
             if method == "DELETE":
                 ok = 204
