@@ -80,6 +80,7 @@ class Config:
     TENANT_CONNECTION_BUDGET = _int("TENANT_CONNECTION_BUDGET", 60)  # connections one process may hold, all tenants
     TENANT_POOL_WAIT = float(os.environ.get("TENANT_POOL_WAIT", "2"))  # seconds to wait for room before a 503
     ALLOW_SQLITE_DATASOURCES = _bool("ALLOW_SQLITE_DATASOURCES", True)
+    TENANT_CONNECT_TIMEOUT = _int("TENANT_CONNECT_TIMEOUT", 5)  # seconds before an unreachable tenant is a 503
     TENANT_CACHE_TTL = float(os.environ.get("TENANT_CACHE_TTL", "5"))  # seconds a tenant lookup is reused
     # How a request names its tenant: any of path (/t/<code>/), subdomain (<code>.TENANT_BASE_DOMAIN), header
     TENANT_ROUTING = tuple(os.environ.get("TENANT_ROUTING", "path,header").split(","))

@@ -21,7 +21,7 @@ def datasource_ready(enterprise):
 
 
 def init_app(app):
-    from . import models, provisioning  # noqa: F401 - tables, ORM guards and job kinds
+    from . import models, provisioning, signals  # noqa: F401 - tables, ORM guards, job kinds, change signals
     from .cli import register_cli
     from .registry import init_app as init_registry
 

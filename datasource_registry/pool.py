@@ -190,6 +190,7 @@ class PoolRegistry:
         wait_timeout: float = 2.0,
         identity_check=None,
         engine_options: dict | None = None,
+        connect_timeout: int = 5,
     ):
         if int(budget) < 1:
             raise ValueError("budget must be at least 1")
@@ -203,6 +204,7 @@ class PoolRegistry:
         self.wait_timeout = float(wait_timeout)
         self._identity_check = identity_check
         self._engine_options = options
+        self.connect_timeout = connect_timeout
         self._init_state()
 
     def _init_state(self) -> None:
@@ -476,6 +478,9 @@ class PoolRegistry:
     def _build_engine(self, entry: _Entry) -> Engine:
         url = entry.target.url
         options = {"pool_pre_ping": True, "pool_recycle": 3600}
+        if url.get_backend_name() == "mysql":
+            # An unreachable server must cost a request seconds, not the OS's minutes-long TCP timeout.
+            options["connect_args"] = {"connect_timeout": self.connect_timeout}
         sized = True
         if url.get_backend_name() == "sqlite":
             # sqlite keeps its default pool; a file database defaults to a QueuePool, which we size
@@ -702,9 +707,10 @@ def make_registry(
     wait_timeout: float = 2.0,
     identity_check=None,
     engine_options: dict | None = None,
+    connect_timeout: int = 5,
 ) -> PoolRegistry:
     """A registry that is reset automatically in every forked child (gunicorn, rq)."""
-    registry = PoolRegistry(budget, wait_timeout, identity_check, engine_options)
+    registry = PoolRegistry(budget, wait_timeout, identity_check, engine_options, connect_timeout)
     _REGISTRIES.add(registry)
     return registry
 

@@ -29,7 +29,8 @@ def _identity_check(dbapi_connection, target):
 def init_app(app):
     budget = app.config.get("TENANT_CONNECTION_BUDGET", 60)
     app.extensions["pool_registry"] = make_registry(budget=budget, wait_timeout=app.config.get("TENANT_POOL_WAIT", 2.0),
-                                                    identity_check=_identity_check)
+                                                    identity_check=_identity_check,
+                                                    connect_timeout=app.config.get("TENANT_CONNECT_TIMEOUT", 5))
 
 
 def get_registry():

@@ -9,9 +9,10 @@ def select_locale():
     if not has_request_context():  # jobs and CLI speak the default language
         return current_app.config["BABEL_DEFAULT_LOCALE"]
     supported = current_app.config["LANGUAGES"]
+    is_api = request.path.startswith("/api/") or "/api/v1/" in request.path  # control plane or a tenant's API
     lang = request.args.get("lang")
     if lang in supported:
-        if not request.path.startswith("/api/"):
+        if not is_api:
             session["lang"] = lang
         return lang
     if session.get("lang") in supported:
@@ -19,7 +20,7 @@ def select_locale():
     staff = g.get("staff")
     if staff is not None and staff.locale in supported:
         return staff.locale
-    if request.path.startswith("/api/") and request.accept_languages:
+    if is_api and request.accept_languages:
         best = request.accept_languages.best_match(["zh_CN", "zh", "en"])
         if best:
             return "zh_CN" if best.startswith("zh") else "en"
@@ -53,10 +54,13 @@ def init_app(app):
     from .dashboard.views import bp as dashboard_bp
     from .datasources import api as _datasources_api  # noqa: F401
     from .datasources import impersonation as _impersonation  # noqa: F401
+    from .datasources.registry_views import bp as registry_bp
     from .datasources.views import bp as datasources_bp
     from .enterprises import api as _enterprises_api  # noqa: F401
     from .enterprises.views import bp as enterprises_bp
     from .files.views import bp as files_bp
+    from .fleet import api as _fleet_api  # noqa: F401
+    from .fleet.views import bp as fleet_bp
     from .messaging.views import bp as outbox_bp
     from .onboarding import api as _onboarding_api  # noqa: F401
     from .onboarding.public_views import bp as public_bp
@@ -74,7 +78,7 @@ def init_app(app):
 
     csrf.exempt(api)  # bearer tokens only; cookies never authorise the API
     for bp in (auth_bp, dashboard_bp, public_bp, onboarding_bp, enterprises_bp, contracts_bp, staff_bp, audit_bp,
-               outbox_bp, files_bp, datasources_bp, api):
+               outbox_bp, files_bp, datasources_bp, registry_bp, fleet_bp, api):
         app.register_blueprint(bp)
     app.before_request(enforce)
     register_error_handlers(app)

@@ -20,6 +20,6 @@ def init_app(app):
     def tenant_globals():
         from flask import g
 
-        tenant = g.get("tenant")
-        return {"tenant_name": tenant.info.name if tenant else None, "tenant_user": g.get("tenant_user"),
+        info = g.get("tenant_info")
+        return {"tenant_name": info.name if info else None, "tenant_user": g.get("tenant_user"),
                 "impersonator": g.get("impersonator")}

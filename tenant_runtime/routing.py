@@ -21,6 +21,7 @@ def resolve(code):
     info = lookup(code)
     if info is None:
         raise TenantError(404, "tenant_not_found", _("There is no such company on this platform."))
+    g.tenant_info = info  # so even a refusal page can name the company
     if not info.is_open:
         raise TenantError(403, "tenant_closed", _("This company's account is closed. Contact your administrator."))
     if info.suspended:

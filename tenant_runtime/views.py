@@ -30,7 +30,8 @@ for blueprint in (bp, api):
 def _login_key():
     data = request.get_json(silent=True) if request.is_json else None
     username = (data or {}).get("username") if isinstance(data, dict) else request.form.get("username")
-    return f"tenant-login:{request.view_args and g.get('tenant') and g.tenant.tenant_id}:{str(username or '').lower()}"
+    tenant = g.get("tenant")  # resolved by the url_value_preprocessor before the limit is checked
+    return f"tenant-login:{tenant.tenant_id if tenant else '-'}:{str(username or '').lower()}"
 
 
 def _failed(response):

@@ -118,6 +118,90 @@ def tenant_factory(app, tenant_account, make_staff):
     return make
 
 
+SESSION_TENANTS = 3
+
+
+@pytest.fixture(scope="session")
+def tenant_databases(tenant_account):
+    """Tenant databases on MariaDB built once per test session (schema at head, identity marker),
+    reset cheaply per test by ``tenants``. Returns one dict per tenant: id, enterprise_no, database."""
+    from datasource_registry import tenant_schema
+
+    server = sa.create_engine(MYSQL_SERVER)
+    specs = []
+    for k in range(1, SESSION_TENANTS + 1):
+        enterprise_no = f"QYS{RUN.upper()}{k:06d}"
+        spec = {"id": 990000 + k, "enterprise_no": enterprise_no, "database": f"{TENANT_PREFIX}{enterprise_no.lower()}"}
+        with server.begin() as conn:
+            conn.execute(sa.text(f"CREATE DATABASE `{spec['database']}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
+        engine = sa.create_engine(f"{MYSQL_SERVER}/{spec['database']}?charset=utf8mb4", poolclass=sa.pool.NullPool)
+        with engine.connect() as conn:
+            tenant_schema.upgrade(conn)
+            conn.execute(sa.text("INSERT INTO tenant_identity (id, tenant_id, enterprise_no, created_at) "
+                                 "VALUES (1, :t, :n, NOW())"), {"t": spec["id"], "n": enterprise_no})
+            conn.commit()
+        engine.dispose()
+        specs.append(spec)
+    server.dispose()
+    return specs
+
+
+class Tenant:
+    """One session tenant as a test sees it: open, provisioned, with a fresh administrator."""
+
+    def __init__(self, spec, admin_password, datasource_id):
+        self.id, self.enterprise_no, self.database = spec["id"], spec["enterprise_no"], spec["database"]
+        self.code = self.enterprise_no.lower()
+        self.admin_password = admin_password
+        self.datasource_id = datasource_id
+
+    def engine(self):
+        return sa.create_engine(f"{MYSQL_SERVER}/{self.database}?charset=utf8mb4", poolclass=sa.pool.NullPool)
+
+    def __repr__(self):
+        return f"<Tenant {self.code}>"
+
+
+@pytest.fixture
+def tenants(app, tenant_databases, tenant_account):
+    """The session's tenant databases, emptied and given a new administrator, behind open enterprises
+    with provisioned datasources in this test's control database. ``tenants[0]``, ``tenants[1]``..."""
+    from datasource_registry import secrets as ds_secrets
+    from datasource_registry.models import Datasource, TenantJob
+    from platform_admin.common.timeutil import utcnow
+    from tenant_runtime.models import TenantBase
+    from tenant_runtime.provisioning import create_first_admin
+    from tests.factories import EnterpriseFactory
+
+    result = []
+    with app.app_context():
+        for spec in tenant_databases:
+            enterprise = EnterpriseFactory(id=spec["id"], enterprise_no=spec["enterprise_no"], status=1,
+                                           opened_at=utcnow())
+            ds = Datasource(enterprise=enterprise, name=f"ds_{spec['enterprise_no'].lower()}", database=spec["database"],
+                            type="mysql", host=tenant_account["host"], port=tenant_account["port"],
+                            username=tenant_account["username"],
+                            password_encrypted=ds_secrets.encrypt(tenant_account["password"]),
+                            max_connections=5, min_connections=1)
+            db.session.add(ds)
+            db.session.flush()
+            db.session.add(TenantJob(id=secrets.token_hex(16), kind="provision", tenant_id=spec["id"],
+                                     datasource_id=ds.id, status="finished", progress=100, finished_at=utcnow()))
+            db.session.commit()
+            engine = sa.create_engine(f"{MYSQL_SERVER}/{spec['database']}?charset=utf8mb4", poolclass=sa.pool.NullPool)
+            with engine.connect() as conn:
+                conn.execute(sa.text("SET FOREIGN_KEY_CHECKS = 0"))
+                for table in reversed(TenantBase.metadata.sorted_tables):
+                    if table.name != "tenant_identity":
+                        conn.execute(sa.text(f"DELETE FROM `{table.name}`"))
+                conn.execute(sa.text("SET FOREIGN_KEY_CHECKS = 1"))
+                secret = create_first_admin(conn, enterprise, None)["secret"]
+                conn.commit()
+            engine.dispose()
+            result.append(Tenant(spec, secret, ds.id))
+    return result
+
+
 @pytest.fixture
 def make_ready(app, make_staff):
     """``make_ready(ent_id)``: give an existing enterprise a provisioned SQLite datasource, so the
@@ -157,6 +241,9 @@ def _clean(request):
         registry = application.extensions.get("pool_registry")
         if registry is not None:
             registry.close()  # tenant engines of this test's enterprises
+        from tenant_runtime.resolver import invalidate
+
+        invalidate()  # the next test's enterprises may reuse these tenant codes
         with db.engine.begin() as conn:
             for table in reversed(db.metadata.sorted_tables):
                 conn.execute(table.delete())

@@ -11,8 +11,8 @@ from datasource_registry.models import ImpersonationGrant
 from extensions import db
 from platform_admin.common.api import api
 from platform_admin.common.db import commit, get_or_404
-from platform_admin.common.errors import ApiError, Conflict
-from platform_admin.common.forms import json_body
+from platform_admin.common.errors import Conflict
+from platform_admin.common.forms import form_from_json, validate_or_422
 from platform_admin.common.timeutil import isoformat, utcnow
 from platform_admin.enterprises.models import Enterprise
 
@@ -30,19 +30,16 @@ def grant(enterprise, username, reason, by):
     return raw, row
 
 
+def support_url(enterprise, raw):
+    return url_for("tenant.impersonate", tenant_code=enterprise.tenant_code, token=raw, _external=True)
+
+
 @api.post("/enterprises/<int:ent_id>/impersonations")
 def impersonation_create(ent_id):
+    from platform_admin.enterprises.forms import ImpersonateForm
+
     enterprise = get_or_404(Enterprise, ent_id)
-    data = json_body()
-    username, reason = data.get("username"), data.get("reason")
-    fields = {}
-    if not isinstance(username, str) or not username.strip():
-        fields["username"] = [_("This field is required.")]
-    if not isinstance(reason, str) or not reason.strip() or len(reason) > 255:
-        fields["reason"] = [_("Say why support needs to act as this user.")]
-    if fields:
-        raise ApiError(422, "invalid_fields", _("Some fields are invalid."), fields)
-    raw, row = grant(enterprise, username.strip(), reason.strip(), g.staff)
+    form = validate_or_422(form_from_json(ImpersonateForm))
+    raw, row = grant(enterprise, form.username.data, form.reason.data, g.staff)
     commit()
-    url = url_for("tenant.impersonate", tenant_code=enterprise.tenant_code, token=raw, _external=True)
-    return jsonify({"url": url, "expires_at": isoformat(row.expires_at)}), 201
+    return jsonify({"url": support_url(enterprise, raw), "expires_at": isoformat(row.expires_at)}), 201

@@ -11,7 +11,7 @@ from platform_admin.common.timeutil import isoformat
 from platform_admin.files.storage import save_upload
 
 from . import services
-from .forms import EDITABLE_FIELDS, EnterpriseForm
+from .forms import EDITABLE_FIELDS, EnterpriseForm, SuspendForm
 from .models import Enterprise
 
 
@@ -33,6 +33,8 @@ def enterprise_json(e):
         "datasource_configured": e.datasource is not None,
         "created_at": isoformat(e.created_at), "updated_at": isoformat(e.updated_at),
         "opened_at": isoformat(e.opened_at), "closed_at": isoformat(e.closed_at),
+        "tenant_code": e.tenant_code, "suspended": e.suspended_at is not None,
+        "suspended_at": isoformat(e.suspended_at), "suspend_message": e.suspend_message,
     }
 
 
@@ -110,6 +112,23 @@ def enterprise_open(ent_id):
 def enterprise_close(ent_id):
     enterprise = get_or_404(Enterprise, ent_id)
     services.close_enterprise(enterprise)
+    commit()
+    return jsonify(enterprise_json(enterprise))
+
+
+@api.post("/enterprises/<int:ent_id>/suspend")
+def enterprise_suspend(ent_id):
+    enterprise = get_or_404(Enterprise, ent_id)
+    form = validate_or_422(form_from_json(SuspendForm))
+    services.suspend_enterprise(enterprise, form.message.data)
+    commit()
+    return jsonify(enterprise_json(enterprise))
+
+
+@api.post("/enterprises/<int:ent_id>/resume")
+def enterprise_resume(ent_id):
+    enterprise = get_or_404(Enterprise, ent_id)
+    services.resume_enterprise(enterprise)
     commit()
     return jsonify(enterprise_json(enterprise))
 

@@ -6,7 +6,7 @@ from wtforms.validators import Email, Length, Optional, ValidationError
 
 from platform_admin.common.fields import LongText, Text
 from platform_admin.common.regions import cities_by_province, provinces
-from platform_admin.common.validators import ChinesePhone, CreditCode
+from platform_admin.common.validators import ChinesePhone, CreditCode, NotBlank
 
 
 def _province_choices():
@@ -61,3 +61,18 @@ class EnterpriseForm(FlaskForm):
 
 EDITABLE_FIELDS = ("name", "license_no", "province_code", "city_code", "address", "office_phone", "email",
                    "contact_name", "contact_phone", "introduction", "remarks")
+
+
+class SuspendForm(FlaskForm):
+    """Maintenance mode for one tenant: what its users read meanwhile."""
+
+    message = LongText(_l("Message to the company's users"), validators=[NotBlank(), Length(max=500)],
+                       description=_l("Shown on every page of the company's CRM until it is resumed."))
+
+
+class ImpersonateForm(FlaskForm):
+    """A support pass: act as one tenant user, once, for two minutes."""
+
+    username = Text(_l("Tenant user name"), validators=[NotBlank(), Length(max=64)])
+    reason = Text(_l("Reason"), validators=[NotBlank(), Length(max=255)],
+                  description=_l("Recorded here and shown to the company's administrators."))

@@ -72,6 +72,24 @@ def close_enterprise(enterprise):
     return enterprise
 
 
+def suspend_enterprise(enterprise, message):
+    """Maintenance mode: the tenant's users see ``message`` instead of the CRM until staff resume it."""
+    if not enterprise.is_open:
+        raise Conflict("illegal_transition", _("Only an open enterprise can be suspended."))
+    enterprise.suspended_at = enterprise.suspended_at or utcnow()
+    enterprise.suspend_message = message
+    enterprise._audit_verb = "suspend"
+    return enterprise
+
+
+def resume_enterprise(enterprise):
+    if enterprise.suspended_at is None:
+        raise Conflict("illegal_transition", _("The enterprise is not suspended."))
+    enterprise.suspended_at, enterprise.suspend_message = None, None
+    enterprise._audit_verb = "resume"
+    return enterprise
+
+
 def incomplete_query():
     conditions = [or_(getattr(Enterprise, f).is_(None), getattr(Enterprise, f) == "") for f in REQUIRED_FOR_ACTIVATION]
     return select(Enterprise).where(or_(*conditions))

@@ -13,7 +13,7 @@ from platform_admin.files.storage import save_upload
 
 from . import services
 from .api import filtered_enterprises
-from .forms import EnterpriseForm
+from .forms import EnterpriseForm, ImpersonateForm, SuspendForm
 from .models import REQUIRED_FOR_ACTIVATION, Enterprise
 
 bp = Blueprint("enterprises", __name__, url_prefix="/enterprises")
@@ -36,7 +36,13 @@ def enterprise_detail(ent_id):
 
         job = db.session.scalars(select(TenantJob).where(TenantJob.datasource_id == enterprise.datasource.id)
                                  .order_by(TenantJob.created_at.desc()).limit(1)).first()
-    return render_template("enterprises/detail.html", enterprise=enterprise, required=REQUIRED_FOR_ACTIVATION, job=job)
+    return _detail_page(enterprise, job=job)
+
+
+def _detail_page(enterprise, status=200, job=None, suspend_form=None, impersonate_form=None):
+    return render_template("enterprises/detail.html", enterprise=enterprise, required=REQUIRED_FOR_ACTIVATION, job=job,
+                           suspend_form=suspend_form or SuspendForm(formdata=None),
+                           impersonate_form=impersonate_form or ImpersonateForm(formdata=None)), status
 
 
 def _save(form, enterprise):
@@ -117,3 +123,51 @@ def enterprise_close(ent_id):
         db.session.rollback()
         flash(exc.message, "danger")
     return redirect(url_for("enterprises.enterprise_detail", ent_id=enterprise.id))
+
+
+@bp.post("/<int:ent_id>/suspend")
+def enterprise_suspend(ent_id):
+    enterprise = get_or_404(Enterprise, ent_id)
+    form = SuspendForm()
+    if not form.validate_on_submit():
+        return _detail_page(enterprise, 422, suspend_form=form)
+    try:
+        services.suspend_enterprise(enterprise, form.message.data)
+        commit()
+        flash(_("The company is in maintenance mode; its users see your message."), "success")
+    except ApiError as exc:
+        db.session.rollback()
+        flash(exc.message, "danger")
+    return redirect(url_for("enterprises.enterprise_detail", ent_id=enterprise.id))
+
+
+@bp.post("/<int:ent_id>/resume")
+def enterprise_resume(ent_id):
+    enterprise = get_or_404(Enterprise, ent_id)
+    try:
+        services.resume_enterprise(enterprise)
+        commit()
+        flash(_("Maintenance mode ended; the company's users are back in."), "success")
+    except ApiError as exc:
+        db.session.rollback()
+        flash(exc.message, "danger")
+    return redirect(url_for("enterprises.enterprise_detail", ent_id=enterprise.id))
+
+
+@bp.post("/<int:ent_id>/impersonate")
+def enterprise_impersonate(ent_id):
+    """Support: a single-use pass for one tenant user; the browser goes straight into the tenant with it."""
+    from platform_admin.datasources.impersonation import grant, support_url
+
+    enterprise = get_or_404(Enterprise, ent_id)
+    form = ImpersonateForm()
+    if not form.validate_on_submit():
+        return _detail_page(enterprise, 422, impersonate_form=form)
+    try:
+        raw, _row = grant(enterprise, form.username.data, form.reason.data, g.staff)
+        commit()
+    except ApiError as exc:
+        db.session.rollback()
+        flash(exc.message, "danger")
+        return redirect(url_for("enterprises.enterprise_detail", ent_id=enterprise.id))
+    return redirect(support_url(enterprise, raw))

@@ -1,0 +1,52 @@
+"""Browser fixtures: the app served on a loopback port, and a headless Debian Chromium page."""
+
+import threading
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+from werkzeug.serving import make_server
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+
+
+@pytest.fixture
+def live_server(app):
+    """Serve the app on a free loopback port in a daemon thread."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+
+
+@pytest.fixture
+def browser_page(live_server):
+    """A fresh Chromium page; closed before the live server stops. Records JS errors and 5xx answers."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    (SCREENSHOTS / "99-failure.png").unlink(missing_ok=True)  # only the latest run's failure, if any
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN",
+                                      timezone_id="Asia/Shanghai")
+        context.set_default_timeout(20_000)
+        expect.set_options(timeout=15_000)  # the 5 s default is tight on a loaded 2-core box
+        page = context.new_page()
+        page.js_errors, page.server_errors = [], []
+        page.on("pageerror", lambda exc: page.js_errors.append(str(exc)))
+        page.on("response", lambda resp: resp.status >= 500 and page.server_errors.append(f"{resp.status} {resp.url}"))
+        try:
+            yield page
+        finally:
+            expect.set_options(timeout=5_000)
+            context.close()
+            browser.close()
