@@ -43,7 +43,7 @@ MYSQL_TABLE_OPTIONS = {
 }
 
 # What does not count as business data is the delete guard's rule, so the registry owns it.
-from datasource_registry.tenant_schema import BUSINESS_TABLE_EXCLUSIONS  # noqa: E402
+from datasource_registry.tenant_schema import BUSINESS_TABLE_EXCLUSIONS
 
 # Primary keys and the foreign keys that point at them.
 IdType = BigInteger().with_variant(Integer, "sqlite")

@@ -7,7 +7,7 @@ tenant stops being served immediately in the process that closed it and within t
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import current_app
 from sqlalchemy import select
@@ -26,6 +26,9 @@ class TenantInfo:
     suspend_message: str | None
     datasource_id: int | None
     provisioned: bool
+    # Where the tenant's database is (its password decrypted, in memory only): the datasource is immutable,
+    # so routing a request needs no control-database read until the tenant changes.
+    target: object = field(default=None, repr=False, compare=False)
 
 
 _cache: dict[str, tuple[float, TenantInfo | None]] = {}
@@ -43,10 +46,13 @@ def _load(code):
     provisioned = ds is not None and db.session.scalar(
         select(TenantJob.id).where(TenantJob.datasource_id == ds.id, TenantJob.kind == "provision",
                                    TenantJob.status == "finished").limit(1)) is not None
+    from datasource_registry.registry import target_for
+
     return TenantInfo(tenant_id=enterprise.id, code=code.lower(), name=enterprise.name or code,
                       is_open=enterprise.is_open, suspended=enterprise.suspended_at is not None,
                       suspend_message=enterprise.suspend_message, datasource_id=ds.id if ds else None,
-                      provisioned=provisioned)
+                      provisioned=provisioned,
+                      target=target_for(ds) if provisioned and ds.enterprise_id == enterprise.id else None)
 
 
 def lookup(code):

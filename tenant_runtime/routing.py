@@ -5,8 +5,7 @@ from flask import current_app, g, request
 from flask_babel import gettext as _
 
 from datasource_registry.pool import CapacityExceeded, IdentityMismatch
-from datasource_registry.registry import get_registry, target_for
-from extensions import db
+from datasource_registry.registry import get_registry
 from platform_admin.common.errors import ApiError
 
 from .context import TenantContext
@@ -26,15 +25,10 @@ def resolve(code):
         raise TenantError(403, "tenant_closed", _("This company's account is closed. Contact your administrator."))
     if info.suspended:
         raise TenantError(503, "tenant_suspended", info.suspend_message or _("Under maintenance. Please come back later."))
-    if info.datasource_id is None or not info.provisioned:
-        raise TenantError(503, "tenant_unavailable", _("This company's database is not available yet."))
-    from datasource_registry.models import Datasource
-
-    ds = db.session.get(Datasource, info.datasource_id)
-    if ds is None or ds.enterprise_id != info.tenant_id:
+    if info.target is None:
         raise TenantError(503, "tenant_unavailable", _("This company's database is not available yet."))
     try:
-        engine = get_registry().engine_for(target_for(ds))
+        engine = get_registry().engine_for(info.target)
     except CapacityExceeded:
         raise TenantError(503, "tenant_busy", _("Too many requests right now. Please try again in a moment.")) from None
     g.tenant = TenantContext(info=info, engine=engine)

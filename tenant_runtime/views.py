@@ -60,8 +60,9 @@ def require_token():
 
 @api.after_request
 def commit_api(resp):
-    if g.get("tenant") is not None and resp.status_code < 400:
-        current_tenant.session.commit()
+    tenant = g.get("tenant")
+    if tenant is not None and resp.status_code < 400:
+        tenant.session.commit()
     return resp
 
 

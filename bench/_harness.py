@@ -1,0 +1,287 @@
+"""Shared set-up for the benchmarks that run the real app against real MariaDB tenants.
+
+``BenchEnv`` makes, for one benchmark run and under one unique prefix ``bench_<name>_<hex>_``:
+
+* a control database ``<prefix>control`` with the real control migrations applied (``flask_migrate.upgrade``);
+* a temporary non-root MariaDB account ``bu_<hex>`` (the datasource form refuses root and weak
+  passwords) allowed only on the tenant databases ``<prefix>t_%`` (as tests/conftest.py's
+  ``tenant_account`` does), on hosts ``%``, ``localhost`` and ``127.0.0.1``;
+* the real app (``app.create_app``) on that control database, jobs inline (no ``REDIS_URL``),
+  tenant databases named ``<prefix>t_<enterprise no>``, instance folder in a temporary directory;
+* a devops staff account that configures, provisions and opens enterprises through the real
+  services (``datasource_registry.services.configure``, ``jobs.enqueue("provision", ...)``,
+  ``platform_admin.enterprises.services.open_enterprise`` with its open checks).
+
+``cleanup()`` drops every database carrying the prefix (also ones an interrupted run left half made),
+the account, and the temporary directory. Scripts call it in ``finally`` and turn SIGTERM into
+KeyboardInterrupt, like bench_pool_registry.py.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import statistics
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import pymysql
+import sqlalchemy as sa
+from sqlalchemy.pool import NullPool
+
+DEFAULT_SERVER = os.environ.get("TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306")
+
+
+def admin_connection(url: sa.engine.URL):
+    return pymysql.connect(
+        host=url.host or "127.0.0.1",
+        port=url.port or 3306,
+        user=url.username or "root",
+        password=url.password or "",
+        autocommit=True,
+    )
+
+
+def pct(values, q):
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, round(q / 100 * (len(values) - 1)))]
+
+
+def median(values):
+    return statistics.median(values) if values else float("nan")
+
+
+def ms(seconds):
+    return f"{seconds * 1000:.2f} ms"
+
+
+def credit_code():
+    """A random unified social credit code with a correct check digit (as tests/factories.py)."""
+    from stdnum.cn import uscc
+
+    base = "91310115" + "".join(secrets.choice("0123456789") for _ in range(9))
+    return base + uscc.calc_check_digit(base + "0")
+
+
+def mobile():
+    return "139" + "".join(secrets.choice("0123456789") for _ in range(8))
+
+
+def install_sigterm():
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+
+
+class BenchEnv:
+    def __init__(self, name: str, server: str = DEFAULT_SERVER, password_hash_method: str | None = None,
+                 config_overrides: dict | None = None):
+        self.server = sa.engine.make_url(server)
+        self.run = secrets.token_hex(3)
+        self.prefix = f"bench_{name}_{self.run}_"
+        self.control_db = f"{self.prefix}control"
+        self.tenant_prefix = f"{self.prefix}t_"
+        self.account = {"host": self.server.host or "127.0.0.1", "port": self.server.port or 3306,
+                        "username": f"bu_{self.run}", "password": f"Bench#{secrets.token_hex(4)}Pw1"}
+        self.tmp = tempfile.mkdtemp(prefix=f"bench-{name}-")
+        self.password_hash_method = password_hash_method
+        self.config_overrides = dict(config_overrides or {})
+        self.app = None
+        self.staff_id = None
+        self._user_created = False
+
+    # ------------------------------------------------------------------ set-up
+
+    def setup(self):
+        conn = admin_connection(self.server)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f"CREATE DATABASE `{self.control_db}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+                user, password = self.account["username"], self.account["password"]
+                pattern = self.tenant_prefix.replace("_", "\\_") + "%"
+                self._user_created = True
+                for host in ("%", "localhost", "127.0.0.1"):
+                    cur.execute(f"CREATE USER IF NOT EXISTS '{user}'@'{host}' IDENTIFIED BY '{password}'")
+                    cur.execute(f"GRANT ALL PRIVILEGES ON `{pattern}`.* TO '{user}'@'{host}'")
+        finally:
+            conn.close()
+
+        from app import create_app
+        from config import Config
+
+        control_url = self.server.set(database=self.control_db, query={"charset": "utf8mb4"})
+        attrs = {
+            "SQLALCHEMY_DATABASE_URI": control_url.render_as_string(hide_password=False),
+            "INSTANCE_PATH": self.tmp,
+            "UPLOAD_DIR": os.path.join(self.tmp, "uploads"),
+            "TENANT_DATABASE_PREFIX": self.tenant_prefix,
+            "REDIS_URL": "",  # jobs inline
+            "RATELIMIT_STORAGE_URI": "memory://",
+            "SECRET_KEY": "bench-" + secrets.token_hex(8),
+            "SMS_BACKEND": "outbox",
+            "EMAIL_BACKEND": "outbox",
+        }
+        if self.password_hash_method:
+            attrs["PASSWORD_HASH_METHOD"] = self.password_hash_method
+        attrs.update(self.config_overrides)
+        bench_config = type("BenchConfig", (Config,), attrs)
+        self.app = create_app(bench_config)
+        with self.app.app_context():
+            from flask_migrate import upgrade
+
+            from extensions import db
+            from platform_admin.auth.services import create_staff
+
+            upgrade()  # the real control migrations
+            staff = create_staff(f"bench{self.run}", "Bench-Staff-42x", ["devops", "admin", "ops"])
+            db.session.commit()
+            self.staff_id = staff.id
+        return self
+
+    def staff(self):
+        from extensions import db
+        from platform_admin.auth.models import StaffUser
+
+        return db.session.get(StaffUser, self.staff_id)
+
+    def make_enterprise(self, i=0):
+        """A complete enterprise profile (closed) with a configured MySQL datasource on the bench account.
+        Returns (enterprise_id, datasource_id, tenant code). Call inside an app/request context."""
+        from flask import g
+
+        from datasource_registry import services as ds_services
+        from extensions import db
+        from platform_admin.enterprises import services as ent_services
+
+        staff = self.staff()
+        g.audit_actor = staff
+        ent = ent_services.create({
+            "name": f"基准物业服务有限公司{i}", "license_no": credit_code(), "province_code": "44", "province": "广东省",
+            "city_code": "4403", "city": "深圳市", "address": "南山区科技园路1号", "contact_name": "陈经理",
+            "contact_phone": mobile(), "email": "ops@example.com",
+        }, by=staff)
+        data = {"type": "mysql", "host": self.account["host"], "port": self.account["port"],
+                "username": self.account["username"], "password": self.account["password"],
+                "max_connections": 5, "min_connections": 1, "remark": None}
+        ds = ds_services.configure(ent, data, by=staff)
+        db.session.commit()
+        return ent.id, ds.id, ent.tenant_code
+
+    def provision(self, ds_id):
+        """Run the real provisioning job inline; returns the finished TenantJob row."""
+        from datasource_registry import jobs
+        from datasource_registry.models import Datasource
+        from extensions import db
+
+        ds = db.session.get(Datasource, ds_id)
+        row = jobs.enqueue("provision", ds, by=self.staff())
+        if row.status != "finished":
+            raise RuntimeError(f"provisioning failed: {row.error}")
+        return row
+
+    def open(self, ent_id):
+        """Open the enterprise through the real service (completeness gate, datasource_ready probe)."""
+        from flask import g
+
+        from extensions import db
+        from platform_admin.enterprises.models import Enterprise
+        from platform_admin.enterprises.services import open_enterprise
+
+        g.audit_actor = self.staff()
+        ent = db.session.get(Enterprise, ent_id)
+        open_enterprise(ent)
+        db.session.commit()
+
+    def tenant_url(self, database):
+        return sa.engine.URL.create("mysql+pymysql", username=self.account["username"],
+                                    password=self.account["password"], host=self.account["host"],
+                                    port=self.account["port"], database=database, query={"charset": "utf8mb4"})
+
+    def tenant_engine(self, database, **kw):
+        return sa.create_engine(self.tenant_url(database), poolclass=NullPool, **kw)
+
+    # ------------------------------------------------------------------ clean-up
+
+    def cleanup(self):
+        """Dispose every engine, drop every database with our prefix, the account, the temp dir."""
+        if self.app is not None:
+            try:
+                with self.app.app_context():
+                    from extensions import db
+
+                    db.session.remove()
+                    registry = self.app.extensions.get("pool_registry")
+                    if registry is not None:
+                        registry.close()
+                    db.engine.dispose()
+            except Exception as exc:  # noqa: BLE001 - clean-up goes on
+                print(f"warning: disposing the app's engines: {exc}", file=sys.stderr)
+        dropped = 0
+        conn = admin_connection(self.server)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE LEFT(SCHEMA_NAME, %s) = %s",
+                            (len(self.prefix), self.prefix))
+                for (name,) in cur.fetchall():
+                    cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+                    dropped += 1
+                if self._user_created:
+                    for host in ("%", "localhost", "127.0.0.1"):
+                        cur.execute(f"DROP USER IF EXISTS '{self.account['username']}'@'{host}'")
+        finally:
+            conn.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        print(f"cleanup: dropped {dropped} databases with prefix {self.prefix} and account "
+              f"{self.account['username']}", file=sys.stderr)
+        return dropped
+
+
+class Stopwatch:
+    def __init__(self):
+        self.t0 = time.perf_counter()
+
+    def __call__(self):
+        return time.perf_counter() - self.t0
+
+
+def patch_job_engines_ssl_disabled():
+    """Bench patch for ``--ssl-disabled``: the engines the tenant jobs and the datasource probe create
+    (``create_engine`` as imported by datasource_registry.provisioning / services / fleet) get
+    ``connect_args={"ssl_disabled": True}`` for MySQL URLs, so PyMySQL (>= 1.2) does not build an SSL
+    context (~25-30 ms of CPU under the GIL) for each new connection. The app's code is unchanged; this
+    shows what that option would save. Returns a function that undoes the patch."""
+    import importlib
+
+    def wrapper(url, *a, **kw):
+        if sa.engine.make_url(url).get_backend_name() == "mysql":
+            connect_args = dict(kw.get("connect_args") or {})
+            connect_args.setdefault("ssl_disabled", True)
+            kw["connect_args"] = connect_args
+        return sa.create_engine(url, *a, **kw)
+
+    patched = []
+    for name in ("datasource_registry.provisioning", "datasource_registry.services", "datasource_registry.fleet"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        if hasattr(module, "create_engine"):
+            patched.append((module, module.create_engine))
+            module.create_engine = wrapper
+
+    def undo():
+        for module, original in patched:
+            module.create_engine = original
+
+    return undo
+
+
+SSL_DISABLED_CONFIG = {"SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "connect_args": {"ssl_disabled": True}}}
