@@ -100,37 +100,32 @@ def enterprise_completeness(ent_id):
     return jsonify({"complete": not missing, "missing": missing})
 
 
-@api.post("/enterprises/<int:ent_id>/open")
-def enterprise_open(ent_id):
+def _transition(ent_id, change, *args):
     enterprise = get_or_404(Enterprise, ent_id)
-    services.open_enterprise(enterprise)
+    change(enterprise, *args)
     commit()
     return jsonify(enterprise_json(enterprise))
+
+
+@api.post("/enterprises/<int:ent_id>/open")
+def enterprise_open(ent_id):
+    return _transition(ent_id, services.open_enterprise)
 
 
 @api.post("/enterprises/<int:ent_id>/close")
 def enterprise_close(ent_id):
-    enterprise = get_or_404(Enterprise, ent_id)
-    services.close_enterprise(enterprise)
-    commit()
-    return jsonify(enterprise_json(enterprise))
+    return _transition(ent_id, services.close_enterprise)
 
 
 @api.post("/enterprises/<int:ent_id>/suspend")
 def enterprise_suspend(ent_id):
-    enterprise = get_or_404(Enterprise, ent_id)
     form = validate_or_422(form_from_json(SuspendForm))
-    services.suspend_enterprise(enterprise, form.message.data)
-    commit()
-    return jsonify(enterprise_json(enterprise))
+    return _transition(ent_id, services.suspend_enterprise, form.message.data)
 
 
 @api.post("/enterprises/<int:ent_id>/resume")
 def enterprise_resume(ent_id):
-    enterprise = get_or_404(Enterprise, ent_id)
-    services.resume_enterprise(enterprise)
-    commit()
-    return jsonify(enterprise_json(enterprise))
+    return _transition(ent_id, services.resume_enterprise)
 
 
 @api.get("/regions")

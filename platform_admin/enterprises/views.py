@@ -96,11 +96,10 @@ def enterprise_edit(ent_id):
     return _form_page(form, enterprise, 422 if form.errors else 200)
 
 
-@bp.post("/<int:ent_id>/open")
-def enterprise_open(ent_id):
-    enterprise = get_or_404(Enterprise, ent_id)
+def _transition(enterprise, change, success, *args):
+    """Apply one state change, commit, flash the outcome and go back to the enterprise page."""
     try:
-        services.open_enterprise(enterprise)
+        change(enterprise, *args)
         commit()
     except ApiError as exc:
         db.session.rollback()
@@ -108,21 +107,18 @@ def enterprise_open(ent_id):
             return redirect(url_for("enterprises.enterprise_edit", ent_id=enterprise.id, **{"for": "open"}))
         flash(exc.message, "danger")
     else:
-        flash(_("Enterprise opened."), "success")
+        flash(success, "success")
     return redirect(url_for("enterprises.enterprise_detail", ent_id=enterprise.id))
+
+
+@bp.post("/<int:ent_id>/open")
+def enterprise_open(ent_id):
+    return _transition(get_or_404(Enterprise, ent_id), services.open_enterprise, _("Enterprise opened."))
 
 
 @bp.post("/<int:ent_id>/close")
 def enterprise_close(ent_id):
-    enterprise = get_or_404(Enterprise, ent_id)
-    try:
-        services.close_enterprise(enterprise)
-        commit()
-        flash(_("Enterprise closed."), "success")
-    except ApiError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
-    return redirect(url_for("enterprises.enterprise_detail", ent_id=enterprise.id))
+    return _transition(get_or_404(Enterprise, ent_id), services.close_enterprise, _("Enterprise closed."))
 
 
 @bp.post("/<int:ent_id>/suspend")
@@ -131,27 +127,14 @@ def enterprise_suspend(ent_id):
     form = SuspendForm()
     if not form.validate_on_submit():
         return _detail_page(enterprise, 422, suspend_form=form)
-    try:
-        services.suspend_enterprise(enterprise, form.message.data)
-        commit()
-        flash(_("The company is in maintenance mode; its users see your message."), "success")
-    except ApiError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
-    return redirect(url_for("enterprises.enterprise_detail", ent_id=enterprise.id))
+    return _transition(enterprise, services.suspend_enterprise,
+                       _("The company is in maintenance mode; its users see your message."), form.message.data)
 
 
 @bp.post("/<int:ent_id>/resume")
 def enterprise_resume(ent_id):
-    enterprise = get_or_404(Enterprise, ent_id)
-    try:
-        services.resume_enterprise(enterprise)
-        commit()
-        flash(_("Maintenance mode ended; the company's users are back in."), "success")
-    except ApiError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
-    return redirect(url_for("enterprises.enterprise_detail", ent_id=enterprise.id))
+    return _transition(get_or_404(Enterprise, ent_id), services.resume_enterprise,
+                       _("Maintenance mode ended; the company's users are back in."))
 
 
 @bp.post("/<int:ent_id>/impersonate")
