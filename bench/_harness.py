@@ -81,6 +81,17 @@ def install_sigterm():
     signal.signal(signal.SIGTERM, on_term)
 
 
+def run_main(parse_args, run):
+    """A benchmark's entry point: SIGTERM and Ctrl-C both end in ``run``'s clean-up, exit code 130."""
+    args = parse_args()
+    install_sigterm()
+    try:
+        sys.exit(run(args))
+    except KeyboardInterrupt:
+        print("interrupted; databases dropped", file=sys.stderr)
+        sys.exit(130)
+
+
 class BenchEnv:
     def __init__(self, name: str, server: str = DEFAULT_SERVER, password_hash_method: str | None = None,
                  config_overrides: dict | None = None):

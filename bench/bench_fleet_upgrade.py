@@ -61,9 +61,9 @@ from _harness import (
     DEFAULT_SERVER,
     SSL_DISABLED_CONFIG,
     BenchEnv,
-    install_sigterm,
     median,
     patch_job_engines_ssl_disabled,
+    run_main,
 )
 
 BENCH_REVISION = "0002_bench_fleet"
@@ -375,13 +375,7 @@ def run(args):
 
 
 def main():
-    args = parse_args()
-    install_sigterm()
-    try:
-        sys.exit(run(args))
-    except KeyboardInterrupt:
-        print("interrupted; databases dropped", file=sys.stderr)
-        sys.exit(130)
+    run_main(parse_args, run)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
-import signal
 import statistics
 import sys
 import threading
@@ -303,17 +302,9 @@ def run(args):
 
 
 def main():
-    args = parse_args()
+    from _harness import run_main
 
-    def on_term(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_term)
-    try:
-        sys.exit(run(args))
-    except KeyboardInterrupt:
-        print("interrupted; databases dropped", file=sys.stderr)
-        sys.exit(130)
+    run_main(parse_args, run)
 
 
 if __name__ == "__main__":

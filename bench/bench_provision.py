@@ -42,9 +42,9 @@ from _harness import (
     DEFAULT_SERVER,
     SSL_DISABLED_CONFIG,
     BenchEnv,
-    install_sigterm,
     median,
     patch_job_engines_ssl_disabled,
+    run_main,
 )
 
 GOAL_S = 3.0
@@ -204,13 +204,7 @@ def run(args):
 
 
 def main():
-    args = parse_args()
-    install_sigterm()
-    try:
-        sys.exit(run(args))
-    except KeyboardInterrupt:
-        print("interrupted; databases dropped", file=sys.stderr)
-        sys.exit(130)
+    run_main(parse_args, run)
 
 
 if __name__ == "__main__":

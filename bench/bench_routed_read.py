@@ -1,6 +1,6 @@
 """Benchmark a tenant-routed API read against the same read in a plain single-database Flask app.
 
-    python bench/bench_routed_read.py [--rounds 30] [--per-round 200] [--warmup 200] [--quick] [--profile] [--what-if]
+    python bench/bench_routed_read.py [--rounds 30] [--per-round 200] [--warmup 200] [--quick] [--profile]
 
 Set-up (not timed): a control database with the real migrations, the real app (``create_app``), one
 enterprise with a MySQL datasource on a temporary non-root account, provisioned by the real job and
@@ -13,9 +13,11 @@ side ``--per-round`` times, the order rotating from round to round), per-request
 
 * ``routed``: ``GET /t/<code>/api/v1/me`` on the real app with its default config, so the resolver
   cache is warm (``TENANT_CACHE_TTL`` seconds, default 5: the first request after each TTL reloads the tenant
-  from the control database).
+  from the control database). The cached entry holds the datasource's pool ``Target``, so with the cache
+  warm a request reads nothing from the control database and decrypts no password.
 * ``routed, resolver cache off``: the same with ``TENANT_CACHE_TTL = 0`` (every request loads the
-  enterprise, its datasource and its provisioning job from the control database).
+  enterprise, its datasource and its provisioning job from the control database and decrypts the
+  datasource's password).
 * ``baseline``: a minimal Flask app with ONE SQLAlchemy engine (QueuePool, pool_size 1, max_overflow 4,
   pool_pre_ping, the same sizes and options the registry gives the tenant engine) on the SAME tenant
   database and account. Its ``GET /api/v1/me`` does what the routed app's token check and view do, with
@@ -24,17 +26,13 @@ side ``--per-round`` times, the order rotating from round to round), per-request
   ``sys_user`` loaded by id (enabled checked), JSON from ``tenant_runtime.views.user_json`` plus the
   tenant's code and name (constants), session committed in after_request (the UPDATE of
   ``last_used_at``), closed in teardown. What it does NOT do is everything that makes the app
-  multi-tenant: path routing middleware, tenant resolution (cache or control database), the
-  ``Datasource`` lookup and password decryption, the pool registry, and the control plane's global
-  hooks (permissions, locale, limiter, CSRF, security headers). Both apps run in this one process, so
-  the app's ORM listeners registered on SQLAlchemy's ``Session`` class (audit recorder, tenant-change
-  signals, datasource guards) also fire on the baseline's sessions: a few tens of microseconds that
-  the baseline pays although a truly separate app would not.
+  multi-tenant: path routing middleware, tenant resolution (the resolver cache; with
+  ``TENANT_CACHE_TTL = 0`` also the ``Datasource`` lookup and password decryption), the pool registry,
+  and the control plane's global hooks (permissions, locale, limiter, CSRF, security headers). Both
+  apps run in this one process, so the app's ORM listeners registered on SQLAlchemy's ``Session``
+  class (audit recorder, tenant-change signals, datasource guards) also fire on the baseline's
+  sessions: a few tens of microseconds that the baseline pays although a truly separate app would not.
 * ``baseline, read-only auth`` (information only): the baseline without the ``last_used_at`` write.
-* ``what-if`` (only with ``--what-if``, information only): the routed request with a bench patch that
-  replaces ``tenant_runtime.routing.resolve`` by a copy keeping each datasource's pool ``Target`` in
-  memory, i.e. without the per-request ``Datasource`` read from the control database and the password
-  decryption. Not the app's code: what such a cache would save.
 * ``bare Flask`` (information only): a Flask app answering a constant JSON, no database: the floor of
   the test client plus Flask per request.
 
@@ -58,7 +56,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _harness import DEFAULT_SERVER, BenchEnv, install_sigterm, median, ms, pct
+from _harness import DEFAULT_SERVER, BenchEnv, median, ms, pct, run_main
 
 GOAL = 1.10
 
@@ -70,8 +68,6 @@ def parse_args():
     p.add_argument("--warmup", type=int, default=200, help="untimed requests per side first")
     p.add_argument("--quick", action="store_true", help="smoke run: 6 rounds of 60 requests")
     p.add_argument("--profile", action="store_true", help="also profile routed requests with cProfile")
-    p.add_argument("--what-if", action="store_true",
-                   help="add a side where a bench patch caches the datasource's pool Target (not the app's code)")
     p.add_argument("--server", default=DEFAULT_SERVER)
     args = p.parse_args()
     if args.quick:
@@ -137,44 +133,6 @@ def make_baseline_app(url, code, name, tenant_id, write_last_used=True):
     return app, engine
 
 
-def install_what_if(app):
-    """--what-if: a copy of ``tenant_runtime.routing.resolve`` that keeps each datasource's pool Target in
-    memory instead of reading the ``Datasource`` row from the control database (and decrypting its
-    password) on every request. NOT the app's code: a measurement of what such a cache would save.
-    Returns (enable, disable)."""
-    from flask import g
-
-    from datasource_registry.models import Datasource
-    from datasource_registry.registry import get_registry, target_for
-    from extensions import db
-    from tenant_runtime import routing
-    from tenant_runtime.context import TenantContext
-
-    original = routing.resolve
-    targets = {}
-
-    def resolve(code):
-        info = routing.lookup(code)
-        if info is None or not info.is_open or info.suspended or info.datasource_id is None or not info.provisioned:
-            return original(code)  # the app's own refusals
-        target = targets.get(info.datasource_id)
-        if target is None or target.tenant_id != info.tenant_id:
-            ds = db.session.get(Datasource, info.datasource_id)
-            if ds is None or ds.enterprise_id != info.tenant_id:
-                return original(code)
-            target = targets[info.datasource_id] = target_for(ds)
-        g.tenant = TenantContext(info=info, engine=get_registry().engine_for(target))
-        return g.tenant
-
-    def enable():
-        routing.resolve = resolve
-
-    def disable():
-        routing.resolve = original
-
-    return enable, disable
-
-
 def make_bare_app():
     from flask import Flask, jsonify
 
@@ -227,14 +185,8 @@ def run(args):
 
         from tenant_runtime import resolver
 
-        enable_what_if = disable_what_if = None
-        if args.what_if:
-            enable_what_if, disable_what_if = install_what_if(app)
-
-        def set_ttl(value, what_if=False):
+        def set_ttl(value):
             def prepare():
-                if disable_what_if is not None:
-                    (enable_what_if if what_if else disable_what_if)()
                 # the TTL applies when an entry is stored: drop the entry cached under another TTL
                 if app.config["TENANT_CACHE_TTL"] != value:
                     resolver.invalidate()
@@ -252,9 +204,6 @@ def run(args):
             ("baseline_ro", "baseline, read-only auth (no last_used_at write)", base_ro_client, "/api/v1/me", None),
             ("bare", "bare Flask, constant JSON, no database", bare_client, "/ping", None),
         ]
-        if args.what_if:
-            sides.insert(2, ("routed_whatif", "what-if: routed, datasource Target cached (bench patch)",
-                             routed_client, f"/t/{code}/api/v1/me", set_ttl(default_ttl, what_if=True)))
 
         # correctness: both apps return the same body
         routed_body = routed_client.get(sides[0][3], headers=headers).json
@@ -301,8 +250,6 @@ def run(args):
                   f"{ms(round_medians['baseline'][-1])}", file=sys.stderr)
         timed_s = time.monotonic() - rounds_started
         app.config["TENANT_CACHE_TTL"] = default_ttl
-        if disable_what_if is not None:
-            disable_what_if()
 
         profile_lines = []
         if args.profile:
@@ -396,11 +343,6 @@ def run(args):
              f"write costs {ms(base - med['baseline_ro'])} per request in the baseline"),
             f"bare Flask floor (test client + Flask, no database): {ms(med['bare'])}",
         ]
-        if args.what_if:
-            wm, wlo, whi = round_ratios("routed_whatif")
-            lines.append(f"what-if (Target cached, bench patch) / baseline: {med['routed_whatif'] / base:.2f}x "
-                         f"(per-round median {wm:.2f}x, range {wlo:.2f}-{whi:.2f}); saves "
-                         f"{ms(med['routed'] - med['routed_whatif'])} per request against routed")
         lines += [
             f"timed rounds: {timed_s:.1f} s",
         ]
@@ -414,13 +356,7 @@ def run(args):
 
 
 def main():
-    args = parse_args()
-    install_sigterm()
-    try:
-        sys.exit(run(args))
-    except KeyboardInterrupt:
-        print("interrupted; databases dropped", file=sys.stderr)
-        sys.exit(130)
+    run_main(parse_args, run)
 
 
 if __name__ == "__main__":
