@@ -91,6 +91,6 @@ def init_app(app):
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("X-Frame-Options", "DENY")
         resp.headers.setdefault("Referrer-Policy", "same-origin")
-        if request.path.startswith("/api/"):
+        if "/api/v1/" in request.path:  # the control plane's API and every tenant's: never cached
             resp.headers.setdefault("Cache-Control", "no-store")
         return resp

@@ -477,3 +477,8 @@ def test_the_pool_api_counts_engines_and_budget(app, client, tenants, api_as):
     assert stats["budget"] == app.config["TENANT_CONNECTION_BUDGET"]
     assert {e["tenant_id"] for e in stats["engines"]} == {tenants[0].id, tenants[1].id}
     assert all(e["checked_out"] == 0 for e in stats["engines"])  # every request gave its connection back
+
+
+def test_tenant_api_answers_are_never_cached(client, tenants):
+    resp = client.get(f"/t/{tenants[0].code}/api/v1/me", headers=bearer(token_for(client, tenants[0])))
+    assert resp.headers["Cache-Control"] == "no-store" and resp.headers["X-Content-Type-Options"] == "nosniff"
