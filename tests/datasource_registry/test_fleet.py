@@ -2,17 +2,12 @@
 tenant listed while the others finish, a failed canary halts the rest untouched, resume retries only
 what is not upgraded, parallelism stays within its bound; the API, the page and the CLI on top."""
 
-import os
 import shutil
-import subprocess
-import sys
 import threading
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-import redis
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -28,9 +23,8 @@ from platform_admin.common.errors import ApiError
 from platform_admin.common.timeutil import utcnow
 from platform_admin.enterprises.models import Enterprise
 from tests.conftest import MYSQL_SERVER, csrf_from
+from tests.datasource_registry.conftest import REDIS_URL
 
-ROOT = Path(__file__).resolve().parents[2]
-REDIS_URL = "redis://127.0.0.1:6379/13"  # not test_jobs_rq's database: the two may run side by side
 FIRST = "0001_tenant_initial"
 PROBE = "0002_fleet_probe"
 PROBE_REVISION = f'''"""test only: one revision past the initial one, so provisioned tenants are behind"""
@@ -496,28 +490,8 @@ def test_cli_halts_on_a_failed_canary_and_refuses_bad_options(app, tenant_factor
 # ---------------------------------------------------------------------------- with Redis: a real rq worker
 
 
-@pytest.fixture
-def redis_conn():
-    conn = redis.Redis.from_url(REDIS_URL)
-    try:
-        conn.ping()
-    except redis.ConnectionError as exc:
-        pytest.fail(f"Redis is required for job tests and is not reachable: {exc}")
-    conn.flushdb()
-    yield conn
-    conn.flushdb()
-
-
-def run_worker(app):
-    env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": REDIS_URL,
-           "INSTANCE_PATH": app.config["INSTANCE_PATH"], "SECRET_KEY": app.config["SECRET_KEY"],
-           "TENANT_DATABASE_PREFIX": app.config["TENANT_DATABASE_PREFIX"], "APP_ENV": "development"}
-    return subprocess.run([sys.executable, "-m", "rq.cli", "worker", "--burst", "--url", REDIS_URL, "tenants"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, check=False)
-
-
-def test_with_redis_the_coordinator_is_a_control_job_on_the_tenants_queue(app, redis_conn, api_as, tenant_factory,
-                                                                          monkeypatch):
+def test_with_redis_the_coordinator_is_a_control_job_on_the_tenants_queue(app, redis_conn, run_worker, api_as,
+                                                                          tenant_factory, monkeypatch):
     tenants = [tenant_factory() for _ in range(2)]  # provisioned inline, before Redis is configured
     monkeypatch.setitem(app.config, "REDIS_URL", REDIS_URL)
     devops = api_as("devops")
@@ -529,7 +503,7 @@ def test_with_redis_the_coordinator_is_a_control_job_on_the_tenants_queue(app, r
     [queued] = Queue("tenants", connection=redis_conn).get_jobs()
     assert queued.func_name == "datasource_registry.fleet.run_job" and queued.args == (int(run_id),)
     assert "tenant_id" not in queued.meta  # a control job, not a tenant job
-    result = run_worker(app)
+    result = run_worker()
     assert result.returncode == 0, result.stderr[-2000:]
     got = devops.get(f"/api/v1/fleet-runs/{run_id}").json
     assert (got["status"], got["succeeded"]) == ("finished", 2)
