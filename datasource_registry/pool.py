@@ -584,31 +584,27 @@ class PoolRegistry:
         self._draining.add(entry)
 
     def _finish_kill(self, entry: _Entry) -> None:
-        try:
-            if entry.engine is not None:
-                pool = entry.engine.pool
-                if isinstance(pool, _BudgetPool):
-                    pool.retire()
-                else:
-                    entry.engine.dispose()
-        except Exception:
-            log.exception("tenant %s: error while closing a retired engine", entry.tenant_id)
-        finally:
-            with self._cond:
-                entry.disposing = False
-                self._settle_locked(entry)
-                self._cond.notify_all()
+        self._shut(entry, retire=True)
 
     def _close_idle(self, entry: _Entry) -> None:
         """Close a parked entry's idle connections, then give back its reservation."""
+        self._shut(entry, retire=False)
+
+    def _shut(self, entry: _Entry, retire: bool) -> None:
+        """Retire the engine (every connection, once returned) or close only its idle connections; then
+        settle the entry's reservation and wake whoever waits for room."""
         try:
-            pool = entry.engine.pool
-            if isinstance(pool, _BudgetPool):
-                pool.close_idle()
-            else:
-                entry.engine.dispose()
+            if entry.engine is not None:
+                pool = entry.engine.pool
+                if not isinstance(pool, _BudgetPool):
+                    entry.engine.dispose()
+                elif retire:
+                    pool.retire()
+                else:
+                    pool.close_idle()
         except Exception:
-            log.exception("tenant %s: error while closing idle connections", entry.tenant_id)
+            log.exception("tenant %s: error while %s", entry.tenant_id,
+                          "closing a retired engine" if retire else "closing idle connections")
         finally:
             with self._cond:
                 entry.disposing = False

@@ -1,10 +1,10 @@
 """Taking a request to its tenant: ``/t/<tenant_code>/`` (canonical), or a subdomain, or the
 ``X-Tenant-Code`` header (API clients), as TENANT_ROUTING allows. Fail closed at every step."""
 
-from flask import current_app, g, request
+from flask import g, request
 from flask_babel import gettext as _
 
-from datasource_registry.pool import CapacityExceeded, IdentityMismatch
+from datasource_registry.pool import CapacityExceeded
 from datasource_registry.registry import get_registry
 from platform_admin.common.errors import ApiError
 
@@ -79,14 +79,4 @@ class TenantRoutingMiddleware:
         return self.wsgi_app(environ, start_response)
 
 
-def identity_error_handler(exc):
-    current_app.logger.error("refused tenant connection: %s", exc)
-    raise TenantError(503, "tenant_unavailable", _("This company's database is not available right now."))
-
-
-def unavailable(exc):
-    current_app.logger.warning("tenant database unreachable: %s", type(exc).__name__)
-    raise TenantError(503, "tenant_unavailable", _("This company's database is not available right now."))
-
-
-__all__ = ["IdentityMismatch", "TenantError", "TenantRoutingMiddleware", "resolve"]
+__all__ = ["TenantError", "TenantRoutingMiddleware", "resolve"]

@@ -16,10 +16,10 @@ bp = Blueprint("registry", __name__, url_prefix="/registry")
 def registry_page():
     snapshot = stats()
     ids = [row["tenant_id"] for row in snapshot["engines"]]
-    names = dict(db.session.execute(select(Enterprise.id, Enterprise.name).where(Enterprise.id.in_(ids))).all()) \
-        if ids else {}
-    codes = dict(db.session.execute(select(Enterprise.id, Enterprise.enterprise_no).where(Enterprise.id.in_(ids))).all()) \
-        if ids else {}
+    rows = db.session.execute(select(Enterprise.id, Enterprise.name, Enterprise.enterprise_no)
+                              .where(Enterprise.id.in_(ids))).all() if ids else []
+    names = {row.id: row.name for row in rows}
+    codes = {row.id: row.enterprise_no for row in rows}
     engines = sorted(snapshot["engines"], key=lambda row: -(row["last_used"] or 0))
     return render_template("datasources/registry.html", stats=snapshot, engines=engines, names=names, codes=codes,
                            pid=os.getpid())
