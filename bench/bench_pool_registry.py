@@ -31,8 +31,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import pymysql
 import sqlalchemy as sa
+from _harness import DEFAULT_SERVER, admin_connection, ms, pct, run_main
 from tqdm import tqdm
 
 from datasource_registry.pool import PoolRegistry, Target
@@ -52,29 +52,8 @@ def parse_args():
         help="pass ssl_disabled=True to PyMySQL (by default PyMySQL >= 1.2 builds an SSL context "
         "for every new connection, ~30 ms of CPU, even when the server has no SSL)",
     )
-    p.add_argument("--server", default=os.environ.get("TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306"))
+    p.add_argument("--server", default=DEFAULT_SERVER)
     return p.parse_args()
-
-
-def admin_connection(url: sa.engine.URL):
-    return pymysql.connect(
-        host=url.host or "127.0.0.1",
-        port=url.port or 3306,
-        user=url.username or "root",
-        password=url.password or "",
-        autocommit=True,
-    )
-
-
-def pct(values, q):
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    return values[min(len(values) - 1, round(q / 100 * (len(values) - 1)))]
-
-
-def ms(seconds):
-    return f"{seconds * 1000:.2f} ms"
 
 
 class Databases:
@@ -302,8 +281,6 @@ def run(args):
 
 
 def main():
-    from _harness import run_main
-
     run_main(parse_args, run)
 
 

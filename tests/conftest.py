@@ -121,6 +121,11 @@ def tenant_factory(app, tenant_account, make_staff):
 SESSION_TENANTS = 3
 
 
+def tenant_engine(database):
+    """A pool-less engine (root) on one of this run's MariaDB tenant databases."""
+    return sa.create_engine(f"{MYSQL_SERVER}/{database}?charset=utf8mb4", poolclass=sa.pool.NullPool)
+
+
 @pytest.fixture(scope="session")
 def tenant_databases(tenant_account):
     """Tenant databases on MariaDB built once per test session (schema at head, identity marker),
@@ -134,7 +139,7 @@ def tenant_databases(tenant_account):
         spec = {"id": 990000 + k, "enterprise_no": enterprise_no, "database": f"{TENANT_PREFIX}{enterprise_no.lower()}"}
         with server.begin() as conn:
             conn.execute(sa.text(f"CREATE DATABASE `{spec['database']}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
-        engine = sa.create_engine(f"{MYSQL_SERVER}/{spec['database']}?charset=utf8mb4", poolclass=sa.pool.NullPool)
+        engine = tenant_engine(spec["database"])
         with engine.connect() as conn:
             tenant_schema.upgrade(conn)
             conn.execute(sa.text("INSERT INTO tenant_identity (id, tenant_id, enterprise_no, created_at) "
@@ -156,7 +161,7 @@ class Tenant:
         self.datasource_id = datasource_id
 
     def engine(self):
-        return sa.create_engine(f"{MYSQL_SERVER}/{self.database}?charset=utf8mb4", poolclass=sa.pool.NullPool)
+        return tenant_engine(self.database)
 
     def __repr__(self):
         return f"<Tenant {self.code}>"
@@ -188,7 +193,7 @@ def tenants(app, tenant_databases, tenant_account):
             db.session.add(TenantJob(id=secrets.token_hex(16), kind="provision", tenant_id=spec["id"],
                                      datasource_id=ds.id, status="finished", progress=100, finished_at=utcnow()))
             db.session.commit()
-            engine = sa.create_engine(f"{MYSQL_SERVER}/{spec['database']}?charset=utf8mb4", poolclass=sa.pool.NullPool)
+            engine = tenant_engine(spec["database"])
             with engine.connect() as conn:
                 conn.execute(sa.text("SET FOREIGN_KEY_CHECKS = 0"))
                 for table in reversed(TenantBase.metadata.sorted_tables):

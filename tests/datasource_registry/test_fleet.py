@@ -22,7 +22,7 @@ from extensions import db
 from platform_admin.common.errors import ApiError
 from platform_admin.common.timeutil import utcnow
 from platform_admin.enterprises.models import Enterprise
-from tests.conftest import MYSQL_SERVER, csrf_from
+from tests.conftest import MYSQL_SERVER, csrf_from, tenant_engine
 from tests.datasource_registry.conftest import REDIS_URL
 
 FIRST = "0001_tenant_initial"
@@ -79,7 +79,7 @@ def root_sql(app, ent_id, statement):
     """Run SQL as root on a tenant's own database (to break or mend it behind the app's back)."""
     with app.app_context():
         database = datasource_of(ent_id).database
-    engine = sa.create_engine(f"{MYSQL_SERVER}/{database}")
+    engine = tenant_engine(database)
     try:
         with engine.begin() as conn:
             conn.execute(sa.text(statement))
