@@ -4,12 +4,14 @@ from flask import current_app, g, has_request_context, request, session
 
 from extensions import csrf
 
+from .common.errors import wants_json
+
 
 def select_locale():
     if not has_request_context():  # jobs and CLI speak the default language
         return current_app.config["BABEL_DEFAULT_LOCALE"]
     supported = current_app.config["LANGUAGES"]
-    is_api = request.path.startswith("/api/") or "/api/v1/" in request.path  # control plane or a tenant's API
+    is_api = wants_json()  # the control plane's API or a tenant's
     lang = request.args.get("lang")
     if lang in supported:
         if not is_api:
@@ -91,6 +93,6 @@ def init_app(app):
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("X-Frame-Options", "DENY")
         resp.headers.setdefault("Referrer-Policy", "same-origin")
-        if "/api/v1/" in request.path:  # the control plane's API and every tenant's: never cached
+        if wants_json():  # the control plane's API and every tenant's: never cached
             resp.headers.setdefault("Cache-Control", "no-store")
         return resp

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from datasource_registry.pool import IdentityMismatch
 from extensions import limiter
-from platform_admin.common.errors import ApiError, error_response
+from platform_admin.common.errors import ApiError, error_response, wants_json
 from platform_admin.common.forms import json_body
 
 from . import auth
@@ -67,7 +67,7 @@ def commit_api(resp):
 
 
 def _tenant_error(exc):
-    if "/api/v1/" in request.path:
+    if wants_json():
         return error_response(exc.status, exc.code, exc.message, exc.fields, exc.extra)
     return render_template("tenant/error.html", status=exc.status, code=exc.code, message=exc.message), exc.status
 
