@@ -25,13 +25,18 @@ TENANT_PREFIX = f"t{RUN}_"
 TENANT_ACCOUNT = {"username": f"tu_{RUN}", "password": "Tenant#Pw1x"}
 
 
+def create_mysql_database(server, name):
+    """An empty utf8mb4 database on the test server (raises OperationalError when MariaDB is down)."""
+    with server.begin() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
+
+
 def _mysql_database():
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     name = f"pa_test_{worker}_{secrets.token_hex(3)}"
     server = sa.create_engine(MYSQL_SERVER)
     try:
-        with server.connect() as conn:
-            conn.execute(sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
+        create_mysql_database(server, name)
     except sa.exc.OperationalError as exc:
         pytest.exit(f"MariaDB is required for the tests and is not reachable at {MYSQL_SERVER}: {exc}", returncode=3)
     return server, name
@@ -137,8 +142,7 @@ def tenant_databases(tenant_account):
     for k in range(1, SESSION_TENANTS + 1):
         enterprise_no = f"QYS{RUN.upper()}{k:06d}"
         spec = {"id": 990000 + k, "enterprise_no": enterprise_no, "database": f"{TENANT_PREFIX}{enterprise_no.lower()}"}
-        with server.begin() as conn:
-            conn.execute(sa.text(f"CREATE DATABASE `{spec['database']}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
+        create_mysql_database(server, spec["database"])
         engine = tenant_engine(spec["database"])
         with engine.connect() as conn:
             tenant_schema.upgrade(conn)

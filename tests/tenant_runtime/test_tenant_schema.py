@@ -30,10 +30,9 @@ from tenant_runtime.models import (
     TenantBase,
     TenantIdentity,
 )
+from tests.conftest import BACKENDS, MYSQL_SERVER, create_mysql_database
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-MYSQL_SERVER = os.environ.get("TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306")
-BACKENDS = [b.strip() for b in os.environ.get("TEST_DATABASES", "mysql,sqlite").split(",") if b.strip()]
 TENANT_TABLES = {"tenant_identity", "sys_dept", "sys_user", "sys_token", "sys_impersonation"}
 HEAD = "0001_tenant_initial"
 
@@ -42,8 +41,7 @@ def _mysql_engine():
     name = f"tschema_{secrets.token_hex(4)}"
     server = sa.create_engine(MYSQL_SERVER)
     try:
-        with server.connect() as conn:
-            conn.execute(sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
+        create_mysql_database(server, name)
     except sa.exc.OperationalError as exc:
         server.dispose()
         pytest.fail(f"MariaDB is required for the tenant schema tests and is not reachable at {MYSQL_SERVER}: {exc}")
