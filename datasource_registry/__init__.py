@@ -5,7 +5,7 @@ def datasource_ready(enterprise):
     """Open check: the enterprise has a datasource whose database answers at the current schema."""
     from flask_babel import gettext as _
 
-    from platform_admin.common.errors import ApiError, Conflict
+    from common.errors import ApiError, Conflict
 
     from .services import probe
 

@@ -44,7 +44,7 @@ def upgrade(canary, parallelism, resume_id):
     """Upgrade every provisioned tenant database to the tenant schema's head, canary wave first."""
     from tqdm import tqdm
 
-    from platform_admin.common.errors import ApiError
+    from common.errors import ApiError
 
     g.audit_label = "cli"
     try:

@@ -34,9 +34,9 @@ from sqlalchemy import create_engine, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import NullPool
 
+from common.errors import ApiError, Conflict, Invalid
+from common.timeutil import utcnow
 from extensions import db
-from platform_admin.common.errors import ApiError, Conflict, Invalid
-from platform_admin.common.timeutil import utcnow
 
 from . import jobs, tenant_schema
 from .models import Datasource, FleetRun, TenantJob

@@ -11,8 +11,8 @@ import traceback
 
 from flask import current_app, g
 
+from common.timeutil import utcnow
 from extensions import db
-from platform_admin.common.timeutil import utcnow
 
 from .models import TenantJob
 
@@ -137,7 +137,7 @@ def execute(job_id, meta):
 
 
 def job_json(row):
-    from platform_admin.common.timeutil import isoformat
+    from common.timeutil import isoformat
 
     return {"id": row.id, "kind": row.kind, "tenant_id": str(row.tenant_id),
             "datasource_id": None if row.datasource_id is None else str(row.datasource_id), "status": row.status,

@@ -42,7 +42,7 @@ def _create_database(ds):
 def _write_identity(conn, ds):
     row = conn.execute(text("SELECT tenant_id FROM tenant_identity WHERE id = 1")).first()
     if row is None:
-        from platform_admin.common.timeutil import utcnow
+        from common.timeutil import utcnow
 
         conn.execute(text("INSERT INTO tenant_identity (id, tenant_id, enterprise_no, created_at) VALUES (1, :t, :n, :c)"),
                      {"t": ds.enterprise_id, "n": ds.enterprise.enterprise_no, "c": utcnow()})

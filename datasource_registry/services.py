@@ -8,9 +8,9 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
+from common.errors import ApiError, Conflict
+from common.timeutil import utcnow
 from extensions import db
-from platform_admin.common.errors import ApiError, Conflict
-from platform_admin.common.timeutil import utcnow
 
 from . import secrets, tenant_schema
 from .models import NEXT_STATUS, Datasource

@@ -2,9 +2,8 @@
 
 from flask import current_app, g, has_request_context, request, session
 
+from common.errors import wants_json
 from extensions import csrf
-
-from .common.errors import wants_json
 
 
 def select_locale():
@@ -37,6 +36,8 @@ def init_babel(app, babel):
 
 
 def init_app(app):
+    from common.errors import register_error_handlers
+    from datasource_registry.provisioning import NOTIFY_HOOKS
     from extensions import login_manager
 
     from . import models  # noqa: F401 - every control-plane table registered with the metadata
@@ -49,13 +50,13 @@ def init_app(app):
     from .cli import demo_cli
     from .common import openapi  # noqa: F401 - adds /api/v1/openapi.json
     from .common.api import api
-    from .common.errors import register_error_handlers
     from .common.templating import register_template_helpers
     from .contracts import api as _contracts_api  # noqa: F401
     from .contracts.views import bp as contracts_bp
     from .dashboard.views import bp as dashboard_bp
     from .datasources import api as _datasources_api  # noqa: F401
     from .datasources import impersonation as _impersonation  # noqa: F401
+    from .datasources.notify import send_first_login
     from .datasources.registry_views import bp as registry_bp
     from .datasources.views import bp as datasources_bp
     from .enterprises import api as _enterprises_api  # noqa: F401
@@ -68,10 +69,6 @@ def init_app(app):
     from .onboarding.public_views import bp as public_bp
     from .onboarding.views import bp as onboarding_bp
     from .permissions import enforce
-
-    from datasource_registry.provisioning import NOTIFY_HOOKS
-
-    from .datasources.notify import send_first_login
 
     if send_first_login not in NOTIFY_HOOKS:
         NOTIFY_HOOKS.append(send_first_login)

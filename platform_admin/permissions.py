@@ -9,7 +9,7 @@ from flask import g, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from .common.errors import ApiError
+from common.errors import ApiError
 
 PUBLIC = "public"
 STAFF = frozenset({"admin", "ops", "devops"})

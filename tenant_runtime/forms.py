@@ -3,7 +3,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
-from platform_admin.common.validators import NotBlank
+from common.validators import NotBlank
 
 
 class TenantLoginForm(FlaskForm):

@@ -4,9 +4,9 @@
 from flask import g, request
 from flask_babel import gettext as _
 
+from common.errors import ApiError
 from datasource_registry.pool import CapacityExceeded
 from datasource_registry.registry import get_registry
-from platform_admin.common.errors import ApiError
 
 from .context import TenantContext
 from .resolver import lookup

@@ -5,10 +5,10 @@ from flask import Blueprint, current_app, g, jsonify, redirect, render_template,
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
+from common.errors import ApiError, error_response, wants_json
+from common.forms import json_body
 from datasource_registry.pool import IdentityMismatch
 from extensions import limiter
-from platform_admin.common.errors import ApiError, error_response, wants_json
-from platform_admin.common.forms import json_body
 
 from . import auth
 from .context import current_tenant

@@ -175,9 +175,9 @@ class Tenant:
 def tenants(app, tenant_databases, tenant_account):
     """The session's tenant databases, emptied and given a new administrator, behind open enterprises
     with provisioned datasources in this test's control database. ``tenants[0]``, ``tenants[1]``..."""
+    from common.timeutil import utcnow
     from datasource_registry import secrets as ds_secrets
     from datasource_registry.models import Datasource, TenantJob
-    from platform_admin.common.timeutil import utcnow
     from tenant_runtime.models import TenantBase
     from tenant_runtime.provisioning import create_first_admin
     from tests.factories import EnterpriseFactory

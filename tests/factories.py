@@ -12,7 +12,6 @@ from platform_admin.contracts.models import Contract
 from platform_admin.enterprises.models import Enterprise
 from platform_admin.onboarding.models import Application
 
-
 # Tenant databases are named after enterprise numbers; a per-run token keeps parallel test sessions
 # (xdist workers, CI next to a developer) from sharing database names on one MariaDB server.
 RUN_TOKEN = secrets.token_hex(2).upper()

@@ -108,7 +108,7 @@ def _after_flush(session, flush_context):
         return
     actor_id, actor, ip = current_actor()
     table = AuditEvent.__table__
-    from platform_admin.common.timeutil import utcnow
+    from common.timeutil import utcnow
 
     now = utcnow()
     session.connection().execute(

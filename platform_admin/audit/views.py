@@ -6,10 +6,10 @@ from flask import Blueprint, jsonify, render_template, request
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from common.errors import ApiError
+from common.pagination import cursor_page, html_page
+from common.timeutil import from_local, isoformat
 from platform_admin.common.api import api, sid
-from platform_admin.common.errors import ApiError
-from platform_admin.common.pagination import cursor_page, html_page
-from platform_admin.common.timeutil import from_local, isoformat
 
 from .models import AuditEvent
 

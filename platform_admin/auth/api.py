@@ -2,14 +2,14 @@ from flask import g, jsonify
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from common.db import commit, get_or_404
+from common.errors import ApiError, Conflict
+from common.forms import form_from_json, json_body, validate_or_422
+from common.pagination import cursor_page
+from common.timeutil import isoformat
 from extensions import db
 from platform_admin.audit.recorder import record
 from platform_admin.common.api import api, sid
-from platform_admin.common.db import commit, get_or_404
-from platform_admin.common.errors import ApiError, Conflict
-from platform_admin.common.forms import form_from_json, json_body, validate_or_422
-from platform_admin.common.pagination import cursor_page
-from platform_admin.common.timeutil import isoformat
 
 from .forms import StaffCreateForm, StaffUpdateForm
 from .models import StaffUser

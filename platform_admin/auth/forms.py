@@ -3,8 +3,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, ValidationError
 
-from platform_admin.common.fields import Text
-from platform_admin.common.validators import ChinesePhone, NotBlank
+from common.fields import Text
+from common.validators import ChinesePhone, NotBlank
 
 from .models import ROLES
 

@@ -9,8 +9,8 @@ from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from common.timeutil import utcnow
 from extensions import db
-from platform_admin.common.timeutil import utcnow
 
 ROLES = ("admin", "ops", "devops")
 

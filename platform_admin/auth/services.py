@@ -3,9 +3,9 @@
 from flask import current_app, request
 from sqlalchemy import select
 
+from common.errors import Conflict
+from common.timeutil import utcnow
 from extensions import db
-from platform_admin.common.errors import Conflict
-from platform_admin.common.timeutil import utcnow
 
 from .models import ApiToken, StaffUser, hash_token
 

@@ -8,11 +8,10 @@ import re
 
 from apispec import APISpec
 from flask import current_app, jsonify
-from wtforms import BooleanField, DateField, DateTimeField, DecimalField, IntegerField, SelectField, SelectMultipleField
-from wtforms.validators import DataRequired, InputRequired
+
+from common.openapi import form_schema
 
 from .api import api
-from .validators import NotBlank
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -80,44 +79,6 @@ ACCEPTED = frozenset({"api.sms_code_create", "api.fleet_run_create", "api.fleet_
 STATUS_TEXT = {200: "OK", 201: "Created", 202: "Accepted", 204: "No content", 400: "Malformed body",
                401: "Not authenticated", 403: "Not allowed", 404: "Not found", 409: "Conflict",
                422: "Invalid fields", 429: "Throttled"}
-
-
-def field_schema(field):
-    if isinstance(field, SelectMultipleField):
-        return {"type": "array", "items": {"type": "string", "enum": [str(c[0]) for c in field.choices or []]}}
-    if isinstance(field, IntegerField):
-        return {"type": "integer"}
-    if isinstance(field, DecimalField):
-        return {"type": "string", "pattern": r"^\d+(\.\d{1,2})?$", "example": "12800.00"}
-    if isinstance(field, BooleanField):
-        return {"type": "boolean"}
-    if isinstance(field, DateField):  # a subclass of DateTimeField, so first
-        return {"type": "string", "format": "date"}
-    if isinstance(field, DateTimeField):
-        return {"type": "string", "format": "date-time"}
-    if isinstance(field, SelectField) and isinstance(field.choices, list) and field.name != "owner_id":
-        values = [str(c[0]) for c in field.choices if c[0] != ""]
-        return {"type": "string", "enum": values} if values else {"type": "string"}
-    return {"type": "string"}
-
-
-def form_schema(form_cls):
-    with current_app.test_request_context():
-        form = form_cls(meta={"csrf": False})
-        props, required = {}, []
-        for field in form:
-            if field.type in ("FileField", "CSRFTokenField"):
-                continue
-            schema = field_schema(field)
-            if field.description:
-                schema["description"] = str(field.description)
-            props[field.name] = schema
-            if any(isinstance(v, DataRequired | InputRequired | NotBlank) for v in field.validators):
-                required.append(field.name)
-    result = {"type": "object", "properties": props}
-    if required:
-        result["required"] = required
-    return result
 
 
 def build_spec(blueprint_name="api"):

@@ -3,7 +3,7 @@
 from flask import current_app, g, request
 from flask_babel import get_locale
 
-from .timeutil import to_local, utcnow
+from common.timeutil import to_local, utcnow
 
 
 def register_template_helpers(app):

@@ -1,12 +1,12 @@
 from flask import g, jsonify, request
 from sqlalchemy import select
 
+from common.db import commit, get_or_404
+from common.errors import ApiError
+from common.forms import form_from_json, validate_or_422
+from common.pagination import cursor_page
+from common.timeutil import isoformat
 from platform_admin.common.api import api, sid
-from platform_admin.common.db import commit, get_or_404
-from platform_admin.common.errors import ApiError
-from platform_admin.common.forms import form_from_json, validate_or_422
-from platform_admin.common.pagination import cursor_page
-from platform_admin.common.timeutil import isoformat
 from platform_admin.enterprises.api import file_json
 from platform_admin.enterprises.models import Enterprise
 from platform_admin.files.storage import save_upload

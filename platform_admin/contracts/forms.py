@@ -4,8 +4,8 @@ from flask_wtf.file import FileField
 from wtforms import DecimalField, IntegerField, SelectField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
-from platform_admin.common.fields import Date, LongText, Text
-from platform_admin.common.validators import ChinesePhone, Money, NotBlank
+from common.fields import Date, LongText, Text
+from common.validators import ChinesePhone, Money, NotBlank
 
 from .models import STATUSES
 

@@ -5,8 +5,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import ForeignKey, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from common.timeutil import utcnow
 from extensions import db
-from platform_admin.common.timeutil import utcnow
 
 STATUSES = {"open": _l("Open"), "closed": _l("Closed")}
 

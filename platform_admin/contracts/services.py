@@ -5,8 +5,8 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import select
 
+from common.timeutil import local_today
 from extensions import db
-from platform_admin.common.timeutil import local_today
 from platform_admin.enterprises.services import require_complete
 
 from .models import Contract

@@ -4,11 +4,11 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from common.db import commit, get_or_404
+from common.errors import ApiError
+from common.forms import apply_form_errors
+from common.pagination import html_page
 from extensions import db
-from platform_admin.common.db import commit, get_or_404
-from platform_admin.common.errors import ApiError
-from platform_admin.common.forms import apply_form_errors
-from platform_admin.common.pagination import html_page
 from platform_admin.enterprises.models import Enterprise
 from platform_admin.files.storage import save_upload
 

@@ -1,13 +1,13 @@
 from flask import g, jsonify
 
+from common.db import commit, get_or_404
+from common.errors import ApiError
+from common.forms import form_from_json, json_body, validate_or_422
+from common.timeutil import isoformat
 from datasource_registry import jobs, services
 from datasource_registry.models import TenantJob
 from extensions import db
 from platform_admin.common.api import api, sid
-from platform_admin.common.db import commit, get_or_404
-from platform_admin.common.errors import ApiError
-from platform_admin.common.forms import form_from_json, json_body, validate_or_422
-from platform_admin.common.timeutil import isoformat
 from platform_admin.enterprises.models import Enterprise
 
 from .forms import DatasourceForm

@@ -7,13 +7,13 @@ from datetime import timedelta
 from flask import g, jsonify, url_for
 from flask_babel import gettext as _
 
+from common.db import commit, get_or_404
+from common.errors import Conflict
+from common.forms import form_from_json, validate_or_422
+from common.timeutil import isoformat, utcnow
 from datasource_registry.models import ImpersonationGrant
 from extensions import db
 from platform_admin.common.api import api
-from platform_admin.common.db import commit, get_or_404
-from platform_admin.common.errors import Conflict
-from platform_admin.common.forms import form_from_json, validate_or_422
-from platform_admin.common.timeutil import isoformat, utcnow
 from platform_admin.enterprises.models import Enterprise
 
 GRANT_TTL = timedelta(minutes=2)

@@ -3,11 +3,11 @@
 from flask import Blueprint, flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 
+from common.db import commit, get_or_404
+from common.errors import ApiError
+from common.forms import apply_form_errors
 from datasource_registry import jobs, services
 from extensions import db
-from platform_admin.common.db import commit, get_or_404
-from platform_admin.common.errors import ApiError
-from platform_admin.common.forms import apply_form_errors
 from platform_admin.enterprises.models import Enterprise
 
 from .forms import DatasourceForm

@@ -1,13 +1,13 @@
 from flask import g, jsonify, request, url_for
 from sqlalchemy import or_, select
 
+from common.db import commit, get_or_404
+from common.errors import ApiError
+from common.forms import form_from_json, validate_or_422
+from common.pagination import cursor_page
+from common.regions import cities_by_province, provinces
+from common.timeutil import isoformat
 from platform_admin.common.api import api, sid
-from platform_admin.common.db import commit, get_or_404
-from platform_admin.common.errors import ApiError
-from platform_admin.common.forms import form_from_json, validate_or_422
-from platform_admin.common.pagination import cursor_page
-from platform_admin.common.regions import cities_by_province, provinces
-from platform_admin.common.timeutil import isoformat
 from platform_admin.files.storage import save_upload
 
 from . import services

@@ -4,9 +4,9 @@ from flask_wtf.file import FileField
 from wtforms import SelectField
 from wtforms.validators import Email, Length, Optional, ValidationError
 
-from platform_admin.common.fields import LongText, Text
-from platform_admin.common.regions import cities_by_province, provinces
-from platform_admin.common.validators import ChinesePhone, CreditCode, NotBlank
+from common.fields import LongText, Text
+from common.regions import cities_by_province, provinces
+from common.validators import ChinesePhone, CreditCode, NotBlank
 
 
 def _province_choices():
@@ -49,7 +49,7 @@ class EnterpriseForm(FlaskForm):
 
     def profile_data(self):
         """The profile columns, with region names resolved from their codes."""
-        from platform_admin.common.regions import city_name, province_name
+        from common.regions import city_name, province_name
 
         data = {name: getattr(self, name).data or None for name in (
             "name", "license_no", "province_code", "city_code", "address", "office_phone", "email",

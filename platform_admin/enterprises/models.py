@@ -5,8 +5,8 @@ from flask_babel import lazy_pgettext
 from sqlalchemy import ForeignKey, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from common.timeutil import utcnow
 from extensions import db
-from platform_admin.common.timeutil import utcnow
 
 STATUS_CLOSED, STATUS_OPEN = 0, 1
 STATUS_LABELS = {STATUS_CLOSED: lazy_pgettext("enterprise status", "Closed"),

@@ -4,11 +4,11 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
 
+from common.db import flush
+from common.errors import Conflict
+from common.i18n import list_join
+from common.timeutil import utcnow
 from extensions import db
-from platform_admin.common.db import flush
-from platform_admin.common.errors import Conflict
-from platform_admin.common.i18n import list_join
-from platform_admin.common.timeutil import utcnow
 
 from .models import REQUIRED_FOR_ACTIVATION, STATUS_CLOSED, STATUS_OPEN, Enterprise
 

@@ -7,8 +7,8 @@ import secrets
 from flask import current_app, g
 from flask_babel import lazy_gettext as _l
 
+from common.errors import Invalid
 from extensions import db
-from platform_admin.common.errors import Invalid
 
 from .models import StoredFile
 

@@ -1,13 +1,13 @@
 from flask import g, jsonify
 from sqlalchemy import select
 
+from common.db import commit, get_or_404
+from common.forms import form_from_json, validate_or_422
+from common.pagination import cursor_page
+from common.timeutil import isoformat
 from datasource_registry import fleet
 from datasource_registry.models import FleetRun
 from platform_admin.common.api import api, sid
-from platform_admin.common.db import commit, get_or_404
-from platform_admin.common.forms import form_from_json, validate_or_422
-from platform_admin.common.pagination import cursor_page
-from platform_admin.common.timeutil import isoformat
 
 from .forms import FleetRunForm
 

@@ -4,13 +4,13 @@ from flask import Blueprint, flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from common.db import commit, get_or_404
+from common.errors import ApiError
+from common.forms import apply_form_errors
+from common.pagination import html_page
 from datasource_registry import fleet, tenant_schema
 from datasource_registry.models import FleetRun
 from extensions import db
-from platform_admin.common.db import commit, get_or_404
-from platform_admin.common.errors import ApiError
-from platform_admin.common.forms import apply_form_errors
-from platform_admin.common.pagination import html_page
 
 from .forms import FleetRunForm
 

@@ -3,9 +3,9 @@
 from flask import Blueprint, jsonify, render_template, request
 from sqlalchemy import select
 
+from common.pagination import cursor_page, html_page
+from common.timeutil import isoformat
 from platform_admin.common.api import api, sid
-from platform_admin.common.pagination import cursor_page, html_page
-from platform_admin.common.timeutil import isoformat
 
 from .models import OutboxMessage
 

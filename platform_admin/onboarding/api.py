@@ -2,13 +2,13 @@ from flask import g, jsonify, request
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
 
+from common.db import commit, get_or_404
+from common.errors import ApiError
+from common.forms import form_from_json, validate_or_422
+from common.pagination import cursor_page
+from common.timeutil import from_local, isoformat
 from extensions import db
 from platform_admin.common.api import api, sid
-from platform_admin.common.db import commit, get_or_404
-from platform_admin.common.errors import ApiError
-from platform_admin.common.forms import form_from_json, validate_or_422
-from platform_admin.common.pagination import cursor_page
-from platform_admin.common.timeutil import from_local, isoformat
 
 from . import services
 from .forms import ApplicationUpdateForm, FollowUpForm, OfflineApplicationForm, RegistrationForm, SmsCodeForm

@@ -3,8 +3,8 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
-from platform_admin.common.fields import LocalDateTime, LongText, Text
-from platform_admin.common.validators import ChinesePhone, NotBlank
+from common.fields import LocalDateTime, LongText, Text
+from common.validators import ChinesePhone, NotBlank
 
 from .models import INTENT_LEVELS, PUBLIC_CHANNELS, STATUSES
 

@@ -7,9 +7,9 @@ import qrcode.image.pure
 from flask import Blueprint, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 
+from common.errors import ApiError
+from common.forms import apply_form_errors
 from extensions import limiter
-from platform_admin.common.errors import ApiError
-from platform_admin.common.forms import apply_form_errors
 
 from . import services
 from .forms import RegistrationForm, SmsCodeForm

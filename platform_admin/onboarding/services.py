@@ -10,10 +10,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 from sqlalchemy import update as sql_update
 
+from common.errors import ApiError, Conflict, Invalid
+from common.i18n import list_join
+from common.timeutil import end_of_local_day_utc, local_today, utcnow
 from extensions import db
-from platform_admin.common.errors import ApiError, Conflict, Invalid
-from platform_admin.common.i18n import list_join
-from platform_admin.common.timeutil import end_of_local_day_utc, local_today, utcnow
 from platform_admin.enterprises.models import Enterprise
 from platform_admin.enterprises.services import assign_enterprise_no
 from platform_admin.messaging.senders import sms_sender

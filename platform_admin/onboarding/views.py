@@ -3,12 +3,12 @@
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from common.db import commit, get_or_404
+from common.errors import ApiError
+from common.forms import apply_form_errors
+from common.pagination import html_page
+from common.timeutil import from_local, to_local
 from extensions import db
-from platform_admin.common.db import commit, get_or_404
-from platform_admin.common.errors import ApiError
-from platform_admin.common.forms import apply_form_errors
-from platform_admin.common.pagination import html_page
-from platform_admin.common.timeutil import from_local, to_local
 
 from . import services
 from .api import filtered_applications

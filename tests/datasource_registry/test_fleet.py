@@ -15,12 +15,12 @@ from rq import Queue
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from common.errors import ApiError
+from common.timeutil import utcnow
 from datasource_registry import fleet, jobs, tenant_schema
 from datasource_registry.models import Datasource, FleetRun, TenantJob
 from datasource_registry.registry import engine_for
 from extensions import db
-from platform_admin.common.errors import ApiError
-from platform_admin.common.timeutil import utcnow
 from platform_admin.enterprises.models import Enterprise
 from tests.conftest import MYSQL_SERVER, csrf_from, tenant_engine
 from tests.datasource_registry.conftest import REDIS_URL

@@ -465,7 +465,7 @@ def test_contract_scan_is_checked_by_content(app, ops):
 
 
 def _today(app):
-    from platform_admin.common.timeutil import local_today
+    from common.timeutil import local_today
 
     with app.app_context():
         return local_today()

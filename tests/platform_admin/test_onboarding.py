@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import update
 
+from common.timeutil import utcnow
 from extensions import db
-from platform_admin.common.timeutil import utcnow
 from platform_admin.enterprises.models import Enterprise
 from platform_admin.onboarding import services as onboarding_services
 from platform_admin.onboarding.models import TRANSITIONS, Application, FollowUp, SmsCode

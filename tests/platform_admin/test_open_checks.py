@@ -1,6 +1,6 @@
 """Opening an enterprise runs every check other packages register (the datasource gate slots in here)."""
 
-from platform_admin.common.errors import Conflict
+from common.errors import Conflict
 from tests.factories import EnterpriseFactory
 
 

@@ -58,8 +58,8 @@ def test_a_support_link_works_once(client, tenants, api_as, app):
 
 
 def test_a_support_link_expires(app, client, tenants, api_as):
+    from common.timeutil import utcnow
     from datasource_registry.models import ImpersonationGrant
-    from platform_admin.common.timeutil import utcnow
 
     url = path_of(grant(api_as("ops"), tenants[0])["url"])
     with app.app_context(), db.engine.begin() as conn:  # two minutes and a second later
