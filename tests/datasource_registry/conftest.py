@@ -15,7 +15,9 @@ import redis
 
 ROOT = Path(__file__).resolve().parents[2]
 _WORKER = int(re.sub(r"\D", "", os.environ.get("PYTEST_XDIST_WORKER", "")) or 0)
-REDIS_URL = f"redis://127.0.0.1:6379/{1 + _WORKER % 12}"
+# TEST_REDIS_SERVER lets two checkouts run their suites at once, each against its own redis-server.
+REDIS_SERVER = os.environ.get("TEST_REDIS_SERVER", "redis://127.0.0.1:6379")
+REDIS_URL = f"{REDIS_SERVER}/{1 + _WORKER % 12}"
 
 
 @pytest.fixture

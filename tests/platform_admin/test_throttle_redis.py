@@ -13,7 +13,7 @@ import pytest
 import redis
 
 ROOT = Path(__file__).resolve().parents[2]
-REDIS_URL = "redis://127.0.0.1:6379/15"
+REDIS_URL = os.environ.get("TEST_REDIS_SERVER", "redis://127.0.0.1:6379") + "/15"
 
 SERVER = """
 import sys
