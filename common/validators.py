@@ -109,3 +109,43 @@ def empty_to_none(value):
 
 
 __all__ = ["ChinesePhone", "CreditCode", "Money", "NotBlank", "ValidationError", "empty_to_none", "normalize_phone", "strip"]
+
+
+def to_e164(value):
+    """A valid mainland China number in E.164 (``+8613800138000``, ``+861062345678``), or None."""
+    if not value:
+        return None
+    try:
+        number = phonenumbers.parse(str(value).strip(), "CN")
+    except phonenumbers.NumberParseException:
+        return None
+    if number.country_code != 86 or not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def display_phone(e164):
+    """How a stored E.164 number reads in China: ``138 0013 8000``, ``010-62345678``, ``400-800-8888``."""
+    if not e164:
+        return ""
+    try:
+        number = phonenumbers.parse(e164, "CN")
+    except phonenumbers.NumberParseException:
+        return e164
+    national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    if phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.MOBILE:
+        return national
+    head, _sep, rest = national.partition(" ")
+    return f"{head}-{rest.replace(' ', '')}" if rest and not head.startswith("400") else national.replace(" ", "-")
+
+
+class PhoneE164:
+    """A valid mainland China phone number, stored as E.164 (the CRM's form of a phone)."""
+
+    def __call__(self, form, field):
+        if not field.data:
+            return
+        normalized = to_e164(field.data)
+        if normalized is None:
+            raise StopValidation(_l("Enter a valid mainland China phone number."))
+        field.data = normalized

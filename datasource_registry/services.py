@@ -101,7 +101,7 @@ def advance(ds, status, by):
 def business_rows(ds):
     """Rows in the tenant database that count as business data: ``{table: count}``, empty if none.
 
-    The administrator and root department created by provisioning do not count."""
+    The administrator, its role, the built-in roles and the root department created by provisioning do not count."""
     report = {}
     if ds.type == "mysql":
         try:
@@ -126,6 +126,11 @@ def business_rows(ds):
                     count -= conn.execute(text("SELECT COUNT(*) FROM sys_user WHERE username = 'admin'")).scalar()
                 if table == "sys_dept":
                     count -= conn.execute(text("SELECT COUNT(*) FROM sys_dept WHERE parent_id IS NULL")).scalar()
+                if table == "sys_role":
+                    count -= conn.execute(text("SELECT COUNT(*) FROM sys_role WHERE is_builtin = 1")).scalar()
+                if table == "sys_user_role":
+                    count -= conn.execute(text("SELECT COUNT(*) FROM sys_user_role WHERE user_id IN "
+                                               "(SELECT id FROM sys_user WHERE username = 'admin')")).scalar()
                 if count > 0:
                     report[table] = count
     except ApiError:

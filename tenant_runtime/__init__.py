@@ -11,15 +11,107 @@ def init_app(app):
 
     if create_first_admin not in PROVISION_HOOKS:
         PROVISION_HOOKS.append(create_first_admin)
+    register_modules(bp, api)
     csrf.exempt(api)  # bearer tokens only
     app.register_blueprint(bp)
     app.register_blueprint(api)
     app.wsgi_app = TenantRoutingMiddleware(app.wsgi_app, app)
+    register_template_helpers(app)
+
+
+_REGISTERED = set()
+
+
+def register_modules(pages, api):
+    """Every CRM module's resources, extra routes and navigation, once per blueprint pair."""
+    if id(pages) in _REGISTERED:
+        return
+    _REGISTERED.add(id(pages))
+    from flask_babel import lazy_gettext as _l
+
+    from .contacts.resource import contacts
+    from .core import history  # noqa: F401 - the change-history listener
+    from .core.nav import NavItem, add_nav
+    from .core.resource import register
+    from .customers import views as customer_views
+    from .customers.resource import customers
+    from .followups.resource import follow_ups
+
+    for resource in (customers, contacts, follow_ups):
+        register(resource, pages, api)
+    customer_views.register(pages, api)
+    crm = _l("Customers")
+    for item in (
+        NavItem("tenant.home", _l("Workspace"), None, order=0),
+        NavItem("tenant.customers_list", _l("Customers"), "customer.view", crm, "tenant.customers_", order=10),
+        NavItem("tenant.contacts_list", _l("Contacts"), "contact.view", crm, "tenant.contacts_", order=20),
+        NavItem("tenant.follow_ups_list", _l("Follow-ups"), "followup.view", crm, "tenant.follow_ups_", order=30),
+    ):
+        add_nav(item)
+
+
+def register_template_helpers(app):
+    from flask import g
+
+    from common.regions import cities_by_province
+    from common.validators import display_phone
+
+    from .core.history import display_value
 
     @app.context_processor
     def tenant_globals():
-        from flask import g
-
         info = g.get("tenant_info")
         return {"tenant_name": info.name if info else None, "tenant_user": g.get("tenant_user"),
-                "impersonator": g.get("impersonator")}
+                "impersonator": g.get("impersonator"), "crm_can": _can, "crm_nav": _nav, "crm_session": _session,
+                "crm_cities": cities_by_province, "followup_form": _followup_form,
+                "followup_methods": _followup_methods()}
+
+    app.add_template_filter(display_phone, "phone")
+    app.add_template_filter(display_value, "history_value")
+    app.add_template_filter(_role_label, "crm_role_label")
+
+
+def _can(permission):
+    from flask import g
+
+    if g.get("tenant_user") is None:
+        return False
+    from .core.scope import current_principal
+
+    return current_principal().can(permission)
+
+
+def _nav():
+    from .core.nav import nav_for
+    from .core.scope import current_principal
+
+    return nav_for(current_principal())
+
+
+def _session():
+    from .context import current_tenant
+
+    return current_tenant.session
+
+
+def _followup_form(customer):
+    from flask_babel import lazy_gettext as _l
+
+    from .followups.forms import FollowUpForm
+    from .followups.resource import _contact_choices
+
+    form = FollowUpForm(formdata=None)
+    form.contact_id.choices = [("", _l("— Nobody in particular —"))] + _contact_choices(customer.id)
+    return form
+
+
+def _followup_methods():
+    from .followups.forms import METHOD_LABELS
+
+    return METHOD_LABELS
+
+
+def _role_label(role):
+    from .people.labels import role_label
+
+    return role_label(role)

@@ -9,6 +9,10 @@ from werkzeug.local import LocalProxy
 from .resolver import TenantInfo
 
 
+class TenantSession(Session):
+    """A session on one tenant's database; ``info["actor_id"]`` names the user its changes are recorded for."""
+
+
 @dataclass
 class TenantContext:
     info: TenantInfo
@@ -26,7 +30,7 @@ class TenantContext:
     @property
     def session(self) -> Session:
         if self._session is None:
-            self._session = Session(bind=self.engine, expire_on_commit=False)
+            self._session = TenantSession(bind=self.engine, expire_on_commit=False)
         return self._session
 
     def close(self):

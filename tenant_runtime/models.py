@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -98,27 +97,29 @@ class SysUser(TenantBase):
     username: Mapped[str] = mapped_column(String(50), unique=True)
     full_name: Mapped[str] = mapped_column(String(50))
     dept_id: Mapped[int] = mapped_column(IdType, ForeignKey("sys_dept.id"), index=True)
-    role_ids: Mapped[str | None] = mapped_column(String(255))  # comma separated
     phone: Mapped[str | None] = mapped_column(String(20))
     email: Mapped[str | None] = mapped_column(String(100))
     status: Mapped[int] = mapped_column(
         SmallInteger, default=USER_STATUS_ENABLED, server_default=text(str(USER_STATUS_ENABLED))
     )  # 0 disabled, 1 enabled
     password_hash: Mapped[str] = mapped_column(String(255))
-    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("0"))
     last_login_time: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
     dept: Mapped[SysDept] = relationship(back_populates="users")
+    # seed 002's comma-separated ``role_ids`` is the sys_user_role join table (tenant_runtime/people/models.py)
+    roles: Mapped[list["SysRole"]] = relationship(secondary="sys_user_role", lazy="selectin",  # noqa: F821
+                                                  order_by="SysRole.id")
 
     @property
     def is_enabled(self):
         return self.status == USER_STATUS_ENABLED
 
     @property
-    def role_id_list(self):
-        return [int(r) for r in (self.role_ids or "").split(",") if r.strip()]
+    def is_admin(self):
+        """A tenant administrator: holds the built-in 管理员 role."""
+        return any(role.code == "admin" for role in self.roles)
 
 
 class SysToken(TenantBase):
@@ -154,6 +155,13 @@ class SysImpersonation(TenantBase):
 
     user: Mapped[SysUser] = relationship()
 
+
+# Every module's tables belong to the same metadata (Alembic's env imports only this module).
+from .contacts import models as _contacts  # noqa: E402,F401
+from .core import models as _core  # noqa: E402,F401
+from .customers import models as _customers  # noqa: E402,F401
+from .followups import models as _followups  # noqa: E402,F401
+from .people import models as _people  # noqa: E402,F401
 
 __all__ = [
     "BUSINESS_TABLE_EXCLUSIONS",

@@ -8,6 +8,7 @@ from sqlalchemy import insert, select
 from werkzeug.security import generate_password_hash
 
 from .models import TenantBase
+from .people.roles import ADMIN, ensure_builtin_roles
 
 
 def _initial_password():
@@ -29,8 +30,11 @@ def create_first_admin(conn, enterprise, report):
         dept_id = conn.execute(insert(depts).values(dept_name=enterprise.name or "总部", parent_id=None, sort=0,
                                                     created_at=now)).inserted_primary_key[0]
     password = _initial_password()
-    conn.execute(insert(users).values(
+    user_id = conn.execute(insert(users).values(
         username="admin", full_name=enterprise.contact_name or "管理员", dept_id=dept_id, phone=enterprise.contact_phone,
-        email=enterprise.email, status=1, is_admin=True, created_at=now, updated_at=now,
-        password_hash=generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])))
+        email=enterprise.email, status=1, created_at=now, updated_at=now,
+        password_hash=generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"]))
+    ).inserted_primary_key[0]
+    roles = ensure_builtin_roles(conn)
+    conn.execute(insert(TenantBase.metadata.tables["sys_user_role"]).values(user_id=user_id, role_id=roles[ADMIN]))
     return {"admin_username": "admin", "admin_created": True, "secret": password}

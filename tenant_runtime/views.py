@@ -3,7 +3,6 @@
 import sqlalchemy.exc
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import func, select
 
 from common.errors import ApiError, error_response, wants_json
 from common.forms import json_body
@@ -13,13 +12,18 @@ from extensions import limiter
 from . import auth
 from .context import current_tenant
 from .forms import TenantLoginForm
-from .models import SysImpersonation, SysUser
+from .people.permissions import ANY_USER, PUBLIC, permission_for, requires
 from .routing import TenantError, close_tenant_session, pull_tenant_code, push_tenant_code
 
 bp = Blueprint("tenant", __name__, url_prefix="/t/<tenant_code>")
 api = Blueprint("tenant_api", __name__, url_prefix="/t/<tenant_code>/api/v1")
 
-PUBLIC_ENDPOINTS = {"tenant.login", "tenant.impersonate", "tenant_api.token_create", "tenant_api.openapi"}
+for _endpoint, _permission in {
+    "tenant.login": PUBLIC, "tenant.impersonate": PUBLIC, "tenant_api.token_create": PUBLIC,
+    "tenant_api.openapi": PUBLIC, "tenant.logout": ANY_USER, "tenant.home": ANY_USER, "tenant.account": ANY_USER,
+    "tenant_api.me": ANY_USER, "tenant.attachment_download": ANY_USER,
+}.items():
+    requires(_endpoint, _permission)
 
 for blueprint in (bp, api):
     blueprint.url_value_preprocessor(pull_tenant_code)
@@ -43,10 +47,29 @@ def login_limit(view):
                          deduct_when=_failed, methods=["POST"])(view)
 
 
+def _authorize():
+    """Every tenant endpoint names its permission (people/permissions.py); one that does not is refused."""
+    permission = permission_for(request.endpoint)
+    if permission == PUBLIC:
+        return
+    if g.tenant_user is not None:
+        current_tenant.session.info["actor_id"] = g.tenant_user.id  # change history names who did it
+    if permission is None:
+        raise TenantError(403, "forbidden", _("This page is not open to anyone."))
+    if g.tenant_user is None:
+        return "login"
+    if permission != ANY_USER:
+        from .core.scope import current_principal
+
+        if not current_principal().can(permission):
+            raise TenantError(403, "forbidden", _("Your role does not allow this."))
+    return None
+
+
 @bp.before_request
 def require_page_login():
     g.tenant_user = auth.user_from_session()
-    if request.endpoint not in PUBLIC_ENDPOINTS and g.tenant_user is None:
+    if _authorize() == "login":
         return redirect(url_for("tenant.login", next=request.full_path if request.method == "GET" else None))
     return None
 
@@ -54,7 +77,7 @@ def require_page_login():
 @api.before_request
 def require_token():
     g.tenant_user = auth.user_from_token(request.headers.get("Authorization", ""))
-    if request.endpoint not in PUBLIC_ENDPOINTS and g.tenant_user is None:
+    if _authorize() == "login":
         raise ApiError(401, "not_authenticated", _("Sign in first: send a bearer token of this company."))
 
 
@@ -107,11 +130,23 @@ def logout():
 
 @bp.get("/")
 def home():
-    session = current_tenant.session
-    impersonations = session.scalars(select(SysImpersonation).order_by(SysImpersonation.id.desc()).limit(10)).all() \
-        if g.tenant_user.is_admin else []
-    people = session.scalar(select(func.count(SysUser.id)))
-    return render_template("tenant/home.html", user=g.tenant_user, impersonations=impersonations, people=people)
+    from .workspace import home as workspace_home
+
+    return workspace_home()
+
+
+@bp.get("/account")
+def account():
+    from .core.scope import current_principal
+
+    return render_template("tenant/account.html", user=g.tenant_user, principal=current_principal())
+
+
+@bp.get("/attachments/<int:attachment_id>")
+def attachment_download(attachment_id):
+    from .core.attachments import download
+
+    return download(attachment_id)
 
 
 @bp.get("/impersonate")
@@ -142,7 +177,7 @@ def token_create():
         raise ApiError(401, "invalid_credentials", _("Wrong username or password."))
     raw = auth.issue_token(user)
     current_tenant.session.commit()
-    return jsonify({"token": raw, "user": {**user_json(user), "roles": ["admin"] if user.is_admin else []}})
+    return jsonify({"token": raw, "user": {**user_json(user), "roles": [r.code or r.role_name for r in user.roles]}})
 
 
 @api.get("/me")

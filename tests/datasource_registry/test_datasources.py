@@ -215,8 +215,8 @@ def test_delete_only_while_empty_and_not_implemented(app, devops, tenant_factory
     engine = create_engine(url, poolclass=NullPool)
     with engine.begin() as conn:
         dept = conn.execute(text("SELECT id FROM sys_dept LIMIT 1")).scalar()
-        conn.execute(text("INSERT INTO sys_user (username, full_name, dept_id, status, is_admin, password_hash, created_at, updated_at) "
-                          "VALUES ('sales1', '销售一', :d, 1, 0, 'x', NOW(), NOW())"), {"d": dept})
+        conn.execute(text("INSERT INTO sys_user (username, full_name, dept_id, status, password_hash, created_at, updated_at) "
+                          "VALUES ('sales1', '销售一', :d, 1, 'x', NOW(), NOW())"), {"d": dept})
     resp = devops.delete(path)
     assert resp.status_code == 409 and resp.json["error"]["found"] == {"sys_user": 1}
     with engine.begin() as conn:

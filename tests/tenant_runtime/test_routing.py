@@ -32,8 +32,8 @@ def add_user(tenant, username, password, phone):
     with engine.begin() as conn:
         dept = conn.execute(sa.text("SELECT id FROM sys_dept ORDER BY id LIMIT 1")).scalar()
         conn.execute(sa.text(
-            "INSERT INTO sys_user (username, full_name, dept_id, phone, status, password_hash, is_admin, created_at,"
-            " updated_at) VALUES (:u, :n, :d, :p, 1, :h, 0, :t, :t)"),
+            "INSERT INTO sys_user (username, full_name, dept_id, phone, status, password_hash, created_at,"
+            " updated_at) VALUES (:u, :n, :d, :p, 1, :h, :t, :t)"),
             {"u": username, "n": f"{username} 名", "d": dept, "p": phone,
              "h": generate_password_hash(password, method="pbkdf2:sha256:1000"), "t": now})
         user_id = conn.execute(sa.text("SELECT id FROM sys_user WHERE username = :u"), {"u": username}).scalar()
@@ -113,6 +113,7 @@ def test_a_guessed_user_id_of_another_tenant_does_not_sign_in(client, tenants):
     engine = b.engine()
     with engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM sys_token"))
+        conn.execute(sa.text("DELETE FROM sys_user_role"))  # the id moves; its role rows would pin it
         conn.execute(sa.text("UPDATE sys_user SET id = :i WHERE username = 'admin'"), {"i": user_id})
     engine.dispose()
     assert client.get(f"/t/{a.code}/").status_code == 200

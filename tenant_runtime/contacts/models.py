@@ -1,0 +1,49 @@
+"""``crm_contact`` as seed 002 defines it, plus the primary flag, WeChat, an owner (handover moves it with
+the customer) and do-not-contact with who set it and when (seed 003's ``doNotContact`` /
+``doNotContactUpdatedBy``)."""
+
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, SmallInteger, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..models import MYSQL_TABLE_OPTIONS, IdType, TenantBase, utcnow
+
+
+class CrmContact(TenantBase):
+    __tablename__ = "crm_contact"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "phone", name="uq_crm_contact_customer_phone"),  # seed 002 uk_customer_phone
+        # 1 on the primary contact, NULL on the others: the database allows one primary per customer
+        UniqueConstraint("customer_id", "primary_marker", name="uq_crm_contact_primary"),
+        MYSQL_TABLE_OPTIONS,
+    )
+    __history__ = True
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    customer_id: Mapped[int] = mapped_column(IdType, ForeignKey("crm_customer.id"), index=True)
+    contact_name: Mapped[str] = mapped_column(String(100))
+    position: Mapped[str | None] = mapped_column(String(100))
+    phone: Mapped[str] = mapped_column(String(20))
+    email: Mapped[str | None] = mapped_column(String(100))
+    wechat: Mapped[str | None] = mapped_column(String(64))
+    is_key: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("0"), index=True)
+    communication_preference: Mapped[str | None] = mapped_column(String(50))
+    birthday: Mapped[date | None] = mapped_column(Date)
+    remark: Mapped[str | None] = mapped_column(Text)
+    primary_marker: Mapped[int | None] = mapped_column(SmallInteger)
+    do_not_contact: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("0"))
+    dnc_set_by: Mapped[int | None] = mapped_column(IdType)
+    dnc_set_at: Mapped[datetime | None] = mapped_column(DateTime)
+    owner_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("sys_user.id"), index=True)
+    created_by: Mapped[int] = mapped_column(IdType, ForeignKey("sys_user.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    deleted_by: Mapped[int | None] = mapped_column(IdType)
+
+    customer = relationship("CrmCustomer")
+
+    @property
+    def is_primary(self):
+        return self.primary_marker == 1

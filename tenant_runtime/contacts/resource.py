@@ -1,0 +1,101 @@
+"""The contact, declared once; visible exactly when its customer is."""
+
+from flask import request
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from ..context import current_tenant
+from ..core.columns import Column
+from ..core.listing import Choice, ListSpec, Ref, SortKey
+from ..core.resource import Resource
+from ..core.sections import Section, register_section
+from ..customers.models import CrmCustomer
+from . import services
+from .forms import ContactForm
+from .models import CrmContact
+from .schemas import ContactSchema
+
+YES_NO = {"1": _l("Yes"), "0": _l("No")}
+
+
+class _Flag(Choice):
+    def clause(self, value):
+        return self.column.is_(value[0] == "1") if len(value) == 1 else self.column.is_not(None)
+
+
+class ContactResource(Resource):
+    name = "contacts"
+    module = "contact"
+    model = CrmContact
+    form = ContactForm
+    schema = ContactSchema
+    label, label_plural = _l("Contact"), _l("Contacts")
+    form_template = "tenant/contacts/form.html"
+    detail_template = "tenant/contacts/detail.html"
+    unique_fields = {"uq_crm_contact_customer_phone": "phone", "crm_contact.customer_id, crm_contact.phone": "phone"}
+    listing = ListSpec(
+        model=CrmContact,
+        filters={
+            "customer_id": Ref(_l("Customer"), CrmContact.customer_id),
+            "is_key": _Flag(_l("Key decision maker"), CrmContact.is_key, YES_NO),
+            "do_not_contact": _Flag(_l("Do not contact"), CrmContact.do_not_contact, YES_NO),
+        },
+        search=(CrmContact.contact_name, CrmContact.phone, CrmContact.email),
+        sorts={"created": SortKey(CrmContact.id, _l("Created")), "name": SortKey(CrmContact.contact_name, _l("Name"))},
+        default_sort="-created",
+    )
+    columns = (
+        Column("contact_name", _l("Name"), "link", sort="name"),
+        Column("customer.customer_name", _l("Customer")),
+        Column("position", _l("Position")),
+        Column("phone", _l("Mobile"), "phone"),
+        Column("is_primary", _l("Primary contact"), "bool"),
+        Column("do_not_contact", _l("Do not contact"), "bool"),
+    )
+
+    def base_query(self):
+        return super().base_query().options(joinedload(CrmContact.customer))
+
+    def scope(self, query, principal):
+        visible = select(CrmCustomer.id).where(CrmCustomer.deleted_at.is_(None),
+                                                principal.scope_clause(CrmCustomer.owner_id, CrmCustomer.dept_id))
+        return query.where(CrmContact.customer_id.in_(visible))
+
+    def build_form(self, **kwargs):
+        form = ContactForm(**kwargs)
+        if request.method == "GET" and not form.customer_id.data and request.args.get("customer_id", "").isdigit():
+            form.customer_id.data = int(request.args["customer_id"])
+        return form
+
+    def _values(self, form):
+        return {f: getattr(form, f).data if not isinstance(getattr(form, f).data, str) or getattr(form, f).data
+                else None for f in services.FIELDS} | {"is_key": bool(form.is_key.data)}
+
+    def create(self, form, principal):
+        return services.create(self._values(form), principal, form.customer_id.data, primary=form.is_primary.data,
+                               do_not_contact=form.do_not_contact.data)
+
+    def update(self, obj, form, principal):
+        return services.update_contact(obj, self._values(form), principal, primary=form.is_primary.data,
+                                       do_not_contact=form.do_not_contact.data)
+
+    def delete(self, obj, principal):
+        services.delete(obj, principal)
+
+    def form_values(self, obj, as_text=True):
+        return super().form_values(obj, as_text) | {"is_primary": obj.is_primary, "customer_id": obj.customer_id}
+
+
+contacts = ContactResource()
+
+
+def _contacts_section(customer, principal):
+    if not principal.can("contact.view"):
+        return None
+    query = services._contacts_of(customer.id).order_by(CrmContact.primary_marker.is_(None), CrmContact.id)
+    return current_tenant.session.scalars(query).all()
+
+
+register_section(Section("contacts", _l("Contacts"), "tenant/contacts/_section.html", _contacts_section,
+                         lambda rows: ContactSchema(many=True).dump(rows), order=10))

@@ -1,0 +1,1 @@
+"""What every CRM module shares: the resource declaration, data scope, change history, attachments."""

@@ -1,0 +1,71 @@
+"""Files attached to CRM records: checked by content and size, stored per tenant outside the web root."""
+
+import os
+import secrets
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+
+from common.errors import Invalid
+from common.uploads import safe_filename, sniff
+
+from ..context import current_tenant
+from .models import CrmAttachment
+
+
+def _folder(tenant_id):
+    return os.path.join(current_app.config["UPLOAD_DIR"], "tenants", str(int(tenant_id)))
+
+
+def path_of(attachment, tenant_id=None):
+    tenant_id = tenant_id or current_tenant.tenant_id
+    return os.path.join(_folder(tenant_id), attachment.stored_name[:2], attachment.stored_name)
+
+
+def save(file_storage, owner_type, owner_id, principal, field_name="attachment"):
+    """Validate and store one upload; 422 naming ``field_name`` when it is not acceptable."""
+    limit = current_app.config["MAX_UPLOAD_BYTES"]
+    data = file_storage.read(limit + 1)
+    if not data:
+        raise Invalid({field_name: [_l("The file is empty.")]})
+    if len(data) > limit:
+        raise Invalid({field_name: [_l("The file is larger than %(mb)s MB.", mb=limit // (1024 * 1024))]})
+    name = safe_filename(file_storage.filename)
+    kind = sniff(data[:8], name)
+    if kind is None:
+        raise Invalid({field_name: [_l("Upload an image, a PDF or an Office (docx, xlsx, pptx) file.")]})
+    ext, content_type = kind
+    stored = f"{secrets.token_hex(16)}.{ext}"
+    attachment = CrmAttachment(owner_type=owner_type, owner_id=owner_id, file_name=name, stored_name=stored,
+                               content_type=content_type, size=len(data), created_by=principal.user_id)
+    target = path_of(attachment)
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    with open(target, "wb") as fh:
+        fh.write(data)
+    current_tenant.session.add(attachment)
+    return attachment
+
+
+def download(attachment_id):
+    """Send an attachment to a user who can see the record it belongs to (else 404, as if absent)."""
+    from flask import abort, send_file
+
+    from ..customers.models import CrmCustomer
+    from ..followups.models import CrmFollowUp
+    from .scope import current_principal
+
+    session = current_tenant.session
+    attachment = session.get(CrmAttachment, attachment_id) if 0 < attachment_id < 2**63 else None
+    if attachment is None or attachment.owner_type != "follow_up":
+        abort(404)
+    follow_up = session.get(CrmFollowUp, attachment.owner_id)
+    customer = session.get(CrmCustomer, follow_up.relation_id) if follow_up else None
+    principal = current_principal()
+    if customer is None or customer.deleted_at is not None or not principal.can("followup.view") \
+            or not principal.sees(customer.owner_id, customer.dept_id):
+        abort(404)
+    path = path_of(attachment)
+    if not os.path.exists(path):
+        abort(404)
+    return send_file(path, mimetype=attachment.content_type, as_attachment=True,
+                     download_name=safe_filename(attachment.file_name))

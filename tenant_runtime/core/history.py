@@ -1,0 +1,143 @@
+"""Per-record change history, written by the ORM in the same transaction as the change.
+
+A model opts in with ``__history__ = True``. Before each flush of a tenant session, every new, changed or
+deleted instance of such a model gets one ``crm_change_log`` row: who (``session.info["actor_id"]``),
+when, and for each field its old and new value. Setting ``deleted_at`` is recorded as a delete and
+clearing it as a restore. Services may add their own entries (``record``) for changes that are not
+column updates (tags, a transfer).
+"""
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from sqlalchemy import event, inspect
+
+from ..context import TenantSession
+from .models import CrmChangeLog
+
+SKIPPED = frozenset({"id", "name_key", "created_at", "updated_at", "deleted_by", "primary_marker", "dnc_set_at",
+                     "last_follow_up_at",  # moves with every follow-up, which is its own record
+                     "dnc_set_by"})
+
+
+def entity_type(obj):
+    return obj.__tablename__.removeprefix("crm_")
+
+
+def plain(value):
+    """A JSON-safe value; times are UTC with an offset."""
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value.isoformat(timespec="seconds") + "+00:00"
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def record(session, obj, action, changes):
+    session.add(CrmChangeLog(entity_type=entity_type(obj), entity_id=obj.id, action=action, changes=changes,
+                             user_id=session.info.get("actor_id")))
+
+
+def _column_changes(obj):
+    state = inspect(obj)
+    changes = []
+    for attr in state.mapper.column_attrs:
+        key = attr.key
+        if key in SKIPPED:
+            continue
+        history = state.attrs[key].history
+        if not history.has_changes():
+            continue
+        old = history.deleted[0] if history.deleted else None
+        new = history.added[0] if history.added else None
+        if old != new:
+            changes.append({"field": key, "old": plain(old), "new": plain(new)})
+    return changes
+
+
+def _created_fields(obj):
+    state = inspect(obj)
+    return [{"field": a.key, "old": None, "new": plain(getattr(obj, a.key))} for a in state.mapper.column_attrs
+            if a.key not in SKIPPED and a.key != "deleted_at" and getattr(obj, a.key) not in (None, "", False)]
+
+
+@event.listens_for(TenantSession, "before_flush")
+def _record_changes(session, flush_context, instances):
+    pending_new = [obj for obj in session.new if getattr(obj, "__history__", False)]
+    for obj in session.dirty:
+        if not getattr(obj, "__history__", False) or not session.is_modified(obj, include_collections=False):
+            continue
+        changes = _column_changes(obj)
+        if not changes:
+            continue
+        deleted = next((c for c in changes if c["field"] == "deleted_at"), None)
+        if deleted is not None:
+            action = "delete" if deleted["new"] is not None else "restore"
+            changes = [c for c in changes if c["field"] != "deleted_at"]
+        else:
+            action = "update"
+        record(session, obj, action, changes)
+    if pending_new:
+        session.info.setdefault("history_new", []).extend(pending_new)
+
+
+@event.listens_for(TenantSession, "after_flush")
+def _record_creations(session, flush_context):
+    # new rows have their ids only after the flush; their entries go into the same transaction
+    created = session.info.pop("history_new", None)
+    if not created:
+        return
+    table = CrmChangeLog.__table__
+    session.connection().execute(table.insert(), [
+        {"entity_type": entity_type(obj), "entity_id": obj.id, "action": "create", "changes": _created_fields(obj),
+         "user_id": session.info.get("actor_id"), "created_at": _now()} for obj in created])
+
+
+def _now():
+    from ..models import utcnow
+
+    return utcnow()
+
+
+def display_value(value, field=None):
+    """A recorded value as a person reads it: local times, labels for codes, 是/否."""
+    from flask_babel import gettext
+
+    from common.timeutil import to_local
+
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return gettext("Yes") if value else gettext("No")
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    labels = _value_labels().get(field)
+    if labels and value in labels:
+        return str(labels[value])
+    if isinstance(value, str) and value.endswith("+00:00") and "T" in value:
+        try:
+            return to_local(datetime.fromisoformat(value).replace(tzinfo=None)).strftime("%Y-%m-%d %H:%M")
+        except ValueError:
+            return value
+    return str(value)
+
+
+def _value_labels():
+    from ..contacts.forms import PREFERENCE_LABELS
+    from ..customers.forms import (
+        DEAL_STATUS_LABELS,
+        INDUSTRY_LABELS,
+        LEVEL_LABELS,
+        SCALE_LABELS,
+        SOURCE_LABELS,
+        STATUS_LABELS,
+        TYPE_LABELS,
+    )
+
+    return {"customer_type": TYPE_LABELS, "level": LEVEL_LABELS, "status": STATUS_LABELS,
+            "deal_status": DEAL_STATUS_LABELS, "source": SOURCE_LABELS, "industry": INDUSTRY_LABELS,
+            "scale": SCALE_LABELS, "communication_preference": PREFERENCE_LABELS}

@@ -1,0 +1,299 @@
+"""Lists as data: filters, search, sort keys and keyset pagination, declared once per resource and used by
+both the page and the API.
+
+Keyset pagination orders by one sort key and the id as tie-breaker, and the cursor carries the last
+row's (key, value, id): a deep page costs what the first page costs. NULLs sort last either way.
+"""
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, exists, func, or_, select
+
+from common.errors import Invalid
+from common.timeutil import end_of_local_day_utc, start_of_local_day_utc
+
+from ..models import utcnow
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+COUNT_CAP = 10000  # lists say "10000+" instead of counting a million rows
+
+
+class Filter:
+    """One query parameter that narrows a list. ``parse`` turns the raw values into a value (or raises
+    ValueError with a message); ``clause`` turns that value into a WHERE condition."""
+
+    kind = "text"
+
+    def __init__(self, label, column=None):
+        self.label, self.column = label, column
+        self.name = None  # set by ListSpec
+
+    def params(self):
+        return [self.name]
+
+    def parse(self, args):
+        raw = [v for v in args.getlist(self.name) if v != ""]
+        return raw[0].strip() if raw else None
+
+    def clause(self, value):
+        return self.column == value
+
+
+class Choice(Filter):
+    """One or several values of a fixed set (``?level=important&level=normal``)."""
+
+    kind = "choice"
+
+    def __init__(self, label, column, choices):
+        super().__init__(label, column)
+        self.choices = choices  # {value: label}
+
+    def parse(self, args):
+        values = [v for v in args.getlist(self.name) if v != ""]
+        bad = [v for v in values if v not in self.choices]
+        if bad:
+            raise ValueError(_l("Not a valid choice."))
+        return values or None
+
+    def clause(self, value):
+        return self.column.in_(value) if len(value) > 1 else self.column == value[0]
+
+
+class Ref(Filter):
+    """An id of a related row (owner, department)."""
+
+    kind = "ref"
+
+    def __init__(self, label, column, options=None):
+        super().__init__(label, column)
+        self.options = options  # callable(session, principal) -> [(id, label)] for the page's select
+
+    def parse(self, args):
+        raw = super().parse(args)
+        if raw is None:
+            return None
+        if not raw.isdigit() or not 0 < int(raw) < 2**63:
+            raise ValueError(_l("Not a valid id."))
+        return int(raw)
+
+
+class DateRange(Filter):
+    """``<name>_from`` and ``<name>_to``: local dates, both ends inclusive."""
+
+    kind = "date_range"
+
+    def params(self):
+        return [f"{self.name}_from", f"{self.name}_to"]
+
+    def parse(self, args):
+        ends = []
+        for param in self.params():
+            raw = (args.get(param) or "").strip()
+            try:
+                ends.append(date.fromisoformat(raw) if raw else None)
+            except ValueError:
+                raise ValueError(_l("Enter a date as YYYY-MM-DD.")) from None
+        if ends[0] and ends[1] and ends[0] > ends[1]:
+            raise ValueError(_l("The start date is after the end date."))
+        return tuple(ends) if any(ends) else None
+
+    def clause(self, value):
+        start, end = value
+        conditions = []
+        if start:
+            conditions.append(self.column >= start_of_local_day_utc(start))
+        if end:
+            conditions.append(self.column < end_of_local_day_utc(end))
+        return and_(*conditions)
+
+
+class InactiveDays(Filter):
+    """"No follow-up for N days": the last follow-up (or, never followed up, the creation) is older."""
+
+    kind = "int"
+
+    def __init__(self, label, column, created_column):
+        super().__init__(label, column)
+        self.created_column = created_column
+
+    def parse(self, args):
+        raw = super().parse(args)
+        if raw is None:
+            return None
+        if not raw.isdigit() or not 0 < int(raw) <= 3650:
+            raise ValueError(_l("Enter a number of days between 1 and 3650."))
+        return int(raw)
+
+    def clause(self, value):
+        cutoff = utcnow() - timedelta(days=value)
+        return or_(self.column < cutoff, and_(self.column.is_(None), self.created_column < cutoff))
+
+
+class Exists(Filter):
+    """A value in a child table (tags): ``EXISTS (SELECT 1 FROM child WHERE child.fk = id AND child.col = v)``."""
+
+    def __init__(self, label, child_fk, child_column, parent_id):
+        super().__init__(label, child_column)
+        self.child_fk, self.parent_id = child_fk, parent_id
+
+    def clause(self, value):
+        return exists().where(self.child_fk == self.parent_id, self.column == value)
+
+
+@dataclass
+class SortKey:
+    column: object
+    label: object
+    nullable: bool = False
+
+
+@dataclass
+class ListParams:
+    filters: dict
+    search: str | None
+    sort: str
+    descending: bool
+    cursor: tuple | None
+    limit: int
+    active: dict = field(default_factory=dict)  # the raw parameters in effect, for links and saved views
+
+
+@dataclass
+class ListSpec:
+    model: object
+    filters: dict
+    search: tuple
+    sorts: dict  # name -> SortKey
+    default_sort: str  # "-created"
+
+    def __post_init__(self):
+        for name, flt in self.filters.items():
+            flt.name = name
+
+    @property
+    def id_column(self):
+        return self.model.id
+
+    # ------------------------------------------------------------------ parsing
+
+    def parse(self, args, default_limit=DEFAULT_LIMIT):
+        errors, values, active = {}, {}, {}
+        for name, flt in self.filters.items():
+            try:
+                value = flt.parse(args)
+            except ValueError as exc:
+                errors[flt.params()[0]] = [str(exc)]
+                continue
+            if value is not None:
+                values[name] = value
+                for param in flt.params():
+                    for raw in args.getlist(param):
+                        if raw != "":
+                            active.setdefault(param, []).append(raw)
+        search = (args.get("q") or "").strip()[:100] or None
+        if search:
+            active["q"] = [search]
+        sort = args.get("sort") or self.default_sort
+        name = sort.lstrip("-")
+        if name not in self.sorts:
+            errors["sort"] = [str(_l("Not a valid sort key."))]
+            name, sort = self.default_sort.lstrip("-"), self.default_sort
+        elif sort != self.default_sort:
+            active["sort"] = [sort]
+        limit = self._limit(args, default_limit, errors)
+        cursor = None
+        if args.get("cursor"):
+            cursor = self._decode(args["cursor"], name)
+            if cursor is None:
+                errors["cursor"] = [str(_l("Invalid cursor."))]
+        if errors:
+            raise Invalid(errors)
+        return ListParams(values, search, name, sort.startswith("-"), cursor, limit, active)
+
+    @staticmethod
+    def _limit(args, default, errors):
+        raw = args.get("limit")
+        if raw is None:
+            return default
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+            errors["limit"] = [str(_l("Must be between 1 and 200."))]
+            return default
+        return int(raw)
+
+    # ------------------------------------------------------------------ querying
+
+    def where(self, query, params):
+        for name, value in params.filters.items():
+            query = query.where(self.filters[name].clause(value))
+        if params.search:
+            pattern = "%" + params.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            query = query.where(or_(*(col.like(pattern, escape="\\") for col in self.search)))
+        return query
+
+    def page(self, session, query, params):
+        """One page of rows and the cursor of the next page (None on the last one)."""
+        key = self.sorts[params.sort]
+        col, id_col = key.column, self.id_column
+        if params.cursor is not None:
+            query = query.where(self._after(key, params.descending, params.cursor))
+        order = []
+        if key.nullable:
+            order.append(col.is_(None))
+        if col is not id_col:
+            order.append(col.desc() if params.descending else col.asc())
+        order.append(id_col.desc() if params.descending else id_col.asc())
+        rows = session.scalars(query.order_by(*order).limit(params.limit + 1)).all()
+        more = len(rows) > params.limit
+        rows = rows[: params.limit]
+        next_cursor = self._encode(params.sort, getattr(rows[-1], col.key), rows[-1].id) if more and rows else None
+        return rows, next_cursor
+
+    def count(self, session, query):
+        """How many rows match, counted up to COUNT_CAP + 1 (the page shows "10000+")."""
+        capped = query.with_only_columns(self.id_column).order_by(None).limit(COUNT_CAP + 1).subquery()
+        return session.scalar(select(func.count()).select_from(capped))
+
+    def _after(self, key, descending, cursor):
+        value, last_id = cursor
+        col, id_col = key.column, self.id_column
+        beyond_id = id_col < last_id if descending else id_col > last_id
+        if col is id_col:
+            return beyond_id
+        if value is None:  # NULLs come last: only NULL rows with a further id remain
+            return and_(col.is_(None), beyond_id)
+        beyond = col < value if descending else col > value
+        condition = or_(beyond, and_(col == value, beyond_id))
+        return or_(condition, col.is_(None)) if key.nullable else condition
+
+    # ------------------------------------------------------------------ cursors
+
+    @staticmethod
+    def _encode(sort, value, last_id):
+        if isinstance(value, datetime):
+            value = {"t": value.isoformat()}
+        payload = json.dumps([sort, value, last_id], separators=(",", ":"), ensure_ascii=False)
+        return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+    def _decode(self, raw, sort):
+        try:
+            name, value, last_id = json.loads(base64.urlsafe_b64decode(raw.encode() + b"==").decode())
+        except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+            return None
+        if name != sort or not isinstance(last_id, int) or not 0 < last_id < 2**63:
+            return None
+        if isinstance(value, dict):
+            try:
+                value = datetime.fromisoformat(value.get("t", ""))
+            except (TypeError, ValueError):
+                return None
+        elif value is not None and not isinstance(value, (str, int)):
+            return None
+        elif isinstance(value, int) and not -(2**63) < value < 2**63:
+            return None
+        return value, last_id

@@ -1,0 +1,393 @@
+"""One declaration per CRM entity; its list, detail, form, API, OpenAPI entry, permissions, data scope
+and history come from it.
+
+A resource says *what* (model, form, output schema, list spec, permission module, scope rule) and keeps
+its business rules in services it names (``create``/``update``/``delete`` hooks); ``register`` turns it
+into pages under ``/t/<code>/<name>/`` and API routes under ``/t/<code>/api/v1/<name>``:
+
+=========  ===============================  =================================  ==============
+action     page                             API                                permission
+=========  ===============================  =================================  ==============
+list       GET  /<name>/                    GET    /<name>                     <module>.view
+create     GET, POST /<name>/new            POST   /<name>                     <module>.create
+detail     GET  /<name>/<id>                GET    /<name>/<id>                <module>.view
+edit       GET, POST /<name>/<id>/edit      PATCH  /<name>/<id>                <module>.edit
+delete     POST /<name>/<id>/delete         DELETE /<name>/<id>                <module>.delete
+history    (on the detail page)             GET    /<name>/<id>/history        <module>.view
+=========  ===============================  =================================  ==============
+
+A detail a user may not see (another owner outside their scope, soft-deleted, or absent) is a 404, the
+same answer as a record that does not exist.
+"""
+
+from datetime import date, datetime
+
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from common.errors import ApiError, Conflict, Invalid
+from common.forms import apply_form_errors, form_from_json, validate_or_422
+from common.timeutil import to_local
+
+from ..context import current_tenant
+from ..people.permissions import requires
+from .lookups import user_names
+from .models import CrmChangeLog
+from .scope import current_principal
+
+MAX_ID = 2**63 - 1
+
+
+class Resource:
+    """Subclass and set the attributes; override the hooks where the entity has rules of its own."""
+
+    name = None  # URL segment: "customers"
+    module = None  # permission module: "customer"
+    model = None
+    form = None  # WTForms class: validates the page's post and the API's JSON alike
+    schema = None  # marshmallow schema class: the JSON shape
+    listing = None  # core.listing.ListSpec
+    label = None  # lazy text, singular
+    label_plural = None
+    columns = ()  # (attribute or callable, label) shown in the HTML list
+    soft_delete = True
+    detail_template = "tenant/crud/detail.html"
+    list_template = "tenant/crud/list.html"
+    form_template = "tenant/crud/form.html"
+    unique_fields = {}  # constraint name or "table.column" -> form field, for 409 duplicate
+    actions = ("list", "create", "detail", "edit", "delete")
+
+    # ------------------------------------------------------------------ queries
+
+    def base_query(self):
+        query = select(self.model)
+        if self.soft_delete:
+            query = query.where(self.model.deleted_at.is_(None))
+        return query
+
+    def scope(self, query, principal):
+        """Rows the principal may see; by default through the model's own owner and department."""
+        return query.where(principal.scope_clause(self.model.owner_id, self.model.dept_id))
+
+    def views(self, principal):
+        """Built-in saved views: ``{key: (label, callable(query) -> query)}``; the first is the default."""
+        return {}
+
+    def visible_query(self, principal, view=None):
+        query = self.scope(self.base_query(), principal)
+        views = self.views(principal)
+        if views:
+            key = view if view in views else next(iter(views))
+            query = views[key][1](query)
+        return query
+
+    def get_visible(self, record_id, principal=None):
+        if not 0 < record_id <= MAX_ID:
+            abort(404)
+        principal = principal or current_principal()
+        query = self.scope(self.base_query().where(self.model.id == record_id), principal)
+        obj = current_tenant.session.scalar(query)
+        if obj is None:
+            abort(404)
+        return obj
+
+    def preload(self, rows):
+        """Load what the list shows for all rows at once (owners, departments)."""
+
+    def build_form(self, **kwargs):
+        """The form for this request (override to fill choices that depend on the user)."""
+        return self.form(**kwargs)
+
+    # ------------------------------------------------------------------ writes (override for rules)
+
+    def create(self, form, principal):
+        obj = self.model(**self.form_to_values(form), created_by=principal.user_id)
+        current_tenant.session.add(obj)
+        return obj
+
+    def update(self, obj, form, principal):
+        for key, value in self.form_to_values(form).items():
+            setattr(obj, key, value)
+        return obj
+
+    def delete(self, obj, principal):
+        from ..models import utcnow
+
+        if self.soft_delete:
+            obj.deleted_at, obj.deleted_by = utcnow(), principal.user_id
+        else:
+            current_tenant.session.delete(obj)
+
+    def form_to_values(self, form):
+        columns = {c.key for c in self.model.__mapper__.column_attrs}
+        return {f.name: f.data for f in form if f.name in columns}
+
+    def form_values(self, obj, as_text=True):
+        """The record's current values as form input: as text for PATCH, which lays the body over them
+        (times local with an offset, dates ISO: never a str() of a stored UTC value), or as values for the
+        edit page (times as local wall-clock time)."""
+        values = {}
+        for f in self.build_form(meta={"csrf": False}, formdata=None):
+            if f.type in ("CSRFTokenField", "FileField", "SubmitField") or not hasattr(obj, f.name):
+                continue
+            values[f.name] = _form_value(getattr(obj, f.name), as_text)
+        return values
+
+    def commit(self):
+        """Commit, or answer 409 ``duplicate`` naming the field a unique constraint guards."""
+        session = current_tenant.session
+        try:
+            session.commit()
+        except IntegrityError as exc:
+            session.rollback()
+            field = duplicate_field(exc, self.unique_fields)
+            if field is None:
+                raise Conflict("conflict", _("The change conflicts with existing data.")) from None
+            raise Conflict("duplicate", _("This value is already in use."), {field: [_("Already in use.")]}) from None
+
+    # ------------------------------------------------------------------ output
+
+    def dump(self, obj):
+        return self.schema().dump(obj)
+
+    def dump_many(self, rows):
+        return self.schema(many=True).dump(rows)
+
+    def detail_context(self, obj):
+        return {}
+
+    def field_labels(self):
+        """Field name -> label, for change history."""
+        form = self.build_form(meta={"csrf": False}, formdata=None)
+        return {f.name: f.label.text for f in form if hasattr(f, "label")}
+
+    @property
+    def slug(self):
+        """The name as it appears in endpoint names (``follow-ups`` -> ``follow_ups``)."""
+        return self.name.replace("-", "_")
+
+    def endpoint(self, action, api=False):
+        return f"{'tenant_api' if api else 'tenant'}.{self.slug}_{action}"
+
+    def permission(self, action):
+        return {"list": "view", "detail": "view", "history": "view", "create": "create", "edit": "edit",
+                "delete": "delete"}.get(action, action)
+
+
+def _form_value(value, as_text=True):
+    if isinstance(value, datetime):
+        local = to_local(value)
+        return local.isoformat(timespec="seconds") if as_text else local.replace(tzinfo=None)
+    if isinstance(value, date) and as_text:
+        return value.isoformat()
+    return value
+
+
+def duplicate_field(exc, unique_fields):
+    """The form field a violated unique constraint guards (MariaDB names the key, SQLite the column)."""
+    text = str(getattr(exc, "orig", exc))
+    for marker, field in unique_fields.items():
+        if marker in text:
+            return field
+    return None
+
+
+# ---------------------------------------------------------------------- change history
+
+
+def history_json(entries, users):
+    return [{"id": str(e.id), "action": e.action, "user_id": None if e.user_id is None else str(e.user_id),
+             "user_name": users.get(e.user_id), "changes": e.changes,
+             "created_at": to_local(e.created_at).isoformat(timespec="seconds")} for e in entries]
+
+
+def history_of(obj, limit=100):
+    """Newest first, with the names of who made each change (and of owners a change moved)."""
+    from .history import entity_type
+
+    session = current_tenant.session
+    entries = session.scalars(select(CrmChangeLog).where(CrmChangeLog.entity_type == entity_type(obj),
+                                                         CrmChangeLog.entity_id == obj.id)
+                              .order_by(CrmChangeLog.id.desc()).limit(limit)).all()
+    ids = {e.user_id for e in entries} | {c.get(k) for e in entries for c in e.changes if c.get("field") == "owner_id"
+                                          for k in ("old", "new")}
+    users = user_names(session, ids)
+    return entries, users
+
+
+# ---------------------------------------------------------------------- routes
+
+
+def register(resource, pages, api):
+    """Add the resource's pages to ``pages`` and its API to ``api`` (the tenant blueprints)."""
+    r = resource
+    if "list" in r.actions:
+        _route(pages, f"/{r.name}/", r, "list", _page_list(r))
+        _route(api, f"/{r.name}", r, "list", _api_list(r), api=True)
+    if "create" in r.actions:
+        _route(pages, f"/{r.name}/new", r, "create", _page_create(r), methods=["GET", "POST"])
+        _route(api, f"/{r.name}", r, "create", _api_create(r), methods=["POST"], api=True)
+    if "detail" in r.actions:
+        _route(pages, f"/{r.name}/<int:record_id>", r, "detail", _page_detail(r))
+        _route(api, f"/{r.name}/<int:record_id>", r, "detail", _api_detail(r), api=True)
+        if getattr(r.model, "__history__", False):
+            _route(api, f"/{r.name}/<int:record_id>/history", r, "history", _api_history(r), api=True)
+    if "edit" in r.actions:
+        _route(pages, f"/{r.name}/<int:record_id>/edit", r, "edit", _page_edit(r), methods=["GET", "POST"])
+        _route(api, f"/{r.name}/<int:record_id>", r, "edit", _api_edit(r), methods=["PATCH"], api=True)
+    if "delete" in r.actions:
+        _route(pages, f"/{r.name}/<int:record_id>/delete", r, "delete", _page_delete(r), methods=["POST"])
+        _route(api, f"/{r.name}/<int:record_id>", r, "delete", _api_delete(r), methods=["DELETE"], api=True)
+
+
+def _route(blueprint, rule, resource, action, view, methods=("GET",), api=False):
+    endpoint = f"{resource.slug}_{action}"
+    blueprint.add_url_rule(rule, endpoint=endpoint, view_func=view, methods=list(methods))
+    requires(f"{blueprint.name}.{endpoint}", f"{resource.module}.{resource.permission(action)}")
+    view.resource, view.action = resource, action  # read by the OpenAPI builder
+
+
+def list_rows(resource, args, principal, default_limit=None):
+    """Parse a list's parameters, apply scope, view, filters and sort: one page and its next cursor."""
+    from .listing import DEFAULT_LIMIT
+
+    params = resource.listing.parse(args, default_limit or DEFAULT_LIMIT)
+    query = resource.listing.where(resource.visible_query(principal, args.get("view")), params)
+    rows, cursor = resource.listing.page(current_tenant.session, query, params)
+    resource.preload(rows)
+    return rows, cursor, params, query
+
+
+def _api_list(r):
+    def view():
+        rows, cursor, _params, _query = list_rows(r, request.args, current_principal())
+        return jsonify({"items": r.dump_many(rows), "next_cursor": cursor})
+    return view
+
+
+def _api_detail(r):
+    def view(record_id):
+        obj = r.get_visible(record_id)
+        r.preload([obj])
+        return jsonify(r.dump(obj))
+    return view
+
+
+def _api_history(r):
+    def view(record_id):
+        entries, users = history_of(r.get_visible(record_id))
+        return jsonify({"items": history_json(entries, users), "next_cursor": None})
+    return view
+
+
+def _api_create(r):
+    def view():
+        principal = current_principal()
+        form = validate_or_422(form_from_json(r.build_form))
+        obj = r.create(form, principal)
+        r.commit()
+        r.preload([obj])
+        return jsonify(r.dump(obj)), 201
+    return view
+
+
+def _api_edit(r):
+    def view(record_id):
+        principal = current_principal()
+        obj = r.get_visible(record_id, principal)
+        form = validate_or_422(form_from_json(r.build_form, base=r.form_values(obj)))
+        r.update(obj, form, principal)
+        r.commit()
+        r.preload([obj])
+        return jsonify(r.dump(obj))
+    return view
+
+
+def _api_delete(r):
+    def view(record_id):
+        principal = current_principal()
+        r.delete(r.get_visible(record_id, principal), principal)
+        r.commit()
+        return "", 204
+    return view
+
+
+def _page_list(r):
+    def view():
+        principal = current_principal()
+        errors = {}
+        try:
+            rows, cursor, params, query = list_rows(r, request.args, principal, default_limit=20)
+            total = r.listing.count(current_tenant.session, query)
+        except Invalid as exc:
+            rows, cursor, params, total, errors = [], None, None, 0, exc.fields
+        return render_template(r.list_template, resource=r, rows=rows, next_cursor=cursor, params=params,
+                               total=total, errors=errors, principal=principal, views=r.views(principal),
+                               current_view=request.args.get("view"))
+    return view
+
+
+def _render_form(r, form, obj=None, status=200, error=None):
+    return render_template(r.form_template, resource=r, form=form, obj=obj, error=error), status
+
+
+def _page_create(r):
+    def view():
+        principal = current_principal()
+        form = r.build_form()
+        if form.validate_on_submit():
+            try:
+                obj = r.create(form, principal)
+                r.commit()
+            except ApiError as exc:
+                current_tenant.session.rollback()
+                apply_form_errors(form, exc.fields or {"": [exc.message]})
+                return _render_form(r, form, status=exc.status, error=exc)
+            flash(_("Saved."), "success")
+            return redirect(url_for(r.endpoint("detail"), record_id=obj.id))
+        return _render_form(r, form, status=422 if form.errors else 200)
+    return view
+
+
+def _page_detail(r):
+    def view(record_id):
+        obj = r.get_visible(record_id)
+        r.preload([obj])
+        entries, users = history_of(obj, limit=30)
+        return render_template(r.detail_template, resource=r, obj=obj, history=entries, history_users=users,
+                               principal=current_principal(), **r.detail_context(obj))
+    return view
+
+
+def _page_edit(r):
+    def view(record_id):
+        principal = current_principal()
+        obj = r.get_visible(record_id, principal)
+        form = r.build_form(data=r.form_values(obj, as_text=False)) if request.method == "GET" else r.build_form()
+        if request.method == "POST" and form.validate_on_submit():
+            try:
+                r.update(obj, form, principal)
+                r.commit()
+            except ApiError as exc:
+                current_tenant.session.rollback()
+                apply_form_errors(form, exc.fields or {"": [exc.message]})
+                return _render_form(r, form, obj, status=exc.status, error=exc)
+            flash(_("Saved."), "success")
+            return redirect(url_for(r.endpoint("detail"), record_id=obj.id))
+        return _render_form(r, form, obj, status=422 if form.errors else 200)
+    return view
+
+
+def _page_delete(r):
+    def view(record_id):
+        principal = current_principal()
+        r.delete(r.get_visible(record_id, principal), principal)
+        r.commit()
+        flash(_("Deleted."), "success")
+        return redirect(url_for(r.endpoint("list")))
+    return view
+
+
+__all__ = ["Resource", "duplicate_field", "history_of", "list_rows", "register"]

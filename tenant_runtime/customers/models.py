@@ -1,0 +1,84 @@
+"""``crm_customer``: the union of seed 001's ``customers`` and seed 002's ``crm_customer``.
+
+Seed 001 and seed 002 disagree on two codes; both meanings are kept, each in its own column:
+``status`` is seed 001's lifecycle (active / inactive / in_pool, where in_pool is seed 002's
+``is_in_sea``) and ``deal_status`` is seed 002's sales status (potential / won / lost). ``level`` is seed
+001's (important / normal / potential).
+
+Uniqueness is the database's: ``phone`` (E.164) is unique, and so is ``tax_id``, which only enterprises
+carry. A soft-deleted customer keeps both, so a deleted record never frees its phone until it is purged.
+"""
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, Index, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..models import MYSQL_TABLE_OPTIONS, IdType, TenantBase, utcnow
+
+CUSTOMER_TYPES = ("enterprise", "individual")
+LEVELS = ("important", "normal", "potential")
+STATUSES = ("active", "inactive", "in_pool")
+DEAL_STATUSES = ("potential", "won", "lost")
+
+
+class CrmCustomer(TenantBase):
+    __tablename__ = "crm_customer"
+    __table_args__ = (
+        # data scope + a level filter + newest first: the list's own access paths (bench/bench_crm_list.py)
+        Index("ix_crm_customer_owner_list", "owner_id", "level", "id"),
+        Index("ix_crm_customer_dept_list", "dept_id", "level", "id"),
+        Index("ix_crm_customer_owner_next", "owner_id", "next_follow_up_at"),
+        Index("ix_crm_customer_last_follow", "last_follow_up_at"),
+        MYSQL_TABLE_OPTIONS,
+    )
+    __history__ = True  # every change is recorded in crm_change_log (tenant_runtime/core/history.py)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    customer_name: Mapped[str] = mapped_column(String(200))
+    # the name as the duplicate check compares it (no 有限公司, spaces or full-width letters)
+    name_key: Mapped[str] = mapped_column(String(200), index=True)
+    customer_type: Mapped[str] = mapped_column(String(20), default="enterprise")
+    phone: Mapped[str | None] = mapped_column(String(20), unique=True)
+    tax_id: Mapped[str | None] = mapped_column(String(18), unique=True)
+    industry: Mapped[str | None] = mapped_column(String(50))
+    scale: Mapped[str | None] = mapped_column(String(50))
+    province_code: Mapped[str | None] = mapped_column(String(6))
+    city_code: Mapped[str | None] = mapped_column(String(6))
+    address: Mapped[str | None] = mapped_column(String(500))
+    level: Mapped[str] = mapped_column(String(20), default="normal", server_default=text("'normal'"))
+    status: Mapped[str] = mapped_column(String(20), default="active", server_default=text("'active'"))
+    deal_status: Mapped[str] = mapped_column(String(20), default="potential", server_default=text("'potential'"))
+    source: Mapped[str | None] = mapped_column(String(50), index=True)
+    source_lead_id: Mapped[int | None] = mapped_column(IdType, index=True)
+    owner_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("sys_user.id"))
+    dept_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("sys_dept.id"))
+    last_follow_up_at: Mapped[datetime | None] = mapped_column(DateTime)
+    next_follow_up_at: Mapped[datetime | None] = mapped_column(DateTime)
+    sea_time: Mapped[datetime | None] = mapped_column(DateTime)  # entered the public pool (seed 002)
+    remark: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[int] = mapped_column(IdType, ForeignKey("sys_user.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    deleted_by: Mapped[int | None] = mapped_column(IdType)
+
+    owner = relationship("SysUser", foreign_keys=[owner_id])
+    dept = relationship("SysDept", foreign_keys=[dept_id])
+    tags: Mapped[list["CrmCustomerTag"]] = relationship(cascade="all, delete-orphan", lazy="selectin",
+                                                       order_by="CrmCustomerTag.tag")
+
+    @property
+    def tag_names(self):
+        return [t.tag for t in self.tags]
+
+
+class CrmCustomerTag(TenantBase):
+    """Tags of a customer, one row each, so a tag filter is an indexed lookup."""
+
+    __tablename__ = "crm_customer_tag"
+    __table_args__ = (Index("ix_crm_customer_tag_tag", "tag", "customer_id"), MYSQL_TABLE_OPTIONS)
+
+    customer_id: Mapped[int] = mapped_column(IdType, ForeignKey("crm_customer.id", ondelete="CASCADE"),
+                                             primary_key=True)
+    tag: Mapped[str] = mapped_column(String(30), primary_key=True)

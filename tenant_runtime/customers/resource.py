@@ -1,0 +1,143 @@
+"""The customer, declared once: list, filters, views, form, JSON, permissions and scope."""
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from ..context import current_tenant
+from ..core.columns import Column
+from ..core.listing import Choice, DateRange, Exists, InactiveDays, ListSpec, Ref, SortKey
+from ..core.resource import Resource
+from ..core.sections import sections_for
+from ..models import SysDept, SysUser
+from . import services
+from .forms import (
+    DEAL_STATUS_LABELS,
+    LABELS,
+    LEVEL_LABELS,
+    SOURCE_LABELS,
+    STATUS_LABELS,
+    TYPE_LABELS,
+    CustomerForm,
+)
+from .models import CrmCustomer, CrmCustomerTag
+from .schemas import CustomerSchema
+
+LEVEL_BADGES = {"important": "danger", "normal": "info", "potential": "muted"}
+
+
+def _owner_options(session, principal):
+    return [(uid, name) for uid, name, _dept in services.assignable_users(principal, session)]
+
+
+def _dept_options(session, principal):
+    query = select(SysDept.id, SysDept.dept_name).order_by(SysDept.sort, SysDept.id)
+    if not principal.sees_all:
+        query = query.where(SysDept.id.in_(sorted(principal.dept_ids | {principal.dept_id})))
+    return session.execute(query).all()
+
+
+C = CrmCustomer
+
+
+class CustomerResource(Resource):
+    name = "customers"
+    module = "customer"
+    model = CrmCustomer
+    form = CustomerForm
+    schema = CustomerSchema
+    label, label_plural = _l("Customer"), _l("Customers")
+    detail_template = "tenant/customers/detail.html"
+    form_template = "tenant/customers/form.html"
+    list_template = "tenant/customers/list.html"
+    unique_fields = {"uq_crm_customer_phone": "phone", "crm_customer.phone": "phone",
+                     "uq_crm_customer_tax_id": "tax_id", "crm_customer.tax_id": "tax_id"}
+    listing = ListSpec(
+        model=CrmCustomer,
+        filters={
+            "owner_id": Ref(_l("Owner"), C.owner_id, options=_owner_options),
+            "dept_id": Ref(_l("Department"), C.dept_id, options=_dept_options),
+            "customer_type": Choice(_l("Type"), C.customer_type, TYPE_LABELS),
+            "level": Choice(_l("Level"), C.level, LEVEL_LABELS),
+            "status": Choice(_l("Status"), C.status, STATUS_LABELS),
+            "deal_status": Choice(_l("Deal status"), C.deal_status, DEAL_STATUS_LABELS),
+            "source": Choice(_l("Source"), C.source, SOURCE_LABELS),
+            "tag": Exists(_l("Tag"), CrmCustomerTag.customer_id, CrmCustomerTag.tag, C.id),
+            "created": DateRange(_l("Created"), C.created_at),
+            "last_follow_up": DateRange(_l("Last follow-up"), C.last_follow_up_at),
+            "no_follow_days": InactiveDays(_l("No follow-up for (days)"), C.last_follow_up_at, C.created_at),
+        },
+        search=(C.customer_name, C.phone),
+        sorts={
+            "created": SortKey(C.id, _l("Created")),
+            "last_follow_up": SortKey(C.last_follow_up_at, _l("Last follow-up"), nullable=True),
+            "next_follow_up": SortKey(C.next_follow_up_at, _l("Next follow-up"), nullable=True),
+            "name": SortKey(C.customer_name, _l("Name")),
+        },
+        default_sort="-created",
+    )
+    columns = (
+        Column("customer_name", _l("Customer name"), "link", sort="name"),
+        Column("customer_type", _l("Type"), "badge", labels=TYPE_LABELS),
+        Column("level", _l("Level"), "badge", labels=LEVEL_LABELS, badge_kinds=LEVEL_BADGES),
+        Column("phone", _l("Phone"), "phone"),
+        Column("owner.full_name", _l("Owner")),
+        Column("last_follow_up_at", _l("Last follow-up"), "time", sort="last_follow_up"),
+        Column("next_follow_up_at", _l("Next follow-up"), "time", sort="next_follow_up"),
+        Column("tag_names", _l("Tags"), "tags"),
+    )
+
+    def views(self, principal):
+        views = {"mine": (_l("My customers"), lambda q: q.where(C.owner_id == principal.user_id))}
+        if not principal.sees_only_own:
+            subordinates = principal.subordinate_dept_ids(current_tenant.session)
+            views["subordinates"] = (_l("My team's customers"), lambda q: q.where(
+                C.dept_id.in_(sorted(subordinates)), C.owner_id != principal.user_id))
+            views["all"] = (_l("All customers"), lambda q: q)
+        return views
+
+    def preload(self, rows):
+        session = current_tenant.session
+        owner_ids = {c.owner_id for c in rows if c.owner_id} | {c.created_by for c in rows}
+        dept_ids = {c.dept_id for c in rows if c.dept_id}
+        # one query each, then every row's relationship reads the identity map
+        if owner_ids:
+            session.scalars(select(SysUser).where(SysUser.id.in_(owner_ids))).all()
+        if dept_ids:
+            session.scalars(select(SysDept).where(SysDept.id.in_(dept_ids))).all()
+
+    def base_query(self):
+        return super().base_query().options(selectinload(C.tags))
+
+    def build_form(self, **kwargs):
+        from ..core.scope import current_principal
+
+        principal = current_principal()
+        return CustomerForm(owner_choices=_owner_options(current_tenant.session, principal), **kwargs)
+
+    def create(self, form, principal):
+        return services.create(services.values_from(form), form.tags.data, principal, owner_id=form.owner,
+                               confirmed=form.confirm_duplicate.data)
+
+    def update(self, obj, form, principal):
+        return services.update(obj, services.values_from(form), form.tags.data, principal, owner_id=form.owner,
+                               confirmed=form.confirm_duplicate.data)
+
+    def delete(self, obj, principal):
+        services.delete(obj, principal)
+
+    def form_values(self, obj, as_text=True):
+        values = super().form_values(obj, as_text)
+        values["tags"] = obj.tag_names
+        values["owner_id"] = str(obj.owner_id) if obj.owner_id else ""
+        values["confirm_duplicate"] = False
+        return values
+
+    def detail_context(self, obj):
+        from ..core.scope import current_principal
+
+        return {"sections": sections_for(obj, current_principal()), "labels": LABELS,
+                "region": services.region_of(obj)}
+
+
+customers = CustomerResource()

@@ -1,0 +1,192 @@
+"""Customer rules: who may own what, the duplicate check (查重), tags, delete and restore.
+
+Services add to the tenant session; the caller (a view, a job, a CLI) commits.
+"""
+
+import re
+import unicodedata
+
+from flask_babel import gettext as _
+from sqlalchemy import or_, select
+
+from common.errors import ApiError, Conflict, Invalid
+from common.regions import city_name, province_name
+from common.timeutil import from_local
+
+from ..context import current_tenant
+from ..core import history
+from ..core.lookups import user_names
+from ..models import USER_STATUS_ENABLED, SysUser, utcnow
+from .models import CrmCustomer, CrmCustomerTag
+
+# Legal-form words a company name may or may not carry: 上海华庭物业有限公司 and 上海华庭物业 are one company.
+_SUFFIXES = ("股份有限公司", "有限责任公司", "集团有限公司", "有限公司", "集团公司", "股份公司", "集团", "公司",
+             "co.,ltd.", "co.,ltd", "co.ltd", "ltd.", "ltd", "inc.", "inc", "llc", "limited", "company")
+_NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
+
+
+def name_key(name):
+    """The company name as the duplicate check compares it: full-width folded (NFKC), case folded,
+    without spaces, punctuation or the legal form."""
+    text = unicodedata.normalize("NFKC", name or "").casefold().strip()
+    changed = True
+    while changed:
+        changed = False
+        for suffix in _SUFFIXES:
+            stripped = text.rstrip()
+            if stripped.endswith(suffix) and len(stripped) > len(suffix):
+                text, changed = stripped[: -len(suffix)], True
+    return _NOISE.sub("", text)[:200]
+
+
+# ---------------------------------------------------------------------- owners
+
+
+def assignable_users(principal, session=None):
+    """Enabled users the principal may make owners: everyone for an all-seeing scope, else the users of
+    the departments they see, and themselves."""
+    session = session or current_tenant.session
+    query = select(SysUser.id, SysUser.full_name, SysUser.dept_id).where(SysUser.status == USER_STATUS_ENABLED)
+    if not principal.sees_all:
+        query = query.where(or_(SysUser.id == principal.user_id, SysUser.dept_id.in_(sorted(principal.dept_ids))))
+    return session.execute(query.order_by(SysUser.full_name)).all()
+
+
+def _resolve_owner(owner_id, principal):
+    owner_id = owner_id or principal.user_id
+    for uid, _name, dept_id in assignable_users(principal):
+        if uid == owner_id:
+            return uid, dept_id
+    raise Invalid({"owner_id": [_("Choose an owner you manage.")]})
+
+
+# ---------------------------------------------------------------------- duplicate check (查重)
+
+
+def mask_name(name):
+    """张伟 -> 张*, 欧阳娜娜 -> 欧***: enough to ask a colleague, not enough to read the record."""
+    if not name:
+        return "*"
+    return name[0] + "*" * max(1, len(name) - 1)
+
+
+def find_duplicates(principal, phone=None, tax_id=None, name=None, exclude_id=None, limit=10):
+    """Customers that already have this phone, tax id or (normalised) company name, deleted ones
+    included. Each match says why it matched; a record the user may not see shows only its name and a
+    masked owner."""
+    session = current_tenant.session
+    conditions = []
+    if phone:
+        conditions.append(CrmCustomer.phone == phone)
+    if tax_id:
+        conditions.append(CrmCustomer.tax_id == tax_id)
+    key = name_key(name) if name else None
+    if key:
+        conditions.append(CrmCustomer.name_key == key)
+    if not conditions:
+        return []
+    query = select(CrmCustomer).where(or_(*conditions))
+    if exclude_id:
+        query = query.where(CrmCustomer.id != exclude_id)
+    rows = session.scalars(query.order_by(CrmCustomer.id).limit(limit)).all()
+    owners = user_names(session, {c.owner_id for c in rows})
+    matches = []
+    for c in rows:
+        visible = c.deleted_at is None and principal.sees(c.owner_id, c.dept_id)
+        reasons = [r for r, hit in (("phone", phone and c.phone == phone), ("tax_id", tax_id and c.tax_id == tax_id),
+                                    ("name", key and c.name_key == key)) if hit]
+        owner = owners.get(c.owner_id)
+        matches.append({
+            "id": str(c.id) if visible else None,
+            "customer_name": c.customer_name,
+            "matched_on": reasons,
+            "owner_name": (owner if visible else mask_name(owner)) if owner else None,
+            "in_pool": c.status == "in_pool",
+            "deleted": c.deleted_at is not None,
+            "visible": visible,
+        })
+    return matches
+
+
+def check_duplicates(principal, values, exclude_id=None, confirmed=False):
+    """Before a save: a phone or tax id in use is a 409 ``duplicate`` naming the field (the unique indexes
+    are the real guard, this only explains who has it); a company name in use is a 409
+    ``possible_duplicate`` unless the user confirmed it is another company."""
+    matches = find_duplicates(principal, values.get("phone"), values.get("tax_id"),
+                              values.get("customer_name") if values.get("customer_type") == "enterprise" else None,
+                              exclude_id=exclude_id)
+    taken = {reason for m in matches for reason in m["matched_on"] if reason in ("phone", "tax_id")}
+    if taken:
+        raise Conflict("duplicate", _("A customer with this value already exists."),
+                       {f: [_("Already in use.")] for f in sorted(taken)}, duplicates=matches)
+    if matches and not confirmed:
+        raise Conflict("possible_duplicate", _("A customer with a similar name already exists."),
+                       {"customer_name": [_("A customer with this name already exists.")]}, duplicates=matches)
+
+
+# ---------------------------------------------------------------------- create, update, delete
+
+FIELDS = ("customer_type", "customer_name", "phone", "tax_id", "industry", "scale", "province_code", "city_code",
+          "address", "level", "deal_status", "source", "next_follow_up_at", "remark")
+
+
+def values_from(form):
+    values = {f: getattr(form, f).data or None for f in FIELDS}
+    values["next_follow_up_at"] = from_local(values["next_follow_up_at"])  # stored as naive UTC
+    values["level"] = values["level"] or "normal"
+    values["deal_status"] = values["deal_status"] or "potential"
+    return values
+
+
+def create(values, tags, principal, owner_id=None, confirmed=False):
+    check_duplicates(principal, values, confirmed=confirmed)
+    owner, dept = _resolve_owner(owner_id, principal)
+    customer = CrmCustomer(**values, name_key=name_key(values["customer_name"]), owner_id=owner, dept_id=dept,
+                           created_by=principal.user_id, status="active")
+    customer.tags = [CrmCustomerTag(tag=t) for t in tags]
+    current_tenant.session.add(customer)
+    return customer
+
+
+def update(customer, values, tags, principal, owner_id=None, confirmed=False):
+    changed = {k: v for k, v in values.items() if getattr(customer, k) != v}
+    if {"phone", "tax_id", "customer_name"} & changed.keys():
+        # only what changes is checked: a record is never a duplicate of itself
+        check_duplicates(principal, {"customer_type": values["customer_type"], **{
+            k: changed.get(k) for k in ("phone", "tax_id", "customer_name")}}, exclude_id=customer.id,
+                         confirmed=confirmed)
+    for key, value in changed.items():
+        setattr(customer, key, value)
+    customer.name_key = name_key(customer.customer_name)
+    if owner_id and owner_id != customer.owner_id:
+        customer.owner_id, customer.dept_id = _resolve_owner(owner_id, principal)
+    set_tags(customer, tags)
+    return customer
+
+
+def set_tags(customer, tags):
+    old = customer.tag_names
+    if old == sorted(tags) or old == list(tags):
+        return
+    customer.tags = [CrmCustomerTag(tag=t) for t in tags]
+    history.record(current_tenant.session, customer, "update", [{"field": "tags", "old": old, "new": list(tags)}])
+
+
+def delete(customer, principal):
+    """Soft delete: the row, its phone and tax id stay (nothing is freed until an administrator purges it)."""
+    customer.deleted_at, customer.deleted_by = utcnow(), principal.user_id
+
+
+def restore(customer, principal):
+    if not principal.can("customer.restore"):
+        raise ApiError(403, "forbidden", _("Only an administrator can restore a deleted customer."))
+    if customer.deleted_at is None:
+        raise Conflict("not_deleted", _("This customer is not deleted."))
+    customer.deleted_at, customer.deleted_by = None, None
+
+
+def region_of(customer):
+    """省市 as one reads it: 上海市, 广东省深圳市."""
+    province = province_name(customer.province_code) if customer.province_code else ""
+    city = city_name(customer.province_code, customer.city_code) if customer.city_code else ""
+    return province + (city if city and city != province else "")

@@ -1,0 +1,23 @@
+"""The follow-up form (page and API)."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import IntegerField, SelectField
+from wtforms.validators import Length, NumberRange, Optional
+
+from common.fields import LocalDateTime, LongText, Text
+from common.validators import NotBlank
+
+METHOD_LABELS = {"phone": _l("Phone call"), "visit": _l("Visit"), "wechat": _l("WeChat"), "email": _l("Email"),
+                 "other": _l("Other")}
+
+
+class FollowUpForm(FlaskForm):
+    customer_id = IntegerField(_l("Customer"), validators=[Optional(), NumberRange(min=1, max=2**63 - 1)])
+    contact_id = SelectField(_l("Spoke with"), coerce=str, validators=[Optional()], validate_choice=False)
+    follow_type = SelectField(_l("Method"), choices=list(METHOD_LABELS.items()), default="phone")
+    content = LongText(_l("What was said"), validators=[NotBlank(), Length(max=5000)])
+    next_follow_time = LocalDateTime(_l("Next follow-up"), validators=[Optional()])
+    next_content = Text(_l("Plan for the next follow-up"), validators=[Optional(), Length(max=500)])
+    attachment = FileField(_l("Attachment (image, PDF or Office document)"))

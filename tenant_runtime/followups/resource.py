@@ -1,0 +1,111 @@
+"""The follow-up, declared once: visible exactly when its customer is; recorded, never edited."""
+
+from flask import request
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from common.timeutil import from_local
+
+from ..context import current_tenant
+from ..core.columns import Column
+from ..core.listing import Choice, DateRange, ListSpec, Ref, SortKey
+from ..core.lookups import names
+from ..core.resource import Resource
+from ..core.sections import Section, register_section
+from ..customers.models import CrmCustomer
+from . import services
+from .forms import METHOD_LABELS, FollowUpForm
+from .models import CrmFollowUp
+from .schemas import FollowUpSchema
+
+F = CrmFollowUp
+
+
+class FollowUpResource(Resource):
+    name = "follow-ups"
+    module = "followup"
+    model = CrmFollowUp
+    form = FollowUpForm
+    schema = FollowUpSchema
+    label, label_plural = _l("Follow-up"), _l("Follow-ups")
+    soft_delete = False
+    actions = ("list", "create", "detail")
+    form_template = "tenant/followups/form.html"
+    detail_template = "tenant/followups/detail.html"
+    listing = ListSpec(
+        model=CrmFollowUp,
+        filters={
+            "customer_id": Ref(_l("Customer"), F.relation_id),
+            "follow_type": Choice(_l("Method"), F.follow_type, METHOD_LABELS),
+            "created": DateRange(_l("Date"), F.created_at),
+        },
+        search=(F.content,),
+        sorts={"created": SortKey(F.id, _l("Date"))},
+        default_sort="-created",
+    )
+    columns = (
+        Column("created_at", _l("Date"), "time"),
+        Column("customer_name", _l("Customer")),
+        Column("follow_type", _l("Method"), "badge", labels=METHOD_LABELS),
+        Column("content", _l("What was said"), "link"),
+        Column("author_name", _l("By")),
+        Column("next_follow_time", _l("Next follow-up"), "time"),
+    )
+
+    def scope(self, query, principal):
+        visible = select(CrmCustomer.id).where(CrmCustomer.deleted_at.is_(None),
+                                                principal.scope_clause(CrmCustomer.owner_id, CrmCustomer.dept_id))
+        return query.where(F.relation_type == "customer", F.relation_id.in_(visible))
+
+    def views(self, principal):
+        return {"mine": (_l("My follow-ups"), lambda q: q.where(F.created_by == principal.user_id)),
+                "all": (_l("All follow-ups"), lambda q: q)}
+
+    def preload(self, rows):
+        session = current_tenant.session
+        services.decorate(session, rows)
+        customer_names = names(session, CrmCustomer.id, CrmCustomer.customer_name, {f.relation_id for f in rows})
+        for f in rows:
+            f.customer_name = customer_names.get(f.relation_id)
+
+    def build_form(self, **kwargs):
+        form = FollowUpForm(**kwargs)
+        customer_id = form.customer_id.data
+        if request.method == "GET" and not customer_id and request.args.get("customer_id", "").isdigit():
+            customer_id = form.customer_id.data = int(request.args["customer_id"])
+        form.contact_id.choices = [("", _l("— Nobody in particular —"))] + _contact_choices(customer_id)
+        return form
+
+    def create(self, form, principal):
+        values = {"follow_type": form.follow_type.data, "content": form.content.data,
+                  "next_follow_time": from_local(form.next_follow_time.data), "next_content": form.next_content.data}
+        contact_id = int(form.contact_id.data) if (form.contact_id.data or "").isdigit() else None
+        if form.contact_id.data and contact_id is None:
+            from common.errors import Invalid
+
+            raise Invalid({"contact_id": [str(_l("Choose one of this customer's contacts."))]})
+        upload = request.files.get("attachment") if request.files else None
+        return services.add(form.customer_id.data, values, principal, contact_id=contact_id, upload=upload)
+
+
+def _contact_choices(customer_id):
+    if not customer_id:
+        return []
+    from ..contacts.models import CrmContact
+
+    rows = current_tenant.session.execute(
+        select(CrmContact.id, CrmContact.contact_name).where(CrmContact.customer_id == customer_id,
+                                                            CrmContact.deleted_at.is_(None))
+        .order_by(CrmContact.primary_marker.is_(None), CrmContact.id)).all()
+    return [(str(cid), name) for cid, name in rows]
+
+
+follow_ups = FollowUpResource()
+
+
+def _timeline_section(customer, principal):
+    return services.timeline(customer.id) if principal.can("followup.view") else None
+
+
+register_section(Section("follow_ups", _l("Follow-up timeline"), "tenant/followups/_section.html",
+                         _timeline_section, lambda rows: FollowUpSchema(many=True).dump(rows), order=20))

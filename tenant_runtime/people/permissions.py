@@ -1,0 +1,35 @@
+"""What a tenant user may do: permissions (module.action) from their roles, and the endpoint table.
+
+Every tenant endpoint is listed in ``ENDPOINTS`` with the permission it needs (or ``ANY_USER`` /
+``PUBLIC``); an endpoint missing from it is refused, so a new route cannot be reachable by accident
+(tests/tenant_runtime/test_crm_permissions.py checks the table against the url map).
+"""
+
+from flask_babel import lazy_gettext as _l
+
+PUBLIC = "public"
+ANY_USER = "any_user"
+
+# module -> (label, {action: label}); the role editor shows exactly this
+CATALOG = {
+    "customer": (_l("Customers"), {"view": _l("View"), "create": _l("Create"), "edit": _l("Edit"),
+                                   "delete": _l("Delete"), "export": _l("Export"), "restore": _l("Restore deleted")}),
+    "contact": (_l("Contacts"), {"view": _l("View"), "create": _l("Create"), "edit": _l("Edit"),
+                                 "delete": _l("Delete")}),
+    "followup": (_l("Follow-ups"), {"view": _l("View"), "create": _l("Create")}),
+    "people": (_l("Departments, users and roles"), {"manage": _l("Manage")}),
+}
+ALL_PERMISSIONS = frozenset(f"{module}.{action}" for module, (_label, actions) in CATALOG.items() for action in actions)
+
+ENDPOINTS: dict[str, str] = {}
+
+
+def requires(endpoint, permission):
+    """Declare the permission an endpoint needs (used by every blueprint of the tenant runtime)."""
+    if permission not in (PUBLIC, ANY_USER) and permission not in ALL_PERMISSIONS:
+        raise ValueError(f"unknown permission {permission!r} for {endpoint}")
+    ENDPOINTS[endpoint] = permission
+
+
+def permission_for(endpoint):
+    return ENDPOINTS.get(endpoint)

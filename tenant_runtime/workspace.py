@@ -1,0 +1,59 @@
+"""The workspace (工作台): what needs doing today, for the signed-in user."""
+
+from datetime import timedelta
+
+from flask import g, render_template
+from sqlalchemy import func, select
+
+from common.timeutil import end_of_local_day_utc, local_today, start_of_local_day_utc
+
+from .context import current_tenant
+from .core.scope import current_principal
+from .customers.models import CrmCustomer
+from .followups import services as followup_services
+from .followups.models import CrmFollowUp
+from .models import SysImpersonation
+
+
+def due_follow_ups(principal, limit=50):
+    """My customers whose next follow-up is today or already past, most overdue first."""
+    today = local_today()
+    end_of_today = end_of_local_day_utc(today)
+    rows = current_tenant.session.scalars(
+        select(CrmCustomer).where(CrmCustomer.owner_id == principal.user_id, CrmCustomer.deleted_at.is_(None),
+                                  CrmCustomer.next_follow_up_at < end_of_today)
+        .order_by(CrmCustomer.next_follow_up_at).limit(limit)).all()
+    start_of_today = start_of_local_day_utc(today)
+    overdue = [c for c in rows if c.next_follow_up_at < start_of_today]
+    due_today = [c for c in rows if c.next_follow_up_at >= start_of_today]
+    return overdue, due_today
+
+
+def home():
+    principal = current_principal()
+    session = current_tenant.session
+    stats = {}
+    if principal.can("customer.view"):
+        mine = select(func.count(CrmCustomer.id)).where(CrmCustomer.owner_id == principal.user_id,
+                                                         CrmCustomer.deleted_at.is_(None))
+        stats["my_customers"] = session.scalar(mine)
+        week_ago = start_of_local_day_utc(local_today() - timedelta(days=6))
+        stats["new_this_week"] = session.scalar(mine.where(CrmCustomer.created_at >= week_ago))
+        overdue, due_today = due_follow_ups(principal)
+    else:
+        overdue, due_today = [], []
+    recent = []
+    if principal.can("followup.view"):
+        visible = select(CrmCustomer.id).where(CrmCustomer.deleted_at.is_(None),
+                                                principal.scope_clause(CrmCustomer.owner_id, CrmCustomer.dept_id))
+        recent = session.scalars(select(CrmFollowUp).where(CrmFollowUp.relation_type == "customer",
+                                                           CrmFollowUp.relation_id.in_(visible))
+                                 .order_by(CrmFollowUp.id.desc()).limit(10)).all()
+        from .followups.resource import follow_ups
+
+        follow_ups.preload(recent)
+        followup_services.decorate(session, recent)
+    impersonations = session.scalars(select(SysImpersonation).order_by(SysImpersonation.id.desc()).limit(10)).all() \
+        if g.tenant_user.is_admin else []
+    return render_template("tenant/home.html", user=g.tenant_user, stats=stats, overdue=overdue, due_today=due_today,
+                           recent=recent, impersonations=impersonations)

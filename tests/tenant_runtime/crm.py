@@ -1,0 +1,93 @@
+"""Helpers for CRM tests: departments, users with roles and signed-in API clients on a session tenant."""
+
+import secrets
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from werkzeug.security import generate_password_hash
+
+from tenant_runtime.people.roles import ensure_builtin_roles
+from tests.conftest import Api
+
+PASSWORD = "Tenant-Pass-42"
+
+
+def _now():
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def root_dept(tenant):
+    engine = tenant.engine()
+    with engine.connect() as conn:
+        dept = conn.execute(sa.text("SELECT id FROM sys_dept WHERE parent_id IS NULL ORDER BY id LIMIT 1")).scalar()
+    engine.dispose()
+    return dept
+
+
+def add_dept(tenant, name, parent=None):
+    engine = tenant.engine()
+    with engine.begin() as conn:
+        parent = parent or conn.execute(sa.text("SELECT id FROM sys_dept WHERE parent_id IS NULL ORDER BY id")).scalar()
+        dept_id = conn.execute(sa.text("INSERT INTO sys_dept (dept_name, parent_id, sort, created_at) "
+                                       "VALUES (:n, :p, 0, :t)"), {"n": name, "p": parent, "t": _now()}).lastrowid
+    engine.dispose()
+    return dept_id
+
+
+def add_role(tenant, name, scope, permissions, depts=()):
+    engine = tenant.engine()
+    with engine.begin() as conn:
+        role_id = conn.execute(sa.text(
+            "INSERT INTO sys_role (role_name, data_scope, permissions, is_builtin, created_at, updated_at) "
+            "VALUES (:n, :s, :p, 0, :t, :t)"), {"n": name, "s": scope, "p": " ".join(permissions), "t": _now()}).lastrowid
+        for dept in depts:
+            conn.execute(sa.text("INSERT INTO sys_role_dept (role_id, dept_id) VALUES (:r, :d)"), {"r": role_id, "d": dept})
+    engine.dispose()
+    return role_id
+
+
+def add_user(tenant, username=None, roles=("sales",), dept=None, password=PASSWORD, full_name=None, status=1):
+    """A user written straight into the tenant database, holding built-in roles by code or custom ones by id."""
+    username = username or f"u{secrets.token_hex(3)}"
+    engine = tenant.engine()
+    with engine.begin() as conn:
+        builtin = ensure_builtin_roles(conn)
+        dept = dept or conn.execute(sa.text("SELECT id FROM sys_dept WHERE parent_id IS NULL ORDER BY id")).scalar()
+        user_id = conn.execute(sa.text(
+            "INSERT INTO sys_user (username, full_name, dept_id, status, password_hash, created_at, updated_at) "
+            "VALUES (:u, :n, :d, :s, :h, :t, :t)"),
+            {"u": username, "n": full_name or f"{username}名", "d": dept, "s": status, "t": _now(),
+             "h": generate_password_hash(password, method="pbkdf2:sha256:1000")}).lastrowid
+        for role in roles:
+            role_id = builtin[role] if isinstance(role, str) else role
+            conn.execute(sa.text("INSERT INTO sys_user_role (user_id, role_id) VALUES (:u, :r)"),
+                         {"u": user_id, "r": role_id})
+    engine.dispose()
+    return user_id
+
+
+class TenantApi(Api):
+    """An API client of one tenant: paths are relative to /t/<code>/api/v1."""
+
+    def __init__(self, client, tenant, token=None):
+        super().__init__(client, token)
+        self.tenant, self.prefix = tenant, f"/t/{tenant.code}/api/v1"
+
+    def open(self, method, path, json=None, headers=None, **kw):
+        return super().open(method, self.prefix + path, json=json, headers=headers, **kw)
+
+
+def tenant_api(app, tenant, username="admin", password=None):
+    client = app.test_client()
+    resp = client.post(f"/t/{tenant.code}/api/v1/auth/token",
+                       json={"username": username, "password": password or (tenant.admin_password
+                                                                            if username == "admin" else PASSWORD)})
+    assert resp.status_code == 200, resp.json
+    return TenantApi(client, tenant, resp.json["token"])
+
+
+def customer_body(**overrides):
+    body = {"customer_type": "enterprise", "customer_name": f"华庭物业{secrets.token_hex(2)}有限公司",
+            "level": "normal"}
+    body.update(overrides)
+    return body
