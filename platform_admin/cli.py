@@ -38,9 +38,46 @@ def seed():
             Application(name="李娜", phone="13912345678", company_name="锦绣家园物业服务有限公司", channel="qrcode", phone_verified=True),
         ])
     db.session.commit()
+    code = _demo_tenant(find_staff("admin"))
     click.echo("=" * 60)
     if password:
         click.echo(f"  Demo staff login:  admin / {password}")
     else:
         click.echo("  Demo staff login: admin (password set earlier; reset with `flask staff` tools)")
+    click.echo(f"  Demo company (tenant): {code}")
     click.echo("=" * 60)
+
+
+DEMO_LICENCE = "91310115MA1K3YJ59A"
+
+
+def _demo_tenant(staff):
+    """A demo company, open, on a SQLite tenant database (the embedded default), created once; its code
+    is written to ``instance/demo-tenant.txt`` for ``flask crm demo``."""
+    from datasource_registry import jobs
+    from datasource_registry import services as datasources
+
+    from .enterprises import services as enterprises
+    from .enterprises.models import Enterprise
+
+    enterprise = db.session.scalar(select(Enterprise).where(Enterprise.license_no == DEMO_LICENCE))
+    if enterprise is None:
+        enterprise = enterprises.create({
+            "name": "锦绣家园物业服务有限公司", "license_no": DEMO_LICENCE, "province_code": "31", "province": "上海市",
+            "city_code": "3100", "city": "上海市", "address": "浦东新区世纪大道100号", "contact_name": "陈经理",
+            "contact_phone": "13800138000", "email": "demo@example.com"}, by=staff)
+        db.session.commit()
+    if enterprise.datasource is None:
+        datasources.configure(enterprise, {"type": "sqlite", "host": None, "port": None, "username": "demo",
+                                           "password": "Demo#Pass1", "max_connections": 5, "min_connections": 1,
+                                           "remark": "demo"}, by=staff)
+        db.session.commit()
+        row = jobs.enqueue("provision", enterprise.datasource, by=staff)
+        if row.status != "finished":
+            raise click.ClickException(f"provisioning the demo company failed: {row.error}")
+    if not enterprise.is_open:
+        enterprises.open_enterprise(enterprise)
+        db.session.commit()
+    code = enterprise.enterprise_no.lower()
+    (Path(current_app.instance_path) / "demo-tenant.txt").write_text(code)
+    return code

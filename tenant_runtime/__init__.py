@@ -17,6 +17,9 @@ def init_app(app):
     app.register_blueprint(api)
     app.wsgi_app = TenantRoutingMiddleware(app.wsgi_app, app)
     register_template_helpers(app)
+    from .cli import crm_cli
+
+    app.cli.add_command(crm_cli)
 
 
 _REGISTERED = set()

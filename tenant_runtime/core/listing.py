@@ -30,8 +30,9 @@ class Filter:
 
     kind = "text"
 
-    def __init__(self, label, column=None):
+    def __init__(self, label, column=None, advanced=False):
         self.label, self.column = label, column
+        self.advanced = advanced  # shown under "more filters" on the page
         self.name = None  # set by ListSpec
 
     def params(self):
@@ -50,8 +51,8 @@ class Choice(Filter):
 
     kind = "choice"
 
-    def __init__(self, label, column, choices):
-        super().__init__(label, column)
+    def __init__(self, label, column, choices, **kw):
+        super().__init__(label, column, **kw)
         self.choices = choices  # {value: label}
 
     def parse(self, args):
@@ -70,8 +71,8 @@ class Ref(Filter):
 
     kind = "ref"
 
-    def __init__(self, label, column, options=None):
-        super().__init__(label, column)
+    def __init__(self, label, column, options=None, **kw):
+        super().__init__(label, column, **kw)
         self.options = options  # callable(session, principal) -> [(id, label)] for the page's select
 
     def parse(self, args):
@@ -118,8 +119,8 @@ class InactiveDays(Filter):
 
     kind = "int"
 
-    def __init__(self, label, column, created_column):
-        super().__init__(label, column)
+    def __init__(self, label, column, created_column, **kw):
+        super().__init__(label, column, **kw)
         self.created_column = created_column
 
     def parse(self, args):
@@ -138,8 +139,8 @@ class InactiveDays(Filter):
 class Exists(Filter):
     """A value in a child table (tags): ``EXISTS (SELECT 1 FROM child WHERE child.fk = id AND child.col = v)``."""
 
-    def __init__(self, label, child_fk, child_column, parent_id):
-        super().__init__(label, child_column)
+    def __init__(self, label, child_fk, child_column, parent_id, **kw):
+        super().__init__(label, child_column, **kw)
         self.child_fk, self.parent_id = child_fk, parent_id
 
     def clause(self, value):
@@ -175,6 +176,10 @@ class ListSpec:
     def __post_init__(self):
         for name, flt in self.filters.items():
             flt.name = name
+
+    def advanced_active(self, args):
+        """Whether a filter shown under "more filters" is in use (the page then shows them open)."""
+        return any(args.get(param) for f in self.filters.values() if f.advanced for param in f.params())
 
     @property
     def id_column(self):

@@ -75,11 +75,14 @@ class Resource:
         """Built-in saved views: ``{key: (label, callable(query) -> query)}``; the first is the default."""
         return {}
 
+    def default_view(self, principal, views):
+        return next(iter(views)) if views else None
+
     def visible_query(self, principal, view=None):
         query = self.scope(self.base_query(), principal)
         views = self.views(principal)
         if views:
-            key = view if view in views else next(iter(views))
+            key = view if view in views else self.default_view(principal, views)
             query = views[key][1](query)
         return query
 
@@ -156,6 +159,9 @@ class Resource:
         return self.schema(many=True).dump(rows)
 
     def detail_context(self, obj):
+        return {}
+
+    def list_context(self, principal):
         return {}
 
     def field_labels(self):
@@ -317,6 +323,7 @@ def _api_delete(r):
 def _page_list(r):
     def view():
         principal = current_principal()
+        views, view = r.views(principal), request.args.get("view")
         errors = {}
         try:
             rows, cursor, params, query = list_rows(r, request.args, principal, default_limit=20)
@@ -324,8 +331,9 @@ def _page_list(r):
         except Invalid as exc:
             rows, cursor, params, total, errors = [], None, None, 0, exc.fields
         return render_template(r.list_template, resource=r, rows=rows, next_cursor=cursor, params=params,
-                               total=total, errors=errors, principal=principal, views=r.views(principal),
-                               current_view=request.args.get("view"))
+                               total=total, errors=errors, principal=principal, views=views,
+                               current_view=view if view in views else r.default_view(principal, views),
+                               **r.list_context(principal))
     return view
 
 

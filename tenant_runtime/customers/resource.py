@@ -56,15 +56,15 @@ class CustomerResource(Resource):
         model=CrmCustomer,
         filters={
             "owner_id": Ref(_l("Owner"), C.owner_id, options=_owner_options),
-            "dept_id": Ref(_l("Department"), C.dept_id, options=_dept_options),
-            "customer_type": Choice(_l("Type"), C.customer_type, TYPE_LABELS),
+            "dept_id": Ref(_l("Department"), C.dept_id, options=_dept_options, advanced=True),
+            "customer_type": Choice(_l("Type"), C.customer_type, TYPE_LABELS, advanced=True),
             "level": Choice(_l("Level"), C.level, LEVEL_LABELS),
             "status": Choice(_l("Status"), C.status, STATUS_LABELS),
-            "deal_status": Choice(_l("Deal status"), C.deal_status, DEAL_STATUS_LABELS),
-            "source": Choice(_l("Source"), C.source, SOURCE_LABELS),
-            "tag": Exists(_l("Tag"), CrmCustomerTag.customer_id, CrmCustomerTag.tag, C.id),
-            "created": DateRange(_l("Created"), C.created_at),
-            "last_follow_up": DateRange(_l("Last follow-up"), C.last_follow_up_at),
+            "deal_status": Choice(_l("Deal status"), C.deal_status, DEAL_STATUS_LABELS, advanced=True),
+            "source": Choice(_l("Source"), C.source, SOURCE_LABELS, advanced=True),
+            "tag": Exists(_l("Tag"), CrmCustomerTag.customer_id, CrmCustomerTag.tag, C.id, advanced=True),
+            "created": DateRange(_l("Created"), C.created_at, advanced=True),
+            "last_follow_up": DateRange(_l("Last follow-up"), C.last_follow_up_at, advanced=True),
             "no_follow_days": InactiveDays(_l("No follow-up for (days)"), C.last_follow_up_at, C.created_at),
         },
         search=(C.customer_name, C.phone),
@@ -95,6 +95,9 @@ class CustomerResource(Resource):
                 C.dept_id.in_(sorted(subordinates)), C.owner_id != principal.user_id))
             views["all"] = (_l("All customers"), lambda q: q)
         return views
+
+    def default_view(self, principal, views):
+        return "all" if "all" in views else "mine"
 
     def preload(self, rows):
         session = current_tenant.session

@@ -1,0 +1,67 @@
+"""Forms for departments, roles and users (page and API)."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import IntegerField, SelectField, SelectMultipleField
+from wtforms.validators import Email, Length, NumberRange, Optional, Regexp
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from common.fields import Text
+from common.validators import NotBlank, PhoneE164
+
+from .labels import SCOPE_LABELS
+from .permissions import CATALOG
+
+
+class MultiCheckbox(SelectMultipleField):
+    """Checkboxes on the page, a list in JSON."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class DeptForm(FlaskForm):
+    dept_name = Text(_l("Department name"), validators=[NotBlank(), Length(max=100)])
+    parent_id = SelectField(_l("Parent department"), coerce=str, validators=[Optional()])
+    sort = IntegerField(_l("Order"), default=0, validators=[Optional(), NumberRange(min=0, max=9999)])
+
+    def __init__(self, *args, dept_choices=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.parent_id.choices = [("", _l("— Top level —"))] + [(str(i), n) for i, n in dept_choices]
+
+
+def permission_choices():
+    return [(f"{module}.{action}", f"{label} · {action_label}")
+            for module, (label, actions) in CATALOG.items() for action, action_label in actions.items()]
+
+
+class RoleForm(FlaskForm):
+    role_name = Text(_l("Role name"), validators=[NotBlank(), Length(max=50)])
+    data_scope = SelectField(_l("Data scope"), choices=list(SCOPE_LABELS.items()), default="self",
+                             description=_l("Whose records people with this role see."))
+    dept_ids = MultiCheckbox(_l("Departments (for chosen departments)"), coerce=str, validate_choice=True)
+    permissions = MultiCheckbox(_l("Permissions"), coerce=str)
+    remark = Text(_l("Remark"), validators=[Optional(), Length(max=255)])
+
+    def __init__(self, *args, dept_choices=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.dept_ids.choices = [(str(i), n) for i, n in dept_choices]
+        self.permissions.choices = permission_choices()
+
+
+class UserForm(FlaskForm):
+    username = Text(_l("Username"), validators=[NotBlank(), Length(min=2, max=50),
+                                                Regexp(r"^[A-Za-z0-9_.@-]+$",
+                                                       message=_l("Letters, digits and _ . @ - only."))])
+    full_name = Text(_l("Full name"), validators=[NotBlank(), Length(max=50)])
+    dept_id = SelectField(_l("Department"), coerce=str, validators=[NotBlank()])
+    role_ids = MultiCheckbox(_l("Roles"), coerce=str)
+    phone = Text(_l("Mobile"), validators=[Optional(), PhoneE164()],
+                 description=_l("The set-password link is sent here by SMS."))
+    email = Text(_l("Email"), validators=[Optional(), Email(message=_l("Enter a valid email address.")),
+                                          Length(max=100)])
+
+    def __init__(self, *args, dept_choices=(), role_choices=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.dept_id.choices = [("", _l("— Department —"))] + [(str(i), n) for i, n in dept_choices]
+        self.role_ids.choices = [(str(i), n) for i, n in role_choices]

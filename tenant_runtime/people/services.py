@@ -1,0 +1,195 @@
+"""Rules for departments, roles and users: a tree without cycles, nothing removed that is still in use,
+and a company that always keeps an enabled administrator."""
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from common.errors import Conflict, Invalid
+
+from ..context import current_tenant
+from ..core.scope import dept_children, subtree
+from ..customers.models import CrmCustomer
+from ..models import USER_STATUS_DISABLED, USER_STATUS_ENABLED, SysDept, SysUser
+from .models import SCOPE_CUSTOM, SysRole, SysRoleDept, SysUserRole
+from .roles import ADMIN
+
+# ---------------------------------------------------------------------- departments
+
+
+def dept_choices(session=None, exclude=None):
+    """``[(id, "indented name")]`` in tree order (a department and its subtree excluded, for moves)."""
+    session = session or current_tenant.session
+    rows = session.execute(select(SysDept.id, SysDept.dept_name, SysDept.parent_id)
+                           .order_by(SysDept.sort, SysDept.id)).all()
+    children, names = {}, {}
+    for dept_id, name, parent in rows:
+        children.setdefault(parent, []).append(dept_id)
+        names[dept_id] = name
+    skip = subtree(children, exclude) if exclude else set()
+    out = []
+
+    def walk(parent, depth):
+        for dept_id in children.get(parent, []):
+            if dept_id in skip:
+                continue
+            out.append((dept_id, ("　" * depth) + names[dept_id]))
+            walk(dept_id, depth + 1)
+
+    walk(None, 0)
+    return out
+
+
+def dept_tree():
+    """``[(dept, depth, people)]`` in tree order, for the departments page."""
+    session = current_tenant.session
+    depts = {d.id: d for d in session.scalars(select(SysDept))}
+    people = dict(session.execute(select(SysUser.dept_id, func.count()).group_by(SysUser.dept_id)).all())
+    return [(depts[dept_id], label.count("　"), people.get(dept_id, 0)) for dept_id, label in dept_choices(session)]
+
+
+def _parent(parent_id, dept=None):
+    if parent_id in (None, ""):
+        return None
+    parent = current_tenant.session.get(SysDept, int(parent_id))
+    if parent is None:
+        raise Invalid({"parent_id": [_("Choose an existing department.")]})
+    if dept is not None and parent.id in subtree(dept_children(current_tenant.session), dept.id):
+        raise Invalid({"parent_id": [_("A department cannot move under itself or one of its own departments.")]})
+    return parent.id
+
+
+def create_dept(name, parent_id, sort):
+    dept = SysDept(dept_name=name, parent_id=_parent(parent_id) or _root().id, sort=sort or 0)
+    current_tenant.session.add(dept)
+    return dept
+
+
+def update_dept(dept, name, parent_id, sort):
+    if dept.parent_id is None and parent_id:
+        raise Invalid({"parent_id": [_("The company itself stays at the top.")]})
+    dept.dept_name, dept.sort = name, sort or 0
+    if dept.parent_id is not None:
+        dept.parent_id = _parent(parent_id, dept) or _root().id
+    return dept
+
+
+def _root():
+    return current_tenant.session.scalar(select(SysDept).where(SysDept.parent_id.is_(None)).order_by(SysDept.id))
+
+
+def delete_dept(dept):
+    """Only an empty department goes: no sub-departments, no people, no customers."""
+    session = current_tenant.session
+    if dept.parent_id is None:
+        raise Conflict("dept_in_use", _("The company itself cannot be deleted."))
+    in_use = {
+        "departments": session.scalar(select(func.count()).where(SysDept.parent_id == dept.id)),
+        "users": session.scalar(select(func.count()).where(SysUser.dept_id == dept.id)),
+        "customers": session.scalar(select(func.count()).where(CrmCustomer.dept_id == dept.id)),
+    }
+    in_use = {k: v for k, v in in_use.items() if v}
+    if in_use:
+        raise Conflict("dept_in_use", _("Move its departments, people and customers elsewhere first."), found=in_use)
+    session.delete(dept)
+
+
+# ---------------------------------------------------------------------- roles
+
+
+def role_choices(session=None):
+    from .labels import role_label
+
+    session = session or current_tenant.session
+    return [(r.id, role_label(r)) for r in session.scalars(select(SysRole).order_by(SysRole.id))]
+
+
+def save_role(role, name, scope, permissions, dept_ids, remark):
+    """Create (``role`` None) or change a role. The administrator role keeps every permission and all
+    records, whatever is sent; a built-in role keeps its name."""
+    from .permissions import ALL_PERMISSIONS
+
+    session = current_tenant.session
+    if role is None:
+        role = SysRole(is_builtin=False)
+        session.add(role)
+    if role.code == ADMIN:
+        scope, permissions = "all", sorted(ALL_PERMISSIONS)
+    if not role.is_builtin:
+        role.role_name = name
+    role.data_scope = scope
+    role.permissions = " ".join(sorted(set(permissions)))
+    role.remark = remark
+    wanted = {int(d) for d in dept_ids} if scope == SCOPE_CUSTOM else set()
+    if scope == SCOPE_CUSTOM and not wanted:
+        raise Invalid({"dept_ids": [_("Choose at least one department.")]})
+    role.depts = [d for d in role.depts if d.dept_id in wanted] + [
+        SysRoleDept(dept_id=d) for d in sorted(wanted - role.dept_ids)]
+    return role
+
+
+def delete_role(role):
+    if role.is_builtin:
+        raise Conflict("role_builtin", _("A built-in role cannot be deleted."))
+    holders = current_tenant.session.scalar(select(func.count()).where(SysUserRole.role_id == role.id))
+    if holders:
+        raise Conflict("role_in_use", _("Take this role away from its %(n)d user(s) first.", n=holders),
+                       found={"users": holders})
+    current_tenant.session.delete(role)
+
+
+# ---------------------------------------------------------------------- users
+
+
+def _admins_left(excluding_user):
+    """Enabled administrators other than ``excluding_user``."""
+    return current_tenant.session.scalar(
+        select(func.count(func.distinct(SysUser.id))).join(SysUserRole, SysUserRole.user_id == SysUser.id)
+        .join(SysRole, SysRole.id == SysUserRole.role_id)
+        .where(SysRole.code == ADMIN, SysUser.status == USER_STATUS_ENABLED, SysUser.id != excluding_user.id))
+
+
+def _roles(role_ids):
+    ids = {int(r) for r in role_ids}
+    roles = current_tenant.session.scalars(select(SysRole).where(SysRole.id.in_(ids))).all() if ids else []
+    if len(roles) != len(ids):
+        raise Invalid({"role_ids": [_("Choose existing roles.")]})
+    return roles
+
+
+def _dept(dept_id):
+    dept = current_tenant.session.get(SysDept, int(dept_id)) if str(dept_id or "").isdigit() else None
+    if dept is None:
+        raise Invalid({"dept_id": [_("Choose an existing department.")]})
+    return dept
+
+
+def create_user(values, role_ids):
+    session = current_tenant.session
+    user = SysUser(username=values["username"], full_name=values["full_name"], dept_id=_dept(values["dept_id"]).id,
+                   phone=values.get("phone"), email=values.get("email"), status=USER_STATUS_ENABLED,
+                   password_hash=values["password_hash"])
+    user.roles = _roles(role_ids)
+    session.add(user)
+    return user
+
+
+def update_user(user, values, role_ids, by):
+    roles = _roles(role_ids)
+    was_admin = user.is_admin
+    if was_admin and not any(r.code == ADMIN for r in roles) and not _admins_left(user):
+        raise Conflict("last_admin", _("The company needs at least one enabled administrator."))
+    moved = user.dept_id != _dept(values["dept_id"]).id
+    user.full_name, user.phone, user.email = values["full_name"], values.get("phone"), values.get("email")
+    user.dept_id = int(values["dept_id"])
+    user.roles = roles
+    return moved
+
+
+def set_enabled(user, enabled, by):
+    if not enabled:
+        if user.id == by.id:
+            raise Conflict("cannot_disable_self", _("You cannot disable your own account."))
+        if user.is_admin and not _admins_left(user):
+            raise Conflict("last_admin", _("The company needs at least one enabled administrator."))
+    user.status = USER_STATUS_ENABLED if enabled else USER_STATUS_DISABLED
+    return user
