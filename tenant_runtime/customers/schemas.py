@@ -29,7 +29,7 @@ class CustomerSchema(Schema):
                             metadata={"schema": Ref})
     dept = fields.Function(lambda c: {"id": str(c.dept_id), "name": c.dept.dept_name} if c.dept_id else None,
                            metadata={"schema": Ref})
-    tags = fields.Function(lambda c: c.tag_names)
+    tags = fields.Function(lambda c: sorted(c.tag_names))
     last_follow_up_at = Time(allow_none=True)
     next_follow_up_at = Time(allow_none=True)
     remark = fields.String(allow_none=True)

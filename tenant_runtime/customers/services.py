@@ -21,22 +21,21 @@ from .models import CrmCustomer, CrmCustomerTag
 
 # Legal-form words a company name may or may not carry: 上海华庭物业有限公司 and 上海华庭物业 are one company.
 _SUFFIXES = ("股份有限公司", "有限责任公司", "集团有限公司", "有限公司", "集团公司", "股份公司", "集团", "公司",
-             "co.,ltd.", "co.,ltd", "co.ltd", "ltd.", "ltd", "inc.", "inc", "llc", "limited", "company")
+             "coltd", "ltd", "inc", "llc", "limited", "company", "corporation", "corp")
 _NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
 
 
 def name_key(name):
     """The company name as the duplicate check compares it: full-width folded (NFKC), case folded,
     without spaces, punctuation or the legal form."""
-    text = unicodedata.normalize("NFKC", name or "").casefold().strip()
+    text = _NOISE.sub("", unicodedata.normalize("NFKC", name or "").casefold())
     changed = True
     while changed:
         changed = False
         for suffix in _SUFFIXES:
-            stripped = text.rstrip()
-            if stripped.endswith(suffix) and len(stripped) > len(suffix):
-                text, changed = stripped[: -len(suffix)], True
-    return _NOISE.sub("", text)[:200]
+            if text.endswith(suffix) and len(text) > len(suffix):
+                text, changed = text[: -len(suffix)], True
+    return text[:200]
 
 
 # ---------------------------------------------------------------------- owners

@@ -1,0 +1,266 @@
+"""The customer archive on real MariaDB tenants: validation, uniqueness (also under 50 concurrent creates),
+the duplicate check, change history, soft delete and restore, filters, sorting and keyset pages."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from tests.factories import credit_code
+from tests.tenant_runtime.crm import add_user, customer_body, tenant_api
+
+
+@pytest.fixture
+def admin(app, tenants):
+    return tenant_api(app, tenants[0])
+
+
+def count_customers(tenant):
+    engine = tenant.engine()
+    with engine.connect() as conn:
+        n = conn.execute(sa.text("SELECT COUNT(*) FROM crm_customer")).scalar()
+    engine.dispose()
+    return n
+
+
+def test_create_normalises_the_phone_and_owns_it_by_the_creator(admin):
+    resp = admin.post("/customers", json=customer_body(phone="138-0013-8000", tax_id=credit_code().lower(),
+                                                       tags="重点，老客户 重点", province_code="31", city_code="3100"))
+    assert resp.status_code == 201, resp.json
+    body = resp.json
+    assert body["phone"] == "+8613800138000"
+    assert body["tax_id"] == body["tax_id"].upper() and len(body["tax_id"]) == 18
+    assert body["tags"] == ["老客户", "重点"]
+    assert body["owner"]["name"] and body["dept"]["id"]
+    assert body["province_name"] == "上海市" and body["created_at"].endswith("+08:00")
+    assert admin.get(f"/customers/{body['id']}").json == body
+
+
+@pytest.mark.parametrize("fields,bad", [
+    ({"customer_name": "  "}, "customer_name"),
+    ({"phone": "12345"}, "phone"),
+    ({"tax_id": "91310115MA1K3YJ59R"}, "tax_id"),  # wrong check digit
+    ({"customer_type": "individual", "tax_id": None}, None),  # fine, control
+    ({"customer_type": "individual", "scale": "lt50"}, "scale"),
+    ({"customer_type": "robot"}, "customer_type"),
+    ({"level": "vip"}, "level"),
+    ({"city_code": "4403", "province_code": "31"}, "city_code"),
+    ({"next_follow_up_at": "next tuesday"}, "next_follow_up_at"),
+    ({"tags": ["x" * 31]}, "tags"),
+    ({"owner_id": "999999"}, "owner_id"),
+])
+def test_bad_input_is_422_naming_the_field_and_saves_nothing(admin, fields, bad):
+    tenant = admin.tenant
+    before = count_customers(tenant)
+    body = customer_body(**fields)
+    resp = admin.post("/customers", json={k: v for k, v in body.items() if v is not None})
+    if bad is None:
+        assert resp.status_code == 201, resp.json
+        return
+    assert resp.status_code == 422, resp.json
+    assert bad in resp.json["error"]["fields"]
+    assert count_customers(tenant) == before
+
+
+def test_an_individual_cannot_carry_a_tax_id(admin):
+    resp = admin.post("/customers", json=customer_body(customer_type="individual", customer_name="王先生",
+                                                       tax_id=credit_code()))
+    assert resp.status_code == 422 and "tax_id" in resp.json["error"]["fields"]
+
+
+def test_phone_and_tax_id_are_unique_409_naming_the_field(admin):
+    code = credit_code()
+    assert admin.post("/customers", json=customer_body(phone="13800138001", tax_id=code)).status_code == 201
+    again = admin.post("/customers", json=customer_body(phone="+86 138 0013 8001"))
+    assert again.status_code == 409
+    assert again.json["error"]["code"] == "duplicate" and set(again.json["error"]["fields"]) == {"phone"}
+    taxed = admin.post("/customers", json=customer_body(tax_id=code))
+    assert taxed.status_code == 409 and set(taxed.json["error"]["fields"]) == {"tax_id"}
+
+
+def test_fifty_concurrent_creates_with_one_phone_give_one_201(app, tenants, monkeypatch):
+    """The unique index decides: every loser gets 409 duplicate naming the phone, never a 500. (The tenant
+    has 5 connections: requests queue for them, and on a busy test machine may wait longer than the
+    default two seconds, which is not what this test is about.)"""
+    monkeypatch.setattr(app.extensions["pool_registry"], "wait_timeout", 60.0)
+    tenant = tenants[0]
+    clients = [tenant_api(app, tenant) for _ in range(5)]
+    barrier, results = threading.Barrier(50), []
+
+    def create(i):
+        barrier.wait()
+        resp = clients[i % 5].post("/customers", json=customer_body(phone="13900000000"))
+        results.append((resp.status_code, resp.json))
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(50)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    statuses = sorted(code for code, _ in results)
+    assert statuses == [201] + [409] * 49, statuses
+    assert all(body["error"]["fields"] == {"phone": ["Already in use."]} or "phone" in body["error"]["fields"]
+               for code, body in results if code == 409)
+
+
+def test_same_company_under_another_spelling_is_a_possible_duplicate(admin):
+    first = admin.post("/customers", json=customer_body(customer_name="上海华庭物业管理有限公司"))
+    assert first.status_code == 201
+    for spelling in ("上海华庭物业管理", " 上海 华庭物业管理有限责任公司", "上海华庭物业管理股份有限公司",
+                     "上海华庭物业管理（有限公司）"):
+        resp = admin.post("/customers", json=customer_body(customer_name=spelling))
+        assert resp.status_code == 409, spelling
+        assert resp.json["error"]["code"] == "possible_duplicate"
+        assert resp.json["error"]["duplicates"][0]["customer_name"] == "上海华庭物业管理有限公司"
+    confirmed = admin.post("/customers", json=customer_body(customer_name="上海华庭物业管理", confirm_duplicate=True))
+    assert confirmed.status_code == 201
+    # an individual of the same name is not a company duplicate
+    person = admin.post("/customers", json=customer_body(customer_type="individual", customer_name="上海华庭物业管理"))
+    assert person.status_code == 201
+
+
+def test_duplicate_check_masks_the_owner_of_a_record_the_user_cannot_see(app, admin):
+    tenant = admin.tenant
+    add_user(tenant, "dupe1", full_name="欧阳娜娜")
+    add_user(tenant, "dupe2")
+    owner = tenant_api(app, tenant, "dupe1")
+    assert owner.post("/customers", json=customer_body(customer_name="锦绣家园物业有限公司", phone="13812345678")).status_code == 201
+    other = tenant_api(app, tenant, "dupe2")
+    found = other.get("/customers/duplicates?phone=13812345678").json["items"]
+    assert found == [{"id": None, "customer_name": "锦绣家园物业有限公司", "matched_on": ["phone"], "owner_name": "欧***",
+                      "in_pool": False, "deleted": False, "visible": False}]
+    by_name = other.get("/customers/duplicates?name=锦绣家园物业").json["items"]
+    assert by_name[0]["matched_on"] == ["name"]
+    seen = admin.get("/customers/duplicates?phone=13812345678").json["items"][0]
+    assert seen["owner_name"] == "欧阳娜娜" and seen["visible"] and seen["id"]
+    assert other.get("/customers/duplicates").status_code == 422
+    assert other.get("/customers/duplicates?phone=123").status_code == 422
+
+
+def test_every_change_is_in_the_history_with_who_and_what(admin):
+    cid = admin.post("/customers", json=customer_body(level="normal", tags=["甲"])).json["id"]
+    assert admin.patch(f"/customers/{cid}", json={"level": "important", "tags": ["乙"],
+                                                  "next_follow_up_at": "2030-05-01T09:00"}).status_code == 200
+    history = admin.get(f"/customers/{cid}/history").json["items"]
+    assert [h["action"] for h in history] == ["update", "update", "create"]
+    changes = {c["field"]: c for h in history[:2] for c in h["changes"]}
+    assert (changes["level"]["old"], changes["level"]["new"]) == ("normal", "important")
+    assert (changes["tags"]["old"], changes["tags"]["new"]) == (["甲"], ["乙"])
+    assert changes["next_follow_up_at"]["new"] == "2030-05-01T01:00:00+00:00"  # 09:00 in Shanghai
+    assert all(h["user_name"] for h in history)
+    assert admin.get(f"/customers/{cid}").json["next_follow_up_at"] == "2030-05-01T09:00:00+08:00"
+
+
+def test_a_patch_that_changes_nothing_records_nothing(admin):
+    cid = admin.post("/customers", json=customer_body()).json["id"]
+    assert admin.patch(f"/customers/{cid}", json={}).status_code == 200
+    assert len(admin.get(f"/customers/{cid}/history").json["items"]) == 1
+
+
+def test_soft_delete_keeps_the_phone_taken_and_only_an_admin_restores(app, admin):
+    tenant = admin.tenant
+    cid = admin.post("/customers", json=customer_body(phone="13811112222")).json["id"]
+    assert admin.delete(f"/customers/{cid}").status_code == 204
+    assert admin.get(f"/customers/{cid}").status_code == 404
+    assert cid not in [c["id"] for c in admin.get("/customers").json["items"]]
+    again = admin.post("/customers", json=customer_body(phone="13811112222"))
+    assert again.status_code == 409 and again.json["error"]["duplicates"][0]["deleted"] is True
+    assert [c["id"] for c in admin.get("/customers/deleted").json["items"]] == [cid]
+    add_user(tenant, "mgr_r", ("sales_manager",))
+    manager = tenant_api(app, tenant, "mgr_r")
+    assert manager.post(f"/customers/{cid}/restore").status_code == 403
+    restored = admin.post(f"/customers/{cid}/restore")
+    assert restored.status_code == 200 and restored.json["id"] == cid
+    assert admin.post(f"/customers/{cid}/restore").status_code == 404  # not deleted any more
+    actions = [h["action"] for h in admin.get(f"/customers/{cid}/history").json["items"]]
+    assert actions[:2] == ["restore", "delete"]
+
+
+def _names(resp):
+    assert resp.status_code == 200, resp.json
+    return [c["customer_name"] for c in resp.json["items"]]
+
+
+def test_filters_search_and_sorting(app, admin):
+    tenant = admin.tenant
+    made = {}
+    for name, level, tag in (("甲公司", "important", "重点"), ("乙公司", "normal", None), ("丙公司", "potential", "重点")):
+        body = customer_body(customer_name=name, level=level, tags=[tag] if tag else [])
+        made[name] = admin.post("/customers", json=body).json["id"]
+    engine = tenant.engine()
+    with engine.begin() as conn:  # 乙 was followed up 40 days ago, 甲 yesterday, 丙 never (created 100 days ago)
+        conn.execute(sa.text("UPDATE crm_customer SET last_follow_up_at = UTC_TIMESTAMP() - INTERVAL 40 DAY "
+                             "WHERE id = :i"), {"i": made["乙公司"]})
+        conn.execute(sa.text("UPDATE crm_customer SET last_follow_up_at = UTC_TIMESTAMP() - INTERVAL 1 DAY "
+                             "WHERE id = :i"), {"i": made["甲公司"]})
+        conn.execute(sa.text("UPDATE crm_customer SET created_at = UTC_TIMESTAMP() - INTERVAL 100 DAY "
+                             "WHERE id = :i"), {"i": made["丙公司"]})
+    engine.dispose()
+    assert _names(admin.get("/customers?level=important")) == ["甲公司"]
+    assert sorted(_names(admin.get("/customers?level=important&level=potential"))) == ["丙公司", "甲公司"]
+    assert sorted(_names(admin.get("/customers?tag=重点"))) == ["丙公司", "甲公司"]
+    assert sorted(_names(admin.get("/customers?no_follow_days=30"))) == ["丙公司", "乙公司"]
+    assert _names(admin.get("/customers?q=乙")) == ["乙公司"]
+    assert _names(admin.get("/customers?sort=-last_follow_up")) == ["甲公司", "乙公司", "丙公司"]  # never: last
+    assert _names(admin.get("/customers?sort=last_follow_up")) == ["乙公司", "甲公司", "丙公司"]
+    from common.timeutil import local_today
+
+    with app.app_context():
+        today, earlier = local_today().isoformat(), (local_today() - timedelta(days=99)).isoformat()
+    assert sorted(_names(admin.get(f"/customers?created_from={today}&created_to={today}"))) == ["乙公司", "甲公司"]
+    assert _names(admin.get(f"/customers?created_to={earlier}")) == ["丙公司"]
+
+
+@pytest.mark.parametrize("query,param", [
+    ("level=vip", "level"), ("owner_id=abc", "owner_id"), ("created_from=2026-13-01", "created_from"),
+    ("created_from=2026-02-01&created_to=2026-01-01", "created_from"), ("no_follow_days=0", "no_follow_days"),
+    ("sort=-password", "sort"), ("limit=0", "limit"), ("limit=201", "limit"), ("cursor=bm9wZQ", "cursor"),
+])
+def test_bad_list_parameters_are_422_naming_them(admin, query, param):
+    resp = admin.get(f"/customers?{query}")
+    assert resp.status_code == 422, resp.json
+    assert param in resp.json["error"]["fields"]
+
+
+@pytest.mark.parametrize("sort", ["-created", "created", "name", "-last_follow_up", "next_follow_up"])
+def test_keyset_pages_walk_every_row_once(admin, sort):
+    tenant = admin.tenant
+    for i in range(23):
+        admin.post("/customers", json=customer_body(customer_name=f"分页{i:02d}公司", level="normal"))
+    engine = tenant.engine()
+    with engine.begin() as conn:  # ties and NULLs in the sort key, so the id tie-breaker is exercised
+        conn.execute(sa.text("UPDATE crm_customer SET last_follow_up_at = '2026-01-01 00:00:00', "
+                             "next_follow_up_at = NULL WHERE id % 3 = 0"))
+        conn.execute(sa.text("UPDATE crm_customer SET next_follow_up_at = '2026-02-01 00:00:00' WHERE id % 3 = 1"))
+    engine.dispose()
+    seen, cursor = [], None
+    while True:
+        resp = admin.get(f"/customers?sort={sort}&limit=5" + (f"&cursor={cursor}" if cursor else ""))
+        assert resp.status_code == 200, resp.json
+        seen += [c["id"] for c in resp.json["items"]]
+        cursor = resp.json["next_cursor"]
+        if not cursor:
+            break
+    assert len(seen) == len(set(seen)) == 23
+
+
+def test_the_list_page_shows_page_two(app, tenants):
+    from tests.conftest import csrf_from
+
+    tenant = tenants[0]
+    admin = tenant_api(app, tenant)
+    for i in range(25):
+        admin.post("/customers", json=customer_body(customer_name=f"翻页{i:02d}有限公司"))
+    client = app.test_client()
+    page = client.get(f"/t/{tenant.code}/login")
+    client.post(f"/t/{tenant.code}/login", data={"username": "admin", "password": tenant.admin_password,
+                                                  "csrf_token": csrf_from(page.text)})
+    first = client.get(f"/t/{tenant.code}/customers/?view=all")
+    assert first.status_code == 200 and "翻页24有限公司" in first.text
+    import re
+
+    link = re.search(r'href="([^"]+cursor=[^"]+)"', first.text).group(1).replace("&amp;", "&")
+    second = client.get(link)
+    assert second.status_code == 200
+    assert "翻页04有限公司" in second.text and "翻页24有限公司" not in second.text

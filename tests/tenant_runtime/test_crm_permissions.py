@@ -1,0 +1,104 @@
+"""Permissions per role for every tenant endpoint, from one table (tenant_runtime/people/permissions.py):
+an endpoint missing from it is refused, and each built-in role reaches exactly what its permissions say."""
+
+import re
+
+import pytest
+
+from tenant_runtime.people.permissions import ANY_USER, ENDPOINTS, PUBLIC
+from tenant_runtime.people.roles import BUILTIN_ROLES
+from tests.conftest import csrf_from
+from tests.tenant_runtime.crm import PASSWORD, add_user, customer_body, tenant_api
+
+ROLES = sorted(BUILTIN_ROLES)
+
+
+def tenant_rules(app):
+    return [r for r in app.url_map.iter_rules() if r.endpoint.split(".")[0] in ("tenant", "tenant_api")]
+
+
+def test_every_tenant_endpoint_names_its_permission(app):
+    missing = sorted(r.endpoint for r in tenant_rules(app) if r.endpoint not in ENDPOINTS)
+    assert missing == []
+
+
+def test_an_endpoint_missing_from_the_table_is_refused(app, tenants, monkeypatch):
+    admin = tenant_api(app, tenants[0])
+    assert admin.get("/me").status_code == 200
+    monkeypatch.delitem(ENDPOINTS, "tenant_api.me")
+    resp = admin.get("/me")
+    assert resp.status_code == 403 and resp.json["error"]["code"] == "forbidden"
+
+
+def _fill(rule, ids):
+    path = re.sub(r"^/t/<tenant_code>", "", rule.rule)
+    return re.sub(r"<int:(\w+)>", lambda m: str(ids.get(rule.endpoint.split(".")[1].split("_")[0], ids["any"])), path)
+
+
+def _allowed(role, permission):
+    if permission in (PUBLIC, ANY_USER):
+        return True
+    return permission in BUILTIN_ROLES[role][2].split()
+
+
+@pytest.fixture
+def clients(app, tenants):
+    t = tenants[0]
+    admin = tenant_api(app, t)
+    customer = admin.post("/customers", json=customer_body()).json["id"]
+    contact = admin.post("/contacts", json={"customer_id": customer, "contact_name": "甲", "phone": "13600136000"}).json
+    follow = admin.post("/follow-ups", json={"customer_id": customer, "follow_type": "phone", "content": "x"}).json
+    ids = {"customers": customer, "contacts": contact["id"], "follow": follow["id"], "any": customer}
+    out = {}
+    for role in ROLES:
+        add_user(t, f"p_{role}", (role,))
+        out[role] = tenant_api(app, t, f"p_{role}")
+    return t, out, ids
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_reaches_exactly_its_api_endpoints(app, clients, role):
+    _tenant, by_role, ids = clients
+    client = by_role[role]
+    for rule in tenant_rules(app):
+        if not rule.endpoint.startswith("tenant_api.") or rule.endpoint == "tenant_api.token_create":
+            continue
+        permission = ENDPOINTS[rule.endpoint]
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            if method == "DELETE":
+                continue  # answered 204 and gone: deletion is checked per role below
+            resp = client.open(method, _fill(rule, ids).replace("/api/v1", "", 1), json={})
+            if _allowed(role, permission):
+                assert resp.status_code != 403, (role, method, rule.rule, resp.json)
+            else:
+                assert resp.status_code == 403, (role, method, rule.rule, resp.status_code)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_reaches_exactly_its_pages(app, clients, role):
+    tenant, _by_role, ids = clients
+    client = app.test_client()
+    page = client.get(f"/t/{tenant.code}/login")
+    resp = client.post(f"/t/{tenant.code}/login", data={"username": f"p_{role}", "password": PASSWORD,
+                                                         "csrf_token": csrf_from(page.text)})
+    assert resp.status_code == 302
+    for rule in tenant_rules(app):
+        if not rule.endpoint.startswith("tenant.") or "GET" not in rule.methods:
+            continue
+        if rule.endpoint in ("tenant.login", "tenant.impersonate", "tenant.logout"):
+            continue
+        resp = client.get(f"/t/{tenant.code}" + _fill(rule, ids))
+        if _allowed(role, ENDPOINTS[rule.endpoint]):
+            assert resp.status_code != 403, (role, rule.rule)
+            assert resp.status_code < 500, (role, rule.rule, resp.status_code)
+        else:
+            assert resp.status_code == 403, (role, rule.rule, resp.status_code)
+
+
+def test_deleting_a_customer_needs_the_delete_permission(app, clients):
+    tenant, by_role, _ids = clients
+    admin = tenant_api(app, tenant)
+    for role in ROLES:  # every test user sits in the top department, so managers see the admin's customers
+        customer = admin.post("/customers", json=customer_body()).json["id"]
+        resp = by_role[role].delete(f"/customers/{customer}")
+        assert resp.status_code == (204 if _allowed(role, "customer.delete") else 403), role

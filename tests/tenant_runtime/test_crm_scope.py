@@ -1,0 +1,142 @@
+"""Data scope on real rows in several departments: every list, detail, count and the 360 view show a user
+exactly the customers their roles allow (all / custom departments / own department / own department and
+below / only own; several roles: the widest)."""
+
+import pytest
+
+from tenant_runtime.people.models import SCOPE_CUSTOM, SCOPE_DEPT, SCOPE_DEPT_TREE
+from tests.tenant_runtime.crm import add_dept, add_role, add_user, customer_body, tenant_api
+
+VIEW = ["customer.view", "contact.view", "followup.view"]
+
+
+@pytest.fixture
+def company(app, tenants):
+    """总部 > 销售部 > (一组, 二组); 总部 > 客服部. A sales user in each group, a manager of 销售部, a
+    customer owned by each of them; ``world.api(name)`` signs one in."""
+    t = tenants[0]
+    sales = add_dept(t, "销售部")
+    group1, group2 = add_dept(t, "销售一组", sales), add_dept(t, "销售二组", sales)
+    service = add_dept(t, "客服部")
+    users = {
+        "s1": add_user(t, "s1", ("sales",), group1),
+        "s1b": add_user(t, "s1b", ("sales",), group1),
+        "s2": add_user(t, "s2", ("sales",), group2),
+        "mgr": add_user(t, "mgr", ("sales_manager",), sales),
+        "svc": add_user(t, "svc", ("service",), service),
+    }
+    clients = {name: tenant_api(app, t, name) for name in users}
+    clients["admin"] = tenant_api(app, t)
+    owned = {}
+    for name in ("s1", "s1b", "s2", "mgr"):
+        resp = clients[name].post("/customers", json=customer_body(customer_name=f"{name}的客户有限公司"))
+        assert resp.status_code == 201, resp.json
+        owned[name] = resp.json["id"]
+
+    class World:
+        tenant, depts = t, {"sales": sales, "group1": group1, "group2": group2, "service": service}
+
+        def api(self, name):
+            return clients[name]
+
+    world = World()
+    world.users, world.owned = users, owned
+    return world
+
+
+def visible(client, view="all"):
+    resp = client.get(f"/customers?view={view}&limit=200")
+    assert resp.status_code == 200, resp.json
+    return {c["customer_name"].removesuffix("的客户有限公司") for c in resp.json["items"]}
+
+
+def test_only_own_sees_only_own(company):
+    assert visible(company.api("s1")) == {"s1"}
+    assert visible(company.api("s2")) == {"s2"}
+
+
+def test_own_department_and_below_sees_the_subtree(company):
+    assert visible(company.api("mgr")) == {"s1", "s1b", "s2", "mgr"}
+
+
+def test_all_sees_everything(company):
+    assert visible(company.api("admin")) == {"s1", "s1b", "s2", "mgr"}
+    assert visible(company.api("svc")) == {"s1", "s1b", "s2", "mgr"}
+
+
+def test_own_department_excludes_sibling_and_parent_departments(app, company):
+    t = company.tenant
+    role = add_role(t, "一组组长", SCOPE_DEPT, VIEW)
+    add_user(t, "lead1", (role,), company.depts["group1"])
+    assert visible(tenant_api(app, t, "lead1")) == {"s1", "s1b"}
+
+
+def test_custom_departments_see_just_those(app, company):
+    t = company.tenant
+    role = add_role(t, "二组与销售部", SCOPE_CUSTOM, VIEW, depts=[company.depts["group2"], company.depts["sales"]])
+    add_user(t, "auditor", (role,), company.depts["service"])
+    assert visible(tenant_api(app, t, "auditor")) == {"s2", "mgr"}
+
+
+def test_several_roles_give_the_widest(app, company):
+    t = company.tenant
+    narrow = add_role(t, "只看二组", SCOPE_CUSTOM, VIEW, depts=[company.depts["group2"]])
+    add_user(t, "both", ("sales", narrow), company.depts["group1"])
+    both = tenant_api(app, t, "both")
+    assert both.post("/customers", json=customer_body(customer_name="both的客户有限公司")).status_code == 201
+    assert visible(both) == {"both", "s2"}
+    tree = add_role(t, "一组树", SCOPE_DEPT_TREE, VIEW)
+    add_user(t, "wide", (narrow, tree), company.depts["group1"])
+    assert visible(tenant_api(app, t, "wide")) == {"s1", "s1b", "s2", "both"}
+
+
+def test_detail_360_history_and_edits_of_an_invisible_customer_are_404(company):
+    other = company.owned["s2"]
+    s1 = company.api("s1")
+    for path in (f"/customers/{other}", f"/customers/{other}/360", f"/customers/{other}/history"):
+        assert s1.get(path).status_code == 404, path
+    assert s1.patch(f"/customers/{other}", json={"level": "important"}).status_code == 404
+    assert company.api("s2").get(f"/customers/{other}").json["level"] == "normal"
+
+
+def test_contacts_and_follow_ups_follow_the_customer_scope(company):
+    s2 = company.api("s2")
+    mine = company.owned["s2"]
+    contact = s2.post("/contacts", json={"customer_id": mine, "contact_name": "王五", "phone": "13700137000"})
+    assert contact.status_code == 201, contact.json
+    follow = s2.post("/follow-ups", json={"customer_id": mine, "follow_type": "visit", "content": "拜访"})
+    assert follow.status_code == 201, follow.json
+    s1 = company.api("s1")
+    assert s1.get(f"/contacts/{contact.json['id']}").status_code == 404
+    assert s1.get(f"/follow-ups/{follow.json['id']}").status_code == 404
+    assert s1.get("/contacts?limit=200").json["items"] == []
+    assert s1.get("/follow-ups?view=all").json["items"] == []
+    # adding to someone else's customer is refused as if it did not exist
+    refused = s1.post("/contacts", json={"customer_id": mine, "contact_name": "赵六", "phone": "13700137001"})
+    assert refused.status_code == 422 and "customer_id" in refused.json["error"]["fields"]
+    assert company.api("mgr").get(f"/contacts/{contact.json['id']}").status_code == 200
+
+
+def test_views_mine_team_and_all(company):
+    mgr = company.api("mgr")
+    assert visible(mgr, "mine") == {"mgr"}
+    assert visible(mgr, "subordinates") == {"s1", "s1b", "s2"}
+    # a sales user has no team view: an unknown view falls back to their own
+    assert visible(company.api("s1"), "subordinates") == {"s1"}
+
+
+def test_home_page_counts_only_own_customers(app, company):
+    client = app.test_client()
+    from tests.conftest import csrf_from
+    from tests.tenant_runtime.crm import PASSWORD
+
+    code = company.tenant.code
+    page = client.get(f"/t/{code}/login")
+    client.post(f"/t/{code}/login", data={"username": "mgr", "password": PASSWORD, "csrf_token": csrf_from(page.text)})
+    home = client.get(f"/t/{code}/")
+    assert home.status_code == 200
+    listing = client.get(f"/t/{code}/customers/?view=all")
+    for name in ("s1", "s1b", "s2", "mgr"):
+        assert f"{name}的客户有限公司" in listing.text
+    own = client.get(f"/t/{code}/customers/?view=mine")
+    assert "mgr的客户有限公司" in own.text and "s1的客户有限公司" not in own.text
