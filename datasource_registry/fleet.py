@@ -64,6 +64,7 @@ class TenantOutcome:
     status: str  # finished | failed
     error: str | None
     seconds: float
+    error_code: str | None = None
 
 
 # ---------------------------------------------------------------------------- the fleet
@@ -87,7 +88,7 @@ def schema_revision(ds, timeout=5):
     """The tenant database's schema revision (None if never migrated); raises if it cannot be reached."""
     from .services import url_for_datasource
 
-    engine = create_engine(url_for_datasource(ds), poolclass=NullPool,
+    engine = create_engine(url_for_datasource(ds), poolclass=NullPool, hide_parameters=True,
                            connect_args={} if ds.type == "sqlite" else {"connect_timeout": timeout})
     try:
         with engine.connect() as conn:
@@ -218,12 +219,14 @@ def _upgrade_tenant(app, run_id, datasource_id, by_id):
             job_id, tenant_id = row.id, row.tenant_id
             jobs.execute(job_id, jobs.tenant_meta(row))
             row = db.session.get(TenantJob, job_id)
-            return TenantOutcome(datasource_id, tenant_id, job_id, row.status, row.error, time.perf_counter() - started)
+            return TenantOutcome(datasource_id, tenant_id, job_id, row.status, row.error, time.perf_counter() - started,
+                                 row.error_code)
         except Exception as exc:  # noqa: BLE001 - a failure outside the job (control database, lost datasource)
             db.session.rollback()
-            log.warning("fleet run %s: tenant datasource %s failed outside its job: %s", run_id, datasource_id, exc)
-            error = f"{type(exc).__name__}: {exc}"[:2000]
-            return TenantOutcome(datasource_id, tenant_id, job_id, "failed", error, time.perf_counter() - started)
+            log.warning("fleet run %s: tenant datasource %s failed outside its job", run_id, datasource_id,
+                        exc_info=exc)
+            code, error = jobs.failure_of("upgrade", exc, job_id)
+            return TenantOutcome(datasource_id, tenant_id, job_id, "failed", error, time.perf_counter() - started, code)
         finally:
             db.session.remove()
 
@@ -239,6 +242,7 @@ def _record_lost_failure(fleet_run, outcome):
         row.created_by_id = fleet_run.started_by_id
     if row.status != "failed":
         row.status, row.error, row.finished_at = "failed", outcome.error, utcnow()
+        row.error_code = outcome.error_code
 
 
 def _wave(app, fleet_run, datasource_ids, tally, progress):
@@ -328,7 +332,7 @@ def failures(fleet_run):
         latest[(job.tenant_id, job.datasource_id)] = {
             "tenant_id": job.tenant_id, "enterprise_no": enterprise.enterprise_no, "enterprise_name": enterprise.name,
             "datasource_id": job.datasource_id, "datasource": ds.name if ds else None, "job_id": job.id,
-            "error": job.error, "finished_at": job.finished_at}
+            "error_code": job.error_code, "error": job.error, "finished_at": job.finished_at}
     return list(latest.values())
 
 

@@ -7,20 +7,56 @@ for the job, and always closes its sessions after.
 """
 
 import secrets
-import traceback
 
 from flask import current_app, g
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
+from common.errors import ApiError
 from common.timeutil import utcnow
 from extensions import db
 
 from .models import TenantJob
+from .tenant_schema import TenantSchemaError
 
 JOB_KINDS = {}  # kind -> function(job_row, datasource, report) registered by the modules that own them
 
 
 class MissingTenantContext(Exception):
     """A tenant job arrived without tenant_id/datasource_id in its meta, or with ids that do not match."""
+
+
+# How a failed job of each kind is described when its exception is not one of our own.
+FAILED = {"provision": _l("Provisioning failed"), "upgrade": _l("The schema upgrade failed"), None: _l("The job failed")}
+
+
+class JobFailure(Exception):
+    """A failure a job explains in its own words: the message is written for people and quotes no SQL,
+    parameter or secret, so it is stored and shown as it is, under ``code``."""
+
+    code = "job_failed"
+
+    def __init__(self, message, code=None):
+        super().__init__(message)
+        if code:
+            self.code = code
+
+
+def failure_of(kind, exc, job_id):
+    """``(code, message)`` a failed job stores and every staff role may read.
+
+    Only our own failures keep their words. Any other exception (a driver's error can quote the values
+    of the statement it failed on, such as the first administrator's password hash) becomes a plain
+    message naming its class; its details go to the server log alone.
+    """
+    if isinstance(exc, JobFailure):
+        return exc.code, str(exc)[:2000]
+    if isinstance(exc, ApiError):
+        return exc.code, str(exc.message)[:2000]
+    if isinstance(exc, TenantSchemaError):
+        return "tenant_schema_error", str(exc)[:2000]
+    return f"{kind}_failed", _("%(what)s (%(reason)s). The details are in the server log under job %(job)s.",
+                               what=FAILED.get(kind, FAILED[None]), reason=type(exc).__name__, job=job_id)
 
 
 def job_kind(name):
@@ -107,13 +143,14 @@ def execute(job_id, meta):
     if not meta.get("tenant_id") or not meta.get("datasource_id") or \
             int(meta["tenant_id"]) != row.tenant_id or int(meta["datasource_id"]) != row.datasource_id:
         row.status, row.error, row.finished_at = "failed", "refused: the job carries no matching tenant context", utcnow()
+        row.error_code = "missing_tenant_context"
         db.session.commit()
         raise MissingTenantContext(f"job {job_id} refused: tenant context missing or mismatched")
     from .models import Datasource
 
     ds = db.session.get(Datasource, row.datasource_id)
     g.audit_label = f"job:{row.kind}"
-    row.status, row.started_at, row.error = "running", utcnow(), None
+    row.status, row.started_at, row.error, row.error_code = "running", utcnow(), None, None
     db.session.commit()
     try:
         result = JOB_KINDS[row.kind](row, ds, Report(row))
@@ -121,9 +158,10 @@ def execute(job_id, meta):
         db.session.rollback()
         row = db.session.get(TenantJob, job_id)
         row.status, row.finished_at = "failed", utcnow()
-        row.error = f"{type(exc).__name__}: {exc}"[:2000]
-        current_app.logger.warning("tenant job %s (%s, tenant %s) failed: %s", job_id, row.kind, row.tenant_id,
-                                   traceback.format_exception_only(exc)[-1].strip())
+        row.error_code, row.error = failure_of(row.kind, exc, job_id)
+        # The whole story for the server log only; every engine hides SQL parameters, so none is in it.
+        current_app.logger.error("tenant job %s (%s, tenant %s) failed: %s", job_id, row.kind, row.tenant_id,
+                                 row.error_code, exc_info=exc)
         db.session.commit()
         return {"status": "failed"}
     finally:
@@ -142,5 +180,6 @@ def job_json(row):
     return {"id": row.id, "kind": row.kind, "tenant_id": str(row.tenant_id),
             "datasource_id": None if row.datasource_id is None else str(row.datasource_id), "status": row.status,
             "progress": row.progress, "message": row.message, "result": row.result, "error": row.error,
+            "error_code": row.error_code,
             "created_at": isoformat(row.created_at), "started_at": isoformat(row.started_at),
             "finished_at": isoformat(row.finished_at)}

@@ -86,6 +86,8 @@ class TenantJob(db.Model):
     progress: Mapped[int] = mapped_column(default=0)
     message: Mapped[str | None] = mapped_column(String(255))
     result: Mapped[dict | None] = mapped_column(JSON)
+    # A failure as staff see it: a code and a plain message (never a driver's text, which can quote values).
+    error_code: Mapped[str | None] = mapped_column(String(40))
     error: Mapped[str | None] = mapped_column(Text)
     fleet_run_id: Mapped[int | None] = mapped_column(ForeignKey("fleet_run.id"), index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))

@@ -477,7 +477,7 @@ class PoolRegistry:
 
     def _build_engine(self, entry: _Entry) -> Engine:
         url = entry.target.url
-        options = {"pool_pre_ping": True, "pool_recycle": 3600}
+        options = {"pool_pre_ping": True, "pool_recycle": 3600, "hide_parameters": True}
         if url.get_backend_name() == "mysql":
             # An unreachable server must cost a request seconds, not the OS's minutes-long TCP timeout.
             options["connect_args"] = {"connect_timeout": self.connect_timeout}

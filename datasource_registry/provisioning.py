@@ -11,7 +11,7 @@ from sqlalchemy.pool import NullPool
 from extensions import db
 
 from . import tenant_schema
-from .jobs import job_kind
+from .jobs import JobFailure, job_kind
 from .services import url_for_datasource
 
 # Callables (connection, enterprise, report) -> dict | None that the tenant runtime registers. A hook
@@ -22,14 +22,16 @@ PROVISION_HOOKS = []
 NOTIFY_HOOKS = []
 
 
-class WrongTenantDatabase(Exception):
+class WrongTenantDatabase(JobFailure):
     """The database already carries another tenant's identity marker: refuse to touch it."""
+
+    code = "wrong_tenant_database"
 
 
 def _create_database(ds):
     if ds.type == "sqlite":
         return
-    server = create_engine(url_for_datasource(ds, with_database=False), poolclass=NullPool,
+    server = create_engine(url_for_datasource(ds, with_database=False), poolclass=NullPool, hide_parameters=True,
                            connect_args={"connect_timeout": 10})
     try:
         with server.connect() as conn:
@@ -47,7 +49,8 @@ def _write_identity(conn, ds):
         conn.execute(text("INSERT INTO tenant_identity (id, tenant_id, enterprise_no, created_at) VALUES (1, :t, :n, :c)"),
                      {"t": ds.enterprise_id, "n": ds.enterprise.enterprise_no, "c": utcnow()})
     elif int(row[0]) != ds.enterprise_id:
-        raise WrongTenantDatabase(f"database {ds.database} belongs to tenant {row[0]}, not {ds.enterprise_id}")
+        raise WrongTenantDatabase(_("Database %(database)s belongs to tenant %(owner)s, not to tenant %(tenant)s.",
+                                    database=ds.database, owner=row[0], tenant=ds.enterprise_id))
 
 
 @job_kind("provision")
@@ -55,7 +58,7 @@ def provision(job, ds, report):
     enterprise = ds.enterprise
     report(5, _("Creating the database"))
     _create_database(ds)
-    engine = create_engine(url_for_datasource(ds), poolclass=NullPool)
+    engine = create_engine(url_for_datasource(ds), poolclass=NullPool, hide_parameters=True)
     results = {}
     try:
         with engine.connect() as conn:
@@ -89,7 +92,7 @@ def provision(job, ds, report):
 @job_kind("upgrade")
 def upgrade(job, ds, report):
     """One tenant of a fleet migration: bring its schema to head."""
-    engine = create_engine(url_for_datasource(ds), poolclass=NullPool)
+    engine = create_engine(url_for_datasource(ds), poolclass=NullPool, hide_parameters=True)
     try:
         with engine.connect() as conn:
             _write_identity(conn, ds)  # refuses a database that is not this tenant's

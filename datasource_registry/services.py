@@ -54,7 +54,7 @@ def url_for_datasource(ds, with_database=True):
 
 def probe(ds, timeout=5):
     """Connect once (no pool): latency, server version, schema version. Raises ApiError 503 if unreachable."""
-    engine = create_engine(url_for_datasource(ds), poolclass=NullPool,
+    engine = create_engine(url_for_datasource(ds), poolclass=NullPool, hide_parameters=True,
                            connect_args={} if ds.type == "sqlite" else {"connect_timeout": timeout})
     started = time.perf_counter()
     try:
@@ -106,7 +106,7 @@ def business_rows(ds):
     if ds.type == "mysql":
         try:
             server = create_engine(url_for_datasource(ds, with_database=False), poolclass=NullPool,
-                                   connect_args={"connect_timeout": 5})
+                                   hide_parameters=True, connect_args={"connect_timeout": 5})
             with server.connect() as conn:
                 exists = conn.execute(text("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = :d"),
                                       {"d": ds.database}).scalar()
@@ -115,7 +115,7 @@ def business_rows(ds):
             raise ApiError(503, "datasource_unreachable", _("The tenant database does not answer.")) from None
         if not exists:
             return report
-    engine = create_engine(url_for_datasource(ds), poolclass=NullPool)
+    engine = create_engine(url_for_datasource(ds), poolclass=NullPool, hide_parameters=True)
     try:
         with engine.connect() as conn:
             for table in inspect(conn).get_table_names():
