@@ -25,6 +25,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from common import limits
+
 # Same convention as the control database (extensions.NAMING), copied rather than imported so the
 # tenant schema does not depend on the Flask extensions module.
 NAMING = {
@@ -73,7 +75,7 @@ class TenantIdentity(TenantBase):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False, default=1)
     tenant_id: Mapped[int] = mapped_column(Integer)
-    enterprise_no: Mapped[str] = mapped_column(String(20))
+    enterprise_no: Mapped[str] = mapped_column(String(limits.ENTERPRISE_NO))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -82,7 +84,7 @@ class SysDept(TenantBase):
     __table_args__ = MYSQL_TABLE_OPTIONS
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
-    dept_name: Mapped[str] = mapped_column(String(100))
+    dept_name: Mapped[str] = mapped_column(String(limits.DEPT_NAME))
     parent_id: Mapped[int | None] = mapped_column(IdType, index=True)
     sort: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -95,12 +97,13 @@ class SysUser(TenantBase):
     __table_args__ = MYSQL_TABLE_OPTIONS
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
-    username: Mapped[str] = mapped_column(String(50), unique=True)
-    full_name: Mapped[str] = mapped_column(String(50))
+    # Lengths from common.limits: the control plane's forms accept no more than provisioning copies here.
+    username: Mapped[str] = mapped_column(String(limits.USERNAME), unique=True)
+    full_name: Mapped[str] = mapped_column(String(limits.PERSON_NAME))
     dept_id: Mapped[int] = mapped_column(IdType, ForeignKey("sys_dept.id"), index=True)
     role_ids: Mapped[str | None] = mapped_column(String(255))  # comma separated
-    phone: Mapped[str | None] = mapped_column(String(20))
-    email: Mapped[str | None] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(limits.PHONE))
+    email: Mapped[str | None] = mapped_column(String(limits.EMAIL))
     status: Mapped[int] = mapped_column(
         SmallInteger, default=USER_STATUS_ENABLED, server_default=text(str(USER_STATUS_ENABLED))
     )  # 0 disabled, 1 enabled

@@ -4,6 +4,7 @@ from flask_wtf.file import FileField
 from wtforms import SelectField
 from wtforms.validators import Email, Length, Optional, ValidationError
 
+from common import limits
 from common.fields import LongText, Text
 from common.regions import cities_by_province, provinces
 from common.validators import ChinesePhone, CreditCode, NotBlank
@@ -20,15 +21,17 @@ def _city_choices():
 
 
 class EnterpriseForm(FlaskForm):
-    name = Text(_l("Enterprise name"), validators=[Optional(), Length(max=200)])
+    # Name, e-mail and contact are copied into the tenant's database: its columns set the limits.
+    name = Text(_l("Enterprise name"), validators=[Optional(), Length(max=limits.ENTERPRISE_NAME)])
     license_no = Text(_l("Business licence number"), validators=[Optional(), CreditCode()],
                       description=_l("18-character unified social credit code"))
     province_code = SelectField(_l("Province"), validators=[Optional()])
     city_code = SelectField(_l("City"), validators=[Optional()])
     address = Text(_l("Detailed address"), validators=[Optional(), Length(max=255)])
     office_phone = Text(_l("Office phone"), validators=[Optional(), ChinesePhone()])
-    email = Text(_l("Email"), validators=[Optional(), Email(message=_l("Enter a valid email address.")), Length(max=120)])
-    contact_name = Text(_l("Contact person"), validators=[Optional(), Length(max=50)])
+    email = Text(_l("Email"), validators=[Optional(), Email(message=_l("Enter a valid email address.")),
+                                          Length(max=limits.EMAIL)])
+    contact_name = Text(_l("Contact person"), validators=[Optional(), Length(max=limits.PERSON_NAME)])
     contact_phone = Text(_l("Contact phone"), validators=[Optional(), ChinesePhone()])
     introduction = LongText(_l("Introduction"), validators=[Optional(), Length(max=4000)])
     remarks = LongText(_l("Remarks"), validators=[Optional(), Length(max=4000)])
@@ -73,6 +76,6 @@ class SuspendForm(FlaskForm):
 class ImpersonateForm(FlaskForm):
     """A support pass: act as one tenant user, once, for two minutes."""
 
-    username = Text(_l("Tenant user name"), validators=[NotBlank(), Length(max=64)])
+    username = Text(_l("Tenant user name"), validators=[NotBlank(), Length(max=limits.USERNAME)])
     reason = Text(_l("Reason"), validators=[NotBlank(), Length(max=255)],
                   description=_l("Recorded here and shown to the company's administrators."))

@@ -5,6 +5,7 @@ from flask_babel import lazy_pgettext
 from sqlalchemy import ForeignKey, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from common import limits
 from common.timeutil import utcnow
 from extensions import db
 
@@ -26,7 +27,7 @@ class Enterprise(db.Model):
     __tablename__ = "enterprise"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    enterprise_no: Mapped[str | None] = mapped_column(String(20), unique=True)
+    enterprise_no: Mapped[str | None] = mapped_column(String(limits.ENTERPRISE_NO), unique=True)
     license_no: Mapped[str | None] = mapped_column(String(18), unique=True)
     name: Mapped[str | None] = mapped_column(String(200), index=True)
     province_code: Mapped[str | None] = mapped_column(String(6))
