@@ -11,6 +11,9 @@ from datasource_registry.registry import get_registry
 from .context import TenantContext
 from .resolver import lookup
 
+# WSGI environ key: the tenant the request's host names (subdomain routing), set by the middleware.
+HOST_TENANT = "tenant_runtime.host_tenant"
+
 
 class TenantError(ApiError):
     """Rendered as the tenant's friendly page (or JSON for its API)."""
@@ -41,6 +44,10 @@ def pull_tenant_code(endpoint, values):
     header = request.headers.get("X-Tenant-Code")
     if header and code and header.strip().lower() != code.lower():
         raise TenantError(400, "tenant_mismatch", _("The X-Tenant-Code header names another company."))
+    host = request.environ.get(HOST_TENANT)
+    if host and code and host != code.lower():
+        # /t/<b>/ on a.<base>: the host's cookies and links belong to a; never serve b there.
+        raise TenantError(400, "tenant_mismatch", _("The path names a different company from the host name."))
     resolve(code)
 
 
@@ -66,17 +73,25 @@ class TenantRoutingMiddleware:
     def __call__(self, environ, start_response):
         modes = self.app.config.get("TENANT_ROUTING", ("path",))
         path = environ.get("PATH_INFO", "")
+        host_code = self._host_tenant(environ) if "subdomain" in modes else None
+        if host_code:
+            environ[HOST_TENANT] = host_code  # a /t/<code>/ path must then name this same tenant
         if not path.startswith("/t/"):
-            code = None
-            base = self.app.config.get("TENANT_BASE_DOMAIN")
-            host = environ.get("HTTP_HOST", "").split(":")[0].lower()
-            if "subdomain" in modes and base and host.endswith("." + base):
-                code = host[: -len(base) - 1]
-            elif "header" in modes and path.startswith("/tenant/") and environ.get("HTTP_X_TENANT_CODE"):
+            code = host_code
+            if code is None and "header" in modes and path.startswith("/tenant/") and environ.get("HTTP_X_TENANT_CODE"):
                 code, path = environ["HTTP_X_TENANT_CODE"].strip().lower(), path[len("/tenant"):]
             if code and code.isalnum():
                 environ["PATH_INFO"] = f"/t/{code}{path}"
         return self.wsgi_app(environ, start_response)
+
+    def _host_tenant(self, environ):
+        """The tenant code of a ``<code>.<TENANT_BASE_DOMAIN>`` host, or None."""
+        base = self.app.config.get("TENANT_BASE_DOMAIN")
+        host = environ.get("HTTP_HOST", "").split(":")[0].lower()
+        if base and host.endswith("." + base.lower()):
+            code = host[: -len(base) - 1]
+            return code if code.isalnum() else None
+        return None
 
 
 __all__ = ["TenantError", "TenantRoutingMiddleware", "resolve"]

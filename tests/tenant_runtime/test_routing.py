@@ -160,6 +160,43 @@ def test_subdomain_routing(app, client, tenants):
         app.config.update(TENANT_ROUTING=("path", "header"), TENANT_BASE_DOMAIN="")
 
 
+@pytest.fixture
+def subdomains(app):
+    app.config.update(TENANT_ROUTING=("path", "subdomain"), TENANT_BASE_DOMAIN="crm.example.cn")
+    yield "crm.example.cn"
+    app.config.update(TENANT_ROUTING=("path", "header"), TENANT_BASE_DOMAIN="")
+
+
+def test_a_path_naming_another_tenant_on_a_tenant_host_is_refused(client, tenants, subdomains):
+    a, b = tenants[0], tenants[1]
+    host_a = f"http://{a.code}.{subdomains}"
+    token_b = token_for(client, b)
+    resp = client.get(f"/t/{b.code}/api/v1/me", headers=bearer(token_b), base_url=host_a)
+    assert resp.status_code == 400 and resp.json["error"]["code"] == "tenant_mismatch"
+    login = client.post(f"/t/{b.code}/api/v1/auth/token", json={"username": "admin", "password": b.admin_password},
+                        base_url=host_a)
+    assert login.status_code == 400 and login.json["error"]["code"] == "tenant_mismatch"
+    page = client.get(f"/t/{b.code}/login", base_url=f"http://{a.code.upper()}.{subdomains}:8443")
+    assert page.status_code == 400 and "地址错误" in page.text and 'name="password"' not in page.text
+    # the host's own tenant, by path or by host alone, and any tenant by path on the bare domain
+    assert client.get(f"/t/{a.code}/api/v1/me", headers=bearer(token_for(client, a)), base_url=host_a).status_code == 200
+    assert client.get(f"/t/{a.code}/login", base_url=host_a).status_code == 200
+    assert client.get("/login", base_url=host_a).status_code == 200
+    bare = client.get(f"/t/{b.code}/api/v1/me", headers=bearer(token_b), base_url=f"http://{subdomains}")
+    assert bare.status_code == 200 and bare.json["tenant"]["code"] == b.code
+
+
+def test_without_subdomain_routing_the_host_does_not_name_a_tenant(app, client, tenants):
+    a, b = tenants[0], tenants[1]
+    app.config["TENANT_BASE_DOMAIN"] = "crm.example.cn"  # configured, but TENANT_ROUTING leaves subdomains off
+    try:
+        resp = client.get(f"/t/{b.code}/api/v1/me", headers=bearer(token_for(client, b)),
+                          base_url=f"http://{a.code}.crm.example.cn")
+        assert resp.status_code == 200 and resp.json["tenant"]["code"] == b.code
+    finally:
+        app.config["TENANT_BASE_DOMAIN"] = ""
+
+
 @pytest.mark.parametrize("code", ["nosuchtenant", "qy%27%20or%201%3D1", "x" * 41])
 def test_an_unknown_tenant_is_404_never_a_default_database(client, tenants, code):
     resp = client.get(f"/t/{code}/api/v1/me")
