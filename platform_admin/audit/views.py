@@ -45,7 +45,7 @@ def filtered_events():
 def event_json(e):
     return {"id": sid(e.id), "created_at": isoformat(e.created_at), "actor_id": sid(e.actor_id), "actor": e.actor,
             "ip": e.ip, "action": e.action, "record_type": e.record_type, "record_id": e.record_id,
-            "before": e.before, "after": e.after}
+            "before": e.before_shown, "after": e.after_shown}
 
 
 @bp.get("/")

@@ -1,3 +1,5 @@
+from datetime import UTC, datetime
+
 from flask import g, jsonify
 
 from common.db import commit, get_or_404
@@ -92,6 +94,10 @@ def job_get(job_id):
 def registry_stats():
     from datasource_registry.registry import stats
 
-    return jsonify(stats())
+    snapshot = stats()
+    for engine in snapshot["engines"]:  # epoch seconds in the registry; ISO 8601 with an offset here
+        used = engine["last_used"]
+        engine["last_used"] = isoformat(datetime.fromtimestamp(used, UTC)) if used else None
+    return jsonify(snapshot)
 
 
