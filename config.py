@@ -33,6 +33,12 @@ class Config:
         "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'control.sqlite3'}"
     )
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # Seconds a control-database connect / read / write may take before the request answers 503
+    # (MySQL only; 0 = no limit, e.g. for a long ``flask db upgrade``). Read + connect stays under
+    # gunicorn's 30 s worker timeout, so a frozen server costs a 503, never a killed worker.
+    CONTROL_DB_CONNECT_TIMEOUT = float(os.environ.get("CONTROL_DB_CONNECT_TIMEOUT", "5"))
+    CONTROL_DB_READ_TIMEOUT = float(os.environ.get("CONTROL_DB_READ_TIMEOUT", "20"))
+    CONTROL_DB_WRITE_TIMEOUT = float(os.environ.get("CONTROL_DB_WRITE_TIMEOUT", "20"))
     REDIS_URL = os.environ.get("REDIS_URL", "")  # empty: jobs run inline
 
     INSTANCE_PATH = str(INSTANCE_DIR)
