@@ -40,6 +40,9 @@ class Config:
     CONTROL_DB_READ_TIMEOUT = float(os.environ.get("CONTROL_DB_READ_TIMEOUT", "20"))
     CONTROL_DB_WRITE_TIMEOUT = float(os.environ.get("CONTROL_DB_WRITE_TIMEOUT", "20"))
     REDIS_URL = os.environ.get("REDIS_URL", "")  # empty: jobs run inline
+    # Connect and read timeout of every Redis client the app creates (throttle store, job queue): a
+    # frozen Redis costs each request at most this, never a hung worker.
+    REDIS_SOCKET_TIMEOUT = float(os.environ.get("REDIS_SOCKET_TIMEOUT", "2"))
 
     INSTANCE_PATH = str(INSTANCE_DIR)
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))

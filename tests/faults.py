@@ -3,6 +3,8 @@
 - ``stop()``: the server is gone, connections are refused (and open ones cut);
 - ``freeze()``: the server hangs, connections are accepted (open ones stay open) but nothing is answered;
 - ``start()`` / ``thaw()``: it is back; connections made while it was broken are cut, so clients reconnect.
+
+``answered_within`` sends a request that must not hang on such a server.
 """
 
 import socket
@@ -94,3 +96,14 @@ def _close(sock):
     except OSError:
         pass
     sock.close()
+
+
+def answered_within(seconds, request, *args, **kwargs):
+    """``request(*args, **kwargs)`` (a test-client call) in a thread, waited for no longer than ``seconds``:
+    a server that hangs must cost a request its configured timeouts, never forever."""
+    result = {}
+    worker = threading.Thread(target=lambda: result.setdefault("resp", request(*args, **kwargs)), daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert "resp" in result, f"no answer within {seconds} s"
+    return result["resp"]

@@ -8,7 +8,6 @@ of its own on a MariaDB database this module creates and migrates (SQLite has no
 
 import secrets
 import tempfile
-import threading
 
 import pytest
 import sqlalchemy as sa
@@ -17,7 +16,7 @@ from app import create_app
 from config import TestingConfig
 from extensions import db
 from tests.conftest import MYSQL_SERVER, PASSWORD, TENANT_PREFIX, _mysql_database, csrf_from, tenant_engine
-from tests.faults import FaultyProxy
+from tests.faults import FaultyProxy, answered_within
 from tests.platform_admin.onboarding_helpers import assert_error
 
 CONNECT_TIMEOUT, READ_TIMEOUT = 1, 3
@@ -145,14 +144,7 @@ class Ctl:
 
 
 def answered(request, *args, **kwargs):
-    """Send a test-client request in a thread and wait for its answer no longer than ANSWER_BOUND: a server
-    that hangs must cost a request its configured timeouts, not forever."""
-    result = {}
-    worker = threading.Thread(target=lambda: result.setdefault("resp", request(*args, **kwargs)), daemon=True)
-    worker.start()
-    worker.join(ANSWER_BOUND)
-    assert "resp" in result, f"no answer within {ANSWER_BOUND} s (timeouts {CONNECT_TIMEOUT} + {READ_TIMEOUT} s)"
-    return result["resp"]
+    return answered_within(ANSWER_BOUND, request, *args, **kwargs)
 
 
 FAULTS = ["stopped", "frozen"]
