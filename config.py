@@ -58,6 +58,16 @@ class Config:
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or (
         os.environ.get("REDIS_URL") or "memory://"
     )
+    RATELIMIT_STORAGE_OPTIONS = (
+        {"socket_timeout": REDIS_SOCKET_TIMEOUT, "socket_connect_timeout": REDIS_SOCKET_TIMEOUT}
+        if RATELIMIT_STORAGE_URI.startswith("redis") else {}
+    )
+    # When the store is unreachable every limit counts in this process's memory instead (sign-in and
+    # registration stay possible, still throttled per process); SMS codes refuse to go out then
+    # (platform_admin/onboarding/throttle.py). Errors after the check (the deduction of a failed
+    # sign-in) are logged rather than turning a finished request into a 500.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_SWALLOW_ERRORS = True
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "pa")
     LOGIN_LIMIT_PER_USER = os.environ.get("LOGIN_LIMIT_PER_USER", "5 per 15 minutes")
