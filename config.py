@@ -34,7 +34,16 @@ class Config:
     )
     # hide_parameters: a database error's text (logged, or stored by a job) never quotes the values sent.
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
+    # Seconds a control-database connect / read / write may take before the request answers 503
+    # (MySQL only; 0 = no limit, e.g. for a long ``flask db upgrade``). Read + connect stays under
+    # gunicorn's 30 s worker timeout, so a frozen server costs a 503, never a killed worker.
+    CONTROL_DB_CONNECT_TIMEOUT = float(os.environ.get("CONTROL_DB_CONNECT_TIMEOUT", "5"))
+    CONTROL_DB_READ_TIMEOUT = float(os.environ.get("CONTROL_DB_READ_TIMEOUT", "20"))
+    CONTROL_DB_WRITE_TIMEOUT = float(os.environ.get("CONTROL_DB_WRITE_TIMEOUT", "20"))
     REDIS_URL = os.environ.get("REDIS_URL", "")  # empty: jobs run inline
+    # Connect and read timeout of every Redis client the app creates (throttle store, job queue): a
+    # frozen Redis costs each request at most this, never a hung worker.
+    REDIS_SOCKET_TIMEOUT = float(os.environ.get("REDIS_SOCKET_TIMEOUT", "2"))
 
     INSTANCE_PATH = str(INSTANCE_DIR)
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))
@@ -50,6 +59,16 @@ class Config:
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or (
         os.environ.get("REDIS_URL") or "memory://"
     )
+    RATELIMIT_STORAGE_OPTIONS = (
+        {"socket_timeout": REDIS_SOCKET_TIMEOUT, "socket_connect_timeout": REDIS_SOCKET_TIMEOUT}
+        if RATELIMIT_STORAGE_URI.startswith("redis") else {}
+    )
+    # When the store is unreachable every limit counts in this process's memory instead (sign-in and
+    # registration stay possible, still throttled per process); SMS codes refuse to go out then
+    # (platform_admin/onboarding/throttle.py). Errors after the check (the deduction of a failed
+    # sign-in) are logged rather than turning a finished request into a 500.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_SWALLOW_ERRORS = True
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "pa")
     LOGIN_LIMIT_PER_USER = os.environ.get("LOGIN_LIMIT_PER_USER", "5 per 15 minutes")

@@ -1,5 +1,6 @@
 """One error shape for the API (shared/API.md) and friendly pages for the UI."""
 
+import sqlalchemy.exc
 from flask import current_app, g, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
@@ -43,6 +44,16 @@ class Conflict(ApiError):
 class Invalid(ApiError):
     def __init__(self, fields, message=None):
         super().__init__(422, "invalid_fields", message or _("Some fields are invalid."), fields)
+
+
+# The database did not answer: down, frozen past the engine's timeouts, or every pooled connection stuck.
+DATABASE_UNAVAILABLE = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, sqlalchemy.exc.TimeoutError)
+
+
+def log_database_unavailable(exc, what="control database"):
+    """One warning line: the driver's reason only, never the statement or its parameters."""
+    current_app.logger.warning("%s unavailable on %s %s: %s", what, request.method, request.path,
+                               getattr(exc, "orig", None) or exc)
 
 
 def wants_json():
@@ -113,6 +124,23 @@ def register_error_handlers(app):
             return error_response(status, message=message, headers=headers)
         title, msg = FRIENDLY.get(status, FRIENDLY[400])()
         return _page(status, title, msg)
+
+    def handle_database_unavailable(exc):
+        log_database_unavailable(exc)
+        try:
+            db.session.rollback()
+        except sqlalchemy.exc.SQLAlchemyError:  # the connection is gone; the session is discarded at teardown
+            pass
+        # The staff row this request loaded is expired now: the page's user menu or language would read it
+        # back from the database that just failed. The page is the anonymous one, which needs no database.
+        g.staff = None
+        message = _("The platform database is not answering right now. Please try again in a moment.")
+        if wants_json():
+            return error_response(503, "database_unavailable", message)
+        return _page(503, _("Temporarily unavailable"), message)
+
+    for exc_class in DATABASE_UNAVAILABLE:
+        app.register_error_handler(exc_class, handle_database_unavailable)
 
     @app.errorhandler(Exception)
     def handle_unexpected(exc):

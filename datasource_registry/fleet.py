@@ -11,10 +11,11 @@ inline in one of the coordinator's threads, each thread in an app context (and s
 2. the rest, ``worker_limit(parallelism)`` at a time. A failure is recorded on its job and the run goes
    on; it ends ``finished`` or ``finished_with_failures``.
 
-Resumable: a run that halted, had failures, or whose coordinator died (no heartbeat for
-``FLEET_STALE_SECONDS``) can be resumed; ``run`` skips the tenants whose upgrade already finished in
-this run and retries the rest, canary wave first again. Upgrades are idempotent, so retrying is safe.
-Only one run is open at a time: the database refuses a second (unique ``running_slot``).
+Resumable: a run that halted, had failures, was interrupted (its coordinator could not be queued), or
+whose coordinator died (no heartbeat for ``FLEET_STALE_SECONDS``) can be resumed; ``run`` skips the
+tenants whose upgrade already finished in this run and retries the rest, canary wave first again.
+Upgrades are idempotent, so retrying is safe. Only one run is open at a time: the database refuses a
+second (unique ``running_slot``).
 
 For scripts and benchmarks, ``upgrade_all(canary=0, parallelism=8, progress=cb)`` does all of it in the
 current app context; ``cb(done, total, outcome)`` gets a ``TenantOutcome`` (with the tenant's wall time in
@@ -120,7 +121,7 @@ def is_stale(fleet_run):
 
 
 def resumable(fleet_run):
-    return fleet_run.status in ("halted", "finished_with_failures") or is_stale(fleet_run)
+    return fleet_run.status in ("halted", "interrupted", "finished_with_failures") or is_stale(fleet_run)
 
 
 def _in_progress(other):
@@ -344,8 +345,7 @@ def launch(run_id):
     when ``REDIS_URL`` is set, otherwise a background thread of this process (the embedded default)."""
     app = current_app._get_current_object()
     if app.config.get("REDIS_URL"):
-        return jobs._queue().enqueue(run_job, run_id, description=f"fleet run {run_id}",
-                                     job_timeout=COORDINATOR_TIMEOUT, result_ttl=86400, failure_ttl=7 * 86400)
+        return _enqueue_coordinator(run_id)
     thread = threading.Thread(target=_run_in_thread, args=(app, run_id), name=f"fleet-run-{run_id}", daemon=True)
     threads = app.extensions.setdefault("fleet_threads", {})  # so tests and shutdown hooks can join them
     for ended in [key for key, other in threads.items() if not other.is_alive()]:
@@ -353,6 +353,22 @@ def launch(run_id):
     threads[run_id] = thread
     thread.start()
     return thread
+
+
+def _enqueue_coordinator(run_id):
+    """Put the run's coordinator on rq. When Redis does not take it, the run ends ``interrupted`` (resumable)
+    and gives the running slot back before ``QueueUnavailable`` (503) is raised: otherwise it would hold
+    the slot, and every other start would be refused with 409, until it went stale."""
+    from redis import RedisError
+
+    try:
+        return jobs._queue().enqueue(run_job, run_id, description=f"fleet run {run_id}",
+                                     job_timeout=COORDINATOR_TIMEOUT, result_ttl=86400, failure_ttl=7 * 86400)
+    except RedisError as exc:
+        log.warning("fleet run %s: coordinator not queued: %s", run_id, exc)
+        _end(db.session.get(FleetRun, run_id), "interrupted")
+        raise jobs.QueueUnavailable(_("The job queue is not answering, so the fleet upgrade did not start. "
+                                      "Resume it once the queue is back."), run_id=str(run_id)) from None
 
 
 def _run_in_thread(app, run_id):

@@ -57,6 +57,14 @@ def failure_of(kind, exc, job_id):
         return "tenant_schema_error", str(exc)[:2000]
     return f"{kind}_failed", _("%(what)s (%(reason)s). The details are in the server log under job %(job)s.",
                                what=FAILED.get(kind, FAILED[None]), reason=type(exc).__name__, job=job_id)
+class QueueUnavailable(ApiError):
+    """Redis did not take the job (down, or silent past ``REDIS_SOCKET_TIMEOUT``): a 503, nothing left queued."""
+
+    def __init__(self, message, **extra):
+        super().__init__(503, "queue_unavailable", message, extra=extra)
+
+
+QUEUE_DOWN_ERROR = "not queued: the job queue (Redis) did not answer"
 
 
 def job_kind(name):
@@ -70,7 +78,9 @@ def _queue():
     from redis import Redis
     from rq import Queue
 
-    return Queue("tenants", connection=Redis.from_url(current_app.config["REDIS_URL"]))
+    timeout = current_app.config.get("REDIS_SOCKET_TIMEOUT")
+    return Queue("tenants", connection=Redis.from_url(current_app.config["REDIS_URL"], socket_timeout=timeout,
+                                                      socket_connect_timeout=timeout))
 
 
 def record(kind, datasource, by=None, fleet_run_id=None):
@@ -89,15 +99,32 @@ def tenant_meta(row):
 
 
 def enqueue(kind, datasource, by=None, fleet_run_id=None, commit=True):
+    """Record the job and run it: on rq with ``REDIS_URL``, inline otherwise. When Redis does not take it,
+    raises ``QueueUnavailable`` (503) with the row failed (committed) or, with ``commit=False``, never
+    written (the caller rolls back), so no row waits as ``queued`` for a job that does not exist."""
+    from redis import RedisError
+
     row = record(kind, datasource, by=by, fleet_run_id=fleet_run_id)
     if commit:
         db.session.commit()
     if current_app.config.get("REDIS_URL"):
-        _queue().enqueue(run, row.id, job_id=row.id, meta=tenant_meta(row),
-                         job_timeout=600, result_ttl=86400, failure_ttl=7 * 86400)
+        try:
+            _queue().enqueue(run, row.id, job_id=row.id, meta=tenant_meta(row),
+                             job_timeout=600, result_ttl=86400, failure_ttl=7 * 86400)
+        except RedisError as exc:
+            _not_queued(row, exc, committed=commit)
     else:
         execute(row.id, tenant_meta(row))
     return row
+
+
+def _not_queued(row, exc, committed):
+    current_app.logger.warning("tenant job %s (%s, tenant %s) not queued: %s", row.id, row.kind, row.tenant_id, exc)
+    if committed:
+        row.status, row.error, row.finished_at = "failed", QUEUE_DOWN_ERROR, utcnow()
+        row.error_code = "queue_unavailable"
+        db.session.commit()
+    raise QueueUnavailable(_("The job queue is not answering, so nothing was started. Try again in a moment."))
 
 
 def run(job_id):

@@ -101,6 +101,7 @@ FLEET_RUN_STATUSES = {
     "running": _l("Running"),
     "finished": _l("Finished"),
     "halted": _l("Halted: the canary wave failed"),
+    "interrupted": _l("Interrupted: the job queue did not answer"),
     "finished_with_failures": _l("Finished with failures"),
 }
 

@@ -4,7 +4,7 @@
 from flask import g, request
 from flask_babel import gettext as _
 
-from common.errors import ApiError
+from common.errors import DATABASE_UNAVAILABLE, ApiError, log_database_unavailable
 from datasource_registry.pool import CapacityExceeded
 from datasource_registry.registry import get_registry
 
@@ -19,8 +19,19 @@ class TenantError(ApiError):
     """Rendered as the tenant's friendly page (or JSON for its API)."""
 
 
+def _lookup(code):
+    """The tenant's cached lookup; a 503 when it needs the control database and that does not answer (a
+    warm tenant, one looked up within TENANT_CACHE_TTL, is served from the cache without it)."""
+    try:
+        return lookup(code)
+    except DATABASE_UNAVAILABLE as exc:
+        log_database_unavailable(exc)
+        raise TenantError(503, "platform_unavailable",
+                          _("The platform is not available right now. Please try again in a moment.")) from None
+
+
 def resolve(code):
-    info = lookup(code)
+    info = _lookup(code)
     if info is None:
         raise TenantError(404, "tenant_not_found", _("There is no such company on this platform."))
     g.tenant_info = info  # so even a refusal page can name the company

@@ -49,6 +49,8 @@ def _act(ent_id, action, success):
     try:
         result = action(enterprise.datasource)
         commit()
+    except jobs.QueueUnavailable:
+        raise  # nothing was started: a 503 page saying why, not a redirect that looks like success
     except ApiError as exc:
         db.session.rollback()
         found = exc.extra.get("found")
@@ -61,8 +63,8 @@ def _act(ent_id, action, success):
 
 @bp.post("/provision")
 def datasource_provision(ent_id):
-    return _act(ent_id, lambda ds: jobs.enqueue("provision", ds, by=g.staff, commit=False),
-                _("Provisioning started."))
+    # The row is committed before the job is queued, so a worker never looks for a row not yet written.
+    return _act(ent_id, lambda ds: jobs.enqueue("provision", ds, by=g.staff), _("Provisioning started."))
 
 
 @bp.post("/check")

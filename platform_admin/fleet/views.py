@@ -9,6 +9,7 @@ from common.errors import ApiError
 from common.forms import apply_form_errors
 from common.pagination import html_page
 from datasource_registry import fleet, tenant_schema
+from datasource_registry.jobs import QueueUnavailable
 from datasource_registry.models import FleetRun
 from extensions import db
 
@@ -36,6 +37,7 @@ def run_start():
     try:
         fleet_run = fleet.start(by=g.staff, canary=form.canary.data, parallelism=form.parallelism.data)
         commit()
+        fleet.launch(fleet_run.id)  # QueueUnavailable (503) has already closed the run and freed its slot
     except ApiError as exc:
         db.session.rollback()
         if exc.fields:
@@ -43,7 +45,6 @@ def run_start():
         else:
             form.form_errors.append(exc.message)
         return _list(form, exc.status)
-    fleet.launch(fleet_run.id)
     flash(_("Fleet upgrade #%(id)s started.", id=fleet_run.id), "success")
     return redirect(url_for("fleet.run_detail", run_id=fleet_run.id))
 
@@ -61,10 +62,13 @@ def run_resume(run_id):
     try:
         fleet.resume(run_id)
         commit()
+        fleet.launch(run_id)
+    except QueueUnavailable as exc:  # the run is interrupted again, resumable once the queue answers
+        flash(exc.message, "danger")
+        return run_detail(run_id), exc.status
     except ApiError as exc:
         db.session.rollback()
         flash(exc.message, "danger")
     else:
-        fleet.launch(run_id)
         flash(_("Fleet upgrade #%(id)s resumed.", id=run_id), "success")
     return redirect(url_for("fleet.run_detail", run_id=run_id))

@@ -35,7 +35,7 @@ def register():
     if channel not in PUBLIC_CHANNELS:
         channel = "web"
     form = RegistrationForm(data={"channel": channel})
-    sent_to = None
+    sent_to, status = None, 200
     if request.method == "POST" and request.form.get("action") == "send_code":
         code_form = SmsCodeForm()
         if code_form.validate():
@@ -44,6 +44,7 @@ def register():
                 db.session.commit()
             except ApiError as exc:
                 form.phone.errors = [exc.message]
+                status = exc.status  # 503 when no code could be sent: the form, saying why
             else:
                 sent_to = code_form.phone.data
                 flash(_("A verification code was sent to %(phone)s.", phone=sent_to), "success")
@@ -59,7 +60,7 @@ def register():
         else:
             return redirect(url_for("public.register_done", channel=channel))
     return render_template("public/register.html", form=form, channel=channel, channel_label=CHANNELS[channel],
-                           sent_to=sent_to)
+                           sent_to=sent_to), status
 
 
 @bp.get("/register/done")

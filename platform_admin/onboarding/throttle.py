@@ -1,4 +1,11 @@
-"""Throttles for the public registration endpoints: per phone and per client IP."""
+"""Throttles for the public registration endpoints: per phone and per client IP.
+
+When the throttle store (Redis) does not answer, Flask-Limiter counts in this process's memory instead
+(``RATELIMIT_IN_MEMORY_FALLBACK_ENABLED``): registration stays possible, still throttled per process,
+because a registration costs nothing and needs an SMS code whose wrong guesses the database counts. SMS
+codes fail closed: each one costs money and per-process counting would multiply the allowance by the
+number of processes, so none is sent until the shared count is back (``counted_in_shared_store``).
+"""
 
 from flask import current_app, g, request
 
@@ -41,3 +48,9 @@ def register_limits(only_action=None):
         return limiter.limit(lambda: current_app.config["REGISTER_LIMIT_PER_IP"], key_func=_ip_key,
                              methods=["POST"], exempt_when=exempt)(view)
     return wrap
+
+
+def counted_in_shared_store():
+    """Whether this request's limits were counted in the configured store, not the in-memory fallback
+    Flask-Limiter switches to while that store does not answer (it checks again every few seconds)."""
+    return limiter.limiter.storage is limiter.storage
