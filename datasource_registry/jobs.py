@@ -200,13 +200,3 @@ def execute(job_id, meta):
     db.session.commit()
     return {"status": "finished"}
 
-
-def job_json(row):
-    from common.timeutil import isoformat
-
-    return {"id": row.id, "kind": row.kind, "tenant_id": str(row.tenant_id),
-            "datasource_id": None if row.datasource_id is None else str(row.datasource_id), "status": row.status,
-            "progress": row.progress, "message": row.message, "result": row.result, "error": row.error,
-            "error_code": row.error_code,
-            "created_at": isoformat(row.created_at), "started_at": isoformat(row.started_at),
-            "finished_at": isoformat(row.finished_at)}

@@ -1,10 +1,11 @@
 """Tenant pages (sign-in, home) and the tenant API's authentication. The CRM modules build on these."""
 
 import sqlalchemy.exc
-from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
+from common.apidoc import endpoint
 from common.errors import ApiError, error_response, wants_json
 from common.forms import json_body
 from datasource_registry.pool import IdentityMismatch
@@ -14,7 +15,9 @@ from . import auth
 from .context import current_tenant
 from .forms import TenantLoginForm
 from .models import SysImpersonation, SysUser
+from .openapi import OPENAPI_DOCUMENT, build
 from .routing import TenantError, close_tenant_session, pull_tenant_code, push_tenant_code
+from .schemas import MeSchema, TenantTokenSchema
 
 bp = Blueprint("tenant", __name__, url_prefix="/t/<tenant_code>")
 api = Blueprint("tenant_api", __name__, url_prefix="/t/<tenant_code>/api/v1")
@@ -123,12 +126,9 @@ def impersonate():
     return redirect(url_for("tenant.home"))
 
 
-def user_json(user):
-    return {"id": str(user.id), "username": user.username, "full_name": user.full_name, "dept_id": str(user.dept_id),
-            "phone": user.phone, "email": user.email, "is_admin": user.is_admin, "status": user.status}
-
-
 @api.post("/auth/token")
+@endpoint("Tenant user login: returns a bearer token valid for this company only", body=TenantLoginForm,
+          response=TenantTokenSchema, errors=(401, 429))
 @login_limit
 def token_create():
     data = json_body()
@@ -142,16 +142,16 @@ def token_create():
         raise ApiError(401, "invalid_credentials", _("Wrong username or password."))
     raw = auth.issue_token(user)
     current_tenant.session.commit()
-    return jsonify({"token": raw, "user": {**user_json(user), "roles": ["admin"] if user.is_admin else []}})
+    return {"token": raw, "user": user}
 
 
 @api.get("/me")
+@endpoint("The signed-in tenant user and their company", response=MeSchema)
 def me():
-    return jsonify({**user_json(g.tenant_user), "tenant": {"code": current_tenant.code, "name": current_tenant.info.name}})
+    return g.tenant_user
 
 
 @api.get("/openapi.json")
+@endpoint("This document", response=OPENAPI_DOCUMENT)
 def openapi():
-    from .openapi import build
-
-    return jsonify(build())
+    return build()

@@ -2,16 +2,20 @@
 
 from datetime import datetime
 
-from flask import Blueprint, jsonify, render_template, request
+from flask import Blueprint, render_template, request
 from flask_babel import gettext as _
+from flask_wtf import FlaskForm
 from sqlalchemy import select
+from wtforms import StringField
 
+from common.apidoc import endpoint
 from common.errors import ApiError
 from common.pagination import cursor_page, html_page
-from common.timeutil import from_local, isoformat
-from platform_admin.common.api import api, sid
+from common.timeutil import from_local
+from platform_admin.common.api import api
 
 from .models import AuditEvent
+from .schemas import AuditEventSchema
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -42,10 +46,15 @@ def filtered_events():
     return query
 
 
-def event_json(e):
-    return {"id": sid(e.id), "created_at": isoformat(e.created_at), "actor_id": sid(e.actor_id), "actor": e.actor,
-            "ip": e.ip, "action": e.action, "record_type": e.record_type, "record_id": e.record_id,
-            "before": e.before_shown, "after": e.after_shown}
+class AuditFilters(FlaskForm):
+    """The audit log's query string (API); ``since`` and ``until`` are read by ``_when``."""
+
+    actor = StringField(description="username")
+    action = StringField(description="create, update, delete or a verb such as open")
+    record_type = StringField(description="e.g. enterprise")
+    record_id = StringField()
+    since = StringField(description="YYYY-MM-DD or an ISO 8601 time (local unless it has an offset)")
+    until = StringField(description="YYYY-MM-DD or an ISO 8601 time (local unless it has an offset)")
 
 
 @bp.get("/")
@@ -59,5 +68,7 @@ def event_list():
 
 
 @api.get("/audit-events")
+@endpoint("Audit events: who did what to which record, when, from where", query=AuditFilters,
+          response=AuditEventSchema, page=True)
 def audit_event_list():
-    return jsonify(cursor_page(filtered_events(), AuditEvent.id, event_json))
+    return cursor_page(filtered_events(), AuditEvent.id)

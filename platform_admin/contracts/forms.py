@@ -52,6 +52,12 @@ class ContractForm(FlaskForm):
         return {name: getattr(self, name).data for name in CONTRACT_FIELDS}
 
 
+class ContractFilters(FlaskForm):
+    """The contract list's query string (API)."""
+
+    status = SelectField(choices=list(STATUSES.items()), validators=[Optional()])
+
+
 CONTRACT_FIELDS = ("bank_name", "legal_representative", "account_no", "start_date", "end_date", "community_count",
                    "amount", "party_a_contact", "party_a_phone", "party_b_contact", "party_b_phone",
                    "introduction", "remarks", "status")

@@ -8,6 +8,8 @@ from wtforms import IntegerField, PasswordField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, StopValidation, ValidationError
 
 from common.fields import Text
+from common.validators import NotBlank
+from datasource_registry.models import IMPLEMENTATION_STATUSES
 
 HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 SPECIALS = set("!@#$%^&*()-_=+[]{};:'\",.<>/?\\|`~")
@@ -79,3 +81,12 @@ class DatasourceForm(FlaskForm):
     def datasource_data(self):
         return {k: getattr(self, k).data for k in ("type", "host", "port", "username", "password", "max_connections",
                                                     "min_connections", "remark")}
+
+
+class ImplementationStatusForm(FlaskForm):
+    """The next implementation status. Any value is taken: one that is not the next step is the state
+    machine's 409 ``illegal_transition``, not a field error."""
+
+    status = SelectField(validators=[NotBlank()], validate_choice=False,
+                         choices=[(k, IMPLEMENTATION_STATUSES[k]) for k in ("implementing", "live")],
+                         description="implementing, then live; anything else is refused with 409")

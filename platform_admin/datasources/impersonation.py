@@ -4,17 +4,20 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from flask import g, jsonify, url_for
+from flask import g, url_for
 from flask_babel import gettext as _
 
+from common.apidoc import declared_body, endpoint
 from common.db import commit, get_or_404
 from common.errors import Conflict
-from common.forms import form_from_json, validate_or_422
-from common.timeutil import isoformat, utcnow
+from common.timeutil import utcnow
 from datasource_registry.models import ImpersonationGrant
 from extensions import db
 from platform_admin.common.api import api
+from platform_admin.enterprises.forms import ImpersonateForm
 from platform_admin.enterprises.models import Enterprise
+
+from .schemas import SupportPassSchema
 
 GRANT_TTL = timedelta(minutes=2)
 
@@ -35,11 +38,11 @@ def support_url(enterprise, raw):
 
 
 @api.post("/enterprises/<int:ent_id>/impersonations")
+@endpoint("A single-use support sign-in link as one tenant user, valid for two minutes", status=201,
+          body=ImpersonateForm, response=SupportPassSchema, errors=(409,))
 def impersonation_create(ent_id):
-    from platform_admin.enterprises.forms import ImpersonateForm
-
     enterprise = get_or_404(Enterprise, ent_id)
-    form = validate_or_422(form_from_json(ImpersonateForm))
+    form = declared_body()
     raw, row = grant(enterprise, form.username.data, form.reason.data, g.staff)
     commit()
-    return jsonify({"url": support_url(enterprise, raw), "expires_at": isoformat(row.expires_at)}), 201
+    return {"url": support_url(enterprise, raw), "expires_at": row.expires_at}

@@ -1,7 +1,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import SelectField
+from wtforms import SelectField, StringField
 from wtforms.validators import Email, Length, Optional, ValidationError
 
 from common import limits
@@ -79,3 +79,13 @@ class ImpersonateForm(FlaskForm):
     username = Text(_l("Tenant user name"), validators=[NotBlank(), Length(max=limits.USERNAME)])
     reason = Text(_l("Reason"), validators=[NotBlank(), Length(max=255)],
                   description=_l("Recorded here and shown to the company's administrators."))
+
+
+class EnterpriseFilters(FlaskForm):
+    """The enterprise list's query string (API)."""
+
+    status = SelectField(choices=[("0", "0"), ("1", "1")], validators=[Optional()], description="0 closed, 1 open")
+    province_code = StringField(description="GB/T 2260 province code, e.g. 110000")
+    complete = SelectField(choices=[("0", "0"), ("false", "false")], validators=[Optional()],
+                           description="0 or false: only profiles still missing an activation field")
+    q = StringField(description="part of the name, enterprise number, licence number or contact phone")

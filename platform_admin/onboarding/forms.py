@@ -1,13 +1,13 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, SelectField, StringField
+from wtforms import BooleanField, HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from common import limits
 from common.fields import LocalDateTime, LongText, Text
 from common.validators import ChinesePhone, NotBlank
 
-from .models import INTENT_LEVELS, PUBLIC_CHANNELS, STATUSES
+from .models import CHANNELS, INTENT_LEVELS, PUBLIC_CHANNELS, STATUSES
 
 
 class SmsCodeForm(FlaskForm):
@@ -69,3 +69,18 @@ class FollowUpForm(FlaskForm):
                  ("intent_confirmed", STATUSES["intent_confirmed"]), ("rejected", STATUSES["rejected"])],
         validators=[Optional()],
     )
+
+
+class ApplicationFilters(FlaskForm):
+    """The application list's query string (API)."""
+
+    status = SelectField(choices=list(STATUSES.items()), validators=[Optional()])
+    channel = SelectField(choices=list(CHANNELS.items()), validators=[Optional()])
+    owner_id = StringField(description="a staff id, or me")
+    q = StringField(description="part of the name, phone or company name")
+
+
+class DueFilters(FlaskForm):
+    """The due follow-up list's query string (API)."""
+
+    mine = BooleanField(description="only applications the caller owns")
