@@ -15,6 +15,7 @@ class FleetFailureSchema(Answer):
     datasource_id = nullable(Id)
     datasource = nullable()
     job_id = fields.String()
+    error_code = nullable()
     error = nullable()
     finished_at = nullable(Time)
 
