@@ -38,7 +38,7 @@ from common.errors import ApiError, Conflict, Invalid
 from common.timeutil import utcnow
 from extensions import db
 
-from . import jobs, tenant_schema
+from . import connect_errors, jobs, tenant_schema
 from .models import Datasource, FleetRun, TenantJob
 
 log = logging.getLogger(__name__)
@@ -85,10 +85,11 @@ def tenant_count():
 
 def schema_revision(ds, timeout=5):
     """The tenant database's schema revision (None if never migrated); raises if it cannot be reached."""
-    from .services import url_for_datasource
+    from .services import guard_connections, url_for_datasource
 
     engine = create_engine(url_for_datasource(ds), poolclass=NullPool,
                            connect_args={} if ds.type == "sqlite" else {"connect_timeout": timeout})
+    guard_connections(engine)
     try:
         with engine.connect() as conn:
             return tenant_schema.current_revision(conn)
@@ -221,8 +222,8 @@ def _upgrade_tenant(app, run_id, datasource_id, by_id):
             return TenantOutcome(datasource_id, tenant_id, job_id, row.status, row.error, time.perf_counter() - started)
         except Exception as exc:  # noqa: BLE001 - a failure outside the job (control database, lost datasource)
             db.session.rollback()
-            log.warning("fleet run %s: tenant datasource %s failed outside its job: %s", run_id, datasource_id, exc)
-            error = f"{type(exc).__name__}: {exc}"[:2000]
+            error = connect_errors.describe(exc)[:2000]  # a connection failure: its code, never the driver's text
+            log.warning("fleet run %s: tenant datasource %s failed outside its job: %s", run_id, datasource_id, error)
             return TenantOutcome(datasource_id, tenant_id, job_id, "failed", error, time.perf_counter() - started)
         finally:
             db.session.remove()

@@ -14,6 +14,7 @@ from flask import current_app, g
 from common.timeutil import utcnow
 from extensions import db
 
+from . import connect_errors
 from .models import TenantJob
 
 JOB_KINDS = {}  # kind -> function(job_row, datasource, report) registered by the modules that own them
@@ -121,9 +122,10 @@ def execute(job_id, meta):
         db.session.rollback()
         row = db.session.get(TenantJob, job_id)
         row.status, row.finished_at = "failed", utcnow()
-        row.error = f"{type(exc).__name__}: {exc}"[:2000]
+        row.error = connect_errors.describe(exc)[:2000]  # a connection failure: its code, never the driver's text
         current_app.logger.warning("tenant job %s (%s, tenant %s) failed: %s", job_id, row.kind, row.tenant_id,
-                                   traceback.format_exception_only(exc)[-1].strip())
+                                   connect_errors.describe(exc) if connect_errors.failure_code(exc)
+                                   else traceback.format_exception_only(exc)[-1].strip())
         db.session.commit()
         return {"status": "failed"}
     finally:
