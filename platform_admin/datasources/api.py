@@ -1,4 +1,4 @@
-from flask import g, jsonify
+from flask import g, jsonify, request
 
 from common.db import commit, get_or_404
 from common.errors import ApiError
@@ -10,7 +10,7 @@ from extensions import db
 from platform_admin.common.api import api, sid
 from platform_admin.enterprises.models import Enterprise
 
-from .forms import DatasourceForm
+from .forms import DatasourceForm, ForceDeleteForm
 
 
 def datasource_json(ds):
@@ -43,6 +43,16 @@ def datasource_configure(ent_id):
     return jsonify(datasource_json(ds)), 201
 
 
+@api.post("/enterprises/<int:ent_id>/datasource/test")
+def datasource_test(ent_id):
+    """The PUT body, validated the same way, tried against the server; nothing is saved."""
+    enterprise = get_or_404(Enterprise, ent_id)
+    if enterprise.datasource is not None:
+        raise ApiError(409, "datasource_immutable", "the datasource is already configured and cannot be changed")
+    form = validate_or_422(form_from_json(DatasourceForm, base={"type": "mysql"}))
+    return jsonify(services.try_connection(enterprise, form.datasource_data()))
+
+
 @api.get("/enterprises/<int:ent_id>/datasource")
 def datasource_get(ent_id):
     return jsonify(datasource_json(_datasource(get_or_404(Enterprise, ent_id))))
@@ -62,7 +72,10 @@ def datasource_status(ent_id):
 @api.delete("/enterprises/<int:ent_id>/datasource")
 def datasource_delete(ent_id):
     ds = _datasource(get_or_404(Enterprise, ent_id))
-    services.delete(ds)
+    reason = None
+    if request.get_data() and json_body():  # an administrator's forced deletion: {"force": true, "reason": "..."}
+        reason = validate_or_422(form_from_json(ForceDeleteForm)).reason.data
+    services.delete(ds, by=g.staff, force_reason=reason)
     commit()
     return "", 204
 
