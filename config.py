@@ -105,6 +105,9 @@ class Config:
     # How a request names its tenant: any of path (/t/<code>/), subdomain (<code>.TENANT_BASE_DOMAIN), header
     TENANT_ROUTING = tuple(os.environ.get("TENANT_ROUTING", "path,header").split(","))
     TENANT_BASE_DOMAIN = os.environ.get("TENANT_BASE_DOMAIN", "")
+    # Hosts a datasource may name: host names, IPs and CIDR networks, comma separated; empty allows any
+    # (development only: production refuses to start without it). Checked on save and before every connection.
+    DATASOURCE_ALLOWED_HOSTS = os.environ.get("DATASOURCE_ALLOWED_HOSTS", "")
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -134,7 +137,8 @@ class ProductionConfig(Config):
 
     @classmethod
     def check(cls):
-        missing = [k for k in ("SECRET_KEY", "DATABASE_URL", "SECRET_MASTER_KEYS") if not os.environ.get(k)]
+        required = ("SECRET_KEY", "DATABASE_URL", "SECRET_MASTER_KEYS", "DATASOURCE_ALLOWED_HOSTS")
+        missing = [k for k in required if not os.environ.get(k, "").strip()]
         if missing:
             raise RuntimeError(f"production config needs environment variables: {', '.join(missing)}")
 

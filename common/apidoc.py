@@ -59,6 +59,7 @@ class Declaration:
     page: bool = False
     body: type | None = None  # a WTForms form class read from the JSON body
     partial: bool = False  # PATCH: the body is laid over current values, so no field is required
+    optional_body: bool = False  # the body may be left out altogether (e.g. a DELETE's confirmation)
     upload: str | None = None  # name of the multipart file field
     query: type | None = None  # a WTForms form class read from the query string
     errors: tuple = ()
@@ -87,12 +88,13 @@ class Declaration:
 
 
 def endpoint(summary, *, status=200, response=None, page=False, body=None, partial=False, upload=None, query=None,
-             errors=(), description=None):
+             errors=(), description=None, optional_body=False):
     """Declare an API view (see the module docstring). Put it under the route decorator."""
     if status != 204 and response is None:
         raise TypeError(f"{summary!r}: an endpoint that answers {status} declares its response schema")
     decl = Declaration(summary=summary, status=status, response=response, page=page, body=body, partial=partial,
-                       upload=upload, query=query, errors=tuple(errors), description=description)
+                       upload=upload, query=query, errors=tuple(errors), description=description,
+                       optional_body=optional_body)
 
     def decorate(view):
         @functools.wraps(view)
@@ -164,7 +166,7 @@ def _request_body(decl):
         schema = form_schema(decl.body)
         if decl.partial:
             schema.pop("required", None)
-        return {"required": True, "content": {"application/json": {"schema": schema}}}
+        return {"required": not decl.optional_body, "content": {"application/json": {"schema": schema}}}
     if decl.upload is not None:
         return {"required": True, "content": {"multipart/form-data": {"schema": {
             "type": "object", "required": [decl.upload],

@@ -87,10 +87,11 @@ def tenant_count():
 
 def schema_revision(ds, timeout=5):
     """The tenant database's schema revision (None if never migrated); raises if it cannot be reached."""
-    from .services import url_for_datasource
+    from .services import guard_connections, url_for_datasource
 
     engine = create_engine(url_for_datasource(ds), poolclass=NullPool, hide_parameters=True,
                            connect_args={} if ds.type == "sqlite" else {"connect_timeout": timeout})
+    guard_connections(engine)
     try:
         with engine.connect() as conn:
             return tenant_schema.current_revision(conn)

@@ -16,6 +16,7 @@ from common.errors import ApiError
 from common.timeutil import utcnow
 from extensions import db
 
+from . import connect_errors
 from .models import TenantJob
 from .tenant_schema import TenantSchemaError
 
@@ -49,8 +50,12 @@ def failure_of(kind, exc, job_id):
     of the statement it failed on, such as the first administrator's password hash) becomes a plain
     message naming its class; its details go to the server log alone.
     """
+
     if isinstance(exc, JobFailure):
         return exc.code, str(exc)[:2000]
+    code = connect_errors.failure_code(exc)
+    if code is not None:  # could not reach the tenant's database: its code, never the driver's text
+        return code, str(connect_errors.message(code))
     if isinstance(exc, ApiError):
         return exc.code, str(exc.message)[:2000]
     if isinstance(exc, TenantSchemaError):

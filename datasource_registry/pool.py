@@ -24,6 +24,9 @@ Guarantees
   eviction does not fail because of it.
 * ``identity_check(dbapi_connection, target)`` runs on every new DBAPI connection; whatever it raises
   reaches the caller, the connection is closed and nothing else is tried (fail closed).
+* ``connect_guard(target, cparams)`` runs before every new DBAPI connection opens its socket: it may
+  rewrite the driver's connect arguments (the host allow-list pins the address it checked) and
+  whatever it raises reaches the caller before anything is contacted.
 * ``reset_after_fork()`` (called automatically in children for registries from ``make_registry``)
   forgets every Engine without closing the parent's sockets.
 
@@ -191,6 +194,7 @@ class PoolRegistry:
         identity_check=None,
         engine_options: dict | None = None,
         connect_timeout: int = 5,
+        connect_guard=None,
     ):
         if int(budget) < 1:
             raise ValueError("budget must be at least 1")
@@ -203,6 +207,7 @@ class PoolRegistry:
         self.budget = int(budget)
         self.wait_timeout = float(wait_timeout)
         self._identity_check = identity_check
+        self._connect_guard = connect_guard
         self._engine_options = options
         self.connect_timeout = connect_timeout
         self._init_state()
@@ -500,6 +505,7 @@ class PoolRegistry:
     def _instrument(self, engine: Engine, entry: _Entry) -> None:
         registry = self
         identity_check = self._identity_check
+        connect_guard = self._connect_guard
 
         if isinstance(engine.pool, _BudgetPool):
             engine.pool._after_return = registry._notify
@@ -510,12 +516,12 @@ class PoolRegistry:
             if entry.pid != os.getpid():
                 raise EngineRetired(f"the engine for tenant {entry.tenant_id} belongs to the parent process")
             state = entry.state
-            if state == _ACTIVE:
-                return
             if state == _DEAD:
                 raise EngineRetired(f"the engine for tenant {entry.tenant_id} was retired; call engine_for() again")
-            registry._revive(entry)
-            return
+            if state != _ACTIVE:
+                registry._revive(entry)
+            if connect_guard is not None:
+                connect_guard(entry.target, cparams)
 
         if identity_check is not None:
 
@@ -704,9 +710,10 @@ def make_registry(
     identity_check=None,
     engine_options: dict | None = None,
     connect_timeout: int = 5,
+    connect_guard=None,
 ) -> PoolRegistry:
     """A registry that is reset automatically in every forked child (gunicorn, rq)."""
-    registry = PoolRegistry(budget, wait_timeout, identity_check, engine_options, connect_timeout)
+    registry = PoolRegistry(budget, wait_timeout, identity_check, engine_options, connect_timeout, connect_guard)
     _REGISTRIES.add(registry)
     return registry
 

@@ -5,14 +5,15 @@ can simply be retried."""
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, or_, select, text
 from sqlalchemy.pool import NullPool
 
 from extensions import db
 
-from . import tenant_schema
+from . import connect_errors, tenant_schema
 from .jobs import JobFailure, job_kind
-from .services import url_for_datasource
+from .models import TenantJob
+from .services import guard_connections, url_for_datasource
 
 # Callables (connection, enterprise, report) -> dict | None that the tenant runtime registers. A hook
 # may return a one-time "secret" (the first administrator's password): it goes to NOTIFY_HOOKS and is
@@ -22,10 +23,23 @@ PROVISION_HOOKS = []
 NOTIFY_HOOKS = []
 
 
+# A provisioning job reports this progress once its database exists (the step after creating it).
+SCHEMA_STEP = 25
+
+
 class WrongTenantDatabase(JobFailure):
     """The database already carries another tenant's identity marker: refuse to touch it."""
 
     code = "wrong_tenant_database"
+
+
+def database_may_exist(ds):
+    """Whether provisioning may have created this datasource's database: a provision job of it is
+    running or finished, or failed after the database step. If not, nothing was ever stored there."""
+    started = select(TenantJob.id).where(
+        TenantJob.datasource_id == ds.id, TenantJob.kind == "provision",
+        or_(TenantJob.status.in_(("running", "finished")), TenantJob.progress >= SCHEMA_STEP)).limit(1)
+    return db.session.scalar(started) is not None
 
 
 def _create_database(ds):
@@ -33,10 +47,13 @@ def _create_database(ds):
         return
     server = create_engine(url_for_datasource(ds, with_database=False), poolclass=NullPool, hide_parameters=True,
                            connect_args={"connect_timeout": 10})
+    guard_connections(server)
     try:
         with server.connect() as conn:
             quoted = conn.dialect.identifier_preparer.quote(ds.database)
             conn.execute(text(f"CREATE DATABASE IF NOT EXISTS {quoted} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
+    except Exception as exc:  # the first contact with the server: whatever fails, say only why
+        raise connect_errors.connect_failure(exc) from None
     finally:
         server.dispose()
 
@@ -59,10 +76,11 @@ def provision(job, ds, report):
     report(5, _("Creating the database"))
     _create_database(ds)
     engine = create_engine(url_for_datasource(ds), poolclass=NullPool, hide_parameters=True)
+    guard_connections(engine)
     results = {}
     try:
         with engine.connect() as conn:
-            report(25, _("Applying the tenant schema"))
+            report(SCHEMA_STEP, _("Applying the tenant schema"))
             if conn.dialect.name == "mysql":
                 # Check the marker before migrating: never alter a database that is another tenant's.
                 has_marker = conn.execute(text("SHOW TABLES LIKE 'tenant_identity'")).first()
@@ -93,6 +111,7 @@ def provision(job, ds, report):
 def upgrade(job, ds, report):
     """One tenant of a fleet migration: bring its schema to head."""
     engine = create_engine(url_for_datasource(ds), poolclass=NullPool, hide_parameters=True)
+    guard_connections(engine)
     try:
         with engine.connect() as conn:
             _write_identity(conn, ds)  # refuses a database that is not this tenant's

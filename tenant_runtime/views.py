@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from common.apidoc import endpoint
 from common.errors import ApiError, error_response, wants_json
 from common.forms import json_body
+from datasource_registry.hostpolicy import HostNotAllowed
 from datasource_registry.pool import IdentityMismatch
 from extensions import limiter
 
@@ -83,6 +84,7 @@ def _database_down(exc):
 for blueprint in (bp, api):
     blueprint.register_error_handler(TenantError, _tenant_error)
     blueprint.register_error_handler(IdentityMismatch, _database_down)
+    blueprint.register_error_handler(HostNotAllowed, _database_down)  # the host left the allow-list
     blueprint.register_error_handler(sqlalchemy.exc.OperationalError, _database_down)
     blueprint.register_error_handler(sqlalchemy.exc.InterfaceError, _database_down)
 

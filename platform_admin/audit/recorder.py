@@ -122,8 +122,8 @@ def _after_flush(session, flush_context):
                 verb = getattr(obj, "_audit_verb", None) or ("state_change" if "status" in after else "update")
                 rows.append((verb, obj, before, after))
     for obj in session.deleted:
-        if _audited(obj):
-            rows.append(("delete", obj, _snapshot(obj), None))
+        if _audited(obj):  # a note says why, e.g. the reason given for a forced deletion
+            rows.append((getattr(obj, "_audit_verb", "delete"), obj, _snapshot(obj), getattr(obj, "_audit_note", None)))
     if not rows:
         return
     actor_id, actor, ip = current_actor()
@@ -144,6 +144,7 @@ def _after_flush(session, flush_context):
     )
     for _verb, obj, _b, _a in rows:
         obj.__dict__.pop("_audit_verb", None)
+        obj.__dict__.pop("_audit_note", None)
 
 
 def init_app(app):

@@ -1,4 +1,4 @@
-from flask import g
+from flask import g, request
 
 from common.apidoc import declared_body, endpoint
 from common.db import commit, get_or_404
@@ -9,8 +9,15 @@ from extensions import db
 from platform_admin.common.api import api
 from platform_admin.enterprises.models import Enterprise
 
-from .forms import DatasourceForm, ImplementationStatusForm
-from .schemas import DatasourceSchema, JobSchema, JobStartedSchema, PoolStatsSchema, ProbeSchema
+from .forms import DatasourceForm, ForceDeleteForm, ImplementationStatusForm
+from .schemas import (
+    ConnectionTestSchema,
+    DatasourceSchema,
+    JobSchema,
+    JobStartedSchema,
+    PoolStatsSchema,
+    ProbeSchema,
+)
 
 
 def _datasource(enterprise):
@@ -33,6 +40,19 @@ def datasource_configure(ent_id):
     return ds
 
 
+@api.post("/enterprises/<int:ent_id>/datasource/test")
+@endpoint("Try the datasource values against the server before saving them", body=DatasourceForm,
+          response=ConnectionTestSchema, errors=(409, 503),
+          description="The PUT body, validated the same way; nothing is saved. Failures: unreachable, access_denied "
+                      "(503), host_not_allowed (409).")
+def datasource_test(ent_id):
+    enterprise = get_or_404(Enterprise, ent_id)
+    if enterprise.datasource is not None:
+        raise ApiError(409, "datasource_immutable", "the datasource is already configured and cannot be changed")
+    form = declared_body(base={"type": "mysql"})
+    return services.try_connection(enterprise, form.datasource_data())
+
+
 @api.get("/enterprises/<int:ent_id>/datasource")
 @endpoint("The datasource, never its password", response=DatasourceSchema,
           description="None yet: 404 datasource_not_configured.")
@@ -53,11 +73,16 @@ def datasource_status(ent_id):
 
 
 @api.delete("/enterprises/<int:ent_id>/datasource")
-@endpoint("Delete the datasource", status=204, errors=(409, 503),
-          description="Only while not_implemented and while its database holds no business rows.")
+@endpoint("Delete the datasource", status=204, errors=(409, 503), body=ForceDeleteForm, optional_body=True,
+          description="Only while not_implemented and while its database holds no business rows. One whose database "
+                      "was never created goes without a connection; one that cannot be reached can be deleted by an "
+                      "administrator with {\"force\": true, \"reason\": \"...\"} (audited).")
 def datasource_delete(ent_id):
     ds = _datasource(get_or_404(Enterprise, ent_id))
-    services.delete(ds)
+    reason = None
+    if request.get_data():  # an administrator's forced deletion: {"force": true, "reason": "..."}
+        reason = declared_body().reason.data
+    services.delete(ds, by=g.staff, force_reason=reason)
     commit()
 
 

@@ -4,8 +4,16 @@ import re
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, PasswordField, SelectField, StringField
-from wtforms.validators import InputRequired, Length, NumberRange, Optional, StopValidation, ValidationError
+from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    StopValidation,
+    ValidationError,
+)
 
 from common.fields import Text
 from common.validators import NotBlank
@@ -90,3 +98,13 @@ class ImplementationStatusForm(FlaskForm):
     status = SelectField(validators=[NotBlank()], validate_choice=False,
                          choices=[(k, IMPLEMENTATION_STATUSES[k]) for k in ("implementing", "live")],
                          description="implementing, then live; anything else is refused with 409")
+
+
+class ForceDeleteForm(FlaskForm):
+    """An administrator deletes a datasource whose database cannot be reached: an explicit
+    confirmation and a reason for the audit log. API body: ``{"force": true, "reason": "..."}``."""
+
+    force = BooleanField(_l("I confirm: delete this datasource although its database cannot be checked for data."),
+                         validators=[DataRequired(message=_l("Confirm the deletion."))])
+    reason = Text(_l("Reason"), validators=[InputRequired(message=REQUIRED),
+                                            Length(min=4, max=255, message=_l("From 4 to 255 characters."))])

@@ -63,6 +63,14 @@ class ProbeSchema(Answer):
     identity_ok = fields.Boolean()
 
 
+class ConnectionTestSchema(Answer):
+    reachable = fields.Boolean()
+    latency_ms = fields.Float()
+    server_version = fields.String()
+    database = fields.String(metadata={"description": "the database name the datasource will use"})
+    database_exists = fields.Boolean(metadata={"description": "false until provisioning creates it"})
+
+
 class PoolEngineSchema(Answer):
     tenant_id = Id()
     datasource_id = Id()

@@ -231,14 +231,19 @@ def test_onboarding_flow_in_browser(app, make_staff, browser_page, live_server, 
         page.fill("input[name=password]", "weak")
         page.fill("input[name=max_connections]", "5")
         page.fill("input[name=min_connections]", "6")
-        page.locator("main form button[type=submit]").click()
+        page.locator("#save-datasource").click()
         for name in ("username", "password", "min_connections"):  # every rule named inline
             expect(page.locator(f"#field-{name} .error")).to_be_visible()
         shot("datasource-form-errors")
         page.fill("input[name=username]", tenant_account["username"] if on_mysql else "tenant_admin")
         page.fill("input[name=password]", tenant_account["password"])
         page.fill("input[name=min_connections]", "1")
-        page.locator("main form button[type=submit]").click()
+        page.locator("input[name=min_connections]").press("Enter")  # Enter tests the values; it never saves
+        expect(page.locator("#connection-test")).to_have_attribute("data-ok", "true")
+        expect(page.locator("input[name=password]")).to_have_value("")  # never sent back to the page
+        shot("datasource-connection-test")
+        page.fill("input[name=password]", tenant_account["password"])
+        page.locator("#save-datasource").click()
         expect(page).to_have_url(re.compile(rf"/enterprises/{ent_id}(#datasource)?$"))
         expect(page.locator("#datasource .badge")).to_be_visible()
         assert tenant_account["password"] not in page.content()  # never rendered
