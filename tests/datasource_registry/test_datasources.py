@@ -400,7 +400,7 @@ def test_a_failed_provisioning_stores_and_logs_only_the_failure_code(app, devops
     job_id = devops.post(f"/api/v1/enterprises/{enterprise_id}/datasource/provision").json["job_id"]
     job = devops.get(f"/api/v1/jobs/{job_id}").json
     assert job["status"] == "failed"
-    assert job["error"].startswith("access_denied: ")
+    assert job["error_code"] == "access_denied" and "Access denied" not in job["error"]
     assert_no_driver_text(job["error"])
     logged = [r.getMessage() for r in caplog.records if "tenant job" in r.getMessage()]
     assert logged and "access_denied" in logged[0]
@@ -446,7 +446,7 @@ def test_a_host_outside_the_allow_list_is_refused_at_connect(app, devops, enterp
     assert check.status_code == 409 and check.json["error"]["code"] == "host_not_allowed"
     job_id = devops.post(f"/api/v1/enterprises/{enterprise_id}/datasource/provision").json["job_id"]
     job = devops.get(f"/api/v1/jobs/{job_id}").json
-    assert job["status"] == "failed" and job["error"].startswith("host_not_allowed: ")
+    assert job["status"] == "failed" and job["error_code"] == "host_not_allowed"
     assert listener.attempts() == 0  # not one socket opened towards the refused host
 
 
@@ -492,7 +492,7 @@ def test_a_datasource_never_provisioned_is_deleted_without_connecting(app, devop
 def test_a_provisioning_that_failed_to_connect_leaves_it_deletable(devops, enterprise_id, tenant_account):
     configure(devops, enterprise_id, tenant_account, port=closed_port())
     job_id = devops.post(f"/api/v1/enterprises/{enterprise_id}/datasource/provision").json["job_id"]
-    assert devops.get(f"/api/v1/jobs/{job_id}").json["error"].startswith("unreachable: ")
+    assert devops.get(f"/api/v1/jobs/{job_id}").json["error_code"] == "unreachable"
     assert devops.delete(f"/api/v1/enterprises/{enterprise_id}/datasource").status_code == 204
 
 
