@@ -8,6 +8,8 @@ from flask import current_app
 SUMMARIES = {
     "tenant_api.token_create": "Tenant user login: returns a bearer token valid for this company only",
     "tenant_api.me": "The signed-in tenant user",
+    "tenant_api.password_change": "Change your own password: {current_password, new_password}; 204, other sign-ins end",
+    "tenant_api.password_set": "Choose a password through a set-password link: {token, new_password}; signs in",
     "tenant_api.openapi": "This document",
 }
 
@@ -25,7 +27,7 @@ def build():
             op = {"summary": SUMMARIES.get(rule.endpoint, rule.endpoint), "operationId": rule.endpoint.split(".")[1],
                   "parameters": [{"name": a, "in": "path", "required": True, "schema": {"type": "string"}} for a in rule.arguments],
                   "responses": {"200": {"description": "OK"}, "default": {"description": "Error"}}}
-            if rule.endpoint not in ("tenant_api.token_create", "tenant_api.openapi"):
+            if rule.endpoint not in ("tenant_api.token_create", "tenant_api.password_set", "tenant_api.openapi"):
                 op["security"] = [{"bearer": []}]
             ops[method.lower()] = op
         spec.path(path=path, operations=ops)

@@ -8,39 +8,24 @@ from sqlalchemy import func, select
 from common.errors import ApiError, error_response, wants_json
 from common.forms import json_body
 from datasource_registry.pool import IdentityMismatch
-from extensions import limiter
 
 from . import auth
 from .context import current_tenant
 from .forms import TenantLoginForm
 from .models import SysImpersonation, SysUser
 from .routing import TenantError, close_tenant_session, pull_tenant_code, push_tenant_code
+from .throttle import login_limits
 
 bp = Blueprint("tenant", __name__, url_prefix="/t/<tenant_code>")
 api = Blueprint("tenant_api", __name__, url_prefix="/t/<tenant_code>/api/v1")
 
-PUBLIC_ENDPOINTS = {"tenant.login", "tenant.impersonate", "tenant_api.token_create", "tenant_api.openapi"}
+PUBLIC_ENDPOINTS = {"tenant.login", "tenant.impersonate", "tenant.set_password", "tenant_api.token_create",
+                    "tenant_api.password_set", "tenant_api.openapi"}
 
 for blueprint in (bp, api):
     blueprint.url_value_preprocessor(pull_tenant_code)
     blueprint.url_defaults(push_tenant_code)
     blueprint.teardown_request(close_tenant_session)
-
-
-def _login_key():
-    data = request.get_json(silent=True) if request.is_json else None
-    username = (data or {}).get("username") if isinstance(data, dict) else request.form.get("username")
-    tenant = g.get("tenant")  # resolved by the url_value_preprocessor before the limit is checked
-    return f"tenant-login:{tenant.tenant_id if tenant else '-'}:{str(username or '').lower()}"
-
-
-def _failed(response):
-    return response.status_code == 401
-
-
-def login_limit(view):
-    return limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_USER"], key_func=_login_key,
-                         deduct_when=_failed, methods=["POST"])(view)
 
 
 @bp.before_request
@@ -85,7 +70,7 @@ for blueprint in (bp, api):
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@login_limit
+@login_limits
 def login():
     form = TenantLoginForm()
     if form.validate_on_submit():
@@ -129,7 +114,7 @@ def user_json(user):
 
 
 @api.post("/auth/token")
-@login_limit
+@login_limits
 def token_create():
     data = json_body()
     username, password = data.get("username"), data.get("password")
@@ -142,7 +127,11 @@ def token_create():
         raise ApiError(401, "invalid_credentials", _("Wrong username or password."))
     raw = auth.issue_token(user)
     current_tenant.session.commit()
-    return jsonify({"token": raw, "user": {**user_json(user), "roles": ["admin"] if user.is_admin else []}})
+    return jsonify(signed_in_json(raw, user))
+
+
+def signed_in_json(raw, user):
+    return {"token": raw, "user": {**user_json(user), "roles": ["admin"] if user.is_admin else []}}
 
 
 @api.get("/me")
