@@ -73,6 +73,7 @@ class Config:
     RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "pa")
     LOGIN_LIMIT_PER_USER = os.environ.get("LOGIN_LIMIT_PER_USER", "5 per 15 minutes")
     LOGIN_LIMIT_PER_IP = os.environ.get("LOGIN_LIMIT_PER_IP", "30 per 15 minutes")
+    TENANT_LOGIN_LIMIT_PER_IP = os.environ.get("TENANT_LOGIN_LIMIT_PER_IP", "30 per 15 minutes")  # all tenants
     SMS_LIMIT_PER_PHONE = os.environ.get("SMS_LIMIT_PER_PHONE", "1 per minute;5 per hour")
     SMS_LIMIT_PER_IP = os.environ.get("SMS_LIMIT_PER_IP", "20 per hour")
     REGISTER_LIMIT_PER_IP = os.environ.get("REGISTER_LIMIT_PER_IP", "30 per hour")
@@ -92,7 +93,9 @@ class Config:
 
     PASSWORD_HASH_METHOD = "scrypt"
     API_TOKEN_TTL = timedelta(hours=_int("API_TOKEN_TTL_HOURS", 12))
-    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")  # for QR codes; default: request host
+    # Where links in SMS, e-mail, QR codes and support sign-ins point (never the request's Host header).
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000"  # start.sh's address
+    SET_PASSWORD_LINK_TTL = timedelta(hours=_int("SET_PASSWORD_LINK_TTL_HOURS", 7 * 24))
     CONTRACT_EXPIRY_WARNING_DAYS = 30
 
     # Tenancy
@@ -115,6 +118,14 @@ class Config:
     PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
     TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)  # X-Forwarded-For hops to trust
 
+    @classmethod
+    def check(cls):
+        from common.urls import is_base_url
+
+        if not is_base_url(cls.PUBLIC_BASE_URL):
+            raise RuntimeError(f"PUBLIC_BASE_URL must be an http(s) URL such as https://crm.example.com, "
+                               f"not {cls.PUBLIC_BASE_URL!r}")
+
 
 class DevelopmentConfig(Config):
     DEBUG = False
@@ -131,16 +142,18 @@ class TestingConfig(Config):
 
 class ProductionConfig(Config):
     ALLOW_SQLITE_DATASOURCES = _bool("ALLOW_SQLITE_DATASOURCES", False)
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")  # required: no default host for real links
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
     PREFERRED_URL_SCHEME = "https"
 
     @classmethod
     def check(cls):
-        required = ("SECRET_KEY", "DATABASE_URL", "SECRET_MASTER_KEYS", "DATASOURCE_ALLOWED_HOSTS")
+        required = ("SECRET_KEY", "DATABASE_URL", "SECRET_MASTER_KEYS", "DATASOURCE_ALLOWED_HOSTS", "PUBLIC_BASE_URL")
         missing = [k for k in required if not os.environ.get(k, "").strip()]
         if missing:
             raise RuntimeError(f"production config needs environment variables: {', '.join(missing)}")
+        super().check()
 
 
 CONFIGS = {

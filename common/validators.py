@@ -99,6 +99,16 @@ class NotBlank:
             raise StopValidation(_l("This field is required."))
 
 
+class StrongPassword:
+    """The platform's rule for people's passwords (staff and tenant users alike): at least 10 characters,
+    not only digits and not only letters."""
+
+    def __call__(self, form, field):
+        value = field.data or ""
+        if value and (len(value) < 10 or value.isdigit() or value.isalpha()):
+            raise ValidationError(_l("Use at least 10 characters mixing letters and digits."))
+
+
 def strip(value):
     return value.strip() if isinstance(value, str) else value
 
@@ -108,4 +118,5 @@ def empty_to_none(value):
     return value or None
 
 
-__all__ = ["ChinesePhone", "CreditCode", "Money", "NotBlank", "ValidationError", "empty_to_none", "normalize_phone", "strip"]
+__all__ = ["ChinesePhone", "CreditCode", "Money", "NotBlank", "StrongPassword", "ValidationError", "empty_to_none",
+           "normalize_phone", "strip"]

@@ -197,6 +197,7 @@ class ImpersonationGrant(db.Model):
     username: Mapped[str] = mapped_column(String(50))
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"))
     staff_username: Mapped[str] = mapped_column(String(80))
+    staff_name: Mapped[str | None] = mapped_column(String(64))  # for the banner the tenant's user sees
     reason: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]

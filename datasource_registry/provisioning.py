@@ -16,8 +16,8 @@ from .models import TenantJob
 from .services import guard_connections, url_for_datasource
 
 # Callables (connection, enterprise, report) -> dict | None that the tenant runtime registers. A hook
-# may return a one-time "secret" (the first administrator's password): it goes to NOTIFY_HOOKS and is
-# never stored in the job's result.
+# may return a one-time "secret" (the first administrator's set-password token): it goes to NOTIFY_HOOKS
+# and is never stored in the job's result.
 PROVISION_HOOKS = []
 # Callables (enterprise, results) that deliver the first login (the control plane registers its sender).
 NOTIFY_HOOKS = []

@@ -141,6 +141,39 @@ class SysToken(TenantBase):
     user: Mapped[SysUser] = relationship()
 
 
+class SysSession(TenantBase):
+    """A signed-in browser of a tenant user. The cookie carries a random key and only its SHA-256 is
+    stored, so sign-out or a password change ends the session for good, even for a copied cookie."""
+
+    __tablename__ = "sys_session"
+    __table_args__ = MYSQL_TABLE_OPTIONS
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(IdType, ForeignKey("sys_user.id", ondelete="CASCADE"), index=True)
+    session_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class SysPasswordToken(TenantBase):
+    """A single-use, expiring link to set a user's password (the first administrator's, later resets).
+    Only the SHA-256 of the token is stored."""
+
+    __tablename__ = "sys_password_token"
+    __table_args__ = MYSQL_TABLE_OPTIONS
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(IdType, ForeignKey("sys_user.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    purpose: Mapped[str] = mapped_column(String(20))  # first_login | reset
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    user: Mapped[SysUser] = relationship()
+
+
 class SysImpersonation(TenantBase):
     """Support staff acting as a tenant user, recorded in the tenant's own database so it can see it."""
 
@@ -164,6 +197,8 @@ __all__ = [
     "USER_STATUS_ENABLED",
     "SysDept",
     "SysImpersonation",
+    "SysPasswordToken",
+    "SysSession",
     "SysToken",
     "SysUser",
     "TenantBase",

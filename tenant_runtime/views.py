@@ -10,7 +10,6 @@ from common.errors import ApiError, error_response, wants_json
 from common.forms import json_body
 from datasource_registry.hostpolicy import HostNotAllowed
 from datasource_registry.pool import IdentityMismatch
-from extensions import limiter
 
 from . import auth
 from .context import current_tenant
@@ -19,32 +18,18 @@ from .models import SysImpersonation, SysUser
 from .openapi import OPENAPI_DOCUMENT, build
 from .routing import TenantError, close_tenant_session, pull_tenant_code, push_tenant_code
 from .schemas import MeSchema, TenantTokenSchema
+from .throttle import login_limits
 
 bp = Blueprint("tenant", __name__, url_prefix="/t/<tenant_code>")
 api = Blueprint("tenant_api", __name__, url_prefix="/t/<tenant_code>/api/v1")
 
-PUBLIC_ENDPOINTS = {"tenant.login", "tenant.impersonate", "tenant_api.token_create", "tenant_api.openapi"}
+PUBLIC_ENDPOINTS = {"tenant.login", "tenant.impersonate", "tenant.set_password", "tenant_api.token_create",
+                    "tenant_api.password_set", "tenant_api.openapi"}
 
 for blueprint in (bp, api):
     blueprint.url_value_preprocessor(pull_tenant_code)
     blueprint.url_defaults(push_tenant_code)
     blueprint.teardown_request(close_tenant_session)
-
-
-def _login_key():
-    data = request.get_json(silent=True) if request.is_json else None
-    username = (data or {}).get("username") if isinstance(data, dict) else request.form.get("username")
-    tenant = g.get("tenant")  # resolved by the url_value_preprocessor before the limit is checked
-    return f"tenant-login:{tenant.tenant_id if tenant else '-'}:{str(username or '').lower()}"
-
-
-def _failed(response):
-    return response.status_code == 401
-
-
-def login_limit(view):
-    return limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_USER"], key_func=_login_key,
-                         deduct_when=_failed, methods=["POST"])(view)
 
 
 @bp.before_request
@@ -90,7 +75,7 @@ for blueprint in (bp, api):
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@login_limit
+@login_limits
 def login():
     form = TenantLoginForm()
     if form.validate_on_submit():
@@ -131,7 +116,7 @@ def impersonate():
 @api.post("/auth/token")
 @endpoint("Tenant user login: returns a bearer token valid for this company only", body=TenantLoginForm,
           response=TenantTokenSchema, errors=(401, 429))
-@login_limit
+@login_limits
 def token_create():
     data = json_body()
     username, password = data.get("username"), data.get("password")

@@ -14,8 +14,17 @@ from platform_admin.common.api import api
 from .forms import LoginForm, StaffCreateForm, StaffUpdateForm
 from .models import StaffUser
 from .schemas import StaffSchema, TokenSchema
-from .services import authenticate, create_staff, deactivate_staff, find_staff, issue_token, revoke_token
+from .services import (
+    authenticate,
+    create_staff,
+    deactivate_staff,
+    find_staff,
+    issue_token,
+    reset_password,
+    revoke_token,
+)
 from .throttle import login_limits, record_failure
+from .views import current_session_key
 
 
 @api.post("/auth/token")
@@ -90,8 +99,18 @@ def apply_staff_update(user, form):
     user.full_name, user.phone, user.email = form.full_name.data or "", form.phone.data, form.email.data
     user.roles = form.roles.data
     if form.password.data:
-        user.set_password(form.password.data)
+        reset_password(user, form.password.data, *_own_sign_in(user))
     if not form.is_active.data and user.is_active:
         deactivate_staff(user)
     elif form.is_active.data:
         user.is_active_flag = True
+
+
+def _own_sign_in(user):
+    """(session key, token) this request signed in with, when it changes its own account: kept on a
+    password change, while every other session and token of the account is revoked."""
+    if g.get("staff") is None or g.staff.id != user.id:
+        return None, None
+    if g.get("api_token") is not None:
+        return None, g.api_token
+    return current_session_key(), None

@@ -151,6 +151,9 @@ def enterprise_impersonate(ent_id):
         commit()
     except ApiError as exc:
         db.session.rollback()
+        if exc.fields:  # no such user: say so on the form
+            apply_form_errors(form, exc.fields)
+            return _detail_page(enterprise, exc.status, impersonate_form=form)
         flash(exc.message, "danger")
         return redirect(url_for("enterprises.enterprise_detail", ent_id=enterprise.id))
     return redirect(support_url(enterprise, raw))

@@ -4,11 +4,12 @@ import io
 
 import qrcode
 import qrcode.image.pure
-from flask import Blueprint, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 
 from common.errors import ApiError
 from common.forms import apply_form_errors
+from common.urls import public_url
 from extensions import limiter
 
 from . import services
@@ -20,9 +21,7 @@ bp = Blueprint("public", __name__)
 
 
 def registration_url(channel):
-    base = current_app.config["PUBLIC_BASE_URL"]
-    path = url_for("public.register", channel=channel)
-    return base.rstrip("/") + path if base else url_for("public.register", channel=channel, _external=True)
+    return public_url("public.register", channel=channel)
 
 
 @bp.route("/register", methods=["GET", "POST"])

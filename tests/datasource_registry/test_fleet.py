@@ -25,9 +25,9 @@ from platform_admin.enterprises.models import Enterprise
 from tests.conftest import MYSQL_SERVER, csrf_from, tenant_engine
 from tests.datasource_registry.conftest import REDIS_URL
 
-FIRST = "0001_tenant_initial"
-PROBE = "0002_fleet_probe"
-PROBE_REVISION = f'''"""test only: one revision past the initial one, so provisioned tenants are behind"""
+FIRST = tenant_schema.head_revision()  # what provisioning applies today
+PROBE = "test_fleet_probe"
+PROBE_REVISION = f'''"""test only: one revision past the head, so provisioned tenants are behind"""
 import sqlalchemy as sa
 from alembic import op
 

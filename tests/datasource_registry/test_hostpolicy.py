@@ -78,8 +78,10 @@ def test_the_app_refuses_to_start_with_a_mistyped_allow_list(tmp_path):
 def test_production_refuses_to_start_without_an_allow_list(monkeypatch):
     from config import ProductionConfig
 
-    for key, value in {"SECRET_KEY": "k", "DATABASE_URL": "mysql://x", "SECRET_MASTER_KEYS": "m"}.items():
+    for key, value in {"SECRET_KEY": "k", "DATABASE_URL": "mysql://x", "SECRET_MASTER_KEYS": "m",
+                       "PUBLIC_BASE_URL": "https://crm.example.com"}.items():
         monkeypatch.setenv(key, value)
+    monkeypatch.setattr(ProductionConfig, "PUBLIC_BASE_URL", "https://crm.example.com")
     monkeypatch.delenv("DATASOURCE_ALLOWED_HOSTS", raising=False)
     with pytest.raises(RuntimeError, match="DATASOURCE_ALLOWED_HOSTS"):
         ProductionConfig.check()

@@ -213,17 +213,19 @@ def png_modules(data, box_size=10):
 
 
 @pytest.mark.parametrize(("base", "expected"), [
-    ("", "http://localhost/register?channel=qrcode"),
+    (None, "http://127.0.0.1:5000/register?channel=qrcode"),  # the development default, start.sh's address
     ("https://reg.example.com/", "https://reg.example.com/register?channel=qrcode"),
 ])
 def test_qr_png_encodes_the_qrcode_registration_url(app, browser, monkeypatch, base, expected):
-    monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", base)
-    resp = browser.get("/register/qr.png")
+    if base is not None:
+        monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", base)
+    attacker = {"Host": "attacker.example"}  # the request's host is never where the code points
+    resp = browser.get("/register/qr.png", headers=attacker)
     qr = qrcode.QRCode(box_size=10, border=2)
     qr.add_data(expected)
     qr.make(fit=True)
     assert png_modules(resp.data) == [list(row) for row in qr.get_matrix()]
-    page = browser.get("/register/qr")
+    page = browser.get("/register/qr", headers=attacker)
     assert page.status_code == 200 and expected in page.text
 
 

@@ -104,16 +104,23 @@ def test_another_tenants_session_is_nobody_here(client, tenants):
     assert resp.status_code == 302 and f"/t/{b.code}/login" in resp.headers["Location"]
 
 
-def test_a_guessed_user_id_of_another_tenant_does_not_sign_in(client, tenants):
-    """B has a user with the very id A's session carries; the session names its tenant too."""
+def test_a_session_key_known_to_another_tenant_does_not_sign_in(client, tenants):
+    """B holds a live session with the very key A's cookie carries; the session names its tenant too."""
+    from datetime import timedelta
+
+    from tenant_runtime.auth import hash_token
+
     a, b = tenants[0], tenants[1]
     tenant_login(client, a)
     with client.session_transaction() as sess:
-        user_id = sess["tenant_auth"]["user_id"]
+        key = sess["tenant_auth"]["key"]
+    now = datetime.now(UTC).replace(tzinfo=None)
     engine = b.engine()
     with engine.begin() as conn:
-        conn.execute(sa.text("DELETE FROM sys_token"))
-        conn.execute(sa.text("UPDATE sys_user SET id = :i WHERE username = 'admin'"), {"i": user_id})
+        admin = conn.execute(sa.text("SELECT id FROM sys_user WHERE username = 'admin'")).scalar()
+        conn.execute(sa.text("INSERT INTO sys_session (user_id, session_hash, created_at, expires_at) "
+                             "VALUES (:u, :h, :c, :e)"), {"u": admin, "h": hash_token(key), "c": now,
+                                                         "e": now + timedelta(hours=1)})
     engine.dispose()
     assert client.get(f"/t/{a.code}/").status_code == 200
     assert client.get(f"/t/{b.code}/").status_code == 302

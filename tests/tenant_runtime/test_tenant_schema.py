@@ -33,8 +33,9 @@ from tenant_runtime.models import (
 from tests.conftest import BACKENDS, MYSQL_SERVER, create_mysql_database
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TENANT_TABLES = {"tenant_identity", "sys_dept", "sys_user", "sys_token", "sys_impersonation"}
-HEAD = "0001_tenant_initial"
+TENANT_TABLES = {"tenant_identity", "sys_dept", "sys_user", "sys_token", "sys_impersonation", "sys_session",
+                 "sys_password_token"}
+HEAD = "0002_sessions_and_password_links"
 
 
 def _mysql_engine():
@@ -322,7 +323,8 @@ def test_tenant_identity_holds_a_single_row(migrated):
 
 
 def test_business_table_exclusions():
-    assert BUSINESS_TABLE_EXCLUSIONS == {"tenant_identity", "alembic_version", "sys_token", "sys_impersonation"}
+    assert BUSINESS_TABLE_EXCLUSIONS == {"tenant_identity", "alembic_version", "sys_token", "sys_impersonation",
+                                         "sys_session", "sys_password_token"}
     assert BUSINESS_TABLE_EXCLUSIONS - {"alembic_version"} <= set(TenantBase.metadata.tables)
 
 
@@ -386,7 +388,7 @@ def test_control_migrations_do_not_see_the_tenant_revision():
     control = ScriptDirectory(os.path.join(ROOT, "migrations"))
     assert HEAD not in {script.revision for script in control.walk_revisions()}
     tenant = ScriptDirectory(tenant_schema.SCRIPT_LOCATION)
-    assert {script.revision for script in tenant.walk_revisions()} == {HEAD}
+    assert {script.revision for script in tenant.walk_revisions()} == {"0001_tenant_initial", HEAD}
 
 
 def test_registry_does_not_import_the_tenant_runtime():
