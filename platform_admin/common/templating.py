@@ -9,6 +9,9 @@ from common.timeutil import to_local, utcnow
 def register_template_helpers(app):
     from platform_admin.permissions import can
 
+    # `{% do d.update(...) %}`: templates must never `{% set _ = ... %}`, which shadows the translation function
+    app.jinja_env.add_extension("jinja2.ext.do")
+
     @app.template_filter("localtime")
     def localtime(value, fmt="%Y-%m-%d %H:%M"):
         return to_local(value).strftime(fmt) if value else ""
