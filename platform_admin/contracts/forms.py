@@ -19,6 +19,10 @@ class MoneyField(DecimalField):
         if valuelist:
             self.data = valuelist[0].strip() if valuelist[0] else None
 
+    def _value(self):
+        # a stored amount is a Decimal (shown with its two places); posted text is shown as typed
+        return self.data if isinstance(self.data, str) else super()._value()
+
 
 class ContractForm(FlaskForm):
     bank_name = Text(_l("Bank name"), validators=[NotBlank(), Length(max=100)])

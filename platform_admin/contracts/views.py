@@ -75,8 +75,6 @@ def contract_detail(contract_id):
 def contract_edit(contract_id):
     contract = get_or_404(Contract, contract_id)
     form = ContractForm(obj=contract)
-    if request.method == "GET":
-        form.amount.data = f"{contract.amount:.2f}"
     if _save(form, contract.enterprise, contract) is not None:
         flash(_("Contract saved."), "success")
         return redirect(url_for("contracts.contract_detail", contract_id=contract.id))
