@@ -14,7 +14,7 @@ from platform_admin.files.storage import save_upload
 from . import services
 from .api import filtered_enterprises
 from .forms import EnterpriseForm, ImpersonateForm, SuspendForm
-from .models import REQUIRED_FOR_ACTIVATION, Enterprise
+from .models import REQUIRED_FOR_ACTIVATION, STATES, Enterprise
 
 bp = Blueprint("enterprises", __name__, url_prefix="/enterprises")
 
@@ -22,7 +22,8 @@ bp = Blueprint("enterprises", __name__, url_prefix="/enterprises")
 @bp.get("/")
 def enterprise_list():
     page = html_page(filtered_enterprises(), [Enterprise.id.desc()])
-    return render_template("enterprises/list.html", page=page, args=request.args, provinces=provinces())
+    states = [("1", STATES["open"]), ("not_opened", STATES["not_opened"]), ("closed", STATES["closed"])]
+    return render_template("enterprises/list.html", page=page, args=request.args, provinces=provinces(), states=states)
 
 
 @bp.get("/<int:ent_id>")

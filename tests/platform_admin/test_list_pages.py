@@ -90,6 +90,7 @@ LISTS = [
     ("/applications/", "ops", _application_rows),
     ("/applications/follow-ups", "ops", _due_rows),
     ("/contracts/", "ops", _contract_rows),
+    ("/contracts/new", "ops", _enterprise_rows),  # choosing the enterprise of a new contract
     ("/fleet/", "devops", _fleet_rows),
 ]
 PAGER = {"zh_CN": ("第 2/2 页", "上一页"), "en": ("page 2 of 2", "Previous")}
