@@ -5,17 +5,18 @@ from wtforms import SelectField
 from wtforms.validators import Email, Length, Optional, ValidationError
 
 from common.fields import LongText, Text
-from common.regions import cities_by_province, provinces
+from common.regions import cities_by_province, city_choices, province_choices
 from common.validators import ChinesePhone, CreditCode, NotBlank
 
 
 def _province_choices():
-    return [("", _l("— Province —"))] + provinces()
+    return [("", _l("— Province —"))] + province_choices()
 
 
 def _city_choices():
     # Grouped by province so the page works without JavaScript; a script narrows it to one province.
-    groups = {name: cities_by_province()[code] for code, name in provinces()}
+    cities = city_choices()
+    groups = {name: cities[code] for code, name in province_choices()}
     return {"": [("", _l("— City —"))], **groups}
 
 

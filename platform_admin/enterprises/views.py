@@ -7,7 +7,7 @@ from common.db import commit, get_or_404
 from common.errors import ApiError
 from common.forms import apply_form_errors
 from common.pagination import html_page
-from common.regions import cities_by_province, provinces
+from common.regions import city_choices, province_choices
 from extensions import db
 from platform_admin.files.storage import save_upload
 
@@ -23,7 +23,7 @@ bp = Blueprint("enterprises", __name__, url_prefix="/enterprises")
 def enterprise_list():
     page = html_page(filtered_enterprises(), [Enterprise.id.desc()])
     states = [("1", STATES["open"]), ("not_opened", STATES["not_opened"]), ("closed", STATES["closed"])]
-    return render_template("enterprises/list.html", page=page, args=request.args, provinces=provinces(), states=states)
+    return render_template("enterprises/list.html", page=page, args=request.args, provinces=province_choices(), states=states)
 
 
 @bp.get("/<int:ent_id>")
@@ -71,7 +71,7 @@ def _form_page(form, enterprise, status=200):
     missing = enterprise.missing_fields() if enterprise is not None else list(REQUIRED_FOR_ACTIVATION)
     return render_template("enterprises/form.html", form=form, enterprise=enterprise, missing=missing,
                            missing_for=missing_for, required=REQUIRED_FOR_ACTIVATION,
-                           cities=cities_by_province()), status
+                           cities=city_choices()), status
 
 
 @bp.route("/new", methods=["GET", "POST"])

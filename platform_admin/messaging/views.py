@@ -7,7 +7,7 @@ from common.pagination import cursor_page, html_page
 from common.timeutil import isoformat
 from platform_admin.common.api import api, sid
 
-from .models import OutboxMessage
+from .models import CHANNELS, OutboxMessage
 
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")
 
@@ -30,7 +30,7 @@ def message_json(m):
 @bp.get("/")
 def message_list():
     page = html_page(filtered_messages(), [OutboxMessage.id.desc()], per_page=50)
-    return render_template("outbox/list.html", page=page, args=request.args)
+    return render_template("outbox/list.html", page=page, args=request.args, channels=CHANNELS)
 
 
 @api.get("/outbox")

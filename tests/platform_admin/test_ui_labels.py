@@ -113,3 +113,112 @@ def test_the_contract_list_adds_a_contract_through_choosing_the_enterprise(app, 
 def test_devops_see_no_add_contract_button(app, login_page):
     client = login_page("devops")
     assert client.get("/contracts/new").status_code == 403
+
+
+# ---------------------------------------------------------------------------------------------- 26: no raw codes
+
+
+def _outbox(app):
+    from platform_admin.messaging.models import OutboxMessage
+
+    with app.app_context():
+        db.session.add_all([
+            OutboxMessage(channel="sms", to="13800138000", body="验证码 123456", backend="outbox", status="recorded"),
+            OutboxMessage(channel="email", to="ops@example.com", subject="s", body="b", backend="smtp", status="sent"),
+            OutboxMessage(channel="sms", to="13900139000", body="x", backend="http", status="failed", error="timeout"),
+        ])
+        db.session.commit()
+
+
+def _cells(html):
+    return [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", html, re.S)]
+
+
+@pytest.mark.parametrize(("lang", "words"), [
+    ("zh_CN", ["短信", "邮件", "已记录，未实际发送", "已发送", "失败"]),
+    ("en", ["SMS", "Email", "Recorded, not delivered", "Sent", "Failed"]),
+])
+def test_the_outbox_names_channels_and_delivery_in_the_readers_language(app, login_page, lang, words):
+    _outbox(app)
+    client = login_page("admin")
+    page = client.get(f"/outbox/?lang={lang}").text
+    cells = _cells(page)
+    assert all(any(w == c or c.startswith(w) for c in cells) for w in words), cells
+    assert not {"sms", "email", "recorded", "sent", "failed"} & set(cells)
+    assert f'<option value="sms" >{words[0]}</option>' in page.replace("selected", "")
+
+
+def test_staff_roles_are_named_not_coded(app, login_page, make_staff):
+    make_staff("rolesix", roles=("ops", "devops"))
+    client = login_page("admin")
+    assert "运维 运营" in _cells(client.get("/staff/?q=rolesix").text)
+    en(client)
+    page = client.get("/staff/?q=rolesix").text
+    assert "Operations" in page and "DevOps" in page and ">ops<" not in page
+    assert "(Administrator)" in page  # the signed-in admin's own roles in the top bar, in English too
+
+
+def test_the_datasource_type_is_named(app, login_page, make_ready):
+    with app.app_context():
+        ent_id = EnterpriseFactory().id
+    make_ready(ent_id)
+    client = login_page("devops")
+    assert "SQLite（仅限开发）" in client.get(f"/enterprises/{ent_id}").text
+    en(client)
+    assert "SQLite (development only)" in client.get(f"/enterprises/{ent_id}").text
+
+
+def test_provinces_and_cities_are_in_english_for_english_readers(app, login_page):
+    with app.app_context():
+        shenzhen = EnterpriseFactory(name="深圳物业").id  # 广东省 深圳市
+        beijing = EnterpriseFactory(name="北京物业", province_code="11", province="北京市", city_code="1100",
+                                    city="北京市").id
+    client = login_page("ops")
+    assert "广东省 深圳市" in client.get(f"/enterprises/{shenzhen}").text
+    en(client)
+    assert "Shenzhen, Guangdong" in client.get(f"/enterprises/{shenzhen}").text
+    listing = client.get("/enterprises/").text
+    assert "Shenzhen, Guangdong" in listing and "Beijing" in listing and "深圳市" not in listing
+    assert '<option value="44" >Guangdong</option>' in listing.replace("selected", "")
+    form = client.get(f"/enterprises/{beijing}/edit").text
+    assert '<optgroup label="Guangdong">' in form and ">Shenzhen</option>" in form and "广东省" not in form
+    assert "Beijing" in client.get(f"/enterprises/{beijing}").text
+
+
+def test_every_city_has_an_english_name():
+    from common.regions import cities_by_province, city_name_en
+
+    names = {name: city_name_en(name) for cities in cities_by_province().values() for _code, name in cities}
+    assert all(english.isascii() or "ü" in english for english in names.values()), names
+    assert names["西安市"] == "Xi'an" and names["长治市"] == "Changzhi" and names["漯河市"] == "Luohe"
+    assert names["延边朝鲜族自治州"] == "Yanbian Prefecture" and names["阿拉善盟"] == "Alxa League"
+
+
+@pytest.mark.parametrize(("tenants", "zh", "english"), [
+    (0, "共 0 个租户", "0 tenants in all"),
+    (1, "共 1 个租户", "1 tenant in all"),
+])
+def test_the_fleet_page_counts_tenants_in_proper_plurals(app, login_page, make_ready, tenants, zh, english):
+    for _ in range(tenants):
+        with app.app_context():
+            ent_id = EnterpriseFactory().id
+        make_ready(ent_id)
+    client = login_page("devops")
+    assert zh in client.get("/fleet/").text
+    en(client)
+    page = client.get("/fleet/").text
+    assert english in page and "(s)" not in page
+
+
+def test_landlines_show_their_area_code(app, login_page):
+    with app.app_context():
+        ent_id = EnterpriseFactory(office_phone="01085888888", contact_phone="13800138000").id
+        contract_id = ContractFactory(party_a_phone="075526012345").id
+    client = login_page("ops")
+    page = client.get(f"/enterprises/{ent_id}").text
+    assert "010-85888888" in page and "13800138000" in page and "01085888888" not in page
+    assert "0755-26012345" in client.get(f"/contracts/{contract_id}").text
+    with app.app_context():  # stored as before: digits only
+        from platform_admin.enterprises.models import Enterprise
+
+        assert db.session.get(Enterprise, ent_id).office_phone == "01085888888"
