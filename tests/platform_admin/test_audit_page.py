@@ -26,7 +26,7 @@ def event(app, **kw):
 
 
 def rows(html):
-    body = re.search(r'<table class="table card audit".*?<tbody>(.*)</tbody></table>\s*<nav', html, re.S).group(1)
+    body = re.search(r"<table class=\"table card audit\".*?<tbody>(.*)</tbody></table></div>\s*<nav", html, re.S).group(1)
     return re.findall(r'<tr id="event-(\d+)">(.*?)\n</tr>', body, re.S)
 
 
