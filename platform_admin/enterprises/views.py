@@ -35,13 +35,18 @@ def enterprise_detail(ent_id):
 
         from datasource_registry.models import TenantJob
 
-        job = db.session.scalars(select(TenantJob).where(TenantJob.datasource_id == enterprise.datasource.id)
-                                 .order_by(TenantJob.created_at.desc()).limit(1)).first()
+        job = db.session.get(TenantJob, request.args.get("job", ""))  # the one just started, when named
+        if job is None or job.datasource_id != enterprise.datasource.id:
+            job = db.session.scalars(select(TenantJob).where(TenantJob.datasource_id == enterprise.datasource.id)
+                                     .order_by(TenantJob.created_at.desc()).limit(1)).first()
     return _detail_page(enterprise, job=job)
 
 
 def _detail_page(enterprise, status=200, job=None, suspend_form=None, impersonate_form=None):
+    from platform_admin.datasources.feedback import first_login_deliveries
+
     return render_template("enterprises/detail.html", enterprise=enterprise, required=REQUIRED_FOR_ACTIVATION, job=job,
+                           deliveries=first_login_deliveries(enterprise, job),
                            suspend_form=suspend_form or SuspendForm(formdata=None),
                            impersonate_form=impersonate_form or ImpersonateForm(formdata=None)), status
 
