@@ -2,15 +2,17 @@
 
 
 def init_app(app):
+    from common.errors import PAGE_RENDERERS
     from datasource_registry.provisioning import PROVISION_HOOKS
     from extensions import csrf
 
     from .provisioning import create_first_admin
     from .routing import TenantRoutingMiddleware
-    from .views import api, bp
+    from .views import api, bp, render_error_page
 
     if create_first_admin not in PROVISION_HOOKS:
         PROVISION_HOOKS.append(create_first_admin)
+    PAGE_RENDERERS["/t/"] = render_error_page  # every error under a tenant's path, in the tenant's own look
     csrf.exempt(api)  # bearer tokens only
     app.register_blueprint(bp)
     app.register_blueprint(api)
