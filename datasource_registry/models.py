@@ -142,7 +142,9 @@ class FleetRun(db.Model):
 
     @property
     def percent(self):
-        return 100 if not self.total else min(100, round(100 * self.done / self.total))
+        if not self.total:  # nothing counted yet (running) or nothing to do (ended)
+            return 0 if self.status == "running" else 100
+        return min(100, round(100 * self.done / self.total))
 
 def _password_unchanged(old_token, new_token):
     from .secrets import SecretUnreadable, decrypt

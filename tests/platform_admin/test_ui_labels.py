@@ -6,6 +6,7 @@ import pytest
 
 from common.timeutil import utcnow
 from extensions import db
+from tests.conftest import csrf_from
 from tests.factories import ApplicationFactory, ContractFactory, EnterpriseFactory
 
 from .ent_helpers import element
@@ -222,3 +223,65 @@ def test_landlines_show_their_area_code(app, login_page):
         from platform_admin.enterprises.models import Enterprise
 
         assert db.session.get(Enterprise, ent_id).office_phone == "01085888888"
+
+
+# ---------------------------------------------------------------------------------------------- 31: fleet page
+
+
+def _fleet_runs(app):
+    from datasource_registry.models import FleetRun
+
+    with app.app_context():
+        return db.session.scalar(db.select(db.func.count(FleetRun.id)))
+
+
+def _provisioned(app, make_ready, revision=None):
+    """A tenant provisioned (at the head); ``revision``: its provisioning recorded an older schema instead."""
+    from datasource_registry.models import Datasource, TenantJob
+
+    with app.app_context():
+        ent_id = EnterpriseFactory().id
+    make_ready(ent_id)
+    if revision:
+        with app.app_context():
+            job = db.session.scalars(db.select(TenantJob).join(Datasource, TenantJob.datasource_id == Datasource.id)
+                                     .where(Datasource.enterprise_id == ent_id)).one()
+            job.result = {**job.result, "schema_version": revision}
+            db.session.commit()
+    return ent_id
+
+
+def test_the_fleet_page_offers_no_run_when_every_tenant_is_current(app, login_page, make_ready):
+    _provisioned(app, make_ready)
+    client = login_page("devops")
+    page = client.get("/fleet/").text
+    assert "所有租户数据库均已是结构版本" in element(page, "nothing-to-upgrade")["text"]
+    assert re.search(r'<button class="btn btn-primary" type="submit" disabled>开始批量升级</button>', page)
+    resp = client.post("/fleet/", data={"canary": "1", "parallelism": "2", "csrf_token": csrf_from(page)})
+    assert resp.status_code == 409 and "无需升级" in resp.text
+    assert _fleet_runs(app) == 0
+
+
+def test_the_fleet_page_offers_no_run_without_tenants(app, login_page):
+    page = login_page("devops").get("/fleet/").text
+    assert "还没有已初始化的租户数据库" in page and " disabled>开始批量升级" in page
+
+
+def test_the_fleet_page_counts_the_tenants_behind_and_offers_a_run(app, login_page, make_ready):
+    _provisioned(app, make_ready)
+    _provisioned(app, make_ready, revision="0000_older")
+    page = login_page("devops").get("/fleet/").text
+    assert "有 1 个租户数据库尚未确认处于" in element(page, "tenants-behind")["text"]
+    assert 'type="submit">开始批量升级' in page and 'id="nothing-to-upgrade"' not in page
+
+
+def test_a_run_that_has_not_counted_its_tenants_shows_no_100_percent(app, login_page):
+    from datasource_registry.models import FleetRun
+
+    with app.app_context():
+        run = FleetRun(status="running", running_slot=1, target_revision="x", canary_size=1, parallelism=2)
+        db.session.add(run)
+        db.session.commit()
+        run_id = run.id
+    page = login_page("devops").get(f"/fleet/{run_id}").text
+    assert "正在统计需要升级的租户" in page and "100%" not in page and '<progress max="100" value="0">' in page
