@@ -77,7 +77,15 @@ def error_response(status, code=None, message=None, fields=None, extra=None, hea
     return resp
 
 
+# Error pages of the packages that serve another audience, by path prefix: the tenant CRM registers its own
+# for "/t/", so a tenant's users never see the back office's page or its staff sign-in.
+PAGE_RENDERERS = {}
+
+
 def _page(status, title, message):
+    for prefix, render in PAGE_RENDERERS.items():
+        if request.path.startswith(prefix):
+            return render(status, title, message)
     return render_template("errors/error.html", status=status, title=title, message=message), status
 
 
@@ -114,6 +122,8 @@ def register_error_handlers(app):
         status = exc.code or 500
         if status == 429:
             g.throttled = True
+        if exc.response is not None:  # an answer built for this case (a throttled form shown again, filled in)
+            return exc.response
         if wants_json():
             message = exc.description if status != 429 else _("Too many attempts. Please wait and try again.")
             # keep Allow / Retry-After, but not the HTML error page's own Content-Type and Content-Length

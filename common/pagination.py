@@ -81,5 +81,6 @@ def html_page(query, order_by, per_page=20):
     except ValueError:
         page = 1
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    page = min(page, max(1, math.ceil(total / per_page)))  # past the end (an old link): the last page
     items = db.session.scalars(query.order_by(*order_by).limit(per_page).offset((page - 1) * per_page)).all()
     return Page(items, page, per_page, total)

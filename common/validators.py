@@ -24,6 +24,27 @@ def normalize_phone(value):
     return "".join(ch for ch in national if ch.isdigit())
 
 
+def display_phone(value):
+    """A stored number as people write it: a landline with its area code apart (``010-85888888``), a
+    service number grouped (``400-812-3123``), a mobile as its 11 digits. Anything else as it is."""
+    if not value:
+        return value or ""
+    try:
+        number = phonenumbers.parse(str(value).strip(), "CN")
+    except phonenumbers.NumberParseException:
+        return value
+    if number.country_code != 86 or not phonenumbers.is_valid_number(number):
+        return value
+    national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)  # "010 8588 8888"
+    kind = phonenumbers.number_type(number)
+    if kind == phonenumbers.PhoneNumberType.FIXED_LINE:
+        area, _sep, local = national.partition(" ")
+        return f"{area}-{local.replace(' ', '')}"
+    if kind == phonenumbers.PhoneNumberType.MOBILE:
+        return "".join(ch for ch in national if ch.isdigit())
+    return national.replace(" ", "-")
+
+
 def is_mobile(value):
     try:
         number = phonenumbers.parse(str(value).strip(), "CN")

@@ -85,6 +85,23 @@ def tenant_count():
     return db.session.scalar(select(func.count(Datasource.id)).where(_provisioned()))
 
 
+def tenants_behind(head=None):
+    """How many provisioned tenants are not known to be at ``head``: their latest finished provisioning or
+    upgrade recorded another revision, or none. Read from the jobs' results, without connecting to any tenant
+    (a tenant migrated by hand behind the platform's back still counts as behind: an upgrade is harmless)."""
+    head = head or tenant_schema.head_revision()
+    latest = (select(TenantJob.datasource_id, func.max(TenantJob.finished_at).label("at"))
+              .where(TenantJob.kind.in_(("provision", "upgrade")), TenantJob.status == "finished")
+              .group_by(TenantJob.datasource_id).subquery())
+    results = db.session.execute(
+        select(TenantJob.datasource_id, TenantJob.result)
+        .join(latest, (TenantJob.datasource_id == latest.c.datasource_id) & (TenantJob.finished_at == latest.c.at))
+        .where(TenantJob.kind.in_(("provision", "upgrade")), TenantJob.status == "finished")).all()
+    current = {ds_id for ds_id, result in results
+               if isinstance(result, dict) and (result.get("to") or result.get("schema_version")) == head}
+    return len([ds for ds in provisioned_datasources() if ds.id not in current])
+
+
 def schema_revision(ds, timeout=5):
     """The tenant database's schema revision (None if never migrated); raises if it cannot be reached."""
     from .services import guard_connections, url_for_datasource

@@ -17,6 +17,7 @@ IMPLEMENTATION_STATUSES = {
     "live": _l("Live"),
 }
 NEXT_STATUS = {"not_implemented": "implementing", "implementing": "live"}
+TYPE_LABELS = {"mysql": "MySQL", "sqlite": _l("SQLite (development only)")}
 
 # Columns that may change after creation; everything else is frozen.
 MUTABLE_COLUMNS = frozenset({"implementation_status", "implementing_at", "implementing_by_id", "live_at",
@@ -64,6 +65,10 @@ class Datasource(db.Model):
     @property
     def status_label(self):
         return IMPLEMENTATION_STATUSES.get(self.implementation_status, self.implementation_status)
+
+    @property
+    def type_label(self):
+        return TYPE_LABELS.get(self.type, self.type)
 
     @property
     def connection(self):
@@ -140,7 +145,9 @@ class FleetRun(db.Model):
 
     @property
     def percent(self):
-        return 100 if not self.total else min(100, round(100 * self.done / self.total))
+        if not self.total:  # nothing counted yet (running) or nothing to do (ended)
+            return 0 if self.status == "running" else 100
+        return min(100, round(100 * self.done / self.total))
 
 def _password_unchanged(old_token, new_token):
     from .secrets import SecretUnreadable, decrypt

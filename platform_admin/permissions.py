@@ -75,6 +75,7 @@ MATRIX = {
     "api.regions": STAFF,
     # contracts
     "contracts.contract_new": OPS,
+    "contracts.contract_start": OPS,
     "contracts.contract_detail": OPS,
     "contracts.contract_edit": OPS,
     "contracts.contract_list": OPS,

@@ -2,6 +2,7 @@
 
 
 def init_app(app):
+    from common.errors import PAGE_RENDERERS
     from datasource_registry.provisioning import PROVISION_HOOKS
     from datasource_registry.tenant_users import USER_FINDERS
     from extensions import csrf
@@ -10,12 +11,13 @@ def init_app(app):
     from .auth import user_for_support
     from .provisioning import create_first_admin
     from .routing import TenantRoutingMiddleware
-    from .views import api, bp
+    from .views import api, bp, render_error_page
 
     if create_first_admin not in PROVISION_HOOKS:
         PROVISION_HOOKS.append(create_first_admin)
     if user_for_support not in USER_FINDERS:
         USER_FINDERS.append(user_for_support)
+    PAGE_RENDERERS["/t/"] = render_error_page  # every error under a tenant's path, in the tenant's own look
     csrf.exempt(api)  # bearer tokens only
     app.register_blueprint(bp)
     app.register_blueprint(api)

@@ -142,6 +142,13 @@ def user_from_session():
     return user
 
 
+def signed_in_to(tenant_id):
+    """Whether this browser holds a sign-in for ``tenant_id`` (not checked against the tenant's users: for
+    choosing a link, never for access)."""
+    auth = session.get(SESSION_KEY)
+    return bool(auth) and auth.get("tenant_id") == tenant_id
+
+
 def user_from_token(header):
     if not header.lower().startswith("bearer "):
         return None

@@ -58,7 +58,37 @@ def commit_api(resp):
 def _tenant_error(exc):
     if wants_json():
         return error_response(exc.status, exc.code, exc.message, exc.fields, exc.extra)
-    return render_template("tenant/error.html", status=exc.status, code=exc.code, message=exc.message), exc.status
+    return _error_page(exc.status, exc.message, code=exc.code)
+
+
+def _tenant_from_path():
+    """The tenant a failed request's path names, when routing never got to resolve it (no such page)."""
+    from .resolver import lookup
+
+    parts = request.path.split("/")
+    try:
+        return lookup(parts[2]) if len(parts) > 2 else None
+    except Exception:  # noqa: BLE001 - the page must render even when the control database is down
+        return None
+
+
+def _error_page(status, message, code=None, title=None):
+    info = g.get("tenant_info") or _tenant_from_path()
+    g.tenant_info = info  # the page names the company even when routing failed before resolving it
+    # where to go from here: the company's own sign-in (or home when signed in), never the staff's
+    back = None
+    if info is not None and code not in ("tenant_not_found", "tenant_closed"):
+        signed_in = g.get("tenant_user") is not None or auth.signed_in_to(info.tenant_id)
+        back = (url_for("tenant.home", tenant_code=info.code) if signed_in else
+                url_for("tenant.login", tenant_code=info.code), signed_in)
+    return render_template("tenant/error.html", status=status, code=code, title=title, message=message,
+                           back=back), status
+
+
+def render_error_page(status, title, message):
+    """The app's error handlers call this for any error under ``/t/``: a missing page, an expired form,
+    too many attempts, a crash."""
+    return _error_page(status, message, title=title)
 
 
 def _database_down(exc):

@@ -1,6 +1,6 @@
 """Admins browse the audit trail, in a page and through the API, with the same filters."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import Blueprint, render_template, request
 from flask_babel import gettext as _
@@ -27,8 +27,11 @@ def _when(name):
     if not raw:
         return None
     try:
-        return from_local(datetime.fromisoformat(raw))
-    except ValueError:
+        value = datetime.fromisoformat(raw)
+        if name == "until":  # an exclusive bound: a bare end date includes its own (local) day, a time itself
+            value += timedelta(days=1) if len(raw) == len("YYYY-MM-DD") else timedelta(microseconds=1)
+        return from_local(value)
+    except (ValueError, OverflowError):  # OverflowError: a date at the end of the calendar
         raise ApiError(422, "invalid_fields", _("Invalid date."), {name: [_("Use YYYY-MM-DD or an ISO 8601 time.")]}) from None
 
 
@@ -42,7 +45,7 @@ def filtered_events():
     if since:
         query = query.where(AuditEvent.created_at >= since)
     if until:
-        query = query.where(AuditEvent.created_at <= until)
+        query = query.where(AuditEvent.created_at < until)
     return query
 
 
@@ -59,12 +62,15 @@ class AuditFilters(FlaskForm):
 
 @bp.get("/")
 def event_list():
+    from .labels import action_label, choices, describe, record_type_label
+
     try:
         page = html_page(filtered_events(), [AuditEvent.id.desc()], per_page=50)
         error = None
     except ApiError as exc:
-        page, error = html_page(select(AuditEvent), [AuditEvent.id.desc()], per_page=50), exc.message
-    return render_template("audit/list.html", page=page, args=request.args, error=error)
+        page, error = html_page(select(AuditEvent), [AuditEvent.id.desc()], per_page=50), exc
+    return render_template("audit/list.html", page=page, rows=describe(page.items), args=request.args, error=error,
+                           actions=choices("action", action_label), record_types=choices("record_type", record_type_label))
 
 
 @api.get("/audit-events")

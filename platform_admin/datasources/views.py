@@ -16,8 +16,8 @@ from .forms import DatasourceForm, ForceDeleteForm
 bp = Blueprint("datasources", __name__, url_prefix="/enterprises/<int:ent_id>/datasource")
 
 
-def _back(ent_id):
-    return redirect(url_for("enterprises.enterprise_detail", ent_id=ent_id) + "#datasource")
+def _back(ent_id, **args):
+    return redirect(url_for("enterprises.enterprise_detail", ent_id=ent_id, **args) + "#datasource")
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -58,7 +58,7 @@ def _try_connection(enterprise, form):
         return {"ok": False, "code": exc.code, "message": exc.message}
 
 
-def _act(ent_id, action, success):
+def _act(ent_id, action, success, show_job=False):
     enterprise = get_or_404(Enterprise, ent_id)
     if enterprise.datasource is None:
         flash(_("No datasource configured yet"), "warning")
@@ -74,14 +74,27 @@ def _act(ent_id, action, success):
         detail = "; ".join(f"{k}: {v}" for k, v in found.items()) if found else ""
         flash(f"{exc.message} {detail}".strip(), "danger")
     else:
-        flash(success(result) if callable(success) else success, "success")
+        outcome = success(result) if callable(success) else success
+        message, category = outcome if isinstance(outcome, tuple) else (outcome, "success")
+        flash(message, category)
+        if show_job:  # that job, even when another one started within the same second
+            return _back(ent_id, job=result.id)
     return _back(ent_id)
+
+
+def _provision_outcome(job):
+    """Jobs run inline without Redis: by now they have ended, so say how, not that they started."""
+    if job.status == "finished":
+        return _("The database is provisioned."), "success"
+    if job.status == "failed":
+        return _("Provisioning failed; the reason is shown below."), "danger"
+    return _("Provisioning started; this page shows its progress."), "info"
 
 
 @bp.post("/provision")
 def datasource_provision(ent_id):
     # The row is committed before the job is queued, so a worker never looks for a row not yet written.
-    return _act(ent_id, lambda ds: jobs.enqueue("provision", ds, by=g.staff), _("Provisioning started."))
+    return _act(ent_id, lambda ds: jobs.enqueue("provision", ds, by=g.staff), _provision_outcome, show_job=True)
 
 
 @bp.post("/check")

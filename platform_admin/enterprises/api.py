@@ -11,7 +11,7 @@ from platform_admin.files.storage import save_upload
 
 from . import services
 from .forms import EDITABLE_FIELDS, EnterpriseFilters, EnterpriseForm, SuspendForm
-from .models import Enterprise
+from .models import STATUS_CLOSED, Enterprise
 from .schemas import CompletenessSchema, EnterpriseSchema, RegionsSchema
 
 
@@ -20,6 +20,9 @@ def filtered_enterprises():
     args = request.args
     if args.get("status") in ("0", "1"):
         query = query.where(Enterprise.status == int(args["status"]))
+    elif args.get("status") in ("not_opened", "closed"):  # the two kinds of 0: never opened, or closed since
+        opened = Enterprise.opened_at.is_(None) if args["status"] == "not_opened" else Enterprise.opened_at.isnot(None)
+        query = query.where(Enterprise.status == STATUS_CLOSED, opened)
     if args.get("province_code"):
         query = query.where(Enterprise.province_code == args["province_code"])
     if args.get("complete") in ("0", "false"):

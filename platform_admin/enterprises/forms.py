@@ -6,17 +6,18 @@ from wtforms.validators import Email, Length, Optional, ValidationError
 
 from common import limits
 from common.fields import LongText, Text
-from common.regions import cities_by_province, provinces
+from common.regions import cities_by_province, city_choices, province_choices
 from common.validators import ChinesePhone, CreditCode, NotBlank
 
 
 def _province_choices():
-    return [("", _l("— Province —"))] + provinces()
+    return [("", _l("— Province —"))] + province_choices()
 
 
 def _city_choices():
     # Grouped by province so the page works without JavaScript; a script narrows it to one province.
-    groups = {name: cities_by_province()[code] for code, name in provinces()}
+    cities = city_choices()
+    groups = {name: cities[code] for code, name in province_choices()}
     return {"": [("", _l("— City —"))], **groups}
 
 
@@ -84,7 +85,9 @@ class ImpersonateForm(FlaskForm):
 class EnterpriseFilters(FlaskForm):
     """The enterprise list's query string (API)."""
 
-    status = SelectField(choices=[("0", "0"), ("1", "1")], validators=[Optional()], description="0 closed, 1 open")
+    status = SelectField(choices=[("0", "0"), ("1", "1"), ("not_opened", "not_opened"), ("closed", "closed")],
+                         validators=[Optional()],
+                         description="1 open, 0 not open (not_opened: never opened, closed: closed since)")
     province_code = StringField(description="GB/T 2260 province code, e.g. 110000")
     complete = SelectField(choices=[("0", "0"), ("false", "false")], validators=[Optional()],
                            description="0 or false: only profiles still missing an activation field")

@@ -18,10 +18,11 @@ from .forms import FleetRunForm
 bp = Blueprint("fleet", __name__, url_prefix="/fleet")
 
 
-def _list(form, status=200):
+def _list(form, status=200, behind=None):
     page = html_page(select(FleetRun), [FleetRun.id.desc()])
+    behind = fleet.tenants_behind() if behind is None else behind
     return render_template("fleet/list.html", page=page, form=form, head=tenant_schema.head_revision(),
-                           tenants=fleet.tenant_count(), active=fleet.active_run()), status
+                           tenants=fleet.tenant_count(), behind=behind, active=fleet.active_run()), status
 
 
 @bp.get("/")
@@ -34,6 +35,10 @@ def run_start():
     form = FleetRunForm()
     if not form.validate_on_submit():
         return _list(form, 422)
+    behind = fleet.tenants_behind()
+    if not behind:  # the page offers no start then; a stale form or a second tab still gets told why
+        form.form_errors.append(_("Every tenant database is already at the latest schema: there is nothing to upgrade."))
+        return _list(form, 409, behind)
     try:
         fleet_run = fleet.start(by=g.staff, canary=form.canary.data, parallelism=form.parallelism.data)
         commit()

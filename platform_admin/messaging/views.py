@@ -10,7 +10,7 @@ from common.apidoc import endpoint
 from common.pagination import cursor_page, html_page
 from platform_admin.common.api import api
 
-from .models import OutboxMessage
+from .models import CHANNELS, OutboxMessage
 from .schemas import OutboxMessageSchema
 
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")
@@ -35,7 +35,7 @@ class OutboxFilters(FlaskForm):
 @bp.get("/")
 def message_list():
     page = html_page(filtered_messages(), [OutboxMessage.id.desc()], per_page=50)
-    return render_template("outbox/list.html", page=page, args=request.args)
+    return render_template("outbox/list.html", page=page, args=request.args, channels=CHANNELS)
 
 
 @api.get("/outbox")
