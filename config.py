@@ -81,6 +81,13 @@ class Config:
     TENANT_POOL_WAIT = float(os.environ.get("TENANT_POOL_WAIT", "2"))  # seconds to wait for room before a 503
     ALLOW_SQLITE_DATASOURCES = _bool("ALLOW_SQLITE_DATASOURCES", True)
     TENANT_CONNECT_TIMEOUT = _int("TENANT_CONNECT_TIMEOUT", 5)  # seconds before an unreachable tenant is a 503
+    # Seconds a tenant database may take to answer (read) or accept (write) one packet. connect_timeout only covers
+    # the TCP connect: a server that accepts and then says nothing would otherwise hold a thread for ever.
+    TENANT_READ_TIMEOUT = _int("TENANT_READ_TIMEOUT", 30)
+    TENANT_WRITE_TIMEOUT = _int("TENANT_WRITE_TIMEOUT", 30)
+    # Read and write timeout of schema migrations (provisioning, fleet upgrades): longer than the 120 s a migration
+    # may wait for another process's lock on the same database, and than slow DDL.
+    TENANT_MIGRATION_TIMEOUT = _int("TENANT_MIGRATION_TIMEOUT", 180)
     TENANT_CACHE_TTL = float(os.environ.get("TENANT_CACHE_TTL", "5"))  # seconds a tenant lookup is reused
     # How a request names its tenant: any of path (/t/<code>/), subdomain (<code>.TENANT_BASE_DOMAIN), header
     TENANT_ROUTING = tuple(os.environ.get("TENANT_ROUTING", "path,header").split(","))

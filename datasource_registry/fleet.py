@@ -83,12 +83,12 @@ def tenant_count():
     return db.session.scalar(select(func.count(Datasource.id)).where(_provisioned()))
 
 
-def schema_revision(ds, timeout=5):
+def schema_revision(ds, timeout=None):
     """The tenant database's schema revision (None if never migrated); raises if it cannot be reached."""
-    from .services import url_for_datasource
+    from .services import driver_timeouts, url_for_datasource
 
     engine = create_engine(url_for_datasource(ds), poolclass=NullPool,
-                           connect_args={} if ds.type == "sqlite" else {"connect_timeout": timeout})
+                           connect_args=driver_timeouts(ds, connect_timeout=timeout))
     try:
         with engine.connect() as conn:
             return tenant_schema.current_revision(conn)

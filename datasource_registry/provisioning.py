@@ -12,7 +12,7 @@ from extensions import db
 
 from . import tenant_schema
 from .jobs import job_kind
-from .services import url_for_datasource
+from .services import driver_timeouts, url_for_datasource
 
 # Callables (connection, enterprise, report) -> dict | None that the tenant runtime registers. A hook
 # may return a one-time "secret" (the first administrator's password): it goes to NOTIFY_HOOKS and is
@@ -29,8 +29,9 @@ class WrongTenantDatabase(Exception):
 def _create_database(ds):
     if ds.type == "sqlite":
         return
+    # the job's first contact with the server: the ordinary timeouts, so a silent server fails it quickly
     server = create_engine(url_for_datasource(ds, with_database=False), poolclass=NullPool,
-                           connect_args={"connect_timeout": 10})
+                           connect_args=driver_timeouts(ds))
     try:
         with server.connect() as conn:
             quoted = conn.dialect.identifier_preparer.quote(ds.database)
@@ -55,7 +56,7 @@ def provision(job, ds, report):
     enterprise = ds.enterprise
     report(5, _("Creating the database"))
     _create_database(ds)
-    engine = create_engine(url_for_datasource(ds), poolclass=NullPool)
+    engine = create_engine(url_for_datasource(ds), poolclass=NullPool, connect_args=driver_timeouts(ds, migration=True))
     results = {}
     try:
         with engine.connect() as conn:
@@ -89,7 +90,7 @@ def provision(job, ds, report):
 @job_kind("upgrade")
 def upgrade(job, ds, report):
     """One tenant of a fleet migration: bring its schema to head."""
-    engine = create_engine(url_for_datasource(ds), poolclass=NullPool)
+    engine = create_engine(url_for_datasource(ds), poolclass=NullPool, connect_args=driver_timeouts(ds, migration=True))
     try:
         with engine.connect() as conn:
             _write_identity(conn, ds)  # refuses a database that is not this tenant's

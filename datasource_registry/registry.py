@@ -30,7 +30,9 @@ def init_app(app):
     budget = app.config.get("TENANT_CONNECTION_BUDGET", 60)
     app.extensions["pool_registry"] = make_registry(budget=budget, wait_timeout=app.config.get("TENANT_POOL_WAIT", 2.0),
                                                     identity_check=_identity_check,
-                                                    connect_timeout=app.config.get("TENANT_CONNECT_TIMEOUT", 5))
+                                                    connect_timeout=app.config.get("TENANT_CONNECT_TIMEOUT", 5),
+                                                    read_timeout=app.config.get("TENANT_READ_TIMEOUT", 30),
+                                                    write_timeout=app.config.get("TENANT_WRITE_TIMEOUT", 30))
 
 
 def get_registry():

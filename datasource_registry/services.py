@@ -52,10 +52,25 @@ def url_for_datasource(ds, with_database=True):
                       query={"charset": "utf8mb4"})
 
 
-def probe(ds, timeout=5):
+def driver_timeouts(ds, migration=False, connect_timeout=None):
+    """PyMySQL ``connect_args`` for one connection to the datasource's server: its connect timeout covers only
+    the TCP connect; the greeting and every later answer wait ``read_timeout``, which is for ever unless set.
+    Schema migrations get the longer ``TENANT_MIGRATION_TIMEOUT``. Nothing for SQLite."""
+    if ds.type == "sqlite":
+        return {}
+    config = current_app.config
+    if migration:
+        read = write = config.get("TENANT_MIGRATION_TIMEOUT", 180)
+    else:
+        read, write = config.get("TENANT_READ_TIMEOUT", 30), config.get("TENANT_WRITE_TIMEOUT", 30)
+    return {"connect_timeout": connect_timeout or config.get("TENANT_CONNECT_TIMEOUT", 5),
+            "read_timeout": read, "write_timeout": write}
+
+
+def probe(ds, timeout=None):
     """Connect once (no pool): latency, server version, schema version. Raises ApiError 503 if unreachable."""
     engine = create_engine(url_for_datasource(ds), poolclass=NullPool,
-                           connect_args={} if ds.type == "sqlite" else {"connect_timeout": timeout})
+                           connect_args=driver_timeouts(ds, connect_timeout=timeout))
     started = time.perf_counter()
     try:
         with engine.connect() as conn:
@@ -106,7 +121,7 @@ def business_rows(ds):
     if ds.type == "mysql":
         try:
             server = create_engine(url_for_datasource(ds, with_database=False), poolclass=NullPool,
-                                   connect_args={"connect_timeout": 5})
+                                   connect_args=driver_timeouts(ds))
             with server.connect() as conn:
                 exists = conn.execute(text("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = :d"),
                                       {"d": ds.database}).scalar()
@@ -115,7 +130,7 @@ def business_rows(ds):
             raise ApiError(503, "datasource_unreachable", _("The tenant database does not answer.")) from None
         if not exists:
             return report
-    engine = create_engine(url_for_datasource(ds), poolclass=NullPool)
+    engine = create_engine(url_for_datasource(ds), poolclass=NullPool, connect_args=driver_timeouts(ds))
     try:
         with engine.connect() as conn:
             for table in inspect(conn).get_table_names():
