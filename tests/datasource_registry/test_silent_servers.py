@@ -72,9 +72,9 @@ def test_reading_the_schema_version_fails_within_its_timeouts(app, silent_dataso
     assert isinstance(error, sa.exc.OperationalError), error
 
 
-def test_provisioning_a_silent_server_fails_within_its_timeouts(app, silent_datasource):
-    """Inline (no Redis); the same job in an rq worker is tests/datasource_registry/test_job_limits.py."""
-    row = outcome_within(BOUND, in_app(app, silent_datasource,
-                                       lambda ds: jobs.job_json(jobs.enqueue("provision", ds))))
-    assert row != "still waiting", "provisioning still waits on a silent server"
+@pytest.mark.parametrize("kind", ["provision", "upgrade"])
+def test_a_tenant_job_on_a_silent_server_fails_within_its_timeouts(app, silent_datasource, kind):
+    """Inline (no Redis); the same in an rq worker is tests/datasource_registry/test_job_limits.py."""
+    row = outcome_within(BOUND, in_app(app, silent_datasource, lambda ds: jobs.job_json(jobs.enqueue(kind, ds))))
+    assert row != "still waiting", f"the {kind} job still waits on a silent server"
     assert row["status"] == "failed" and "OperationalError" in row["error"]
