@@ -88,6 +88,7 @@ class Config:
     # Read and write timeout of schema migrations (provisioning, fleet upgrades): longer than the 120 s a migration
     # may wait for another process's lock on the same database, and than slow DDL.
     TENANT_MIGRATION_TIMEOUT = _int("TENANT_MIGRATION_TIMEOUT", 180)
+    TENANT_JOB_TIMEOUT = _int("TENANT_JOB_TIMEOUT", 300)  # rq time limit of one tenant job (provisioning)
     TENANT_CACHE_TTL = float(os.environ.get("TENANT_CACHE_TTL", "5"))  # seconds a tenant lookup is reused
     # How a request names its tenant: any of path (/t/<code>/), subdomain (<code>.TENANT_BASE_DOMAIN), header
     TENANT_ROUTING = tuple(os.environ.get("TENANT_ROUTING", "path,header").split(","))

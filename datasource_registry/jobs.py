@@ -4,12 +4,21 @@
 ``datasource_id`` in ``job.meta``; with no ``REDIS_URL`` it runs inline. The worker side
 (``run``) refuses a job whose meta lacks either id or disagrees with the row, opens a fresh app context
 for the job, and always closes its sessions after.
+
+Every job has a time limit (``TENANT_JOB_TIMEOUT``) and its database connections have read/write timeouts, so
+a tenant whose database hangs holds a worker for a bounded time. Its row always ends: ``execute`` records
+any failure, the rq failure callback ``on_job_failure`` one that escaped it (or a job rq found abandoned by a
+dead worker), and ``TenantWorker`` a job whose work horse rq killed (stopped, or past its limit).
 """
 
 import secrets
 import traceback
 
 from flask import current_app, g
+from rq import Callback, Worker, get_current_job
+from rq.exceptions import AbandonedJobError
+from rq.job import JobStatus
+from rq.timeouts import JobTimeoutException
 
 from common.timeutil import utcnow
 from extensions import db
@@ -57,8 +66,9 @@ def enqueue(kind, datasource, by=None, fleet_run_id=None, commit=True):
     if commit:
         db.session.commit()
     if current_app.config.get("REDIS_URL"):
-        _queue().enqueue(run, row.id, job_id=row.id, meta=tenant_meta(row),
-                         job_timeout=600, result_ttl=86400, failure_ttl=7 * 86400)
+        _queue().enqueue(run, row.id, job_id=row.id, meta=tenant_meta(row), on_failure=Callback(on_job_failure),
+                         job_timeout=current_app.config.get("TENANT_JOB_TIMEOUT", 300), result_ttl=86400,
+                         failure_ttl=7 * 86400)
     else:
         execute(row.id, tenant_meta(row))
     return row
@@ -66,8 +76,6 @@ def enqueue(kind, datasource, by=None, fleet_run_id=None, commit=True):
 
 def run(job_id):
     """rq entry point: runs in a worker process, in an app context of its own."""
-    from rq import get_current_job
-
     meta = get_current_job().meta if get_current_job() else {}
     app = _worker_app()
     with app.app_context():
@@ -121,7 +129,7 @@ def execute(job_id, meta):
         db.session.rollback()
         row = db.session.get(TenantJob, job_id)
         row.status, row.finished_at = "failed", utcnow()
-        row.error = f"{type(exc).__name__}: {exc}"[:2000]
+        row.error = (_timed_out(exc) or f"{type(exc).__name__}: {exc}")[:2000]
         current_app.logger.warning("tenant job %s (%s, tenant %s) failed: %s", job_id, row.kind, row.tenant_id,
                                    traceback.format_exception_only(exc)[-1].strip())
         db.session.commit()
@@ -134,6 +142,61 @@ def execute(job_id, meta):
     row.message = row.message or "done"
     db.session.commit()
     return {"status": "finished"}
+
+
+def _timed_out(exc, job=None):
+    """The plain error of a job rq stopped at its time limit (None for any other failure)."""
+    if not isinstance(exc, JobTimeoutException):
+        return None
+    job = job or get_current_job()
+    return f"timed out: the job ran longer than its limit of {job.timeout if job else '?'} seconds"
+
+
+def fail_unfinished(job_id, error):
+    """End a job's row as failed unless it already ended (the caller commits)."""
+    row = db.session.get(TenantJob, job_id)
+    if row is not None and row.status not in ("finished", "failed"):
+        row.status, row.error, row.finished_at = "failed", error[:2000], utcnow()
+    return row
+
+
+def _fail_from_worker(job_id, error):
+    """Record a failure rq saw but ``execute`` did not, from a worker or work horse process."""
+    app = _worker_app()
+    with app.app_context():
+        try:
+            fail_unfinished(job_id, error)
+            db.session.commit()
+        finally:
+            db.session.remove()
+            db.engine.dispose()  # a work horse forked from this process later must not share these sockets
+
+
+def on_job_failure(job, connection, exc_type, exc_value, tb):
+    """rq failure callback (in the work horse, or in whichever worker cleans up a job whose worker died)."""
+    if exc_type is AbandonedJobError:
+        error = "interrupted: the worker running this job stopped before it ended"
+    else:
+        error = _timed_out(exc_value, job) or f"failed: {getattr(exc_type, '__name__', 'unknown error')}"
+    _fail_from_worker(job.id, error)
+
+
+class TenantWorker(Worker):
+    """The rq worker for the "tenants" queue (``rq worker --worker-class datasource_registry.jobs.TenantWorker``).
+
+    When rq kills a job's work horse (a minute past the job's time limit, ``rq`` stop or kill-horse commands,
+    the kernel's out-of-memory killer) it fails the job without running its failure callback: this ends the
+    job's row too, instead of leaving it ``running`` for ever."""
+
+    def handle_job_failure(self, job, queue, started_job_registry=None, exc_string=""):
+        super().handle_job_failure(job, queue, started_job_registry=started_job_registry, exc_string=exc_string)
+        if self.is_horse or job.func_name != f"{__name__}.run":
+            return  # in the horse, execute() and on_job_failure() record it; the fleet coordinator's run goes stale
+        if job.get_status(refresh=False) == JobStatus.STOPPED:
+            error = "stopped: an rq stop-job command ended this job"
+        else:
+            error = "interrupted: the work horse running this job was killed before the job ended"
+        _fail_from_worker(job.id, error)
 
 
 def job_json(row):
