@@ -89,6 +89,11 @@ class Config:
     # may wait for another process's lock on the same database, and than slow DDL.
     TENANT_MIGRATION_TIMEOUT = _int("TENANT_MIGRATION_TIMEOUT", 180)
     TENANT_JOB_TIMEOUT = _int("TENANT_JOB_TIMEOUT", 300)  # rq time limit of one tenant job (provisioning)
+    # Bulkhead: requests one tenant may have in progress in one process, beyond which it gets a fast 503, so a
+    # tenant whose database hangs can hold at most this many of a process's threads. WEB_THREADS is what gunicorn
+    # runs per process (--threads); by default one tenant may take a quarter of them.
+    WEB_THREADS = _int("WEB_THREADS", 8)
+    TENANT_REQUEST_LIMIT = _int("TENANT_REQUEST_LIMIT", max(1, WEB_THREADS // 4))
     TENANT_CACHE_TTL = float(os.environ.get("TENANT_CACHE_TTL", "5"))  # seconds a tenant lookup is reused
     # How a request names its tenant: any of path (/t/<code>/), subdomain (<code>.TENANT_BASE_DOMAIN), header
     TENANT_ROUTING = tuple(os.environ.get("TENANT_ROUTING", "path,header").split(","))

@@ -5,12 +5,14 @@ def init_app(app):
     from datasource_registry.provisioning import PROVISION_HOOKS
     from extensions import csrf
 
+    from .bulkhead import Bulkhead
     from .provisioning import create_first_admin
     from .routing import TenantRoutingMiddleware
     from .views import api, bp
 
     if create_first_admin not in PROVISION_HOOKS:
         PROVISION_HOOKS.append(create_first_admin)
+    app.extensions["tenant_bulkhead"] = Bulkhead()
     csrf.exempt(api)  # bearer tokens only
     app.register_blueprint(bp)
     app.register_blueprint(api)
