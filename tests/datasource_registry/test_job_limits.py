@@ -41,7 +41,7 @@ def when(iso):
 
 
 @pytest.mark.parametrize(("limit", "job_timeout", "worker_settings", "error"), [
-    ("read timeout", LONG, {"TENANT_READ_TIMEOUT": 2}, "Lost connection to MySQL server during query (timed out)"),
+    ("read timeout", LONG, {"TENANT_READ_TIMEOUT": 2}, "(timed out)"),  # PyMySQL: lost connection (timed out)
     # long enough for a busy machine to start the job and reach the database before the limit strikes
     ("job time limit", 10, {"TENANT_READ_TIMEOUT": LONG, "TENANT_MIGRATION_TIMEOUT": LONG},
      "timed out: the job ran longer than its limit of 10 seconds"),

@@ -155,7 +155,8 @@ class Server:
                 if self.get("/login")[0] == 200:
                     return
             except OSError:
-                time.sleep(0.2)
+                pass  # not listening yet
+            time.sleep(0.2)
         self.stop()
         self.log.seek(0)
         pytest.fail(f"gunicorn did not start: {self.log.read()[-3000:]}")
