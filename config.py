@@ -104,6 +104,19 @@ class Config:
     TENANT_POOL_WAIT = float(os.environ.get("TENANT_POOL_WAIT", "2"))  # seconds to wait for room before a 503
     ALLOW_SQLITE_DATASOURCES = _bool("ALLOW_SQLITE_DATASOURCES", True)
     TENANT_CONNECT_TIMEOUT = _int("TENANT_CONNECT_TIMEOUT", 5)  # seconds before an unreachable tenant is a 503
+    # Seconds a tenant database may take to answer (read) or accept (write) one packet. connect_timeout only covers
+    # the TCP connect: a server that accepts and then says nothing would otherwise hold a thread for ever.
+    TENANT_READ_TIMEOUT = _int("TENANT_READ_TIMEOUT", 30)
+    TENANT_WRITE_TIMEOUT = _int("TENANT_WRITE_TIMEOUT", 30)
+    # Read and write timeout of schema migrations (provisioning, fleet upgrades): longer than the 120 s a migration
+    # may wait for another process's lock on the same database, and than slow DDL.
+    TENANT_MIGRATION_TIMEOUT = _int("TENANT_MIGRATION_TIMEOUT", 180)
+    TENANT_JOB_TIMEOUT = _int("TENANT_JOB_TIMEOUT", 300)  # rq time limit of one tenant job (provisioning)
+    # Bulkhead: requests one tenant may have in progress in one process, beyond which it gets a fast 503, so a
+    # tenant whose database hangs can hold at most this many of a process's threads. WEB_THREADS is what gunicorn
+    # runs per process (--threads); by default one tenant may take a quarter of them.
+    WEB_THREADS = _int("WEB_THREADS", 8)
+    TENANT_REQUEST_LIMIT = _int("TENANT_REQUEST_LIMIT", max(1, WEB_THREADS // 4))
     TENANT_CACHE_TTL = float(os.environ.get("TENANT_CACHE_TTL", "5"))  # seconds a tenant lookup is reused
     # How a request names its tenant: any of path (/t/<code>/), subdomain (<code>.TENANT_BASE_DOMAIN), header
     TENANT_ROUTING = tuple(os.environ.get("TENANT_ROUTING", "path,header").split(","))

@@ -8,6 +8,7 @@ errors and logs alike.
 """
 
 from flask_babel import gettext as _
+from sqlalchemy.exc import SQLAlchemyError
 
 from .hostpolicy import HostNotAllowed
 
@@ -86,6 +87,11 @@ def failure_code(exc):
         if isinstance(current, OSError):  # socket errors and timeouts raised before the driver wraps them
             return UNREACHABLE
     return None
+
+
+# What connecting to a datasource can raise (anything else, such as a job's time limit, is not about the
+# connection and is left to propagate as it is).
+CONNECTING_ERRORS = (SQLAlchemyError, OSError, HostNotAllowed, DatasourceConnectError)
 
 
 def connect_failure(exc):

@@ -102,12 +102,12 @@ def tenants_behind(head=None):
     return len([ds for ds in provisioned_datasources() if ds.id not in current])
 
 
-def schema_revision(ds, timeout=5):
+def schema_revision(ds, timeout=None):
     """The tenant database's schema revision (None if never migrated); raises if it cannot be reached."""
-    from .services import guard_connections, url_for_datasource
+    from .services import driver_timeouts, guard_connections, url_for_datasource
 
     engine = create_engine(url_for_datasource(ds), poolclass=NullPool, hide_parameters=True,
-                           connect_args={} if ds.type == "sqlite" else {"connect_timeout": timeout})
+                           connect_args=driver_timeouts(ds, connect_timeout=timeout))
     guard_connections(engine)
     try:
         with engine.connect() as conn:

@@ -4,6 +4,11 @@
 ``datasource_id`` in ``job.meta``; with no ``REDIS_URL`` it runs inline. The worker side
 (``run``) refuses a job whose meta lacks either id or disagrees with the row, opens a fresh app context
 for the job, and always closes its sessions after.
+
+Every job has a time limit (``TENANT_JOB_TIMEOUT``) and its database connections have read/write timeouts, so
+a tenant whose database hangs holds a worker for a bounded time. Its row always ends: ``execute`` records
+any failure, the rq failure callback ``on_job_failure`` one that escaped it (or a job rq found abandoned by a
+dead worker), and ``TenantWorker`` a job whose work horse rq killed (stopped, or past its limit).
 """
 
 import secrets
@@ -11,6 +16,10 @@ import secrets
 from flask import current_app, g
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from rq import Callback, Worker, get_current_job
+from rq.exceptions import AbandonedJobError
+from rq.job import JobStatus
+from rq.timeouts import JobTimeoutException
 
 from common.errors import ApiError
 from common.timeutil import utcnow
@@ -50,7 +59,9 @@ def failure_of(kind, exc, job_id):
     of the statement it failed on, such as the first administrator's password hash) becomes a plain
     message naming its class; its details go to the server log alone.
     """
-
+    timed_out = _timed_out(exc)
+    if timed_out:
+        return "timed_out", timed_out
     if isinstance(exc, JobFailure):
         return exc.code, str(exc)[:2000]
     code = connect_errors.failure_code(exc)
@@ -62,6 +73,8 @@ def failure_of(kind, exc, job_id):
         return "tenant_schema_error", str(exc)[:2000]
     return f"{kind}_failed", _("%(what)s (%(reason)s). The details are in the server log under job %(job)s.",
                                what=FAILED.get(kind, FAILED[None]), reason=type(exc).__name__, job=job_id)
+
+
 class QueueUnavailable(ApiError):
     """Redis did not take the job (down, or silent past ``REDIS_SOCKET_TIMEOUT``): a 503, nothing left queued."""
 
@@ -114,8 +127,9 @@ def enqueue(kind, datasource, by=None, fleet_run_id=None, commit=True):
         db.session.commit()
     if current_app.config.get("REDIS_URL"):
         try:
-            _queue().enqueue(run, row.id, job_id=row.id, meta=tenant_meta(row),
-                             job_timeout=600, result_ttl=86400, failure_ttl=7 * 86400)
+            _queue().enqueue(run, row.id, job_id=row.id, meta=tenant_meta(row), on_failure=Callback(on_job_failure),
+                             job_timeout=current_app.config.get("TENANT_JOB_TIMEOUT", 300), result_ttl=86400,
+                             failure_ttl=7 * 86400)
         except RedisError as exc:
             _not_queued(row, exc, committed=commit)
     else:
@@ -134,8 +148,6 @@ def _not_queued(row, exc, committed):
 
 def run(job_id):
     """rq entry point: runs in a worker process, in an app context of its own."""
-    from rq import get_current_job
-
     meta = get_current_job().meta if get_current_job() else {}
     app = _worker_app()
     with app.app_context():
@@ -204,4 +216,62 @@ def execute(job_id, meta):
     row.message = row.message or "done"
     db.session.commit()
     return {"status": "finished"}
+
+
+def _timed_out(exc, job=None):
+    """The plain error of a job rq stopped at its time limit (None for any other failure)."""
+    if not isinstance(exc, JobTimeoutException):
+        return None
+    job = job or get_current_job()
+    return f"timed out: the job ran longer than its limit of {job.timeout if job else '?'} seconds"
+
+
+def fail_unfinished(job_id, code, error):
+    """End a job's row as failed, with ``code`` and a plain ``error``, unless it already ended (the caller
+    commits)."""
+    row = db.session.get(TenantJob, job_id)
+    if row is not None and row.status not in ("finished", "failed"):
+        row.status, row.error_code, row.error, row.finished_at = "failed", code, error[:2000], utcnow()
+    return row
+
+
+def _fail_from_worker(job_id, code, error):
+    """Record a failure rq saw but ``execute`` did not, from a worker or work horse process."""
+    app = _worker_app()
+    with app.app_context():
+        try:
+            fail_unfinished(job_id, code, error)
+            db.session.commit()
+        finally:
+            db.session.remove()
+            db.engine.dispose()  # a work horse forked from this process later must not share these sockets
+
+
+def on_job_failure(job, connection, exc_type, exc_value, tb):
+    """rq failure callback (in the work horse, or in whichever worker cleans up a job whose worker died)."""
+    if exc_type is AbandonedJobError:
+        code, error = "interrupted", "interrupted: the worker running this job stopped before it ended"
+    elif _timed_out(exc_value, job):
+        code, error = "timed_out", _timed_out(exc_value, job)
+    else:
+        code, error = "job_failed", f"failed: {getattr(exc_type, '__name__', 'unknown error')}"
+    _fail_from_worker(job.id, code, error)
+
+
+class TenantWorker(Worker):
+    """The rq worker for the "tenants" queue (``rq worker --worker-class datasource_registry.jobs.TenantWorker``).
+
+    When rq kills a job's work horse (a minute past the job's time limit, ``rq`` stop or kill-horse commands,
+    the kernel's out-of-memory killer) it fails the job without running its failure callback: this ends the
+    job's row too, instead of leaving it ``running`` for ever."""
+
+    def handle_job_failure(self, job, queue, started_job_registry=None, exc_string=""):
+        super().handle_job_failure(job, queue, started_job_registry=started_job_registry, exc_string=exc_string)
+        if self.is_horse or job.func_name != f"{__name__}.run":
+            return  # in the horse, execute() and on_job_failure() record it; the fleet coordinator's run goes stale
+        if job.get_status(refresh=False) == JobStatus.STOPPED:
+            code, error = "stopped", "stopped: an rq stop-job command ended this job"
+        else:
+            code, error = "interrupted", "interrupted: the work horse running this job was killed before the job ended"
+        _fail_from_worker(job.id, code, error)
 

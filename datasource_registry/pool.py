@@ -194,6 +194,8 @@ class PoolRegistry:
         identity_check=None,
         engine_options: dict | None = None,
         connect_timeout: int = 5,
+        read_timeout: float | None = None,
+        write_timeout: float | None = None,
         connect_guard=None,
     ):
         if int(budget) < 1:
@@ -210,6 +212,8 @@ class PoolRegistry:
         self._connect_guard = connect_guard
         self._engine_options = options
         self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.write_timeout = write_timeout
         self._init_state()
 
     def _init_state(self) -> None:
@@ -484,8 +488,9 @@ class PoolRegistry:
         url = entry.target.url
         options = {"pool_pre_ping": True, "pool_recycle": 3600, "hide_parameters": True}
         if url.get_backend_name() == "mysql":
-            # An unreachable server must cost a request seconds, not the OS's minutes-long TCP timeout.
-            options["connect_args"] = {"connect_timeout": self.connect_timeout}
+            # An unreachable server must cost a request seconds, not the OS's minutes-long TCP timeout; one that
+            # accepts and then never answers (frozen, paused) must cost no more than the read/write timeouts.
+            options["connect_args"] = self._driver_timeouts()
         sized = True
         if url.get_backend_name() == "sqlite":
             # sqlite keeps its default pool; a file database defaults to a QueuePool, which we size
@@ -497,10 +502,18 @@ class PoolRegistry:
                 max_overflow=entry.max_overflow,
                 pool_timeout=self.wait_timeout,
             )
-        options.update(self._engine_options)
+        extra = dict(self._engine_options)
+        if "connect_args" in extra and "connect_args" in options:  # add to the timeouts, never drop them
+            extra["connect_args"] = {**options["connect_args"], **extra["connect_args"]}
+        options.update(extra)
         engine = sa.create_engine(url, **options)
         self._instrument(engine, entry)
         return engine
+
+    def _driver_timeouts(self) -> dict:
+        timeouts = {"connect_timeout": self.connect_timeout, "read_timeout": self.read_timeout,
+                    "write_timeout": self.write_timeout}
+        return {name: value for name, value in timeouts.items() if value is not None}
 
     def _instrument(self, engine: Engine, entry: _Entry) -> None:
         registry = self
@@ -710,10 +723,13 @@ def make_registry(
     identity_check=None,
     engine_options: dict | None = None,
     connect_timeout: int = 5,
+    read_timeout: float | None = None,
+    write_timeout: float | None = None,
     connect_guard=None,
 ) -> PoolRegistry:
     """A registry that is reset automatically in every forked child (gunicorn, rq)."""
-    registry = PoolRegistry(budget, wait_timeout, identity_check, engine_options, connect_timeout, connect_guard)
+    registry = PoolRegistry(budget, wait_timeout, identity_check, engine_options, connect_timeout, read_timeout,
+                            write_timeout, connect_guard)
     _REGISTRIES.add(registry)
     return registry
 

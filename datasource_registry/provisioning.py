@@ -13,7 +13,7 @@ from extensions import db
 from . import connect_errors, tenant_schema
 from .jobs import JobFailure, job_kind
 from .models import TenantJob
-from .services import guard_connections, url_for_datasource
+from .services import driver_timeouts, guard_connections, url_for_datasource
 
 # Callables (connection, enterprise, report) -> dict | None that the tenant runtime registers. A hook
 # may return a one-time "secret" (the first administrator's set-password token): it goes to NOTIFY_HOOKS
@@ -45,14 +45,15 @@ def database_may_exist(ds):
 def _create_database(ds):
     if ds.type == "sqlite":
         return
+    # the job's first contact with the server: the ordinary timeouts, so a silent server fails it quickly
     server = create_engine(url_for_datasource(ds, with_database=False), poolclass=NullPool, hide_parameters=True,
-                           connect_args={"connect_timeout": 10})
+                           connect_args=driver_timeouts(ds))
     guard_connections(server)
     try:
         with server.connect() as conn:
             quoted = conn.dialect.identifier_preparer.quote(ds.database)
             conn.execute(text(f"CREATE DATABASE IF NOT EXISTS {quoted} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
-    except Exception as exc:  # the first contact with the server: whatever fails, say only why
+    except connect_errors.CONNECTING_ERRORS as exc:  # the first contact with the server: say only why
         raise connect_errors.connect_failure(exc) from None
     finally:
         server.dispose()
@@ -75,7 +76,8 @@ def provision(job, ds, report):
     enterprise = ds.enterprise
     report(5, _("Creating the database"))
     _create_database(ds)
-    engine = create_engine(url_for_datasource(ds), poolclass=NullPool, hide_parameters=True)
+    engine = create_engine(url_for_datasource(ds), poolclass=NullPool, hide_parameters=True,
+                           connect_args=driver_timeouts(ds, migration=True))
     guard_connections(engine)
     results = {}
     try:
@@ -110,7 +112,8 @@ def provision(job, ds, report):
 @job_kind("upgrade")
 def upgrade(job, ds, report):
     """One tenant of a fleet migration: bring its schema to head."""
-    engine = create_engine(url_for_datasource(ds), poolclass=NullPool, hide_parameters=True)
+    engine = create_engine(url_for_datasource(ds), poolclass=NullPool, hide_parameters=True,
+                           connect_args=driver_timeouts(ds, migration=True))
     guard_connections(engine)
     try:
         with engine.connect() as conn:

@@ -43,6 +43,8 @@ def init_app(app):
     app.extensions["pool_registry"] = make_registry(budget=budget, wait_timeout=app.config.get("TENANT_POOL_WAIT", 2.0),
                                                     identity_check=_identity_check,
                                                     connect_timeout=app.config.get("TENANT_CONNECT_TIMEOUT", 5),
+                                                    read_timeout=app.config.get("TENANT_READ_TIMEOUT", 30),
+                                                    write_timeout=app.config.get("TENANT_WRITE_TIMEOUT", 30),
                                                     connect_guard=_host_guard(app))
 
 

@@ -2,6 +2,7 @@
 
 import os
 import time
+from types import SimpleNamespace
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -94,11 +95,26 @@ def url_for_datasource(ds, with_database=True):
                       ds.database if with_database else None)
 
 
-def probe(ds, timeout=5):
+def driver_timeouts(ds, migration=False, connect_timeout=None):
+    """PyMySQL ``connect_args`` for one connection to the datasource's server: its connect timeout covers only
+    the TCP connect; the greeting and every later answer wait ``read_timeout``, which is for ever unless set.
+    Schema migrations get the longer ``TENANT_MIGRATION_TIMEOUT``. Nothing for SQLite."""
+    if ds.type == "sqlite":
+        return {}
+    config = current_app.config
+    if migration:
+        read = write = config.get("TENANT_MIGRATION_TIMEOUT", 180)
+    else:
+        read, write = config.get("TENANT_READ_TIMEOUT", 30), config.get("TENANT_WRITE_TIMEOUT", 30)
+    return {"connect_timeout": connect_timeout or config.get("TENANT_CONNECT_TIMEOUT", 5),
+            "read_timeout": read, "write_timeout": write}
+
+
+def probe(ds, timeout=None):
     """Connect once (no pool): latency, server version, schema version. A failure raises ApiError with
     its failure code (``unreachable``, ``access_denied``: 503; ``database_missing``, ``host_not_allowed``: 409)."""
     engine = create_engine(url_for_datasource(ds), poolclass=NullPool, hide_parameters=True,
-                           connect_args={} if ds.type == "sqlite" else {"connect_timeout": timeout})
+                           connect_args=driver_timeouts(ds, connect_timeout=timeout))
     guard_connections(engine)
     started = time.perf_counter()
     try:
@@ -150,7 +166,7 @@ def business_rows(ds):
     if ds.type == "mysql":
         try:
             server = create_engine(url_for_datasource(ds, with_database=False), poolclass=NullPool,
-                                   hide_parameters=True, connect_args={"connect_timeout": 5})
+                                   hide_parameters=True, connect_args=driver_timeouts(ds))
             guard_connections(server)
             with server.connect() as conn:
                 exists = conn.execute(text("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = :d"),
@@ -160,7 +176,8 @@ def business_rows(ds):
             raise connect_errors.connect_failure(exc) from None
         if not exists:
             return report
-    engine = create_engine(url_for_datasource(ds), poolclass=NullPool, hide_parameters=True)
+    engine = create_engine(url_for_datasource(ds), poolclass=NullPool, hide_parameters=True,
+                           connect_args=driver_timeouts(ds))
     guard_connections(engine)
     try:
         with engine.connect() as conn:
@@ -220,7 +237,7 @@ def _refuse_unless_empty(ds, force_reason):
         raise Conflict("datasource_has_data", _("The tenant database already holds business data."), found=found)
 
 
-def try_connection(enterprise, data, timeout=5):
+def try_connection(enterprise, data, timeout=None):
     """Connect with entered values before they are saved (nothing is stored): the server answers, the
     account is accepted, and whether the generated database exists yet. Failures as ``probe``."""
     _refuse_second_configuration(enterprise)
@@ -232,7 +249,8 @@ def try_connection(enterprise, data, timeout=5):
                 "database_exists": os.path.exists(_sqlite_path(database))}
     check_host_allowed(data)
     engine = create_engine(_mysql_url(data["username"], data["password"], data["host"], data["port"]),
-                           poolclass=NullPool, hide_parameters=True, connect_args={"connect_timeout": timeout})
+                           poolclass=NullPool, hide_parameters=True,
+                           connect_args=driver_timeouts(SimpleNamespace(type="mysql"), connect_timeout=timeout))
     guard_connections(engine)
     started = time.perf_counter()
     try:

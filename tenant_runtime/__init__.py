@@ -9,6 +9,7 @@ def init_app(app):
 
     from . import password_views  # noqa: F401 - adds the password pages and API to the blueprints
     from .auth import user_for_support
+    from .bulkhead import Bulkhead
     from .provisioning import create_first_admin
     from .routing import TenantRoutingMiddleware
     from .views import api, bp, render_error_page
@@ -18,6 +19,7 @@ def init_app(app):
     if user_for_support not in USER_FINDERS:
         USER_FINDERS.append(user_for_support)
     PAGE_RENDERERS["/t/"] = render_error_page  # every error under a tenant's path, in the tenant's own look
+    app.extensions["tenant_bulkhead"] = Bulkhead()
     csrf.exempt(api)  # bearer tokens only
     app.register_blueprint(bp)
     app.register_blueprint(api)

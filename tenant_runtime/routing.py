@@ -1,7 +1,7 @@
 """Taking a request to its tenant: ``/t/<tenant_code>/`` (canonical), or a subdomain, or the
 ``X-Tenant-Code`` header (API clients), as TENANT_ROUTING allows. Fail closed at every step."""
 
-from flask import g, request
+from flask import current_app, g, request
 from flask_babel import gettext as _
 
 from common.errors import DATABASE_UNAVAILABLE, ApiError, log_database_unavailable
@@ -41,12 +41,28 @@ def resolve(code):
         raise TenantError(503, "tenant_suspended", info.suspend_message or _("Under maintenance. Please come back later."))
     if info.target is None:
         raise TenantError(503, "tenant_unavailable", _("This company's database is not available yet."))
+    _take_slot(info.tenant_id)
     try:
         engine = get_registry().engine_for(info.target)
     except CapacityExceeded:
-        raise TenantError(503, "tenant_busy", _("Too many requests right now. Please try again in a moment.")) from None
+        raise _busy() from None
     g.tenant = TenantContext(info=info, engine=engine)
     return g.tenant
+
+
+def _busy():
+    return TenantError(503, "tenant_busy", _("Too many requests right now. Please try again in a moment."))
+
+
+def _take_slot(tenant_id):
+    """One of the tenant's request slots in this process (the bulkhead), held until teardown; none free: 503."""
+    if g.get("tenant_slot") is not None:
+        return
+    limit = current_app.config.get("TENANT_REQUEST_LIMIT", 4)
+    if not current_app.extensions["tenant_bulkhead"].try_enter(tenant_id, limit):
+        current_app.logger.warning("tenant %s busy: %s requests in progress in this process", tenant_id, limit)
+        raise _busy()
+    g.tenant_slot = tenant_id
 
 
 def pull_tenant_code(endpoint, values):
@@ -70,8 +86,13 @@ def push_tenant_code(endpoint, values):
 
 def close_tenant_session(exc=None):
     tenant = g.pop("tenant", None)
-    if tenant is not None:
-        tenant.close()
+    try:
+        if tenant is not None:
+            tenant.close()  # may itself wait on a hung database: the slot is still in use until it returns
+    finally:
+        slot = g.pop("tenant_slot", None)
+        if slot is not None:
+            current_app.extensions["tenant_bulkhead"].leave(slot)
 
 
 class TenantRoutingMiddleware:

@@ -15,7 +15,15 @@ import sqlalchemy as sa
 from app import create_app
 from config import TestingConfig
 from extensions import db
-from tests.conftest import MYSQL_SERVER, PASSWORD, TENANT_PREFIX, _mysql_database, csrf_from, tenant_engine
+from tests.conftest import (
+    MYSQL_SERVER,
+    PASSWORD,
+    TENANT_PREFIX,
+    _mysql_database,
+    csrf_from,
+    reset_tenant_database,
+    tenant_engine,
+)
 from tests.faults import FaultyProxy, answered_within
 from tests.platform_admin.onboarding_helpers import assert_error
 
@@ -85,8 +93,6 @@ def ctl(control, tenant_databases):
     fresh administrator (the session's other tests reset these databases too)."""
     from platform_admin.auth.services import create_staff
     from platform_admin.enterprises.models import Enterprise
-    from tenant_runtime.models import TenantBase
-    from tenant_runtime.provisioning import create_first_admin
     from tenant_runtime.resolver import invalidate
 
     application, proxy = control
@@ -97,14 +103,9 @@ def ctl(control, tenant_databases):
         db.session.commit()
         for spec in tenant_databases[:2]:
             engine = tenant_engine(spec["database"])
-            with engine.begin() as conn:
-                conn.execute(sa.text("SET FOREIGN_KEY_CHECKS = 0"))
-                for table in reversed(TenantBase.metadata.sorted_tables):
-                    if table.name != "tenant_identity":
-                        conn.execute(sa.text(f"DELETE FROM `{table.name}`"))
-                conn.execute(sa.text("SET FOREIGN_KEY_CHECKS = 1"))
-                passwords[spec["enterprise_no"].lower()] = create_first_admin(
-                    conn, db.session.get(Enterprise, spec["id"]), None)["secret"]
+            with engine.connect() as conn:
+                passwords[spec["enterprise_no"].lower()] = reset_tenant_database(
+                    conn, db.session.get(Enterprise, spec["id"]))
             engine.dispose()
         db.session.remove()
     invalidate()

@@ -117,7 +117,8 @@ def test_a_fleet_run_whose_coordinator_cannot_be_queued_ends_and_frees_the_slot(
     assert coordinator.args == (int(error["run_id"]),)
 
 
-def test_the_fleet_pages_answer_503_and_leave_no_run_holding_the_slot(app, login_page, queue_down):
+def test_the_fleet_pages_answer_503_and_leave_no_run_holding_the_slot(app, login_page, queue_down, tenants):
+    # ``tenants``: tenants whose schema no job recorded yet, so the page has something to upgrade
     browser = login_page("devops")
     page = browser.get("/fleet/")
     resp = answered(browser.post, "/fleet/", data={"canary": "1", "parallelism": "1",
