@@ -8,6 +8,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import datasource_registry
 import platform_admin
 import tenant_runtime
+from common.db import control_engine_options
 from config import config_from_env
 from extensions import babel, csrf, db, limiter, login_manager, migrate
 
@@ -24,9 +25,12 @@ def create_app(config_object=None):
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = control_engine_options(app.config)
     db.init_app(app)
     migrate.init_app(app, db, render_as_batch=True, directory=os.path.join(os.path.dirname(__file__), "migrations"))
-    login_manager.init_app(app)
+    # No ``current_user`` in templates (none uses it): rendering a page, an error page above all, must not
+    # load the staff user from the control database.
+    login_manager.init_app(app, add_context_processor=False)
     csrf.init_app(app)
     limiter.init_app(app)
     platform_admin.init_babel(app, babel)

@@ -32,8 +32,18 @@ class Config:
     SQLALCHEMY_DATABASE_URI = os.environ.get(
         "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'control.sqlite3'}"
     )
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # hide_parameters: a database error's text (logged, or stored by a job) never quotes the values sent.
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
+    # Seconds a control-database connect / read / write may take before the request answers 503
+    # (MySQL only; 0 = no limit, e.g. for a long ``flask db upgrade``). Read + connect stays under
+    # gunicorn's 30 s worker timeout, so a frozen server costs a 503, never a killed worker.
+    CONTROL_DB_CONNECT_TIMEOUT = float(os.environ.get("CONTROL_DB_CONNECT_TIMEOUT", "5"))
+    CONTROL_DB_READ_TIMEOUT = float(os.environ.get("CONTROL_DB_READ_TIMEOUT", "20"))
+    CONTROL_DB_WRITE_TIMEOUT = float(os.environ.get("CONTROL_DB_WRITE_TIMEOUT", "20"))
     REDIS_URL = os.environ.get("REDIS_URL", "")  # empty: jobs run inline
+    # Connect and read timeout of every Redis client the app creates (throttle store, job queue): a
+    # frozen Redis costs each request at most this, never a hung worker.
+    REDIS_SOCKET_TIMEOUT = float(os.environ.get("REDIS_SOCKET_TIMEOUT", "2"))
 
     INSTANCE_PATH = str(INSTANCE_DIR)
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))
@@ -49,10 +59,21 @@ class Config:
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or (
         os.environ.get("REDIS_URL") or "memory://"
     )
+    RATELIMIT_STORAGE_OPTIONS = (
+        {"socket_timeout": REDIS_SOCKET_TIMEOUT, "socket_connect_timeout": REDIS_SOCKET_TIMEOUT}
+        if RATELIMIT_STORAGE_URI.startswith("redis") else {}
+    )
+    # When the store is unreachable every limit counts in this process's memory instead (sign-in and
+    # registration stay possible, still throttled per process); SMS codes refuse to go out then
+    # (platform_admin/onboarding/throttle.py). Errors after the check (the deduction of a failed
+    # sign-in) are logged rather than turning a finished request into a 500.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_SWALLOW_ERRORS = True
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "pa")
     LOGIN_LIMIT_PER_USER = os.environ.get("LOGIN_LIMIT_PER_USER", "5 per 15 minutes")
     LOGIN_LIMIT_PER_IP = os.environ.get("LOGIN_LIMIT_PER_IP", "30 per 15 minutes")
+    TENANT_LOGIN_LIMIT_PER_IP = os.environ.get("TENANT_LOGIN_LIMIT_PER_IP", "30 per 15 minutes")  # all tenants
     SMS_LIMIT_PER_PHONE = os.environ.get("SMS_LIMIT_PER_PHONE", "1 per minute;5 per hour")
     SMS_LIMIT_PER_IP = os.environ.get("SMS_LIMIT_PER_IP", "20 per hour")
     REGISTER_LIMIT_PER_IP = os.environ.get("REGISTER_LIMIT_PER_IP", "30 per hour")
@@ -72,7 +93,9 @@ class Config:
 
     PASSWORD_HASH_METHOD = "scrypt"
     API_TOKEN_TTL = timedelta(hours=_int("API_TOKEN_TTL_HOURS", 12))
-    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")  # for QR codes; default: request host
+    # Where links in SMS, e-mail, QR codes and support sign-ins point (never the request's Host header).
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000"  # start.sh's address
+    SET_PASSWORD_LINK_TTL = timedelta(hours=_int("SET_PASSWORD_LINK_TTL_HOURS", 7 * 24))
     CONTRACT_EXPIRY_WARNING_DAYS = 30
 
     # Tenancy
@@ -81,16 +104,40 @@ class Config:
     TENANT_POOL_WAIT = float(os.environ.get("TENANT_POOL_WAIT", "2"))  # seconds to wait for room before a 503
     ALLOW_SQLITE_DATASOURCES = _bool("ALLOW_SQLITE_DATASOURCES", True)
     TENANT_CONNECT_TIMEOUT = _int("TENANT_CONNECT_TIMEOUT", 5)  # seconds before an unreachable tenant is a 503
+    # Seconds a tenant database may take to answer (read) or accept (write) one packet. connect_timeout only covers
+    # the TCP connect: a server that accepts and then says nothing would otherwise hold a thread for ever.
+    TENANT_READ_TIMEOUT = _int("TENANT_READ_TIMEOUT", 30)
+    TENANT_WRITE_TIMEOUT = _int("TENANT_WRITE_TIMEOUT", 30)
+    # Read and write timeout of schema migrations (provisioning, fleet upgrades): longer than the 120 s a migration
+    # may wait for another process's lock on the same database, and than slow DDL.
+    TENANT_MIGRATION_TIMEOUT = _int("TENANT_MIGRATION_TIMEOUT", 180)
+    TENANT_JOB_TIMEOUT = _int("TENANT_JOB_TIMEOUT", 300)  # rq time limit of one tenant job (provisioning)
+    # Bulkhead: requests one tenant may have in progress in one process, beyond which it gets a fast 503, so a
+    # tenant whose database hangs can hold at most this many of a process's threads. WEB_THREADS is what gunicorn
+    # runs per process (--threads); by default one tenant may take a quarter of them.
+    WEB_THREADS = _int("WEB_THREADS", 8)
+    TENANT_REQUEST_LIMIT = _int("TENANT_REQUEST_LIMIT", max(1, WEB_THREADS // 4))
     TENANT_CACHE_TTL = float(os.environ.get("TENANT_CACHE_TTL", "5"))  # seconds a tenant lookup is reused
     # How a request names its tenant: any of path (/t/<code>/), subdomain (<code>.TENANT_BASE_DOMAIN), header
     TENANT_ROUTING = tuple(os.environ.get("TENANT_ROUTING", "path,header").split(","))
     TENANT_BASE_DOMAIN = os.environ.get("TENANT_BASE_DOMAIN", "")
+    # Hosts a datasource may name: host names, IPs and CIDR networks, comma separated; empty allows any
+    # (development only: production refuses to start without it). Checked on save and before every connection.
+    DATASOURCE_ALLOWED_HOSTS = os.environ.get("DATASOURCE_ALLOWED_HOSTS", "")
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
     PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
     TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)  # X-Forwarded-For hops to trust
+
+    @classmethod
+    def check(cls):
+        from common.urls import is_base_url
+
+        if not is_base_url(cls.PUBLIC_BASE_URL):
+            raise RuntimeError(f"PUBLIC_BASE_URL must be an http(s) URL such as https://crm.example.com, "
+                               f"not {cls.PUBLIC_BASE_URL!r}")
 
 
 class DevelopmentConfig(Config):
@@ -108,15 +155,18 @@ class TestingConfig(Config):
 
 class ProductionConfig(Config):
     ALLOW_SQLITE_DATASOURCES = _bool("ALLOW_SQLITE_DATASOURCES", False)
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")  # required: no default host for real links
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
     PREFERRED_URL_SCHEME = "https"
 
     @classmethod
     def check(cls):
-        missing = [k for k in ("SECRET_KEY", "DATABASE_URL", "SECRET_MASTER_KEYS") if not os.environ.get(k)]
+        required = ("SECRET_KEY", "DATABASE_URL", "SECRET_MASTER_KEYS", "DATASOURCE_ALLOWED_HOSTS", "PUBLIC_BASE_URL")
+        missing = [k for k in required if not os.environ.get(k, "").strip()]
         if missing:
             raise RuntimeError(f"production config needs environment variables: {', '.join(missing)}")
+        super().check()
 
 
 CONFIGS = {

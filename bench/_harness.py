@@ -295,4 +295,5 @@ def patch_job_engines_ssl_disabled():
     return undo
 
 
-SSL_DISABLED_CONFIG = {"SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "connect_args": {"ssl_disabled": True}}}
+SSL_DISABLED_CONFIG = {"SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True,
+                                                    "connect_args": {"ssl_disabled": True}}}

@@ -23,7 +23,7 @@ side ``--per-round`` times, the order rotating from round to round), per-request
   database and account. Its ``GET /api/v1/me`` does what the routed app's token check and view do, with
   the same ORM models and serializer: bearer header parsed, tenant prefix of the token compared,
   ``sys_token`` selected by the SHA-256 of the token, revoked/expiry checked, ``last_used_at`` set,
-  ``sys_user`` loaded by id (enabled checked), JSON from ``tenant_runtime.views.user_json`` plus the
+  ``sys_user`` loaded by id (enabled checked), JSON from ``tenant_runtime.schemas.TenantUserSchema`` plus the
   tenant's code and name (constants), session committed in after_request (the UPDATE of
   ``last_used_at``), closed in teardown. What it does NOT do is everything that makes the app
   multi-tenant: path routing middleware, tenant resolution (the resolver cache; with
@@ -83,7 +83,7 @@ def make_baseline_app(url, code, name, tenant_id, write_last_used=True):
     from sqlalchemy.orm import Session
 
     from tenant_runtime.models import SysToken, SysUser, utcnow
-    from tenant_runtime.views import user_json
+    from tenant_runtime.schemas import TenantUserSchema
 
     engine = sa.create_engine(url, poolclass=sa.pool.QueuePool, pool_size=1, max_overflow=4, pool_pre_ping=True,
                               pool_recycle=3600, pool_timeout=2)
@@ -114,9 +114,11 @@ def make_baseline_app(url, code, name, tenant_id, write_last_used=True):
         g.user = user
         return None
 
+    user_schema = TenantUserSchema()
+
     @app.get("/api/v1/me")
     def me():
-        return jsonify({**user_json(g.user), "tenant": {"code": code, "name": name}})
+        return jsonify({**user_schema.dump(g.user), "tenant": {"code": code, "name": name}})
 
     @app.after_request
     def commit(resp):

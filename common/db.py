@@ -1,7 +1,8 @@
-"""Commit helpers that turn database uniqueness violations into clean 409s."""
+"""Commit helpers that turn database uniqueness violations into clean 409s; the control engine's options."""
 
 from flask import abort
 from flask_babel import gettext as _
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from extensions import db
@@ -51,3 +52,19 @@ def flush():
     except IntegrityError as exc:
         db.session.rollback()
         _raise_conflict(exc)
+
+
+CONTROL_DB_TIMEOUTS = {"connect_timeout": "CONTROL_DB_CONNECT_TIMEOUT", "read_timeout": "CONTROL_DB_READ_TIMEOUT",
+                       "write_timeout": "CONTROL_DB_WRITE_TIMEOUT"}
+
+
+def control_engine_options(config):
+    """``SQLALCHEMY_ENGINE_OPTIONS`` with the control database's timeouts: a MySQL server that is down or
+    frozen then costs a request at most connect + read timeout and a 503, never a hung worker. SQLite has
+    no network to wait on, so it keeps the options as they are. A timeout of 0 means none."""
+    options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    if make_url(config["SQLALCHEMY_DATABASE_URI"]).get_backend_name() not in ("mysql", "mariadb"):
+        return options
+    timeouts = {arg: config[key] for arg, key in CONTROL_DB_TIMEOUTS.items() if config.get(key)}
+    options["connect_args"] = {**timeouts, **options.get("connect_args", {})}
+    return options

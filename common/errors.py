@@ -1,5 +1,6 @@
 """One error shape for the API (shared/API.md) and friendly pages for the UI."""
 
+import sqlalchemy.exc
 from flask import current_app, g, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
@@ -45,6 +46,16 @@ class Invalid(ApiError):
         super().__init__(422, "invalid_fields", message or _("Some fields are invalid."), fields)
 
 
+# The database did not answer: down, frozen past the engine's timeouts, or every pooled connection stuck.
+DATABASE_UNAVAILABLE = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, sqlalchemy.exc.TimeoutError)
+
+
+def log_database_unavailable(exc, what="control database"):
+    """One warning line: the driver's reason only, never the statement or its parameters."""
+    current_app.logger.warning("%s unavailable on %s %s: %s", what, request.method, request.path,
+                               getattr(exc, "orig", None) or exc)
+
+
 def wants_json():
     return request.path.startswith("/api/") or "/api/v1/" in request.path
 
@@ -66,7 +77,15 @@ def error_response(status, code=None, message=None, fields=None, extra=None, hea
     return resp
 
 
+# Error pages of the packages that serve another audience, by path prefix: the tenant CRM registers its own
+# for "/t/", so a tenant's users never see the back office's page or its staff sign-in.
+PAGE_RENDERERS = {}
+
+
 def _page(status, title, message):
+    for prefix, render in PAGE_RENDERERS.items():
+        if request.path.startswith(prefix):
+            return render(status, title, message)
     return render_template("errors/error.html", status=status, title=title, message=message), status
 
 
@@ -103,6 +122,8 @@ def register_error_handlers(app):
         status = exc.code or 500
         if status == 429:
             g.throttled = True
+        if exc.response is not None:  # an answer built for this case (a throttled form shown again, filled in)
+            return exc.response
         if wants_json():
             message = exc.description if status != 429 else _("Too many attempts. Please wait and try again.")
             # keep Allow / Retry-After, but not the HTML error page's own Content-Type and Content-Length
@@ -113,6 +134,23 @@ def register_error_handlers(app):
             return error_response(status, message=message, headers=headers)
         title, msg = FRIENDLY.get(status, FRIENDLY[400])()
         return _page(status, title, msg)
+
+    def handle_database_unavailable(exc):
+        log_database_unavailable(exc)
+        try:
+            db.session.rollback()
+        except sqlalchemy.exc.SQLAlchemyError:  # the connection is gone; the session is discarded at teardown
+            pass
+        # The staff row this request loaded is expired now: the page's user menu or language would read it
+        # back from the database that just failed. The page is the anonymous one, which needs no database.
+        g.staff = None
+        message = _("The platform database is not answering right now. Please try again in a moment.")
+        if wants_json():
+            return error_response(503, "database_unavailable", message)
+        return _page(503, _("Temporarily unavailable"), message)
+
+    for exc_class in DATABASE_UNAVAILABLE:
+        app.register_error_handler(exc_class, handle_database_unavailable)
 
     @app.errorhandler(Exception)
     def handle_unexpected(exc):

@@ -3,6 +3,7 @@
 from flask import request
 from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
+from wtforms.fields.core import UnboundField
 
 from .errors import ApiError, Invalid
 
@@ -50,11 +51,18 @@ def _as_formdata(data):
     return md
 
 
+def _field_names(form_cls):
+    return {name for name in dir(form_cls) if isinstance(getattr(form_cls, name, None), UnboundField)}
+
+
 def form_from_json(form_cls, base=None, **kwargs):
-    """Build ``form_cls`` from the JSON body, laid over ``base`` (current values, for PATCH)."""
+    """Build ``form_cls`` from the JSON body, laid over ``base`` (current values, for PATCH). Keys the form
+    does not have are ignored, whatever their value, as a form post ignores fields it does not know."""
     data = dict(base or {})
     data.update(json_body())
-    return form_cls(formdata=_as_formdata(data), meta={"csrf": False}, **kwargs)
+    fields = _field_names(form_cls)
+    return form_cls(formdata=_as_formdata({k: v for k, v in data.items() if k in fields}), meta={"csrf": False},
+                    **kwargs)
 
 
 def validate_or_422(form):

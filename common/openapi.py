@@ -1,14 +1,25 @@
-"""Forms to OpenAPI: the JSON schema of a WTForms class, so a documented request body is exactly what
-the form that validates it accepts."""
+"""Forms to OpenAPI: the JSON schema of a WTForms class, so a documented request body (or query string)
+is exactly what the form that validates it accepts: its fields, types, choices, limits and defaults."""
 
 from flask import current_app
-from wtforms import BooleanField, DateField, DateTimeField, DecimalField, IntegerField, SelectField, SelectMultipleField
-from wtforms.validators import DataRequired, InputRequired
+from wtforms import (
+    BooleanField,
+    DateField,
+    DateTimeField,
+    DecimalField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+)
+from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Regexp
 
 from .validators import NotBlank
 
+REQUIRED = DataRequired | InputRequired | NotBlank
 
-def field_schema(field):
+
+def _type_schema(field):
     if isinstance(field, SelectMultipleField):
         return {"type": "array", "items": {"type": "string", "enum": [str(c[0]) for c in field.choices or []]}}
     if isinstance(field, IntegerField):
@@ -21,10 +32,54 @@ def field_schema(field):
         return {"type": "string", "format": "date"}
     if isinstance(field, DateTimeField):
         return {"type": "string", "format": "date-time"}
+    if isinstance(field, PasswordField):
+        return {"type": "string", "format": "password"}
     if isinstance(field, SelectField) and isinstance(field.choices, list) and field.name != "owner_id":
         values = [str(c[0]) for c in field.choices if c[0] != ""]
         return {"type": "string", "enum": values} if values else {"type": "string"}
     return {"type": "string"}
+
+
+def _limits(field, schema):
+    """What the field's validators enforce, in JSON schema words."""
+    for rule in field.validators:
+        if isinstance(rule, Length) and schema["type"] == "string":
+            if rule.max is not None and rule.max >= 0:
+                schema["maxLength"] = rule.max
+            if rule.min is not None and rule.min > 0:
+                schema["minLength"] = rule.min
+        elif isinstance(rule, NumberRange) and schema["type"] == "integer":
+            if rule.min is not None:
+                schema["minimum"] = rule.min
+            if rule.max is not None:
+                schema["maximum"] = rule.max
+        elif isinstance(rule, Regexp) and schema["type"] == "string":
+            schema["pattern"] = rule.regex.pattern
+        elif isinstance(rule, Email):
+            schema["format"] = "email"
+    if is_required(field):  # an empty value is missing; NotBlank also refuses only spaces
+        if schema["type"] == "string":
+            schema.setdefault("minLength", 1)
+            if any(isinstance(v, NotBlank) for v in field.validators):
+                schema.setdefault("pattern", r"\S")
+        elif schema["type"] == "array":
+            schema["minItems"] = 1
+    return schema
+
+
+def is_required(field):
+    return any(isinstance(v, REQUIRED) for v in field.validators)
+
+
+def field_schema(field):
+    schema = _limits(field, _type_schema(field))
+    if field.default is not None and not callable(field.default) and "enum" not in schema.get("items", {}):
+        schema["default"] = field.default
+    if field.description:
+        schema["description"] = str(field.description)
+    if not is_required(field):
+        schema["nullable"] = True  # null is the same as leaving the field out
+    return schema
 
 
 def form_schema(form_cls):
@@ -34,11 +89,8 @@ def form_schema(form_cls):
         for field in form:
             if field.type in ("FileField", "CSRFTokenField"):
                 continue
-            schema = field_schema(field)
-            if field.description:
-                schema["description"] = str(field.description)
-            props[field.name] = schema
-            if any(isinstance(v, DataRequired | InputRequired | NotBlank) for v in field.validators):
+            props[field.name] = field_schema(field)
+            if is_required(field):
                 required.append(field.name)
     result = {"type": "object", "properties": props}
     if required:

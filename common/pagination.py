@@ -38,8 +38,9 @@ def api_limit():
     return limit
 
 
-def cursor_page(query, id_column, serialize):
-    """Newest first by id: ``{"items": [...], "next_cursor": ...}``."""
+def cursor_page(query, id_column, serialize=None):
+    """Newest first by id: ``{"items": [...], "next_cursor": ...}``; the items are the rows themselves
+    unless ``serialize`` is given (an ``@endpoint(page=True)`` view dumps them with its schema)."""
     limit = api_limit()
     cursor = request.args.get("cursor")
     if cursor:
@@ -50,7 +51,7 @@ def cursor_page(query, id_column, serialize):
     more = len(rows) > limit
     rows = rows[:limit]
     return {
-        "items": [serialize(r) for r in rows],
+        "items": [serialize(r) for r in rows] if serialize else rows,
         "next_cursor": _encode_cursor(rows[-1].id) if more and rows else None,
     }
 
@@ -80,5 +81,6 @@ def html_page(query, order_by, per_page=20):
     except ValueError:
         page = 1
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    page = min(page, max(1, math.ceil(total / per_page)))  # past the end (an old link): the last page
     items = db.session.scalars(query.order_by(*order_by).limit(per_page).offset((page - 1) * per_page)).all()
     return Page(items, page, per_page, total)

@@ -15,9 +15,12 @@ def local_zone():
 
 
 def to_local(dt):
+    """A naive UTC time (as stored), or an aware one, in the local zone."""
     if dt is None:
         return None
-    return dt.replace(tzinfo=UTC).astimezone(local_zone())
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(local_zone())
 
 
 def from_local(dt):

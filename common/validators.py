@@ -24,6 +24,27 @@ def normalize_phone(value):
     return "".join(ch for ch in national if ch.isdigit())
 
 
+def display_phone(value):
+    """A stored number as people write it: a landline with its area code apart (``010-85888888``), a
+    service number grouped (``400-812-3123``), a mobile as its 11 digits. Anything else as it is."""
+    if not value:
+        return value or ""
+    try:
+        number = phonenumbers.parse(str(value).strip(), "CN")
+    except phonenumbers.NumberParseException:
+        return value
+    if number.country_code != 86 or not phonenumbers.is_valid_number(number):
+        return value
+    national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)  # "010 8588 8888"
+    kind = phonenumbers.number_type(number)
+    if kind == phonenumbers.PhoneNumberType.FIXED_LINE:
+        area, _sep, local = national.partition(" ")
+        return f"{area}-{local.replace(' ', '')}"
+    if kind == phonenumbers.PhoneNumberType.MOBILE:
+        return "".join(ch for ch in national if ch.isdigit())
+    return national.replace(" ", "-")
+
+
 def is_mobile(value):
     try:
         number = phonenumbers.parse(str(value).strip(), "CN")
@@ -99,6 +120,16 @@ class NotBlank:
             raise StopValidation(_l("This field is required."))
 
 
+class StrongPassword:
+    """The platform's rule for people's passwords (staff and tenant users alike): at least 10 characters,
+    not only digits and not only letters."""
+
+    def __call__(self, form, field):
+        value = field.data or ""
+        if value and (len(value) < 10 or value.isdigit() or value.isalpha()):
+            raise ValidationError(_l("Use at least 10 characters mixing letters and digits."))
+
+
 def strip(value):
     return value.strip() if isinstance(value, str) else value
 
@@ -108,7 +139,8 @@ def empty_to_none(value):
     return value or None
 
 
-__all__ = ["ChinesePhone", "CreditCode", "Money", "NotBlank", "ValidationError", "empty_to_none", "normalize_phone", "strip"]
+__all__ = ["ChinesePhone", "CreditCode", "Money", "NotBlank", "StrongPassword", "ValidationError", "empty_to_none",
+           "normalize_phone", "strip"]
 
 
 def to_e164(value):
@@ -122,21 +154,6 @@ def to_e164(value):
     if number.country_code != 86 or not phonenumbers.is_valid_number(number):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def display_phone(e164):
-    """How a stored E.164 number reads in China: ``138 0013 8000``, ``010-62345678``, ``400-800-8888``."""
-    if not e164:
-        return ""
-    try:
-        number = phonenumbers.parse(e164, "CN")
-    except phonenumbers.NumberParseException:
-        return e164
-    national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
-    if phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.MOBILE:
-        return national
-    head, _sep, rest = national.partition(" ")
-    return f"{head}-{rest.replace(' ', '')}" if rest and not head.startswith("400") else national.replace(" ", "-")
 
 
 class PhoneE164:

@@ -14,8 +14,8 @@ def datasource_ready(enterprise):
         raise Conflict("datasource_not_ready", _("Configure and provision the datasource before opening."))
     try:
         report = probe(ds)
-    except ApiError:
-        raise Conflict("datasource_not_ready", _("The tenant database does not answer.")) from None
+    except ApiError as exc:  # why, in the failure's own plain words (e.g. the database is not created yet)
+        raise Conflict("datasource_not_ready", exc.message, reason=exc.code) from None
     if not (report["schema_current"] and report["identity_ok"]):
         raise Conflict("datasource_not_ready", _("Provision the datasource before opening."))
 
@@ -23,10 +23,13 @@ def datasource_ready(enterprise):
 def init_app(app):
     from . import models, provisioning, signals  # noqa: F401 - tables, ORM guards, job kinds, change signals
     from .cli import register_cli
+    from .hostpolicy import policy_from_setting
     from .registry import init_app as init_registry
 
     app.config.setdefault("TENANT_CONNECTION_BUDGET", 60)
     app.config.setdefault("ALLOW_SQLITE_DATASOURCES", True)
+    app.config.setdefault("DATASOURCE_ALLOWED_HOSTS", "")
+    policy_from_setting(app.config["DATASOURCE_ALLOWED_HOSTS"])  # a mistyped entry stops the start, naming it
     init_registry(app)
     checks = app.extensions.setdefault("open_checks", [])
     if datasource_ready not in checks:

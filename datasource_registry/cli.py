@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from extensions import db
 
-from . import fleet
+from . import connect_errors, fleet
 
 secrets_cli = click.Group("secrets", help="Datasource secrets.")
 
@@ -103,7 +103,7 @@ def list_tenants():
             revision = fleet.schema_revision(ds)
             state = "current" if revision == head else "behind"
         except Exception as exc:  # noqa: BLE001 - one unreachable tenant must not hide the others
-            revision, state = "?", f"unreachable ({type(exc).__name__})"
+            revision, state = "?", f"unreachable ({connect_errors.failure_code(exc) or type(exc).__name__})"
         rows.append((ds.enterprise.enterprise_no or str(ds.enterprise_id), ds.name, ds.database, revision or "-", state))
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
     for row in rows:

@@ -11,10 +11,11 @@ inline in one of the coordinator's threads, each thread in an app context (and s
 2. the rest, ``worker_limit(parallelism)`` at a time. A failure is recorded on its job and the run goes
    on; it ends ``finished`` or ``finished_with_failures``.
 
-Resumable: a run that halted, had failures, or whose coordinator died (no heartbeat for
-``FLEET_STALE_SECONDS``) can be resumed; ``run`` skips the tenants whose upgrade already finished in
-this run and retries the rest, canary wave first again. Upgrades are idempotent, so retrying is safe.
-Only one run is open at a time: the database refuses a second (unique ``running_slot``).
+Resumable: a run that halted, had failures, was interrupted (its coordinator could not be queued), or
+whose coordinator died (no heartbeat for ``FLEET_STALE_SECONDS``) can be resumed; ``run`` skips the
+tenants whose upgrade already finished in this run and retries the rest, canary wave first again.
+Upgrades are idempotent, so retrying is safe. Only one run is open at a time: the database refuses a
+second (unique ``running_slot``).
 
 For scripts and benchmarks, ``upgrade_all(canary=0, parallelism=8, progress=cb)`` does all of it in the
 current app context; ``cb(done, total, outcome)`` gets a ``TenantOutcome`` (with the tenant's wall time in
@@ -64,6 +65,7 @@ class TenantOutcome:
     status: str  # finished | failed
     error: str | None
     seconds: float
+    error_code: str | None = None
 
 
 # ---------------------------------------------------------------------------- the fleet
@@ -83,12 +85,30 @@ def tenant_count():
     return db.session.scalar(select(func.count(Datasource.id)).where(_provisioned()))
 
 
-def schema_revision(ds, timeout=5):
-    """The tenant database's schema revision (None if never migrated); raises if it cannot be reached."""
-    from .services import url_for_datasource
+def tenants_behind(head=None):
+    """How many provisioned tenants are not known to be at ``head``: their latest finished provisioning or
+    upgrade recorded another revision, or none. Read from the jobs' results, without connecting to any tenant
+    (a tenant migrated by hand behind the platform's back still counts as behind: an upgrade is harmless)."""
+    head = head or tenant_schema.head_revision()
+    latest = (select(TenantJob.datasource_id, func.max(TenantJob.finished_at).label("at"))
+              .where(TenantJob.kind.in_(("provision", "upgrade")), TenantJob.status == "finished")
+              .group_by(TenantJob.datasource_id).subquery())
+    results = db.session.execute(
+        select(TenantJob.datasource_id, TenantJob.result)
+        .join(latest, (TenantJob.datasource_id == latest.c.datasource_id) & (TenantJob.finished_at == latest.c.at))
+        .where(TenantJob.kind.in_(("provision", "upgrade")), TenantJob.status == "finished")).all()
+    current = {ds_id for ds_id, result in results
+               if isinstance(result, dict) and (result.get("to") or result.get("schema_version")) == head}
+    return len([ds for ds in provisioned_datasources() if ds.id not in current])
 
-    engine = create_engine(url_for_datasource(ds), poolclass=NullPool,
-                           connect_args={} if ds.type == "sqlite" else {"connect_timeout": timeout})
+
+def schema_revision(ds, timeout=None):
+    """The tenant database's schema revision (None if never migrated); raises if it cannot be reached."""
+    from .services import driver_timeouts, guard_connections, url_for_datasource
+
+    engine = create_engine(url_for_datasource(ds), poolclass=NullPool, hide_parameters=True,
+                           connect_args=driver_timeouts(ds, connect_timeout=timeout))
+    guard_connections(engine)
     try:
         with engine.connect() as conn:
             return tenant_schema.current_revision(conn)
@@ -119,7 +139,7 @@ def is_stale(fleet_run):
 
 
 def resumable(fleet_run):
-    return fleet_run.status in ("halted", "finished_with_failures") or is_stale(fleet_run)
+    return fleet_run.status in ("halted", "interrupted", "finished_with_failures") or is_stale(fleet_run)
 
 
 def _in_progress(other):
@@ -218,12 +238,14 @@ def _upgrade_tenant(app, run_id, datasource_id, by_id):
             job_id, tenant_id = row.id, row.tenant_id
             jobs.execute(job_id, jobs.tenant_meta(row))
             row = db.session.get(TenantJob, job_id)
-            return TenantOutcome(datasource_id, tenant_id, job_id, row.status, row.error, time.perf_counter() - started)
+            return TenantOutcome(datasource_id, tenant_id, job_id, row.status, row.error, time.perf_counter() - started,
+                                 row.error_code)
         except Exception as exc:  # noqa: BLE001 - a failure outside the job (control database, lost datasource)
             db.session.rollback()
-            log.warning("fleet run %s: tenant datasource %s failed outside its job: %s", run_id, datasource_id, exc)
-            error = f"{type(exc).__name__}: {exc}"[:2000]
-            return TenantOutcome(datasource_id, tenant_id, job_id, "failed", error, time.perf_counter() - started)
+            log.warning("fleet run %s: tenant datasource %s failed outside its job", run_id, datasource_id,
+                        exc_info=exc)
+            code, error = jobs.failure_of("upgrade", exc, job_id)
+            return TenantOutcome(datasource_id, tenant_id, job_id, "failed", error, time.perf_counter() - started, code)
         finally:
             db.session.remove()
 
@@ -239,6 +261,7 @@ def _record_lost_failure(fleet_run, outcome):
         row.created_by_id = fleet_run.started_by_id
     if row.status != "failed":
         row.status, row.error, row.finished_at = "failed", outcome.error, utcnow()
+        row.error_code = outcome.error_code
 
 
 def _wave(app, fleet_run, datasource_ids, tally, progress):
@@ -328,7 +351,7 @@ def failures(fleet_run):
         latest[(job.tenant_id, job.datasource_id)] = {
             "tenant_id": job.tenant_id, "enterprise_no": enterprise.enterprise_no, "enterprise_name": enterprise.name,
             "datasource_id": job.datasource_id, "datasource": ds.name if ds else None, "job_id": job.id,
-            "error": job.error, "finished_at": job.finished_at}
+            "error_code": job.error_code, "error": job.error, "finished_at": job.finished_at}
     return list(latest.values())
 
 
@@ -340,8 +363,7 @@ def launch(run_id):
     when ``REDIS_URL`` is set, otherwise a background thread of this process (the embedded default)."""
     app = current_app._get_current_object()
     if app.config.get("REDIS_URL"):
-        return jobs._queue().enqueue(run_job, run_id, description=f"fleet run {run_id}",
-                                     job_timeout=COORDINATOR_TIMEOUT, result_ttl=86400, failure_ttl=7 * 86400)
+        return _enqueue_coordinator(run_id)
     thread = threading.Thread(target=_run_in_thread, args=(app, run_id), name=f"fleet-run-{run_id}", daemon=True)
     threads = app.extensions.setdefault("fleet_threads", {})  # so tests and shutdown hooks can join them
     for ended in [key for key, other in threads.items() if not other.is_alive()]:
@@ -349,6 +371,22 @@ def launch(run_id):
     threads[run_id] = thread
     thread.start()
     return thread
+
+
+def _enqueue_coordinator(run_id):
+    """Put the run's coordinator on rq. When Redis does not take it, the run ends ``interrupted`` (resumable)
+    and gives the running slot back before ``QueueUnavailable`` (503) is raised: otherwise it would hold
+    the slot, and every other start would be refused with 409, until it went stale."""
+    from redis import RedisError
+
+    try:
+        return jobs._queue().enqueue(run_job, run_id, description=f"fleet run {run_id}",
+                                     job_timeout=COORDINATOR_TIMEOUT, result_ttl=86400, failure_ttl=7 * 86400)
+    except RedisError as exc:
+        log.warning("fleet run %s: coordinator not queued: %s", run_id, exc)
+        _end(db.session.get(FleetRun, run_id), "interrupted")
+        raise jobs.QueueUnavailable(_("The job queue is not answering, so the fleet upgrade did not start. "
+                                      "Resume it once the queue is back."), run_id=str(run_id)) from None
 
 
 def _run_in_thread(app, run_id):

@@ -4,23 +4,85 @@
 ``datasource_id`` in ``job.meta``; with no ``REDIS_URL`` it runs inline. The worker side
 (``run``) refuses a job whose meta lacks either id or disagrees with the row, opens a fresh app context
 for the job, and always closes its sessions after.
+
+Every job has a time limit (``TENANT_JOB_TIMEOUT``) and its database connections have read/write timeouts, so
+a tenant whose database hangs holds a worker for a bounded time. Its row always ends: ``execute`` records
+any failure, the rq failure callback ``on_job_failure`` one that escaped it (or a job rq found abandoned by a
+dead worker), and ``TenantWorker`` a job whose work horse rq killed (stopped, or past its limit).
 """
 
 import secrets
-import traceback
 
 from flask import current_app, g
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from rq import Callback, Worker, get_current_job
+from rq.exceptions import AbandonedJobError
+from rq.job import JobStatus
+from rq.timeouts import JobTimeoutException
 
+from common.errors import ApiError
 from common.timeutil import utcnow
 from extensions import db
 
+from . import connect_errors
 from .models import TenantJob
+from .tenant_schema import TenantSchemaError
 
 JOB_KINDS = {}  # kind -> function(job_row, datasource, report) registered by the modules that own them
 
 
 class MissingTenantContext(Exception):
     """A tenant job arrived without tenant_id/datasource_id in its meta, or with ids that do not match."""
+
+
+# How a failed job of each kind is described when its exception is not one of our own.
+FAILED = {"provision": _l("Provisioning failed"), "upgrade": _l("The schema upgrade failed"), None: _l("The job failed")}
+
+
+class JobFailure(Exception):
+    """A failure a job explains in its own words: the message is written for people and quotes no SQL,
+    parameter or secret, so it is stored and shown as it is, under ``code``."""
+
+    code = "job_failed"
+
+    def __init__(self, message, code=None):
+        super().__init__(message)
+        if code:
+            self.code = code
+
+
+def failure_of(kind, exc, job_id):
+    """``(code, message)`` a failed job stores and every staff role may read.
+
+    Only our own failures keep their words. Any other exception (a driver's error can quote the values
+    of the statement it failed on, such as the first administrator's password hash) becomes a plain
+    message naming its class; its details go to the server log alone.
+    """
+    timed_out = _timed_out(exc)
+    if timed_out:
+        return "timed_out", timed_out
+    if isinstance(exc, JobFailure):
+        return exc.code, str(exc)[:2000]
+    code = connect_errors.failure_code(exc)
+    if code is not None:  # could not reach the tenant's database: its code, never the driver's text
+        return code, str(connect_errors.message(code))
+    if isinstance(exc, ApiError):
+        return exc.code, str(exc.message)[:2000]
+    if isinstance(exc, TenantSchemaError):
+        return "tenant_schema_error", str(exc)[:2000]
+    return f"{kind}_failed", _("%(what)s (%(reason)s). The details are in the server log under job %(job)s.",
+                               what=FAILED.get(kind, FAILED[None]), reason=type(exc).__name__, job=job_id)
+
+
+class QueueUnavailable(ApiError):
+    """Redis did not take the job (down, or silent past ``REDIS_SOCKET_TIMEOUT``): a 503, nothing left queued."""
+
+    def __init__(self, message, **extra):
+        super().__init__(503, "queue_unavailable", message, extra=extra)
+
+
+QUEUE_DOWN_ERROR = "not queued: the job queue (Redis) did not answer"
 
 
 def job_kind(name):
@@ -34,7 +96,9 @@ def _queue():
     from redis import Redis
     from rq import Queue
 
-    return Queue("tenants", connection=Redis.from_url(current_app.config["REDIS_URL"]))
+    timeout = current_app.config.get("REDIS_SOCKET_TIMEOUT")
+    return Queue("tenants", connection=Redis.from_url(current_app.config["REDIS_URL"], socket_timeout=timeout,
+                                                      socket_connect_timeout=timeout))
 
 
 def record(kind, datasource, by=None, fleet_run_id=None):
@@ -53,21 +117,37 @@ def tenant_meta(row):
 
 
 def enqueue(kind, datasource, by=None, fleet_run_id=None, commit=True):
+    """Record the job and run it: on rq with ``REDIS_URL``, inline otherwise. When Redis does not take it,
+    raises ``QueueUnavailable`` (503) with the row failed (committed) or, with ``commit=False``, never
+    written (the caller rolls back), so no row waits as ``queued`` for a job that does not exist."""
+    from redis import RedisError
+
     row = record(kind, datasource, by=by, fleet_run_id=fleet_run_id)
     if commit:
         db.session.commit()
     if current_app.config.get("REDIS_URL"):
-        _queue().enqueue(run, row.id, job_id=row.id, meta=tenant_meta(row),
-                         job_timeout=600, result_ttl=86400, failure_ttl=7 * 86400)
+        try:
+            _queue().enqueue(run, row.id, job_id=row.id, meta=tenant_meta(row), on_failure=Callback(on_job_failure),
+                             job_timeout=current_app.config.get("TENANT_JOB_TIMEOUT", 300), result_ttl=86400,
+                             failure_ttl=7 * 86400)
+        except RedisError as exc:
+            _not_queued(row, exc, committed=commit)
     else:
         execute(row.id, tenant_meta(row))
     return row
 
 
+def _not_queued(row, exc, committed):
+    current_app.logger.warning("tenant job %s (%s, tenant %s) not queued: %s", row.id, row.kind, row.tenant_id, exc)
+    if committed:
+        row.status, row.error, row.finished_at = "failed", QUEUE_DOWN_ERROR, utcnow()
+        row.error_code = "queue_unavailable"
+        db.session.commit()
+    raise QueueUnavailable(_("The job queue is not answering, so nothing was started. Try again in a moment."))
+
+
 def run(job_id):
     """rq entry point: runs in a worker process, in an app context of its own."""
-    from rq import get_current_job
-
     meta = get_current_job().meta if get_current_job() else {}
     app = _worker_app()
     with app.app_context():
@@ -107,13 +187,14 @@ def execute(job_id, meta):
     if not meta.get("tenant_id") or not meta.get("datasource_id") or \
             int(meta["tenant_id"]) != row.tenant_id or int(meta["datasource_id"]) != row.datasource_id:
         row.status, row.error, row.finished_at = "failed", "refused: the job carries no matching tenant context", utcnow()
+        row.error_code = "missing_tenant_context"
         db.session.commit()
         raise MissingTenantContext(f"job {job_id} refused: tenant context missing or mismatched")
     from .models import Datasource
 
     ds = db.session.get(Datasource, row.datasource_id)
     g.audit_label = f"job:{row.kind}"
-    row.status, row.started_at, row.error = "running", utcnow(), None
+    row.status, row.started_at, row.error, row.error_code = "running", utcnow(), None, None
     db.session.commit()
     try:
         result = JOB_KINDS[row.kind](row, ds, Report(row))
@@ -121,9 +202,10 @@ def execute(job_id, meta):
         db.session.rollback()
         row = db.session.get(TenantJob, job_id)
         row.status, row.finished_at = "failed", utcnow()
-        row.error = f"{type(exc).__name__}: {exc}"[:2000]
-        current_app.logger.warning("tenant job %s (%s, tenant %s) failed: %s", job_id, row.kind, row.tenant_id,
-                                   traceback.format_exception_only(exc)[-1].strip())
+        row.error_code, row.error = failure_of(row.kind, exc, job_id)
+        # The whole story for the server log only; every engine hides SQL parameters, so none is in it.
+        current_app.logger.error("tenant job %s (%s, tenant %s) failed: %s", job_id, row.kind, row.tenant_id,
+                                 row.error_code, exc_info=exc)
         db.session.commit()
         return {"status": "failed"}
     finally:
@@ -136,11 +218,60 @@ def execute(job_id, meta):
     return {"status": "finished"}
 
 
-def job_json(row):
-    from common.timeutil import isoformat
+def _timed_out(exc, job=None):
+    """The plain error of a job rq stopped at its time limit (None for any other failure)."""
+    if not isinstance(exc, JobTimeoutException):
+        return None
+    job = job or get_current_job()
+    return f"timed out: the job ran longer than its limit of {job.timeout if job else '?'} seconds"
 
-    return {"id": row.id, "kind": row.kind, "tenant_id": str(row.tenant_id),
-            "datasource_id": None if row.datasource_id is None else str(row.datasource_id), "status": row.status,
-            "progress": row.progress, "message": row.message, "result": row.result, "error": row.error,
-            "created_at": isoformat(row.created_at), "started_at": isoformat(row.started_at),
-            "finished_at": isoformat(row.finished_at)}
+
+def fail_unfinished(job_id, code, error):
+    """End a job's row as failed, with ``code`` and a plain ``error``, unless it already ended (the caller
+    commits)."""
+    row = db.session.get(TenantJob, job_id)
+    if row is not None and row.status not in ("finished", "failed"):
+        row.status, row.error_code, row.error, row.finished_at = "failed", code, error[:2000], utcnow()
+    return row
+
+
+def _fail_from_worker(job_id, code, error):
+    """Record a failure rq saw but ``execute`` did not, from a worker or work horse process."""
+    app = _worker_app()
+    with app.app_context():
+        try:
+            fail_unfinished(job_id, code, error)
+            db.session.commit()
+        finally:
+            db.session.remove()
+            db.engine.dispose()  # a work horse forked from this process later must not share these sockets
+
+
+def on_job_failure(job, connection, exc_type, exc_value, tb):
+    """rq failure callback (in the work horse, or in whichever worker cleans up a job whose worker died)."""
+    if exc_type is AbandonedJobError:
+        code, error = "interrupted", "interrupted: the worker running this job stopped before it ended"
+    elif _timed_out(exc_value, job):
+        code, error = "timed_out", _timed_out(exc_value, job)
+    else:
+        code, error = "job_failed", f"failed: {getattr(exc_type, '__name__', 'unknown error')}"
+    _fail_from_worker(job.id, code, error)
+
+
+class TenantWorker(Worker):
+    """The rq worker for the "tenants" queue (``rq worker --worker-class datasource_registry.jobs.TenantWorker``).
+
+    When rq kills a job's work horse (a minute past the job's time limit, ``rq`` stop or kill-horse commands,
+    the kernel's out-of-memory killer) it fails the job without running its failure callback: this ends the
+    job's row too, instead of leaving it ``running`` for ever."""
+
+    def handle_job_failure(self, job, queue, started_job_registry=None, exc_string=""):
+        super().handle_job_failure(job, queue, started_job_registry=started_job_registry, exc_string=exc_string)
+        if self.is_horse or job.func_name != f"{__name__}.run":
+            return  # in the horse, execute() and on_job_failure() record it; the fleet coordinator's run goes stale
+        if job.get_status(refresh=False) == JobStatus.STOPPED:
+            code, error = "stopped", "stopped: an rq stop-job command ended this job"
+        else:
+            code, error = "interrupted", "interrupted: the work horse running this job was killed before the job ended"
+        _fail_from_worker(job.id, code, error)
+

@@ -17,6 +17,7 @@ IMPLEMENTATION_STATUSES = {
     "live": _l("Live"),
 }
 NEXT_STATUS = {"not_implemented": "implementing", "implementing": "live"}
+TYPE_LABELS = {"mysql": "MySQL", "sqlite": _l("SQLite (development only)")}
 
 # Columns that may change after creation; everything else is frozen.
 MUTABLE_COLUMNS = frozenset({"implementation_status", "implementing_at", "implementing_by_id", "live_at",
@@ -66,6 +67,10 @@ class Datasource(db.Model):
         return IMPLEMENTATION_STATUSES.get(self.implementation_status, self.implementation_status)
 
     @property
+    def type_label(self):
+        return TYPE_LABELS.get(self.type, self.type)
+
+    @property
     def connection(self):
         """数据库连接: internal host and port."""
         return f"{self.host}:{self.port}" if self.type == "mysql" else self.host
@@ -86,6 +91,8 @@ class TenantJob(db.Model):
     progress: Mapped[int] = mapped_column(default=0)
     message: Mapped[str | None] = mapped_column(String(255))
     result: Mapped[dict | None] = mapped_column(JSON)
+    # A failure as staff see it: a code and a plain message (never a driver's text, which can quote values).
+    error_code: Mapped[str | None] = mapped_column(String(40))
     error: Mapped[str | None] = mapped_column(Text)
     fleet_run_id: Mapped[int | None] = mapped_column(ForeignKey("fleet_run.id"), index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
@@ -99,6 +106,7 @@ FLEET_RUN_STATUSES = {
     "running": _l("Running"),
     "finished": _l("Finished"),
     "halted": _l("Halted: the canary wave failed"),
+    "interrupted": _l("Interrupted: the job queue did not answer"),
     "finished_with_failures": _l("Finished with failures"),
 }
 
@@ -137,7 +145,9 @@ class FleetRun(db.Model):
 
     @property
     def percent(self):
-        return 100 if not self.total else min(100, round(100 * self.done / self.total))
+        if not self.total:  # nothing counted yet (running) or nothing to do (ended)
+            return 0 if self.status == "running" else 100
+        return min(100, round(100 * self.done / self.total))
 
 def _password_unchanged(old_token, new_token):
     from .secrets import SecretUnreadable, decrypt
@@ -194,6 +204,7 @@ class ImpersonationGrant(db.Model):
     username: Mapped[str] = mapped_column(String(50))
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"))
     staff_username: Mapped[str] = mapped_column(String(80))
+    staff_name: Mapped[str | None] = mapped_column(String(64))  # for the banner the tenant's user sees
     reason: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]

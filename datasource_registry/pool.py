@@ -24,6 +24,9 @@ Guarantees
   eviction does not fail because of it.
 * ``identity_check(dbapi_connection, target)`` runs on every new DBAPI connection; whatever it raises
   reaches the caller, the connection is closed and nothing else is tried (fail closed).
+* ``connect_guard(target, cparams)`` runs before every new DBAPI connection opens its socket: it may
+  rewrite the driver's connect arguments (the host allow-list pins the address it checked) and
+  whatever it raises reaches the caller before anything is contacted.
 * ``reset_after_fork()`` (called automatically in children for registries from ``make_registry``)
   forgets every Engine without closing the parent's sockets.
 
@@ -191,6 +194,9 @@ class PoolRegistry:
         identity_check=None,
         engine_options: dict | None = None,
         connect_timeout: int = 5,
+        read_timeout: float | None = None,
+        write_timeout: float | None = None,
+        connect_guard=None,
     ):
         if int(budget) < 1:
             raise ValueError("budget must be at least 1")
@@ -203,8 +209,11 @@ class PoolRegistry:
         self.budget = int(budget)
         self.wait_timeout = float(wait_timeout)
         self._identity_check = identity_check
+        self._connect_guard = connect_guard
         self._engine_options = options
         self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.write_timeout = write_timeout
         self._init_state()
 
     def _init_state(self) -> None:
@@ -477,10 +486,11 @@ class PoolRegistry:
 
     def _build_engine(self, entry: _Entry) -> Engine:
         url = entry.target.url
-        options = {"pool_pre_ping": True, "pool_recycle": 3600}
+        options = {"pool_pre_ping": True, "pool_recycle": 3600, "hide_parameters": True}
         if url.get_backend_name() == "mysql":
-            # An unreachable server must cost a request seconds, not the OS's minutes-long TCP timeout.
-            options["connect_args"] = {"connect_timeout": self.connect_timeout}
+            # An unreachable server must cost a request seconds, not the OS's minutes-long TCP timeout; one that
+            # accepts and then never answers (frozen, paused) must cost no more than the read/write timeouts.
+            options["connect_args"] = self._driver_timeouts()
         sized = True
         if url.get_backend_name() == "sqlite":
             # sqlite keeps its default pool; a file database defaults to a QueuePool, which we size
@@ -492,14 +502,23 @@ class PoolRegistry:
                 max_overflow=entry.max_overflow,
                 pool_timeout=self.wait_timeout,
             )
-        options.update(self._engine_options)
+        extra = dict(self._engine_options)
+        if "connect_args" in extra and "connect_args" in options:  # add to the timeouts, never drop them
+            extra["connect_args"] = {**options["connect_args"], **extra["connect_args"]}
+        options.update(extra)
         engine = sa.create_engine(url, **options)
         self._instrument(engine, entry)
         return engine
 
+    def _driver_timeouts(self) -> dict:
+        timeouts = {"connect_timeout": self.connect_timeout, "read_timeout": self.read_timeout,
+                    "write_timeout": self.write_timeout}
+        return {name: value for name, value in timeouts.items() if value is not None}
+
     def _instrument(self, engine: Engine, entry: _Entry) -> None:
         registry = self
         identity_check = self._identity_check
+        connect_guard = self._connect_guard
 
         if isinstance(engine.pool, _BudgetPool):
             engine.pool._after_return = registry._notify
@@ -510,12 +529,12 @@ class PoolRegistry:
             if entry.pid != os.getpid():
                 raise EngineRetired(f"the engine for tenant {entry.tenant_id} belongs to the parent process")
             state = entry.state
-            if state == _ACTIVE:
-                return
             if state == _DEAD:
                 raise EngineRetired(f"the engine for tenant {entry.tenant_id} was retired; call engine_for() again")
-            registry._revive(entry)
-            return
+            if state != _ACTIVE:
+                registry._revive(entry)
+            if connect_guard is not None:
+                connect_guard(entry.target, cparams)
 
         if identity_check is not None:
 
@@ -704,9 +723,13 @@ def make_registry(
     identity_check=None,
     engine_options: dict | None = None,
     connect_timeout: int = 5,
+    read_timeout: float | None = None,
+    write_timeout: float | None = None,
+    connect_guard=None,
 ) -> PoolRegistry:
     """A registry that is reset automatically in every forked child (gunicorn, rq)."""
-    registry = PoolRegistry(budget, wait_timeout, identity_check, engine_options, connect_timeout)
+    registry = PoolRegistry(budget, wait_timeout, identity_check, engine_options, connect_timeout, read_timeout,
+                            write_timeout, connect_guard)
     _REGISTRIES.add(registry)
     return registry
 

@@ -5,36 +5,56 @@ can simply be retried."""
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, or_, select, text
 from sqlalchemy.pool import NullPool
 
 from extensions import db
 
-from . import tenant_schema
-from .jobs import job_kind
-from .services import url_for_datasource
+from . import connect_errors, tenant_schema
+from .jobs import JobFailure, job_kind
+from .models import TenantJob
+from .services import driver_timeouts, guard_connections, url_for_datasource
 
 # Callables (connection, enterprise, report) -> dict | None that the tenant runtime registers. A hook
-# may return a one-time "secret" (the first administrator's password): it goes to NOTIFY_HOOKS and is
-# never stored in the job's result.
+# may return a one-time "secret" (the first administrator's set-password token): it goes to NOTIFY_HOOKS
+# and is never stored in the job's result.
 PROVISION_HOOKS = []
 # Callables (enterprise, results) that deliver the first login (the control plane registers its sender).
 NOTIFY_HOOKS = []
 
 
-class WrongTenantDatabase(Exception):
+# A provisioning job reports this progress once its database exists (the step after creating it).
+SCHEMA_STEP = 25
+
+
+class WrongTenantDatabase(JobFailure):
     """The database already carries another tenant's identity marker: refuse to touch it."""
+
+    code = "wrong_tenant_database"
+
+
+def database_may_exist(ds):
+    """Whether provisioning may have created this datasource's database: a provision job of it is
+    running or finished, or failed after the database step. If not, nothing was ever stored there."""
+    started = select(TenantJob.id).where(
+        TenantJob.datasource_id == ds.id, TenantJob.kind == "provision",
+        or_(TenantJob.status.in_(("running", "finished")), TenantJob.progress >= SCHEMA_STEP)).limit(1)
+    return db.session.scalar(started) is not None
 
 
 def _create_database(ds):
     if ds.type == "sqlite":
         return
-    server = create_engine(url_for_datasource(ds, with_database=False), poolclass=NullPool,
-                           connect_args={"connect_timeout": 10})
+    # the job's first contact with the server: the ordinary timeouts, so a silent server fails it quickly
+    server = create_engine(url_for_datasource(ds, with_database=False), poolclass=NullPool, hide_parameters=True,
+                           connect_args=driver_timeouts(ds))
+    guard_connections(server)
     try:
         with server.connect() as conn:
             quoted = conn.dialect.identifier_preparer.quote(ds.database)
             conn.execute(text(f"CREATE DATABASE IF NOT EXISTS {quoted} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
+    except connect_errors.CONNECTING_ERRORS as exc:  # the first contact with the server: say only why
+        raise connect_errors.connect_failure(exc) from None
     finally:
         server.dispose()
 
@@ -47,7 +67,8 @@ def _write_identity(conn, ds):
         conn.execute(text("INSERT INTO tenant_identity (id, tenant_id, enterprise_no, created_at) VALUES (1, :t, :n, :c)"),
                      {"t": ds.enterprise_id, "n": ds.enterprise.enterprise_no, "c": utcnow()})
     elif int(row[0]) != ds.enterprise_id:
-        raise WrongTenantDatabase(f"database {ds.database} belongs to tenant {row[0]}, not {ds.enterprise_id}")
+        raise WrongTenantDatabase(_("Database %(database)s belongs to tenant %(owner)s, not to tenant %(tenant)s.",
+                                    database=ds.database, owner=row[0], tenant=ds.enterprise_id))
 
 
 @job_kind("provision")
@@ -55,11 +76,13 @@ def provision(job, ds, report):
     enterprise = ds.enterprise
     report(5, _("Creating the database"))
     _create_database(ds)
-    engine = create_engine(url_for_datasource(ds), poolclass=NullPool)
+    engine = create_engine(url_for_datasource(ds), poolclass=NullPool, hide_parameters=True,
+                           connect_args=driver_timeouts(ds, migration=True))
+    guard_connections(engine)
     results = {}
     try:
         with engine.connect() as conn:
-            report(25, _("Applying the tenant schema"))
+            report(SCHEMA_STEP, _("Applying the tenant schema"))
             if conn.dialect.name == "mysql":
                 # Check the marker before migrating: never alter a database that is another tenant's.
                 has_marker = conn.execute(text("SHOW TABLES LIKE 'tenant_identity'")).first()
@@ -89,7 +112,9 @@ def provision(job, ds, report):
 @job_kind("upgrade")
 def upgrade(job, ds, report):
     """One tenant of a fleet migration: bring its schema to head."""
-    engine = create_engine(url_for_datasource(ds), poolclass=NullPool)
+    engine = create_engine(url_for_datasource(ds), poolclass=NullPool, hide_parameters=True,
+                           connect_args=driver_timeouts(ds, migration=True))
+    guard_connections(engine)
     try:
         with engine.connect() as conn:
             _write_identity(conn, ds)  # refuses a database that is not this tenant's

@@ -6,6 +6,7 @@ tenant, is an error; there is never a fallback to some other database.
 
 from flask import current_app
 
+from .hostpolicy import policy_from_setting
 from .pool import IdentityMismatch, Target, make_registry
 
 
@@ -26,11 +27,25 @@ def _identity_check(dbapi_connection, target):
         raise IdentityMismatch(f"tenant {target.tenant_id}: database belongs to tenant {row[0] if row else None}")
 
 
+def _host_guard(app):
+    """Before every tenant connection: the datasource host must pass the allow-list as configured now
+    (a name may resolve elsewhere since the datasource was saved), and the socket goes to the address
+    that passed."""
+
+    def guard(target, cparams):
+        policy_from_setting(app.config.get("DATASOURCE_ALLOWED_HOSTS", "")).pin(cparams)
+
+    return guard
+
+
 def init_app(app):
     budget = app.config.get("TENANT_CONNECTION_BUDGET", 60)
     app.extensions["pool_registry"] = make_registry(budget=budget, wait_timeout=app.config.get("TENANT_POOL_WAIT", 2.0),
                                                     identity_check=_identity_check,
-                                                    connect_timeout=app.config.get("TENANT_CONNECT_TIMEOUT", 5))
+                                                    connect_timeout=app.config.get("TENANT_CONNECT_TIMEOUT", 5),
+                                                    read_timeout=app.config.get("TENANT_READ_TIMEOUT", 30),
+                                                    write_timeout=app.config.get("TENANT_WRITE_TIMEOUT", 30),
+                                                    connect_guard=_host_guard(app))
 
 
 def get_registry():

@@ -1,7 +1,7 @@
 """Imports every control-plane model so Flask-Migrate and relationships see them all."""
 
 from .audit.models import AuditEvent
-from .auth.models import ApiToken, StaffUser
+from .auth.models import ApiToken, StaffSession, StaffUser
 from .contracts.models import Contract
 from .enterprises.models import Enterprise
 from .files.models import StoredFile
@@ -9,4 +9,4 @@ from .messaging.models import OutboxMessage
 from .onboarding.models import Application, FollowUp, SmsCode
 
 __all__ = ["ApiToken", "Application", "AuditEvent", "Contract", "Enterprise", "FollowUp", "OutboxMessage",
-           "SmsCode", "StaffUser", "StoredFile"]
+           "SmsCode", "StaffSession", "StaffUser", "StoredFile"]

@@ -75,6 +75,7 @@ MATRIX = {
     "api.regions": STAFF,
     # contracts
     "contracts.contract_new": OPS,
+    "contracts.contract_start": OPS,
     "contracts.contract_detail": OPS,
     "contracts.contract_edit": OPS,
     "contracts.contract_list": OPS,
@@ -89,12 +90,14 @@ MATRIX = {
     "datasources.datasource_check": DEVOPS,
     "datasources.datasource_status": DEVOPS,
     "datasources.datasource_delete": DEVOPS,
+    "datasources.datasource_force_delete": ADMIN,  # unreachable database: admins only, with a reason
     "api.datasource_configure": DEVOPS,
     "api.datasource_get": DEVOPS,
     "api.datasource_status": DEVOPS,
     "api.datasource_delete": DEVOPS,
     "api.datasource_provision": DEVOPS,
     "api.datasource_check": DEVOPS,
+    "api.datasource_test": DEVOPS,
     "api.job_get": STAFF,
     "api.registry_stats": DEVOPS,
     "registry.registry_page": DEVOPS,

@@ -12,7 +12,9 @@ fi
 export FLASK_APP=wsgi.py
 .venv/bin/flask db upgrade
 .venv/bin/flask demo seed
-HOST=${HOST:-127.0.0.1}
-PORT=${PORT:-5000}
+export HOST=${HOST:-127.0.0.1}
+export PORT=${PORT:-5000}
+export PUBLIC_BASE_URL=${PUBLIC_BASE_URL:-http://$HOST:$PORT}  # where SMS, e-mail and QR code links point
 echo "Open http://$HOST:$PORT/  (registration page: http://$HOST:$PORT/register)"
-exec .venv/bin/gunicorn --bind "$HOST:$PORT" --workers 2 --threads 4 --access-logfile - wsgi:app
+# gunicorn.conf.py: one process with threads unless Redis shares the throttles' counts between processes
+exec .venv/bin/gunicorn -c gunicorn.conf.py wsgi:app

@@ -2,15 +2,24 @@
 
 
 def init_app(app):
+    from common.errors import PAGE_RENDERERS
     from datasource_registry.provisioning import PROVISION_HOOKS
+    from datasource_registry.tenant_users import USER_FINDERS
     from extensions import csrf
 
+    from . import password_views  # noqa: F401 - adds the password pages and API to the blueprints
+    from .auth import user_for_support
+    from .bulkhead import Bulkhead
     from .provisioning import create_first_admin
     from .routing import TenantRoutingMiddleware
-    from .views import api, bp
+    from .views import api, bp, render_error_page
 
     if create_first_admin not in PROVISION_HOOKS:
         PROVISION_HOOKS.append(create_first_admin)
+    if user_for_support not in USER_FINDERS:
+        USER_FINDERS.append(user_for_support)
+    PAGE_RENDERERS["/t/"] = render_error_page  # every error under a tenant's path, in the tenant's own look
+    app.extensions["tenant_bulkhead"] = Bulkhead()
     register_modules(bp, api)
     csrf.exempt(api)  # bearer tokens only
     app.register_blueprint(bp)
@@ -57,7 +66,6 @@ def register_template_helpers(app):
     from flask import g
 
     from common.regions import cities_by_province
-    from common.validators import display_phone
 
     from .core.history import display_value
 
@@ -69,7 +77,6 @@ def register_template_helpers(app):
                 "crm_cities": cities_by_province, "followup_form": _followup_form,
                 "followup_methods": _followup_methods()}
 
-    app.add_template_filter(display_phone, "phone")
     app.add_template_filter(display_value, "history_value")
     app.add_template_filter(_role_label, "crm_role_label")
 

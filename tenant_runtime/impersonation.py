@@ -36,5 +36,5 @@ def redeem(raw, ip):
     grant.used_at, grant.used_ip = now, ip
     grant._audit_verb = "impersonation_used"
     db.session.commit()
-    g.impersonator = grant.staff_username
+    g.impersonator = f"{grant.staff_name} ({grant.staff_username})" if grant.staff_name else grant.staff_username
     return user

@@ -24,6 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from common import limits
+
 # Same convention as the control database (extensions.NAMING), copied rather than imported so the
 # tenant schema does not depend on the Flask extensions module.
 NAMING = {
@@ -72,7 +74,7 @@ class TenantIdentity(TenantBase):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False, default=1)
     tenant_id: Mapped[int] = mapped_column(Integer)
-    enterprise_no: Mapped[str] = mapped_column(String(20))
+    enterprise_no: Mapped[str] = mapped_column(String(limits.ENTERPRISE_NO))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -81,7 +83,7 @@ class SysDept(TenantBase):
     __table_args__ = MYSQL_TABLE_OPTIONS
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
-    dept_name: Mapped[str] = mapped_column(String(100))
+    dept_name: Mapped[str] = mapped_column(String(limits.DEPT_NAME))
     parent_id: Mapped[int | None] = mapped_column(IdType, index=True)
     sort: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -94,11 +96,12 @@ class SysUser(TenantBase):
     __table_args__ = MYSQL_TABLE_OPTIONS
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
-    username: Mapped[str] = mapped_column(String(50), unique=True)
-    full_name: Mapped[str] = mapped_column(String(50))
+    # Lengths from common.limits: the control plane's forms accept no more than provisioning copies here.
+    username: Mapped[str] = mapped_column(String(limits.USERNAME), unique=True)
+    full_name: Mapped[str] = mapped_column(String(limits.PERSON_NAME))
     dept_id: Mapped[int] = mapped_column(IdType, ForeignKey("sys_dept.id"), index=True)
-    phone: Mapped[str | None] = mapped_column(String(20))
-    email: Mapped[str | None] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(limits.PHONE))
+    email: Mapped[str | None] = mapped_column(String(limits.EMAIL))
     status: Mapped[int] = mapped_column(
         SmallInteger, default=USER_STATUS_ENABLED, server_default=text(str(USER_STATUS_ENABLED))
     )  # 0 disabled, 1 enabled
@@ -139,6 +142,39 @@ class SysToken(TenantBase):
     user: Mapped[SysUser] = relationship()
 
 
+class SysSession(TenantBase):
+    """A signed-in browser of a tenant user. The cookie carries a random key and only its SHA-256 is
+    stored, so sign-out or a password change ends the session for good, even for a copied cookie."""
+
+    __tablename__ = "sys_session"
+    __table_args__ = MYSQL_TABLE_OPTIONS
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(IdType, ForeignKey("sys_user.id", ondelete="CASCADE"), index=True)
+    session_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class SysPasswordToken(TenantBase):
+    """A single-use, expiring link to set a user's password (the first administrator's, later resets).
+    Only the SHA-256 of the token is stored."""
+
+    __tablename__ = "sys_password_token"
+    __table_args__ = MYSQL_TABLE_OPTIONS
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(IdType, ForeignKey("sys_user.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    purpose: Mapped[str] = mapped_column(String(20))  # first_login | reset
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    user: Mapped[SysUser] = relationship()
+
+
 class SysImpersonation(TenantBase):
     """Support staff acting as a tenant user, recorded in the tenant's own database so it can see it."""
 
@@ -169,6 +205,8 @@ __all__ = [
     "USER_STATUS_ENABLED",
     "SysDept",
     "SysImpersonation",
+    "SysPasswordToken",
+    "SysSession",
     "SysToken",
     "SysUser",
     "TenantBase",

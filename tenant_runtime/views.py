@@ -1,27 +1,33 @@
 """Tenant pages (sign-in, home) and the tenant API's authentication. The CRM modules build on these."""
 
 import sqlalchemy.exc
-from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from common.apidoc import endpoint
 from common.errors import ApiError, error_response, wants_json
 from common.forms import json_body
+from datasource_registry.hostpolicy import HostNotAllowed
 from datasource_registry.pool import IdentityMismatch
-from extensions import limiter
 
 from . import auth
 from .context import current_tenant
 from .forms import TenantLoginForm
+from .openapi import OPENAPI_DOCUMENT, build
 from .people.permissions import ANY_USER, PUBLIC, permission_for, requires
 from .routing import TenantError, close_tenant_session, pull_tenant_code, push_tenant_code
+from .schemas import MeSchema, TenantTokenSchema
+from .throttle import login_limits
 
 bp = Blueprint("tenant", __name__, url_prefix="/t/<tenant_code>")
 api = Blueprint("tenant_api", __name__, url_prefix="/t/<tenant_code>/api/v1")
 
 for _endpoint, _permission in {
-    "tenant.login": PUBLIC, "tenant.impersonate": PUBLIC, "tenant_api.token_create": PUBLIC,
-    "tenant_api.openapi": PUBLIC, "tenant.logout": ANY_USER, "tenant.home": ANY_USER, "tenant.account": ANY_USER,
-    "tenant_api.me": ANY_USER, "tenant.attachment_download": ANY_USER,
+    "tenant.login": PUBLIC, "tenant.impersonate": PUBLIC, "tenant.set_password": PUBLIC,
+    "tenant_api.token_create": PUBLIC, "tenant_api.password_set": PUBLIC, "tenant_api.openapi": PUBLIC,
+    "tenant.password": ANY_USER, "tenant_api.password_change": ANY_USER, "tenant.logout": ANY_USER,
+    "tenant.home": ANY_USER, "tenant.account": ANY_USER, "tenant_api.me": ANY_USER,
+    "tenant.attachment_download": ANY_USER,
 }.items():
     requires(_endpoint, _permission)
 
@@ -29,22 +35,6 @@ for blueprint in (bp, api):
     blueprint.url_value_preprocessor(pull_tenant_code)
     blueprint.url_defaults(push_tenant_code)
     blueprint.teardown_request(close_tenant_session)
-
-
-def _login_key():
-    data = request.get_json(silent=True) if request.is_json else None
-    username = (data or {}).get("username") if isinstance(data, dict) else request.form.get("username")
-    tenant = g.get("tenant")  # resolved by the url_value_preprocessor before the limit is checked
-    return f"tenant-login:{tenant.tenant_id if tenant else '-'}:{str(username or '').lower()}"
-
-
-def _failed(response):
-    return response.status_code == 401
-
-
-def login_limit(view):
-    return limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_USER"], key_func=_login_key,
-                         deduct_when=_failed, methods=["POST"])(view)
 
 
 def _authorize():
@@ -92,7 +82,37 @@ def commit_api(resp):
 def _tenant_error(exc):
     if wants_json():
         return error_response(exc.status, exc.code, exc.message, exc.fields, exc.extra)
-    return render_template("tenant/error.html", status=exc.status, code=exc.code, message=exc.message), exc.status
+    return _error_page(exc.status, exc.message, code=exc.code)
+
+
+def _tenant_from_path():
+    """The tenant a failed request's path names, when routing never got to resolve it (no such page)."""
+    from .resolver import lookup
+
+    parts = request.path.split("/")
+    try:
+        return lookup(parts[2]) if len(parts) > 2 else None
+    except Exception:  # noqa: BLE001 - the page must render even when the control database is down
+        return None
+
+
+def _error_page(status, message, code=None, title=None):
+    info = g.get("tenant_info") or _tenant_from_path()
+    g.tenant_info = info  # the page names the company even when routing failed before resolving it
+    # where to go from here: the company's own sign-in (or home when signed in), never the staff's
+    back = None
+    if info is not None and code not in ("tenant_not_found", "tenant_closed"):
+        signed_in = g.get("tenant_user") is not None or auth.signed_in_to(info.tenant_id)
+        back = (url_for("tenant.home", tenant_code=info.code) if signed_in else
+                url_for("tenant.login", tenant_code=info.code), signed_in)
+    return render_template("tenant/error.html", status=status, code=code, title=title, message=message,
+                           back=back), status
+
+
+def render_error_page(status, title, message):
+    """The app's error handlers call this for any error under ``/t/``: a missing page, an expired form,
+    too many attempts, a crash."""
+    return _error_page(status, message, title=title)
 
 
 def _database_down(exc):
@@ -103,12 +123,13 @@ def _database_down(exc):
 for blueprint in (bp, api):
     blueprint.register_error_handler(TenantError, _tenant_error)
     blueprint.register_error_handler(IdentityMismatch, _database_down)
+    blueprint.register_error_handler(HostNotAllowed, _database_down)  # the host left the allow-list
     blueprint.register_error_handler(sqlalchemy.exc.OperationalError, _database_down)
     blueprint.register_error_handler(sqlalchemy.exc.InterfaceError, _database_down)
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@login_limit
+@login_limits
 def login():
     form = TenantLoginForm()
     if form.validate_on_submit():
@@ -158,13 +179,10 @@ def impersonate():
     return redirect(url_for("tenant.home"))
 
 
-def user_json(user):
-    return {"id": str(user.id), "username": user.username, "full_name": user.full_name, "dept_id": str(user.dept_id),
-            "phone": user.phone, "email": user.email, "is_admin": user.is_admin, "status": user.status}
-
-
 @api.post("/auth/token")
-@login_limit
+@endpoint("Tenant user login: returns a bearer token valid for this company only", body=TenantLoginForm,
+          response=TenantTokenSchema, errors=(401, 429))
+@login_limits
 def token_create():
     data = json_body()
     username, password = data.get("username"), data.get("password")
@@ -177,16 +195,16 @@ def token_create():
         raise ApiError(401, "invalid_credentials", _("Wrong username or password."))
     raw = auth.issue_token(user)
     current_tenant.session.commit()
-    return jsonify({"token": raw, "user": {**user_json(user), "roles": [r.code or r.role_name for r in user.roles]}})
+    return {"token": raw, "user": user}
 
 
 @api.get("/me")
+@endpoint("The signed-in tenant user and their company", response=MeSchema)
 def me():
-    return jsonify({**user_json(g.tenant_user), "tenant": {"code": current_tenant.code, "name": current_tenant.info.name}})
+    return g.tenant_user
 
 
 @api.get("/openapi.json")
+@endpoint("This document", response=OPENAPI_DOCUMENT)
 def openapi():
-    from .openapi import build
-
-    return jsonify(build())
+    return build()

@@ -155,8 +155,12 @@ def tenant_databases(tenant_account):
     return specs
 
 
+TENANT_ADMIN_PASSWORD = "Tenant-Admin-2026"
+
+
 class Tenant:
-    """One session tenant as a test sees it: open, provisioned, with a fresh administrator."""
+    """One session tenant as a test sees it: open, provisioned, with a fresh administrator whose password
+    was set through the set-password link provisioning issued."""
 
     def __init__(self, spec, admin_password, datasource_id):
         self.id, self.enterprise_no, self.database = spec["id"], spec["enterprise_no"], spec["database"]
@@ -175,11 +179,10 @@ class Tenant:
 def tenants(app, tenant_databases, tenant_account):
     """The session's tenant databases, emptied and given a new administrator, behind open enterprises
     with provisioned datasources in this test's control database. ``tenants[0]``, ``tenants[1]``..."""
+
     from common.timeutil import utcnow
     from datasource_registry import secrets as ds_secrets
     from datasource_registry.models import Datasource, TenantJob
-    from tenant_runtime.models import TenantBase
-    from tenant_runtime.provisioning import create_first_admin
     from tests.factories import EnterpriseFactory
 
     result = []
@@ -199,16 +202,32 @@ def tenants(app, tenant_databases, tenant_account):
             db.session.commit()
             engine = tenant_engine(spec["database"])
             with engine.connect() as conn:
-                conn.execute(sa.text("SET FOREIGN_KEY_CHECKS = 0"))
-                for table in reversed(TenantBase.metadata.sorted_tables):
-                    if table.name != "tenant_identity":
-                        conn.execute(sa.text(f"DELETE FROM `{table.name}`"))
-                conn.execute(sa.text("SET FOREIGN_KEY_CHECKS = 1"))
-                secret = create_first_admin(conn, enterprise, None)["secret"]
-                conn.commit()
+                reset_tenant_database(conn, enterprise)
             engine.dispose()
-            result.append(Tenant(spec, secret, ds.id))
+            result.append(Tenant(spec, TENANT_ADMIN_PASSWORD, ds.id))
     return result
+
+
+def reset_tenant_database(conn, enterprise):
+    """Empty a session tenant database but for its identity marker and give it a fresh administrator, who
+    chooses ``TENANT_ADMIN_PASSWORD`` through the real set-password link. Returns that password."""
+    from sqlalchemy.orm import Session
+
+    from tenant_runtime import password_links
+    from tenant_runtime.models import TenantBase
+    from tenant_runtime.provisioning import create_first_admin
+
+    conn.execute(sa.text("SET FOREIGN_KEY_CHECKS = 0"))
+    for table in reversed(TenantBase.metadata.sorted_tables):
+        if table.name != "tenant_identity":
+            conn.execute(sa.text(f"DELETE FROM `{table.name}`"))
+    conn.execute(sa.text("SET FOREIGN_KEY_CHECKS = 1"))
+    link = create_first_admin(conn, enterprise, None)["secret"]
+    conn.commit()
+    with Session(bind=conn) as session:  # the contact follows the link and chooses a password
+        assert password_links.redeem(session, link, TENANT_ADMIN_PASSWORD) is not None
+        session.commit()
+    return TENANT_ADMIN_PASSWORD
 
 
 @pytest.fixture

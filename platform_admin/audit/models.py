@@ -21,3 +21,15 @@ class AuditEvent(db.Model):
     record_id: Mapped[str | None] = mapped_column(String(40), index=True)
     before: Mapped[dict | None] = mapped_column(JSON)
     after: Mapped[dict | None] = mapped_column(JSON)
+
+    @property
+    def before_shown(self):
+        from .recorder import with_offsets
+
+        return with_offsets(self.record_type, self.before)
+
+    @property
+    def after_shown(self):
+        from .recorder import with_offsets
+
+        return with_offsets(self.record_type, self.after)

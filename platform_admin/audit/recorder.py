@@ -8,9 +8,10 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from flask import g, has_request_context, request
-from sqlalchemy import event, inspect
+from sqlalchemy import DateTime, event, inspect
 from sqlalchemy.orm import Session
 
+from common.timeutil import isoformat
 from extensions import db
 
 from .models import AuditEvent
@@ -20,7 +21,9 @@ SECRET_WORDS = ("password", "secret", "token", "code_hash", "api_key")
 
 
 def _plain(value):
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime):
+        return isoformat(value)  # with its offset, like every time the API returns
+    if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal):
         return str(value)
@@ -33,6 +36,23 @@ def _redact(name, value, model):
     if name in getattr(model, "__audit_exclude__", ()) or any(w in name for w in SECRET_WORDS):
         return REDACTED if value is not None else None
     return _plain(value)
+
+
+def with_offsets(record_type, values):
+    """Before/after values as they are shown: a time recorded without an offset (events from before
+    times carried one hold naive UTC) gets it. Only the datetime columns of the record's table change."""
+    table = db.metadata.tables.get(record_type)
+    if not values or table is None:
+        return values
+    shown = dict(values)
+    for name, value in values.items():
+        column = table.columns.get(name)
+        if column is not None and isinstance(column.type, DateTime) and isinstance(value, str):
+            try:
+                shown[name] = isoformat(datetime.fromisoformat(value))
+            except ValueError:
+                pass  # not a time after all: shown as recorded
+    return shown
 
 
 def _audited(obj):
@@ -102,8 +122,8 @@ def _after_flush(session, flush_context):
                 verb = getattr(obj, "_audit_verb", None) or ("state_change" if "status" in after else "update")
                 rows.append((verb, obj, before, after))
     for obj in session.deleted:
-        if _audited(obj):
-            rows.append(("delete", obj, _snapshot(obj), None))
+        if _audited(obj):  # a note says why, e.g. the reason given for a forced deletion
+            rows.append((getattr(obj, "_audit_verb", "delete"), obj, _snapshot(obj), getattr(obj, "_audit_note", None)))
     if not rows:
         return
     actor_id, actor, ip = current_actor()
@@ -124,6 +144,7 @@ def _after_flush(session, flush_context):
     )
     for _verb, obj, _b, _a in rows:
         obj.__dict__.pop("_audit_verb", None)
+        obj.__dict__.pop("_audit_note", None)
 
 
 def init_app(app):

@@ -1,17 +1,21 @@
 """Admins browse the audit trail, in a page and through the API, with the same filters."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from flask import Blueprint, jsonify, render_template, request
+from flask import Blueprint, render_template, request
 from flask_babel import gettext as _
+from flask_wtf import FlaskForm
 from sqlalchemy import select
+from wtforms import StringField
 
+from common.apidoc import endpoint
 from common.errors import ApiError
 from common.pagination import cursor_page, html_page
-from common.timeutil import from_local, isoformat
-from platform_admin.common.api import api, sid
+from common.timeutil import from_local
+from platform_admin.common.api import api
 
 from .models import AuditEvent
+from .schemas import AuditEventSchema
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -23,8 +27,11 @@ def _when(name):
     if not raw:
         return None
     try:
-        return from_local(datetime.fromisoformat(raw))
-    except ValueError:
+        value = datetime.fromisoformat(raw)
+        if name == "until":  # an exclusive bound: a bare end date includes its own (local) day, a time itself
+            value += timedelta(days=1) if len(raw) == len("YYYY-MM-DD") else timedelta(microseconds=1)
+        return from_local(value)
+    except (ValueError, OverflowError):  # OverflowError: a date at the end of the calendar
         raise ApiError(422, "invalid_fields", _("Invalid date."), {name: [_("Use YYYY-MM-DD or an ISO 8601 time.")]}) from None
 
 
@@ -38,26 +45,36 @@ def filtered_events():
     if since:
         query = query.where(AuditEvent.created_at >= since)
     if until:
-        query = query.where(AuditEvent.created_at <= until)
+        query = query.where(AuditEvent.created_at < until)
     return query
 
 
-def event_json(e):
-    return {"id": sid(e.id), "created_at": isoformat(e.created_at), "actor_id": sid(e.actor_id), "actor": e.actor,
-            "ip": e.ip, "action": e.action, "record_type": e.record_type, "record_id": e.record_id,
-            "before": e.before, "after": e.after}
+class AuditFilters(FlaskForm):
+    """The audit log's query string (API); ``since`` and ``until`` are read by ``_when``."""
+
+    actor = StringField(description="username")
+    action = StringField(description="create, update, delete or a verb such as open")
+    record_type = StringField(description="e.g. enterprise")
+    record_id = StringField()
+    since = StringField(description="YYYY-MM-DD or an ISO 8601 time (local unless it has an offset)")
+    until = StringField(description="YYYY-MM-DD or an ISO 8601 time (local unless it has an offset)")
 
 
 @bp.get("/")
 def event_list():
+    from .labels import action_label, choices, describe, record_type_label
+
     try:
         page = html_page(filtered_events(), [AuditEvent.id.desc()], per_page=50)
         error = None
     except ApiError as exc:
-        page, error = html_page(select(AuditEvent), [AuditEvent.id.desc()], per_page=50), exc.message
-    return render_template("audit/list.html", page=page, args=request.args, error=error)
+        page, error = html_page(select(AuditEvent), [AuditEvent.id.desc()], per_page=50), exc
+    return render_template("audit/list.html", page=page, rows=describe(page.items), args=request.args, error=error,
+                           actions=choices("action", action_label), record_types=choices("record_type", record_type_label))
 
 
 @api.get("/audit-events")
+@endpoint("Audit events: who did what to which record, when, from where", query=AuditFilters,
+          response=AuditEventSchema, page=True)
 def audit_event_list():
-    return jsonify(cursor_page(filtered_events(), AuditEvent.id, event_json))
+    return cursor_page(filtered_events(), AuditEvent.id)

@@ -1,10 +1,10 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectMultipleField, StringField
-from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, ValidationError
+from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
 from common.fields import Text
-from common.validators import ChinesePhone, NotBlank
+from common.validators import ChinesePhone, NotBlank, StrongPassword
 
 from .models import ROLES
 
@@ -16,12 +16,6 @@ class LoginForm(FlaskForm):
     password = PasswordField(_l("Password"), validators=[DataRequired()])
 
 
-def strong_staff_password(form, field):
-    value = field.data or ""
-    if value and (len(value) < 10 or value.isdigit() or value.isalpha()):
-        raise ValidationError(_l("Use at least 10 characters mixing letters and digits."))
-
-
 class StaffCreateForm(FlaskForm):
     username = StringField(_l("Username"), validators=[NotBlank(), Length(max=64), Regexp(r"^[A-Za-z0-9_.-]+$", message=_l("Letters, digits, dot, dash and underscore only."))])
     full_name = Text(_l("Full name"), validators=[Optional(), Length(max=64)])
@@ -29,7 +23,7 @@ class StaffCreateForm(FlaskForm):
     email = Text(_l("Email"), validators=[Optional(), Email(message=_l("Enter a valid email address.")), Length(max=120)])
     roles = SelectMultipleField(_l("Roles"), choices=[(r, ROLE_LABELS[r]) for r in ROLES],
                                 validators=[DataRequired(message=_l("Choose at least one role."))])
-    password = PasswordField(_l("Initial password"), validators=[DataRequired(), strong_staff_password])
+    password = PasswordField(_l("Initial password"), validators=[DataRequired(), StrongPassword()])
 
 
 class StaffUpdateForm(FlaskForm):
@@ -39,4 +33,4 @@ class StaffUpdateForm(FlaskForm):
     roles = SelectMultipleField(_l("Roles"), choices=[(r, ROLE_LABELS[r]) for r in ROLES],
                                 validators=[DataRequired(message=_l("Choose at least one role."))])
     is_active = BooleanField(_l("Active"))
-    password = PasswordField(_l("New password"), validators=[Optional(), strong_staff_password])
+    password = PasswordField(_l("New password"), validators=[Optional(), StrongPassword()])

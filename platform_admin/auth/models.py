@@ -1,4 +1,4 @@
-"""Staff accounts and their API tokens (control database)."""
+"""Staff accounts, their signed-in browsers and their API tokens (control database)."""
 
 import hashlib
 import secrets
@@ -32,6 +32,7 @@ class StaffUser(UserMixin, db.Model):
     last_login_at: Mapped[datetime | None]
 
     tokens = relationship("ApiToken", back_populates="staff", cascade="all, delete-orphan")
+    sessions = relationship("StaffSession", back_populates="staff", cascade="all, delete-orphan")
 
     @property
     def roles(self):
@@ -92,3 +93,21 @@ class ApiToken(db.Model):
     def usable(self, now=None):
         now = now or utcnow()
         return self.revoked_at is None and self.expires_at > now and self.staff.is_active
+
+
+class StaffSession(db.Model):
+    """One signed-in browser. The session cookie carries a random key and only its SHA-256 is stored, so
+    sign-out, a password change or deactivation ends a session for good, even for a copied cookie."""
+
+    __tablename__ = "staff_session"
+    __audit__ = False  # sign-in and sign-out are recorded as audit events; the rows would only repeat them
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    created_ip: Mapped[str | None] = mapped_column(String(64))
+
+    staff = relationship("StaffUser", back_populates="sessions")

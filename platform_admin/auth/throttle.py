@@ -1,15 +1,31 @@
-"""Login throttling: only failed attempts count, per username and per client IP; a breach is audited."""
+"""Login throttling: only failed attempts count, per account and per client IP; a breach is audited.
+
+The per-account key is the folded name of the account the attempt reaches, so every spelling the
+lookup accepts (``" admin"``, ``"ADMIN"``, ``"ádmin"`` on MariaDB) counts against that account. When no
+account matches, the key is the folded typed name, which is at least as coarse as the lookup: a name
+behaves the same under the throttle whether or not an account has it.
+"""
 
 from flask import current_app, g, request
+from sqlalchemy.exc import SQLAlchemyError
 
+from common.usernames import fold_username, submitted_username
 from extensions import db, limiter
 from platform_admin.audit.recorder import record
 
+from .services import find_staff
 
-def _username_key():
-    data = request.get_json(silent=True) if request.is_json else None
-    username = (data or {}).get("username") if isinstance(data, dict) else request.form.get("username")
-    return f"login-user:{str(username or '').strip().lower()}"
+
+def _account_key():
+    if "login_account_key" not in g:
+        name = submitted_username()
+        try:
+            user = find_staff(name) if name.strip() else None
+        except SQLAlchemyError:  # a key function must not fail (the limiter would blame its storage)
+            db.session.rollback()
+            user = None
+        g.login_account_key = f"login-user:{fold_username(user.username if user else name)}"
+    return g.login_account_key
 
 
 def _ip_key():
@@ -22,15 +38,18 @@ def _failed(response):
 
 def _breach(limit):
     record(db.session, "login_throttled", "staff_user", None,
-           after={"username": _username_key().split(":", 1)[1], "limit": str(limit.limit)})
+           after={"username": submitted_username()[:64], "key": _account_key().split(":", 1)[1],
+                  "limit": str(limit.limit)})
     db.session.commit()
 
 
 def login_limits(view):
-    view = limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_USER"], key_func=_username_key,
-                         deduct_when=_failed, on_breach=_breach, methods=["POST"])(view)
-    return limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_IP"], key_func=_ip_key,
-                         deduct_when=_failed, on_breach=_breach, methods=["POST"])(view)
+    """The sign-in page and the token endpoint share one count (a shared scope), so a locked account
+    gets no fresh tries through the other door."""
+    view = limiter.shared_limit(lambda: current_app.config["LOGIN_LIMIT_PER_USER"], scope="staff-login",
+                                key_func=_account_key, deduct_when=_failed, on_breach=_breach, methods=["POST"])(view)
+    return limiter.shared_limit(lambda: current_app.config["LOGIN_LIMIT_PER_IP"], scope="staff-login",
+                                key_func=_ip_key, deduct_when=_failed, on_breach=_breach, methods=["POST"])(view)
 
 
 def record_failure(username):

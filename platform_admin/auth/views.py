@@ -5,19 +5,25 @@ from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 
 from extensions import db, login_manager
+from platform_admin.audit.recorder import record
 
 from .forms import LoginForm
-from .models import StaffUser
-from .services import authenticate
+from .services import authenticate, end_session, start_session, user_for_session
 from .throttle import login_limits, record_failure
 
 bp = Blueprint("auth", __name__)
 
+SESSION_KEY = "staff_session"  # the cookie's half of the StaffSession row
+
 
 @login_manager.user_loader
 def load_user(user_id):
-    user = db.session.get(StaffUser, int(user_id)) if str(user_id).isdigit() else None
-    return user if user and user.is_active else None
+    """The cookie names a user and a session; only a live session of an active user signs anyone in."""
+    return user_for_session(int(user_id), session.get(SESSION_KEY)) if str(user_id).isdigit() else None
+
+
+def current_session_key():
+    return session.get(SESSION_KEY)
 
 
 def _safe_next(target):
@@ -35,10 +41,9 @@ def login():
         user = authenticate(form.username.data, form.password.data)
         if user:
             session.clear()  # no session fixation
+            session[SESSION_KEY] = start_session(user)
             login_user(user)
             g.audit_actor = user
-            from platform_admin.audit.recorder import record
-
             record(db.session, "login", "staff_user", user.id)
             db.session.commit()
             return redirect(_safe_next(request.args.get("next")) or url_for("dashboard.index"))
@@ -50,6 +55,9 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    end_session(session.get(SESSION_KEY))
+    record(db.session, "logout", "staff_user", g.staff.id if g.get("staff") else None)
+    db.session.commit()
     logout_user()
     g.staff = None
     session.clear()

@@ -3,15 +3,23 @@
 from flask import current_app, g, request
 from flask_babel import get_locale
 
+from common.i18n import list_join
+from common.regions import place
 from common.timeutil import to_local, utcnow
+from common.validators import display_phone
 
 
 def register_template_helpers(app):
     from platform_admin.permissions import can
 
+    # `{% do d.update(...) %}`: templates must never `{% set _ = ... %}`, which shadows the translation function
+    app.jinja_env.add_extension("jinja2.ext.do")
+
     @app.template_filter("localtime")
     def localtime(value, fmt="%Y-%m-%d %H:%M"):
         return to_local(value).strftime(fmt) if value else ""
+
+    app.add_template_filter(display_phone, "phone")
 
     @app.template_filter("money")
     def money(value):
@@ -20,12 +28,13 @@ def register_template_helpers(app):
     def role_labels(roles):
         from platform_admin.auth.forms import ROLE_LABELS
 
-        return "、".join(str(ROLE_LABELS.get(r, r)) for r in roles) if str(get_locale()).startswith("zh") else ", ".join(roles)
+        return list_join([str(ROLE_LABELS.get(r, r)) for r in roles])
 
     @app.context_processor
     def inject():
         return {
             "can": can,
+            "place": place,
             "role_labels": role_labels,
             "staff": g.get("staff"),
             "current_locale": str(get_locale()),

@@ -19,6 +19,10 @@ class MoneyField(DecimalField):
         if valuelist:
             self.data = valuelist[0].strip() if valuelist[0] else None
 
+    def _value(self):
+        # a stored amount is a Decimal (shown with its two places); posted text is shown as typed
+        return self.data if isinstance(self.data, str) else super()._value()
+
 
 class ContractForm(FlaskForm):
     bank_name = Text(_l("Bank name"), validators=[NotBlank(), Length(max=100)])
@@ -33,7 +37,7 @@ class ContractForm(FlaskForm):
     party_a_phone = Text(_l("Party A phone"), validators=[NotBlank(), ChinesePhone()])
     party_b_contact = Text(_l("Party B contact"), validators=[NotBlank(), Length(max=50)])
     party_b_phone = Text(_l("Party B phone"), validators=[NotBlank(), ChinesePhone()])
-    introduction = LongText(_l("Introduction"), validators=[Optional(), Length(max=4000)])
+    introduction = LongText(_l("Contract summary"), validators=[Optional(), Length(max=4000)])
     remarks = LongText(_l("Remarks"), validators=[Optional(), Length(max=4000)])
     status = SelectField(_l("Status"), choices=list(STATUSES.items()), default="open")
     scan = FileField(_l("Contract scan (JPG, PNG or PDF)"))
@@ -50,6 +54,12 @@ class ContractForm(FlaskForm):
 
     def contract_data(self):
         return {name: getattr(self, name).data for name in CONTRACT_FIELDS}
+
+
+class ContractFilters(FlaskForm):
+    """The contract list's query string (API)."""
+
+    status = SelectField(choices=list(STATUSES.items()), validators=[Optional()])
 
 
 CONTRACT_FIELDS = ("bank_name", "legal_representative", "account_no", "start_date", "end_date", "community_count",

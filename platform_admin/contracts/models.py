@@ -1,14 +1,15 @@
 from datetime import date, datetime
 from decimal import Decimal
 
-from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from sqlalchemy import ForeignKey, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from common.timeutil import utcnow
 from extensions import db
 
-STATUSES = {"open": _l("Open"), "closed": _l("Closed")}
+# seed 004: 开通/关闭, read as states (已开通/已关闭), never as the verb on the enterprise's button
+STATUSES = {"open": lazy_pgettext("contract status", "Open"), "closed": lazy_pgettext("contract status", "Closed")}
 
 
 class Contract(db.Model):

@@ -33,6 +33,15 @@ def contract_list():
     return render_template("contracts/list.html", page=page, args=request.args, statuses=STATUSES)
 
 
+@bp.get("/contracts/new")
+def contract_start():
+    """"Add contract" from the contract list: a contract belongs to one enterprise, so pick it first."""
+    from platform_admin.enterprises.api import filtered_enterprises
+
+    page = html_page(filtered_enterprises(), [Enterprise.id.desc()])
+    return render_template("contracts/choose.html", page=page, args=request.args)
+
+
 def _save(form, enterprise, contract):
     if not form.validate_on_submit():
         return None
@@ -75,8 +84,6 @@ def contract_detail(contract_id):
 def contract_edit(contract_id):
     contract = get_or_404(Contract, contract_id)
     form = ContractForm(obj=contract)
-    if request.method == "GET":
-        form.amount.data = f"{contract.amount:.2f}"
     if _save(form, contract.enterprise, contract) is not None:
         flash(_("Contract saved."), "success")
         return redirect(url_for("contracts.contract_detail", contract_id=contract.id))

@@ -4,10 +4,20 @@ import re
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, PasswordField, SelectField, StringField
-from wtforms.validators import InputRequired, Length, NumberRange, Optional, StopValidation, ValidationError
+from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    StopValidation,
+    ValidationError,
+)
 
 from common.fields import Text
+from common.validators import NotBlank
+from datasource_registry.models import IMPLEMENTATION_STATUSES
 
 HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 SPECIALS = set("!@#$%^&*()-_=+[]{};:'\",.<>/?\\|`~")
@@ -79,3 +89,22 @@ class DatasourceForm(FlaskForm):
     def datasource_data(self):
         return {k: getattr(self, k).data for k in ("type", "host", "port", "username", "password", "max_connections",
                                                     "min_connections", "remark")}
+
+
+class ImplementationStatusForm(FlaskForm):
+    """The next implementation status. Any value is taken: one that is not the next step is the state
+    machine's 409 ``illegal_transition``, not a field error."""
+
+    status = SelectField(validators=[NotBlank()], validate_choice=False,
+                         choices=[(k, IMPLEMENTATION_STATUSES[k]) for k in ("implementing", "live")],
+                         description="implementing, then live; anything else is refused with 409")
+
+
+class ForceDeleteForm(FlaskForm):
+    """An administrator deletes a datasource whose database cannot be reached: an explicit
+    confirmation and a reason for the audit log. API body: ``{"force": true, "reason": "..."}``."""
+
+    force = BooleanField(_l("I confirm: delete this datasource although its database cannot be checked for data."),
+                         validators=[DataRequired(message=_l("Confirm the deletion."))])
+    reason = Text(_l("Reason"), validators=[InputRequired(message=REQUIRED),
+                                            Length(min=4, max=255, message=_l("From 4 to 255 characters."))])

@@ -1,41 +1,18 @@
-from flask import g, jsonify, request, url_for
+from flask import g, request
 from sqlalchemy import or_, select
 
+from common.apidoc import declared_body, endpoint
 from common.db import commit, get_or_404
 from common.errors import ApiError
-from common.forms import form_from_json, validate_or_422
 from common.pagination import cursor_page
 from common.regions import cities_by_province, provinces
-from common.timeutil import isoformat
-from platform_admin.common.api import api, sid
+from platform_admin.common.api import api
 from platform_admin.files.storage import save_upload
 
 from . import services
-from .forms import EDITABLE_FIELDS, EnterpriseForm, SuspendForm
-from .models import Enterprise
-
-
-def file_json(stored):
-    if stored is None:
-        return None
-    return {"id": stored.id, "name": stored.original_name, "content_type": stored.content_type, "size": stored.size,
-            "url": url_for("files.download", file_id=stored.id)}
-
-
-def enterprise_json(e):
-    return {
-        "id": sid(e.id), "enterprise_no": e.enterprise_no, "license_no": e.license_no, "name": e.name,
-        "province_code": e.province_code, "province": e.province, "city_code": e.city_code, "city": e.city,
-        "address": e.address, "office_phone": e.office_phone, "email": e.email,
-        "license_scan": file_json(e.license_scan), "introduction": e.introduction, "remarks": e.remarks,
-        "status": e.status, "contact_name": e.contact_name, "contact_phone": e.contact_phone,
-        "complete": e.is_complete, "missing": e.missing_fields(),
-        "datasource_configured": e.datasource is not None,
-        "created_at": isoformat(e.created_at), "updated_at": isoformat(e.updated_at),
-        "opened_at": isoformat(e.opened_at), "closed_at": isoformat(e.closed_at),
-        "tenant_code": e.tenant_code, "suspended": e.suspended_at is not None,
-        "suspended_at": isoformat(e.suspended_at), "suspend_message": e.suspend_message,
-    }
+from .forms import EDITABLE_FIELDS, EnterpriseFilters, EnterpriseForm, SuspendForm
+from .models import STATUS_CLOSED, Enterprise
+from .schemas import CompletenessSchema, EnterpriseSchema, RegionsSchema
 
 
 def filtered_enterprises():
@@ -43,6 +20,9 @@ def filtered_enterprises():
     args = request.args
     if args.get("status") in ("0", "1"):
         query = query.where(Enterprise.status == int(args["status"]))
+    elif args.get("status") in ("not_opened", "closed"):  # the two kinds of 0: never opened, or closed since
+        opened = Enterprise.opened_at.is_(None) if args["status"] == "not_opened" else Enterprise.opened_at.isnot(None)
+        query = query.where(Enterprise.status == STATUS_CLOSED, opened)
     if args.get("province_code"):
         query = query.where(Enterprise.province_code == args["province_code"])
     if args.get("complete") in ("0", "false"):
@@ -55,34 +35,40 @@ def filtered_enterprises():
 
 
 @api.get("/enterprises")
+@endpoint("List enterprises", query=EnterpriseFilters, response=EnterpriseSchema, page=True)
 def enterprise_list():
-    return jsonify(cursor_page(filtered_enterprises(), Enterprise.id, enterprise_json))
+    return cursor_page(filtered_enterprises(), Enterprise.id)
 
 
 @api.post("/enterprises")
+@endpoint("Create an enterprise profile (a draft may be incomplete)", status=201, body=EnterpriseForm,
+          response=EnterpriseSchema, errors=(409,))
 def enterprise_create():
-    form = validate_or_422(form_from_json(EnterpriseForm))
+    form = declared_body()
     enterprise = services.create(form.profile_data(), by=g.staff)
     commit()
-    return jsonify(enterprise_json(enterprise)), 201
+    return enterprise
 
 
 @api.get("/enterprises/<int:ent_id>")
+@endpoint("An enterprise profile", response=EnterpriseSchema)
 def enterprise_get(ent_id):
-    return jsonify(enterprise_json(get_or_404(Enterprise, ent_id)))
+    return get_or_404(Enterprise, ent_id)
 
 
 @api.patch("/enterprises/<int:ent_id>")
+@endpoint("Edit an enterprise profile", body=EnterpriseForm, partial=True, response=EnterpriseSchema, errors=(409,))
 def enterprise_update(ent_id):
     enterprise = get_or_404(Enterprise, ent_id)
     base = {name: getattr(enterprise, name) for name in EDITABLE_FIELDS}
-    form = validate_or_422(form_from_json(EnterpriseForm, base=base))
+    form = declared_body(base=base)
     services.update(enterprise, form.profile_data())
     commit()
-    return jsonify(enterprise_json(enterprise))
+    return enterprise
 
 
 @api.put("/enterprises/<int:ent_id>/license-scan")
+@endpoint("Upload the licence scan (JPG, PNG or PDF)", upload="file", response=EnterpriseSchema)
 def enterprise_license_scan(ent_id):
     enterprise = get_or_404(Enterprise, ent_id)
     upload = request.files.get("file")
@@ -90,46 +76,54 @@ def enterprise_license_scan(ent_id):
         raise ApiError(422, "invalid_fields", "multipart field 'file' is required", {"file": ["required"]})
     enterprise.license_scan = save_upload(upload, "file", g.staff)
     commit()
-    return jsonify(enterprise_json(enterprise))
+    return enterprise
 
 
 @api.get("/enterprises/<int:ent_id>/completeness")
+@endpoint("Whether the profile is complete enough to open or contract", response=CompletenessSchema)
 def enterprise_completeness(ent_id):
     enterprise = get_or_404(Enterprise, ent_id)
     missing = enterprise.missing_fields()
-    return jsonify({"complete": not missing, "missing": missing})
+    return {"complete": not missing, "missing": missing}
 
 
 def _transition(ent_id, change, *args):
     enterprise = get_or_404(Enterprise, ent_id)
     change(enterprise, *args)
     commit()
-    return jsonify(enterprise_json(enterprise))
+    return enterprise
 
 
 @api.post("/enterprises/<int:ent_id>/open")
+@endpoint("Open the enterprise (tenant)", response=EnterpriseSchema, errors=(409,),
+          description="409 incomplete_profile (fields name what is missing) or datasource_not_ready.")
 def enterprise_open(ent_id):
     return _transition(ent_id, services.open_enterprise)
 
 
 @api.post("/enterprises/<int:ent_id>/close")
+@endpoint("Close the enterprise (tenant)", response=EnterpriseSchema, errors=(409,))
 def enterprise_close(ent_id):
     return _transition(ent_id, services.close_enterprise)
 
 
 @api.post("/enterprises/<int:ent_id>/suspend")
+@endpoint("Maintenance mode: the tenant's users see the message until it is resumed", body=SuspendForm,
+          response=EnterpriseSchema, errors=(409,))
 def enterprise_suspend(ent_id):
-    form = validate_or_422(form_from_json(SuspendForm))
+    form = declared_body()
     return _transition(ent_id, services.suspend_enterprise, form.message.data)
 
 
 @api.post("/enterprises/<int:ent_id>/resume")
+@endpoint("End maintenance mode", response=EnterpriseSchema, errors=(409,))
 def enterprise_resume(ent_id):
     return _transition(ent_id, services.resume_enterprise)
 
 
 @api.get("/regions")
+@endpoint("Provinces and cities (GB/T 2260)", response=RegionsSchema)
 def regions():
-    return jsonify({"items": [{"code": code, "name": name,
-                               "cities": [{"code": c, "name": n} for c, n in cities_by_province()[code]]}
-                              for code, name in provinces()]})
+    return {"items": [{"code": code, "name": name,
+                       "cities": [{"code": c, "name": n} for c, n in cities_by_province()[code]]}
+                      for code, name in provinces()]}

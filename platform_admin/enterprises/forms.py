@@ -1,34 +1,38 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import SelectField
+from wtforms import SelectField, StringField
 from wtforms.validators import Email, Length, Optional, ValidationError
 
+from common import limits
 from common.fields import LongText, Text
-from common.regions import cities_by_province, provinces
+from common.regions import cities_by_province, city_choices, province_choices
 from common.validators import ChinesePhone, CreditCode, NotBlank
 
 
 def _province_choices():
-    return [("", _l("— Province —"))] + provinces()
+    return [("", _l("— Province —"))] + province_choices()
 
 
 def _city_choices():
     # Grouped by province so the page works without JavaScript; a script narrows it to one province.
-    groups = {name: cities_by_province()[code] for code, name in provinces()}
+    cities = city_choices()
+    groups = {name: cities[code] for code, name in province_choices()}
     return {"": [("", _l("— City —"))], **groups}
 
 
 class EnterpriseForm(FlaskForm):
-    name = Text(_l("Enterprise name"), validators=[Optional(), Length(max=200)])
+    # Name, e-mail and contact are copied into the tenant's database: its columns set the limits.
+    name = Text(_l("Enterprise name"), validators=[Optional(), Length(max=limits.ENTERPRISE_NAME)])
     license_no = Text(_l("Business licence number"), validators=[Optional(), CreditCode()],
                       description=_l("18-character unified social credit code"))
     province_code = SelectField(_l("Province"), validators=[Optional()])
     city_code = SelectField(_l("City"), validators=[Optional()])
     address = Text(_l("Detailed address"), validators=[Optional(), Length(max=255)])
     office_phone = Text(_l("Office phone"), validators=[Optional(), ChinesePhone()])
-    email = Text(_l("Email"), validators=[Optional(), Email(message=_l("Enter a valid email address.")), Length(max=120)])
-    contact_name = Text(_l("Contact person"), validators=[Optional(), Length(max=50)])
+    email = Text(_l("Email"), validators=[Optional(), Email(message=_l("Enter a valid email address.")),
+                                          Length(max=limits.EMAIL)])
+    contact_name = Text(_l("Contact person"), validators=[Optional(), Length(max=limits.PERSON_NAME)])
     contact_phone = Text(_l("Contact phone"), validators=[Optional(), ChinesePhone()])
     introduction = LongText(_l("Introduction"), validators=[Optional(), Length(max=4000)])
     remarks = LongText(_l("Remarks"), validators=[Optional(), Length(max=4000)])
@@ -73,6 +77,18 @@ class SuspendForm(FlaskForm):
 class ImpersonateForm(FlaskForm):
     """A support pass: act as one tenant user, once, for two minutes."""
 
-    username = Text(_l("Tenant user name"), validators=[NotBlank(), Length(max=64)])
+    username = Text(_l("Tenant user name"), validators=[NotBlank(), Length(max=limits.USERNAME)])
     reason = Text(_l("Reason"), validators=[NotBlank(), Length(max=255)],
                   description=_l("Recorded here and shown to the company's administrators."))
+
+
+class EnterpriseFilters(FlaskForm):
+    """The enterprise list's query string (API)."""
+
+    status = SelectField(choices=[("0", "0"), ("1", "1"), ("not_opened", "not_opened"), ("closed", "closed")],
+                         validators=[Optional()],
+                         description="1 open, 0 not open (not_opened: never opened, closed: closed since)")
+    province_code = StringField(description="GB/T 2260 province code, e.g. 110000")
+    complete = SelectField(choices=[("0", "0"), ("false", "false")], validators=[Optional()],
+                           description="0 or false: only profiles still missing an activation field")
+    q = StringField(description="part of the name, enterprise number, licence number or contact phone")

@@ -5,12 +5,15 @@ from flask_babel import lazy_pgettext
 from sqlalchemy import ForeignKey, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from common import limits
 from common.timeutil import utcnow
 from extensions import db
 
 STATUS_CLOSED, STATUS_OPEN = 0, 1
-STATUS_LABELS = {STATUS_CLOSED: lazy_pgettext("enterprise status", "Closed"),
-                 STATUS_OPEN: lazy_pgettext("enterprise status", "Open")}
+# The stored status is 0/1 (seed 004); what ops read also tells a never-opened profile from a closed one.
+STATES = {"not_opened": lazy_pgettext("enterprise status", "Not opened"),
+          "open": lazy_pgettext("enterprise status", "Open"),
+          "closed": lazy_pgettext("enterprise status", "Closed")}
 
 # What opening an enterprise and adding a contract first require (seed 004).
 REQUIRED_FOR_ACTIVATION = {
@@ -26,7 +29,7 @@ class Enterprise(db.Model):
     __tablename__ = "enterprise"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    enterprise_no: Mapped[str | None] = mapped_column(String(20), unique=True)
+    enterprise_no: Mapped[str | None] = mapped_column(String(limits.ENTERPRISE_NO), unique=True)
     license_no: Mapped[str | None] = mapped_column(String(18), unique=True)
     name: Mapped[str | None] = mapped_column(String(200), index=True)
     province_code: Mapped[str | None] = mapped_column(String(6))
@@ -57,8 +60,15 @@ class Enterprise(db.Model):
                                uselist=False, viewonly=True)
 
     @property
+    def state(self):
+        """``open``, ``closed`` (opened once, closed since) or ``not_opened`` (never opened yet)."""
+        if self.status == STATUS_OPEN:
+            return "open"
+        return "closed" if self.opened_at is not None else "not_opened"
+
+    @property
     def status_label(self):
-        return STATUS_LABELS.get(self.status, self.status)
+        return STATES[self.state]
 
     @property
     def is_open(self):

@@ -7,14 +7,14 @@ from common.db import commit, get_or_404
 from common.errors import ApiError
 from common.forms import apply_form_errors
 from common.pagination import html_page
-from common.regions import cities_by_province, provinces
+from common.regions import city_choices, province_choices
 from extensions import db
 from platform_admin.files.storage import save_upload
 
 from . import services
 from .api import filtered_enterprises
 from .forms import EnterpriseForm, ImpersonateForm, SuspendForm
-from .models import REQUIRED_FOR_ACTIVATION, Enterprise
+from .models import REQUIRED_FOR_ACTIVATION, STATES, Enterprise
 
 bp = Blueprint("enterprises", __name__, url_prefix="/enterprises")
 
@@ -22,7 +22,8 @@ bp = Blueprint("enterprises", __name__, url_prefix="/enterprises")
 @bp.get("/")
 def enterprise_list():
     page = html_page(filtered_enterprises(), [Enterprise.id.desc()])
-    return render_template("enterprises/list.html", page=page, args=request.args, provinces=provinces())
+    states = [("1", STATES["open"]), ("not_opened", STATES["not_opened"]), ("closed", STATES["closed"])]
+    return render_template("enterprises/list.html", page=page, args=request.args, provinces=province_choices(), states=states)
 
 
 @bp.get("/<int:ent_id>")
@@ -34,13 +35,18 @@ def enterprise_detail(ent_id):
 
         from datasource_registry.models import TenantJob
 
-        job = db.session.scalars(select(TenantJob).where(TenantJob.datasource_id == enterprise.datasource.id)
-                                 .order_by(TenantJob.created_at.desc()).limit(1)).first()
+        job = db.session.get(TenantJob, request.args.get("job", ""))  # the one just started, when named
+        if job is None or job.datasource_id != enterprise.datasource.id:
+            job = db.session.scalars(select(TenantJob).where(TenantJob.datasource_id == enterprise.datasource.id)
+                                     .order_by(TenantJob.created_at.desc()).limit(1)).first()
     return _detail_page(enterprise, job=job)
 
 
 def _detail_page(enterprise, status=200, job=None, suspend_form=None, impersonate_form=None):
+    from platform_admin.datasources.feedback import first_login_deliveries
+
     return render_template("enterprises/detail.html", enterprise=enterprise, required=REQUIRED_FOR_ACTIVATION, job=job,
+                           deliveries=first_login_deliveries(enterprise, job),
                            suspend_form=suspend_form or SuspendForm(formdata=None),
                            impersonate_form=impersonate_form or ImpersonateForm(formdata=None)), status
 
@@ -70,7 +76,7 @@ def _form_page(form, enterprise, status=200):
     missing = enterprise.missing_fields() if enterprise is not None else list(REQUIRED_FOR_ACTIVATION)
     return render_template("enterprises/form.html", form=form, enterprise=enterprise, missing=missing,
                            missing_for=missing_for, required=REQUIRED_FOR_ACTIVATION,
-                           cities=cities_by_province()), status
+                           cities=city_choices()), status
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -151,6 +157,9 @@ def enterprise_impersonate(ent_id):
         commit()
     except ApiError as exc:
         db.session.rollback()
+        if exc.fields:  # no such user: say so on the form
+            apply_form_errors(form, exc.fields)
+            return _detail_page(enterprise, exc.status, impersonate_form=form)
         flash(exc.message, "danger")
         return redirect(url_for("enterprises.enterprise_detail", ent_id=enterprise.id))
     return redirect(support_url(enterprise, raw))

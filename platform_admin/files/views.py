@@ -3,7 +3,7 @@ from flask import Blueprint, send_file
 from extensions import db
 
 from .models import StoredFile
-from .storage import absolute_path
+from .storage import absolute_path, safe_name
 
 bp = Blueprint("files", __name__, url_prefix="/files")
 
@@ -11,5 +11,7 @@ bp = Blueprint("files", __name__, url_prefix="/files")
 @bp.get("/<file_id>")
 def download(file_id):
     stored = db.get_or_404(StoredFile, file_id)
-    return send_file(absolute_path(stored), mimetype=stored.content_type, download_name=stored.original_name,
+    # Names stored before they were made safe at upload are made safe here: a CR/LF would be a 500.
+    return send_file(absolute_path(stored), mimetype=stored.content_type,
+                     download_name=safe_name(stored.original_name, stored.content_type),
                      as_attachment=stored.content_type == "application/pdf", max_age=0)

@@ -1,59 +1,55 @@
-from flask import g, jsonify
+from flask import g
 from sqlalchemy import select
 
+from common.apidoc import declared_body, endpoint
 from common.db import commit, get_or_404
-from common.forms import form_from_json, validate_or_422
 from common.pagination import cursor_page
-from common.timeutil import isoformat
 from datasource_registry import fleet
 from datasource_registry.models import FleetRun
-from platform_admin.common.api import api, sid
+from extensions import db
+from platform_admin.common.api import api
 
 from .forms import FleetRunForm
+from .schemas import FleetRunDetailSchema, FleetRunSchema
 
 
-def fleet_run_json(fleet_run, with_failures=False):
-    body = {
-        "id": sid(fleet_run.id), "status": fleet_run.status, "target_revision": fleet_run.target_revision,
-        "canary": fleet_run.canary_size, "parallelism": fleet_run.parallelism, "total": fleet_run.total,
-        "succeeded": fleet_run.succeeded, "failed": fleet_run.failed,
-        "pending": fleet_run.total - fleet_run.done, "progress": fleet_run.percent,
-        "resumable": fleet.resumable(fleet_run),
-        "started_by": fleet_run.started_by.username if fleet_run.started_by else None,
-        "created_at": isoformat(fleet_run.created_at), "updated_at": isoformat(fleet_run.updated_at),
-        "finished_at": isoformat(fleet_run.finished_at),
-    }
-    if with_failures:
-        body["failures"] = [{**f, "tenant_id": sid(f["tenant_id"]), "datasource_id": sid(f["datasource_id"]),
-                             "finished_at": isoformat(f["finished_at"])} for f in fleet.failures(fleet_run)]
-    return body
+def _as_started(fleet_run):
+    """Load the run now, before its coordinator is launched: the answer shows it as started, not half-way."""
+    db.session.refresh(fleet_run)
 
 
 @api.get("/fleet-runs")
+@endpoint("Fleet upgrades of the tenant databases, newest first", response=FleetRunSchema, page=True)
 def fleet_run_list():
-    return jsonify(cursor_page(select(FleetRun), FleetRun.id, fleet_run_json))
+    return cursor_page(select(FleetRun), FleetRun.id)
 
 
 @api.post("/fleet-runs")
+@endpoint("Upgrade every tenant database to the schema head: canary wave first, then in parallel", status=202,
+          body=FleetRunForm, response=FleetRunSchema, errors=(409,),
+          description="Only one run is open at a time: 409 fleet_run_in_progress. Follow it with GET.")
 def fleet_run_create():
-    form = validate_or_422(form_from_json(FleetRunForm))
+    form = declared_body()
     fleet_run = fleet.start(by=g.staff, canary=form.canary.data, parallelism=form.parallelism.data)
     commit()
-    body = fleet_run_json(fleet_run)  # before the coordinator starts changing it
+    _as_started(fleet_run)
     fleet.launch(fleet_run.id)
-    return jsonify(body), 202
+    return fleet_run
 
 
 @api.get("/fleet-runs/<int:run_id>")
+@endpoint("A fleet upgrade: counts, progress and the tenants that failed", response=FleetRunDetailSchema)
 def fleet_run_get(run_id):
-    return jsonify(fleet_run_json(get_or_404(FleetRun, run_id), with_failures=True))
+    return get_or_404(FleetRun, run_id)
 
 
 @api.post("/fleet-runs/<int:run_id>/resume")
+@endpoint("Resume a fleet upgrade: skip its upgraded tenants, retry the others", status=202, response=FleetRunSchema,
+          errors=(409,))
 def fleet_run_resume(run_id):
     get_or_404(FleetRun, run_id)
     fleet_run = fleet.resume(run_id)
     commit()
-    body = fleet_run_json(fleet_run)
+    _as_started(fleet_run)
     fleet.launch(run_id)
-    return jsonify(body), 202
+    return fleet_run

@@ -9,6 +9,7 @@ from common.errors import ApiError
 from common.forms import apply_form_errors
 from common.pagination import html_page
 from datasource_registry import fleet, tenant_schema
+from datasource_registry.jobs import QueueUnavailable
 from datasource_registry.models import FleetRun
 from extensions import db
 
@@ -17,10 +18,11 @@ from .forms import FleetRunForm
 bp = Blueprint("fleet", __name__, url_prefix="/fleet")
 
 
-def _list(form, status=200):
+def _list(form, status=200, behind=None):
     page = html_page(select(FleetRun), [FleetRun.id.desc()])
+    behind = fleet.tenants_behind() if behind is None else behind
     return render_template("fleet/list.html", page=page, form=form, head=tenant_schema.head_revision(),
-                           tenants=fleet.tenant_count(), active=fleet.active_run()), status
+                           tenants=fleet.tenant_count(), behind=behind, active=fleet.active_run()), status
 
 
 @bp.get("/")
@@ -33,9 +35,14 @@ def run_start():
     form = FleetRunForm()
     if not form.validate_on_submit():
         return _list(form, 422)
+    behind = fleet.tenants_behind()
+    if not behind:  # the page offers no start then; a stale form or a second tab still gets told why
+        form.form_errors.append(_("Every tenant database is already at the latest schema: there is nothing to upgrade."))
+        return _list(form, 409, behind)
     try:
         fleet_run = fleet.start(by=g.staff, canary=form.canary.data, parallelism=form.parallelism.data)
         commit()
+        fleet.launch(fleet_run.id)  # QueueUnavailable (503) has already closed the run and freed its slot
     except ApiError as exc:
         db.session.rollback()
         if exc.fields:
@@ -43,7 +50,6 @@ def run_start():
         else:
             form.form_errors.append(exc.message)
         return _list(form, exc.status)
-    fleet.launch(fleet_run.id)
     flash(_("Fleet upgrade #%(id)s started.", id=fleet_run.id), "success")
     return redirect(url_for("fleet.run_detail", run_id=fleet_run.id))
 
@@ -61,10 +67,13 @@ def run_resume(run_id):
     try:
         fleet.resume(run_id)
         commit()
+        fleet.launch(run_id)
+    except QueueUnavailable as exc:  # the run is interrupted again, resumable once the queue answers
+        flash(exc.message, "danger")
+        return run_detail(run_id), exc.status
     except ApiError as exc:
         db.session.rollback()
         flash(exc.message, "danger")
     else:
-        fleet.launch(run_id)
         flash(_("Fleet upgrade #%(id)s resumed.", id=run_id), "success")
     return redirect(url_for("fleet.run_detail", run_id=run_id))

@@ -1,10 +1,16 @@
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from common.timeutil import utcnow
 from extensions import db
+
+CHANNELS = {"sms": _l("SMS"), "email": lazy_pgettext("message channel", "Email")}
+# "recorded": kept in the outbox only (the outbox backend, for development and demos), never delivered
+DELIVERY_STATUSES = {"recorded": _l("Recorded, not delivered"), "sent": _l("Sent"), "failed": _l("Failed")}
 
 
 class OutboxMessage(db.Model):
@@ -21,3 +27,11 @@ class OutboxMessage(db.Model):
     status: Mapped[str] = mapped_column(String(10))  # recorded | sent | failed
     error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    @property
+    def channel_label(self):
+        return CHANNELS.get(self.channel, self.channel)
+
+    @property
+    def status_label(self):
+        return DELIVERY_STATUSES.get(self.status, self.status)

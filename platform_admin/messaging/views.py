@@ -1,13 +1,17 @@
 """The outbox: every SMS and email the platform sent or tried, readable by admins."""
 
-from flask import Blueprint, jsonify, render_template, request
+from flask import Blueprint, render_template, request
+from flask_wtf import FlaskForm
 from sqlalchemy import select
+from wtforms import SelectField, StringField
+from wtforms.validators import Optional
 
+from common.apidoc import endpoint
 from common.pagination import cursor_page, html_page
-from common.timeutil import isoformat
-from platform_admin.common.api import api, sid
+from platform_admin.common.api import api
 
-from .models import OutboxMessage
+from .models import CHANNELS, OutboxMessage
+from .schemas import OutboxMessageSchema
 
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")
 
@@ -21,18 +25,21 @@ def filtered_messages():
     return query
 
 
-def message_json(m):
-    return {"id": sid(m.id), "channel": m.channel, "to": m.to, "subject": m.subject, "body": m.body,
-            "purpose": m.purpose, "backend": m.backend, "status": m.status, "error": m.error,
-            "created_at": isoformat(m.created_at)}
+class OutboxFilters(FlaskForm):
+    """The outbox's query string (API)."""
+
+    to = StringField(description="phone number or email address")
+    channel = SelectField(choices=[("sms", "sms"), ("email", "email")], validators=[Optional()])
 
 
 @bp.get("/")
 def message_list():
     page = html_page(filtered_messages(), [OutboxMessage.id.desc()], per_page=50)
-    return render_template("outbox/list.html", page=page, args=request.args)
+    return render_template("outbox/list.html", page=page, args=request.args, channels=CHANNELS)
 
 
 @api.get("/outbox")
+@endpoint("Every SMS and email the platform sent or tried", query=OutboxFilters, response=OutboxMessageSchema,
+          page=True)
 def outbox_list():
-    return jsonify(cursor_page(filtered_messages(), OutboxMessage.id, message_json))
+    return cursor_page(filtered_messages(), OutboxMessage.id)

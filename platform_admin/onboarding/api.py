@@ -1,57 +1,58 @@
-from flask import g, jsonify, request
+from flask import g, request
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
 
+from common.apidoc import declared_body, endpoint
 from common.db import commit, get_or_404
 from common.errors import ApiError
-from common.forms import form_from_json, validate_or_422
 from common.pagination import cursor_page
-from common.timeutil import from_local, isoformat
+from common.timeutil import from_local
 from extensions import db
-from platform_admin.common.api import api, sid
+from platform_admin.common.api import api
+from platform_admin.enterprises.schemas import EnterpriseSchema
 
 from . import services
-from .forms import ApplicationUpdateForm, FollowUpForm, OfflineApplicationForm, RegistrationForm, SmsCodeForm
+from .forms import (
+    ApplicationFilters,
+    ApplicationUpdateForm,
+    DueFilters,
+    FollowUpForm,
+    OfflineApplicationForm,
+    RegistrationForm,
+    SmsCodeForm,
+)
 from .models import CHANNELS, STATUSES, Application, FollowUp
+from .schemas import (
+    ApplicationDetailSchema,
+    ApplicationSchema,
+    FollowUpCreatedSchema,
+    FollowUpSchema,
+    SmsCodeSentSchema,
+)
 from .throttle import register_limits, sms_limits
 
 
-def application_json(a):
-    return {
-        "id": sid(a.id), "name": a.name, "phone": a.phone, "company_name": a.company_name, "channel": a.channel,
-        "status": a.status, "owner_id": sid(a.owner_id), "owner": a.owner.display_name if a.owner else None,
-        "registered_at": isoformat(a.registered_at), "phone_verified": a.phone_verified,
-        "next_follow_up_at": isoformat(a.next_follow_up_at), "intent_level": a.last_intent_level,
-        "remarks": a.remarks, "enterprise_id": sid(a.enterprise_id), "updated_at": isoformat(a.updated_at),
-    }
-
-
-def follow_up_json(f):
-    return {
-        "id": sid(f.id), "application_id": sid(f.application_id), "content": f.content,
-        "intent_level": f.intent_level, "next_follow_up_at": isoformat(f.next_follow_up_at),
-        "staff_id": sid(f.staff_id), "staff": f.staff.display_name if f.staff else None,
-        "created_at": isoformat(f.created_at),
-    }
-
-
 @api.post("/public/sms-codes")
+@endpoint("Send a registration code by SMS", status=202, body=SmsCodeForm, response=SmsCodeSentSchema, errors=(429,),
+          description="Throttled per phone and per IP.")
 @sms_limits()
 def sms_code_create():
-    form = validate_or_422(form_from_json(SmsCodeForm))
+    form = declared_body()
     services.send_registration_code(form.phone.data)
     db.session.commit()
-    return jsonify({"phone": form.phone.data, "expires_in": 300}), 202
+    return {"phone": form.phone.data, "expires_in": 300}
 
 
 @api.post("/public/applications")
+@endpoint("Self-service registration (web, wechat, qrcode)", status=201, body=RegistrationForm,
+          response=ApplicationSchema, errors=(429,), description="A wrong or expired code: 422 naming sms_code.")
 @register_limits()
 def public_application_create():
-    form = validate_or_422(form_from_json(RegistrationForm))
+    form = declared_body()
     application = services.register(form.name.data, form.phone.data, form.sms_code.data, form.company_name.data,
                                     form.channel.data)
     db.session.commit()
-    return jsonify(application_json(application)), 201
+    return application
 
 
 def filtered_applications():
@@ -77,31 +78,36 @@ def filtered_applications():
 
 
 @api.get("/applications")
+@endpoint("List applications", query=ApplicationFilters, response=ApplicationSchema, page=True)
 def application_list():
-    return jsonify(cursor_page(filtered_applications(), Application.id, application_json))
+    return cursor_page(filtered_applications(), Application.id)
 
 
 @api.post("/applications")
+@endpoint("Record an offline application", status=201, body=OfflineApplicationForm, response=ApplicationSchema)
 def application_create():
-    form = validate_or_422(form_from_json(OfflineApplicationForm))
+    form = declared_body()
     data = {k: form[k].data for k in ("name", "phone", "company_name", "owner_id", "remarks")}
     application = services.create_offline(data, by=g.staff)
     commit()
-    return jsonify(application_json(application)), 201
+    return application
 
 
 @api.get("/applications/<int:app_id>")
+@endpoint("An application with its return visits", response=ApplicationDetailSchema)
 def application_get(app_id):
-    application = get_or_404(Application, app_id)
-    return jsonify({**application_json(application), "follow_ups": [follow_up_json(f) for f in application.follow_ups]})
+    return get_or_404(Application, app_id)
 
 
 @api.patch("/applications/<int:app_id>")
+@endpoint("Edit an application or move its status", body=ApplicationUpdateForm, partial=True,
+          response=ApplicationSchema, errors=(409,),
+          description="A converted application can only change its owner and remarks.")
 def application_update(app_id):
     application = get_or_404(Application, app_id)
     base = {"name": application.name, "phone": application.phone, "company_name": application.company_name,
             "owner_id": application.owner_id, "remarks": application.remarks}
-    form = validate_or_422(form_from_json(ApplicationUpdateForm, base=base))
+    form = declared_body(base=base)
     if application.status == "converted" and request.get_json().keys() - {"remarks", "owner_id"}:
         raise ApiError(409, "illegal_state", _("A converted application can only change its owner and remarks."))
     data = {k: form[k].data for k in ("name", "phone", "company_name", "owner_id", "remarks")}
@@ -109,37 +115,40 @@ def application_update(app_id):
         data["status"] = form.status.data
     services.update(application, data)
     commit()
-    return jsonify(application_json(application))
+    return application
 
 
 @api.get("/applications/<int:app_id>/follow-ups")
+@endpoint("Return visits of an application", response=FollowUpSchema, page=True)
 def follow_up_list(app_id):
     application = get_or_404(Application, app_id)
     query = select(FollowUp).where(FollowUp.application_id == application.id)
-    return jsonify(cursor_page(query, FollowUp.id, follow_up_json))
+    return cursor_page(query, FollowUp.id)
 
 
 @api.post("/applications/<int:app_id>/follow-ups")
+@endpoint("Record a return visit", status=201, body=FollowUpForm, response=FollowUpCreatedSchema, errors=(409,))
 def follow_up_create(app_id):
     application = get_or_404(Application, app_id)
-    form = validate_or_422(form_from_json(FollowUpForm))
+    form = declared_body()
     visit = services.add_follow_up(application, form.content.data, form.intent_level.data,
                                    from_local(form.next_follow_up_at.data), by=g.staff, outcome=form.outcome.data or None)
     commit()
-    return jsonify({**follow_up_json(visit), "application": application_json(application)}), 201
+    return visit
 
 
 @api.post("/applications/<int:app_id>/convert")
+@endpoint("Create the enterprise profile from an application", status=201, response=EnterpriseSchema, errors=(409,))
 def application_convert(app_id):
-    from platform_admin.enterprises.api import enterprise_json
-
     application = get_or_404(Application, app_id)
     enterprise = services.convert(application, by=g.staff)
     commit()
-    return jsonify(enterprise_json(enterprise)), 201
+    return enterprise
 
 
 @api.get("/follow-ups/due")
+@endpoint("Applications whose follow-up is due today or overdue", query=DueFilters, response=ApplicationSchema,
+          page=True)
 def follow_ups_due():
     owner = g.staff.id if request.args.get("mine") in ("1", "true") else None
-    return jsonify(cursor_page(services.due_follow_ups_query(owner), Application.id, application_json))
+    return cursor_page(services.due_follow_ups_query(owner), Application.id)

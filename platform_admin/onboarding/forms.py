@@ -1,12 +1,13 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, SelectField, StringField
+from wtforms import BooleanField, HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
+from common import limits
 from common.fields import LocalDateTime, LongText, Text
 from common.validators import ChinesePhone, NotBlank
 
-from .models import INTENT_LEVELS, PUBLIC_CHANNELS, STATUSES
+from .models import CHANNELS, INTENT_LEVELS, PUBLIC_CHANNELS, STATUSES
 
 
 class SmsCodeForm(FlaskForm):
@@ -14,10 +15,11 @@ class SmsCodeForm(FlaskForm):
 
 
 class RegistrationForm(FlaskForm):
-    name = StringField(_l("Your name"), validators=[NotBlank(), Length(max=50)])
+    # Name and company become the enterprise's contact and name, and so the tenant's first administrator.
+    name = StringField(_l("Your name"), validators=[NotBlank(), Length(max=limits.PERSON_NAME)])
     phone = StringField(_l("Mobile phone"), validators=[NotBlank(), ChinesePhone(mobile_only=True)])
     sms_code = StringField(_l("Verification code"), validators=[NotBlank(), Regexp(r"^\d{6}$", message=_l("The code has 6 digits."))])
-    company_name = Text(_l("Company name"), validators=[Optional(), Length(max=200)])
+    company_name = Text(_l("Company name"), validators=[Optional(), Length(max=limits.ENTERPRISE_NAME)])
     channel = HiddenField(validators=[DataRequired()])
 
     def validate_channel(self, field):
@@ -41,9 +43,9 @@ class OwnerField(SelectField):
 
 
 class OfflineApplicationForm(FlaskForm):
-    name = StringField(_l("Contact name"), validators=[NotBlank(), Length(max=50)])
+    name = StringField(_l("Contact name"), validators=[NotBlank(), Length(max=limits.PERSON_NAME)])
     phone = StringField(_l("Mobile phone"), validators=[NotBlank(), ChinesePhone()])
-    company_name = Text(_l("Company name"), validators=[Optional(), Length(max=200)])
+    company_name = Text(_l("Company name"), validators=[Optional(), Length(max=limits.ENTERPRISE_NAME)])
     owner_id = OwnerField(_l("Ops owner"), validators=[Optional()])
     remarks = LongText(_l("Remarks"), validators=[Optional(), Length(max=2000)])
 
@@ -67,3 +69,18 @@ class FollowUpForm(FlaskForm):
                  ("intent_confirmed", STATUSES["intent_confirmed"]), ("rejected", STATUSES["rejected"])],
         validators=[Optional()],
     )
+
+
+class ApplicationFilters(FlaskForm):
+    """The application list's query string (API)."""
+
+    status = SelectField(choices=list(STATUSES.items()), validators=[Optional()])
+    channel = SelectField(choices=list(CHANNELS.items()), validators=[Optional()])
+    owner_id = StringField(description="a staff id, or me")
+    q = StringField(description="part of the name, phone or company name")
+
+
+class DueFilters(FlaskForm):
+    """The due follow-up list's query string (API)."""
+
+    mine = BooleanField(description="only applications the caller owns")

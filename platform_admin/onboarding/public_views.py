@@ -1,14 +1,26 @@
 """Public registration pages (web, WeChat, QR code) and the QR code itself."""
 
 import io
+import time
 
 import qrcode
 import qrcode.image.pure
-from flask import Blueprint, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import (
+    Blueprint,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import gettext as _
 
 from common.errors import ApiError
 from common.forms import apply_form_errors
+from common.urls import public_url
 from extensions import limiter
 
 from . import services
@@ -20,22 +32,44 @@ bp = Blueprint("public", __name__)
 
 
 def registration_url(channel):
-    base = current_app.config["PUBLIC_BASE_URL"]
-    path = url_for("public.register", channel=channel)
-    return base.rstrip("/") + path if base else url_for("public.register", channel=channel, _external=True)
+    return public_url("public.register", channel=channel)
+
+
+def _channel():
+    channel = request.values.get("channel", "web")
+    return channel if channel in PUBLIC_CHANNELS else "web"
+
+
+def _page(form, status=200, **extra):
+    channel = _channel()
+    return render_template("public/register.html", form=form, channel=channel, channel_label=CHANNELS[channel],
+                           **extra), status
+
+
+def _throttled(request_limit):
+    """A throttled code request or submission: the form again, as filled in, saying how long to wait
+    (instead of a bare 429 page that loses what was typed)."""
+    wait = max(1, int(request_limit.reset_at - time.time()), g.get("throttle_wait", 0))
+    g.throttle_wait = wait  # several limits may be breached at once: wait for the longest
+    form = RegistrationForm(data={"channel": _channel()})  # filled in from the post
+    sending = request.form.get("action") == "send_code"
+    if sending:
+        form.sms_code.data = ""
+    message = _("Too many code requests for this number.") if sending else _("Too many applications from here.")
+    resp = make_response(*_page(form, 429, wait=wait, wait_message=message, wait_field="phone" if sending else None))
+    resp.headers["Retry-After"] = str(wait)
+    return resp
 
 
 @bp.route("/register", methods=["GET", "POST"])
-@sms_limits(only_action="send_code")
-@register_limits(only_action="register")
+@sms_limits(only_action="send_code", on_breach=_throttled)
+@register_limits(only_action="register", on_breach=_throttled)
 def register():
     from extensions import db
 
-    channel = request.values.get("channel", "web")
-    if channel not in PUBLIC_CHANNELS:
-        channel = "web"
+    channel = _channel()
     form = RegistrationForm(data={"channel": channel})
-    sent_to = None
+    sent_to, status = None, 200
     if request.method == "POST" and request.form.get("action") == "send_code":
         code_form = SmsCodeForm()
         if code_form.validate():
@@ -44,6 +78,7 @@ def register():
                 db.session.commit()
             except ApiError as exc:
                 form.phone.errors = [exc.message]
+                status = exc.status  # 503 when no code could be sent: the form, saying why
             else:
                 sent_to = code_form.phone.data
                 flash(_("A verification code was sent to %(phone)s.", phone=sent_to), "success")
@@ -58,8 +93,7 @@ def register():
             apply_form_errors(form, exc.fields)
         else:
             return redirect(url_for("public.register_done", channel=channel))
-    return render_template("public/register.html", form=form, channel=channel, channel_label=CHANNELS[channel],
-                           sent_to=sent_to)
+    return _page(form, status, sent_to=sent_to)
 
 
 @bp.get("/register/done")

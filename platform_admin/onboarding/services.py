@@ -19,6 +19,7 @@ from platform_admin.enterprises.services import assign_enterprise_no
 from platform_admin.messaging.senders import sms_sender
 
 from .models import STATUSES, Application, FollowUp, SmsCode
+from .throttle import counted_in_shared_store
 
 OPEN_STATUSES = ("new", "contacted", "intent_confirmed")
 
@@ -29,7 +30,11 @@ def _code_hash(phone, code):
 
 
 def send_registration_code(phone):
-    """Create a fresh 6-digit code for ``phone`` (older codes die) and send it by SMS."""
+    """Create a fresh 6-digit code for ``phone`` (older codes die) and send it by SMS. Refused with 503
+    while the SMS throttles cannot count in their shared store (they fail closed)."""
+    if not counted_in_shared_store():
+        raise ApiError(503, "sms_unavailable",
+                       _("Verification codes cannot be sent right now. Please try again in a few minutes."))
     now = utcnow()
     for old in db.session.scalars(select(SmsCode).where(SmsCode.phone == phone, SmsCode.consumed_at.is_(None))):
         old.consumed_at = now

@@ -24,6 +24,22 @@
     province.addEventListener("change", render);
     render();
   }
+  // A throttled request shows how long to wait; count it down and free the button at zero.
+  var countdown = document.querySelector("[data-countdown]");
+  if (countdown) {
+    var left = parseInt(countdown.getAttribute("data-countdown"), 10);
+    var waiting = document.querySelectorAll("[data-wait]");
+    waiting.forEach(function (b) { b.disabled = true; });
+    var timer = setInterval(function () {
+      left -= 1;
+      if (left > 0) { countdown.textContent = left; return; }
+      clearInterval(timer);
+      var notice = document.getElementById("throttle-notice");
+      notice.textContent = notice.getAttribute("data-done");
+      notice.className = "alert alert-info";
+      waiting.forEach(function (b) { b.disabled = false; });
+    }, 1000);
+  }
   // Confirm destructive actions.
   document.addEventListener("click", function (ev) {
     var msg = ev.target.getAttribute && ev.target.getAttribute("data-confirm");

@@ -42,13 +42,19 @@ def redis_jobs(app, redis_conn, monkeypatch):
 
 @pytest.fixture
 def run_worker(app):
-    """``run_worker()``: one burst of a real rq worker process, configured like the app under test."""
+    """``run_worker()``: one burst of a real rq worker process (the ``TenantWorker`` README says to run),
+    configured like the app under test plus any ``settings`` (``TENANT_READ_TIMEOUT=2``); with
+    ``background=True`` it returns the running ``Popen`` instead of waiting for it."""
 
-    def burst(timeout=180):
+    def burst(timeout=180, background=False, **settings):
         env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": REDIS_URL,
                "INSTANCE_PATH": app.config["INSTANCE_PATH"], "SECRET_KEY": app.config["SECRET_KEY"],
-               "TENANT_DATABASE_PREFIX": app.config["TENANT_DATABASE_PREFIX"], "APP_ENV": "development"}
-        return subprocess.run([sys.executable, "-m", "rq.cli", "worker", "--burst", "--url", REDIS_URL, "tenants"],
-                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+               "TENANT_DATABASE_PREFIX": app.config["TENANT_DATABASE_PREFIX"], "APP_ENV": "development",
+               **{name: str(value) for name, value in settings.items()}}
+        command = [sys.executable, "-m", "rq.cli", "worker", "--burst", "--worker-class",
+                   "datasource_registry.jobs.TenantWorker", "--url", REDIS_URL, "tenants"]
+        if background:
+            return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
     return burst

@@ -9,7 +9,6 @@ import logging
 import os
 import random
 import secrets
-import socket
 import threading
 import time
 import warnings
@@ -28,6 +27,7 @@ from datasource_registry.pool import (
     check_database_name,
     make_registry,
 )
+from tests.netfaults import FreezableProxy, SilentServer
 
 SERVER_URL = sa.engine.make_url(os.environ.get("TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306"))
 N_DATABASES = 6
@@ -154,34 +154,6 @@ def run_threads(n, fn):
     return errors
 
 
-class SlowServer:
-    """Accepts TCP connections and says nothing for ``hold`` seconds, then hangs up: a database
-    server that is slow to answer."""
-
-    def __init__(self, hold):
-        self.hold = hold
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.accepted = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self):
-        try:
-            client, _ = self.sock.accept()
-        except OSError:
-            return
-        self.accepted.set()
-        time.sleep(self.hold)
-        client.close()
-
-    def close(self):
-        self.sock.close()
-        self._thread.join(10)
-
-
 # ------------------------------------------------------------------------------------------- tests
 
 
@@ -238,10 +210,13 @@ def test_one_engine_per_tenant_under_32_threads(server, registries):
 
 
 def test_registry_lock_not_held_while_a_slow_server_answers(server, registries):
-    slow = SlowServer(hold=2.0)
+    """A caller waiting for a server that has not answered holds nothing anyone else needs: while it is
+    provably still waiting, other tenants get new engines and queries, the same tenant gets its engine and
+    stats() answers; the waiting caller fails once the server hangs up."""
+    silent = SilentServer()
     try:
-        reg = registries(budget=20)
-        slow_target = Target(9, 9, SERVER_URL.set(port=slow.port, database="nowhere"), 1, 2)
+        reg = registries(budget=20)  # no read timeout: the caller waits until the server hangs up
+        slow_target = Target(9, 9, SERVER_URL.set(port=silent.port, database="nowhere"), 1, 2)
         slow_engine = reg.engine_for(slow_target)
         outcome = {}
 
@@ -254,19 +229,24 @@ def test_registry_lock_not_held_while_a_slow_server_answers(server, registries):
 
         stuck = threading.Thread(target=connect_slow)
         stuck.start()
-        assert slow.accepted.wait(5), "the slow server was never contacted"
-        started = time.monotonic()
-        for n in range(N_DATABASES):  # other tenants: new engines and queries, unhindered
-            t = target(server, n)
-            assert whoami(reg.engine_for(t)) == t.url.database
-        assert reg.engine_for(slow_target) is slow_engine  # the same tenant's engine, no waiting
-        reg.stats()
-        assert time.monotonic() - started < 1.0
-        stuck.join(10)
+        assert silent.wait_accepted(1), "the slow server was never contacted"
+
+        def others(_):
+            for n in range(N_DATABASES):  # other tenants: new engines and queries
+                t = target(server, n)
+                assert whoami(reg.engine_for(t)) == t.url.database
+            assert reg.engine_for(slow_target) is slow_engine  # the same tenant's engine
+            reg.stats()
+
+        # in a thread of its own: were a lock held, it would wait for the hang-up that only comes below
+        assert run_threads(1, others) == []
+        assert stuck.is_alive() and outcome == {}, "the slow caller was not waiting while the others ran"
+        silent.hang_up()
+        stuck.join(30)
         assert isinstance(outcome["result"], sa.exc.OperationalError)
         assert reg.stats()["checked_out"] == 0
     finally:
-        slow.close()
+        silent.close()
 
 
 def test_reservations_and_real_connections_never_exceed_budget(server, registries):
@@ -634,36 +614,111 @@ def test_reset_after_fork_child_starts_clean_parent_keeps_its_connections(server
 
 
 def test_unreachable_tenant_fails_fast_and_alone(server, registries):
+    """A tenant whose server refuses connections fails at once, every time, without waiting for capacity; one
+    whose server hangs fails when it hangs up. While the hung tenant's callers are blocked, every other tenant
+    is served and the refused one still fails straight away."""
+    silent = SilentServer()
     reg = registries(budget=20)
-    dead = Target(99, 99, SERVER_URL.set(port=1, database="nowhere"), 1, 2)
+    refused = Target(98, 98, SERVER_URL.set(port=1, database="nowhere"), 1, 2)
+    hung = Target(99, 99, SERVER_URL.set(port=silent.port, database="nowhere"), 1, 2)
     good = [target(server, n) for n in range(N_DATABASES)]
-    stop = threading.Event()
-    served = []
+    failures = []
 
-    def work(i):
-        while not stop.is_set():
-            t = good[(i + len(served)) % len(good)]
-            assert whoami(reg.engine_for(t)) == t.url.database
-            served.append(t.tenant_id)
-
-    workers = threading.Thread(target=lambda: errors.extend(run_threads(4, work)))
-    errors = []
-    workers.start()
-    try:
-        for _ in range(5):
-            started = time.monotonic()
-            with pytest.raises(sa.exc.OperationalError), reg.engine_for(dead).connect():
+    def call_hung():
+        try:
+            with reg.engine_for(hung).connect():
                 pass
-            assert time.monotonic() - started < 1.0
+        except sa.exc.OperationalError as exc:
+            failures.append(exc)
+
+    blocked = [threading.Thread(target=call_hung) for _ in range(2)]
+    for thread in blocked:
+        thread.start()
+    try:
+        assert silent.wait_accepted(2), "the hung tenant's callers never reached its server"
+
+        def work(i):
+            for k in range(10):
+                t = good[(i + k) % len(good)]
+                assert whoami(reg.engine_for(t)) == t.url.database
+
+        assert run_threads(4, work) == []
+        for _ in range(5):
+            with pytest.raises(sa.exc.OperationalError), reg.engine_for(refused).connect():
+                pass
+        assert all(thread.is_alive() for thread in blocked) and failures == [], \
+            "the hung tenant's callers were not blocked while the others were served"
     finally:
-        stop.set()
-        workers.join(30)
-    assert errors == []
-    assert len(served) > 10
+        silent.hang_up()
+        for thread in blocked:
+            thread.join(30)
+        silent.close()
+    assert len(failures) == 2
     stats = reg.stats()
-    assert stats["checked_out"] == 0 and stats["capacity_errors"] == 0
-    dead_row = next(x for x in stats["engines"] if x["tenant_id"] == 99)
-    assert dead_row["checked_out"] == 0 and dead_row["idle"] == 0
+    assert stats["checked_out"] == 0 and stats["capacity_errors"] == 0 and stats["capacity_waits"] == 0
+    for tenant_id in (98, 99):
+        row = next(x for x in stats["engines"] if x["tenant_id"] == tenant_id)
+        assert row["checked_out"] == 0 and row["idle"] == 0
+
+
+def _fails_within(bound, call):
+    """Run ``call`` in a thread; its exception, provided it came within ``bound`` seconds (None if it did not)."""
+    outcome = {}
+
+    def wrapped():
+        try:
+            call()
+            outcome["error"] = AssertionError("the call succeeded")
+        except Exception as exc:  # noqa: BLE001 - handed to the test
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=wrapped, daemon=True)
+    thread.start()
+    thread.join(bound)
+    return outcome.get("error")
+
+
+def test_a_server_that_never_answers_fails_within_the_read_timeout(registries):
+    """connect_timeout covers only the TCP connect: a server that accepts and then says nothing (not even its
+    greeting) must cost no more than the read timeout, not hold the caller's thread for ever."""
+    silent = SilentServer()
+    read_timeout = 1
+    try:
+        reg = registries(budget=5, read_timeout=read_timeout)
+        engine = reg.engine_for(Target(97, 97, SERVER_URL.set(port=silent.port, database="nowhere"), 1, 2))
+
+        def connect():
+            with engine.connect():
+                pass
+
+        error = _fails_within(read_timeout * 3 + 10, connect)
+        assert isinstance(error, sa.exc.OperationalError), "the caller still waits on the silent server"
+        assert error.orig.args[0] == 2013 and "timed out" in error.orig.args[1]  # lost waiting for the greeting
+        assert silent.wait_accepted(1, timeout=0)
+        assert reg.stats()["checked_out"] == 0
+    finally:
+        silent.close()
+
+
+def test_a_server_that_stops_reading_fails_within_the_write_timeout(server, registries):
+    """A server that froze mid-connection and no longer reads: a large statement fills the socket buffers and
+    fails within the write timeout (the read timeout is far longer here, so it is the write timeout that acts)."""
+    proxy = FreezableProxy((SERVER_URL.host, SERVER_URL.port or 3306))
+    write_timeout = 1
+    reg = registries(budget=5, read_timeout=3600, write_timeout=write_timeout)
+    t = Target(96, 96, server.url(0).set(port=proxy.port), 1, 2)
+    conn = reg.engine_for(t).connect()
+    try:
+        assert conn.execute(sa.text("SELECT name FROM whoami")).scalar_one() == t.url.database
+        proxy.freeze()
+        payload = "x" * (32 * 1024 * 1024)  # far more than the socket buffers on both sides hold
+        error = _fails_within(write_timeout * 3 + 10, lambda: conn.exec_driver_sql("SELECT LENGTH(%s)", (payload,)))
+    finally:
+        proxy.close()  # whatever still waits on the frozen server sees it go away
+        conn.close()
+    assert isinstance(error, sa.exc.OperationalError), "the caller still waits to write to the frozen server"
+    assert error.orig.args[0] == 2006 and "timed out" in error.orig.args[1]  # gone away: the write timed out
+    assert reg.stats()["checked_out"] == 0
 
 
 def test_target_larger_than_budget_is_clamped(server, registries):

@@ -16,11 +16,12 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screensh
 
 
 @pytest.fixture
-def live_server(app):
-    """Serve the app on a free loopback port in a daemon thread."""
+def live_server(app, monkeypatch):
+    """Serve the app on a free loopback port in a daemon thread; absolute links point there."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
+    monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", f"http://127.0.0.1:{server.server_port}")
     try:
         yield f"http://127.0.0.1:{server.server_port}"
     finally:

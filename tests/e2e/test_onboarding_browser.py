@@ -184,7 +184,8 @@ def test_onboarding_flow_in_browser(app, make_staff, browser_page, live_server, 
         expect(profile).to_contain_text("广东省")
         expect(profile).to_contain_text("深圳市")
         expect(profile.locator("a[href^='/files/']")).to_have_text("licence.png")
-        expect(page.locator("h1 .badge")).to_have_class(re.compile(r"badge-muted"))  # still closed
+        expect(page.locator("h1 .badge")).to_have_class(re.compile(r"badge-info"))  # not opened yet
+        expect(page.locator("h1 .badge")).to_have_text("未开通")
         shot("profile-complete")
 
         # 7. A contract: first with the end before the start (inline error), then valid.
@@ -231,27 +232,39 @@ def test_onboarding_flow_in_browser(app, make_staff, browser_page, live_server, 
         page.fill("input[name=password]", "weak")
         page.fill("input[name=max_connections]", "5")
         page.fill("input[name=min_connections]", "6")
-        page.locator("main form button[type=submit]").click()
+        page.locator("#save-datasource").click()
         for name in ("username", "password", "min_connections"):  # every rule named inline
             expect(page.locator(f"#field-{name} .error")).to_be_visible()
         shot("datasource-form-errors")
         page.fill("input[name=username]", tenant_account["username"] if on_mysql else "tenant_admin")
         page.fill("input[name=password]", tenant_account["password"])
         page.fill("input[name=min_connections]", "1")
-        page.locator("main form button[type=submit]").click()
+        page.locator("input[name=min_connections]").press("Enter")  # Enter tests the values; it never saves
+        expect(page.locator("#connection-test")).to_have_attribute("data-ok", "true")
+        expect(page.locator("input[name=password]")).to_have_value("")  # never sent back to the page
+        shot("datasource-connection-test")
+        page.fill("input[name=password]", tenant_account["password"])
+        page.locator("#save-datasource").click()
         expect(page).to_have_url(re.compile(rf"/enterprises/{ent_id}(#datasource)?$"))
         expect(page.locator("#datasource .badge")).to_be_visible()
         assert tenant_account["password"] not in page.content()  # never rendered
         page.locator("#datasource form[action$='/provision'] button").click()
         expect(page.locator("#provision-job")).to_have_attribute("data-status", "finished")
-        expect(page.locator("#provision-job progress")).to_have_attribute("value", "100")
+        expect(page.locator("#provision-job")).to_contain_text("数据库已初始化")
+        expect(page.locator("#first-login")).to_contain_text(phone[:3] + "****" + phone[-4:])  # where it went, masked
+        # the notice is in view below the sticky bar, though the page scrolled down to the datasource
+        notice = page.locator(".flashes .alert-success")
+        expect(notice).to_have_text("数据库已初始化完成。")
+        expect(notice).to_be_in_viewport()
+        assert notice.bounding_box()["y"] >= page.locator(".topbar").bounding_box()["height"]
+        expect(page.locator("#datasource .actions .btn-primary")).to_have_text("开通")  # the next step
         shot("datasource-provisioned")
 
         # 9. Open the enterprise.
         page.goto(f"{base}/enterprises/{ent_id}")
         badge = page.locator("h1 .badge")
         closed_label = badge.inner_text()
-        expect(badge).to_have_class(re.compile(r"badge-muted"))
+        expect(badge).to_have_class(re.compile(r"badge-info"))
         page.locator(".page-head .actions form[action$='/open'] button").click()
         expect(page).to_have_url(f"{base}/enterprises/{ent_id}")
         expect(page.locator(".alert-success")).to_be_visible()

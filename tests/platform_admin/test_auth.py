@@ -192,3 +192,148 @@ def test_demo_seed_prints_a_working_login(app, anon):
     line = next(l for l in result.output.splitlines() if "admin /" in l)
     password = line.split("admin /", 1)[1].strip()
     assert anon.post("/api/v1/auth/token", json={"username": "admin", "password": password}).status_code == 200
+
+
+# --- the throttle counts the account, whatever the spelling (issue 7, item 6) ---------------------
+
+SPELLINGS = [" admin", "ádmin", "ａｄｍｉｎ", "admin\t", "ADMIN"]
+
+
+def _fail(anon, username, times=1):
+    return [anon.post("/api/v1/auth/token", json={"username": username, "password": "nope"}).status_code
+            for _ in range(times)]
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_a_locked_account_stays_locked_under_every_spelling(anon, make_staff, spelling):
+    make_staff("admin")
+    assert _fail(anon, "admin", 5) == [401] * 5
+    assert _fail(anon, spelling) == [429]
+    right = anon.post("/api/v1/auth/token", json={"username": spelling, "password": PASSWORD})
+    assert right.status_code == 429
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_failures_under_other_spellings_count_against_the_account(anon, make_staff, spelling):
+    make_staff("admin")
+    assert _fail(anon, spelling, 5) == [401] * 5
+    assert anon.post("/api/v1/auth/token", json={"username": "admin", "password": PASSWORD}).status_code == 429
+
+
+@pytest.mark.parametrize("spelling", [" ghost", "ｇｈｏｓｔ", "GHÖST", "gh ost"])
+def test_a_name_no_account_has_is_throttled_alike(anon, spelling):
+    """So the throttle does not tell which names exist."""
+    assert _fail(anon, "ghost", 5) == [401] * 5
+    assert _fail(anon, spelling) == [429]
+
+
+def test_the_sign_in_page_and_the_api_share_one_count(app, anon, make_staff):
+    make_staff("admin")
+    client = app.test_client()
+    token = csrf_from(client.get("/login").text)
+    pages = [client.post("/login", data={"username": "ádmin", "password": "bad", "csrf_token": token}).status_code
+             for _ in range(3)]
+    assert pages == [401] * 3 and _fail(anon, "admin", 2) == [401] * 2
+    resp = client.post("/login", data={"username": "admin", "password": PASSWORD, "csrf_token": token})
+    assert resp.status_code == 429
+
+
+# --- sessions end for good (issue 7, item 7) --------------------------------------------------------
+
+def _page_login(app, username, password=PASSWORD):
+    client = app.test_client()
+    token = csrf_from(client.get("/login").text)
+    resp = client.post("/login", data={"username": username, "password": password, "csrf_token": token})
+    assert resp.status_code == 302
+    return client
+
+
+def _signed_in(client):
+    return client.get("/").status_code == 200
+
+
+def test_a_cookie_copied_before_logout_is_dead_after_it(app, make_staff):
+    make_staff("alice")
+    browser = _page_login(app, "alice")
+    copied = browser.get_cookie("session").value
+    browser.post("/logout", data={"csrf_token": csrf_from(browser.get("/").text)})
+    thief = app.test_client()
+    thief.set_cookie("session", copied)
+    assert thief.get("/").status_code == 302 and not _signed_in(browser)
+
+
+def test_the_session_is_stored_only_as_a_hash(app, make_staff):
+    from platform_admin.auth.models import StaffSession
+
+    make_staff("alice")
+    browser = _page_login(app, "alice")
+    with browser.session_transaction() as sess:
+        key = sess["staff_session"]
+    with app.app_context():
+        row = db.session.scalars(select(StaffSession)).one()
+        assert row.key_hash == hash_token(key) and key not in row.key_hash
+        assert row.expires_at - row.created_at == app.config["PERMANENT_SESSION_LIFETIME"]
+
+
+def test_an_expired_session_signs_nobody_in(app, make_staff):
+    from platform_admin.auth.models import StaffSession
+
+    make_staff("alice")
+    browser = _page_login(app, "alice")
+    with app.app_context():
+        row = db.session.scalars(select(StaffSession)).one()
+        row.expires_at = row.created_at - timedelta(seconds=1)
+        db.session.commit()
+    assert not _signed_in(browser)
+
+
+def _token(anon, username, password=PASSWORD):
+    resp = anon.post("/api/v1/auth/token", json={"username": username, "password": password})
+    assert resp.status_code == 200, resp.json
+    return resp.json["token"]
+
+
+def test_resetting_a_password_signs_the_account_out_everywhere(app, api_as, anon, make_staff):
+    from tests.conftest import Api
+
+    bob_id = make_staff("bob")
+    browser, token = _page_login(app, "bob"), _token(anon, "bob")
+    assert _signed_in(browser)
+    resp = api_as("admin").patch(f"/api/v1/staff/{bob_id}", json={"password": "Brand-new-pw-7"})
+    assert resp.status_code == 200
+    assert not _signed_in(browser)
+    assert Api(app.test_client(), token).get("/api/v1/me").status_code == 401
+    assert _signed_in(_page_login(app, "bob", "Brand-new-pw-7"))
+
+
+def test_changing_ones_own_password_keeps_only_this_sign_in(app, anon, make_staff):
+    from tests.conftest import Api
+
+    me = make_staff("root", roles=("admin",))
+    here, elsewhere = Api(app.test_client(), _token(anon, "root")), Api(app.test_client(), _token(anon, "root"))
+    other_browser = _page_login(app, "root")
+    assert here.patch(f"/api/v1/staff/{me}", json={"password": "Brand-new-pw-7"}).status_code == 200
+    assert here.get("/api/v1/me").status_code == 200
+    assert elsewhere.get("/api/v1/me").status_code == 401
+    assert not _signed_in(other_browser)
+
+
+def test_changing_ones_own_password_on_the_page_keeps_that_browser(app, make_staff):
+    me = make_staff("root", roles=("admin",))
+    browser, other_browser = _page_login(app, "root"), _page_login(app, "root")
+    form = browser.get(f"/staff/{me}/edit").text
+    resp = browser.post(f"/staff/{me}/edit", data={"csrf_token": csrf_from(form), "roles": ["admin"], "is_active": "y",
+                                                   "password": "Brand-new-pw-7"})
+    assert resp.status_code == 302
+    assert _signed_in(browser) and not _signed_in(other_browser)
+
+
+def test_deactivating_staff_ends_their_sessions(app, api_as, make_staff):
+    bob_id = make_staff("bob")
+    browser = _page_login(app, "bob")
+    assert api_as("admin").patch(f"/api/v1/staff/{bob_id}", json={"is_active": False}).status_code == 200
+    with app.app_context():
+        from platform_admin.auth.models import StaffSession
+
+        assert db.session.scalars(select(StaffSession.revoked_at)).one() is not None
+    assert not _signed_in(browser)

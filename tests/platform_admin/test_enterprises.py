@@ -11,6 +11,7 @@ import threading
 
 import pytest
 
+from common import limits
 from platform_admin.enterprises.models import Enterprise
 from platform_admin.files.models import StoredFile
 from tests.conftest import csrf_from
@@ -283,7 +284,8 @@ def test_phones_accept_mobile_and_landline_and_are_normalized(app, ops, field, p
     assert row(app, Enterprise, int(body["id"]))[field] == normalized
 
 
-@pytest.mark.parametrize("field, limit", [("name", 200), ("address", 255), ("contact_name", 50),
+@pytest.mark.parametrize("field, limit", [("name", limits.ENTERPRISE_NAME), ("address", 255),
+                                          ("contact_name", limits.PERSON_NAME),
                                           ("introduction", 4000), ("remarks", 4000)])
 def test_text_lengths_are_limited(app, ops, field, limit):
     assert create(ops, **{field: "物" * limit})[field] == "物" * limit

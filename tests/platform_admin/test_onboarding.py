@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import update
 
+from common import limits
 from common.timeutil import utcnow
 from extensions import db
 from platform_admin.enterprises.models import Enterprise
@@ -239,10 +240,10 @@ def test_public_registration_rejects_other_channels(anon, admin, app, channel):
 
 
 @pytest.mark.parametrize(("field", "value"), [
-    ("name", ""), ("name", "   "), ("name", "长" * 51), ("name", None),
+    ("name", ""), ("name", "   "), ("name", "长" * (limits.PERSON_NAME + 1)), ("name", None),
     ("phone", "12345"), ("phone", "01062345678"), ("phone", None),
     ("sms_code", ""), ("sms_code", "12345"), ("sms_code", "1234567"), ("sms_code", "abcdef"), ("sms_code", None),
-    ("company_name", "公" * 201),
+    ("company_name", "公" * (limits.ENTERPRISE_NAME + 1)),
 ])
 def test_public_registration_validates_fields(anon, admin, app, field, value):
     phone = mobile()
@@ -347,9 +348,9 @@ def test_offline_application_accepts_a_landline_and_another_owner(ops, make_staf
 
 
 @pytest.mark.parametrize(("field", "value"), [
-    ("name", None), ("name", ""), ("name", "   "), ("name", "长" * 51),
+    ("name", None), ("name", ""), ("name", "   "), ("name", "长" * (limits.PERSON_NAME + 1)),
     ("phone", None), ("phone", ""), ("phone", "12345"), ("phone", "not a phone"), ("phone", "+1 650 253 0000"),
-    ("company_name", "公" * 201),
+    ("company_name", "公" * (limits.ENTERPRISE_NAME + 1)),
     ("owner_id", "abc"), ("owner_id", "999999"),
     ("remarks", "x" * 2001),
 ])

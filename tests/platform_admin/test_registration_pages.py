@@ -171,13 +171,66 @@ def test_post_with_a_forged_csrf_token_is_refused(browser, app):
     assert count(app, SmsCode) == 0
 
 
-def test_second_code_from_the_page_within_a_minute_is_throttled(browser, app):
+def throttle_notice(html):
+    match = re.search(r'<div class="alert alert-warning" role="alert" id="throttle-notice"[^>]*>(.*?)</div>', html, re.S)
+    assert match, "no throttle notice on the page"
+    seconds = int(re.search(r'data-countdown="(\d+)">(\d+)<', match.group(1)).group(1))
+    return " ".join(re.sub(r"<[^>]+>", " ", match.group(1)).split()), seconds
+
+
+def test_second_code_from_the_page_within_a_minute_is_throttled_inline(browser, app):
     phone = mobile()
     page, _code = send_code_from_page(browser, app, phone)
-    again = post(browser, page, action="send_code", name="李娜", phone=phone)
+    again = post(browser, page, action="send_code", name="李娜", phone=phone, company_name="幸福里物业")
     assert again.status_code == 429
     assert "text/html" in again.headers["Content-Type"]
     assert len(outbox_rows(app, phone)) == 1
+    # the form, still filled in, says how long to wait (the limit is one code a minute)
+    assert 'id="register-form"' in again.text
+    assert (value_of(again.text, "name"), value_of(again.text, "phone")) == ("李娜", phone)
+    assert value_of(again.text, "company_name") == "幸福里物业"
+    text, seconds = throttle_notice(again.text)
+    assert 1 <= seconds <= 60 and again.headers["Retry-After"] == str(seconds)
+    assert text == f"该手机号获取验证码过于频繁。 请 {seconds} 秒后再试。"
+    assert "data-wait" in input_or_button(again.text, "send-code")  # a script may hold the button till then
+
+
+def input_or_button(html, element_id):
+    return re.search(rf'<(?:input|button)[^>]*id="{element_id}"[^>]*>', html).group(0)
+
+
+def test_a_throttled_submission_keeps_the_form_and_says_how_long_to_wait(browser, app, monkeypatch):
+    monkeypatch.setitem(app.config, "REGISTER_LIMIT_PER_IP", "1 per hour")
+    page = open_page(browser)
+    first = post(browser, page, action="register", name="李娜", phone=mobile(), sms_code="000000")
+    assert first.status_code == 200  # a wrong code: the form with its error, and the one try used up
+    phone = mobile()
+    again = post(browser, page, action="register", name="王强", phone=phone, sms_code="123456", company_name="甲物业")
+    assert again.status_code == 429
+    assert (value_of(again.text, "name"), value_of(again.text, "phone"), value_of(again.text, "sms_code")) == \
+        ("王强", phone, "123456")
+    text, seconds = throttle_notice(again.text)
+    assert text.startswith("当前网络提交申请过于频繁。") and 60 < seconds <= 3600
+    assert count(app, Application) == 0
+
+
+def test_the_api_still_answers_a_throttled_code_request_with_json(app, anon):
+    phone = mobile()
+    assert anon.post("/api/v1/public/sms-codes", json={"phone": phone}).status_code == 202
+    resp = anon.post("/api/v1/public/sms-codes", json={"phone": phone})
+    assert resp.status_code == 429 and resp.json["error"]["code"] == "throttled" and resp.headers["Retry-After"]
+
+
+@pytest.mark.parametrize("path", ["/register?channel=web", "/register/qr", "/register/done"])
+def test_public_pages_are_the_products_not_the_back_offices(browser, path):
+    zh = browser.get(path).text
+    assert re.search(r"<title>[^<]* · 绘管家</title>", zh) and "运营后台" not in zh
+    en = browser.get(path + ("&" if "?" in path else "?") + "lang=en").text
+    assert re.search(r"<title>[^<]* · HuiGuanjia</title>", en) and "Admin" not in en
+
+
+def test_the_staff_sign_in_is_still_the_back_offices(browser):
+    assert re.search(r"<title>[^<]* · 绘管家运营后台</title>", browser.get("/login").text)
 
 
 @pytest.mark.parametrize("channel", ["offline", "bogus"])
@@ -213,17 +266,19 @@ def png_modules(data, box_size=10):
 
 
 @pytest.mark.parametrize(("base", "expected"), [
-    ("", "http://localhost/register?channel=qrcode"),
+    (None, "http://127.0.0.1:5000/register?channel=qrcode"),  # the development default, start.sh's address
     ("https://reg.example.com/", "https://reg.example.com/register?channel=qrcode"),
 ])
 def test_qr_png_encodes_the_qrcode_registration_url(app, browser, monkeypatch, base, expected):
-    monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", base)
-    resp = browser.get("/register/qr.png")
+    if base is not None:
+        monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", base)
+    attacker = {"Host": "attacker.example"}  # the request's host is never where the code points
+    resp = browser.get("/register/qr.png", headers=attacker)
     qr = qrcode.QRCode(box_size=10, border=2)
     qr.add_data(expected)
     qr.make(fit=True)
     assert png_modules(resp.data) == [list(row) for row in qr.get_matrix()]
-    page = browser.get("/register/qr")
+    page = browser.get("/register/qr", headers=attacker)
     assert page.status_code == 200 and expected in page.text
 
 

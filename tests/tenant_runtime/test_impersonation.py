@@ -1,6 +1,7 @@
 """Support staff acting as a tenant user: single use, short-lived, one tenant only, audited in the control
 plane and shown to the tenant's administrators."""
 
+import re
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -84,9 +85,72 @@ def test_a_made_up_support_token_is_refused(client, tenants, token):
     assert resp.status_code == 403
 
 
-def test_a_support_link_for_an_unknown_user_is_refused(client, tenants, api_as):
-    url = path_of(grant(api_as("ops"), tenants[0], username="nobody")["url"])
+def set_admin_status(tenant, status):
+    engine = tenant.engine()
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE sys_user SET status = :s WHERE username = 'admin'"), {"s": status})
+    engine.dispose()
+
+
+@pytest.mark.parametrize("username, disabled", [("nobody", False), ("admin", True)])
+def test_no_pass_for_a_user_the_tenant_does_not_have_or_has_disabled(app, tenants, api_as, username, disabled):
+    from datasource_registry.models import ImpersonationGrant
+
+    if disabled:
+        set_admin_status(tenants[0], 0)
+    resp = api_as("ops").post(f"/api/v1/enterprises/{tenants[0].id}/impersonations",
+                              json={"username": username, "reason": "r"})
+    assert resp.status_code == 422 and set(resp.json["error"]["fields"]) == {"username"}
+    with app.app_context():
+        assert db.session.scalars(sa.select(ImpersonationGrant)).first() is None
+
+
+def test_a_user_disabled_after_the_grant_is_refused_at_the_door(client, tenants, api_as):
+    url = path_of(grant(api_as("ops"), tenants[0])["url"])
+    set_admin_status(tenants[0], 0)
     assert client.get(url).status_code == 403
+
+
+def test_the_pass_names_the_user_as_the_tenant_spells_it(app, tenants, api_as):
+    from datasource_registry.models import ImpersonationGrant
+
+    grant(api_as("ops"), tenants[0], username=" admin")
+    with app.app_context():
+        assert db.session.scalars(sa.select(ImpersonationGrant.username)).one() == "admin"
+
+
+def test_no_pass_during_maintenance(app, tenants, api_as):
+    ops = api_as("ops")
+    assert ops.post(f"/api/v1/enterprises/{tenants[0].id}/suspend", json={"message": "升级中"}).status_code == 200
+    resp = ops.post(f"/api/v1/enterprises/{tenants[0].id}/impersonations", json={"username": "admin", "reason": "r"})
+    assert resp.status_code == 409 and resp.json["error"]["code"] == "tenant_suspended"
+    assert ops.post(f"/api/v1/enterprises/{tenants[0].id}/resume").status_code == 200
+    assert grant(ops, tenants[0])["url"]
+
+
+def test_the_banner_names_the_staff_member_and_the_user(app, client, tenants, api_as):
+    from platform_admin.auth.models import StaffUser
+
+    a = tenants[0]
+    ops = api_as("ops", username="support-li")
+    with app.app_context():
+        db.session.scalars(sa.select(StaffUser).where(StaffUser.username == "support-li")).one().full_name = "李娜"
+        db.session.commit()
+    client.get(path_of(grant(ops, a)["url"]))
+    home = client.get(f"/t/{a.code}/").text
+    banner = re.search(r'<div class="alert alert-warning banner">(.*?)</div>', home).group(1)
+    assert "李娜 (support-li)" in banner and "陈经理 (admin)" in banner
+
+
+def test_an_unreachable_tenant_database_gives_no_pass_and_no_500(app, tenants, api_as):
+    from datasource_registry.models import Datasource
+
+    with app.app_context(), db.engine.begin() as conn:  # below the ORM's immutability guard
+        conn.execute(sa.update(Datasource.__table__).where(Datasource.id == tenants[0].datasource_id)
+                     .values(port=1))  # nothing listens there
+    resp = api_as("ops").post(f"/api/v1/enterprises/{tenants[0].id}/impersonations",
+                              json={"username": "admin", "reason": "r"})
+    assert resp.status_code == 503 and resp.json["error"]["code"] == "tenant_unavailable"
 
 
 def test_a_closed_tenant_cannot_be_entered(tenants, api_as):
@@ -139,3 +203,19 @@ def test_support_sign_in_from_the_enterprise_page(app, tenants, login_page):
 def test_devops_do_not_see_the_support_form(tenants, login_page):
     page = login_page("devops").get(f"/enterprises/{tenants[0].id}")
     assert page.status_code == 200 and 'id="impersonate-form"' not in page.text and 'id="suspend-form"' in page.text
+
+
+def test_the_support_link_ignores_the_host_header(app, tenants, api_as):
+    resp = api_as("ops").post(f"/api/v1/enterprises/{tenants[0].id}/impersonations",
+                              json={"username": "admin", "reason": "r"}, headers={"Host": "attacker.example"})
+    assert resp.status_code == 201
+    assert resp.json["url"].startswith(f"{app.config['PUBLIC_BASE_URL']}/t/{tenants[0].code}/impersonate?token=")
+    assert "attacker.example" not in resp.json["url"]
+
+
+def test_the_support_form_names_an_unknown_user(tenants, login_page):
+    browser = login_page("ops")
+    detail = browser.get(f"/enterprises/{tenants[0].id}")
+    resp = browser.post(f"/enterprises/{tenants[0].id}/impersonate", data={"csrf_token": csrf_from(detail.text),
+                                                                           "username": "nobody", "reason": "电话支持"})
+    assert resp.status_code == 422 and 'class="field has-error" id="field-username"' in resp.text

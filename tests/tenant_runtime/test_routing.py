@@ -104,17 +104,23 @@ def test_another_tenants_session_is_nobody_here(client, tenants):
     assert resp.status_code == 302 and f"/t/{b.code}/login" in resp.headers["Location"]
 
 
-def test_a_guessed_user_id_of_another_tenant_does_not_sign_in(client, tenants):
-    """B has a user with the very id A's session carries; the session names its tenant too."""
+def test_a_session_key_known_to_another_tenant_does_not_sign_in(client, tenants):
+    """B holds a live session with the very key A's cookie carries; the session names its tenant too."""
+    from datetime import timedelta
+
+    from tenant_runtime.auth import hash_token
+
     a, b = tenants[0], tenants[1]
     tenant_login(client, a)
     with client.session_transaction() as sess:
-        user_id = sess["tenant_auth"]["user_id"]
+        key = sess["tenant_auth"]["key"]
+    now = datetime.now(UTC).replace(tzinfo=None)
     engine = b.engine()
     with engine.begin() as conn:
-        conn.execute(sa.text("DELETE FROM sys_token"))
-        conn.execute(sa.text("DELETE FROM sys_user_role"))  # the id moves; its role rows would pin it
-        conn.execute(sa.text("UPDATE sys_user SET id = :i WHERE username = 'admin'"), {"i": user_id})
+        admin = conn.execute(sa.text("SELECT id FROM sys_user WHERE username = 'admin'")).scalar()
+        conn.execute(sa.text("INSERT INTO sys_session (user_id, session_hash, created_at, expires_at) "
+                             "VALUES (:u, :h, :c, :e)"), {"u": admin, "h": hash_token(key), "c": now,
+                                                         "e": now + timedelta(hours=1)})
     engine.dispose()
     assert client.get(f"/t/{a.code}/").status_code == 200
     assert client.get(f"/t/{b.code}/").status_code == 302
@@ -159,6 +165,43 @@ def test_subdomain_routing(app, client, tenants):
         assert other.status_code == 401
     finally:
         app.config.update(TENANT_ROUTING=("path", "header"), TENANT_BASE_DOMAIN="")
+
+
+@pytest.fixture
+def subdomains(app):
+    app.config.update(TENANT_ROUTING=("path", "subdomain"), TENANT_BASE_DOMAIN="crm.example.cn")
+    yield "crm.example.cn"
+    app.config.update(TENANT_ROUTING=("path", "header"), TENANT_BASE_DOMAIN="")
+
+
+def test_a_path_naming_another_tenant_on_a_tenant_host_is_refused(client, tenants, subdomains):
+    a, b = tenants[0], tenants[1]
+    host_a = f"http://{a.code}.{subdomains}"
+    token_b = token_for(client, b)
+    resp = client.get(f"/t/{b.code}/api/v1/me", headers=bearer(token_b), base_url=host_a)
+    assert resp.status_code == 400 and resp.json["error"]["code"] == "tenant_mismatch"
+    login = client.post(f"/t/{b.code}/api/v1/auth/token", json={"username": "admin", "password": b.admin_password},
+                        base_url=host_a)
+    assert login.status_code == 400 and login.json["error"]["code"] == "tenant_mismatch"
+    page = client.get(f"/t/{b.code}/login", base_url=f"http://{a.code.upper()}.{subdomains}:8443")
+    assert page.status_code == 400 and "地址错误" in page.text and 'name="password"' not in page.text
+    # the host's own tenant, by path or by host alone, and any tenant by path on the bare domain
+    assert client.get(f"/t/{a.code}/api/v1/me", headers=bearer(token_for(client, a)), base_url=host_a).status_code == 200
+    assert client.get(f"/t/{a.code}/login", base_url=host_a).status_code == 200
+    assert client.get("/login", base_url=host_a).status_code == 200
+    bare = client.get(f"/t/{b.code}/api/v1/me", headers=bearer(token_b), base_url=f"http://{subdomains}")
+    assert bare.status_code == 200 and bare.json["tenant"]["code"] == b.code
+
+
+def test_without_subdomain_routing_the_host_does_not_name_a_tenant(app, client, tenants):
+    a, b = tenants[0], tenants[1]
+    app.config["TENANT_BASE_DOMAIN"] = "crm.example.cn"  # configured, but TENANT_ROUTING leaves subdomains off
+    try:
+        resp = client.get(f"/t/{b.code}/api/v1/me", headers=bearer(token_for(client, b)),
+                          base_url=f"http://{a.code}.crm.example.cn")
+        assert resp.status_code == 200 and resp.json["tenant"]["code"] == b.code
+    finally:
+        app.config["TENANT_BASE_DOMAIN"] = ""
 
 
 @pytest.mark.parametrize("code", ["nosuchtenant", "qy%27%20or%201%3D1", "x" * 41])
@@ -476,7 +519,7 @@ def test_the_pool_api_counts_engines_and_budget(app, client, tenants, api_as):
         token_for(client, t)
     stats = api_as("devops").get("/api/v1/registry").json
     assert stats["budget"] == app.config["TENANT_CONNECTION_BUDGET"]
-    assert {e["tenant_id"] for e in stats["engines"]} == {tenants[0].id, tenants[1].id}
+    assert {e["tenant_id"] for e in stats["engines"]} == {str(tenants[0].id), str(tenants[1].id)}  # ids are strings
     assert all(e["checked_out"] == 0 for e in stats["engines"])  # every request gave its connection back
 
 

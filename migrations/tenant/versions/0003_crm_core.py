@@ -1,7 +1,7 @@
 """CRM core: roles and data scope, customers, contacts, follow-ups, change history, attachments, saved views
 
-Revision ID: 0002_crm_core
-Revises: 0001_tenant_initial
+Revision ID: 0003_crm_core
+Revises: 0002_sessions_and_password_links
 Create Date: 2026-11-30 07:15:08.745834
 
 Tenant schema (migrations/tenant): applied to every tenant database, MySQL/MariaDB or SQLite.
@@ -29,8 +29,8 @@ BUILTIN_ROLES = [
 ]
 
 # revision identifiers, used by Alembic.
-revision = '0002_crm_core'
-down_revision = '0001_tenant_initial'
+revision = '0003_crm_core'
+down_revision = '0002_sessions_and_password_links'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,37 @@
+"""A per-tenant bulkhead: how many requests one tenant may have in progress in this process.
+
+A tenant whose database hangs keeps every request that reaches it waiting (up to the read timeouts). Without a
+cap, enough of them would occupy all of a process's threads and nobody else, not even the control plane, would
+be answered. With it, that tenant holds at most ``TENANT_REQUEST_LIMIT`` threads; its requests beyond that get a
+fast 503 ``tenant_busy`` instead of queuing, and everybody else keeps the rest of the threads.
+"""
+
+import threading
+
+
+class Bulkhead:
+    """Counts requests in progress per tenant. Thread-safe; a slot is taken without waiting or not at all."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._in_use: dict[int, int] = {}
+
+    def try_enter(self, tenant_id, limit) -> bool:
+        with self._lock:
+            taken = self._in_use.get(tenant_id, 0)
+            if taken >= limit:
+                return False
+            self._in_use[tenant_id] = taken + 1
+            return True
+
+    def leave(self, tenant_id) -> None:
+        with self._lock:
+            taken = self._in_use.get(tenant_id, 0) - 1
+            if taken > 0:
+                self._in_use[tenant_id] = taken
+            else:
+                self._in_use.pop(tenant_id, None)
+
+    def in_use(self, tenant_id) -> int:
+        with self._lock:
+            return self._in_use.get(tenant_id, 0)

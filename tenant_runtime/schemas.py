@@ -1,0 +1,39 @@
+"""What the tenant API answers (the CRM modules add theirs beside these)."""
+
+from marshmallow import fields
+from marshmallow.validate import OneOf
+
+from common.schemas import Answer, Derived, Id, computed, nullable
+
+from .context import current_tenant
+
+
+class TenantUserSchema(Answer):
+    id = Id()
+    username = fields.String()
+    full_name = fields.String()
+    dept_id = Id()
+    phone = nullable()
+    email = nullable()
+    is_admin = fields.Boolean()
+    status = fields.Integer(validate=OneOf([0, 1]), metadata={"description": "0 disabled, 1 enabled"})
+
+
+class SignedInUserSchema(TenantUserSchema):
+    roles = computed(lambda user: ["admin"] if user.is_admin else [], {"type": "array", "items": {"type": "string"}})
+
+
+class TenantTokenSchema(Answer):
+    """A new bearer token, valid for this company only; shown this once."""
+
+    token = fields.String()
+    user = fields.Nested(SignedInUserSchema)
+
+
+class TenantRefSchema(Answer):
+    code = fields.String()
+    name = fields.String()
+
+
+class MeSchema(TenantUserSchema):
+    tenant = Derived(lambda user: current_tenant.info, TenantRefSchema)
