@@ -124,6 +124,8 @@ def declared_body(base=None, **form_kwargs):
 
 
 def _validate_query(form_cls):
+    if hasattr(form_cls, "parse"):  # a list declaration (tenant_runtime.core.listing.ListSpec) checks its own
+        return form_cls.parse(request.args)
     form = form_cls(request.args, meta={"csrf": False})
     if not form.validate():
         raise Invalid(form_errors(form))
@@ -144,7 +146,9 @@ def _path_parameter(name, converter):
 
 def _query_parameters(decl):
     params = []
-    if decl.query is not None:
+    if hasattr(decl.query, "openapi_parameters"):
+        params += decl.query.openapi_parameters()
+    elif decl.query is not None:
         with current_app.test_request_context():
             form = decl.query(meta={"csrf": False})
             for fld in form:

@@ -63,7 +63,7 @@ class ContactResource(Resource):
         return query.where(CrmContact.customer_id.in_(visible))
 
     def build_form(self, **kwargs):
-        form = ContactForm(**kwargs)
+        form = super().build_form(**kwargs)
         if request.method == "GET" and not form.customer_id.data and request.args.get("customer_id", "").isdigit():
             form.customer_id.data = int(request.args["customer_id"])
         return form
@@ -98,4 +98,4 @@ def _contacts_section(customer, principal):
 
 
 register_section(Section("contacts", _l("Contacts"), "tenant/contacts/_section.html", _contacts_section,
-                         lambda rows: ContactSchema(many=True).dump(rows), order=10))
+                         ContactSchema, order=10))

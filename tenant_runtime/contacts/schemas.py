@@ -1,27 +1,28 @@
 """The contact's JSON shape."""
 
-from marshmallow import Schema, fields
+from marshmallow import fields
 
-from ..core.schemas import Id, Time
+from ..core.schemas import Answer, Id, Time, computed, nullable
 
 
-class ContactSchema(Schema):
+class ContactSchema(Answer):
     id = Id()
     customer_id = Id()
-    customer_name = fields.Function(lambda c: c.customer.customer_name if c.customer else None)
+    customer_name = computed(lambda c: c.customer.customer_name if c.customer else None,
+                             {"type": "string", "nullable": True})
     contact_name = fields.String()
-    position = fields.String(allow_none=True)
+    position = nullable()
     phone = fields.String(metadata={"description": "E.164"})
-    email = fields.String(allow_none=True)
-    wechat = fields.String(allow_none=True)
-    communication_preference = fields.String(allow_none=True)
-    birthday = fields.Date(allow_none=True)
+    email = nullable()
+    wechat = nullable()
+    communication_preference = nullable()
+    birthday = nullable(fields.Date)
     is_key = fields.Boolean()
     is_primary = fields.Boolean()
     do_not_contact = fields.Boolean()
-    dnc_set_by = Id(allow_none=True)
-    dnc_set_at = Time(allow_none=True)
-    owner_id = Id(allow_none=True)
-    remark = fields.String(allow_none=True)
+    dnc_set_by = nullable(Id)
+    dnc_set_at = nullable(Time)
+    owner_id = nullable(Id)
+    remark = nullable()
     created_at = Time()
     updated_at = Time()

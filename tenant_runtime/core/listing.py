@@ -38,6 +38,14 @@ class Filter:
     def params(self):
         return [self.name]
 
+    def openapi(self):
+        """The query parameters this filter reads, as OpenAPI parameter objects."""
+        return [{"name": self.name, "in": "query", "required": False, "schema": self.schema(),
+                 "description": str(self.label)}]
+
+    def schema(self):
+        return {"type": "string"}
+
     def parse(self, args):
         raw = [v for v in args.getlist(self.name) if v != ""]
         return raw[0].strip() if raw else None
@@ -54,6 +62,11 @@ class Choice(Filter):
     def __init__(self, label, column, choices, **kw):
         super().__init__(label, column, **kw)
         self.choices = choices  # {value: label}
+
+    def openapi(self):
+        return [{"name": self.name, "in": "query", "required": False, "style": "form", "explode": True,
+                 "description": f"{self.label} (repeat for several)",
+                 "schema": {"type": "array", "items": {"type": "string", "enum": list(self.choices)}}}]
 
     def parse(self, args):
         values = [v for v in args.getlist(self.name) if v != ""]
@@ -75,6 +88,9 @@ class Ref(Filter):
         super().__init__(label, column, **kw)
         self.options = options  # callable(session, principal) -> [(id, label)] for the page's select
 
+    def schema(self):
+        return {"type": "string", "pattern": r"^[0-9]+$"}
+
     def parse(self, args):
         raw = super().parse(args)
         if raw is None:
@@ -91,6 +107,11 @@ class DateRange(Filter):
 
     def params(self):
         return [f"{self.name}_from", f"{self.name}_to"]
+
+    def openapi(self):
+        return [{"name": param, "in": "query", "required": False, "schema": {"type": "string", "format": "date"},
+                 "description": f"{self.label}, {end} (a local date, inclusive)"}
+                for param, end in zip(self.params(), ("from", "to"), strict=True)]
 
     def parse(self, args):
         ends = []
@@ -122,6 +143,9 @@ class InactiveDays(Filter):
     def __init__(self, label, column, created_column, **kw):
         super().__init__(label, column, **kw)
         self.created_column = created_column
+
+    def schema(self):
+        return {"type": "string", "pattern": r"^[0-9]+$", "description": "1 to 3650"}
 
     def parse(self, args):
         raw = super().parse(args)
@@ -172,10 +196,25 @@ class ListSpec:
     search: tuple
     sorts: dict  # name -> SortKey
     default_sort: str  # "-created"
+    views: tuple = ()  # the built-in views a user may pick with ?view= (which ones depends on their scope)
 
     def __post_init__(self):
         for name, flt in self.filters.items():
             flt.name = name
+
+    def openapi_parameters(self):
+        """Every query parameter this list reads (the API document's), beside ``limit`` and ``cursor``."""
+        params = [{"name": "q", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 100},
+                   "description": "search"}]
+        for flt in self.filters.values():
+            params += flt.openapi()
+        keys = [f"{sign}{name}" for name in self.sorts for sign in ("", "-")]
+        params.append({"name": "sort", "in": "query", "required": False, "description": "- for descending",
+                       "schema": {"type": "string", "enum": keys, "default": self.default_sort}})
+        if self.views:
+            params.append({"name": "view", "in": "query", "required": False, "description": "a built-in view",
+                           "schema": {"type": "string", "enum": list(self.views)}})
+        return params
 
     def advanced_active(self, args):
         """Whether a filter shown under "more filters" is in use (the page then shows them open)."""

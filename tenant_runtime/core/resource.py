@@ -22,11 +22,12 @@ same answer as a record that does not exist.
 
 from datetime import date, datetime
 
-from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from common.apidoc import endpoint
 from common.errors import ApiError, Conflict, Invalid
 from common.forms import apply_form_errors, form_from_json, validate_or_422
 from common.timeutil import to_local
@@ -35,6 +36,7 @@ from ..context import current_tenant
 from ..people.permissions import requires
 from .lookups import user_names
 from .models import CrmChangeLog
+from .schemas import HistoryEntrySchema
 from .scope import current_principal
 
 MAX_ID = 2**63 - 1
@@ -99,9 +101,13 @@ class Resource:
     def preload(self, rows):
         """Load what the list shows for all rows at once (owners, departments)."""
 
+    def form_kwargs(self):
+        """What the form needs beyond its input, e.g. choices that depend on the user (override)."""
+        return {}
+
     def build_form(self, **kwargs):
-        """The form for this request (override to fill choices that depend on the user)."""
-        return self.form(**kwargs)
+        """The form for this request."""
+        return self.form(**self.form_kwargs(), **kwargs)
 
     # ------------------------------------------------------------------ writes (override for rules)
 
@@ -203,10 +209,11 @@ def duplicate_field(exc, unique_fields):
 # ---------------------------------------------------------------------- change history
 
 
-def history_json(entries, users):
-    return [{"id": str(e.id), "action": e.action, "user_id": None if e.user_id is None else str(e.user_id),
-             "user_name": users.get(e.user_id), "changes": e.changes,
-             "created_at": to_local(e.created_at).isoformat(timespec="seconds")} for e in entries]
+def history_rows(entries, users):
+    """The entries with the names of who made them, ready for ``HistoryEntrySchema``."""
+    for entry in entries:
+        entry.user_name = users.get(entry.user_id)
+    return entries
 
 
 def history_of(obj, limit=100):
@@ -249,10 +256,34 @@ def register(resource, pages, api):
 
 
 def _route(blueprint, rule, resource, action, view, methods=("GET",), api=False):
-    endpoint = f"{resource.slug}_{action}"
-    blueprint.add_url_rule(rule, endpoint=endpoint, view_func=view, methods=list(methods))
-    requires(f"{blueprint.name}.{endpoint}", f"{resource.module}.{resource.permission(action)}")
-    view.resource, view.action = resource, action  # read by the OpenAPI builder
+    name = f"{resource.slug}_{action}"
+    if api:
+        summary, declared = _declaration(resource, action)
+        view = endpoint(summary, **declared)(view)
+    blueprint.add_url_rule(rule, endpoint=name, view_func=view, methods=list(methods))
+    requires(f"{blueprint.name}.{name}", f"{resource.module}.{resource.permission(action)}")
+
+
+def _declaration(r, action):
+    """What a generated API action takes and answers (``common.apidoc.endpoint``): the document is built from
+    this, and the answer is shaped by it."""
+    one, many = str(r.label).lower(), str(r.label_plural)
+    if action == "list":
+        return f"{many}: the user's data scope, filtered, sorted, in keyset pages", {
+            "response": r.schema, "page": True, "query": r.listing}
+    if action == "create":
+        return f"Create a {one}", {"status": 201, "body": r.form, "response": r.schema, "errors": (409,)}
+    if action == "detail":
+        return f"One {one}", {"response": r.schema}
+    if action == "history":
+        return f"Change history of one {one}, newest first", {"response": HistoryEntrySchema, "page": True}
+    if action == "edit":
+        return f"Change a {one}: fields left out keep their values", {
+            "body": r.form, "partial": True, "response": r.schema, "errors": (409,)}
+    if action == "delete":
+        return f"Delete a {one}" + (" (kept: an administrator can restore it)" if r.soft_delete else ""), {
+            "status": 204, "errors": (409,)}
+    raise ValueError(action)
 
 
 def list_rows(resource, args, principal, default_limit=None):
@@ -269,7 +300,7 @@ def list_rows(resource, args, principal, default_limit=None):
 def _api_list(r):
     def view():
         rows, cursor, _params, _query = list_rows(r, request.args, current_principal())
-        return jsonify({"items": r.dump_many(rows), "next_cursor": cursor})
+        return {"items": rows, "next_cursor": cursor}
     return view
 
 
@@ -277,25 +308,25 @@ def _api_detail(r):
     def view(record_id):
         obj = r.get_visible(record_id)
         r.preload([obj])
-        return jsonify(r.dump(obj))
+        return obj
     return view
 
 
 def _api_history(r):
     def view(record_id):
         entries, users = history_of(r.get_visible(record_id))
-        return jsonify({"items": history_json(entries, users), "next_cursor": None})
+        return {"items": history_rows(entries, users), "next_cursor": None}
     return view
 
 
 def _api_create(r):
     def view():
         principal = current_principal()
-        form = validate_or_422(form_from_json(r.build_form))
+        form = validate_or_422(form_from_json(r.form, **r.form_kwargs()))
         obj = r.create(form, principal)
         r.commit()
         r.preload([obj])
-        return jsonify(r.dump(obj)), 201
+        return obj
     return view
 
 
@@ -303,11 +334,11 @@ def _api_edit(r):
     def view(record_id):
         principal = current_principal()
         obj = r.get_visible(record_id, principal)
-        form = validate_or_422(form_from_json(r.build_form, base=r.form_values(obj)))
+        form = validate_or_422(form_from_json(r.form, base=r.form_values(obj), **r.form_kwargs()))
         r.update(obj, form, principal)
         r.commit()
         r.preload([obj])
-        return jsonify(r.dump(obj))
+        return obj
     return view
 
 
@@ -316,7 +347,6 @@ def _api_delete(r):
         principal = current_principal()
         r.delete(r.get_visible(record_id, principal), principal)
         r.commit()
-        return "", 204
     return view
 
 
@@ -398,4 +428,4 @@ def _page_delete(r):
     return view
 
 
-__all__ = ["Resource", "duplicate_field", "history_of", "list_rows", "register"]
+__all__ = ["Resource", "duplicate_field", "history_of", "history_rows", "list_rows", "register"]

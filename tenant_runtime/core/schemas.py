@@ -1,24 +1,12 @@
-"""Marshmallow fields for the API's conventions (shared/API.md): ids are strings, times ISO 8601 with an
-offset in the tenant's zone, dates YYYY-MM-DD."""
+"""Output-schema pieces the CRM's resources share, on top of common.schemas (ids as strings, times with
+their offset, every field always present)."""
 
-from marshmallow import Schema, fields
+from marshmallow import fields
 
-from common.timeutil import isoformat
-
-
-class Id(fields.Field):
-    def _serialize(self, value, attr, obj, **kwargs):
-        return None if value is None else str(value)
+from common.schemas import Answer, Derived, Id, Time, computed, nullable
 
 
-class Time(fields.Field):
-    """A stored naive-UTC datetime as local ISO 8601 with its offset."""
-
-    def _serialize(self, value, attr, obj, **kwargs):
-        return isoformat(value)
-
-
-class Ref(Schema):
+class Ref(Answer):
     """A related row as ``{"id", "name"}``."""
 
     id = Id()
@@ -27,3 +15,26 @@ class Ref(Schema):
 
 def ref(obj_id, name):
     return None if obj_id is None else {"id": str(obj_id), "name": name}
+
+
+class ChangeSchema(Answer):
+    field = fields.String()
+    old = fields.Raw(allow_none=True, metadata={"description": "the value before (times in UTC with an offset)"})
+    new = fields.Raw(allow_none=True)
+
+
+class HistoryEntrySchema(Answer):
+    """One change of one record: who, when, which fields from what to what."""
+
+    id = Id()
+    action = fields.String(metadata={"description": "create, update, delete, restore"})
+    user_id = nullable(Id)
+    user_name = nullable()
+    changes = fields.List(fields.Nested(ChangeSchema))
+    created_at = Time()
+
+
+STRINGS = {"type": "array", "items": {"type": "string"}}
+
+__all__ = ["Answer", "ChangeSchema", "Derived", "HistoryEntrySchema", "Id", "Ref", "STRINGS", "Time", "computed",
+           "nullable", "ref"]

@@ -117,3 +117,11 @@ class CustomerForm(FlaskForm):
     def owner(self):
         return int(self.owner_id.data) if self.owner_id.data else None
 
+
+
+class DuplicateQuery(FlaskForm):
+    """The duplicate check's query string (at least one of the three)."""
+
+    name = StringField(_l("Company name"), validators=[Optional(), Length(max=200)])
+    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=30)])
+    tax_id = StringField(_l("Unified social credit code"), validators=[Optional(), Length(max=18)])

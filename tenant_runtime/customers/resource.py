@@ -75,6 +75,7 @@ class CustomerResource(Resource):
             "name": SortKey(C.customer_name, _l("Name")),
         },
         default_sort="-created",
+        views=("mine", "subordinates", "all"),
     )
     columns = (
         Column("customer_name", _l("Customer name"), "link", sort="name"),
@@ -112,11 +113,10 @@ class CustomerResource(Resource):
     def base_query(self):
         return super().base_query().options(selectinload(C.tags))
 
-    def build_form(self, **kwargs):
+    def form_kwargs(self):
         from ..core.scope import current_principal
 
-        principal = current_principal()
-        return CustomerForm(owner_choices=_owner_options(current_tenant.session, principal), **kwargs)
+        return {"owner_choices": _owner_options(current_tenant.session, current_principal())}
 
     def create(self, form, principal):
         return services.create(services.values_from(form), form.tags.data, principal, owner_id=form.owner,

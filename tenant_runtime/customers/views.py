@@ -1,22 +1,26 @@
 """Customer actions beyond the generic ones: the 360 view, the duplicate check, the recycle bin."""
 
-from flask import flash, jsonify, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from common.apidoc import endpoint
 from common.errors import Invalid
 from common.validators import to_e164
 
 from ..context import current_tenant
 from ..core.listing import ListSpec, SortKey
 from ..core.lookups import user_names
-from ..core.resource import history_json, history_of
+from ..core.resource import history_of, history_rows
+from ..core.schemas import HistoryEntrySchema
 from ..core.scope import current_principal
-from ..core.sections import sections_for
+from ..core.sections import sections_for, view_schema
 from ..people.permissions import requires
 from . import services
+from .forms import DuplicateQuery
 from .models import CrmCustomer
 from .resource import customers
+from .schemas import CustomerSchema, DuplicateSchema
 
 DELETED = ListSpec(model=CrmCustomer, filters={}, search=(CrmCustomer.customer_name, CrmCustomer.phone),
                    sorts={"deleted": SortKey(CrmCustomer.id, _("Deleted"))}, default_sort="-deleted")
@@ -31,16 +35,17 @@ def register(pages, api):
         return decorator
 
     @route(api, "/customers/<int:record_id>/360", "customer.view")
+    @endpoint("A customer's 360 view: profile, contacts, follow-up timeline, change history and each later "
+              "module's section", response=view_schema(CustomerSchema, HistoryEntrySchema))
     def customers_360(record_id):
-        """Profile with contacts, follow-ups, change history (and each later module's section)."""
         principal = current_principal()
         customer = customers.get_visible(record_id, principal)
         customers.preload([customer])
         entries, users = history_of(customer)
-        body = {"customer": customers.dump(customer), "history": history_json(entries, users)}
+        body = {"customer": customer, "history": history_rows(entries, users)}
         for section, data in sections_for(customer, principal):
-            body[section.key] = section.to_json(data)
-        return jsonify(body)
+            body[section.key] = data
+        return body
 
     def _duplicate_args():
         phone = (request.args.get("phone") or "").strip()
@@ -53,14 +58,16 @@ def register(pages, api):
         return normalized, tax_id, name, errors
 
     @route(api, "/customers/duplicates", "customer.view")
+    @endpoint("Duplicate check (查重): customers with this phone, unified social credit code or company name "
+              "(ignoring 有限公司, spaces and full-width letters); the owner is masked where the user may not see "
+              "the customer", response=DuplicateSchema, page=True, query=DuplicateQuery)
     def customers_duplicates_api():
-        """Duplicate check (查重) by phone, unified social credit code or normalised company name."""
         phone, tax_id, name, errors = _duplicate_args()
         if errors:
             raise Invalid(errors)
         if not (phone or tax_id or name):
             raise Invalid({"name": [_("Give a name, a phone or a unified social credit code.")]})
-        return jsonify({"items": services.find_duplicates(current_principal(), phone, tax_id, name)})
+        return {"items": services.find_duplicates(current_principal(), phone, tax_id, name), "next_cursor": None}
 
     @route(pages, "/customers/duplicates", "customer.view")
     def customers_duplicates():
@@ -70,13 +77,14 @@ def register(pages, api):
         return render_template("tenant/customers/duplicates.html", matches=matches, checked=checked, errors=errors)
 
     @route(api, "/customers/<int:record_id>/restore", "customer.restore", methods=["POST"])
+    @endpoint("Restore a deleted customer (administrators)", response=CustomerSchema)
     def customers_restore_api(record_id):
         principal = current_principal()
         customer = _deleted_or_404(record_id)
         services.restore(customer, principal)
         customers.commit()
         customers.preload([customer])
-        return jsonify(customers.dump(customer))
+        return customer
 
     @route(pages, "/customers/<int:record_id>/restore", "customer.restore", methods=["POST"])
     def customers_restore(record_id):
@@ -92,10 +100,12 @@ def register(pages, api):
         return rows, cursor, query
 
     @route(api, "/customers/deleted", "customer.restore")
+    @endpoint("Deleted customers (the recycle bin), newest first, for an administrator to restore",
+              response=CustomerSchema, page=True, query=DELETED)
     def customers_deleted_api():
-        """Soft-deleted customers (the recycle bin), for an administrator to restore."""
         rows, cursor, _query = _deleted_page()
-        return jsonify({"items": customers.dump_many(rows), "next_cursor": cursor})
+        customers.preload(rows)
+        return {"items": rows, "next_cursor": cursor}
 
     @route(pages, "/customers/deleted", "customer.restore")
     def customers_deleted():

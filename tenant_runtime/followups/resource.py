@@ -42,6 +42,7 @@ class FollowUpResource(Resource):
         search=(F.content,),
         sorts={"created": SortKey(F.id, _l("Date"))},
         default_sort="-created",
+        views=("mine", "all"),
     )
     columns = (
         Column("created_at", _l("Date"), "time"),
@@ -69,7 +70,7 @@ class FollowUpResource(Resource):
             f.customer_name = customer_names.get(f.relation_id)
 
     def build_form(self, **kwargs):
-        form = FollowUpForm(**kwargs)
+        form = super().build_form(**kwargs)
         customer_id = form.customer_id.data
         if request.method == "GET" and not customer_id and request.args.get("customer_id", "").isdigit():
             customer_id = form.customer_id.data = int(request.args["customer_id"])
@@ -108,4 +109,4 @@ def _timeline_section(customer, principal):
 
 
 register_section(Section("follow_ups", _l("Follow-up timeline"), "tenant/followups/_section.html",
-                         _timeline_section, lambda rows: FollowUpSchema(many=True).dump(rows), order=20))
+                         _timeline_section, FollowUpSchema, order=20))

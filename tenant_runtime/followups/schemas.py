@@ -1,11 +1,11 @@
 """The follow-up's JSON shape."""
 
-from marshmallow import Schema, fields
+from marshmallow import fields
 
-from ..core.schemas import Id, Time
+from ..core.schemas import Answer, Derived, Id, Time, computed, nullable
 
 
-class AttachmentSchema(Schema):
+class AttachmentSchema(Answer):
     id = Id()
     file_name = fields.String()
     content_type = fields.String()
@@ -13,16 +13,16 @@ class AttachmentSchema(Schema):
     created_at = Time()
 
 
-class FollowUpSchema(Schema):
+class FollowUpSchema(Answer):
     id = Id()
-    relation_type = fields.String()
+    relation_type = fields.String(metadata={"enum": ["customer", "lead"]})
     relation_id = Id()
-    contact_id = Id(allow_none=True)
-    follow_type = fields.String()
+    contact_id = nullable(Id)
+    follow_type = fields.String(metadata={"enum": ["phone", "visit", "wechat", "email", "other"]})
     content = fields.String()
-    next_follow_time = Time(allow_none=True)
-    next_content = fields.String(allow_none=True)
+    next_follow_time = nullable(Time)
+    next_content = nullable()
     created_by = Id()
-    created_by_name = fields.Function(lambda f: getattr(f, "author_name", None))
-    attachments = fields.Function(lambda f: AttachmentSchema(many=True).dump(getattr(f, "attachment_rows", [])))
+    created_by_name = computed(lambda f: getattr(f, "author_name", None), {"type": "string", "nullable": True})
+    attachments = Derived(lambda f: getattr(f, "attachment_rows", []), AttachmentSchema, many=True)
     created_at = Time()

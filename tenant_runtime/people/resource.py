@@ -40,8 +40,8 @@ class DepartmentResource(PeopleResource):
                        search=(SysDept.dept_name,), sorts={"order": SortKey(SysDept.id, _l("Order"))},
                        default_sort="order")
 
-    def build_form(self, **kwargs):
-        return DeptForm(dept_choices=services.dept_choices(), **kwargs)
+    def form_kwargs(self):
+        return {"dept_choices": services.dept_choices()}
 
     def create(self, form, principal):
         return services.create_dept(form.dept_name.data, form.parent_id.data, form.sort.data)
@@ -85,8 +85,8 @@ class RoleResource(PeopleResource):
     )
     detail_template = "tenant/people/role_detail.html"
 
-    def build_form(self, **kwargs):
-        return RoleForm(dept_choices=services.dept_choices(), **kwargs)
+    def form_kwargs(self):
+        return {"dept_choices": services.dept_choices()}
 
     def preload(self, rows):
         from sqlalchemy import func

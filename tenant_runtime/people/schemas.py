@@ -1,42 +1,28 @@
-"""JSON shapes of departments, roles and users."""
+"""JSON shapes of departments and roles."""
 
-from marshmallow import Schema, fields
+from marshmallow import fields
 
-from ..core.schemas import Id, Time
+from ..core.schemas import STRINGS, Answer, Id, Time, computed, nullable
 
 
-class DeptSchema(Schema):
+class DeptSchema(Answer):
     id = Id()
     dept_name = fields.String()
-    parent_id = Id(allow_none=True)
+    parent_id = nullable(Id)
     sort = fields.Integer()
     created_at = Time()
 
 
-class RoleSchema(Schema):
+class RoleSchema(Answer):
     id = Id()
-    code = fields.String(allow_none=True, metadata={"description": "built-in roles only"})
+    code = nullable(metadata={"description": "built-in roles only: admin, sales_manager, sales, service"})
     role_name = fields.String()
-    label = fields.Function(lambda r: str(_label(r)))
-    data_scope = fields.String()
-    dept_ids = fields.Function(lambda r: sorted(str(d) for d in r.dept_ids))
-    permissions = fields.Function(lambda r: sorted(r.permission_set))
+    label = computed(lambda r: str(_label(r)), {"type": "string"})
+    data_scope = fields.String(metadata={"enum": ["all", "custom", "dept", "dept_tree", "self"]})
+    dept_ids = computed(lambda r: sorted(str(d) for d in r.dept_ids), STRINGS)
+    permissions = computed(lambda r: sorted(r.permission_set), STRINGS)
     is_builtin = fields.Boolean()
-    remark = fields.String(allow_none=True)
-
-
-class UserSchema(Schema):
-    id = Id()
-    username = fields.String()
-    full_name = fields.String()
-    dept_id = Id()
-    dept_name = fields.Function(lambda u: u.dept.dept_name if u.dept else None)
-    phone = fields.String(allow_none=True)
-    email = fields.String(allow_none=True)
-    status = fields.Function(lambda u: "enabled" if u.is_enabled else "disabled")
-    roles = fields.Function(lambda u: [{"id": str(r.id), "code": r.code, "name": str(_label(r))} for r in u.roles])
-    last_login_time = Time(allow_none=True)
-    created_at = Time()
+    remark = nullable()
 
 
 def _label(role):
