@@ -81,6 +81,8 @@ _APP = None
 
 
 def _worker_app():
+    """The worker process's app, built on first use. ``worker.TenantWorker`` builds it before forking, so
+    every job's work horse inherits it instead of building its own."""
     global _APP
     if _APP is None:
         from app import create_app

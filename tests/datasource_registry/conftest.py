@@ -42,13 +42,15 @@ def redis_jobs(app, redis_conn, monkeypatch):
 
 @pytest.fixture
 def run_worker(app):
-    """``run_worker()``: one burst of a real rq worker process, configured like the app under test."""
+    """``run_worker()``: one burst of a real rq worker process (the project's worker class, as the README
+    starts it), configured like the app under test."""
 
     def burst(timeout=180):
         env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": REDIS_URL,
                "INSTANCE_PATH": app.config["INSTANCE_PATH"], "SECRET_KEY": app.config["SECRET_KEY"],
                "TENANT_DATABASE_PREFIX": app.config["TENANT_DATABASE_PREFIX"], "APP_ENV": "development"}
-        return subprocess.run([sys.executable, "-m", "rq.cli", "worker", "--burst", "--url", REDIS_URL, "tenants"],
+        return subprocess.run([sys.executable, "-m", "rq.cli", "worker", "-w", "datasource_registry.worker.TenantWorker",
+                               "--burst", "--url", REDIS_URL, "tenants"],
                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
     return burst
