@@ -82,6 +82,11 @@ class Config:
     ALLOW_SQLITE_DATASOURCES = _bool("ALLOW_SQLITE_DATASOURCES", True)
     TENANT_CONNECT_TIMEOUT = _int("TENANT_CONNECT_TIMEOUT", 5)  # seconds before an unreachable tenant is a 503
     TENANT_CACHE_TTL = float(os.environ.get("TENANT_CACHE_TTL", "5"))  # seconds a tenant lookup is reused
+    # TLS to tenant databases: off | preferred (TLS if the server offers it) | required (fails closed without).
+    # With TENANT_DB_TLS_CA (PEM file, required only) the server's certificate and host name are verified.
+    TENANT_DB_TLS = os.environ.get("TENANT_DB_TLS", "preferred")
+    TENANT_DB_TLS_CA = os.environ.get("TENANT_DB_TLS_CA", "")
+    TENANT_DB_TLS_CHECK_HOSTNAME = _bool("TENANT_DB_TLS_CHECK_HOSTNAME", True)
     # How a request names its tenant: any of path (/t/<code>/), subdomain (<code>.TENANT_BASE_DOMAIN), header
     TENANT_ROUTING = tuple(os.environ.get("TENANT_ROUTING", "path,header").split(","))
     TENANT_BASE_DOMAIN = os.environ.get("TENANT_BASE_DOMAIN", "")

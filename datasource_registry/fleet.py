@@ -30,9 +30,8 @@ from datetime import timedelta
 
 from flask import current_app, g
 from flask_babel import gettext as _
-from sqlalchemy import create_engine, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.pool import NullPool
 
 from common.errors import ApiError, Conflict, Invalid
 from common.timeutil import utcnow
@@ -85,10 +84,9 @@ def tenant_count():
 
 def schema_revision(ds, timeout=5):
     """The tenant database's schema revision (None if never migrated); raises if it cannot be reached."""
-    from .services import url_for_datasource
+    from .services import unpooled_engine, url_for_datasource
 
-    engine = create_engine(url_for_datasource(ds), poolclass=NullPool,
-                           connect_args={} if ds.type == "sqlite" else {"connect_timeout": timeout})
+    engine = unpooled_engine(url_for_datasource(ds), connect_args={} if ds.type == "sqlite" else {"connect_timeout": timeout})
     try:
         with engine.connect() as conn:
             return tenant_schema.current_revision(conn)

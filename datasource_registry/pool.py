@@ -24,6 +24,7 @@ Guarantees
   eviction does not fail because of it.
 * ``identity_check(dbapi_connection, target)`` runs on every new DBAPI connection; whatever it raises
   reaches the caller, the connection is closed and nothing else is tried (fail closed).
+* TLS follows ``tls_setting`` (``tls.TlsSetting``), with one SSL context per process and setting.
 * ``reset_after_fork()`` (called automatically in children for registries from ``make_registry``)
   forgets every Engine without closing the parent's sockets.
 
@@ -47,6 +48,8 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.util import queue as sqla_queue
+
+from . import tls
 
 __all__ = [
     "CapacityExceeded",
@@ -191,6 +194,7 @@ class PoolRegistry:
         identity_check=None,
         engine_options: dict | None = None,
         connect_timeout: int = 5,
+        tls_setting: tls.TlsSetting | None = None,
     ):
         if int(budget) < 1:
             raise ValueError("budget must be at least 1")
@@ -205,6 +209,7 @@ class PoolRegistry:
         self._identity_check = identity_check
         self._engine_options = options
         self.connect_timeout = connect_timeout
+        self.tls = tls_setting or tls.TlsSetting()
         self._init_state()
 
     def _init_state(self) -> None:
@@ -495,6 +500,7 @@ class PoolRegistry:
         options.update(self._engine_options)
         engine = sa.create_engine(url, **options)
         self._instrument(engine, entry)
+        tls.install(engine, self.tls)  # after _instrument: the admission check must run before any socket
         return engine
 
     def _instrument(self, engine: Engine, entry: _Entry) -> None:
@@ -704,9 +710,11 @@ def make_registry(
     identity_check=None,
     engine_options: dict | None = None,
     connect_timeout: int = 5,
+    tls_setting: tls.TlsSetting | None = None,
 ) -> PoolRegistry:
     """A registry that is reset automatically in every forked child (gunicorn, rq)."""
-    registry = PoolRegistry(budget, wait_timeout, identity_check, engine_options, connect_timeout)
+    registry = PoolRegistry(budget, wait_timeout, identity_check, engine_options, connect_timeout,
+                            tls_setting=tls_setting)
     _REGISTRIES.add(registry)
     return registry
 

@@ -5,14 +5,13 @@ can simply be retried."""
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import create_engine, text
-from sqlalchemy.pool import NullPool
+from sqlalchemy import text
 
 from extensions import db
 
 from . import tenant_schema
 from .jobs import job_kind
-from .services import url_for_datasource
+from .services import unpooled_engine, url_for_datasource
 
 # Callables (connection, enterprise, report) -> dict | None that the tenant runtime registers. A hook
 # may return a one-time "secret" (the first administrator's password): it goes to NOTIFY_HOOKS and is
@@ -29,8 +28,7 @@ class WrongTenantDatabase(Exception):
 def _create_database(ds):
     if ds.type == "sqlite":
         return
-    server = create_engine(url_for_datasource(ds, with_database=False), poolclass=NullPool,
-                           connect_args={"connect_timeout": 10})
+    server = unpooled_engine(url_for_datasource(ds, with_database=False), connect_args={"connect_timeout": 10})
     try:
         with server.connect() as conn:
             quoted = conn.dialect.identifier_preparer.quote(ds.database)
@@ -55,7 +53,7 @@ def provision(job, ds, report):
     enterprise = ds.enterprise
     report(5, _("Creating the database"))
     _create_database(ds)
-    engine = create_engine(url_for_datasource(ds), poolclass=NullPool)
+    engine = unpooled_engine(url_for_datasource(ds))
     results = {}
     try:
         with engine.connect() as conn:
@@ -89,7 +87,7 @@ def provision(job, ds, report):
 @job_kind("upgrade")
 def upgrade(job, ds, report):
     """One tenant of a fleet migration: bring its schema to head."""
-    engine = create_engine(url_for_datasource(ds), poolclass=NullPool)
+    engine = unpooled_engine(url_for_datasource(ds))
     try:
         with engine.connect() as conn:
             _write_identity(conn, ds)  # refuses a database that is not this tenant's

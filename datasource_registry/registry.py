@@ -7,6 +7,7 @@ tenant, is an error; there is never a fallback to some other database.
 from flask import current_app
 
 from .pool import IdentityMismatch, Target, make_registry
+from .tls import TlsSetting
 
 
 class TenantUnavailable(Exception):
@@ -30,7 +31,8 @@ def init_app(app):
     budget = app.config.get("TENANT_CONNECTION_BUDGET", 60)
     app.extensions["pool_registry"] = make_registry(budget=budget, wait_timeout=app.config.get("TENANT_POOL_WAIT", 2.0),
                                                     identity_check=_identity_check,
-                                                    connect_timeout=app.config.get("TENANT_CONNECT_TIMEOUT", 5))
+                                                    connect_timeout=app.config.get("TENANT_CONNECT_TIMEOUT", 5),
+                                                    tls_setting=TlsSetting.from_config(app.config))
 
 
 def get_registry():

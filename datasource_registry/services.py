@@ -14,6 +14,7 @@ from extensions import db
 
 from . import secrets, tenant_schema
 from .models import NEXT_STATUS, Datasource
+from .tls import TlsSetting, install
 
 BUSINESS_TABLE_EXCLUSIONS = tenant_schema.BUSINESS_TABLE_EXCLUSIONS
 
@@ -52,10 +53,18 @@ def url_for_datasource(ds, with_database=True):
                       query={"charset": "utf8mb4"})
 
 
+def unpooled_engine(url, **options):
+    """An engine for one-off work on a tenant database (each connect opens a new connection), following the
+    deployment's TLS setting like the pool registry's engines."""
+    engine = create_engine(url, poolclass=NullPool, **options)
+    install(engine, TlsSetting.from_config(current_app.config))
+    return engine
+
+
 def probe(ds, timeout=5):
     """Connect once (no pool): latency, server version, schema version. Raises ApiError 503 if unreachable."""
-    engine = create_engine(url_for_datasource(ds), poolclass=NullPool,
-                           connect_args={} if ds.type == "sqlite" else {"connect_timeout": timeout})
+    engine = unpooled_engine(url_for_datasource(ds),
+                             connect_args={} if ds.type == "sqlite" else {"connect_timeout": timeout})
     started = time.perf_counter()
     try:
         with engine.connect() as conn:
@@ -105,8 +114,7 @@ def business_rows(ds):
     report = {}
     if ds.type == "mysql":
         try:
-            server = create_engine(url_for_datasource(ds, with_database=False), poolclass=NullPool,
-                                   connect_args={"connect_timeout": 5})
+            server = unpooled_engine(url_for_datasource(ds, with_database=False), connect_args={"connect_timeout": 5})
             with server.connect() as conn:
                 exists = conn.execute(text("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = :d"),
                                       {"d": ds.database}).scalar()
@@ -115,7 +123,7 @@ def business_rows(ds):
             raise ApiError(503, "datasource_unreachable", _("The tenant database does not answer.")) from None
         if not exists:
             return report
-    engine = create_engine(url_for_datasource(ds), poolclass=NullPool)
+    engine = unpooled_engine(url_for_datasource(ds))
     try:
         with engine.connect() as conn:
             for table in inspect(conn).get_table_names():
