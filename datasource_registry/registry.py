@@ -32,6 +32,7 @@ def init_app(app):
     app.extensions["pool_registry"] = make_registry(budget=budget, wait_timeout=app.config.get("TENANT_POOL_WAIT", 2.0),
                                                     identity_check=_identity_check,
                                                     connect_timeout=app.config.get("TENANT_CONNECT_TIMEOUT", 5),
+                                                    idle_timeout=app.config.get("TENANT_POOL_IDLE_TIMEOUT", 60.0),
                                                     tls_setting=TlsSetting.from_config(app.config))
 
 
