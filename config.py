@@ -90,6 +90,8 @@ class Config:
     TENANT_DB_TLS = os.environ.get("TENANT_DB_TLS", "preferred")
     TENANT_DB_TLS_CA = os.environ.get("TENANT_DB_TLS_CA", "")
     TENANT_DB_TLS_CHECK_HOSTNAME = _bool("TENANT_DB_TLS_CHECK_HOSTNAME", True)
+    # A tenant API token's last_used_at is written at most this often (seconds), so reads do not write.
+    TENANT_TOKEN_TOUCH_INTERVAL = float(os.environ.get("TENANT_TOKEN_TOUCH_INTERVAL", "60"))
     # How a request names its tenant: any of path (/t/<code>/), subdomain (<code>.TENANT_BASE_DOMAIN), header
     TENANT_ROUTING = tuple(os.environ.get("TENANT_ROUTING", "path,header").split(","))
     TENANT_BASE_DOMAIN = os.environ.get("TENANT_BASE_DOMAIN", "")
