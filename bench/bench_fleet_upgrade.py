@@ -1,6 +1,7 @@
 """Benchmark upgrading a fleet of tenant databases that are one schema revision behind.
 
-    python bench/bench_fleet_upgrade.py [--tenants 20] [--parallelism 4] [--canary 1] [--rounds 3] [--quick] [--tls MODE]
+    python bench/bench_fleet_upgrade.py [--tenants 20] [--parallelism 4] [--canary 1] [--rounds 3] [--quick]
+                                        [--tls MODE]
 
 Set-up (not timed): a control database with the real migrations, the real app, and N enterprises each
 with a MySQL datasource on a temporary non-root account, provisioned by the real job (so at the real

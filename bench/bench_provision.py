@@ -285,7 +285,8 @@ def run(args):
         lines += [
             f"inline / CREATE+DROP: {med['provision'] / med['create_drop']:.1f}x",
             f"inline / create_all:  {med['provision'] / med['create_all']:.1f}x",
-            (f"goal < {GOAL_S:.0f} s per tenant: {'MET' if max(med.get('worker', 0), med['provision']) < GOAL_S else 'NOT MET'} "
+            (f"goal < {GOAL_S:.0f} s per tenant: "
+             f"{'MET' if max(med.get('worker', 0), med['provision']) < GOAL_S else 'NOT MET'} "
              f"(median inline {s3(med['provision'])}"
              + (f", through the worker {s3(med['worker'])}" if results["worker"] else "") + ")"),
             "",

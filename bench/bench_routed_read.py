@@ -60,6 +60,7 @@ import sys
 import threading
 import time
 import urllib.request
+from functools import partial
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -364,7 +365,8 @@ def run(args):
              f"{rlo:.2f}-{rhi:.2f}); goal <= {GOAL:.2f}: {'MET' if ratio <= GOAL else 'NOT MET'}"),
             (f"routed overhead per request: {ms(med['routed'] - base)} "
              f"(routed {ms(med['routed'])} - baseline {ms(base)})"),
-            (f"this process's CPU per request, routed / baseline: {median(cpu['routed']) / median(cpu['baseline']):.2f}x "
+            (f"this process's CPU per request, routed / baseline: "
+             f"{median(cpu['routed']) / median(cpu['baseline']):.2f}x "
              f"({ms(median(cpu['routed']))} vs {ms(median(cpu['baseline']))}; the database server's work is the "
              f"same for both and not counted)"),
         ]
@@ -531,7 +533,7 @@ def http_figures(args, env, database, code, name, ent_id, token, procs):
             for r in range(args.http_rounds):
                 for key in (("routed", "baseline") if r % 2 == 0 else ("baseline", "routed")):
                     cpu0 = cpu_seconds(servers[key])
-                    (value, bad), new = ids.opened_during(lambda u=sides[key]: wrk(u, token, clients, args.http_seconds))
+                    (value, bad), new = ids.opened_during(partial(wrk, sides[key], token, clients, args.http_seconds))
                     cpu[key].append((cpu_seconds(servers[key]) - cpu0) / (value * args.http_seconds))
                     rps[key].append(value)
                     opened[key] += new

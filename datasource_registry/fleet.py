@@ -86,7 +86,8 @@ def schema_revision(ds, timeout=5):
     """The tenant database's schema revision (None if never migrated); raises if it cannot be reached."""
     from .services import unpooled_engine, url_for_datasource
 
-    engine = unpooled_engine(url_for_datasource(ds), connect_args={} if ds.type == "sqlite" else {"connect_timeout": timeout})
+    engine = unpooled_engine(url_for_datasource(ds),
+                             connect_args={} if ds.type == "sqlite" else {"connect_timeout": timeout})
     try:
         with engine.connect() as conn:
             return tenant_schema.current_revision(conn)

@@ -13,13 +13,13 @@ Guarantees
 * Budget: each admitted Engine reserves its ``max_connections`` (clamped to the budget) and the sum
   of reservations never exceeds ``budget``. A tenant's pool never holds more than that many
   connections, so the process never holds more than ``budget`` connections.
+  Retired engines keep a reservation for every connection still checked out until it is returned
+  (and closed), so those count too.
 * Pool sizes mean what they mean in pools that define min and max (HikariCP's ``minimumIdle`` and
   ``maximumPoolSize``): a connection opened for a request, up to max, stays pooled for the next one;
   connections idle for longer than ``idle_timeout`` are closed down to min by ``trim_idle()``, which a
   housekeeping thread (one per registry) runs. The pool hands out the most recently used connection
   first, so under a steady load the surplus ones go idle and are trimmed.
-  Retired engines keep a reservation for every connection still checked out until it is returned
-  (and closed), so those count too.
 * Past the budget the least recently used engines with nothing checked out are evicted (their idle
   connections closed, their reservation handed over). If no engine is idle the caller waits up to
   ``wait_timeout`` for one to become idle, then gets ``CapacityExceeded`` (a 503 for the caller).
@@ -29,7 +29,7 @@ Guarantees
   eviction does not fail because of it.
 * ``identity_check(dbapi_connection, target)`` runs on every new DBAPI connection; whatever it raises
   reaches the caller, the connection is closed and nothing else is tried (fail closed).
-* The cold path is kept short: TLS follows ``tls`` (``tls.TlsSetting``) with one SSL context per process
+* The cold path is kept short: TLS follows ``tls_setting`` (``tls.TlsSetting``) with one SSL context per process
   and setting, and what SQLAlchemy's MySQL dialect learns about a server on an engine's first connection
   (five queries) is learned once per server and version and copied into later engines.
 * ``reset_after_fork()`` (called automatically in children for registries from ``make_registry``)

@@ -49,8 +49,8 @@ def run_worker(app):
         env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": REDIS_URL,
                "INSTANCE_PATH": app.config["INSTANCE_PATH"], "SECRET_KEY": app.config["SECRET_KEY"],
                "TENANT_DATABASE_PREFIX": app.config["TENANT_DATABASE_PREFIX"], "APP_ENV": "development"}
-        return subprocess.run([sys.executable, "-m", "rq.cli", "worker", "-w", "datasource_registry.worker.TenantWorker",
-                               "--burst", "--url", REDIS_URL, "tenants"],
+        return subprocess.run([sys.executable, "-m", "rq.cli", "worker", "--burst", "--url", REDIS_URL,
+                               "-w", "datasource_registry.worker.TenantWorker", "tenants"],
                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
     return burst

@@ -314,8 +314,9 @@ def test_a_tls_setting_that_means_nothing_is_refused(mode, ca_file):
 
 def test_the_deployment_setting_comes_from_config():
     assert TlsSetting.from_config({}) == TlsSetting("preferred")
-    assert TlsSetting.from_config({"TENANT_DB_TLS": " Required ", "TENANT_DB_TLS_CA": "/etc/ca.pem",
-                                   "TENANT_DB_TLS_CHECK_HOSTNAME": False}) == TlsSetting("required", "/etc/ca.pem", False)
+    configured = {"TENANT_DB_TLS": " Required ", "TENANT_DB_TLS_CA": "/etc/ca.pem",
+                  "TENANT_DB_TLS_CHECK_HOSTNAME": False}
+    assert TlsSetting.from_config(configured) == TlsSetting("required", "/etc/ca.pem", False)
     assert TlsSetting("off").context() is None
     assert TlsSetting("required").context() is TlsSetting("required").context()  # one per process and setting
 
