@@ -83,7 +83,7 @@ class Config:
     TENANT_CONNECT_TIMEOUT = _int("TENANT_CONNECT_TIMEOUT", 5)  # seconds before an unreachable tenant is a 503
     TENANT_CACHE_TTL = float(os.environ.get("TENANT_CACHE_TTL", "5"))  # seconds a tenant lookup is reused
     # A tenant pool keeps min connections when idle and opens up to max under load; connections idle this
-    # many seconds are closed again down to min (HikariCP's idleTimeout).
+    # many seconds are closed again down to min (HikariCP's idleTimeout; 0 keeps them until evicted).
     TENANT_POOL_IDLE_TIMEOUT = float(os.environ.get("TENANT_POOL_IDLE_TIMEOUT", "60"))
     # TLS to tenant databases: off | preferred (TLS if the server offers it) | required (fails closed without).
     # With TENANT_DB_TLS_CA (PEM file, required only) the server's certificate and host name are verified.

@@ -29,10 +29,11 @@ def _identity_check(dbapi_connection, target):
 
 def init_app(app):
     budget = app.config.get("TENANT_CONNECTION_BUDGET", 60)
+    idle_timeout = app.config.get("TENANT_POOL_IDLE_TIMEOUT", 60.0) or None  # 0: keep idle connections
     app.extensions["pool_registry"] = make_registry(budget=budget, wait_timeout=app.config.get("TENANT_POOL_WAIT", 2.0),
                                                     identity_check=_identity_check,
                                                     connect_timeout=app.config.get("TENANT_CONNECT_TIMEOUT", 5),
-                                                    idle_timeout=app.config.get("TENANT_POOL_IDLE_TIMEOUT", 60.0),
+                                                    idle_timeout=idle_timeout,
                                                     tls_setting=TlsSetting.from_config(app.config))
 
 
