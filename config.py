@@ -118,6 +118,16 @@ class Config:
     WEB_THREADS = _int("WEB_THREADS", 8)
     TENANT_REQUEST_LIMIT = _int("TENANT_REQUEST_LIMIT", max(1, WEB_THREADS // 4))
     TENANT_CACHE_TTL = float(os.environ.get("TENANT_CACHE_TTL", "5"))  # seconds a tenant lookup is reused
+    # A tenant pool keeps min connections when idle and opens up to max under load; connections idle this
+    # many seconds are closed again down to min (HikariCP's idleTimeout; 0 keeps them until evicted).
+    TENANT_POOL_IDLE_TIMEOUT = float(os.environ.get("TENANT_POOL_IDLE_TIMEOUT", "60"))
+    # TLS to tenant databases: off | preferred (TLS if the server offers it) | required (fails closed without).
+    # With TENANT_DB_TLS_CA (PEM file, required only) the server's certificate and host name are verified.
+    TENANT_DB_TLS = os.environ.get("TENANT_DB_TLS", "preferred")
+    TENANT_DB_TLS_CA = os.environ.get("TENANT_DB_TLS_CA", "")
+    TENANT_DB_TLS_CHECK_HOSTNAME = _bool("TENANT_DB_TLS_CHECK_HOSTNAME", True)
+    # A tenant API token's last_used_at is written at most this often (seconds), so reads do not write.
+    TENANT_TOKEN_TOUCH_INTERVAL = float(os.environ.get("TENANT_TOKEN_TOUCH_INTERVAL", "60"))
     # How a request names its tenant: any of path (/t/<code>/), subdomain (<code>.TENANT_BASE_DOMAIN), header
     TENANT_ROUTING = tuple(os.environ.get("TENANT_ROUTING", "path,header").split(","))
     TENANT_BASE_DOMAIN = os.environ.get("TENANT_BASE_DOMAIN", "")

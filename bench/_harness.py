@@ -261,39 +261,3 @@ class Stopwatch:
 
     def __call__(self):
         return time.perf_counter() - self.t0
-
-
-def patch_job_engines_ssl_disabled():
-    """Bench patch for ``--ssl-disabled``: the engines the tenant jobs and the datasource probe create
-    (``create_engine`` as imported by datasource_registry.provisioning / services / fleet) get
-    ``connect_args={"ssl_disabled": True}`` for MySQL URLs, so PyMySQL (>= 1.2) does not build an SSL
-    context (~25-30 ms of CPU under the GIL) for each new connection. The app's code is unchanged; this
-    shows what that option would save. Returns a function that undoes the patch."""
-    import importlib
-
-    def wrapper(url, *a, **kw):
-        if sa.engine.make_url(url).get_backend_name() == "mysql":
-            connect_args = dict(kw.get("connect_args") or {})
-            connect_args.setdefault("ssl_disabled", True)
-            kw["connect_args"] = connect_args
-        return sa.create_engine(url, *a, **kw)
-
-    patched = []
-    for name in ("datasource_registry.provisioning", "datasource_registry.services", "datasource_registry.fleet"):
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        if hasattr(module, "create_engine"):
-            patched.append((module, module.create_engine))
-            module.create_engine = wrapper
-
-    def undo():
-        for module, original in patched:
-            module.create_engine = original
-
-    return undo
-
-
-SSL_DISABLED_CONFIG = {"SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True,
-                                                    "connect_args": {"ssl_disabled": True}}}

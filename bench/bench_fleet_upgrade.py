@@ -1,6 +1,7 @@
 """Benchmark upgrading a fleet of tenant databases that are one schema revision behind.
 
-    python bench/bench_fleet_upgrade.py [--tenants 20] [--parallelism 4] [--canary 1] [--rounds 3] [--quick] [--ssl-disabled]
+    python bench/bench_fleet_upgrade.py [--tenants 20] [--parallelism 4] [--canary 1] [--rounds 3] [--quick]
+                                        [--tls MODE]
 
 Set-up (not timed): a control database with the real migrations, the real app, and N enterprises each
 with a MySQL datasource on a temporary non-root account, provisioned by the real job (so at the real
@@ -36,9 +37,9 @@ environment, version read).
 Printed: wall seconds per tenant of each mode (pass wall time / N, median over rounds), the per-tenant
 job time medians, the sequential / parallel ratio (the speed-up), and the real upgrade / no-op ratio.
 
-``--ssl-disabled`` (a bench patch, not the app's code): the jobs' engines and the control database's pass
-``ssl_disabled=True``, so PyMySQL >= 1.2 builds no SSL context (~25-30 ms of CPU, holding the GIL) for
-each new connection; the upgrade job opens one per tenant.
+``--tls`` sets the app's ``TENANT_DB_TLS`` (default ``preferred``, one SSL context per process whatever the
+mode; PyMySQL on its own built one per connection, ~25-30 ms of CPU); the upgrade job opens one connection
+per tenant.
 
 All databases and the account are dropped at the end, also on Ctrl-C or SIGTERM.
 """
@@ -57,14 +58,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _harness import (
-    DEFAULT_SERVER,
-    SSL_DISABLED_CONFIG,
-    BenchEnv,
-    median,
-    patch_job_engines_ssl_disabled,
-    run_main,
-)
+from _harness import DEFAULT_SERVER, BenchEnv, median, run_main
 
 BENCH_REVISION = "0002_bench_fleet"
 BENCH_REVISION_SOURCE = '''"""bench only: a typical small tenant migration (never part of the app)
@@ -111,12 +105,8 @@ def parse_args():
     p.add_argument("--canary", type=int, default=1)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--quick", action="store_true", help="smoke run: 4 tenants, 1 round")
-    p.add_argument(
-        "--ssl-disabled",
-        action="store_true",
-        help="bench patch: the jobs' MySQL engines (and the control database's) pass ssl_disabled=True, so "
-        "PyMySQL >= 1.2 builds no SSL context per new connection (~25-30 ms of CPU each)",
-    )
+    p.add_argument("--tls", choices=("off", "preferred", "required"), default="preferred",
+                   help="TENANT_DB_TLS for the tenant databases")
     p.add_argument("--server", default=DEFAULT_SERVER)
     args = p.parse_args()
     if args.quick:
@@ -181,8 +171,7 @@ def load_fleet():
 
 
 def run(args):
-    env = BenchEnv("fleet", args.server, config_overrides=SSL_DISABLED_CONFIG if args.ssl_disabled else None)
-    undo_ssl = patch_job_engines_ssl_disabled() if args.ssl_disabled else None
+    env = BenchEnv("fleet", args.server, config_overrides={"TENANT_DB_TLS": args.tls})
     started = time.monotonic()
     restore = None
     try:
@@ -344,7 +333,7 @@ def run(args):
         lines = [
             (f"fleet upgrade: {n} MariaDB tenants one revision behind ({real_head} -> {BENCH_REVISION}, bench "
              f"revision: add column + index, create table + index), {args.rounds} round(s), canary {args.canary}, "
-             f"jobs inline, ssl_disabled {args.ssl_disabled}"),
+             f"jobs inline, TLS {args.tls}"),
             "",
         ]
         for key in ("sequential", "p1", "pN", "noop"):
@@ -368,8 +357,6 @@ def run(args):
     finally:
         if restore is not None:
             restore()
-        if undo_ssl is not None:
-            undo_ssl()
         env.cleanup()
         print(f"wall time {time.monotonic() - started:.1f} s", file=sys.stderr)
 

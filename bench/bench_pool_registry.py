@@ -1,18 +1,24 @@
 """Benchmark the per-process pool registry against many real MariaDB tenant databases.
 
-    python bench/bench_pool_registry.py [--tenants 1000] [--budget 60] [--threads 8] [--rounds 1]
+    python bench/bench_pool_registry.py [--tenants 1000] [--budget 60] [--threads 8] [--rounds 2]
+                                        [--fresh 200] [--tls off|preferred|required]
 
-Creates N small databases (one table, one row naming the database) under a unique prefix, hits them
-round-robin from T threads through ONE PoolRegistry (targets min 1 / max 5 connections), then hits a
-small hot set of tenants that fits in the budget, and prints:
+Creates N small databases (a table with one row naming the database, and the identity marker the app
+checks) under a unique prefix, hits them round-robin from T threads through ONE PoolRegistry built with
+the app's defaults (identity check on every new connection, TLS ``preferred``, 60 s idle timeout;
+targets min 1 / max 5 connections), then hits a small hot set of tenants that fits in the budget, then
+measures cold against warm requests from one thread, and prints:
 
 * total requests and errors (a request is an error if it raises or reads another tenant's row);
 * the highest reservation seen and the highest number of real server connections to the benchmark's
   databases (information_schema.PROCESSLIST polled from a side thread);
 * evictions, engines created, capacity waits; p50/p95 latency of the round-robin requests;
-* the median latency of a tenant's very first request (cold: new engine, new connection, dialect
-  initialisation, usually an eviction) against a warm request (engine and pooled connection ready),
-  and their ratio, all from the same run.
+* the median latency of a tenant's very first request (cold: new engine, new connection, identity
+  check, usually an eviction) against a warm request (engine and pooled connection ready), and their
+  ratio, all from the same run: with T threads (round 1 of the round-robin against the hot-set phase;
+  latencies under contention for the GIL and 2 CPUs), and from one thread, interleaved (a warm request on
+  a hot tenant, then the first request of a tenant never used before, ``--fresh`` times: what a cold
+  request costs, with no other thread in the way). Goal: cold <= 3 x warm.
 
 All databases are dropped at the end, also on Ctrl-C or SIGTERM. Server: --server or TEST_MYSQL_URL
 (default mysql+pymysql://root@127.0.0.1:3306).
@@ -36,6 +42,10 @@ from _harness import DEFAULT_SERVER, admin_connection, ms, pct, run_main
 from tqdm import tqdm
 
 from datasource_registry.pool import PoolRegistry, Target
+from datasource_registry.registry import _identity_check
+from datasource_registry.tls import MODES, TlsSetting
+
+GOAL = 3.0
 
 
 def parse_args():
@@ -46,12 +56,9 @@ def parse_args():
     p.add_argument("--rounds", type=int, default=2, help="round-robin passes over every tenant")
     p.add_argument("--warm-requests", type=int, default=2000, help="requests on the hot set")
     p.add_argument("--wait-timeout", type=float, default=2.0)
-    p.add_argument(
-        "--ssl-disabled",
-        action="store_true",
-        help="pass ssl_disabled=True to PyMySQL (by default PyMySQL >= 1.2 builds an SSL context "
-        "for every new connection, ~30 ms of CPU, even when the server has no SSL)",
-    )
+    p.add_argument("--fresh", type=int, default=200, help="tenants kept aside for the one-thread cold/warm phase")
+    p.add_argument("--tls", choices=MODES, default="preferred",
+                   help="TLS to the tenant databases (TENANT_DB_TLS; the app's default is preferred)")
     p.add_argument("--server", default=DEFAULT_SERVER)
     return p.parse_args()
 
@@ -63,6 +70,9 @@ class Databases:
         self.names = [f"{self.prefix}{i}" for i in range(n)]
         self.threads = max(1, min(threads, 8))
 
+    def tenant_id(self, name):
+        return int(name[len(self.prefix):])
+
     def create(self):
         def make(chunk):
             conn = admin_connection(self.server)
@@ -72,6 +82,8 @@ class Databases:
                         cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
                         cur.execute(f"CREATE TABLE `{name}`.whoami (name VARCHAR(64) NOT NULL)")
                         cur.execute(f"INSERT INTO `{name}`.whoami VALUES (%s)", (name,))
+                        cur.execute(f"CREATE TABLE `{name}`.tenant_identity (id INT PRIMARY KEY, tenant_id BIGINT)")
+                        cur.execute(f"INSERT INTO `{name}`.tenant_identity VALUES (1, %s)", (self.tenant_id(name),))
                         bar.update(1)
             finally:
                 conn.close()
@@ -145,19 +157,21 @@ class Monitor(threading.Thread):
 
 def run(args):
     server = sa.engine.make_url(args.server)
-    dbs = Databases(server, args.tenants, args.threads)
-    print(f"prefix {dbs.prefix}: {args.tenants} tenants, budget {args.budget}, {args.threads} threads, "
-          f"{args.rounds} round(s), targets min 1 / max 5, ssl_disabled={args.ssl_disabled}", file=sys.stderr)
+    dbs = Databases(server, args.tenants + args.fresh, args.threads)
+    print(f"prefix {dbs.prefix}: {args.tenants} tenants (+{args.fresh} fresh), budget {args.budget}, "
+          f"{args.threads} threads, {args.rounds} round(s), targets min 1 / max 5, TLS {args.tls}", file=sys.stderr)
     started = time.monotonic()
     try:
         dbs.create()
         setup_s = time.monotonic() - started
-        options = {"connect_args": {"ssl_disabled": True}} if args.ssl_disabled else None
-        registry = PoolRegistry(budget=args.budget, wait_timeout=args.wait_timeout, engine_options=options)
-        targets = [
+        # the app's registry (datasource_registry.registry.init_app) with its default settings
+        registry = PoolRegistry(budget=args.budget, wait_timeout=args.wait_timeout, identity_check=_identity_check,
+                                connect_timeout=5, idle_timeout=60.0, tls_setting=TlsSetting(args.tls))
+        all_targets = [
             Target(i, i, server.set(database=name, query={"charset": "utf8mb4"}), 1, 5)
             for i, name in enumerate(dbs.names)
         ]
+        targets, fresh = all_targets[: args.tenants], all_targets[args.tenants :]
         monitor = Monitor(server, dbs.prefix, registry)
         monitor.start()
         errors, error_kinds = 0, {}
@@ -245,6 +259,16 @@ def run(args):
         run_workers(warm_worker)
         wbar.close()
 
+        # phase 3: one thread, interleaved: a warm request on a hot tenant, then a tenant's first request
+        seq_warm, seq_cold = [], []
+        for t in tqdm(fresh, desc="one thread: warm, cold", file=sys.stderr, unit="pair"):
+            if interrupted.is_set():
+                break
+            for sink, tenant in ((seq_warm, hot[0]), (seq_cold, t)):  # hot[0] stays the most recently used
+                latency = request(tenant)
+                if latency is not None:
+                    sink.append(latency)
+
         monitor.stop.set()
         monitor.join(5)
         final = registry.stats()
@@ -252,13 +276,20 @@ def run(args):
 
         cold_med = statistics.median(cold_first) if cold_first else float("nan")
         warm_med = statistics.median(warm_latencies) if warm_latencies else float("nan")
+        seq_cold_med = statistics.median(seq_cold) if seq_cold else float("nan")
+        seq_warm_med = statistics.median(seq_warm) if seq_warm else float("nan")
+
+        def verdict(ratio):
+            return "MET" if ratio <= GOAL else "NOT MET"
+
         lines = [
             (f"tenants {args.tenants}, budget {args.budget}, threads {args.threads}, rounds {args.rounds}, "
-            f"targets min 1 / max 5, ssl_disabled {args.ssl_disabled}"),
+            f"targets min 1 / max 5, identity check on, TLS {args.tls}, load average "
+            f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} at the end"),
             f"setup (create {args.tenants} databases): {setup_s:.1f} s",
             f"round-robin requests: {total} in {rr_s:.1f} s ({total / rr_s:.0f} req/s)",
             f"warm requests (hot set of {len(hot)} tenants): {len(warm_latencies)}",
-            f"total requests: {total + len(hot) + args.warm_requests}",
+            f"total requests: {total + len(hot) + args.warm_requests + len(seq_warm) + len(seq_cold)}",
             f"errors: {errors}" + (f" {error_kinds}" if error_kinds else ""),
             (f"max reserved seen: {max(monitor.max_reserved, final['max_reserved'])} (budget {args.budget}; "
             f"registry high-water mark {final['max_reserved']})"),
@@ -269,9 +300,13 @@ def run(args):
             f"{final['capacity_errors']}"),
             (f"round-robin latency: p50 {ms(pct(rr_latencies, 50))}, p95 {ms(pct(rr_latencies, 95))}, "
             f"max {ms(max(rr_latencies) if rr_latencies else float('nan'))}"),
-            f"cold first request median: {ms(cold_med)} ({len(cold_first)} tenants, round 1)",
-            f"warm request median: {ms(warm_med)} (p95 {ms(pct(warm_latencies, 95))})",
-            f"cold / warm ratio: {cold_med / warm_med:.1f}x",
+            f"cold first request median: {ms(cold_med)} ({len(cold_first)} tenants, round 1, {args.threads} threads)",
+            f"warm request median: {ms(warm_med)} (p95 {ms(pct(warm_latencies, 95))}, {args.threads} threads)",
+            f"cold / warm ratio, {args.threads} threads: {cold_med / warm_med:.1f}x; goal <= {GOAL:g}: "
+            f"{verdict(cold_med / warm_med)}",
+            (f"one thread, interleaved: cold {ms(seq_cold_med)} vs warm {ms(seq_warm_med)} "
+             f"({len(seq_cold)} fresh tenants): {seq_cold_med / seq_warm_med:.1f}x; goal <= {GOAL:g}: "
+             f"{verdict(seq_cold_med / seq_warm_med)}"),
         ]
         print("\n".join(lines))
         return 0 if errors == 0 else 1

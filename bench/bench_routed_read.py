@@ -1,44 +1,45 @@
 """Benchmark a tenant-routed API read against the same read in a plain single-database Flask app.
 
-    python bench/bench_routed_read.py [--rounds 30] [--per-round 200] [--warmup 200] [--quick] [--profile]
+    python bench/bench_routed_read.py [--rounds 30] [--per-round 200] [--http-rounds 4] [--http-seconds 5]
+                                      [--quick] [--no-http] [--profile]
 
 Set-up (not timed): a control database with the real migrations, the real app (``create_app``), one
-enterprise with a MySQL datasource on a temporary non-root account, provisioned by the real job and
-opened by the real service (open checks included). The tenant's first administrator gets a known
-password (its hash written into ``sys_user``; provisioning only mails a random one), and a bearer
-token comes from ``POST /t/<code>/api/v1/auth/token``.
+enterprise with a MySQL datasource (min 1 / max 5 connections) on a temporary non-root account, provisioned
+by the real job and opened by the real service (open checks included). The tenant's first administrator
+gets a known password (its hash written into ``sys_user``; provisioning only mails a random one), and a
+bearer token comes from ``POST /t/<code>/api/v1/auth/token``.
 
-Timed, all with Flask's test client in this one process, in interleaved rounds (each round runs every
+The baseline is a minimal Flask app with ONE SQLAlchemy engine on the SAME tenant database and account that
+keeps its connections (QueuePool, pool_size 5, no overflow, pool_pre_ping) and does what the routed app's
+token check and view do, with the same ORM models and serializer: bearer header parsed, tenant prefix of the
+token compared, ``sys_token`` selected by the SHA-256 of the token, revoked/expiry checked, ``last_used_at``
+written when older than ``TENANT_TOKEN_TOUCH_INTERVAL`` (so, like the routed app, almost never), ``sys_user``
+loaded by id (enabled checked), JSON from ``tenant_runtime.views.user_json`` plus the tenant's code and name
+(constants), committed only if it wrote, closed in teardown. What it does NOT do is everything that makes the
+app multi-tenant: path routing middleware, tenant resolution (the resolver cache; with
+``TENANT_CACHE_TTL = 0`` also the ``Datasource`` lookup and password decryption), the pool registry, and the
+control plane's global hooks (permissions, locale, CSRF, security headers).
+
+Timed, part 1, in this one process with Flask's test client, in interleaved rounds (each round runs every
 side ``--per-round`` times, the order rotating from round to round), per-request wall time:
 
-* ``routed``: ``GET /t/<code>/api/v1/me`` on the real app with its default config, so the resolver
-  cache is warm (``TENANT_CACHE_TTL`` seconds, default 5: the first request after each TTL reloads the tenant
-  from the control database). The cached entry holds the datasource's pool ``Target``, so with the cache
-  warm a request reads nothing from the control database and decrypts no password.
-* ``routed, resolver cache off``: the same with ``TENANT_CACHE_TTL = 0`` (every request loads the
-  enterprise, its datasource and its provisioning job from the control database and decrypts the
-  datasource's password).
-* ``baseline``: a minimal Flask app with ONE SQLAlchemy engine (QueuePool, pool_size 1, max_overflow 4,
-  pool_pre_ping, the same sizes and options the registry gives the tenant engine) on the SAME tenant
-  database and account. Its ``GET /api/v1/me`` does what the routed app's token check and view do, with
-  the same ORM models and serializer: bearer header parsed, tenant prefix of the token compared,
-  ``sys_token`` selected by the SHA-256 of the token, revoked/expiry checked, ``last_used_at`` set,
-  ``sys_user`` loaded by id (enabled checked), JSON from ``tenant_runtime.schemas.TenantUserSchema`` plus the
-  tenant's code and name (constants), session committed in after_request (the UPDATE of
-  ``last_used_at``), closed in teardown. What it does NOT do is everything that makes the app
-  multi-tenant: path routing middleware, tenant resolution (the resolver cache; with
-  ``TENANT_CACHE_TTL = 0`` also the ``Datasource`` lookup and password decryption), the pool registry,
-  and the control plane's global hooks (permissions, locale, limiter, CSRF, security headers). Both
-  apps run in this one process, so the app's ORM listeners registered on SQLAlchemy's ``Session``
-  class (audit recorder, tenant-change signals, datasource guards) also fire on the baseline's
-  sessions: a few tens of microseconds that the baseline pays although a truly separate app would not.
-* ``baseline, read-only auth`` (information only): the baseline without the ``last_used_at`` write.
-* ``bare Flask`` (information only): a Flask app answering a constant JSON, no database: the floor of
-  the test client plus Flask per request.
+* ``routed``: ``GET /t/<code>/api/v1/me`` on the real app with its default config (resolver cache warm).
+* ``routed, resolver cache off`` (information): the same with ``TENANT_CACHE_TTL = 0``.
+* ``baseline``: ``GET /api/v1/me`` on the plain app. Both apps run in this one process, so the app's ORM
+  listeners registered on SQLAlchemy's ``Session`` class (audit recorder, tenant-change signals,
+  datasource guards) also fire on the baseline's sessions.
+* ``bare Flask`` (information): a constant JSON answer, no database: the test client's and Flask's floor.
 
-Printed: median and p95 per request for each side, routed / baseline ratios of the medians (goal: routed
-<= 1.10 x baseline), and the per-round ratios' median and range. With ``--profile`` the routed request is
-also run under cProfile and the functions with the largest cumulative time are printed.
+Timed, part 2, over HTTP: each app served by gunicorn in its own processes, with sync workers (``-w 2``,
+2 concurrent clients) and with threads (``-w 1 --threads 4``, 4 concurrent clients), loaded by ``wrk`` for
+``--http-seconds`` per run, routed and baseline alternating for ``--http-rounds`` rounds. Printed: requests
+per second of each, the baseline / routed throughput ratio per round (median and range), and how many new
+server connections each app opened while loaded (the bench account's connection ids in PROCESSLIST, polled
+every 20 ms, that were not there when the run started). Without ``wrk`` on the PATH (``apt-get install
+wrk``) part 2 is skipped and the output says so.
+
+Goal: routed <= 1.05 x baseline (the in-process time ratio; the HTTP throughput ratios). With ``--profile``
+the routed request is also run under cProfile and the functions with the largest cumulative time are printed.
 
 All databases and the account are dropped at the end, also on Ctrl-C or SIGTERM.
 """
@@ -51,14 +52,24 @@ import hashlib
 import io
 import os
 import pstats
+import re
+import shutil
+import socket
+import subprocess
 import sys
+import threading
 import time
+import urllib.request
+from functools import partial
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _harness import DEFAULT_SERVER, BenchEnv, median, ms, pct, run_main
+from _harness import DEFAULT_SERVER, BenchEnv, admin_connection, median, ms, pct, run_main
 
-GOAL = 1.10
+GOAL = 1.05
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# gunicorn set-ups of part 2: label, workers, threads, concurrent clients
+HTTP_SETUPS = {"sync": ("sync workers (-w 2)", 2, 1, 2), "threads": ("threads (-w 1 --threads 4)", 1, 4, 4)}
 
 
 def parse_args():
@@ -66,17 +77,24 @@ def parse_args():
     p.add_argument("--rounds", type=int, default=30, help="interleaved rounds")
     p.add_argument("--per-round", type=int, default=200, help="requests per side per round")
     p.add_argument("--warmup", type=int, default=200, help="untimed requests per side first")
-    p.add_argument("--quick", action="store_true", help="smoke run: 6 rounds of 60 requests")
+    p.add_argument("--http-rounds", type=int, default=4, help="HTTP rounds (each: routed and baseline once)")
+    p.add_argument("--http-seconds", type=float, default=5, help="seconds of wrk load per HTTP run")
+    p.add_argument("--no-http", action="store_true", help="skip part 2 (gunicorn + wrk)")
+    p.add_argument("--http-setup", choices=["both", *HTTP_SETUPS], default="both", help="gunicorn set-ups of part 2")
+    p.add_argument("--quick", action="store_true", help="smoke run: 6 rounds of 60 requests, 1 HTTP round of 2 s")
     p.add_argument("--profile", action="store_true", help="also profile routed requests with cProfile")
     p.add_argument("--server", default=DEFAULT_SERVER)
     args = p.parse_args()
     if args.quick:
         args.rounds, args.per_round, args.warmup = 6, 60, 40
+        args.http_rounds, args.http_seconds = 1, 2
     return args
 
 
-def make_baseline_app(url, code, name, tenant_id, write_last_used=True):
+def make_baseline_app(url, code, name, tenant_id, touch_interval=60.0):
     """The plain single-database app: see the module docstring for exactly what it does."""
+    from datetime import timedelta
+
     import sqlalchemy as sa
     from flask import Flask, g, jsonify, request
     from sqlalchemy import select
@@ -85,9 +103,9 @@ def make_baseline_app(url, code, name, tenant_id, write_last_used=True):
     from tenant_runtime.models import SysToken, SysUser, utcnow
     from tenant_runtime.schemas import TenantUserSchema
 
-    engine = sa.create_engine(url, poolclass=sa.pool.QueuePool, pool_size=1, max_overflow=4, pool_pre_ping=True,
-                              pool_recycle=3600, pool_timeout=2)
-    app = Flask(f"baseline_{'rw' if write_last_used else 'ro'}")
+    engine = sa.create_engine(url, pool_size=5, max_overflow=0, pool_pre_ping=True, pool_recycle=3600, pool_timeout=2)
+    app = Flask("baseline")
+    interval = timedelta(seconds=touch_interval)
 
     def unauthorized():
         resp = jsonify({"error": {"code": "not_authenticated", "message": "Sign in first."}})
@@ -104,10 +122,12 @@ def make_baseline_app(url, code, name, tenant_id, write_last_used=True):
             return unauthorized()
         g.db = Session(bind=engine, expire_on_commit=False)
         token = g.db.scalar(select(SysToken).where(SysToken.token_hash == hashlib.sha256(raw.encode()).hexdigest()))
-        if token is None or token.revoked_at is not None or token.expires_at <= utcnow():
+        now = utcnow()
+        if token is None or token.revoked_at is not None or token.expires_at <= now:
             return unauthorized()
-        if write_last_used:
-            token.last_used_at = utcnow()
+        if token.last_used_at is None or now - token.last_used_at >= interval:
+            token.last_used_at = now
+            g.wrote = True
         user = g.db.get(SysUser, token.user_id)
         if user is None or not user.is_enabled:
             return unauthorized()
@@ -122,7 +142,7 @@ def make_baseline_app(url, code, name, tenant_id, write_last_used=True):
 
     @app.after_request
     def commit(resp):
-        if g.get("db") is not None and resp.status_code < 400:
+        if g.get("wrote") and resp.status_code < 400:
             g.db.commit()
         return resp
 
@@ -133,6 +153,16 @@ def make_baseline_app(url, code, name, tenant_id, write_last_used=True):
             s.close()
 
     return app, engine
+
+
+def baseline_wsgi():
+    """``gunicorn 'bench_routed_read:baseline_wsgi()'``: the baseline app, configured by part 2's environment."""
+    import sqlalchemy as sa
+
+    env = os.environ
+    app, _engine = make_baseline_app(sa.engine.make_url(env["BENCH_BASELINE_URL"]), env["BENCH_BASELINE_CODE"],
+                                     env["BENCH_BASELINE_NAME"], int(env["BENCH_BASELINE_TENANT"]))
+    return app
 
 
 def make_bare_app():
@@ -150,7 +180,7 @@ def make_bare_app():
 def run(args):
     env = BenchEnv("read", args.server)
     started = time.monotonic()
-    engines = []
+    engines, procs = [], []
     try:
         print(f"prefix {env.prefix}: setting up the control database, app and one tenant", file=sys.stderr)
         env.setup()
@@ -178,11 +208,10 @@ def run(args):
         token = resp.json["token"]
         headers = {"Authorization": f"Bearer {token}"}
 
-        base_rw, eng_rw = make_baseline_app(env.tenant_url(database), code, name, ent_id, write_last_used=True)
-        base_ro, eng_ro = make_baseline_app(env.tenant_url(database), code, name, ent_id, write_last_used=False)
-        engines += [eng_rw, eng_ro]
-        base_rw_client, base_ro_client, bare_client = base_rw.test_client(), base_ro.test_client(), \
-            make_bare_app().test_client()
+        touch = app.config["TENANT_TOKEN_TOUCH_INTERVAL"]
+        base_app, base_engine = make_baseline_app(env.tenant_url(database), code, name, ent_id, touch)
+        engines.append(base_engine)
+        base_client, bare_client = base_app.test_client(), make_bare_app().test_client()
         default_ttl = app.config["TENANT_CACHE_TTL"]
 
         from tenant_runtime import resolver
@@ -201,15 +230,14 @@ def run(args):
              f"/t/{code}/api/v1/me", set_ttl(default_ttl)),
             ("routed_nocache", "routed, resolver cache off (TENANT_CACHE_TTL=0)", routed_client,
              f"/t/{code}/api/v1/me", set_ttl(0)),
-            ("baseline", "baseline: plain Flask + one engine, same token check and write", base_rw_client,
-             "/api/v1/me", None),
-            ("baseline_ro", "baseline, read-only auth (no last_used_at write)", base_ro_client, "/api/v1/me", None),
+            ("baseline", "baseline: plain Flask + one engine keeping 5 connections, same token check",
+             base_client, "/api/v1/me", None),
             ("bare", "bare Flask, constant JSON, no database", bare_client, "/ping", None),
         ]
 
         # correctness: both apps return the same body
         routed_body = routed_client.get(sides[0][3], headers=headers).json
-        base_body = base_rw_client.get("/api/v1/me", headers=headers).json
+        base_body = base_client.get("/api/v1/me", headers=headers).json
         if routed_body != base_body:
             raise RuntimeError(f"bodies differ: routed {routed_body} vs baseline {base_body}")
 
@@ -231,6 +259,7 @@ def run(args):
 
         samples = {key: [] for key, *_ in sides}
         round_medians = {key: [] for key, *_ in sides}
+        cpu = {key: [] for key, *_ in sides}  # this process's CPU time per request, per round (load-proof)
         rounds_started = time.monotonic()
         for r in range(args.rounds):
             k = r % len(sides)
@@ -241,11 +270,13 @@ def run(args):
                 if prepare:
                     prepare()
                 vals = []
+                cpu0 = time.process_time()
                 for _ in range(args.per_round):
                     dt, status = one(client, path)
                     if status != 200:
                         errors[key] += 1
                     vals.append(dt)
+                cpu[key].append((time.process_time() - cpu0) / args.per_round)
                 samples[key] += vals
                 round_medians[key].append(median(vals))
             print(f"round {r + 1}/{args.rounds}: routed {ms(round_medians['routed'][-1])}, baseline "
@@ -258,7 +289,7 @@ def run(args):
             n_prof = max(500, args.per_round)
 
             def profiled(client, path):
-                prof = cProfile.Profile()
+                prof = cProfile.Profile(time.process_time)  # CPU time: waits on the database and load excluded
                 prof.enable()
                 for _ in range(n_prof):
                     client.get(path, headers=headers)
@@ -267,7 +298,7 @@ def run(args):
 
             set_ttl(default_ttl)()
             routed_stats = profiled(routed_client, sides[0][3])
-            base_stats = profiled(base_rw_client, "/api/v1/me")
+            base_stats = profiled(base_client, "/api/v1/me")
             out = io.StringIO()
             routed_stats.stream = out
             routed_stats.sort_stats("cumulative")
@@ -320,13 +351,14 @@ def run(args):
             (f"tenant-routed read vs plain single-database app: GET /me, {args.rounds} interleaved rounds x "
              f"{args.per_round} requests per side (+{args.warmup} warm-up), Flask test client, one process"),
             (f"server {env.server.render_as_string(hide_password=True)}, tenant database {database}, "
-             f"account {env.account['username']} (non-root), tenant pool min 1 / max 5, pool_pre_ping"),
+             f"account {env.account['username']} (non-root), tenant pool min 1 / max 5, pool_pre_ping, "
+             f"last_used_at written at most every {touch:g} s"),
             "",
         ]
         width = max(len(label) for _k, label, *_ in sides)
         for key, label, *_ in sides:
             lines.append(f"{label:<{width}}  median {ms(med[key])}  p95 {ms(pct(samples[key], 95))}  "
-                         f"(n={len(samples[key])}, errors {errors[key]})")
+                         f"CPU {ms(median(cpu[key]))}  (n={len(samples[key])}, errors {errors[key]})")
         lines.append("")
         ratio = med["routed"] / base
         rm, rlo, rhi = round_ratios("routed")
@@ -335,26 +367,199 @@ def run(args):
              f"{rlo:.2f}-{rhi:.2f}); goal <= {GOAL:.2f}: {'MET' if ratio <= GOAL else 'NOT MET'}"),
             (f"routed overhead per request: {ms(med['routed'] - base)} "
              f"(routed {ms(med['routed'])} - baseline {ms(base)})"),
+            (f"this process's CPU per request, routed / baseline: "
+             f"{median(cpu['routed']) / median(cpu['baseline']):.2f}x "
+             f"({ms(median(cpu['routed']))} vs {ms(median(cpu['baseline']))}; the database server's work is the "
+             f"same for both and not counted)"),
         ]
         ratio_nc = med["routed_nocache"] / base
         nm, nlo, nhi = round_ratios("routed_nocache")
         lines += [
             (f"routed with resolver cache off / baseline: {ratio_nc:.2f}x  (per-round median {nm:.2f}x, range "
              f"{nlo:.2f}-{nhi:.2f}); cache off costs {ms(med['routed_nocache'] - med['routed'])} per request"),
-            (f"routed / baseline read-only auth: {med['routed'] / med['baseline_ro']:.2f}x; the last_used_at "
-             f"write costs {ms(base - med['baseline_ro'])} per request in the baseline"),
             f"bare Flask floor (test client + Flask, no database): {ms(med['bare'])}",
-        ]
-        lines += [
             f"timed rounds: {timed_s:.1f} s",
+            "",
         ]
-        print("\n".join(lines + profile_lines))
-        return 0 if not any(errors.values()) else 1
+        print("\n".join(lines), flush=True)
+        http_errors = 0
+        if args.no_http:
+            print("HTTP (gunicorn + wrk): skipped (--no-http)")
+        elif shutil.which("wrk") is None:
+            print("HTTP (gunicorn + wrk): skipped: wrk is not installed (apt-get install wrk)")
+        else:
+            http_lines, http_errors = http_figures(args, env, database, code, name, ent_id, token, procs)
+            print("\n".join(http_lines))
+        if profile_lines:
+            print("\n".join(profile_lines))
+        return 0 if not any(errors.values()) and not http_errors else 1
     finally:
+        for proc in procs:
+            stop(proc)
         for e in engines:
             e.dispose()
         env.cleanup()
         print(f"wall time {time.monotonic() - started:.1f} s", file=sys.stderr)
+
+
+# ------------------------------------------------------------------ part 2: HTTP under gunicorn, loaded by wrk
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def serve(app_spec, env, workers, threads, token, path):
+    """Start gunicorn for ``app_spec`` and wait until ``path`` answers 200. Returns (process, url)."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+           "--threads", str(threads), "--log-level", "warning", "--pythonpath", f"{ROOT},{ROOT}/bench", app_spec]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}{path}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"}),
+                                        timeout=5) as resp:
+                if resp.status == 200:
+                    return proc, url
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop(proc)
+            raise RuntimeError(f"gunicorn {app_spec} did not come up: {proc.stderr.read()[-2000:]}")
+        time.sleep(0.2)
+
+
+def stop(proc):
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def wrk(url, token, connections, seconds):
+    """Requests per second and non-2xx responses of one wrk run."""
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "-H", f"Authorization: Bearer {token}",
+                          url], capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    bad = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
+    bad += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out.split("Socket errors:")[1])) \
+        if "Socket errors:" in out else 0
+    return rps, bad
+
+
+def cpu_seconds(proc):
+    """CPU time (user + system) so far of gunicorn's workers: the children of its master process."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == proc.pid:  # ppid
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
+class ConnectionIds(threading.Thread):
+    """The bench account's server connection ids, polled from PROCESSLIST every 20 ms."""
+
+    def __init__(self, server, user):
+        super().__init__(daemon=True)
+        self.conn, self.user = admin_connection(server), user
+        self.seen, self.lock, self.done = set(), threading.Lock(), threading.Event()
+
+    def now(self):
+        with self.lock, self.conn.cursor() as cur:
+            cur.execute("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = %s", (self.user,))
+            return {row[0] for row in cur.fetchall()}
+
+    def run(self):
+        while not self.done.wait(0.02):
+            ids = self.now()
+            with self.lock:
+                self.seen |= ids
+
+    def opened_during(self, fn):
+        """Runs ``fn``; returns its result and how many connection ids appeared that were not there before."""
+        before = self.now()
+        with self.lock:
+            self.seen = set()
+        result = fn()
+        with self.lock:
+            return result, len(self.seen - before)
+
+    def close(self):
+        self.done.set()
+        self.join(5)
+        self.conn.close()
+
+
+def http_figures(args, env, database, code, name, ent_id, token, procs):
+    base_env = {**os.environ, "APP_ENV": "development", "PYTHONPATH": ROOT,
+                "DATABASE_URL": env.app.config["SQLALCHEMY_DATABASE_URI"], "SECRET_KEY": env.app.config["SECRET_KEY"],
+                "INSTANCE_PATH": env.tmp, "UPLOAD_DIR": os.path.join(env.tmp, "uploads"),
+                "TENANT_DATABASE_PREFIX": env.tenant_prefix, "REDIS_URL": "", "RATELIMIT_STORAGE_URI": "memory://",
+                "BENCH_BASELINE_URL": env.tenant_url(database).render_as_string(hide_password=False),
+                "BENCH_BASELINE_CODE": code, "BENCH_BASELINE_NAME": name, "BENCH_BASELINE_TENANT": str(ent_id)}
+    lines = [(f"HTTP: gunicorn, wrk -t1 for {args.http_seconds:g} s per run, {args.http_rounds} rounds alternating "
+              f"routed and baseline; throughput (requests/s, higher is better)")]
+    ids = ConnectionIds(env.server, env.account["username"])
+    ids.start()
+    errors = 0
+    try:
+        setups = HTTP_SETUPS.values() if args.http_setup == "both" else [HTTP_SETUPS[args.http_setup]]
+        for label, workers, threads, clients in setups:
+            routed, routed_url = serve("wsgi:app", base_env, workers, threads, token, f"/t/{code}/api/v1/me")
+            procs.append(routed)
+            baseline, baseline_url = serve("bench_routed_read:baseline_wsgi()", base_env, workers, threads, token,
+                                           "/api/v1/me")
+            procs.append(baseline)
+            sides = {"routed": routed_url, "baseline": baseline_url}
+            for url in sides.values():  # warm-up: every worker has its connections and caches
+                wrk(url, token, clients, min(2, args.http_seconds))
+            rps = {key: [] for key in sides}
+            cpu = {key: [] for key in sides}  # the workers' CPU seconds per request, per run
+            opened = {key: 0 for key in sides}
+            servers = {"routed": routed, "baseline": baseline}
+            for r in range(args.http_rounds):
+                for key in (("routed", "baseline") if r % 2 == 0 else ("baseline", "routed")):
+                    cpu0 = cpu_seconds(servers[key])
+                    (value, bad), new = ids.opened_during(partial(wrk, sides[key], token, clients, args.http_seconds))
+                    cpu[key].append((cpu_seconds(servers[key]) - cpu0) / (value * args.http_seconds))
+                    rps[key].append(value)
+                    opened[key] += new
+                    errors += bad
+                print(f"{label} round {r + 1}: routed {rps['routed'][-1]:.0f}/s, baseline {rps['baseline'][-1]:.0f}/s",
+                      file=sys.stderr)
+            ratios = [b / a for a, b in zip(rps["routed"], rps["baseline"])]
+            total = median(rps["baseline"]) / median(rps["routed"])
+            lines += [
+                f"  {label}, {clients} concurrent clients:",
+                (f"    routed {median(rps['routed']):.0f}/s, baseline {median(rps['baseline']):.0f}/s (medians); "
+                 f"baseline / routed {total:.3f}x, per round median {median(ratios):.3f}x, range "
+                 f"{min(ratios):.3f}-{max(ratios):.3f}; goal <= {GOAL:.2f}: {'MET' if total <= GOAL else 'NOT MET'}"),
+                (f"    gunicorn workers' CPU per request: routed {ms(median(cpu['routed']))}, baseline "
+                 f"{ms(median(cpu['baseline']))} ({median(cpu['routed']) / median(cpu['baseline']):.3f}x)"),
+                (f"    new server connections while loaded ({args.http_rounds} x {args.http_seconds:g} s): routed "
+                 f"{opened['routed']}, baseline {opened['baseline']}"),
+            ]
+            for proc in (routed, baseline):
+                stop(proc)
+    finally:
+        ids.close()
+    lines.append(f"  HTTP errors (non-2xx, socket errors): {errors}")
+    return lines, errors
 
 
 def main():

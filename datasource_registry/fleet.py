@@ -31,9 +31,8 @@ from datetime import timedelta
 
 from flask import current_app, g
 from flask_babel import gettext as _
-from sqlalchemy import create_engine, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.pool import NullPool
 
 from common.errors import ApiError, Conflict, Invalid
 from common.timeutil import utcnow
@@ -104,11 +103,9 @@ def tenants_behind(head=None):
 
 def schema_revision(ds, timeout=None):
     """The tenant database's schema revision (None if never migrated); raises if it cannot be reached."""
-    from .services import driver_timeouts, guard_connections, url_for_datasource
+    from .services import unpooled_engine
 
-    engine = create_engine(url_for_datasource(ds), poolclass=NullPool, hide_parameters=True,
-                           connect_args=driver_timeouts(ds, connect_timeout=timeout))
-    guard_connections(engine)
+    engine = unpooled_engine(ds, connect_timeout=timeout)
     try:
         with engine.connect() as conn:
             return tenant_schema.current_revision(conn)

@@ -16,9 +16,8 @@ import secrets
 from flask import current_app, g
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from rq import Callback, Worker, get_current_job
+from rq import Callback, get_current_job
 from rq.exceptions import AbandonedJobError
-from rq.job import JobStatus
 from rq.timeouts import JobTimeoutException
 
 from common.errors import ApiError
@@ -161,6 +160,8 @@ _APP = None
 
 
 def _worker_app():
+    """The worker process's app, built on first use. ``worker.TenantWorker`` builds it before forking, so
+    every job's work horse inherits it instead of building its own."""
     global _APP
     if _APP is None:
         from app import create_app
@@ -256,22 +257,3 @@ def on_job_failure(job, connection, exc_type, exc_value, tb):
     else:
         code, error = "job_failed", f"failed: {getattr(exc_type, '__name__', 'unknown error')}"
     _fail_from_worker(job.id, code, error)
-
-
-class TenantWorker(Worker):
-    """The rq worker for the "tenants" queue (``rq worker --worker-class datasource_registry.jobs.TenantWorker``).
-
-    When rq kills a job's work horse (a minute past the job's time limit, ``rq`` stop or kill-horse commands,
-    the kernel's out-of-memory killer) it fails the job without running its failure callback: this ends the
-    job's row too, instead of leaving it ``running`` for ever."""
-
-    def handle_job_failure(self, job, queue, started_job_registry=None, exc_string=""):
-        super().handle_job_failure(job, queue, started_job_registry=started_job_registry, exc_string=exc_string)
-        if self.is_horse or job.func_name != f"{__name__}.run":
-            return  # in the horse, execute() and on_job_failure() record it; the fleet coordinator's run goes stale
-        if job.get_status(refresh=False) == JobStatus.STOPPED:
-            code, error = "stopped", "stopped: an rq stop-job command ended this job"
-        else:
-            code, error = "interrupted", "interrupted: the work horse running this job was killed before the job ended"
-        _fail_from_worker(job.id, code, error)
-

@@ -11,10 +11,15 @@ Guarantees
   old one is retired: it refuses new connections (``EngineRetired``) and closes every connection
   handed back to it.
 * Budget: each admitted Engine reserves its ``max_connections`` (clamped to the budget) and the sum
-  of reservations never exceeds ``budget``. A QueuePool never holds more connections than
-  ``pool_size + max_overflow``, so the process never holds more than ``budget`` connections.
+  of reservations never exceeds ``budget``. A tenant's pool never holds more than that many
+  connections, so the process never holds more than ``budget`` connections.
   Retired engines keep a reservation for every connection still checked out until it is returned
   (and closed), so those count too.
+* Pool sizes mean what they mean in pools that define min and max (HikariCP's ``minimumIdle`` and
+  ``maximumPoolSize``): a connection opened for a request, up to max, stays pooled for the next one;
+  connections idle for longer than ``idle_timeout`` are closed down to min by ``trim_idle()``, which a
+  housekeeping thread (one per registry) runs. The pool hands out the most recently used connection
+  first, so under a steady load the surplus ones go idle and are trimmed.
 * Past the budget the least recently used engines with nothing checked out are evicted (their idle
   connections closed, their reservation handed over). If no engine is idle the caller waits up to
   ``wait_timeout`` for one to become idle, then gets ``CapacityExceeded`` (a 503 for the caller).
@@ -27,6 +32,9 @@ Guarantees
 * ``connect_guard(target, cparams)`` runs before every new DBAPI connection opens its socket: it may
   rewrite the driver's connect arguments (the host allow-list pins the address it checked) and
   whatever it raises reaches the caller before anything is contacted.
+* The cold path is kept short: TLS follows ``tls_setting`` (``tls.TlsSetting``) with one SSL context per process
+  and setting, and what SQLAlchemy's MySQL dialect learns about a server on an engine's first connection
+  (five queries) is learned once per server and version and copied into later engines.
 * ``reset_after_fork()`` (called automatically in children for registries from ``make_registry``)
   forgets every Engine without closing the parent's sockets.
 
@@ -48,8 +56,10 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Engine
-from sqlalchemy.pool import QueuePool
+from sqlalchemy.pool import QueuePool, StaticPool
 from sqlalchemy.util import queue as sqla_queue
+
+from . import tls
 
 __all__ = [
     "CapacityExceeded",
@@ -68,6 +78,7 @@ _PARKED = "parked"  # evicted or released: no reservation, no connections; re-ad
 _DEAD = "dead"  # retired for good (target changed, dispose(), close(), fork): refuses connections
 
 _FLAG = "datasource_registry.pool.checked_out"
+_RETURNED_AT = "datasource_registry.pool.returned_at"  # time.monotonic() of the last check-in
 _POLL = 0.05  # waits re-check at least this often, so a missed notification costs little
 
 
@@ -89,8 +100,8 @@ class Target:
     tenant_id: int
     datasource_id: int
     url: URL  # contains the decrypted password: never str() it, never log it
-    min_connections: int  # pool_size
-    max_connections: int  # pool_size + max_overflow
+    min_connections: int  # kept open when idle
+    max_connections: int  # open at most (and reserved in the budget)
 
     def __post_init__(self):
         if not isinstance(self.url, URL):
@@ -114,8 +125,9 @@ class Target:
 
 
 class _BudgetPool(QueuePool):
-    """QueuePool that can close its idle connections in place and, once retired, closes every
-    connection handed back instead of keeping it (no pool swap, so no orphaned connections)."""
+    """QueuePool (sized to the tenant's max, no overflow, most recently used first) that can close its
+    idle connections in place, all of them or only the ones idle for long, and, once retired, closes
+    every connection handed back instead of keeping it (no pool swap, so no orphaned connections)."""
 
     _retired = False
     _after_return = None  # set by the registry: wakes capacity waiters once the pool is idle
@@ -133,11 +145,30 @@ class _BudgetPool(QueuePool):
                 self._dec_overflow()
                 closed += 1
 
+    def close_idle_since(self, cutoff: float, keep: int) -> int:
+        """Close connections checked in at or before ``cutoff`` (``time.monotonic()``), the longest idle
+        first, while more than ``keep`` are open."""
+        victims = []
+        with self._pool.mutex:
+            idle = self._pool.queue  # a deque; with use_lifo the pool hands out from its right end
+            open_now = self._overflow + self.size()  # pool_size is max, so this counts every connection
+            while idle and open_now - len(victims) > keep and idle[0].record_info.get(_RETURNED_AT, 0) <= cutoff:
+                victims.append(idle.popleft())
+            if victims:
+                self._pool.not_full.notify(len(victims))
+        for record in victims:
+            try:
+                record.close()
+            finally:
+                self._dec_overflow()
+        return len(victims)
+
     def retire(self) -> None:
         self._retired = True
         self.close_idle()
 
     def _do_return_conn(self, record) -> None:
+        record.record_info[_RETURNED_AT] = time.monotonic()
         super()._do_return_conn(record)
         # retire() sets the flag before it sweeps; we look at it after putting the record back, so
         # one of the two always sees the record and closes it
@@ -154,21 +185,19 @@ class _Entry:
         "checked_out",
         "disposing",
         "engine",
+        "keep",
         "last_used",
-        "max_overflow",
         "pid",
-        "pool_size",
         "reservation",
         "reserved",
         "state",
         "target",
     )
 
-    def __init__(self, target: Target, reservation: int, pool_size: int, max_overflow: int):
+    def __init__(self, target: Target, reservation: int, keep: int):
         self.target = target
-        self.reservation = reservation
-        self.pool_size = pool_size
-        self.max_overflow = max_overflow
+        self.reservation = reservation  # max connections, clamped to the budget
+        self.keep = keep  # connections idle trimming leaves open
         self.engine: Engine | None = None
         self.state = _PARKED  # not admitted yet
         self.reserved = 0
@@ -185,7 +214,7 @@ class _Entry:
 class PoolRegistry:
     """Engines for every tenant of one process, under one connection budget. Thread-safe."""
 
-    _FORBIDDEN_OPTIONS = frozenset({"pool_size", "max_overflow", "poolclass", "pool"})
+    _FORBIDDEN_OPTIONS = frozenset({"pool_size", "max_overflow", "poolclass", "pool", "pool_use_lifo"})
 
     def __init__(
         self,
@@ -197,11 +226,15 @@ class PoolRegistry:
         read_timeout: float | None = None,
         write_timeout: float | None = None,
         connect_guard=None,
+        idle_timeout: float | None = 60.0,
+        tls_setting: tls.TlsSetting | None = None,
     ):
         if int(budget) < 1:
             raise ValueError("budget must be at least 1")
         if wait_timeout < 0:
             raise ValueError("wait_timeout must not be negative")
+        if idle_timeout is not None and idle_timeout <= 0:
+            raise ValueError("idle_timeout must be positive (or None: never trim)")
         options = dict(engine_options or {})
         bad = self._FORBIDDEN_OPTIONS & options.keys()
         if bad:
@@ -214,6 +247,9 @@ class PoolRegistry:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.write_timeout = write_timeout
+        self.idle_timeout = idle_timeout
+        self.tls = tls_setting or tls.TlsSetting()
+        self._dialects = _ServerProfiles()  # plain data: survives a fork
         self._init_state()
 
     def _init_state(self) -> None:
@@ -232,6 +268,7 @@ class PoolRegistry:
         self._capacity_waits = 0
         self._capacity_errors = 0
         self._pid = os.getpid()
+        self._housekeeper = None  # started with the first engine (a forked child starts its own)
 
     # ------------------------------------------------------------------ public API
 
@@ -294,6 +331,17 @@ class PoolRegistry:
                         break
                     self._cond.wait(min(remaining, _POLL))
 
+    def trim_idle(self, now: float | None = None) -> int:
+        """Close the connections idle for longer than ``idle_timeout``, down to each tenant's min (the
+        housekeeping thread calls this; ``now`` is a ``time.monotonic()`` value, for tests). Returns how
+        many were closed."""
+        if self.idle_timeout is None:
+            return 0
+        cutoff = (time.monotonic() if now is None else now) - self.idle_timeout
+        with self._lock:
+            entries = [e for e in self._active.values() if isinstance(e.engine.pool, _BudgetPool)]
+        return sum(e.engine.pool.close_idle_since(cutoff, e.keep) for e in entries)
+
     def reset_after_fork(self) -> None:
         """In a forked child: forget every engine without touching the parent's sockets."""
         entries = list(self._active.values()) + list(self._draining)
@@ -326,20 +374,20 @@ class PoolRegistry:
                 "parked": len(self._parked),
             }
             rows = [
-                (e, e.tenant_id, e.target.datasource_id, e.pool_size, e.reservation, e.checked_out, e.last_used)
+                (e, e.tenant_id, e.target.datasource_id, e.keep, e.reservation, e.checked_out, e.last_used)
                 for e in entries
             ]
         out["engines"] = [
             {
                 "tenant_id": tid,
                 "datasource_id": dsid,
-                "pool_size": size,
+                "pool_size": keep,  # kept open when idle (min); up to max_connections while busy
                 "max_connections": reservation,
                 "checked_out": checked_out,
                 "idle": _idle_count(e.engine),
                 "last_used": last_used,
             }
-            for e, tid, dsid, size, reservation, checked_out, last_used in rows
+            for e, tid, dsid, keep, reservation, checked_out, last_used in rows
         ]
         return out
 
@@ -349,6 +397,9 @@ class PoolRegistry:
             entries = list(self._active.values()) + list(self._parked.values())
             for e in entries:
                 self._kill_locked(e)
+            housekeeper, self._housekeeper = self._housekeeper, None
+        if housekeeper is not None:
+            housekeeper.stop()
         for e in entries:
             self._finish_kill(e)
 
@@ -373,7 +424,7 @@ class PoolRegistry:
         for e in stale:  # sockets closed before the new engine gets the reservation
             self._finish_kill(e)
 
-        reservation, pool_size, max_overflow = self._sizing(target)
+        reservation, keep = self._sizing(target)
         with self._cond:
             entry = self._parked.get(tid)
             if entry is not None:
@@ -382,7 +433,7 @@ class PoolRegistry:
                     entry = None
             new = entry is None
             if new:
-                entry = _Entry(target, reservation, pool_size, max_overflow)
+                entry = _Entry(target, reservation, keep)
             victims = self._admit_locked(entry, deadline)
         try:
             self._close_victims(victims)
@@ -478,11 +529,13 @@ class PoolRegistry:
             del self._parked[tid]
         self._active[tid] = entry
         self._touch_locked(entry)
+        if self.idle_timeout is not None and self._housekeeper is None:
+            self._housekeeper = _Housekeeper(self, interval=min(30.0, self.idle_timeout / 2))
+            self._housekeeper.start()
 
     def _sizing(self, target: Target):
         reservation = min(target.max_connections, self.budget)
-        pool_size = max(1, min(target.min_connections, reservation))
-        return reservation, pool_size, reservation - pool_size
+        return reservation, min(target.min_connections, reservation)
 
     def _build_engine(self, entry: _Entry) -> Engine:
         url = entry.target.url
@@ -496,18 +549,23 @@ class PoolRegistry:
             # sqlite keeps its default pool; a file database defaults to a QueuePool, which we size
             sized = issubclass(url.get_dialect().get_pool_class(url), QueuePool)
         if sized:
+            # Sized to max with no overflow: a QueuePool closes overflow connections on check-in, so a
+            # tenant busier than its min would open and close a server connection per request. Idle
+            # ones are closed down to min by trim_idle(); most recently used first lets them go idle.
             options.update(
                 poolclass=_BudgetPool,
-                pool_size=entry.pool_size,
-                max_overflow=entry.max_overflow,
+                pool_size=entry.reservation,
+                max_overflow=0,
+                pool_use_lifo=True,
                 pool_timeout=self.wait_timeout,
             )
         extra = dict(self._engine_options)
         if "connect_args" in extra and "connect_args" in options:  # add to the timeouts, never drop them
             extra["connect_args"] = {**options["connect_args"], **extra["connect_args"]}
         options.update(extra)
-        engine = sa.create_engine(url, **options)
+        engine = self._dialects.create_engine(url, **options)
         self._instrument(engine, entry)
+        tls.install(engine, self.tls)  # after _instrument: the admission check must run before any socket
         return engine
 
     def _driver_timeouts(self) -> dict:
@@ -687,6 +745,102 @@ class PoolRegistry:
             self._cond.notify_all()
 
 
+class _Housekeeper(threading.Thread):
+    """The registry's one background thread: trims idle connections every ``interval`` seconds. Holds the
+    registry weakly, so a registry nobody uses any more is collected and the thread ends."""
+
+    def __init__(self, registry: PoolRegistry, interval: float):
+        super().__init__(name="pool-registry-housekeeper", daemon=True)
+        self._registry = weakref.ref(registry)
+        self._interval = max(interval, 0.05)
+        self._stopped = threading.Event()
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def run(self) -> None:
+        while not self._stopped.wait(self._interval):
+            registry = self._registry()
+            if registry is None:
+                return
+            try:
+                registry.trim_idle()
+            except Exception:
+                log.exception("pool registry: trimming idle connections failed")
+            del registry
+
+
+class _ServerProfiles:
+    """Tenant engines without SQLAlchemy's per-engine server discovery.
+
+    On an engine's first connection SQLAlchemy's MySQL dialect asks the server five questions (version,
+    current database, isolation level, sql_mode, identifier casing), rolls back, and its PyMySQL dialect
+    sends a second ``SET NAMES`` (PyMySQL >= 1.1 already sends one while connecting): eight round trips
+    that are the same for every tenant database on one server. Here the answers are learned once per
+    server and server version (from the connection's handshake, so an upgraded server is learned anew)
+    and copied into each new engine on its first connection, with no round trip.
+
+    What belongs to one engine is never shared: its current database (``default_schema_name``) and the
+    identifier preparer that reads it. The type-processor cache is shared between the engines of one
+    server, as it is between the threads of one engine."""
+
+    _PER_ENGINE = frozenset({"default_schema_name", "identifier_preparer"})
+
+    def __init__(self):
+        self._learned: dict = {}  # (driver, host, port, query) -> (server version, {dialect attribute: value})
+        self._lock = threading.Lock()
+
+    def create_engine(self, url: URL, **options) -> Engine:
+        if url.get_driver_name() != "pymysql":
+            return sa.create_engine(url, **options)
+        engine = sa.create_engine(url, _initialize=False, **options)
+        dialect = engine.dialect
+        isolation_level = dialect._builtin_onconnect()  # what create_engine would install for isolation_level=
+        if isolation_level is not None:
+            event.listen(engine, "connect", isolation_level)
+        key = (url.drivername, url.host, url.port, tuple(sorted(url.query.items())))
+        first = threading.Lock()
+        done = []
+
+        @event.listens_for(engine, "connect")
+        def _first_connect(dbapi_connection, connection_record):
+            if done:
+                return
+            with first:  # other threads' first connections wait until the dialect is set up
+                if not done:
+                    self._set_up(dialect, key, url, dbapi_connection)
+                    done.append(True)
+
+        return engine
+
+    def _set_up(self, dialect, key, url: URL, dbapi_connection) -> None:
+        version = dbapi_connection.get_server_info()
+        with self._lock:
+            known = self._learned.get(key)
+        if known is None or known[0] != version:
+            known = (version, self._learn(url, dbapi_connection))
+            with self._lock:
+                self._learned[key] = known
+        vars(dialect).update(known[1])
+        dialect.default_schema_name = url.database
+        dialect.identifier_preparer = dialect.preparer(dialect, server_ansiquotes=dialect._server_ansiquotes)
+
+    def _learn(self, url: URL, dbapi_connection) -> dict:
+        """SQLAlchemy's own discovery, run on this (already open) connection through a throwaway engine."""
+        probe = sa.create_engine(url, poolclass=StaticPool, creator=lambda: dbapi_connection)
+        before = dict(vars(probe.dialect))
+        try:
+            with probe.connect():
+                pass
+        finally:
+            probe.dispose(close=False)  # the connection belongs to the tenant engine
+        return {name: value for name, value in vars(probe.dialect).items()
+                if name not in self._PER_ENGINE and before.get(name, _MISSING) is not value}
+
+
+_MISSING = object()
+
+
 def _idle_count(engine: Engine | None):
     if engine is None:
         return 0
@@ -726,10 +880,13 @@ def make_registry(
     read_timeout: float | None = None,
     write_timeout: float | None = None,
     connect_guard=None,
+    idle_timeout: float | None = 60.0,
+    tls_setting: tls.TlsSetting | None = None,
 ) -> PoolRegistry:
     """A registry that is reset automatically in every forked child (gunicorn, rq)."""
-    registry = PoolRegistry(budget, wait_timeout, identity_check, engine_options, connect_timeout, read_timeout,
-                            write_timeout, connect_guard)
+    registry = PoolRegistry(budget, wait_timeout, identity_check, engine_options, connect_timeout,
+                            read_timeout=read_timeout, write_timeout=write_timeout, connect_guard=connect_guard,
+                            idle_timeout=idle_timeout, tls_setting=tls_setting)
     _REGISTRIES.add(registry)
     return registry
 

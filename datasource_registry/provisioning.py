@@ -5,15 +5,14 @@ can simply be retried."""
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import create_engine, or_, select, text
-from sqlalchemy.pool import NullPool
+from sqlalchemy import or_, select, text
 
 from extensions import db
 
 from . import connect_errors, tenant_schema
 from .jobs import JobFailure, job_kind
 from .models import TenantJob
-from .services import driver_timeouts, guard_connections, url_for_datasource
+from .services import unpooled_engine
 
 # Callables (connection, enterprise, report) -> dict | None that the tenant runtime registers. A hook
 # may return a one-time "secret" (the first administrator's set-password token): it goes to NOTIFY_HOOKS
@@ -46,9 +45,7 @@ def _create_database(ds):
     if ds.type == "sqlite":
         return
     # the job's first contact with the server: the ordinary timeouts, so a silent server fails it quickly
-    server = create_engine(url_for_datasource(ds, with_database=False), poolclass=NullPool, hide_parameters=True,
-                           connect_args=driver_timeouts(ds))
-    guard_connections(server)
+    server = unpooled_engine(ds, with_database=False)
     try:
         with server.connect() as conn:
             quoted = conn.dialect.identifier_preparer.quote(ds.database)
@@ -76,9 +73,7 @@ def provision(job, ds, report):
     enterprise = ds.enterprise
     report(5, _("Creating the database"))
     _create_database(ds)
-    engine = create_engine(url_for_datasource(ds), poolclass=NullPool, hide_parameters=True,
-                           connect_args=driver_timeouts(ds, migration=True))
-    guard_connections(engine)
+    engine = unpooled_engine(ds, migration=True)
     results = {}
     try:
         with engine.connect() as conn:
@@ -112,9 +107,7 @@ def provision(job, ds, report):
 @job_kind("upgrade")
 def upgrade(job, ds, report):
     """One tenant of a fleet migration: bring its schema to head."""
-    engine = create_engine(url_for_datasource(ds), poolclass=NullPool, hide_parameters=True,
-                           connect_args=driver_timeouts(ds, migration=True))
-    guard_connections(engine)
+    engine = unpooled_engine(ds, migration=True)
     try:
         with engine.connect() as conn:
             _write_identity(conn, ds)  # refuses a database that is not this tenant's

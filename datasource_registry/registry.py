@@ -8,6 +8,7 @@ from flask import current_app
 
 from .hostpolicy import policy_from_setting
 from .pool import IdentityMismatch, Target, make_registry
+from .tls import TlsSetting
 
 
 class TenantUnavailable(Exception):
@@ -40,12 +41,16 @@ def _host_guard(app):
 
 def init_app(app):
     budget = app.config.get("TENANT_CONNECTION_BUDGET", 60)
+    idle_timeout = app.config.get("TENANT_POOL_IDLE_TIMEOUT", 60.0) or None  # 0: keep idle connections
     app.extensions["pool_registry"] = make_registry(budget=budget, wait_timeout=app.config.get("TENANT_POOL_WAIT", 2.0),
                                                     identity_check=_identity_check,
                                                     connect_timeout=app.config.get("TENANT_CONNECT_TIMEOUT", 5),
                                                     read_timeout=app.config.get("TENANT_READ_TIMEOUT", 30),
                                                     write_timeout=app.config.get("TENANT_WRITE_TIMEOUT", 30),
-                                                    connect_guard=_host_guard(app))
+                                                    connect_guard=_host_guard(app),
+
+                                                    idle_timeout=idle_timeout,
+                                                    tls_setting=TlsSetting.from_config(app.config))
 
 
 def get_registry():

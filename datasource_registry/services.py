@@ -17,6 +17,7 @@ from extensions import db
 from . import connect_errors, secrets, tenant_schema
 from .hostpolicy import HostNotAllowed, policy_from_setting
 from .models import NEXT_STATUS, Datasource
+from .tls import TlsSetting, install
 
 BUSINESS_TABLE_EXCLUSIONS = tenant_schema.BUSINESS_TABLE_EXCLUSIONS
 
@@ -110,12 +111,21 @@ def driver_timeouts(ds, migration=False, connect_timeout=None):
             "read_timeout": read, "write_timeout": write}
 
 
+def unpooled_engine(ds, with_database=True, migration=False, connect_timeout=None, url=None):
+    """An engine for one-off work on a tenant database (each connect opens a new connection) with the rules of
+    every connection the platform makes from a datasource: SQL parameters hidden, connect/read/write timeouts,
+    the host allow-list, the deployment's TLS setting (like the pool registry's engines)."""
+    engine = create_engine(url or url_for_datasource(ds, with_database=with_database), poolclass=NullPool,
+                           hide_parameters=True, connect_args=driver_timeouts(ds, migration, connect_timeout))
+    guard_connections(engine)  # before TLS: the admission check runs before any socket opens
+    install(engine, TlsSetting.from_config(current_app.config))
+    return engine
+
+
 def probe(ds, timeout=None):
     """Connect once (no pool): latency, server version, schema version. A failure raises ApiError with
     its failure code (``unreachable``, ``access_denied``: 503; ``database_missing``, ``host_not_allowed``: 409)."""
-    engine = create_engine(url_for_datasource(ds), poolclass=NullPool, hide_parameters=True,
-                           connect_args=driver_timeouts(ds, connect_timeout=timeout))
-    guard_connections(engine)
+    engine = unpooled_engine(ds, connect_timeout=timeout)
     started = time.perf_counter()
     try:
         with engine.connect() as conn:
@@ -165,9 +175,7 @@ def business_rows(ds):
     report = {}
     if ds.type == "mysql":
         try:
-            server = create_engine(url_for_datasource(ds, with_database=False), poolclass=NullPool,
-                                   hide_parameters=True, connect_args=driver_timeouts(ds))
-            guard_connections(server)
+            server = unpooled_engine(ds, with_database=False)
             with server.connect() as conn:
                 exists = conn.execute(text("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = :d"),
                                       {"d": ds.database}).scalar()
@@ -176,9 +184,7 @@ def business_rows(ds):
             raise connect_errors.connect_failure(exc) from None
         if not exists:
             return report
-    engine = create_engine(url_for_datasource(ds), poolclass=NullPool, hide_parameters=True,
-                           connect_args=driver_timeouts(ds))
-    guard_connections(engine)
+    engine = unpooled_engine(ds)
     try:
         with engine.connect() as conn:
             for table in inspect(conn).get_table_names():
@@ -253,10 +259,8 @@ def try_connection(enterprise, data, timeout=None):
         return {"reachable": True, "latency_ms": 0.0, "server_version": sqlite3.sqlite_version, "database": database,
                 "database_exists": os.path.exists(_sqlite_path(database))}
     check_host_allowed(data)
-    engine = create_engine(_mysql_url(data["username"], data["password"], data["host"], data["port"]),
-                           poolclass=NullPool, hide_parameters=True,
-                           connect_args=driver_timeouts(SimpleNamespace(type="mysql"), connect_timeout=timeout))
-    guard_connections(engine)
+    engine = unpooled_engine(SimpleNamespace(type="mysql"), connect_timeout=timeout,
+                             url=_mysql_url(data["username"], data["password"], data["host"], data["port"]))
     started = time.perf_counter()
     try:
         with engine.connect() as conn:

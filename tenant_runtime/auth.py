@@ -161,7 +161,10 @@ def user_from_token(header):
     now = utcnow()
     if token is None or token.revoked_at is not None or token.expires_at <= now:
         return None
-    token.last_used_at = now
+    # At most once per TENANT_TOKEN_TOUCH_INTERVAL: a read must not cost a write and a disk flush.
+    interval = timedelta(seconds=current_app.config.get("TENANT_TOKEN_TOUCH_INTERVAL", 60))
+    if token.last_used_at is None or now - token.last_used_at >= interval:
+        token.last_used_at = now
     g.tenant_token = token
     return _user(token.user_id, tenant)
 

@@ -3,21 +3,46 @@
 from dataclasses import dataclass, field
 
 from flask import g
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 from werkzeug.local import LocalProxy
 
 from .resolver import TenantInfo
 
+_WROTE = "tenant_runtime.wrote"
+
 
 class TenantSession(Session):
-    """A session on one tenant's database; ``info["actor_id"]`` names the user its changes are recorded for."""
+    """A request's session on its tenant's database. It notes whether it may have written (an ORM flush, or
+    any statement that is not a SELECT), so that a request that changed nothing ends without a COMMIT;
+    ``info["actor_id"]`` names the user its changes are recorded for (tenant_runtime/core/history.py)."""
+
+    def may_have_written(self) -> bool:
+        return bool(self.new or self.dirty or self.deleted or self.info.get(_WROTE))
+
+
+@event.listens_for(TenantSession, "after_flush")
+def _flushed(session, flush_context):
+    session.info[_WROTE] = True
+
+
+@event.listens_for(TenantSession, "do_orm_execute")
+def _executed(orm_execute_state):
+    if not orm_execute_state.is_select:  # DML, and text() of any kind: assume it wrote
+        orm_execute_state.session.info[_WROTE] = True
+
+
+@event.listens_for(TenantSession, "after_commit")
+@event.listens_for(TenantSession, "after_rollback")
+def _ended(session):
+    session.info.pop(_WROTE, None)
 
 
 @dataclass
 class TenantContext:
     info: TenantInfo
     engine: object
-    _session: Session | None = field(default=None, repr=False)
+    _session: TenantSession | None = field(default=None, repr=False)
 
     @property
     def tenant_id(self):
@@ -28,10 +53,16 @@ class TenantContext:
         return self.info.code
 
     @property
-    def session(self) -> Session:
+    def session(self) -> TenantSession:
         if self._session is None:
             self._session = TenantSession(bind=self.engine, expire_on_commit=False)
         return self._session
+
+    def commit_if_written(self) -> None:
+        """Commit what the request changed; a request that changed nothing leaves its (read-only)
+        transaction to the rollback in ``close()``, saving the COMMIT's round trip."""
+        if self._session is not None and self._session.may_have_written():
+            self._session.commit()
 
     def close(self):
         if self._session is not None:

@@ -75,7 +75,7 @@ def require_token():
 def commit_api(resp):
     tenant = g.get("tenant")
     if tenant is not None and resp.status_code < 400:
-        tenant.session.commit()
+        tenant.commit_if_written()
     return resp
 
 

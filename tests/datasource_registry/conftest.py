@@ -52,7 +52,7 @@ def run_worker(app):
                "TENANT_DATABASE_PREFIX": app.config["TENANT_DATABASE_PREFIX"], "APP_ENV": "development",
                **{name: str(value) for name, value in settings.items()}}
         command = [sys.executable, "-m", "rq.cli", "worker", "--burst", "--worker-class",
-                   "datasource_registry.jobs.TenantWorker", "--url", REDIS_URL, "tenants"]
+                   "datasource_registry.worker.TenantWorker", "--url", REDIS_URL, "tenants"]
         if background:
             return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)

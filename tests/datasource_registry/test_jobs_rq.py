@@ -2,11 +2,13 @@
 that tenant's context, and a tenant job without it is refused."""
 
 from rq import Queue
+from rq.job import Job
 from sqlalchemy import select
 
 from datasource_registry import jobs
 from datasource_registry.models import Datasource, TenantJob
 from extensions import db
+from tests.datasource_registry import worker_probe
 
 
 def test_provisioning_runs_in_a_real_worker_with_tenant_context(app, redis_jobs, run_worker, tenant_factory, api_as):
@@ -54,3 +56,14 @@ def test_a_job_whose_meta_names_another_tenant_is_refused(app, redis_jobs, run_w
     run_worker()
     with app.app_context():
         assert db.session.get(TenantJob, "e" * 32).status == "failed"
+
+
+def test_the_worker_builds_the_app_once_and_each_job_only_forks(app, redis_jobs, run_worker):
+    queue = Queue("tenants", connection=redis_jobs)
+    probes = [queue.enqueue(worker_probe.app_at_start) for _ in range(3)]
+    result = run_worker()
+    assert result.returncode == 0, result.stderr[-2000:]
+    seen = [Job.fetch(p.id, connection=redis_jobs).return_value() for p in probes]
+    assert all(s["prebuilt"] for s in seen), seen  # each job found the app already built...
+    assert len({(s["app"], s["worker"]) for s in seen}) == 1  # ...by the one worker process it was forked from
+    assert len({s["horse"] for s in seen}) == 3  # and ran in a work horse of its own

@@ -179,8 +179,8 @@ def test_each_tenant_reads_only_its_own_database(server, registries, tmp_path):
     assert stats["reserved"] == 6 * 3 + 2 * 2  # sqlite engines count against the budget too
     assert {e["tenant_id"] for e in stats["engines"]} == {t.tenant_id for t, _ in pairs}
     engine = reg.engine_for(mysql_targets[0])
-    assert (engine.pool.size(), engine.pool._max_overflow) == (1, 2)
-    assert reg.engine_for(sqlite_targets[0]).pool.size() == 1
+    assert (engine.pool.size(), engine.pool._max_overflow) == (3, 0)  # up to max kept; trimmed to min when idle
+    assert reg.engine_for(sqlite_targets[0]).pool.size() == 2
 
 
 def test_one_engine_per_tenant_under_32_threads(server, registries):
@@ -793,3 +793,146 @@ def test_password_is_never_rendered(server, registries, caplog):
     assert secret not in repr(reg.stats())
     assert secret not in caplog.text
     assert "***" in caplog.text  # the target change was logged, masked
+
+
+# ------------------------------------------------------------------ min and max, as HikariCP means them
+
+
+def concurrent_requests(reg, t, n, rounds):
+    """``rounds`` times, ``n`` requests holding a connection at the same moment (a barrier inside each
+    request); returns the server connection ids that served them."""
+    barrier = threading.Barrier(n)
+    ids = []
+
+    def request(i):
+        for _ in range(rounds):
+            with reg.engine_for(t).connect() as conn:
+                ids.append(conn.execute(sa.text("SELECT CONNECTION_ID()")).scalar_one())
+                barrier.wait(timeout=30)
+            barrier.wait(timeout=30)  # everyone has handed the connection back before the next round
+
+    assert run_threads(n, request) == []
+    return ids
+
+
+def test_concurrent_requests_up_to_max_reuse_the_connections_they_opened(server, registries):
+    reg = registries(budget=10)
+    t = target(server, 1, min_c=1, max_c=4)
+    ids = concurrent_requests(reg, t, n=3, rounds=6)
+    assert len(ids) == 18 and len(set(ids)) == 3  # opened once, then reused: none closed on check-in
+    assert server.wait_connections(3, t.url.database) == 3
+    (row,) = reg.stats()["engines"]
+    assert (row["idle"], row["checked_out"], row["pool_size"], row["max_connections"]) == (3, 0, 1, 4)
+
+
+def test_connections_idle_past_the_timeout_are_closed_down_to_min(server, registries):
+    reg = registries(budget=10, idle_timeout=60)
+    t = target(server, 1, min_c=1, max_c=4)
+    opened = set(concurrent_requests(reg, t, n=3, rounds=1))
+    now = time.monotonic()
+    assert reg.trim_idle(now=now) == 0  # just used: kept
+    assert reg.trim_idle(now=now + 59) == 0
+    assert reg.trim_idle(now=now + 61) == 2  # idle for over a minute: back down to min
+    assert server.wait_connections(1, t.url.database) == 1
+    assert reg.trim_idle(now=now + 3600) == 0  # min stays, however long it idles
+    assert reg.stats()["engines"][0]["idle"] == 1
+    assert whoami(reg.engine_for(t)) == t.url.database
+    with reg.engine_for(t).connect() as conn:
+        assert conn.execute(sa.text("SELECT CONNECTION_ID()")).scalar_one() in opened  # the kept one
+    assert reg.stats()["reserved"] == 4  # the engine keeps its reservation of max
+
+
+def test_trimming_closes_the_longest_idle_and_never_a_busy_connection(server, registries):
+    reg = registries(budget=10, idle_timeout=60)
+    t = target(server, 1, min_c=0, max_c=3)
+    engine = reg.engine_for(t)
+    first, second = engine.connect(), engine.connect()
+    first_id = first.execute(sa.text("SELECT CONNECTION_ID()")).scalar_one()
+    first.close()
+    returned = time.monotonic()
+    with engine.connect() as again:  # the most recently returned connection is handed out first
+        assert again.execute(sa.text("SELECT CONNECTION_ID()")).scalar_one() == first_id
+    assert reg.trim_idle(now=returned + 3600) == 1  # the idle one; the one still checked out stays
+    second.execute(sa.text("SELECT 1"))
+    assert server.wait_connections(1, t.url.database) == 1
+    second.close()
+    assert reg.trim_idle(now=time.monotonic() + 3600) == 1  # min 0: nothing is kept
+    assert server.wait_connections(0, t.url.database) == 0
+    assert whoami(engine) == t.url.database  # and the pool opens again on demand
+
+
+def test_the_housekeeping_thread_trims_idle_connections(server, registries):
+    reg = registries(budget=10, idle_timeout=0.2)
+    t = target(server, 2, min_c=1, max_c=3)
+    concurrent_requests(reg, t, n=3, rounds=1)
+    assert server.wait_connections(1, t.url.database, timeout=30) == 1  # nobody called trim_idle()
+    assert [(e["tenant_id"], e["idle"]) for e in reg.stats()["engines"]] == [(2, 1)]
+
+
+def test_idle_timeout_none_keeps_connections_until_evicted(server, registries):
+    reg = registries(budget=6, idle_timeout=None)
+    a, b = target(server, 1, min_c=1, max_c=3), target(server, 2, min_c=1, max_c=3)
+    concurrent_requests(reg, a, n=3, rounds=1)
+    assert reg.trim_idle(now=time.monotonic() + 3600) == 0
+    assert server.wait_connections(3, a.url.database) == 3
+    whoami(reg.engine_for(b))
+    whoami(reg.engine_for(target(server, 3, min_c=1, max_c=3)))  # evicts a, the least recently used
+    assert server.wait_connections(0, a.url.database) == 0
+
+
+# ------------------------------------------------------------------ the cold path
+
+
+@pytest.fixture
+def statements(monkeypatch):
+    """Every command PyMySQL sends, as (id of the DBAPI connection, SQL)."""
+    from pymysql.connections import Connection
+
+    sent = []
+    send = Connection._execute_command
+
+    def spy(self, command, sql):
+        sent.append((id(self), sql.decode() if isinstance(sql, bytes) else sql))
+        return send(self, command, sql)
+
+    monkeypatch.setattr(Connection, "_execute_command", spy)
+    return sent
+
+
+def test_a_new_tenant_engine_does_not_ask_the_server_what_it_already_knows(server, registries, statements):
+    reg = registries(budget=20)
+    first = reg.engine_for(target(server, 1, db=1))
+    whoami(first)
+    assert any("VERSION()" in sql for _, sql in statements)  # the first engine on this server learns
+    statements.clear()
+    second_target = target(server, 2, db=2)
+    second = reg.engine_for(second_target)
+    assert whoami(second) == server.names[2]
+    sent = [sql for _, sql in statements]
+    assert sent[:2] == ["SET NAMES utf8mb4", "SET AUTOCOMMIT = 0"]  # PyMySQL's own, while connecting
+    assert sent[2:] == ["SELECT name FROM whoami", "ROLLBACK"]  # then the request: nothing else
+    d1, d2 = first.dialect, second.dialect
+    learned = ("server_version_info", "_sql_mode", "default_isolation_level", "_casing", "is_mariadb",
+               "_server_ansiquotes", "_backslash_escapes", "supports_sequences", "_connection_charset")
+    assert all(getattr(d2, name) == getattr(d1, name) for name in learned)
+    assert d2.server_version_info is not None
+    # what belongs to one engine is its own: reflection reads this tenant's database, not the first one's
+    assert d2.default_schema_name == server.names[2] and d1.default_schema_name == server.names[1]
+    assert d2.identifier_preparer.dialect is d2
+    with second.connect() as conn:
+        assert sa.inspect(conn).get_table_names() == ["whoami"]
+        assert sa.inspect(conn).has_table("whoami")
+
+
+def test_an_upgraded_server_is_learned_again(server, registries, statements, monkeypatch):
+    from pymysql.connections import Connection
+
+    reg = registries(budget=20)
+    whoami(reg.engine_for(target(server, 1)))
+    real = Connection.get_server_info
+    monkeypatch.setattr(Connection, "get_server_info", lambda self: real(self) + "-upgraded")
+    statements.clear()
+    upgraded = reg.engine_for(target(server, 2))
+    assert whoami(upgraded) == server.names[2]
+    assert any("VERSION()" in sql for _, sql in statements)
+    assert upgraded.dialect.default_schema_name == server.names[2]

@@ -1,0 +1,98 @@
+"""TLS to tenant databases: an explicit choice, with one SSL context per process and setting.
+
+Modes (MySQL's own names for the same things):
+
+* ``off``: plaintext, no TLS attempted. For a trusted network (the server on the same host or VLAN).
+* ``preferred`` (default): TLS when the server offers it, plaintext when it does not. What PyMySQL does
+  by itself, except that PyMySQL builds a new ``SSLContext`` for every connection (about 20-30 ms of CPU
+  loading the system's CA store, holding the GIL); here every connection shares one. As in PyMySQL,
+  ``preferred`` does not verify the server's certificate: it protects against eavesdropping, not against
+  a man in the middle.
+* ``required``: TLS or no connection (fails closed against a server without TLS). With ``ca_file`` the
+  server's certificate must chain to that CA and, unless ``check_hostname`` is off, name the host the
+  datasource connects to; without it, the connection is encrypted but the certificate is not checked.
+
+Plain Python, no Flask: the pool registry, the jobs' one-off engines and the benchmarks share it.
+"""
+
+from __future__ import annotations
+
+import functools
+import ssl
+from dataclasses import dataclass
+
+from pymysql.connections import Connection
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+MODES = ("off", "preferred", "required")
+
+__all__ = ["MODES", "TlsSetting", "install"]
+
+
+@dataclass(frozen=True)
+class TlsSetting:
+    mode: str = "preferred"
+    ca_file: str | None = None
+    check_hostname: bool = True
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise ValueError(f"TLS mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+        if self.ca_file and self.mode != "required":
+            raise ValueError("a CA file verifies the server's certificate, which only the 'required' mode does")
+
+    @classmethod
+    def from_config(cls, config) -> TlsSetting:
+        """From ``TENANT_DB_TLS``, ``TENANT_DB_TLS_CA`` and ``TENANT_DB_TLS_CHECK_HOSTNAME``."""
+        return cls(mode=(config.get("TENANT_DB_TLS") or "preferred").strip().lower(),
+                   ca_file=config.get("TENANT_DB_TLS_CA") or None,
+                   check_hostname=bool(config.get("TENANT_DB_TLS_CHECK_HOSTNAME", True)))
+
+    def context(self) -> ssl.SSLContext | None:
+        """The process's one context for this setting (None for ``off``)."""
+        return None if self.mode == "off" else _context(self)
+
+
+@functools.lru_cache(maxsize=None)
+def _context(setting: TlsSetting) -> ssl.SSLContext:
+    if setting.ca_file:
+        context = ssl.create_default_context(cafile=setting.ca_file)  # CERT_REQUIRED
+        context.check_hostname = setting.check_hostname
+        return context
+    # Nothing to verify against: skip loading the system CA store, which is most of what a context costs.
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def install(engine: Engine, setting: TlsSetting) -> None:
+    """Make ``engine``'s new connections follow ``setting``. MySQL (PyMySQL) engines only; others are left as
+    they are. Call it after any ``do_connect`` listener that must run before a socket is opened."""
+    if engine.dialect.driver != "pymysql":
+        return
+    context = setting.context()
+
+    @event.listens_for(engine, "do_connect")
+    def _tls(dialect, conn_rec, cargs, cparams):
+        if setting.mode == "off":
+            cparams["ssl_disabled"] = True
+            return None
+        if setting.mode == "required":
+            cparams["ssl"] = context  # PyMySQL takes a ready context as is, and then insists on TLS
+            cparams["ssl_disabled"] = False  # fail closed, whatever other options said
+            return None
+        return _PreferringTls(*cargs, tls_context=context, **cparams)
+
+
+class _PreferringTls(Connection):
+    """PyMySQL's ``preferred`` mode (TLS if the server offers it) with a shared context: for that mode PyMySQL
+    calls ``_create_ssl_ctx({})``, which would build a fresh context for every connection."""
+
+    def __init__(self, *args, tls_context, **kwargs):
+        self._tls_context = tls_context
+        super().__init__(*args, **kwargs)
+
+    def _create_ssl_ctx(self, sslp):
+        return self._tls_context
