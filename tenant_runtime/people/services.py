@@ -2,6 +2,7 @@
 and a company that always keeps an enabled administrator."""
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import func, select
 
 from common.errors import Conflict, Invalid
@@ -132,7 +133,8 @@ def delete_role(role):
         raise Conflict("role_builtin", _("A built-in role cannot be deleted."))
     holders = current_tenant.session.scalar(select(func.count()).where(SysUserRole.role_id == role.id))
     if holders:
-        raise Conflict("role_in_use", _("Take this role away from its %(n)d user(s) first.", n=holders),
+        raise Conflict("role_in_use", ngettext("Take this role away from its %(num)d user first.",
+                                               "Take this role away from its %(num)d users first.", holders),
                        found={"users": holders})
     current_tenant.session.delete(role)
 
