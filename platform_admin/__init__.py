@@ -72,6 +72,12 @@ def init_app(app):
 
     if send_first_login not in NOTIFY_HOOKS:
         NOTIFY_HOOKS.append(send_first_login)
+    from common import messaging
+
+    from .messaging.senders import email_sender, sms_sender
+
+    messaging.register("sms", lambda to, body, **kw: sms_sender().send(to, body, **kw))
+    messaging.register("email", lambda to, body, **kw: email_sender().send(to, body, **kw))
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "strong"
 

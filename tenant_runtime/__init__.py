@@ -48,16 +48,23 @@ def register_modules(pages, api):
     from .customers import views as customer_views
     from .customers.resource import customers
     from .followups.resource import follow_ups
+    from .people import views as people_views
+    from .people.resource import departments, roles, users
 
-    for resource in (customers, contacts, follow_ups):
+    for resource in (customers, contacts, follow_ups, users, departments, roles):
         register(resource, pages, api)
     customer_views.register(pages, api)
-    crm = _l("Customers")
+    people_views.register(pages, api)
+    crm, settings = _l("Customers"), _l("Settings")
     for item in (
         NavItem("tenant.home", _l("Workspace"), None, order=0),
         NavItem("tenant.customers_list", _l("Customers"), "customer.view", crm, "tenant.customers_", order=10),
         NavItem("tenant.contacts_list", _l("Contacts"), "contact.view", crm, "tenant.contacts_", order=20),
         NavItem("tenant.follow_ups_list", _l("Follow-ups"), "followup.view", crm, "tenant.follow_ups_", order=30),
+        NavItem("tenant.users_list", _l("Users"), "people.manage", settings, "tenant.users_", order=900),
+        NavItem("tenant.departments_list", _l("Departments"), "people.manage", settings, "tenant.departments_",
+                order=910),
+        NavItem("tenant.roles_list", _l("Roles"), "people.manage", settings, "tenant.roles_", order=920),
     ):
         add_nav(item)
 

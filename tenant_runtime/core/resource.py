@@ -49,6 +49,7 @@ class Resource:
     module = None  # permission module: "customer"
     model = None
     form = None  # WTForms class: validates the page's post and the API's JSON alike
+    edit_form = None  # the form for changes, when it differs (a field that never changes); default ``form``
     schema = None  # marshmallow schema class: the JSON shape
     listing = None  # core.listing.ListSpec
     label = None  # lazy text, singular
@@ -105,9 +106,16 @@ class Resource:
         """What the form needs beyond its input, e.g. choices that depend on the user (override)."""
         return {}
 
-    def build_form(self, **kwargs):
+    def build_form(self, editing=False, **kwargs):
         """The form for this request."""
-        return self.form(**self.form_kwargs(), **kwargs)
+        return self.form_class(editing)(**self.form_kwargs(), **kwargs)
+
+    def form_class(self, editing=False):
+        return (self.edit_form or self.form) if editing else self.form
+
+    def created_message(self, obj):
+        """What the page says after a create (default: saved)."""
+        return _("Saved."), "success"
 
     # ------------------------------------------------------------------ writes (override for rules)
 
@@ -138,19 +146,25 @@ class Resource:
         (times local with an offset, dates ISO: never a str() of a stored UTC value), or as values for the
         edit page (times as local wall-clock time)."""
         values = {}
-        for f in self.build_form(meta={"csrf": False}, formdata=None):
+        for f in self.build_form(editing=True, meta={"csrf": False}, formdata=None):
             if f.type in ("CSRFTokenField", "FileField", "SubmitField") or not hasattr(obj, f.name):
                 continue
             values[f.name] = _form_value(getattr(obj, f.name), as_text)
         return values
 
     def commit(self):
-        """Commit, or answer 409 ``duplicate`` naming the field a unique constraint guards."""
-        session = current_tenant.session
+        """Commit, or roll back and answer 409 ``duplicate`` naming the field a unique constraint guards."""
+        self._write(current_tenant.session.commit)
+
+    def flush(self):
+        """Flush (a new row's id), with the same 409 as ``commit``."""
+        self._write(current_tenant.session.flush)
+
+    def _write(self, action):
         try:
-            session.commit()
+            action()
         except IntegrityError as exc:
-            session.rollback()
+            current_tenant.session.rollback()
             field = duplicate_field(exc, self.unique_fields)
             if field is None:
                 raise Conflict("conflict", _("The change conflicts with existing data.")) from None
@@ -279,7 +293,7 @@ def _declaration(r, action):
         return f"Change history of one {one}, newest first", {"response": HistoryEntrySchema, "page": True}
     if action == "edit":
         return f"Change a {one}: fields left out keep their values", {
-            "body": r.form, "partial": True, "response": r.schema, "errors": (409,)}
+            "body": r.form_class(editing=True), "partial": True, "response": r.schema, "errors": (409,)}
     if action == "delete":
         return f"Delete a {one}" + (" (kept: an administrator can restore it)" if r.soft_delete else ""), {
             "status": 204, "errors": (409,)}
@@ -334,7 +348,7 @@ def _api_edit(r):
     def view(record_id):
         principal = current_principal()
         obj = r.get_visible(record_id, principal)
-        form = validate_or_422(form_from_json(r.form, base=r.form_values(obj), **r.form_kwargs()))
+        form = validate_or_422(form_from_json(r.form_class(editing=True), base=r.form_values(obj), **r.form_kwargs()))
         r.update(obj, form, principal)
         r.commit()
         r.preload([obj])
@@ -383,7 +397,7 @@ def _page_create(r):
                 current_tenant.session.rollback()
                 apply_form_errors(form, exc.fields or {"": [exc.message]})
                 return _render_form(r, form, status=exc.status, error=exc)
-            flash(_("Saved."), "success")
+            flash(*r.created_message(obj))
             return redirect(url_for(r.endpoint("detail"), record_id=obj.id))
         return _render_form(r, form, status=422 if form.errors else 200)
     return view
@@ -403,7 +417,8 @@ def _page_edit(r):
     def view(record_id):
         principal = current_principal()
         obj = r.get_visible(record_id, principal)
-        form = r.build_form(data=r.form_values(obj, as_text=False)) if request.method == "GET" else r.build_form()
+        form = r.build_form(editing=True, data=r.form_values(obj, as_text=False)) if request.method == "GET" \
+            else r.build_form(editing=True)
         if request.method == "POST" and form.validate_on_submit():
             try:
                 r.update(obj, form, principal)

@@ -65,3 +65,9 @@ class UserForm(FlaskForm):
         super().__init__(*args, **kwargs)
         self.dept_id.choices = [("", _l("— Department —"))] + [(str(i), n) for i, n in dept_choices]
         self.role_ids.choices = [(str(i), n) for i, n in role_choices]
+
+
+class UserEditForm(UserForm):
+    """A user's sign-in name never changes (sessions, history and the support log name it)."""
+
+    username = None

@@ -1,18 +1,21 @@
 """Departments, roles and users, declared once; all of it is the administrators' (``people.manage``)."""
 
+from flask import request
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from extensions import db
+
 from ..context import current_tenant
 from ..core.columns import Column
-from ..core.listing import Choice, ListSpec, Ref, SortKey
+from ..core.listing import Choice, Exists, ListSpec, Ref, SortKey
 from ..core.resource import Resource
 from ..models import SysDept, SysUser
-from . import services
-from .forms import DeptForm, RoleForm
+from . import accounts, services
+from .forms import DeptForm, RoleForm, UserEditForm, UserForm
 from .labels import SCOPE_LABELS
-from .models import SysRole
-from .schemas import DeptSchema, RoleSchema
+from .models import SysRole, SysUserRole
+from .schemas import DeptSchema, RoleSchema, UserSchema
 
 
 class PeopleResource(Resource):
@@ -42,6 +45,12 @@ class DepartmentResource(PeopleResource):
 
     def form_kwargs(self):
         return {"dept_choices": services.dept_choices()}
+
+    def build_form(self, editing=False, **kwargs):
+        form = super().build_form(editing, **kwargs)
+        if request.method == "GET" and not editing and request.args.get("parent_id", "").isdigit():
+            form.parent_id.data = request.args["parent_id"]  # "+ sub-department" on the tree
+        return form
 
     def create(self, form, principal):
         return services.create_dept(form.dept_name.data, form.parent_id.data, form.sort.data)
@@ -125,5 +134,105 @@ class RoleResource(PeopleResource):
                 "permission_labels": dict(permission_choices())}
 
 
+STATUS_LABELS = {"1": _l("Enabled"), "0": _l("Disabled")}
+
+
+class UserResource(PeopleResource):
+    name = "users"
+    model = SysUser
+    form = UserForm
+    edit_form = UserEditForm
+    schema = UserSchema
+    label, label_plural = _l("User"), _l("Users")
+    detail_template = "tenant/people/user_detail.html"
+    form_template = "tenant/people/user_form.html"
+    actions = ("list", "create", "detail", "edit")
+    unique_fields = {"uq_sys_user_username": "username", "sys_user.username": "username"}
+    listing = ListSpec(
+        model=SysUser,
+        filters={
+            "dept_id": Ref(_l("Department"), SysUser.dept_id, options=lambda session, principal: services.dept_choices(session)),
+            "status": Choice(_l("Status"), SysUser.status, STATUS_LABELS),
+            "role_id": Exists(_l("Role"), SysUserRole.user_id, SysUserRole.role_id, SysUser.id),
+        },
+        search=(SysUser.full_name, SysUser.username, SysUser.phone),
+        sorts={"name": SortKey(SysUser.full_name, _l("Name")), "created": SortKey(SysUser.id, _l("Created"))},
+        default_sort="name",
+    )
+    columns = (
+        Column("full_name", _l("Name"), "link", sort="name"),
+        Column("username", _l("Username")),
+        Column("dept.dept_name", _l("Department")),
+        Column("role_names", _l("Roles"), "tags"),
+        Column("phone", _l("Mobile"), "phone"),
+        Column("status_key", _l("Status"), "badge", labels=STATUS_LABELS, badge_kinds={"1": "success", "0": "muted"}),
+        Column("last_login_time", _l("Last sign-in"), "time"),
+    )
+
+    def form_kwargs(self):
+        return {"dept_choices": services.dept_choices(), "role_choices": services.role_choices()}
+
+    def preload(self, rows):
+        from .labels import role_label
+
+        session = current_tenant.session
+        dept_ids = {u.dept_id for u in rows}
+        if dept_ids:
+            session.scalars(select(SysDept).where(SysDept.id.in_(dept_ids))).all()
+        for user in rows:
+            user.role_names = [str(role_label(r)) for r in user.roles]
+            user.status_key = str(user.status)
+
+    def create(self, form, principal):
+        user = services.create_user(self._values(form), form.role_ids.data)
+        self.flush()  # a name in use is a 409 here, before any link goes out
+        user.link_info = accounts.send_link(user, "first_login")
+        return user
+
+    def update(self, obj, form, principal):
+        services.update_user(obj, self._values(form), form.role_ids.data)
+        return obj
+
+    def _values(self, form):
+        values = {"full_name": form.full_name.data, "dept_id": form.dept_id.data, "phone": form.phone.data or None,
+                  "email": form.email.data or None}
+        if getattr(form, "username", None) is not None:
+            values["username"] = form.username.data
+        return values
+
+    def commit(self):
+        super().commit()
+        db.session.commit()  # the outbox records of the link just sent (control database)
+
+    def created_message(self, obj):
+        return link_message(obj.link_info)
+
+    def form_values(self, obj, as_text=True):
+        return {"full_name": obj.full_name, "dept_id": str(obj.dept_id), "phone": obj.phone, "email": obj.email,
+                "role_ids": [str(r.id) for r in obj.roles]}
+
+    def detail_context(self, obj):
+        from sqlalchemy import func
+
+        from ..customers.models import CrmCustomer
+
+        owned = current_tenant.session.scalar(select(func.count(CrmCustomer.id)).where(
+            CrmCustomer.owner_id == obj.id, CrmCustomer.deleted_at.is_(None)))
+        return {"owned": owned, "labels": STATUS_LABELS}
+
+
+def link_message(info):
+    """The notice after a link went out: where to (masked), or the link itself when it could not be sent."""
+    from flask_babel import gettext as _
+
+    from common.i18n import list_join
+
+    if info["sent_to"]:
+        return _("A link to choose a password was sent to %(to)s.", to=list_join(info["sent_to"])), "success"
+    return _("The user has no mobile or e-mail: hand over this single-use link to choose a password: %(link)s",
+             link=info["link"]), "warning"
+
+
 departments = DepartmentResource()
 roles = RoleResource()
+users = UserResource()

@@ -166,16 +166,21 @@ def _dept(dept_id):
 
 
 def create_user(values, role_ids):
+    """A new user with no password (``NO_PASSWORD`` matches none): the caller sends a set-password link."""
+    from ..auth import NO_PASSWORD
+
     session = current_tenant.session
     user = SysUser(username=values["username"], full_name=values["full_name"], dept_id=_dept(values["dept_id"]).id,
                    phone=values.get("phone"), email=values.get("email"), status=USER_STATUS_ENABLED,
-                   password_hash=values["password_hash"])
+                   password_hash=NO_PASSWORD)
     user.roles = _roles(role_ids)
     session.add(user)
     return user
 
 
-def update_user(user, values, role_ids, by):
+def update_user(user, values, role_ids):
+    """Change details, department and roles; returns whether the user moved to another department (a
+    move starts a customer handover once handovers exist)."""
     roles = _roles(role_ids)
     was_admin = user.is_admin
     if was_admin and not any(r.code == ADMIN for r in roles) and not _admins_left(user):
@@ -193,5 +198,9 @@ def set_enabled(user, enabled, by):
             raise Conflict("cannot_disable_self", _("You cannot disable your own account."))
         if user.is_admin and not _admins_left(user):
             raise Conflict("last_admin", _("The company needs at least one enabled administrator."))
+    if not enabled and user.is_enabled:
+        from .accounts import disable
+
+        disable(user)  # every session and token of the user ends now
     user.status = USER_STATUS_ENABLED if enabled else USER_STATUS_DISABLED
     return user

@@ -1,0 +1,213 @@
+"""Departments, users and roles, administered by a tenant's administrators on real MariaDB tenants."""
+
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import csrf_from
+from tests.tenant_runtime.crm import PASSWORD, add_dept, add_user, customer_body, tenant_api
+
+NEW_PASSWORD = "Chosen-Pass-77"
+
+
+@pytest.fixture
+def admin(app, tenants):
+    return tenant_api(app, tenants[0])
+
+
+def outbox_links(app, phone):
+    from extensions import db
+    from platform_admin.messaging.models import OutboxMessage
+
+    with app.app_context():
+        bodies = db.session.scalars(sa.select(OutboxMessage.body).where(OutboxMessage.to == phone)
+                                    .order_by(OutboxMessage.id)).all()
+    return [re.search(r"(https?://\S+set-password\?token=[\w-]+)", b).group(1) for b in bodies]
+
+
+def choose_password(app, link, password=NEW_PASSWORD):
+    from urllib.parse import urlsplit
+
+    path = urlsplit(link)
+    client = app.test_client()
+    page = client.get(f"{path.path}?{path.query}")
+    assert page.status_code == 200, page.text[:500]
+    resp = client.post(f"{path.path}?{path.query}", data={"token": path.query.split("=", 1)[1], "new_password": password,
+                                                          "new_password_confirm": password,
+                                                          "csrf_token": csrf_from(page.text)})
+    return resp
+
+
+def test_a_new_user_gets_a_link_not_a_password_and_signs_in_with_what_they_choose(app, admin):
+    tenant = admin.tenant
+    sales = admin.get("/roles").json["items"]
+    sales_role = next(r["id"] for r in sales if r["code"] == "sales")
+    dept = admin.post("/departments", json={"dept_name": "华东销售部"}).json
+    resp = admin.post("/users", json={"username": "zhangwei", "full_name": "张伟", "dept_id": dept["id"],
+                                      "role_ids": [sales_role], "phone": "13912340000", "email": "zw@example.com"})
+    assert resp.status_code == 201, resp.json
+    user = resp.json
+    assert user["password_set"] is False and [r["code"] for r in user["roles"]] == ["sales"]
+    assert user["phone"] == "+8613912340000" and user["dept_name"] == "华东销售部"
+    [link] = outbox_links(app, "+8613912340000")
+    assert link.startswith("http") and f"/t/{tenant.code}/set-password" in link
+    assert tenant.admin_password not in link
+    refused = app.test_client().post(f"/t/{tenant.code}/api/v1/auth/token",
+                                     json={"username": "zhangwei", "password": "anything-at-all"})
+    assert refused.status_code == 401
+    assert choose_password(app, link).status_code == 302
+    me = tenant_api(app, tenant, "zhangwei", NEW_PASSWORD)
+    assert me.get("/customers").status_code == 200 and me.get("/users").status_code == 403
+    assert admin.get(f"/users/{user['id']}").json["password_set"] is True
+
+
+def test_usernames_are_unique(admin):
+    dept = admin.get("/departments").json["items"][0]["id"]
+    body = {"username": "lisi", "full_name": "李四", "dept_id": dept}
+    assert admin.post("/users", json=body).status_code == 201
+    again = admin.post("/users", json={**body, "full_name": "另一个李四"})
+    assert again.status_code == 409 and "username" in again.json["error"]["fields"]
+
+
+def test_a_user_with_no_phone_or_email_gets_the_link_shown_to_the_administrator(app, tenants):
+    from tests.tenant_runtime.crm import PASSWORD as _  # noqa: F401 - fixtures share the module's helpers
+
+    tenant = tenants[0]
+    client = app.test_client()
+    page = client.get(f"/t/{tenant.code}/login")
+    client.post(f"/t/{tenant.code}/login", data={"username": "admin", "password": tenant.admin_password,
+                                                  "csrf_token": csrf_from(page.text)})
+    form = client.get(f"/t/{tenant.code}/users/new")
+    dept = re.search(r'<option value="(\d+)">', form.text.split('name="dept_id"')[1]).group(1)
+    resp = client.post(f"/t/{tenant.code}/users/new", data={"username": "wangwu", "full_name": "王五", "dept_id": dept,
+                                                              "csrf_token": csrf_from(form.text)},
+                       follow_redirects=True)
+    assert resp.status_code == 200
+    assert "set-password?token=" in resp.text  # shown once to the administrator, to hand over
+
+
+def test_disabling_a_user_ends_their_token_and_session_at_once(app, admin):
+    tenant = admin.tenant
+    uid = add_user(tenant, "leaver")
+    leaver = tenant_api(app, tenant, "leaver")
+    assert leaver.get("/customers").status_code == 200
+    resp = admin.post(f"/users/{uid}/disable")
+    assert resp.status_code == 200 and resp.json["status"] == "disabled"
+    assert leaver.get("/customers").status_code == 401
+    again = app.test_client().post(f"/t/{tenant.code}/api/v1/auth/token", json={"username": "leaver",
+                                                                                "password": PASSWORD})
+    assert again.status_code == 401
+    assert admin.post(f"/users/{uid}/enable").json["status"] == "enabled"
+    assert tenant_api(app, tenant, "leaver").get("/customers").status_code == 200
+
+
+def test_an_administrator_cannot_disable_themselves_or_the_last_administrator(app, admin):
+    me = admin.get("/me").json["id"]
+    resp = admin.post(f"/users/{me}/disable")
+    assert resp.status_code == 409 and resp.json["error"]["code"] == "cannot_disable_self"
+    roles = {r["code"]: r["id"] for r in admin.get("/roles").json["items"]}
+    demoted = admin.patch(f"/users/{me}", json={"role_ids": [roles["sales"]]})
+    assert demoted.status_code == 409 and demoted.json["error"]["code"] == "last_admin"
+    second = add_user(admin.tenant, "admin2", ("admin",))
+    assert admin.patch(f"/users/{me}", json={"role_ids": [roles["admin"], roles["sales"]]}).status_code == 200
+    other = tenant_api(app, admin.tenant, "admin2")
+    assert other.post(f"/users/{me}/disable").status_code == 200
+    last = other.patch(f"/users/{second}", json={"role_ids": [roles["sales"]]})
+    assert last.status_code == 409 and last.json["error"]["code"] == "last_admin"
+
+
+def test_resetting_a_password_stops_the_old_one_and_sends_a_new_link(app, admin):
+    tenant = admin.tenant
+    uid = add_user(tenant, "forgetful")
+    engine = tenant.engine()
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE sys_user SET phone = '+8613700001111' WHERE id = :i"), {"i": uid})
+    engine.dispose()
+    forgetful = tenant_api(app, tenant, "forgetful")
+    sent = admin.post(f"/users/{uid}/reset-password")
+    assert sent.status_code == 200 and sent.json["sent_to"] == ["137****1111"] and sent.json["link"] is None
+    assert forgetful.get("/customers").status_code == 401
+    refused = app.test_client().post(f"/t/{tenant.code}/api/v1/auth/token",
+                                     json={"username": "forgetful", "password": PASSWORD})
+    assert refused.status_code == 401
+    [link] = outbox_links(app, "+8613700001111")
+    assert choose_password(app, link, "Brand-New-Pass-9").status_code == 302
+    assert tenant_api(app, tenant, "forgetful", "Brand-New-Pass-9").get("/customers").status_code == 200
+
+
+def test_moving_a_user_keeps_their_customers_visible_to_them(app, admin):
+    tenant = admin.tenant
+    north, south = add_dept(tenant, "北区"), add_dept(tenant, "南区")
+    uid = add_user(tenant, "mover", ("sales",), north)
+    mover = tenant_api(app, tenant, "mover")
+    cid = mover.post("/customers", json=customer_body()).json["id"]
+    resp = admin.patch(f"/users/{uid}", json={"dept_id": str(south)})
+    assert resp.status_code == 200 and resp.json["dept_id"] == str(south)
+    assert mover.get(f"/customers/{cid}").status_code == 200  # still the owner
+    assert admin.get(f"/customers/{cid}").json["dept"]["id"] == str(north)  # the customer stays in its department
+
+
+def test_departments_form_a_tree_without_cycles_and_only_empty_ones_go(admin):
+    tenant = admin.tenant
+    parent = admin.post("/departments", json={"dept_name": "销售中心"}).json
+    child = admin.post("/departments", json={"dept_name": "一组", "parent_id": parent["id"]}).json
+    assert child["parent_id"] == parent["id"]
+    cycle = admin.patch(f"/departments/{parent['id']}", json={"parent_id": child["id"]})
+    assert cycle.status_code == 422 and "parent_id" in cycle.json["error"]["fields"]
+    busy = admin.delete(f"/departments/{parent['id']}")
+    assert busy.status_code == 409 and busy.json["error"]["found"] == {"departments": 1}
+    add_user(tenant, "in_child", dept=int(child["id"]))
+    busy = admin.delete(f"/departments/{child['id']}")
+    assert busy.status_code == 409 and busy.json["error"]["found"] == {"users": 1}
+    root = next(d for d in admin.get("/departments").json["items"] if d["parent_id"] is None)
+    assert admin.delete(f"/departments/{root['id']}").status_code == 409
+    empty = admin.post("/departments", json={"dept_name": "临时"}).json
+    assert admin.delete(f"/departments/{empty['id']}").status_code == 204
+
+
+def test_roles_custom_scope_and_guards(app, admin):
+    tenant = admin.tenant
+    east = admin.post("/departments", json={"dept_name": "华东"}).json
+    resp = admin.post("/roles", json={"role_name": "华东审计", "data_scope": "custom", "dept_ids": [east["id"]],
+                                      "permissions": ["customer.view"]})
+    assert resp.status_code == 201, resp.json
+    role = resp.json
+    assert role["dept_ids"] == [east["id"]] and role["permissions"] == ["customer.view"]
+    no_depts = admin.post("/roles", json={"role_name": "空", "data_scope": "custom", "permissions": []})
+    assert no_depts.status_code == 422 and "dept_ids" in no_depts.json["error"]["fields"]
+    bad = admin.post("/roles", json={"role_name": "坏", "data_scope": "self", "permissions": ["root.everything"]})
+    assert bad.status_code == 422 and "permissions" in bad.json["error"]["fields"]
+    add_user(tenant, "auditor", (int(role["id"]),))
+    in_use = admin.delete(f"/roles/{role['id']}")
+    assert in_use.status_code == 409 and in_use.json["error"]["code"] == "role_in_use"
+    builtin = {r["code"]: r for r in admin.get("/roles").json["items"] if r["code"]}
+    assert admin.delete(f"/roles/{builtin['sales']['id']}").status_code == 409
+    # the administrator role keeps every permission and all records, whatever is sent
+    kept = admin.patch(f"/roles/{builtin['admin']['id']}", json={"permissions": ["customer.view"], "data_scope": "self"})
+    assert kept.status_code == 200 and kept.json["data_scope"] == "all" and "people.manage" in kept.json["permissions"]
+
+
+def test_edit_pages_round_trip_a_saved_user_and_role(app, tenants):
+    tenant = tenants[0]
+    admin = tenant_api(app, tenant)
+    roles = {r["code"]: r["id"] for r in admin.get("/roles").json["items"] if r["code"]}
+    dept = add_dept(tenant, "客服中心")
+    uid = admin.post("/users", json={"username": "roundtrip", "full_name": "来回", "dept_id": str(dept),
+                                     "role_ids": [roles["service"], roles["sales"]], "phone": "13600000001",
+                                     "email": "rt@example.com"}).json["id"]
+    before = admin.get(f"/users/{uid}").json
+    client = app.test_client()
+    page = client.get(f"/t/{tenant.code}/login")
+    client.post(f"/t/{tenant.code}/login", data={"username": "admin", "password": tenant.admin_password,
+                                                  "csrf_token": csrf_from(page.text)})
+    form = client.get(f"/t/{tenant.code}/users/{uid}/edit")
+    assert form.status_code == 200
+    data = {"csrf_token": csrf_from(form.text), "full_name": "来回", "dept_id": str(dept),
+            "role_ids": [str(roles["service"]), str(roles["sales"])], "phone": "+8613600000001",
+            "email": "rt@example.com"}
+    assert 'value="+8613600000001"' in form.text and "checked" in form.text
+    assert client.post(f"/t/{tenant.code}/users/{uid}/edit", data=data).status_code == 302
+    assert admin.get(f"/users/{uid}").json == before
+    role_page = client.get(f"/t/{tenant.code}/roles/{roles['sales']}/edit")
+    assert role_page.status_code == 200 and re.search(r'<input checked[^>]*value="customer.view"', role_page.text)
