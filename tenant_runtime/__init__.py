@@ -40,6 +40,7 @@ def register_modules(pages, api):
         return
     _REGISTERED.add(id(pages))
     from flask_babel import lazy_gettext as _l
+    from flask_babel import lazy_pgettext as _lp
 
     from .contacts.resource import contacts
     from .core import history  # noqa: F401 - the change-history listener
@@ -59,7 +60,7 @@ def register_modules(pages, api):
     for item in (
         NavItem("tenant.home", _l("Workspace"), None, order=0),
         NavItem("tenant.customers_list", _l("Customers"), "customer.view", crm, "tenant.customers_", order=10),
-        NavItem("tenant.contacts_list", _l("Contacts"), "contact.view", crm, "tenant.contacts_", order=20),
+        NavItem("tenant.contacts_list", _lp("crm", "Contacts"), "contact.view", crm, "tenant.contacts_", order=20),
         NavItem("tenant.follow_ups_list", _l("Follow-ups"), "followup.view", crm, "tenant.follow_ups_", order=30),
         NavItem("tenant.users_list", _l("Users"), "people.manage", settings, "tenant.users_", order=900),
         NavItem("tenant.departments_list", _l("Departments"), "people.manage", settings, "tenant.departments_",

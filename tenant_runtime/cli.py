@@ -1,5 +1,8 @@
 """``flask crm demo``: demo people and customers in a tenant; ``flask crm fill``: synthetic volume."""
 
+import secrets
+from pathlib import Path
+
 import click
 from flask.cli import with_appcontext
 from tqdm import tqdm
@@ -20,22 +23,38 @@ def _engine(code):
 
 @crm_cli.command("demo")
 @click.argument("code")
-@click.option("--password", envvar="DEMO_CRM_PASSWORD", required=True, help="The demo users' password.")
+@click.option("--password", envvar="DEMO_CRM_PASSWORD", default=None,
+              help="The demo users' password (default: one generated once and kept in instance/demo-crm-login.txt).")
 @click.option("--customers", default=300, show_default=True)
 @with_appcontext
 def demo(code, password, customers):
-    """Fill an empty tenant with demo departments, users in each role and customers, once."""
-    from .context import TenantSession
-    from .demo import has_customers, seed_demo
+    """Fill an empty tenant with demo departments, users in each role and customers (once), and print how to
+    sign in to its CRM."""
+    from flask import current_app
 
-    _info, engine = _engine(code)
+    from common.urls import public_url
+
+    from .context import TenantSession
+    from .demo import DEMO_PASSWORD_USERS, has_customers, seed_demo
+
+    info, engine = _engine(code)
+    secret_file = Path(current_app.instance_path) / "demo-crm-login.txt"
     with TenantSession(bind=engine) as session:
         if has_customers(session):
-            click.echo("the tenant already has customers: demo data left as it is")
-            return
-        users = seed_demo(session, password, customers=customers)
-        session.commit()
-    click.echo(f"demo CRM users: {', '.join(users)} (password from --password)")
+            password = secret_file.read_text().strip() if secret_file.exists() else None
+        else:
+            password = password or "Crm-" + secrets.token_urlsafe(9)
+            seed_demo(session, password, customers=customers)
+            session.commit()
+            secret_file.write_text(password)
+            secret_file.chmod(0o600)
+    click.echo("=" * 60)
+    click.echo(f"  Demo CRM of {info.name}: {public_url('tenant.login', tenant_code=info.code)}")
+    users = ", ".join(DEMO_PASSWORD_USERS)
+    click.echo(f"  Sign in as any of {users} / {password}" if password else
+               f"  Users: {users} (password set earlier)")
+    click.echo("  (admin: 管理员, manager: 销售经理, sales1/sales2: 销售, service: 客服)")
+    click.echo("=" * 60)
 
 
 @crm_cli.command("fill")

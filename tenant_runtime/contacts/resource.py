@@ -2,6 +2,7 @@
 
 from flask import request
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as _lp
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -30,7 +31,7 @@ class ContactResource(Resource):
     model = CrmContact
     form = ContactForm
     schema = ContactSchema
-    label, label_plural = _l("Contact"), _l("Contacts")
+    label, label_plural = _l("Contact"), _lp("crm", "Contacts")
     form_template = "tenant/contacts/form.html"
     detail_template = "tenant/contacts/detail.html"
     unique_fields = {"uq_crm_contact_customer_phone": "phone", "crm_contact.customer_id, crm_contact.phone": "phone"}
@@ -97,5 +98,5 @@ def _contacts_section(customer, principal):
     return current_tenant.session.scalars(query).all()
 
 
-register_section(Section("contacts", _l("Contacts"), "tenant/contacts/_section.html", _contacts_section,
+register_section(Section("contacts", _lp("crm", "Contacts"), "tenant/contacts/_section.html", _contacts_section,
                          ContactSchema, order=10))

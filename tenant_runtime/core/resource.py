@@ -113,6 +113,10 @@ class Resource:
     def form_class(self, editing=False):
         return (self.edit_form or self.form) if editing else self.form
 
+    def created_url(self, obj):
+        """Where the page goes after a create (default: the new record)."""
+        return url_for(self.endpoint("detail"), record_id=obj.id)
+
     def created_message(self, obj):
         """What the page says after a create (default: saved)."""
         return _("Saved."), "success"
@@ -398,7 +402,7 @@ def _page_create(r):
                 apply_form_errors(form, exc.fields or {"": [exc.message]})
                 return _render_form(r, form, status=exc.status, error=exc)
             flash(*r.created_message(obj))
-            return redirect(url_for(r.endpoint("detail"), record_id=obj.id))
+            return redirect(r.created_url(obj))
         return _render_form(r, form, status=422 if form.errors else 200)
     return view
 

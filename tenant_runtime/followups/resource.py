@@ -1,6 +1,6 @@
 """The follow-up, declared once: visible exactly when its customer is; recorded, never edited."""
 
-from flask import request
+from flask import request, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
@@ -76,6 +76,13 @@ class FollowUpResource(Resource):
             customer_id = form.customer_id.data = int(request.args["customer_id"])
         form.contact_id.choices = [("", _l("— Nobody in particular —"))] + _contact_choices(customer_id)
         return form
+
+    def created_url(self, obj):
+        # recorded from the customer's page (or the form): back to that customer's timeline
+        return url_for("tenant.customers_detail", record_id=obj.relation_id, _anchor="follow_ups")
+
+    def created_message(self, obj):
+        return _l("Follow-up recorded."), "success"
 
     def create(self, form, principal):
         values = {"follow_type": form.follow_type.data, "content": form.content.data,

@@ -6,6 +6,7 @@ Every tenant endpoint is listed in ``ENDPOINTS`` with the permission it needs (o
 """
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as _lp
 
 PUBLIC = "public"
 ANY_USER = "any_user"
@@ -14,7 +15,7 @@ ANY_USER = "any_user"
 CATALOG = {
     "customer": (_l("Customers"), {"view": _l("View"), "create": _l("Create"), "edit": _l("Edit"),
                                    "delete": _l("Delete"), "export": _l("Export"), "restore": _l("Restore deleted")}),
-    "contact": (_l("Contacts"), {"view": _l("View"), "create": _l("Create"), "edit": _l("Edit"),
+    "contact": (_lp("crm", "Contacts"), {"view": _l("View"), "create": _l("Create"), "edit": _l("Edit"),
                                  "delete": _l("Delete")}),
     "followup": (_l("Follow-ups"), {"view": _l("View"), "create": _l("Create")}),
     "people": (_l("Departments, users and roles"), {"manage": _l("Manage")}),
