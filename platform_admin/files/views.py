@@ -1,9 +1,10 @@
 from flask import Blueprint, send_file
 
+from common.uploads import safe_name
 from extensions import db
 
 from .models import StoredFile
-from .storage import absolute_path, safe_name
+from .storage import absolute_path
 
 bp = Blueprint("files", __name__, url_prefix="/files")
 

@@ -7,7 +7,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from common.errors import Invalid
-from common.uploads import safe_filename, sniff
+from common.uploads import read_upload, safe_name, sniff
 
 from ..context import current_tenant
 from .models import CrmAttachment
@@ -24,13 +24,8 @@ def path_of(attachment, tenant_id=None):
 
 def save(file_storage, owner_type, owner_id, principal, field_name="attachment"):
     """Validate and store one upload; 422 naming ``field_name`` when it is not acceptable."""
-    limit = current_app.config["MAX_UPLOAD_BYTES"]
-    data = file_storage.read(limit + 1)
-    if not data:
-        raise Invalid({field_name: [_l("The file is empty.")]})
-    if len(data) > limit:
-        raise Invalid({field_name: [_l("The file is larger than %(mb)s MB.", mb=limit // (1024 * 1024))]})
-    name = safe_filename(file_storage.filename)
+    data = read_upload(file_storage, field_name, current_app.config["MAX_UPLOAD_BYTES"])
+    name = safe_name(file_storage.filename)
     kind = sniff(data[:8], name)
     if kind is None:
         raise Invalid({field_name: [_l("Upload an image, a PDF or an Office (docx, xlsx, pptx) file.")]})
@@ -68,4 +63,4 @@ def download(attachment_id):
     if not os.path.exists(path):
         abort(404)
     return send_file(path, mimetype=attachment.content_type, as_attachment=True,
-                     download_name=safe_filename(attachment.file_name))
+                     download_name=safe_name(attachment.file_name, attachment.content_type))
