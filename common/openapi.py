@@ -21,7 +21,9 @@ REQUIRED = DataRequired | InputRequired | NotBlank
 
 def _type_schema(field):
     if isinstance(field, SelectMultipleField):
-        return {"type": "array", "items": {"type": "string", "enum": [str(c[0]) for c in field.choices or []]}}
+        values = [str(c[0]) for c in field.choices or []]
+        # choices filled per request (a company's departments) are not known to the document: any string
+        return {"type": "array", "items": {"type": "string", "enum": values} if values else {"type": "string"}}
     if isinstance(field, IntegerField):
         return {"type": "integer"}
     if isinstance(field, DecimalField):

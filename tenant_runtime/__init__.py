@@ -43,7 +43,10 @@ def register_modules(pages, api):
     from flask_babel import lazy_pgettext as _lp
 
     from .contacts.resource import contacts
-    from .core import history  # noqa: F401 - the change-history listener
+    from .core import (
+        history,  # noqa: F401 - the change-history listener
+        saved_views,
+    )
     from .core.nav import NavItem, add_nav
     from .core.resource import register
     from .customers import views as customer_views
@@ -56,6 +59,7 @@ def register_modules(pages, api):
         register(resource, pages, api)
     customer_views.register(pages, api)
     people_views.register(pages, api)
+    saved_views.register(pages, api, (customers, contacts, follow_ups, users, departments, roles))
     crm, settings = _l("Customers"), _l("Settings")
     for item in (
         NavItem("tenant.home", _l("Workspace"), None, order=0),
@@ -86,6 +90,7 @@ def register_template_helpers(app):
                 "followup_methods": _followup_methods()}
 
     app.add_template_filter(display_value, "history_value")
+    app.add_template_filter(_query, "crm_query")
     app.add_template_filter(_role_label, "crm_role_label")
 
 
@@ -133,3 +138,10 @@ def _role_label(role):
     from .people.labels import role_label
 
     return role_label(role)
+
+
+def _query(args, drop=()):
+    """A request's query arguments (``to_dict(flat=False)``) as a query string, without ``drop``."""
+    from urllib.parse import urlencode
+
+    return urlencode([(k, v) for k, values in args.items() if k not in drop for v in values])

@@ -381,8 +381,17 @@ def _page_list(r):
         return render_template(r.list_template, resource=r, rows=rows, next_cursor=cursor, params=params,
                                total=total, errors=errors, principal=principal, views=views,
                                current_view=view if view in views else r.default_view(principal, views),
+                               saved_views=_saved_views(r, principal),
                                **r.list_context(principal))
     return view
+
+
+def _saved_views(r, principal):
+    if not (r.listing and r.listing.views):
+        return []
+    from .saved_views import saved_views
+
+    return saved_views(r.name, principal.user_id)
 
 
 def _render_form(r, form, obj=None, status=200, error=None):

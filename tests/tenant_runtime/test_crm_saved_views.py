@@ -1,0 +1,57 @@
+"""A user's own saved views of a list: checked like the list when saved, applied within the user's scope,
+private to the user."""
+
+from tests.conftest import csrf_from
+from tests.tenant_runtime.crm import PASSWORD, add_user, customer_body, tenant_api
+
+
+def test_a_saved_view_is_the_lists_filters_under_a_name(app, tenants):
+    tenant = tenants[0]
+    admin = tenant_api(app, tenant)
+    admin.post("/customers", json=customer_body(customer_name="重要甲", level="important"))
+    admin.post("/customers", json=customer_body(customer_name="普通乙", level="normal"))
+    made = admin.post("/saved-views", json={"resource": "customers", "view_name": "重要客户",
+                                            "query": "level=important&cursor=abc&sort=-created"})
+    assert made.status_code == 201, made.json
+    assert made.json["query"] == "level=important&sort=-created"  # a page position is not part of a view
+    listed = admin.get(f"/customers?{made.json['query']}").json["items"]
+    assert [c["customer_name"] for c in listed] == ["重要甲"]
+    assert [v["view_name"] for v in admin.get("/saved-views?resource=customers").json["items"]] == ["重要客户"]
+
+
+def test_a_view_the_list_would_refuse_is_refused(app, tenants):
+    admin = tenant_api(app, tenants[0])
+    bad = admin.post("/saved-views", json={"resource": "customers", "view_name": "坏", "query": "level=vip"})
+    assert bad.status_code == 422 and "level" in bad.json["error"]["fields"]
+    nameless = admin.post("/saved-views", json={"resource": "customers", "view_name": " ", "query": ""})
+    assert nameless.status_code == 422 and "view_name" in nameless.json["error"]["fields"]
+    unknown = admin.post("/saved-views", json={"resource": "passwords", "view_name": "x", "query": ""})
+    assert unknown.status_code == 422
+
+
+def test_views_are_private_and_within_scope(app, tenants):
+    tenant = tenants[0]
+    admin = tenant_api(app, tenant)
+    admin.post("/customers", json=customer_body(customer_name="管理员的客户", level="important"))
+    add_user(tenant, "viewer", ("sales",))
+    viewer = tenant_api(app, tenant, "viewer", PASSWORD)
+    mine = viewer.post("/saved-views", json={"resource": "customers", "view_name": "重要", "query": "level=important"})
+    assert mine.status_code == 201
+    assert viewer.get(f"/customers?{mine.json['query']}").json["items"] == []  # still only their own customers
+    assert admin.get("/saved-views").json["items"] == []
+    assert admin.delete(f"/saved-views/{mine.json['id']}").status_code == 404
+    assert viewer.delete(f"/saved-views/{mine.json['id']}").status_code == 204
+
+
+def test_saving_a_view_from_the_list_page(app, tenants):
+    tenant = tenants[0]
+    client = app.test_client()
+    page = client.get(f"/t/{tenant.code}/login")
+    client.post(f"/t/{tenant.code}/login", data={"username": "admin", "password": tenant.admin_password,
+                                                  "csrf_token": csrf_from(page.text)})
+    listing = client.get(f"/t/{tenant.code}/customers/?view=all&level=important&no_follow_days=30")
+    assert "保存为视图" in listing.text or "Save" in listing.text
+    resp = client.post(f"/t/{tenant.code}/saved-views", data={
+        "csrf_token": csrf_from(listing.text), "resource": "customers", "view_name": "一个月没跟进",
+        "query": "view=all&level=important&no_follow_days=30"}, follow_redirects=True)
+    assert resp.status_code == 200 and "一个月没跟进" in resp.text
