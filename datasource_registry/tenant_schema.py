@@ -38,7 +38,9 @@ from sqlalchemy import text
 # Tenant tables that do not count as business data when the delete guard asks whether a tenant
 # database is still empty.
 BUSINESS_TABLE_EXCLUSIONS = frozenset({"tenant_identity", "alembic_version", "sys_token", "sys_impersonation",
-                                       "sys_session", "sys_password_token"})
+                                       "sys_session", "sys_password_token",
+                                       # configuration every tenant starts with (revision 0005)
+                                       "crm_pool_setting", "crm_lead_pool"})
 
 SCRIPT_LOCATION = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations", "tenant")
 

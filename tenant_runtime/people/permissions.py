@@ -18,6 +18,11 @@ CATALOG = {
     "contact": (_lp("crm", "Contacts"), {"view": _l("View"), "create": _l("Create"), "edit": _l("Edit"),
                                  "delete": _l("Delete")}),
     "followup": (_l("Follow-ups"), {"view": _l("View"), "create": _l("Create")}),
+    "pool": (_l("Public pool"), {"view": _l("View"), "claim": _l("Claim"), "assign": _l("Assign"),
+                                 "return": _l("Return to the pool"), "rules": _l("Edit the rules")}),
+    "handover": (_l("Handovers"), {"view": _l("View"), "start": _l("Start"), "review": _l("Review")}),
+    "lead": (_l("Leads"), {"view": _l("View"), "create": _l("Create"), "edit": _l("Edit"), "delete": _l("Delete"),
+                           "claim": _l("Claim"), "assign": _l("Assign"), "convert": _l("Convert to a customer")}),
     "people": (_l("Departments, users and roles"), {"manage": _l("Manage")}),
 }
 ALL_PERMISSIONS = frozenset(f"{module}.{action}" for module, (_label, actions) in CATALOG.items() for action in actions)

@@ -10,6 +10,14 @@ from ..models import utcnow
 from .models import SCOPE_ALL, SCOPE_DEPT_TREE, SCOPE_SELF, SysRole
 
 ADMIN = "admin"
+_POOL_HANDOVER_LEADS = {  # added by tenant revision 0005 (handovers, the public pool, leads)
+    ADMIN: "pool.view pool.claim pool.assign pool.return pool.rules handover.view handover.start handover.review "
+           "lead.view lead.create lead.edit lead.delete lead.claim lead.assign lead.convert",
+    "sales_manager": "pool.view pool.claim pool.assign pool.return handover.view handover.start handover.review "
+                     "lead.view lead.create lead.edit lead.delete lead.claim lead.assign lead.convert",
+    "sales": "pool.view pool.claim pool.return handover.view lead.view lead.create lead.edit lead.claim lead.convert",
+    "service": "pool.view lead.view",
+}
 BUILTIN_ROLES = {
     ADMIN: ("管理员", SCOPE_ALL,
             "customer.view customer.create customer.edit customer.delete customer.export customer.restore "
@@ -22,6 +30,10 @@ BUILTIN_ROLES = {
               "followup.view followup.create"),
     "service": ("客服", SCOPE_ALL, "customer.view contact.view followup.view followup.create"),
 }
+
+
+BUILTIN_ROLES = {code: (name, scope, f"{permissions} {_POOL_HANDOVER_LEADS[code]}")
+                 for code, (name, scope, permissions) in BUILTIN_ROLES.items()}
 
 
 def ensure_builtin_roles(conn):

@@ -1,0 +1,1 @@
+"""Customer handover (交接) in three stages: preparation, review, confirmation."""

@@ -1,0 +1,57 @@
+"""``crm_lead`` and ``crm_lead_pool`` as seed 002 defines them (its columns, codes and indexes), plus what the
+CRM needs beside them: the owner's department (data scope), follow-up times, the customer a lead became."""
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, SmallInteger, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..models import MYSQL_TABLE_OPTIONS, IdType, TenantBase, utcnow
+
+# seed 002's codes
+INTENT_LEVELS = {1: "low", 2: "medium", 3: "high"}
+STATUS_NEW, STATUS_FOLLOWING, STATUS_CONVERTED, STATUS_INVALID = 1, 2, 3, 4
+
+
+class CrmLeadPool(TenantBase):
+    __tablename__ = "crm_lead_pool"
+    __table_args__ = MYSQL_TABLE_OPTIONS
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    pool_name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    is_public: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("1"))
+    dept_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("sys_dept.id"))  # a department's own pool
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class CrmLead(TenantBase):
+    __tablename__ = "crm_lead"
+    __table_args__ = (
+        Index("ix_crm_lead_pool_status", "pool_id", "status"),
+        Index("ix_crm_lead_owner_list", "owner_id", "status", "id"),
+        MYSQL_TABLE_OPTIONS,
+    )
+    __history__ = True
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    lead_name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(20), unique=True)  # seed: uk_phone, no duplicate leads
+    company: Mapped[str | None] = mapped_column(String(200))
+    position: Mapped[str | None] = mapped_column(String(100))
+    source: Mapped[str | None] = mapped_column(String(50), index=True)
+    intent_product: Mapped[str | None] = mapped_column(String(200))
+    intent_level: Mapped[int | None] = mapped_column(SmallInteger)  # 1 low, 2 medium, 3 high
+    status: Mapped[int] = mapped_column(SmallInteger, default=STATUS_NEW, server_default=text("1"))
+    remark: Mapped[str | None] = mapped_column(Text)
+    owner_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("sys_user.id"))  # NULL: in its pool
+    dept_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("sys_dept.id"), index=True)
+    pool_id: Mapped[int] = mapped_column(IdType, ForeignKey("crm_lead_pool.id"))
+    last_follow_up_at: Mapped[datetime | None] = mapped_column(DateTime)
+    next_follow_up_at: Mapped[datetime | None] = mapped_column(DateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    converted_customer_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("crm_customer.id"))
+    converted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_by: Mapped[int] = mapped_column(IdType, ForeignKey("sys_user.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
