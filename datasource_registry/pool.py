@@ -827,7 +827,7 @@ class _ServerProfiles:
 
     def _learn(self, url: URL, dbapi_connection) -> dict:
         """SQLAlchemy's own discovery, run on this (already open) connection through a throwaway engine."""
-        probe = sa.create_engine(url, poolclass=StaticPool, creator=lambda: dbapi_connection)
+        probe = sa.create_engine(url, poolclass=StaticPool, creator=lambda: dbapi_connection, hide_parameters=True)
         before = dict(vars(probe.dialect))
         try:
             with probe.connect():
