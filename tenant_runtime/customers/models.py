@@ -56,6 +56,9 @@ class CrmCustomer(TenantBase):
     last_follow_up_at: Mapped[datetime | None] = mapped_column(DateTime)
     next_follow_up_at: Mapped[datetime | None] = mapped_column(DateTime)
     sea_time: Mapped[datetime | None] = mapped_column(DateTime)  # entered the public pool (seed 002)
+    # the pool clock: when the current owner got the customer (created, claimed, assigned, handed over);
+    # recycling counts days without follow-up from the later of this and last_follow_up_at
+    owned_since: Mapped[datetime | None] = mapped_column(DateTime, default=utcnow)
     remark: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[int] = mapped_column(IdType, ForeignKey("sys_user.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)

@@ -159,6 +159,7 @@ def update(customer, values, tags, principal, owner_id=None, confirmed=False):
     customer.name_key = name_key(customer.customer_name)
     if owner_id and owner_id != customer.owner_id:
         customer.owner_id, customer.dept_id = _resolve_owner(owner_id, principal)
+        customer.owned_since = utcnow()  # a new owner restarts the pool clock
     set_tags(customer, tags)
     return customer
 

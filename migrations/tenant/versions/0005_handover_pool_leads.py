@@ -240,6 +240,9 @@ def upgrade():
     mysql_engine='InnoDB'
     )
     op.create_index('ix_crm_notice_customer', 'crm_notice', ['customer_id', 'id'], unique=False)
+    with op.batch_alter_table('crm_customer') as batch_op:
+        batch_op.add_column(sa.Column('owned_since', sa.DateTime(), nullable=True))
+    op.execute("UPDATE crm_customer SET owned_since = created_at WHERE owner_id IS NOT NULL")
     _seed()
 
 
@@ -266,6 +269,8 @@ def _seed():
 
 def downgrade():
     # Tables only (like 0001 and 0003); the built-in roles keep the permissions they were given.
+    with op.batch_alter_table('crm_customer') as batch_op:
+        batch_op.drop_column('owned_since')
     for table in ('crm_notice', 'crm_lead', 'crm_handover_item', 'crm_handover_event', 'crm_handover_customer',
                   'crm_notification', 'crm_handover', 'crm_lead_pool', 'customer_pool', 'crm_pool_setting',
                   'crm_pool_rule'):
