@@ -8,8 +8,8 @@ is idempotent (a second run on the same day changes nothing and sends nothing tw
 JSON summary of what it did (counts, never personal data), which devops see per tenant.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 
 @dataclass(frozen=True)
