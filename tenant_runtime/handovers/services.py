@@ -66,6 +66,11 @@ def is_reviewer(handover, principal):
     return principal.user_id == handover.reviewer_id or is_administrator(principal)
 
 
+def is_assigned_reviewer(handover, principal):
+    """The reviewer the handover waits for (an administrator when it names nobody)."""
+    return principal.user_id == handover.reviewer_id or (handover.reviewer_id is None and is_administrator(principal))
+
+
 def owner_is_away(handover):
     owner = _session().get(SysUser, handover.from_owner_id)
     return owner is None or not owner.is_enabled
@@ -141,12 +146,12 @@ def pending_clause(user_id, administrator=False):
 
 def next_step(handover, principal):
     """What ``principal`` has to do on this handover now (None: nothing)."""
-    stage = handover.current_stage
-    if stage == "preparation" and is_preparer(handover, principal):
+    stage, assigned = handover.current_stage, is_assigned_reviewer(handover, principal)
+    if stage == "preparation" and (principal.user_id == handover.from_owner_id or (assigned and owner_is_away(handover))):
         return "prepare"
-    if stage in ("preparation", "review") and handover.to_owner_id is None and is_reviewer(handover, principal):
+    if stage in ("preparation", "review") and handover.to_owner_id is None and assigned:
         return "choose_receiver"
-    if stage == "review" and is_reviewer(handover, principal):
+    if stage == "review" and assigned:
         return "review"
     if stage == "confirmation" and principal.user_id == handover.to_owner_id:
         return "confirm"
@@ -263,8 +268,8 @@ def _advance(handover, expected, new, action, principal, note=None):
         raise Conflict("stage_changed", _("Someone else has just moved this handover on. Reload it."))
     for key, value in values.items():
         set_committed(handover, key, value)
-    session.add(CrmHandoverEvent(handover_id=handover.id, action=action, stage=new, note=note,
-                                 user_id=principal.user_id, created_at=now))
+    handover.events.append(CrmHandoverEvent(action=action, stage=new, note=note, user_id=principal.user_id,
+                                            created_at=now))
     if new not in OPEN_STAGES:  # completed or cancelled: the customers are free again
         session.execute(update(CrmHandoverCustomer).where(CrmHandoverCustomer.handover_id == handover.id)
                         .values(open_marker=None).execution_options(synchronize_session=False))
@@ -319,8 +324,8 @@ def set_receiver(handover, to_owner_id, principal):
     _expect(handover, "preparation", "review")
     receiver = _receiver(principal, to_owner_id, handover.from_owner_id)
     if receiver != handover.to_owner_id:
-        _session().add(CrmHandoverEvent(handover_id=handover.id, action="receiver", stage=handover.current_stage,
-                                        user_id=principal.user_id, note=_user_name(receiver)))
+        handover.events.append(CrmHandoverEvent(action="receiver", stage=handover.current_stage,
+                                                user_id=principal.user_id, note=_user_name(receiver)))
         handover.to_owner_id = receiver
     return handover
 
