@@ -47,7 +47,7 @@ class HandoverResource(Resource):
             "reason": Choice(_l("Reason"), H.handover_reason, REASON_LABELS),
             "from_owner_id": Ref(_l("Current owner"), H.from_owner_id, options=_people),
         },
-        search=(),
+        search=(H.reason_note,),
         sorts={"created": SortKey(H.id, _l("Started"))},
         default_sort="-created",
         views=("todo", "open", "all"),
