@@ -14,7 +14,7 @@ STAGE_LABELS = {"preparation": _l("Preparation"), "review": _l("Review"), "confi
                 "completed": _l("Completed"), "cancelled": _l("Cancelled")}
 STAGE_BADGES = {"preparation": "info", "review": "warn", "confirmation": "primary", "completed": "success",
                 "cancelled": "muted"}
-ACTION_LABELS = {"start": _l("Started"), "receiver": _l("Receiver chosen"), "prepare": _l("Checklist submitted"),
+ACTION_LABELS = {"start": _l("Handover started"), "receiver": _l("Receiver chosen"), "prepare": _l("Checklist submitted"),
                  "approve": _l("Approved"), "reject": _l("Sent back"), "confirm": _l("Confirmed by the receiver"),
                  "cancel": _l("Cancelled")}
 STEP_LABELS = {"prepare": _l("Prepare the checklist"), "choose_receiver": _l("Choose the receiver"),

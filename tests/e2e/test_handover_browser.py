@@ -70,7 +70,7 @@ def test_a_handover_from_start_to_confirmation(app, browser_page, live_server, t
         checks.nth(k).check()
     page.locator("#checklist-form input[type=text]").first.fill("老客户，月底续约")
     shot("2-checklist")
-    page.click("text=提交审核")
+    page.click("#checklist-form button[name=submit]")
     expect(page.locator(".alert-success")).to_contain_text("已提交审核")
     expect(page.locator(".record-head")).to_contain_text("审核")
 
