@@ -104,8 +104,8 @@ def decorate(rows, principal):
                            for c in h.customers]
         h.customer_names = {c.customer_id: customer_names.get(c.customer_id, "") for c in h.customers}
         h.customer_count = len(h.customers)
-        h.title = "#%d %s" % (h.id, "、".join(r["name"] for r in h.customer_rows[:2]) +
-                              ("…" if len(h.customer_rows) > 2 else ""))
+        shown = "、".join(r["name"] for r in h.customer_rows[:2]) + ("…" if len(h.customer_rows) > 2 else "")
+        h.title = f"#{h.id} {shown}"
         h.step = services.next_step(h, principal)
         h.stage_label = STAGE_LABELS.get(h.current_stage, h.current_stage)
         h.step_label = STEP_LABELS.get(h.step) if h.step else None

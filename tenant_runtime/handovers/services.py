@@ -42,7 +42,14 @@ from ..customers.models import CrmCustomer
 from ..models import USER_STATUS_ENABLED, SysDept, SysUser, utcnow
 from . import checklist
 from .locks import locked
-from .models import OPEN_STAGES, REASONS, CrmHandover, CrmHandoverCustomer, CrmHandoverEvent, CrmHandoverItem
+from .models import (
+    OPEN_STAGES,
+    REASONS,
+    CrmHandover,
+    CrmHandoverCustomer,
+    CrmHandoverEvent,
+    CrmHandoverItem,
+)
 
 REVIEW = "handover.review"
 
@@ -422,9 +429,17 @@ def _user_name(user_id):
 
 def queue_notices(handover):
     """After the confirmation is committed: the notices go out through a job (inline without Redis)."""
+    from flask import current_app
+    from redis import RedisError
+
     from ..core.jobs import enqueue
 
-    return enqueue(send_notices, current_tenant.tenant_id, handover.id)
+    try:
+        return enqueue(send_notices, current_tenant.tenant_id, handover.id)
+    except RedisError as exc:  # the handover stands; the scheduled catch-up (tasks.py) sends them later
+        current_app.logger.warning("handover %s: notices not queued (%s); the scheduled task sends them",
+                                   handover.id, type(exc).__name__)
+        return None
 
 
 def send_notices(handover_id):

@@ -90,6 +90,7 @@ def detail_context(handover):
 
 
 def register(pages, api):
+    from . import tasks  # noqa: F401 - declares the scheduled catch-up of customer notices
     def route(blueprint, rule, permission, methods=("POST",)):
         def decorator(view):
             blueprint.add_url_rule(rule, view_func=view, methods=list(methods))
