@@ -373,3 +373,57 @@ def test_handover_pages_and_home_panel(app, team):
     bad = manager.post(f"/t/{tenant.code}/handovers/new", data={"csrf_token": csrf_from(start.text),
                                                                  "from_owner_id": str(team.owner_id)})
     assert bad.status_code == 422 and "field-to_owner_id" in bad.text
+
+
+@pytest.mark.parametrize("overrides,field", [
+    ({"from_owner_id": None}, "from_owner_id"),
+    ({"to_owner_id": None}, "to_owner_id"),
+    ({"to_owner_id": "999999"}, "to_owner_id"),
+    ({"customer_ids": ["abc"]}, "customer_ids"),
+    ({"customer_ids": ["999999"]}, "customer_ids"),
+    ({"handover_reason": "holiday"}, "handover_reason"),
+    ({"reason_note": "x" * 501}, "reason_note"),
+])
+def test_bad_start_input_is_422_naming_the_field_and_starts_nothing(team, overrides, field):
+    resp = team.start(**overrides)
+    assert resp.status_code == 422, resp.json
+    assert field in resp.json["error"]["fields"]
+    assert scalar(team.tenant, "SELECT COUNT(*) FROM crm_handover") == 0
+
+
+def test_a_customer_of_another_owner_cannot_be_slipped_in(team):
+    other = team.receiver.post("/customers", json=customer_body()).json["id"]
+    resp = team.start(customer_ids=[team.customers[0], other])
+    assert resp.status_code == 422 and "customer_ids" in resp.json["error"]["fields"]
+
+
+def test_notices_left_unsent_by_redis_go_out_with_the_scheduled_task(app, team, monkeypatch):
+    import redis
+
+    from tenant_runtime.core import jobs
+    from tenant_runtime.core.tasks import TASKS
+    from tenant_runtime.models import utcnow
+
+    h = team.to_confirmation()
+
+    def redis_down(*args, **kwargs):
+        raise redis.ConnectionError("redis is down")
+
+    monkeypatch.setattr(jobs, "enqueue", redis_down)
+    confirmed = team.receiver.post(f"/handovers/{h['id']}/confirm", json={})
+    assert confirmed.status_code == 200 and confirmed.json["current_stage"] == "completed"
+    assert scalar(team.tenant, "SELECT COUNT(*) FROM crm_notice") == 0
+
+    def run_task():
+        with app.app_context():
+            tenant = jobs.bind(team.tenant.id)
+            try:
+                summary = TASKS["handover_notices"].run(tenant.session, utcnow())
+                tenant.commit_if_written()
+            finally:
+                tenant.close()
+        return summary
+
+    assert run_task() == {"handovers": 1, "sent": 3, "failed": 0}
+    assert run_task() == {"handovers": 1, "sent": 0, "failed": 0}
+    assert scalar(team.tenant, "SELECT COUNT(*) FROM crm_notice WHERE status = 'skipped'") == 2
