@@ -368,6 +368,24 @@ def test_handover_pages_and_home_panel(app, team):
     section = owner.get(f"/t/{tenant.code}/customers/{team.customers[0]}")
     assert section.status_code == 200 and f"/handovers/{h['id']}" in section.text
     manager = browser("mgr")
+    review = manager.get(f"/t/{tenant.code}/handovers/{h['id']}")
+    assert "approve-form" in review.text and "reject-form" in review.text and "checklist-form" not in review.text
+    token = csrf_from(review.text)
+    empty = manager.post(f"/t/{tenant.code}/handovers/{h['id']}/reject", data={"csrf_token": token, "reason": " "})
+    assert empty.status_code == 302
+    assert team.owner.get(f"/handovers/{h['id']}").json["current_stage"] == "review"
+    sent_back = manager.post(f"/t/{tenant.code}/handovers/{h['id']}/reject",
+                             data={"csrf_token": token, "reason": "补充联系人备注"}, follow_redirects=True)
+    assert sent_back.status_code == 200 and "补充联系人备注" in sent_back.text
+    assert team.owner.get(f"/handovers/{h['id']}").json["current_stage"] == "preparation"
+    chosen = manager.post(f"/t/{tenant.code}/handovers/{h['id']}/receiver",
+                          data={"csrf_token": token, "to_owner_id": str(team.manager_id)})
+    assert chosen.status_code == 302
+    assert team.owner.get(f"/handovers/{h['id']}").json["to_owner"]["name"] == "王经理"
+    # a sales user without handover.review is refused the reviewer's page actions outright
+    own_token = csrf_from(owner.get(f"/t/{tenant.code}/handovers/{h['id']}").text)
+    assert owner.post(f"/t/{tenant.code}/handovers/{h['id']}/approve",
+                      data={"csrf_token": own_token}).status_code == 403
     start = manager.get(f"/t/{tenant.code}/handovers/new")
     assert start.status_code == 200
     bad = manager.post(f"/t/{tenant.code}/handovers/new", data={"csrf_token": csrf_from(start.text),
