@@ -140,6 +140,9 @@ def test_a_handover_goes_through_its_three_stages_and_moves_everything_to_the_re
     assert entry["user_name"] == "赵接手"
     assert {"field": "owner_id", "old": team.owner_id, "new": team.receiver_id} in entry["changes"]
     assert scalar(tenant, "SELECT COUNT(*) FROM crm_change_log WHERE entity_type = 'contact' AND action = 'handover'") == 3
+    # the customer's 360 view lists the handover
+    [seen] = team.receiver.get(f"/customers/{first}/360").json["handovers"]
+    assert seen["id"] == h["id"] and seen["current_stage"] == "completed" and seen["to_owner"]["name"] == "赵接手"
 
     # the contacts are told by SMS and e-mail, except the do-not-contact one
     notices = rows(tenant, "SELECT contact_id, channel, to_address, status, body FROM crm_notice ORDER BY id")
