@@ -29,6 +29,16 @@ def due_follow_ups(principal, limit=50):
     return overdue, due_today
 
 
+def handover_tasks(principal):
+    """Open handovers waiting for me (to prepare, choose a receiver, review or confirm)."""
+    if not principal.can("handover.view"):
+        return []
+    from .handovers.resource import decorate
+    from .handovers.services import pending_for
+
+    return decorate(pending_for(principal), principal)
+
+
 def home():
     principal = current_principal()
     session = current_tenant.session
@@ -56,4 +66,4 @@ def home():
     impersonations = session.scalars(select(SysImpersonation).order_by(SysImpersonation.id.desc()).limit(10)).all() \
         if g.tenant_user.is_admin else []
     return render_template("tenant/home.html", user=g.tenant_user, stats=stats, overdue=overdue, due_today=due_today,
-                           recent=recent, impersonations=impersonations)
+                           recent=recent, impersonations=impersonations, handover_tasks=handover_tasks(principal))

@@ -158,6 +158,12 @@ def update(customer, values, tags, principal, owner_id=None, confirmed=False):
         setattr(customer, key, value)
     customer.name_key = name_key(customer.customer_name)
     if owner_id and owner_id != customer.owner_id:
+        from ..handovers.locks import locked
+
+        if locked(current_tenant.session, [customer.id]):
+            raise Conflict("customer_in_handover", _("This customer is in an open handover: its owner changes "
+                                                     "when the handover completes."), {"owner_id": [
+                _("The customer is in an open handover.")]})
         customer.owner_id, customer.dept_id = _resolve_owner(owner_id, principal)
         customer.owned_since = utcnow()  # a new owner restarts the pool clock
     set_tags(customer, tags)

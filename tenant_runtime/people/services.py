@@ -180,12 +180,16 @@ def create_user(values, role_ids):
 
 def update_user(user, values, role_ids):
     """Change details, department and roles; returns whether the user moved to another department (a
-    move starts a customer handover once handovers exist)."""
+    move starts a handover of the customers they own)."""
     roles = _roles(role_ids)
     was_admin = user.is_admin
     if was_admin and not any(r.code == ADMIN for r in roles) and not _admins_left(user):
         raise Conflict("last_admin", _("The company needs at least one enabled administrator."))
     moved = user.dept_id != _dept(values["dept_id"]).id
+    if moved:  # a position change: the customers they own go through a handover, reviewed in the old department
+        from ..handovers.services import start_automatic
+
+        start_automatic(user, "position_change", current_tenant.session.info.get("actor_id"), dept_id=user.dept_id)
     user.full_name, user.phone, user.email = values["full_name"], values.get("phone"), values.get("email")
     user.dept_id = int(values["dept_id"])
     user.roles = roles
@@ -202,5 +206,8 @@ def set_enabled(user, enabled, by):
         from .accounts import disable
 
         disable(user)  # every session and token of the user ends now
+        from ..handovers.services import start_automatic
+
+        start_automatic(user, "resignation", by.id)  # their customers wait for a receiver the manager chooses
     user.status = USER_STATUS_ENABLED if enabled else USER_STATUS_DISABLED
     return user

@@ -1,0 +1,95 @@
+"""A customer handover in a real headless Chromium, start to confirmation, each person on their own pages:
+the manager starts it from the 交接 menu, the original owner finds it on the workspace and confirms the
+checklist, the manager approves, the receiver confirms and owns the customers. Screenshots:
+test-artifacts/screenshots/<backend>/handover-*."""
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import SCREENSHOTS
+from tests.tenant_runtime.crm import PASSWORD, add_dept, add_user, customer_body, tenant_api
+
+pytestmark = pytest.mark.browser
+
+
+def test_a_handover_from_start_to_confirmation(app, browser_page, live_server, tenants):
+    page, base = browser_page, live_server
+    tenant = tenants[0]
+    crm = f"{base}/t/{tenant.code}"
+    folder = SCREENSHOTS / app.config["DB_BACKEND"]
+    folder.mkdir(parents=True, exist_ok=True)
+    dept = add_dept(tenant, "华东销售部")
+    add_user(tenant, "mgr", ("sales_manager",), dept=dept, full_name="王经理")
+    add_user(tenant, "owner", ("sales",), dept=dept, full_name="李销售")
+    add_user(tenant, "recv", ("sales",), dept=dept, full_name="赵接手")
+    owner_api = tenant_api(app, tenant, "owner")
+    names = ["上海华庭物业有限公司", "锦绣家园物业有限公司"]
+    for name in names:
+        customer = owner_api.post("/customers", json=customer_body(customer_name=name)).json
+        owner_api.post("/contacts", json={"customer_id": customer["id"], "contact_name": "陈采购",
+                                          "phone": "13911110001", "email": "chen@example.com"})
+
+    def shot(name):
+        page.screenshot(path=str(folder / f"handover-{name}.png"), full_page=True)
+
+    def sign_in(username):
+        page.context.clear_cookies()
+        page.goto(f"{crm}/login")
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", PASSWORD)
+        page.press("input[name=password]", "Enter")
+        expect(page).to_have_url(f"{crm}/")
+
+    def open_task():
+        task = page.locator("#handover-tasks a").first
+        expect(task).to_be_visible()
+        task.click()
+        expect(page.locator("h1")).to_contain_text("交接")
+
+    # the manager starts it: owner, their customers, the receiver
+    sign_in("mgr")
+    page.click("nav >> text=交接")
+    page.click("text=发起交接")
+    page.select_option("select[name=from_owner_id]", label="李销售")
+    page.click("text=列出该负责人的客户")
+    for name in names:
+        expect(page.get_by_label(name)).to_be_checked()
+    page.select_option("select[name=to_owner_id]", label="赵接手")
+    page.fill("textarea[name=reason_note]", "客户重新分配")
+    shot("1-start")
+    page.click("form.form button.btn-primary")
+    expect(page.locator(".alert-success")).to_contain_text("交接已发起")
+    expect(page.locator(".record-head")).to_contain_text("准备")
+    expect(page.locator("#checklist")).to_contain_text("联系人 陈采购")
+
+    # the original owner finds it on the workspace and confirms every item
+    sign_in("owner")
+    open_task()
+    checks = page.locator("#checklist-form input[type=checkbox]")
+    for k in range(checks.count()):
+        checks.nth(k).check()
+    page.locator("#checklist-form input[type=text]").first.fill("老客户，月底续约")
+    shot("2-checklist")
+    page.click("#checklist-form button[name=submit]")
+    expect(page.locator(".alert-success")).to_contain_text("已提交审核")
+    expect(page.locator(".record-head")).to_contain_text("审核")
+
+    # the manager approves
+    sign_in("mgr")
+    open_task()
+    page.click("#approve-form button")
+    expect(page.locator(".alert-success")).to_contain_text("审核通过")
+
+    # the receiver confirms and owns the customers
+    sign_in("recv")
+    open_task()
+    shot("3-confirm")
+    page.click("#confirm-form button")
+    expect(page.locator(".alert-success")).to_contain_text("已确认接收")
+    expect(page.locator(".record-head")).to_contain_text("已完成")
+    expect(page.locator("#events")).to_contain_text("接手人已确认")
+    shot("4-done")
+    page.goto(f"{crm}/customers/?view=mine")
+    for name in names:
+        expect(page.locator("table")).to_contain_text(name)
+    assert page.js_errors == [] and page.server_errors == []
