@@ -349,11 +349,13 @@ def recycle_soon(session, now, owner_id=None, days_ahead=None):
     if not ahead:
         return []
     rule_list = enabled_rules(session)
-    later = candidates(session, now + timedelta(days=ahead), settings, rule_list, owner_id)
-    today, _r, _why = rules.match(rule_list, now)
-    query = later.where(~today).add_columns(C.customer_name).with_only_columns(
-        C.id.label("customer_id"), C.owner_id.label("owner_id"), C.customer_name, rules.inactive_days(now).label("days"),
-        later.selected_columns.reason, maintain_column_froms=True)
+    later, _rule, reason = rules.match(rule_list, now + timedelta(days=ahead))
+    today, _rule, _why = rules.match(rule_list, now)
+    query = select(C.id.label("customer_id"), C.owner_id.label("owner_id"), C.customer_name,
+                   rules.inactive_days(now).label("days"), reason.label("reason")
+                   ).where(*_base(session, settings), later, ~today)
+    if owner_id is not None:
+        query = query.where(C.owner_id == owner_id)
     return session.execute(query.order_by(C.owner_id, C.id)).all()
 
 
