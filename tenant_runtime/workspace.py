@@ -29,6 +29,15 @@ def due_follow_ups(principal, limit=50):
     return overdue, due_today
 
 
+def recycle_soon(principal):
+    """My customers the public pool's recycling takes within the reminder days unless followed up."""
+    if not principal.can("pool.view"):
+        return None
+    from .pool.services import soon_for_owner
+
+    return soon_for_owner(current_tenant.session, principal.user_id)
+
+
 def home():
     principal = current_principal()
     session = current_tenant.session
@@ -56,4 +65,4 @@ def home():
     impersonations = session.scalars(select(SysImpersonation).order_by(SysImpersonation.id.desc()).limit(10)).all() \
         if g.tenant_user.is_admin else []
     return render_template("tenant/home.html", user=g.tenant_user, stats=stats, overdue=overdue, due_today=due_today,
-                           recent=recent, impersonations=impersonations)
+                           recent=recent, impersonations=impersonations, recycle_soon=recycle_soon(principal))
