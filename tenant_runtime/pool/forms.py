@@ -1,16 +1,29 @@
 """The pool's forms: a rule (the API's JSON and the page's fields build the same conditions), the settings,
 a return to the pool, an assignment, and the pool list's query."""
 
+from typing import ClassVar
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, SelectField, SelectMultipleField, StringField
+from wtforms import (
+    BooleanField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from common.fields import Text
 from common.validators import NotBlank
 
-from ..customers.forms import DEAL_STATUS_LABELS, LEVEL_LABELS, SOURCE_LABELS, TYPE_LABELS
+from ..customers.forms import (
+    DEAL_STATUS_LABELS,
+    LEVEL_LABELS,
+    SOURCE_LABELS,
+    TYPE_LABELS,
+)
 from .rules import MATCHES, MAX_DAYS
 
 CONDITIONS_SCHEMA = {
@@ -78,8 +91,8 @@ class RulePageForm(RuleForm):
     created_days = IntegerField(_l("Created at least this many days ago"),
                                 validators=[Optional(), NumberRange(min=1, max=MAX_DAYS)])
 
-    LIST_FIELDS = {"level_in": ("level", "in"), "deal_status_not_in": ("deal_status", "not_in"),
-                   "customer_type_in": ("customer_type", "in"), "source_in": ("source", "in")}
+    LIST_FIELDS: ClassVar[dict] = {"level_in": ("level", "in"), "deal_status_not_in": ("deal_status", "not_in"),
+                                   "customer_type_in": ("customer_type", "in"), "source_in": ("source", "in")}
 
     def conditions(self):
         items = []

@@ -23,7 +23,12 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 from sqlalchemy.types import Integer
 
-from ..customers.forms import DEAL_STATUS_LABELS, LEVEL_LABELS, SOURCE_LABELS, TYPE_LABELS
+from ..customers.forms import (
+    DEAL_STATUS_LABELS,
+    LEVEL_LABELS,
+    SOURCE_LABELS,
+    TYPE_LABELS,
+)
 from ..customers.models import CrmCustomer
 
 C = CrmCustomer
@@ -130,7 +135,7 @@ def _validate_item(item, path, bad):
 # ---------------------------------------------------------------------- SQL
 
 
-class greatest(FunctionElement):  # noqa: N801 - a SQL function
+class greatest(FunctionElement):
     """GREATEST(a, b); SQLite's two-argument MAX."""
 
     inherit_cache = True
@@ -146,7 +151,7 @@ def _greatest_sqlite(element, compiler, **kw):
     return f"MAX({compiler.process(element.clauses, **kw)})"
 
 
-class days_between(FunctionElement):  # noqa: N801
+class days_between(FunctionElement):
     """Whole days from the first time to the second."""
 
     type = Integer()
@@ -166,7 +171,7 @@ def _days_between_sqlite(element, compiler, **kw):
             " AS INTEGER)")
 
 
-class uuid_hex(FunctionElement):  # noqa: N801
+class uuid_hex(FunctionElement):
     """A new random UUID as 32 hex digits (seed 000's ids)."""
 
     type = String()
@@ -181,6 +186,24 @@ def _uuid_hex(element, compiler, **kw):
 @compiles(uuid_hex, "sqlite")
 def _uuid_hex_sqlite(element, compiler, **kw):
     return "lower(hex(randomblob(16)))"
+
+
+class id_text(FunctionElement):
+    """An integer id as text, comparable with seed 000's string ids (``customer_pool.customer_id``): on MariaDB
+    in the tables' collation, since a bare CAST takes the connection's and the comparison fails."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(id_text)
+def _id_text(element, compiler, **kw):
+    return f"CAST({compiler.process(element.clauses, **kw)} AS CHAR(32)) COLLATE utf8mb4_unicode_ci"
+
+
+@compiles(id_text, "sqlite")
+def _id_text_sqlite(element, compiler, **kw):
+    return f"CAST({compiler.process(element.clauses, **kw)} AS TEXT)"
 
 
 def clock():

@@ -2,7 +2,17 @@
 
 from marshmallow import fields
 
-from ..core.schemas import Answer, ChangeSchema, Derived, Id, Ref, Time, computed, nullable, ref
+from ..core.schemas import (
+    Answer,
+    ChangeSchema,
+    Derived,
+    Id,
+    Ref,
+    Time,
+    computed,
+    nullable,
+    ref,
+)
 
 
 class PoolEntrySchema(Answer):

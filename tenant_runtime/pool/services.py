@@ -16,7 +16,6 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    cast,
     delete,
     func,
     insert,
@@ -177,11 +176,11 @@ def _move_batch(session, b, now, actor_id):
                                                           updated_at=now)
                     .execution_options(synchronize_session=False))
     pool = CustomerPool.__table__
-    session.execute(delete(pool).where(pool.c.customer_id.in_(select(cast(b.customer_id, String(32))))))
+    session.execute(delete(pool).where(pool.c.customer_id.in_(select(rules.id_text(b.customer_id)))))
     session.execute(insert(pool).from_select(
         ["id", "customer_id", "original_owner_id", "recycle_reason", "inactive_days", "recycled_at", "pool_status",
          "created_at"],
-        select(rules.uuid_hex(), cast(b.customer_id, String(32)), cast(b.owner_id, String(32)), b.reason, b.days,
+        select(rules.uuid_hex(), rules.id_text(b.customer_id), rules.id_text(b.owner_id), b.reason, b.days,
                literal(now), literal("available"), literal(now))))
     log = CrmChangeLog.__table__
 

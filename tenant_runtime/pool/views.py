@@ -7,14 +7,14 @@ Every action calls one service (services.py) for both the page and the API, so e
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import String, cast, select
+from sqlalchemy import select
 
 from common.apidoc import endpoint
 from common.errors import ApiError, Invalid
 from common.forms import apply_form_errors, form_from_json, json_body, validate_or_422
 
 from ..context import current_tenant
-from ..core.listing import Choice, DateRange, Filter, ListSpec, Ref, SortKey
+from ..core.listing import Choice, DateRange, ListSpec, Ref, SortKey
 from ..core.lookups import user_names
 from ..core.scope import current_principal
 from ..customers.forms import LABELS, LEVEL_LABELS
@@ -23,7 +23,14 @@ from ..customers.resource import customers
 from ..models import SysUser, utcnow
 from ..people.permissions import requires
 from . import exemptions, rules, services
-from .forms import AssignForm, ReturnForm, RuleBody, RuleForm, RulePageForm, SettingsForm
+from .forms import (
+    AssignForm,
+    ReturnForm,
+    RuleBody,
+    RuleForm,
+    RulePageForm,
+    SettingsForm,
+)
 from .models import CrmPoolRule, CustomerPool
 from .schemas import (
     PoolEntrySchema,
@@ -75,7 +82,7 @@ POOL_LIST = ListSpec(
 
 
 def pool_query():
-    return (select(C).outerjoin(CustomerPool, CustomerPool.customer_id == cast(C.id, String(32)))
+    return (select(C).outerjoin(CustomerPool, CustomerPool.customer_id == rules.id_text(C.id))
             .where(C.status == "in_pool", C.owner_id.is_(None), C.deleted_at.is_(None)))
 
 
@@ -174,7 +181,7 @@ def register(pages, api):
             return view
         return decorator
 
-    session = lambda: current_tenant.session  # noqa: E731 - the request's session, looked up per call
+    session = lambda: current_tenant.session
 
     # ------------------------------------------------------------------ the pool list
 
