@@ -430,10 +430,12 @@ def send_recycle_digest(owner_id, day, count):
     session.add(CrmNotification(user_id=owner_id, kind="recycle_digest", title=body[:200], link="",
                                 dedupe_key=f"recycle_digest:{owner_id}:{day}"))
     try:
-        session.flush()
+        session.commit()  # the day's mark first: a job run twice (rq may) sends once
     except IntegrityError:
         session.rollback()
         return {"sent": 0, "duplicate": True}
+    from extensions import db
+
     sent = 0
     if user.phone:
         messaging.send("sms", user.phone, body, purpose="pool_reminder")
@@ -442,6 +444,7 @@ def send_recycle_digest(owner_id, day, count):
         messaging.send("email", user.email, body, subject=_("Customers about to go to the public pool"),
                        purpose="pool_reminder")
         sent += 1
+    db.session.commit()  # the control plane's outbox records each message
     return {"sent": sent}
 
 
