@@ -559,7 +559,10 @@ def test_reminders_go_once_per_customer_and_day_in_app_and_by_message(app, world
 
 
 def test_pages(app, world):
-    from tests.conftest import csrf_from
+    from tests.conftest import csrf_from as csrf_in
+
+    def csrf_from(resp):
+        return csrf_in(resp.get_data(as_text=True))
 
     t = world.tenant
     client = app.test_client()
