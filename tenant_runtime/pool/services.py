@@ -180,7 +180,7 @@ def _move_batch(session, b, now, actor_id):
     session.execute(insert(pool).from_select(
         ["id", "customer_id", "original_owner_id", "recycle_reason", "inactive_days", "recycled_at", "pool_status",
          "created_at"],
-        select(rules.uuid_hex(), rules.id_text(b.customer_id), rules.id_text(b.owner_id), b.reason, b.days,
+        select(rules.pool_row_id(b.customer_id, now), rules.id_text(b.customer_id), rules.id_text(b.owner_id), b.reason, b.days,
                literal(now), literal("available"), literal(now))))
     log = CrmChangeLog.__table__
 
@@ -188,7 +188,7 @@ def _move_batch(session, b, now, actor_id):
         return func.json_object(literal("field"), literal(field), literal("old"), old, literal("new"), new)
 
     changes = func.json_array(change("owner_id", b.owner_id, null()), change("status", b.old_status, literal("in_pool")),
-                              change("recycle_reason", null(), b.reason), change("inactive_days", null(), b.days))
+                              change("recycle_reason", null(), b.reason))
     session.execute(insert(log).from_select(
         ["entity_type", "entity_id", "action", "changes", "user_id", "created_at"],
         select(literal("customer"), b.customer_id, literal("recycle"), changes, literal(actor_id, BigInteger),

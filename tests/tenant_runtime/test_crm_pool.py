@@ -5,6 +5,7 @@ reason, reminders deduplicated per customer and day, and the pages."""
 
 import secrets
 import threading
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -55,7 +56,7 @@ def customer(tenant, customer_id):
 
 def pool_row(tenant, customer_id):
     rows = execute(tenant, "SELECT original_owner_id, recycle_reason, inactive_days, pool_status, assigned_to, "
-                           "LENGTH(id) FROM customer_pool WHERE customer_id = :c", {"c": str(customer_id)})
+                           "id FROM customer_pool WHERE customer_id = :c", {"c": str(customer_id)})
     return rows[0] if rows else None
 
 
@@ -272,10 +273,10 @@ def test_the_dry_run_is_exactly_what_the_real_run_takes_and_a_second_run_takes_n
                          "AND sea_time IS NOT NULL")
     assert {r[0] for r in in_pool} == set(planned)
     for cid, (rule_name, days, owner) in planned.items():
-        original, reason, inactive, status, assigned, id_length = pool_row(t, cid)
+        original, reason, inactive, status, assigned, row_id = pool_row(t, cid)
         assert (original, reason, inactive, status, assigned) == (str(owner), f"inactive_days:{rule_name}", days,
                                                                    "available", None)
-        assert id_length == 32
+        assert len(row_id) == 32 and uuid.UUID(row_id).version == 7 and uuid.UUID(row_id).hex == row_id
         history = world.admin.get(f"/customers/{cid}/history").json["items"]
         assert history[0]["action"] == "recycle"
         changes = {c["field"]: (c["old"], c["new"]) for c in history[0]["changes"]}
