@@ -602,3 +602,52 @@ def test_pages(app, world):
                                                        "daily_claim_cap": "3", "holding_cap": "50",
                                                        "reclaim_cooldown_days": "2"})
     assert wrong.status_code == 422
+
+
+# ---------------------------------------------------------------------- the embedded default
+
+
+def test_recycling_on_an_embedded_sqlite_tenant(app, tmp_path):
+    """The same query and the same set-based statements on a SQLite tenant database (its own dialect's
+    GREATEST, day counts, temporary table and ids)."""
+    from datasource_registry import tenant_schema
+    from tenant_runtime.context import TenantSession
+    from tenant_runtime.models import SysDept, SysUser
+    from tenant_runtime.pool import services
+    from tenant_runtime.pool.models import CrmPoolRule, CustomerPool
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'tenant.db'}")
+    with engine.connect() as conn:
+        tenant_schema.upgrade(conn)
+        conn.commit()
+    t = now()
+    with app.app_context(), TenantSession(bind=engine) as session:
+        dept = SysDept(dept_name="总部")
+        session.add(dept)
+        session.flush()
+        owner = SysUser(username="s1", full_name="甲", dept_id=dept.id, password_hash="x")
+        session.add(owner)
+        session.flush()
+        ids = {}
+        for name, level, quiet, followed in (("old", "normal", 40, 35), ("fresh", "normal", 40, 5),
+                                             ("important", "important", 40, None), ("never", "potential", 20, None)):
+            c = services.C(customer_name=name, name_key=name, level=level, owner_id=owner.id, dept_id=dept.id,
+                           owned_since=t - quiet * DAY, created_by=owner.id, created_at=t - 50 * DAY,
+                           last_follow_up_at=t - followed * DAY if followed else None)
+            session.add(c)
+            session.flush()
+            ids[name] = c.id
+        session.add(CrmPoolRule(rule_name="r", conditions=services.checked_conditions(
+            inactive_rule({"normal": 30, "important": 60, "potential": 15}))))
+        session.commit()
+        items, _cursor, total = services.preview(session, now())
+        assert total == 2 and {(i["customer_id"], i["inactive_days"]) for i in items} == {(ids["old"], 35),
+                                                                                         (ids["never"], 20)}
+        assert services.recycle(session, now()) == {"recycled": 2}
+        session.commit()
+        assert services.recycle(session, now()) == {"recycled": 0}
+        rows = session.scalars(sa.select(CustomerPool).order_by(CustomerPool.customer_id)).all()
+        assert {r.customer_id for r in rows} == {str(ids["old"]), str(ids["never"])}
+        assert all(uuid.UUID(r.id).version == 7 for r in rows)
+        assert session.get(services.C, ids["old"]).status == "in_pool"
+    engine.dispose()
