@@ -39,6 +39,7 @@ def test_a_sales_user_claims_a_customer_from_the_pool(app, browser_page, live_se
     page.goto(f"{crm}/pool/rules/new")
     page.fill("input[name=rule_name]", "普通客户30天")
     page.fill("input[name=inactive_normal]", "30")
+    shot("00-rule-editor")
     page.click("form.form button[type=submit]")
     expect(page.locator(".alert-success")).to_be_visible()
     expect(page.locator("table")).to_contain_text("普通客户30天")
@@ -66,4 +67,6 @@ def test_a_sales_user_claims_a_customer_from_the_pool(app, browser_page, live_se
     shot("04-claimed")
     page.goto(f"{crm}/pool/")
     expect(page.locator(".empty")).to_contain_text("公海暂无客户")
+    page.goto(f"{crm}/")
+    expect(page.locator("#recycle-soon")).to_contain_text("没有即将被回收的客户")
     assert page.js_errors == [] and page.server_errors == []

@@ -583,12 +583,16 @@ def test_pages(app, world):
     edit = client.get(f"{base}/pool/rules/{rules[0]['id']}/edit")
     assert edit.status_code == 200 and 'value="30"' in edit.get_data(as_text=True)
     cid = add_customer(t, world.users["s2"], 45)
+    me = world.admin.get("/me").json["id"]
+    soon = add_customer(t, int(me), 28, customer_name="快到期物业")
+    home = client.get(f"{base}/").get_data(as_text=True)
+    assert 'id="recycle-soon"' in home and "快到期物业" in home
     preview = client.get(f"{base}/pool/preview").get_data(as_text=True)
     assert "页面规则" in preview and "45" in preview
     assert client.post(f"{base}/pool/recycle", data={"csrf_token": csrf_from(client.get(f"{base}/pool/preview"))}
                        ).status_code == 302
     listing = client.get(f"{base}/pool/").get_data(as_text=True)
-    assert f'data-customer="{cid}"' in listing
+    assert f'data-customer="{cid}"' in listing and f'data-customer="{soon}"' not in listing
     detail = client.get(f"{base}/customers/{cid}").get_data(as_text=True)
     assert 'id="pool_history"' in detail
     settings = client.get(f"{base}/pool/settings")
