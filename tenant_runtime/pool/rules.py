@@ -171,14 +171,14 @@ def _days_between_sqlite(element, compiler, **kw):
             " AS INTEGER)")
 
 
-def pool_row_id(customer_id, now):
+def pool_row_id(counter, now):
     """A UUIDv7 for a pool row, as 32 hex digits (seed 000's ids): the time of the run in milliseconds, then
-    the customer's id as the counter (RFC 9562's fixed-length counter method; a run recycles a customer
-    once). Ascending within a run, so 100k rows go into the primary key in order, not at random places."""
+    ``counter``, the row's number within the run (RFC 9562's fixed-length counter method). Ascending within
+    a run, so 100k rows go into the primary key in order, not at random places."""
     from calendar import timegm
 
     millis = timegm(now.timetuple()) * 1000 + now.microsecond // 1000
-    digits = hex18(customer_id)
+    digits = hex18(counter)
     return literal(f"{millis:012x}7") + func.substr(digits, 1, 3) + literal("8") + func.substr(digits, 4, 15)
 
 

@@ -180,8 +180,11 @@ def _move_batch(session, b, now, actor_id):
     session.execute(insert(pool).from_select(
         ["id", "customer_id", "original_owner_id", "recycle_reason", "inactive_days", "recycled_at", "pool_status",
          "created_at"],
-        select(rules.pool_row_id(b.customer_id, now), rules.id_text(b.customer_id), rules.id_text(b.owner_id), b.reason, b.days,
-               literal(now), literal("available"), literal(now))))
+        # numbered in the order of the unique index on the (text) customer id, so that index and the primary
+        # key both take the rows in order
+        select(rules.pool_row_id(func.row_number().over(order_by=rules.id_text(b.customer_id)), now),
+               rules.id_text(b.customer_id), rules.id_text(b.owner_id), b.reason, b.days, literal(now),
+               literal("available"), literal(now)).order_by(rules.id_text(b.customer_id))))
     log = CrmChangeLog.__table__
 
     def change(field, old, new):
