@@ -173,8 +173,8 @@ def _days_between_sqlite(element, compiler, **kw):
 
 def pool_row_id(counter, now):
     """A UUIDv7 for a pool row, as 32 hex digits (seed 000's ids): the time of the run in milliseconds, then
-    ``counter``, the row's number within the run (RFC 9562's fixed-length counter method). Ascending within
-    a run, so 100k rows go into the primary key in order, not at random places."""
+    ``counter``, unique within the run (the customer's id: RFC 9562's fixed-length counter method). Ascending
+    within a run, so 100k rows go into the primary key in order, not at random places."""
     from calendar import timegm
 
     millis = timegm(now.timetuple()) * 1000 + now.microsecond // 1000
@@ -182,7 +182,7 @@ def pool_row_id(counter, now):
     return literal(f"{millis:012x}7") + func.substr(digits, 1, 3) + literal("8") + func.substr(digits, 4, 15)
 
 
-class hex18(FunctionElement):  # noqa: N801
+class hex18(FunctionElement):
     """An integer as 18 lower-case hex digits."""
 
     type = String()

@@ -616,6 +616,7 @@ def test_recycling_on_an_embedded_sqlite_tenant(app, tmp_path):
     GREATEST, day counts, temporary table and ids)."""
     from datasource_registry import tenant_schema
     from tenant_runtime.context import TenantSession
+    from tenant_runtime.core.models import CrmChangeLog
     from tenant_runtime.models import SysDept, SysUser
     from tenant_runtime.pool import services
     from tenant_runtime.pool.models import CrmPoolRule, CustomerPool
@@ -654,4 +655,8 @@ def test_recycling_on_an_embedded_sqlite_tenant(app, tmp_path):
         assert {r.customer_id for r in rows} == {str(ids["old"]), str(ids["never"])}
         assert all(uuid.UUID(r.id).version == 7 for r in rows)
         assert session.get(services.C, ids["old"]).status == "in_pool"
+        entry = session.scalar(sa.select(CrmChangeLog).where(CrmChangeLog.entity_id == ids["never"]))
+        assert (entry.action, entry.changes) == ("recycle", [
+            {"field": "owner_id", "old": owner.id, "new": None}, {"field": "status", "old": "active", "new": "in_pool"},
+            {"field": "recycle_reason", "old": None, "new": "inactive_days:r"}])
     engine.dispose()
