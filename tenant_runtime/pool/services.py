@@ -212,11 +212,19 @@ def _not_found():
     return ApiError(404, "not_found", _("Not found."))
 
 
-def _move(session, customer, action, values, extra=()):
-    """Change the customer's columns in one UPDATE and record it as one history entry of ``action``."""
+def _move(session, customer, action, values, extra=(), in_pool=False):
+    """Change the customer's columns in one UPDATE and record it as one history entry of ``action``.
+
+    The UPDATE also requires the state just checked (in the pool, or owned by the same owner): the row lock
+    already guarantees it on MariaDB; on SQLite, which has no row locks, it is what decides a race."""
     changes = [{"field": k, "old": history.plain(getattr(customer, k)), "new": history.plain(v)}
                for k, v in values.items() if k in ("owner_id", "status", "dept_id") and getattr(customer, k) != v]
-    session.execute(update(C).where(C.id == customer.id).values(**values, updated_at=utcnow()))
+    same = (C.owner_id.is_(None) & (C.status == "in_pool")) if in_pool else (C.owner_id == customer.owner_id)
+    moved = session.execute(update(C).where(C.id == customer.id, same).values(**values, updated_at=utcnow())
+                            .execution_options(synchronize_session=False)).rowcount
+    if moved != 1:
+        raise Conflict("not_in_pool" if in_pool else "changed", _("This customer has just been changed by someone "
+                                                                  "else; reload and try again."))
     history.record(session, customer, action, changes + list(extra))
 
 
@@ -299,7 +307,7 @@ def assign(session, customer_id, user_id, principal, now=None):
 
 def _take(session, customer, row, user, action, pool_status, now):
     _move(session, customer, action, {"owner_id": user.id, "dept_id": user.dept_id, "status": "active",
-                                      "owned_since": now, "sea_time": None})
+                                      "owned_since": now, "sea_time": None}, in_pool=True)
     if row is None:  # a customer put in the pool before the pool had rows (never by this code)
         row = CustomerPool(id=uuid.uuid4().hex, customer_id=str(customer.id), original_owner_id="",
                            recycle_reason="manual", recycled_at=customer.sea_time or now)
