@@ -171,12 +171,16 @@ def recycle(session, now=None, actor_id=None):
 
 
 def _move_batch(session, b, now, actor_id):
-    ids = select(b.customer_id)
-    session.execute(update(C).where(C.id.in_(ids)).values(owner_id=None, status="in_pool", sea_time=now,
-                                                          updated_at=now)
+    # joins driven by the batch (MariaDB's UPDATE ... IN (subquery) would scan every customer; SQLite has
+    # UPDATE ... FROM but no multi-table DELETE)
+    session.execute(update(C).where(C.id == b.customer_id).values(owner_id=None, status="in_pool", sea_time=now,
+                                                                  updated_at=now)
                     .execution_options(synchronize_session=False))
     pool = CustomerPool.__table__
-    session.execute(delete(pool).where(pool.c.customer_id.in_(select(rules.id_text(b.customer_id)))))
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(delete(pool).where(pool.c.customer_id.in_(select(rules.id_text(b.customer_id)))))
+    else:
+        session.execute(delete(pool).where(pool.c.customer_id == rules.id_text(b.customer_id)))
     session.execute(insert(pool).from_select(
         ["id", "customer_id", "original_owner_id", "recycle_reason", "inactive_days", "recycled_at", "pool_status",
          "created_at"],

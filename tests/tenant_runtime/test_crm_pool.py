@@ -388,6 +388,19 @@ def test_a_sales_user_claims_from_the_pool(world):
     assert again.status_code == 409 and again.json["error"]["code"] == "not_in_pool"
 
 
+def test_a_claimed_customer_left_quiet_is_recycled_again_into_its_one_pool_row(world):
+    t, s1 = world.tenant, world.users["s1"]
+    (cid,) = pooled(world)
+    assert world.api("s1").post(f"/pool/{cid}/claim").status_code == 200
+    assert world.admin.post("/pool/recycle").json == {"recycled": 0}  # the claim restarted the pool clock
+    execute(t, "UPDATE crm_customer SET owned_since = :t WHERE id = :c", {"t": now() - 45 * DAY, "c": cid})
+    assert world.admin.post("/pool/recycle").json == {"recycled": 1}
+    assert execute(t, "SELECT COUNT(*) FROM customer_pool WHERE customer_id = :c", {"c": str(cid)})[0][0] == 1
+    assert pool_row(t, cid)[:5] == (str(s1), pool_row(t, cid)[1], 45, "available", None)
+    actions = [h["action"] for h in world.admin.get(f"/customers/{cid}/pool-history").json["items"]]
+    assert actions == ["recycle", "claim", "recycle"]
+
+
 def test_the_daily_claim_cap(world):
     world.settings(daily_claim_cap=2)
     ids = pooled(world, 3)
