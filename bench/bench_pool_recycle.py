@@ -1,14 +1,15 @@
 """Benchmark the public pool's recycling over 100k customers in one MariaDB tenant, against a bare SQL UPDATE
 of the same rows in the same run.
 
-    python bench/bench_pool_recycle.py [--customers 100000] [--rounds 3] [--users 50]
+    python bench/bench_pool_recycle.py [--customers 100000] [--rounds 3] [--users 50] [--quiet-percent 100]
 
 Set-up (not timed): a control database with the real migrations, the real app, one enterprise with a MySQL
 datasource on a temporary non-root account, provisioned by the real job (tenant migrations included) and
 opened by the real service. ``--users`` sales users, ``--customers`` customers spread over them and over the
 three levels, each owned for 61 to 160 days with no follow-up (or one 61+ days ago), and 100 of them in an
 open handover (locked). One enabled rule: 60 / 30 / 15 days without follow-up for important / normal /
-potential customers, so every customer but the locked ones is taken.
+potential customers, so every customer but the locked ones is taken (with ``--quiet-percent 10`` only one in
+ten: the others were followed up in the last ten days, a more usual night).
 
 Timed, per round (the two sides alternate which goes first):
 
@@ -42,11 +43,13 @@ def parse_args():
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--quiet-percent", type=int, default=100,
+                        help="the share of customers past their level's days (the others were followed up lately)")
     parser.add_argument("--server", default=DEFAULT_SERVER)
     return parser.parse_args()
 
 
-def seed(conn, customers, users):
+def seed(conn, customers, users, quiet_percent=100):
     from sqlalchemy import text
 
     root = conn.execute(text("SELECT id FROM sys_dept WHERE parent_id IS NULL ORDER BY id LIMIT 1")).scalar()
@@ -60,7 +63,8 @@ def seed(conn, customers, users):
         f"SELECT CONCAT('基准客户', seq), CONCAT('基准客户', seq), 'enterprise', CONCAT('+86139', LPAD(seq, 8, '0')), "
         "ELT(1 + seq % 3, 'important', 'normal', 'potential'), 'active', 'potential', "
         f"{first} + seq % {users}, {root}, NOW() - INTERVAL (61 + seq % 100) DAY, "
-        "IF(seq % 2 = 0, NULL, NOW() - INTERVAL (61 + seq % 50) DAY), "
+        f"IF(seq % 100 >= {quiet_percent}, NOW() - INTERVAL (seq % 10) DAY, "
+        "IF(seq % 2 = 0, NULL, NOW() - INTERVAL (61 + seq % 50) DAY)), "
         f"{first}, NOW() - INTERVAL 200 DAY, NOW() FROM seq_1_to_{customers}"))
     conn.execute(text("INSERT INTO crm_handover (from_owner_id, handover_reason, current_stage, "
                       "started_automatically, created_at, updated_at) "
@@ -110,12 +114,13 @@ def run(args):
         engine = env.tenant_engine(database)
         t0 = time.perf_counter()
         with engine.begin() as conn:
-            seed(conn, args.customers, args.users)
+            seed(conn, args.customers, args.users, args.quiet_percent)
         print(f"seeded {args.customers} customers in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
         with engine.connect() as conn:
-            expected = conn.execute(text("SELECT COUNT(*) FROM crm_customer c WHERE NOT EXISTS (SELECT 1 FROM "
-                                         "crm_handover_customer h WHERE h.customer_id = c.id AND h.open_marker = 1)"
-                                         )).scalar()
+            expected = conn.execute(text(
+                "SELECT COUNT(*) FROM crm_customer c WHERE (c.last_follow_up_at IS NULL OR c.last_follow_up_at < "
+                "NOW() - INTERVAL 60 DAY) AND NOT EXISTS (SELECT 1 FROM crm_handover_customer h "
+                "WHERE h.customer_id = c.id AND h.open_marker = 1)")).scalar()
 
         def recycle():
             with app.app_context():
@@ -162,7 +167,8 @@ def run(args):
                 restore(engine)
             print(", ".join(line), flush=True)
         rec, bare = median(times["recycle"]), median(times["bare UPDATE"])
-        print(f"\n{args.customers} customers, {expected} recycled per run (100 locked), {args.users} owners, "
+        print(f"\n{args.customers} customers, {expected} recycled per run (100 locked, "
+              f"{100 - args.quiet_percent}% followed up lately), {args.users} owners, "
               f"{args.rounds} rounds, medians:")
         print(f"  dry run (count + first page): {median(times['dry run']):.2f} s")
         print(f"  recycle (services.recycle + COMMIT): {rec:.2f} s   goal < 5 s: {'met' if rec < 5 else 'NOT met'}")
@@ -181,7 +187,8 @@ def bare_update(engine, text):
     with engine.begin() as conn:
         n = conn.execute(text(
             "UPDATE crm_customer c SET c.owner_id = NULL, c.status = 'in_pool', c.sea_time = NOW() "
-            "WHERE c.status = 'active' AND NOT EXISTS (SELECT 1 FROM crm_handover_customer h "
+            "WHERE c.status = 'active' AND (c.last_follow_up_at IS NULL OR c.last_follow_up_at < NOW() - INTERVAL 60 DAY) "
+            "AND NOT EXISTS (SELECT 1 FROM crm_handover_customer h "
             "WHERE h.customer_id = c.id AND h.open_marker = 1)")).rowcount
     return time.perf_counter() - t, n
 
