@@ -619,6 +619,21 @@ def test_pages(app, world):
                                                        "daily_claim_cap": "3", "holding_cap": "50",
                                                        "reclaim_cooldown_days": "2"})
     assert wrong.status_code == 422
+    # return a customer to the pool with a reason, then assign it, all through the pages
+    mine = add_customer(t, int(me), 3, customer_name="退回物业")
+    form_page = client.get(f"{base}/customers/{mine}/return-to-pool")
+    empty = client.post(f"{base}/customers/{mine}/return-to-pool", data={"csrf_token": csrf_from(form_page),
+                                                                          "reason": " "})
+    assert empty.status_code == 422 and 'class="error"' in empty.get_data(as_text=True)
+    assert customer(t, mine)[1] == "active"
+    back = client.post(f"{base}/customers/{mine}/return-to-pool", data={"csrf_token": csrf_from(form_page),
+                                                                         "reason": "客户搬迁"})
+    assert back.status_code == 302 and customer(t, mine)[:2] == (None, "in_pool")
+    assign_page = client.get(f"{base}/pool/{mine}/assign")
+    assert "s1名" in assign_page.get_data(as_text=True)
+    given = client.post(f"{base}/pool/{mine}/assign", data={"csrf_token": csrf_from(assign_page),
+                                                            "user_id": str(world.users["s1"])})
+    assert given.status_code == 302 and customer(t, mine)[:2] == (world.users["s1"], "active")
 
 
 # ---------------------------------------------------------------------- the embedded default
