@@ -275,9 +275,10 @@ def claim(session, customer_id, principal, now=None):
         raise Conflict("reclaim_cooldown", _("You owned this customer until it went to the pool; you may claim it "
                                              "again from %(when)s.", when=until.strftime("%Y-%m-%d %H:%M")))
     day_start = start_of_local_day_utc(to_local(now).date())
-    claimed_today = session.scalar(select(func.count()).select_from(CustomerPool).where(
-        CustomerPool.assigned_to == str(user.id), CustomerPool.pool_status == "claimed",
-        CustomerPool.assigned_at >= day_start).with_for_update())
+    # claims made today, from the history (a pool row forgets a claim when the customer goes back)
+    claimed_today = session.scalar(select(func.count()).select_from(CrmChangeLog).where(
+        CrmChangeLog.user_id == user.id, CrmChangeLog.created_at >= day_start, CrmChangeLog.action == "claim",
+        CrmChangeLog.entity_type == "customer").with_for_update())
     if claimed_today >= settings.daily_claim_cap:
         raise Conflict("daily_claim_cap", _("You have claimed %(n)d customers today, the most allowed.",
                                             n=settings.daily_claim_cap))

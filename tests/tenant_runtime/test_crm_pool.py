@@ -409,6 +409,9 @@ def test_the_daily_claim_cap(world):
     third = api.post(f"/pool/{ids[2]}/claim")
     assert third.status_code == 409 and third.json["error"]["code"] == "daily_claim_cap"
     assert customer(world.tenant, ids[2])[1] == "in_pool"
+    # returning a claimed customer does not give the claim back
+    assert api.post(f"/customers/{ids[0]}/return-to-pool", json={"reason": "退回"}).status_code == 200
+    assert api.post(f"/pool/{ids[2]}/claim").json["error"]["code"] == "daily_claim_cap"
     assert world.api("mgr").post(f"/pool/{ids[2]}/claim").status_code == 200  # the cap is per user
 
 
