@@ -20,6 +20,8 @@ REQUIRED = DataRequired | InputRequired | NotBlank
 
 
 def _type_schema(field):
+    if getattr(field, "openapi_schema", None):  # a field that takes JSON of its own shape (a rule's conditions)
+        return dict(field.openapi_schema)
     if isinstance(field, SelectMultipleField):
         values = [str(c[0]) for c in field.choices or []]
         # choices filled per request (a company's departments) are not known to the document: any string

@@ -56,12 +56,16 @@ def register_modules(pages, api):
     from .handovers.resource import handovers
     from .people import views as people_views
     from .people.resource import departments, roles, users
+    from .pool import tasks as pool_tasks  # noqa: F401 - declares the pool's scheduled tasks
+    from .pool import views as pool_views
 
+    pool_views.register_extras()  # before the 360 view is declared: its answer lists every section
     for resource in (customers, contacts, follow_ups, handovers, users, departments, roles):
         register(resource, pages, api)
     customer_views.register(pages, api)
     handover_views.register(pages, api)
     people_views.register(pages, api)
+    pool_views.register(pages, api)
     saved_views.register(pages, api, (customers, contacts, follow_ups, users, departments, roles))
     crm, settings = _l("Customers"), _l("Settings")
     for item in (

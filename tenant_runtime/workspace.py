@@ -37,6 +37,13 @@ def handover_tasks(principal):
     from .handovers.services import pending_for
 
     return decorate(pending_for(principal), principal)
+def recycle_soon(principal):
+    """My customers the public pool's recycling takes within the reminder days unless followed up."""
+    if not principal.can("pool.view"):
+        return None
+    from .pool.services import soon_for_owner
+
+    return soon_for_owner(current_tenant.session, principal.user_id)
 
 
 def home():
@@ -66,4 +73,5 @@ def home():
     impersonations = session.scalars(select(SysImpersonation).order_by(SysImpersonation.id.desc()).limit(10)).all() \
         if g.tenant_user.is_admin else []
     return render_template("tenant/home.html", user=g.tenant_user, stats=stats, overdue=overdue, due_today=due_today,
-                           recent=recent, impersonations=impersonations, handover_tasks=handover_tasks(principal))
+                           recent=recent, impersonations=impersonations, handover_tasks=handover_tasks(principal),
+                           recycle_soon=recycle_soon(principal))

@@ -136,6 +136,10 @@ class CustomerResource(Resource):
         values["confirm_duplicate"] = False
         return values
 
+    def field_labels(self):
+        # fields a move to or from the public pool records (tenant_runtime/pool/services.py)
+        return {**super().field_labels(), "recycle_reason": _l("Why in the public pool")}
+
     def detail_context(self, obj):
         from ..core.scope import current_principal
 
