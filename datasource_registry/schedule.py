@@ -207,3 +207,12 @@ def day_counts(day):
                               .where(ScheduledRun.run_date == day).group_by(ScheduledRun.status)).all()
     return {status: n for status, n in rows}
 
+
+
+# The declared tasks as ``[(name, label)]``, for the devops pages: set by the tenant runtime (tenant_runtime.init_app),
+# which owns the declarations, so the registry imports nothing of it.
+TASK_CATALOG = None
+
+
+def task_catalog():
+    return list(TASK_CATALOG()) if TASK_CATALOG else []

@@ -257,3 +257,8 @@ def run_inline(tenant_ids=None, day=None, again=False, progress=None):
         if progress:
             progress(row)
     return rows
+
+
+def task_catalog():
+    """``[(name, label)]`` of the tasks a run executes, for the devops pages."""
+    return [(task.name, task.label) for task in selected_tasks()]

@@ -189,3 +189,39 @@ def test_without_redis_the_cli_runs_the_same_runs_inline_once(app, tenants, sche
     result = runner.invoke(args=["crm", "run-tasks", "--tenant", tenants[0].code, "--again"])
     assert result.exit_code == 0 and dept_count(tenants[0], RAN) == 2 and run_rows(app)[tenants[0].id].attempts == 2
     assert runner.invoke(args=["crm", "run-tasks", "--tenant", "nosuchtenant"]).exit_code != 0
+
+
+def test_devops_see_each_tenants_last_run_result_and_failures(app, tenants, sched, api_as, login_page):
+    add_dept(tenants[1], FAIL_HERE)
+    assert app.test_cli_runner().invoke(args=["crm", "run-tasks"]).exit_code == 1
+    devops = api_as("devops")
+    resp = devops.get("/api/v1/scheduled-runs?latest=1")
+    assert resp.status_code == 200, resp.json
+    items = {item["tenant_id"]: item for item in resp.json["items"]}
+    assert set(items) == {str(t.id) for t in tenants}
+    ok, bad = items[str(tenants[0].id)], items[str(tenants[1].id)]
+    assert ok["status"] == "finished" and ok["enterprise_no"] == tenants[0].enterprise_no
+    assert [t["name"] for t in ok["tasks"]] == ["sched_probe", "sched_boom"]
+    assert ok["tasks"][0]["summary"]["executions"] == 1 and ok["finished_at"].endswith("+08:00")
+    assert bad["status"] == "failed" and bad["error_code"] == "task_failed" and bad["tasks_failed"] == 1
+    assert bad["tasks"][1] == {"name": "sched_boom", "status": "failed", "summary": None,
+                               "error_code": "task_failed", "error": bad["tasks"][1]["error"]}
+    assert "hunter2" not in resp.text and "[SQL" not in resp.text
+    failed = devops.get(f"/api/v1/scheduled-runs?status=failed&day={bad['day']}").json["items"]
+    assert [item["id"] for item in failed] == [bad["id"]]
+    assert devops.get(f"/api/v1/scheduled-runs/{bad['id']}").json == bad
+    assert devops.get(f"/api/v1/scheduled-runs?tenant_id={tenants[0].id}").json["items"] == [ok]
+    invalid = devops.get("/api/v1/scheduled-runs?day=yesterday&status=exploded")
+    assert invalid.status_code == 422 and set(invalid.json["error"]["fields"]) == {"day", "status"}
+    assert devops.get("/api/v1/scheduled-runs/999999").status_code == 404
+    assert api_as("ops").get("/api/v1/scheduled-runs").status_code == 403
+
+    page = login_page("devops").get("/schedule/")
+    assert page.status_code == 200
+    assert "task_failed" in page.text and tenants[1].code in page.text and tenants[0].code in page.text
+    assert "Scheduler test: fail where told to" in page.text and "hunter2" not in page.text
+    failed_page = login_page("devops").get("/schedule/?status=failed")
+    assert tenants[1].code in failed_page.text and f'data-tenant="{tenants[0].id}"' not in failed_page.text
+    history = login_page("devops").get(f"/schedule/tenants/{tenants[1].id}")
+    assert history.status_code == 200 and 'data-status="failed"' in history.text
+    assert login_page("ops").get("/schedule/").status_code == 403
