@@ -35,7 +35,7 @@ def scheduled_run_list():
     return cursor_page(filtered_runs(request.args), ScheduledRun.id)
 
 
-@api.get("/scheduled-runs/<int:run_id>")
+@api.get("/scheduled-runs/<int:scheduled_run_id>")
 @endpoint("One tenant's run of the scheduled tasks: each task's summary or failure code", response=ScheduledRunSchema)
-def scheduled_run_get(run_id):
-    return get_or_404(ScheduledRun, run_id)
+def scheduled_run_get(scheduled_run_id):
+    return get_or_404(ScheduledRun, scheduled_run_id)
