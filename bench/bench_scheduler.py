@@ -182,17 +182,20 @@ def rq_pass(env, args, databases):
             from datasource_registry.models import ScheduledRun
             from extensions import db
 
+            shown = t0
             while time.perf_counter() - t0 < args.timeout:
                 counts = dict(db.session.execute(select(ScheduledRun.status, func.count(ScheduledRun.id))
                                                  .group_by(ScheduledRun.status)).all())
                 db.session.commit()
                 ended = sum(counts.get(s, 0) for s in ("finished", "failed", "skipped"))
-                print(f"\r  pass: {ended}/{len(databases)} ended {counts}", end="", file=sys.stderr)
+                if time.perf_counter() - shown > 10:
+                    print(f"  pass: {ended}/{len(databases)} ended after {time.perf_counter() - t0:.0f} s {counts}",
+                          file=sys.stderr)
+                    shown = time.perf_counter()
                 if ended >= len(databases):
                     break
                 time.sleep(0.2)
         seconds = time.perf_counter() - t0
-        print(file=sys.stderr)
         failed_jobs = FailedJobRegistry("crm", connection=conn).count
         left = Queue("crm", connection=conn).count
     finally:
