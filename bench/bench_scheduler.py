@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench._harness import BenchEnv, admin_connection, run_main  # noqa: E402
+from bench._harness import BenchEnv, admin_connection, run_main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_REDIS = os.environ.get("TEST_REDIS_SERVER", "redis://127.0.0.1:6379") + "/14"
@@ -253,7 +253,7 @@ def run(args):
               f"({result['samples']} samples)")
         print(f"  peak runs queued or running     {result['peak_in_flight']} / {args.budget}")
         inline = inline_pass(env, args, databases)
-        print(f"Inline (flask crm run-tasks --again), one process, one tenant after another:")
+        print("Inline (flask crm run-tasks --again), one process, one tenant after another:")
         print(f"  pass time                       {inline['seconds']:.1f} s "
               f"({len(databases) / inline['seconds']:.1f} tenants/s)")
         print(f"  runs by status                  {inline['counts']}")

@@ -93,7 +93,7 @@ def run_day(run_id, inline=False):
 def _discard(tenant):
     try:
         tenant.session.rollback()
-    except Exception:  # the connection itself is gone: a new session gets a new one
+    except Exception:  # noqa: BLE001 - the connection itself is gone: a new session gets a new one
         tenant.close()
 
 

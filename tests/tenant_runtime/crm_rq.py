@@ -1,7 +1,6 @@
 """Real Redis and a real rq worker on the CRM's ``crm`` queue, for the CRM job and scheduler tests.
 
-Import the fixtures into a test module (``from tests.tenant_runtime.crm_rq import crm_redis, crm_worker``).
-They share the Redis database numbering of tests/datasource_registry/conftest.py (one database per xdist
+tests/tenant_runtime/conftest.py makes the fixtures available to every CRM test. They share the Redis database numbering of tests/datasource_registry/conftest.py (one database per xdist
 worker), so a burst worker of one test process never takes another's jobs."""
 
 import os

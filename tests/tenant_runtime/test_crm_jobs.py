@@ -15,7 +15,6 @@ from extensions import db
 from platform_admin.enterprises.models import STATUS_CLOSED, Enterprise
 from tenant_runtime.core import jobs
 from tests.tenant_runtime import job_probes
-from tests.tenant_runtime.crm_rq import crm_redis, crm_worker  # noqa: F401 - fixtures
 
 PROBE = "tests.tenant_runtime.job_probes:write_marker"
 

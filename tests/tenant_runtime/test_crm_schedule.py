@@ -4,7 +4,6 @@ or doubled when the scheduler restarts or a job is enqueued twice, at most CRM_S
 flight, one tenant's failure recorded with a code and not stopping the others; the same inline without
 Redis (``flask crm run-tasks``)."""
 
-import os
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ from datasource_registry.models import ScheduledRun
 from extensions import db
 from platform_admin.enterprises.models import STATUS_CLOSED, Enterprise
 from tenant_runtime.core import jobs, schedule
-from tests.tenant_runtime.crm_rq import ROOT, crm_redis, crm_worker, worker_env  # noqa: F401 - fixtures
+from tests.tenant_runtime.crm_rq import ROOT, worker_env
 from tests.tenant_runtime.sched_tasks import FAIL_HERE, RAN
 
 SETTINGS = {"CRM_TASKS": "sched_probe,sched_boom", "CRM_TASK_MODULES": "tests.tenant_runtime.sched_tasks"}
