@@ -151,6 +151,23 @@ def process_env(env, args):
             "CRM_SCHEDULE_INTERVAL": "10", **SETTINGS}
 
 
+def job_timings(conn):
+    """Medians over the tenants' finished rq jobs: seconds from enqueue to start, and from start to end."""
+    from rq.job import Job
+    from rq.registry import FinishedJobRegistry
+
+    from bench._harness import median
+
+    waits, runs = [], []
+    ids = FinishedJobRegistry("crm", connection=conn).get_job_ids()
+    for job in Job.fetch_many(ids, connection=conn):
+        if job is None or job.func_name != "tenant_runtime.core.jobs.run" or not job.started_at or not job.ended_at:
+            continue
+        waits.append((job.started_at - job.enqueued_at).total_seconds())
+        runs.append((job.ended_at - job.started_at).total_seconds())
+    return {"jobs": len(runs), "wait": median(waits), "run": median(runs)}
+
+
 def rq_pass(env, args, databases):
     import redis
     from rq import Queue
@@ -198,6 +215,7 @@ def rq_pass(env, args, databases):
         seconds = time.perf_counter() - t0
         failed_jobs = FailedJobRegistry("crm", connection=conn).count
         left = Queue("crm", connection=conn).count
+        timings = job_timings(conn)
     finally:
         peaks.stop.set()
         for proc in ([cron] if cron else []) + workers:
@@ -209,7 +227,7 @@ def rq_pass(env, args, databases):
                 proc.kill()
         conn.flushdb()
     peaks.join(timeout=5)
-    return {"seconds": seconds, "counts": counts, "failed_jobs": failed_jobs, "left_in_queue": left,
+    return {"seconds": seconds, "counts": counts, "failed_jobs": failed_jobs, "left_in_queue": left, "timings": timings,
             "peak_connections": peaks.connections, "peak_in_flight": peaks.in_flight, "samples": peaks.samples}
 
 
@@ -252,6 +270,9 @@ def run(args):
         print(f"  peak tenant server connections  {result['peak_connections']} / budget {args.budget} "
               f"({result['samples']} samples)")
         print(f"  peak runs queued or running     {result['peak_in_flight']} / {args.budget}")
+        t = result["timings"]
+        print(f"  a tenant's job (median of {t['jobs']})  {t['run'] * 1000:.0f} ms from start to end in its work horse, "
+              f"{t['wait']:.1f} s queued before a worker took it")
         inline = inline_pass(env, args, databases)
         print("Inline (flask crm run-tasks --again), one process, one tenant after another:")
         print(f"  pass time                       {inline['seconds']:.1f} s "

@@ -84,10 +84,23 @@ def run_day(run_id, inline=False):
             results[task.name] = {"status": "failed", "error_code": code, "error": message}
             if isinstance(exc, JobTimeoutException):
                 break  # rq stopped the job: the tasks left wait for the next attempt
+    _let_go(current_tenant)  # before the run stops counting as in flight: the next one may connect at once
     runs.finish(run_id, results)
     if not inline:
         top_up(day)
     return {"run": run_id, "tasks": results}
+
+
+def _let_go(tenant):
+    """Close the tenant's session and release its engine now (``core.jobs.run`` would, but only after the run is
+    recorded and the next one handed out), so runs in flight bound the tenant connections held."""
+    from datasource_registry.registry import release_tenant
+
+    try:
+        tenant.commit_if_written()
+    finally:
+        tenant.close()
+        release_tenant(tenant.tenant_id)
 
 
 def _discard(tenant):

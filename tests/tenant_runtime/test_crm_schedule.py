@@ -223,4 +223,6 @@ def test_devops_see_each_tenants_last_run_result_and_failures(app, tenants, sche
     assert tenants[1].code in failed_page.text and f'data-tenant="{tenants[0].id}"' not in failed_page.text
     history = login_page("devops").get(f"/schedule/tenants/{tenants[1].id}")
     assert history.status_code == 200 and 'data-status="failed"' in history.text
+    profile = login_page("devops").get(f"/enterprises/{tenants[1].id}")
+    assert f'href="/schedule/tenants/{tenants[1].id}"' in profile.text  # from the enterprise's datasource card
     assert login_page("ops").get("/schedule/").status_code == 403
