@@ -28,3 +28,15 @@ def boom(session, now):
     if _count(session, FAIL_HERE):
         raise RuntimeError("(pymysql.err.OperationalError) [SQL: UPDATE x SET secret=%(s)s] [parameters: hunter2]")
     return {"checked": 1}
+
+
+SLEEP_HERE = "sched-sleep-here"  # a tenant holding a department of this name sleeps past any job time limit
+
+
+@tenant_task("sched_sleep", "Scheduler test: hang where told to", order=30)
+def sleep(session, now):
+    import time
+
+    if _count(session, SLEEP_HERE):
+        time.sleep(60)
+    return {"slept": 0}

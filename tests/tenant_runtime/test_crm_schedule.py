@@ -7,6 +7,7 @@ Redis (``flask crm run-tasks``)."""
 import subprocess
 import sys
 import time
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -19,7 +20,7 @@ from extensions import db
 from platform_admin.enterprises.models import STATUS_CLOSED, Enterprise
 from tenant_runtime.core import jobs, schedule
 from tests.tenant_runtime.crm_rq import ROOT, worker_env
-from tests.tenant_runtime.sched_tasks import FAIL_HERE, RAN
+from tests.tenant_runtime.sched_tasks import FAIL_HERE, RAN, SLEEP_HERE
 
 SETTINGS = {"CRM_TASKS": "sched_probe,sched_boom", "CRM_TASK_MODULES": "tests.tenant_runtime.sched_tasks"}
 
@@ -157,6 +158,34 @@ def test_one_tenants_failure_is_recorded_with_a_code_and_stops_nothing_else(app,
     rows = run_rows(app)
     assert rows[failing.id].status == "failed" and rows[failing.id].attempts == 2
     assert rows[tenants[0].id].attempts == 1 and rows[closed.id].status == "skipped"
+
+
+def test_a_run_whose_worker_died_is_run_again_and_a_hung_tenant_is_stopped_alone(app, tenants, crm_redis, crm_worker,
+                                                                                 sched, monkeypatch):
+    """A run left ``running`` by a worker that died (older than the job time limit) is handed out again by the
+    next tick; a tenant whose task hangs is stopped at the time limit, recorded as timed out, and the other
+    tenants' runs finish."""
+    settings = {**sched, "CRM_TASKS": "sched_probe,sched_sleep", "TENANT_JOB_TIMEOUT": 3}
+    for name, value in settings.items():
+        monkeypatch.setitem(app.config, name, value)
+    hung = tenants[2]
+    add_dept(hung, SLEEP_HERE)
+    tick(app)
+    with app.app_context():  # tenant 0's run was taken by a worker that then died, long ago
+        row = db.session.scalar(select(ScheduledRun).where(ScheduledRun.tenant_id == tenants[0].id))
+        row.status, row.attempts, row.started_at = "running", 1, runs.stale_before() - timedelta(seconds=1)
+        db.session.commit()
+        Queue("crm", connection=crm_redis).remove(row.job_id)
+    assert tick(app)["recovered"] == 1
+    result = crm_worker(**settings)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = run_rows(app)
+    assert rows[tenants[0].id].status == "finished" and rows[tenants[0].id].attempts == 2
+    assert rows[tenants[1].id].status == "finished" and rows[tenants[1].id].attempts == 1
+    stopped = rows[hung.id]
+    assert stopped.status == "failed" and stopped.error_code == "timed_out", (stopped.error_code, stopped.error)
+    assert stopped.result["tasks"]["sched_probe"]["status"] == "finished"
+    assert [dept_count(t, RAN) for t in tenants] == [1, 1, 1]
 
 
 def test_at_most_the_configured_number_of_runs_is_in_flight(app, tenants, crm_redis, crm_worker, sched, monkeypatch):
