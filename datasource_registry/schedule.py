@@ -216,3 +216,20 @@ TASK_CATALOG = None
 
 def task_catalog():
     return list(TASK_CATALOG()) if TASK_CATALOG else []
+
+
+def schedulers():
+    """The ``rq cron`` schedulers alive now (a heartbeat within rq's time-to-live): ``[(name, last heartbeat as
+    naive UTC)]``; ``None`` without ``REDIS_URL``. Raises ``redis.RedisError`` when Redis does not answer."""
+    if not current_app.config.get("REDIS_URL"):
+        return None
+    from redis import Redis
+    from rq.cron import CronScheduler
+
+    timeout = current_app.config.get("REDIS_SOCKET_TIMEOUT")
+    conn = Redis.from_url(current_app.config["REDIS_URL"], socket_timeout=timeout, socket_connect_timeout=timeout)
+    alive = []
+    for scheduler in CronScheduler.all(connection=conn):
+        beat = scheduler.last_heartbeat
+        alive.append((scheduler.name, beat.replace(tzinfo=None) if beat else None))
+    return alive

@@ -1,6 +1,7 @@
 """Devops pages: the scheduled tasks' runs, each tenant's latest first, and one tenant's history."""
 
 from flask import Blueprint, current_app, render_template, request
+from redis import RedisError
 from sqlalchemy import case, select
 
 from common.db import get_or_404
@@ -28,10 +29,16 @@ def run_list():
         status = None
     page = html_page(query, [_ORDER, ScheduledRun.tenant_id])
     config = current_app.config
+    try:
+        alive, queue_down = runs.schedulers(), False
+    except RedisError:
+        alive, queue_down = [], True
     return render_template("schedule/list.html", page=page, day=day, counts=runs.day_counts(day),
                            eligible=len(runs.eligible_tenant_ids()), status=status, statuses=SCHEDULED_RUN_STATUSES,
                            tasks=runs.task_catalog(), outcomes=task_outcomes, at=config.get("CRM_SCHEDULE_AT"),
-                           concurrency=config.get("CRM_SCHEDULE_CONCURRENCY"), redis=bool(config.get("REDIS_URL")))
+                           concurrency=config.get("CRM_SCHEDULE_CONCURRENCY"), redis=bool(config.get("REDIS_URL")),
+                           schedulers=alive, queue_down=queue_down,
+                           last_seen=max((beat for _name, beat in alive or () if beat), default=None))
 
 
 @bp.get("/tenants/<int:ent_id>")

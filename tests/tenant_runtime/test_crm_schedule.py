@@ -255,3 +255,22 @@ def test_devops_see_each_tenants_last_run_result_and_failures(app, tenants, sche
     profile = login_page("devops").get(f"/enterprises/{tenants[1].id}")
     assert f'href="/schedule/tenants/{tenants[1].id}"' in profile.text  # from the enterprise's datasource card
     assert login_page("ops").get("/schedule/").status_code == 403
+
+
+def test_devops_see_whether_a_scheduler_is_running(app, tenants, crm_redis, sched, login_page):
+    devops = login_page("devops")
+    assert 'data-state="none"' in devops.get("/schedule/").text
+    env = worker_env(app, CRM_SCHEDULE_INTERVAL=3600, **sched)
+    cron = subprocess.Popen([sys.executable, "-m", "rq.cli", "cron", "tenant_runtime.core.cron", "--url",
+                             env["REDIS_URL"]], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while 'data-state="running" data-count="1"' not in (page := devops.get("/schedule/").text):
+            assert time.monotonic() < deadline, page
+            time.sleep(0.2)
+    finally:
+        cron.terminate()
+        cron.wait(timeout=30)
+    assert 'data-state="none"' in devops.get("/schedule/").text  # it said goodbye
+    app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"  # nothing listens there (crm_redis restores the setting)
+    assert 'data-state="queue_down"' in devops.get("/schedule/").text
