@@ -23,7 +23,6 @@ import logging
 from contextlib import contextmanager
 
 from flask import current_app, has_app_context
-from flask_babel import gettext as _
 from rq import Callback
 from rq.timeouts import JobTimeoutException
 
@@ -38,6 +37,7 @@ log = logging.getLogger(__name__)
 LOCK = "crm:schedule:lock"
 RUN_DAY = "tenant_runtime.core.schedule:run_day"
 ALIVE = ("queued", "started", "deferred", "scheduled")
+SKIPPED = "skipped: the tenant is closed, suspended or not provisioned"  # stored as job errors are: plain English
 
 
 # ---------------------------------------------------------------------------- one tenant's day
@@ -119,8 +119,7 @@ def on_run_failure(job, connection, exc_type, exc_value, tb):
         return
     status = "failed"
     if exc_type is jobs.TenantUnavailable:
-        code, error, status = "tenant_unavailable", "skipped: the tenant is closed, suspended or not provisioned", \
-            "skipped"
+        code, error, status = "tenant_unavailable", SKIPPED, "skipped"
     elif isinstance(exc_value, JobTimeoutException):
         code, error = "timed_out", f"timed out: the run took longer than its limit of {job.timeout} seconds"
     else:
@@ -257,8 +256,7 @@ def run_inline(tenant_ids=None, day=None, again=False, progress=None):
         try:
             jobs.run(RUN_DAY, row.tenant_id, row.id, True)
         except jobs.TenantUnavailable:
-            runs.fail(row.id, "tenant_unavailable", _("skipped: the tenant is closed, suspended or not provisioned"),
-                      status="skipped")
+            runs.fail(row.id, "tenant_unavailable", SKIPPED, status="skipped")
         except Exception as exc:
             from datasource_registry.jobs import failure_of
 
