@@ -117,6 +117,15 @@ class Config:
     # runs per process (--threads); by default one tenant may take a quarter of them.
     WEB_THREADS = _int("WEB_THREADS", 8)
     TENANT_REQUEST_LIMIT = _int("TENANT_REQUEST_LIMIT", max(1, WEB_THREADS // 4))
+    # The CRM's scheduled tasks (tenant_runtime/core/tasks.py), run once per tenant and local day by `rq cron`
+    # (tenant_runtime/core/cron.py): a tenant's run of day D is due from CRM_SCHEDULE_AT local time on D. At most
+    # CRM_SCHEDULE_CONCURRENCY tenants' runs are queued or running at once across all workers (each holds one
+    # tenant connection); a failed run is retried by later ticks until it has been tried CRM_SCHEDULE_ATTEMPTS times.
+    CRM_SCHEDULE_AT = os.environ.get("CRM_SCHEDULE_AT", "02:00")
+    CRM_SCHEDULE_CONCURRENCY = _int("CRM_SCHEDULE_CONCURRENCY", TENANT_CONNECTION_BUDGET)
+    CRM_SCHEDULE_ATTEMPTS = _int("CRM_SCHEDULE_ATTEMPTS", 3)
+    CRM_TASKS = os.environ.get("CRM_TASKS", "")  # comma-separated task names to run; empty: every declared task
+    CRM_TASK_MODULES = os.environ.get("CRM_TASK_MODULES", "")  # extra modules declaring tasks, imported before a run
     TENANT_CACHE_TTL = float(os.environ.get("TENANT_CACHE_TTL", "5"))  # seconds a tenant lookup is reused
     # A tenant pool keeps min connections when idle and opens up to max under load; connections idle this
     # many seconds are closed again down to min (HikariCP's idleTimeout; 0 keeps them until evicted).

@@ -2,10 +2,10 @@
 (with who and when) and the re-encryption of the secret when master keys rotate: enforced here, at
 the ORM level, so no code path can change one."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint, event, inspect
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, event, inspect
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from common.timeutil import utcnow
@@ -148,6 +148,48 @@ class FleetRun(db.Model):
         if not self.total:  # nothing counted yet (running) or nothing to do (ended)
             return 0 if self.status == "running" else 100
         return min(100, round(100 * self.done / self.total))
+
+SCHEDULED_RUN_STATUSES = {
+    "pending": _l("Waiting for its turn"),
+    "queued": _l("Queued"),
+    "running": _l("Running"),
+    "finished": _l("Finished"),
+    "failed": _l("Failed"),
+    "skipped": _l("Skipped: tenant not available"),
+}
+
+
+class ScheduledRun(db.Model):
+    """The CRM's scheduled tasks for one tenant on one day (``datasource_registry.schedule``): one row per
+    tenant and local day, claimed idempotently (the unique key), so a restarted or second scheduler neither
+    loses nor doubles a run. ``result`` holds each task's summary or its failure code, never a driver's text."""
+
+    __tablename__ = "scheduled_run"
+    __audit__ = False  # moves with every run; the rows are the record devops read
+    __table_args__ = (UniqueConstraint("tenant_id", "run_date", name="uq_scheduled_run_tenant_day"),
+                      Index("ix_scheduled_run_day_status", "run_date", "status"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id"), index=True)
+    run_date: Mapped[date]
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    job_id: Mapped[str | None] = mapped_column(String(64))
+    result: Mapped[dict | None] = mapped_column(JSON)
+    tasks_failed: Mapped[int] = mapped_column(default=0)
+    error_code: Mapped[str | None] = mapped_column(String(40))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    queued_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+    enterprise = relationship("Enterprise")
+
+    @property
+    def status_label(self):
+        return SCHEDULED_RUN_STATUSES.get(self.status, self.status)
+
 
 def _password_unchanged(old_token, new_token):
     from .secrets import SecretUnreadable, decrypt

@@ -69,6 +69,8 @@ def init_app(app):
     from .onboarding.public_views import bp as public_bp
     from .onboarding.views import bp as onboarding_bp
     from .permissions import enforce
+    from .schedule import api as _schedule_api  # noqa: F401
+    from .schedule.views import bp as schedule_bp
 
     if send_first_login not in NOTIFY_HOOKS:
         NOTIFY_HOOKS.append(send_first_login)
@@ -83,7 +85,7 @@ def init_app(app):
 
     csrf.exempt(api)  # bearer tokens only; cookies never authorise the API
     for bp in (auth_bp, dashboard_bp, public_bp, onboarding_bp, enterprises_bp, contracts_bp, staff_bp, audit_bp,
-               outbox_bp, files_bp, datasources_bp, registry_bp, fleet_bp, api):
+               outbox_bp, files_bp, datasources_bp, registry_bp, fleet_bp, schedule_bp, api):
         app.register_blueprint(bp)
     app.before_request(enforce)
     register_error_handlers(app)

@@ -111,6 +111,11 @@ MATRIX = {
     "api.fleet_run_create": DEVOPS,
     "api.fleet_run_get": DEVOPS,
     "api.fleet_run_resume": DEVOPS,
+    # the CRM's scheduled tasks across every tenant (devops)
+    "schedule.run_list": DEVOPS,
+    "schedule.tenant_runs": DEVOPS,
+    "api.scheduled_run_list": DEVOPS,
+    "api.scheduled_run_get": DEVOPS,
     # administration
     "staff.staff_list": ADMIN,
     "staff.staff_new": ADMIN,

@@ -29,6 +29,11 @@ def init_app(app):
     from .cli import crm_cli
 
     app.cli.add_command(crm_cli)
+    from datasource_registry import schedule
+
+    from .core.schedule import task_catalog
+
+    schedule.TASK_CATALOG = task_catalog  # the devops pages name the declared tasks
 
 
 _REGISTERED = set()

@@ -71,3 +71,39 @@ def fill(code, customers, follow_ups, chunk):
     with engine.connect() as conn, tqdm(total=customers + follow_ups, unit="row", unit_scale=True) as bar:
         fill_volume(conn, customers, follow_ups, chunk=chunk, progress=bar.update)
     click.echo(f"added {customers} customers and {follow_ups} follow-ups to {code}")
+
+
+@crm_cli.command("run-tasks")
+@click.option("--tenant", "codes", multiple=True, help="A tenant code (repeatable); default: every open tenant.")
+@click.option("--again", is_flag=True, help="Run again a day that already ran (the tasks are idempotent).")
+@with_appcontext
+def run_tasks(codes, again):
+    """Run the CRM's scheduled tasks of the due day inline, one tenant after another (what the scheduler's
+    jobs do through rq): for the embedded default without Redis, or by hand. Exit code 1 if any run failed."""
+    from sqlalchemy import select
+
+    from extensions import db
+    from platform_admin.enterprises.models import Enterprise
+
+    from .core.schedule import run_inline
+
+    ids = None
+    if codes:
+        found = dict(db.session.execute(select(Enterprise.enterprise_no, Enterprise.id)
+                                        .where(Enterprise.enterprise_no.in_([c.upper() for c in codes]))).all())
+        unknown = [c for c in codes if c.upper() not in found]
+        if unknown:
+            raise click.ClickException(f"no tenant {', '.join(unknown)}")
+        ids = list(found.values())
+
+    def report(row):
+        tasks = (row.result or {}).get("tasks", {})
+        line = ", ".join(f"{name}: {o.get('error_code') or o.get('summary')}" for name, o in tasks.items())
+        click.echo(f"{row.enterprise.enterprise_no.lower()} {row.run_date} {row.status}"
+                   f"{' ' + row.error_code if row.error_code else ''}{' — ' + line if line else ''}")
+
+    rows = run_inline(ids, again=again, progress=report)
+    failed = [row for row in rows if row.status == "failed"]
+    click.echo(f"{len(rows)} tenants, {len(failed)} failed")
+    if failed:
+        raise SystemExit(1)

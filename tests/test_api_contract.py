@@ -97,7 +97,10 @@ def join_fleet_coordinators(app):
 
 def seed_control_plane(app, tenant):
     """Rows for every path id of the control-plane API: {path parameter: id}."""
-    from datasource_registry.models import Datasource, FleetRun, TenantJob
+    from datetime import date
+
+    from common.timeutil import utcnow
+    from datasource_registry.models import Datasource, FleetRun, ScheduledRun, TenantJob
     from extensions import db
     from platform_admin.auth.services import create_staff
     from platform_admin.enterprises.models import Enterprise
@@ -119,9 +122,17 @@ def seed_control_plane(app, tenant):
         failed = TenantJob(id="f" * 32, kind="upgrade", tenant_id=tenant.id, datasource_id=ds.id, status="failed",
                            error="OperationalError: gone away", fleet_run_id=run.id)
         db.session.add(failed)
+        # A scheduled run of the CRM's tasks where one task failed.
+        scheduled = ScheduledRun(tenant_id=tenant.id, run_date=date(2026, 11, 30), status="failed", attempts=1,
+                                 tasks_failed=1, error_code="task_failed", error="pool_recycle: failed",
+                                 started_at=utcnow(), finished_at=utcnow(),
+                                 result={"tasks": {"probe": {"status": "finished", "summary": {"n": 1}},
+                                                   "pool_recycle": {"status": "failed", "error_code": "task_failed",
+                                                                    "error": "failed"}}})
+        db.session.add(scheduled)
         db.session.commit()
         return {"ent_id": tenant.id, "app_id": application.id, "contract_id": contract.id, "staff_id": colleague.id,
-                "run_id": run.id, "job_id": failed.id}
+                "run_id": run.id, "job_id": failed.id, "scheduled_run_id": scheduled.id}
 
 
 # Revoking its own token would sign the run out, so every later call would only meet 401s;

@@ -45,15 +45,16 @@ def queue():
                                                   socket_connect_timeout=timeout))
 
 
-def enqueue(func, tenant_id, *args, job_id=None, timeout=None):
+def enqueue(func, tenant_id, *args, job_id=None, timeout=None, on_failure=None):
     """Run ``func(*args)`` for tenant ``tenant_id``: on rq with ``REDIS_URL`` (returns the rq job), inline
-    otherwise (returns the function's result). Raises ``redis.RedisError`` when Redis does not take it."""
+    otherwise (returns the function's result). Raises ``redis.RedisError`` when Redis does not take it.
+    ``on_failure``: an rq ``Callback`` for a job that fails in a worker (refused, timed out, raised)."""
     tenant_id = int(tenant_id)
     if not current_app.config.get("REDIS_URL"):
         return run(_path(func), tenant_id, *args)
     return queue().enqueue(run, _path(func), tenant_id, *args, job_id=job_id, meta={"tenant_id": tenant_id},
                            job_timeout=timeout or current_app.config.get("TENANT_JOB_TIMEOUT", 300),
-                           result_ttl=86400, failure_ttl=7 * 86400)
+                           result_ttl=86400, failure_ttl=7 * 86400, on_failure=on_failure)
 
 
 def run(path, tenant_id, *args):

@@ -61,6 +61,8 @@ API_CELLS = [
     ("POST", "/api/v1/fleet-runs", {A, D}),
     ("GET", "/api/v1/fleet-runs/999999", {A, D}),
     ("POST", "/api/v1/fleet-runs/999999/resume", {A, D}),
+    ("GET", "/api/v1/scheduled-runs", {A, D}),
+    ("GET", "/api/v1/scheduled-runs/999999", {A, D}),
     ("GET", "/api/v1/audit-events", {A}),
     ("GET", "/api/v1/outbox", {A}),
 ]
@@ -98,6 +100,8 @@ PAGE_CELLS = [
     ("POST", "/fleet/", {A, D}),
     ("GET", "/fleet/999999", {A, D}),
     ("POST", "/fleet/999999/resume", {A, D}),
+    ("GET", "/schedule/", {A, D}),
+    ("GET", "/schedule/tenants/999999", {A, D}),
     ("GET", "/staff/", {A}),
     ("GET", "/staff/new", {A}),
     ("GET", "/staff/999999/edit", {A}),
