@@ -207,3 +207,26 @@ def test_the_360_timeline_is_newest_first_with_authors(app, admin, customer):
     assert view["customer"]["last_follow_up_at"] == view["follow_ups"][0]["created_at"]
     page = page_client(app, tenant).get(f"/t/{tenant.code}/customers/{customer}").text
     assert page.index("第三次") < page.index("第二次") < page.index("第一次")
+
+
+def test_the_form_does_not_offer_the_contacts_of_a_customer_the_user_cannot_see(app, tenants):
+    """Opening the follow-up form with another department's customer number shows none of its contacts
+    (the choices are part of that customer's record), neither on the first view nor after an error."""
+    tenant = tenants[0]
+    east, west = add_dept(tenant, "东区"), add_dept(tenant, "西区")
+    add_user(tenant, "fu_east", ("sales",), east)
+    add_user(tenant, "fu_west", ("sales",), west)
+    owner = tenant_api(app, tenant, "fu_east")
+    cid = owner.post("/customers", json=customer_body()).json["id"]
+    assert owner.post("/contacts", json={"customer_id": cid, "contact_name": "机密联系人王",
+                                         "phone": "13700137000"}).status_code == 201
+    mine = page_client(app, tenant, "fu_east").get(f"/t/{tenant.code}/follow-ups/new?customer_id={cid}")
+    assert "机密联系人王" in mine.text  # control: the owner is offered the contact
+    stranger = page_client(app, tenant, "fu_west")
+    form = stranger.get(f"/t/{tenant.code}/follow-ups/new?customer_id={cid}")
+    assert form.status_code in (200, 404) and "机密联系人王" not in form.text
+    posted = stranger.post(f"/t/{tenant.code}/follow-ups/new", data={
+        "csrf_token": csrf_from(stranger.get(f"/t/{tenant.code}/follow-ups/new").text), "customer_id": cid,
+        "follow_type": "phone", "content": ""})
+    assert posted.status_code == 422 and "机密联系人王" not in posted.text
+    assert follow_up_count(tenant) == 0
