@@ -230,3 +230,26 @@ def test_the_form_does_not_offer_the_contacts_of_a_customer_the_user_cannot_see(
         "follow_type": "phone", "content": ""})
     assert posted.status_code == 422 and "机密联系人王" not in posted.text
     assert follow_up_count(tenant) == 0
+
+
+def test_recent_activity_on_the_home_page_follows_the_data_scope(app, tenants):
+    tenant = tenants[0]
+    sales = add_dept(tenant, "销售部")
+    east, west = add_dept(tenant, "东区", sales), add_dept(tenant, "西区", sales)
+    add_user(tenant, "ra_east", ("sales",), east)
+    add_user(tenant, "ra_west", ("sales",), west)
+    add_user(tenant, "ra_mgr", ("sales_manager",), sales)
+    for who, text in (("ra_east", "东区的拜访纪要"), ("ra_west", "西区的电话纪要")):
+        api = tenant_api(app, tenant, who)
+        cid = api.post("/customers", json=customer_body()).json["id"]
+        assert api.post("/follow-ups", json=follow_body(cid, content=text)).status_code == 201
+
+    def recent(username):
+        html = page_client(app, tenant, username).get(f"/t/{tenant.code}/").text
+        return re.search(r'<section class="card" id="recent">(.*?)</section>', html, re.S).group(1)
+
+    assert "东区的拜访纪要" in recent("ra_east") and "西区的电话纪要" not in recent("ra_east")
+    assert "西区的电话纪要" in recent("ra_west") and "东区的拜访纪要" not in recent("ra_west")
+    assert "东区的拜访纪要" in recent("ra_mgr") and "西区的电话纪要" in recent("ra_mgr")
+    east_list = tenant_api(app, tenant, "ra_east").get("/follow-ups?view=all").json["items"]
+    assert [f["content"] for f in east_list] == ["东区的拜访纪要"]
