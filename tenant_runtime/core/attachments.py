@@ -75,7 +75,9 @@ def download(attachment_id):
     if attachment is None or attachment.owner_type != "follow_up":
         abort(404)
     follow_up = session.get(CrmFollowUp, attachment.owner_id)
-    customer = session.get(CrmCustomer, follow_up.relation_id) if follow_up else None
+    # only a customer's follow-up is judged by its customer's scope (a lead's has a number of its own)
+    customer = session.get(CrmCustomer, follow_up.relation_id) \
+        if follow_up and follow_up.relation_type == "customer" else None
     principal = current_principal()
     if customer is None or customer.deleted_at is not None or not principal.can("followup.view") \
             or not principal.sees(customer.owner_id, customer.dept_id):

@@ -281,3 +281,22 @@ def test_the_timeline_links_each_file(app, admin, customer):
     [attachment] = attachments_of(admin, customer)
     page = page_client(app, tenant).get(f"/t/{tenant.code}/customers/{customer}").text
     assert re.search(rf'href="/t/{tenant.code}/attachments/{attachment["id"]}">报价单.pdf</a>', page)
+
+
+def test_a_file_of_a_follow_up_on_something_else_is_not_judged_by_a_customer_of_the_same_number(app, admin,
+                                                                                                  customer):
+    """A follow-up on a lead (relation_type "lead") whose number equals a customer's: its file is not sent on
+    the strength of that unrelated customer's scope."""
+    tenant = admin.tenant
+    assert upload(app, tenant, customer, PDF, "客户的.pdf").status_code == 302
+    engine = tenant.engine()
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE crm_follow_up SET relation_type = 'lead'"))
+    engine.dispose()
+    [path] = stored_files(app, tenant)
+    engine = tenant.engine()
+    with engine.connect() as conn:
+        attachment_id = conn.execute(sa.text("SELECT MAX(id) FROM crm_attachment")).scalar()
+    engine.dispose()
+    assert os.path.exists(path)
+    assert download(page_client(app, tenant), tenant, attachment_id).status_code == 404
