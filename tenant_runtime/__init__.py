@@ -51,6 +51,7 @@ def register_modules(pages, api):
     from .core.resource import register
     from .customers import views as customer_views
     from .customers.resource import customers
+    from .followups import views as followup_views
     from .followups.resource import follow_ups
     from .people import views as people_views
     from .people.resource import departments, roles, users
@@ -58,6 +59,7 @@ def register_modules(pages, api):
     for resource in (customers, contacts, follow_ups, users, departments, roles):
         register(resource, pages, api)
     customer_views.register(pages, api)
+    followup_views.register(pages, api)
     people_views.register(pages, api)
     saved_views.register(pages, api, (customers, contacts, follow_ups, users, departments, roles))
     crm, settings = _l("Customers"), _l("Settings")

@@ -300,3 +300,42 @@ def test_a_file_of_a_follow_up_on_something_else_is_not_judged_by_a_customer_of_
     engine.dispose()
     assert os.path.exists(path)
     assert download(page_client(app, tenant), tenant, attachment_id).status_code == 404
+
+
+def test_the_api_adds_files_to_ones_own_follow_up_and_downloads_them(app, company):
+    """The API twin: POST /follow-ups/<id>/attachments (multipart ``attachment``) by the follow-up's author,
+    GET /attachments/<id> with the bearer token, under the same rules as the page."""
+    tenant, cid, _attachment = company
+    east, west, mgr = (tenant_api(app, tenant, name) for name in ("att_east", "att_west", "att_mgr"))
+    follow_up = east.post("/follow-ups", json={"customer_id": cid, "follow_type": "email", "content": "发了报价"}).json
+
+    def add(api, data, name, field="attachment"):
+        return api.client.post(f"{api.prefix}/follow-ups/{follow_up['id']}/attachments",
+                               headers={"Authorization": f"Bearer {api.token}"}, content_type="multipart/form-data",
+                               data={field: (io.BytesIO(data), name)})
+
+    made = add(east, PNG, "现场照片.png")
+    assert made.status_code == 201, made.json
+    assert (made.json["file_name"], made.json["content_type"], made.json["size"]) == ("现场照片.png", "image/png",
+                                                                                       len(PNG))
+    assert [a["id"] for a in east.get(f"/follow-ups/{follow_up['id']}").json["attachments"]] == [made.json["id"]]
+    def fetch(api, attachment_id):
+        resp = api.get(f"/attachments/{attachment_id}")
+        resp.get_data()
+        resp.close()
+        return resp
+
+    got = fetch(east, made.json["id"])
+    assert got.status_code == 200 and got.data == PNG and got.headers["Content-Type"] == "image/png"
+    assert fetch(mgr, made.json["id"]).status_code == 200
+    assert fetch(west, made.json["id"]).status_code == 404
+    before = count(tenant, "crm_attachment")
+    refused = add(east, b"MZ\x90\x00 a program", "照片.png")
+    assert refused.status_code == 422 and "attachment" in refused.json["error"]["fields"]
+    missing = add(east, PDF, "x.pdf", field="file")
+    assert missing.status_code == 422 and "attachment" in missing.json["error"]["fields"]
+    not_author = add(mgr, PDF, "经理补充.pdf")
+    assert not_author.status_code == 409 and not_author.json["error"]["code"] == "not_author"
+    assert add(west, PDF, "外人.pdf").status_code == 404
+    assert count(tenant, "crm_attachment") == before
+    assert east.get("/attachments/999999").json["error"]["code"] == "not_found"
