@@ -59,9 +59,9 @@ def register_modules(pages, api):
     for resource in (customers, contacts, follow_ups, users, departments, roles):
         register(resource, pages, api)
     customer_views.register(pages, api)
-    followup_views.register(pages, api)
     people_views.register(pages, api)
     saved_views.register(pages, api, (customers, contacts, follow_ups, users, departments, roles))
+    followup_views.register(pages, api)
     crm, settings = _l("Customers"), _l("Settings")
     for item in (
         NavItem("tenant.home", _l("Workspace"), None, order=0),
