@@ -17,7 +17,7 @@ Input is declared by WTForms classes (the same ones that validate the HTML pages
 body, ``query`` for query parameters (validated before the view runs, 422 naming the fields), ``upload``
 for a multipart file field. Output is declared by a marshmallow schema (``common/schemas.py``);
 ``page=True`` answers the list contract ``{"items": [...], "next_cursor": ...}`` and takes ``limit`` and
-``cursor``. ``errors`` lists the error statuses the view itself raises; the ones that follow from the
+``cursor``; ``files`` (content types) declares a download, whose view returns the file's response. ``errors`` lists the error statuses the view itself raises; the ones that follow from the
 declaration (400/422 for input, 401/403 for a non-public endpoint, 404 for a path parameter) are added
 by the document builder.
 
@@ -61,6 +61,7 @@ class Declaration:
     partial: bool = False  # PATCH: the body is laid over current values, so no field is required
     optional_body: bool = False  # the body may be left out altogether (e.g. a DELETE's confirmation)
     upload: str | None = None  # name of the multipart file field
+    files: tuple = ()  # content types of a file answer (a download): the view returns the file's response
     query: type | None = None  # a WTForms form class read from the query string
     errors: tuple = ()
     description: str | None = None
@@ -76,6 +77,8 @@ class Declaration:
             if result is not None:
                 raise TypeError("a 204 endpoint returns None")
             return current_app.response_class(status=204)
+        if self.files:
+            return result
         if isinstance(self.response, dict):
             body = result
         elif self.page:
@@ -88,12 +91,12 @@ class Declaration:
 
 
 def endpoint(summary, *, status=200, response=None, page=False, body=None, partial=False, upload=None, query=None,
-             errors=(), description=None, optional_body=False):
+             errors=(), description=None, optional_body=False, files=()):
     """Declare an API view (see the module docstring). Put it under the route decorator."""
-    if status != 204 and response is None:
+    if status != 204 and response is None and not files:
         raise TypeError(f"{summary!r}: an endpoint that answers {status} declares its response schema")
     decl = Declaration(summary=summary, status=status, response=response, page=page, body=body, partial=partial,
-                       upload=upload, query=query, errors=tuple(errors), description=description,
+                       upload=upload, files=tuple(files), query=query, errors=tuple(errors), description=description,
                        optional_body=optional_body)
 
     def decorate(view):
@@ -181,6 +184,9 @@ def _request_body(decl):
 def _success(decl):
     if decl.status == 204:
         return {"description": STATUS_TEXT[204]}
+    if decl.files:
+        binary = {"schema": {"type": "string", "format": "binary"}}
+        return {"description": STATUS_TEXT.get(decl.status, "OK"), "content": {t: binary for t in decl.files}}
     if decl.page:
         schema = {"type": "object", "required": ["items", "next_cursor"], "properties": {
             "items": {"type": "array", "items": decl.response},

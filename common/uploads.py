@@ -60,11 +60,15 @@ def safe_name(name, content_type=None):
     The last path component only; no control or invisible formatting characters (a CR/LF breaks the
     response header, a right-to-left override disguises the extension); none of the characters a
     desktop cannot save (pathvalidate, for every platform); at most NAME_MAX_BYTES, the extension
-    kept. Chinese and other letters stay. Nothing left: ``upload.<ext>``.
+    kept. Chinese and other letters stay. Nothing left, or only an extension: ``upload.<ext>``.
     """
     name = re.split(r"[\\/]", name or "")[-1]
     name = "".join(ch for ch in name if not unicodedata.category(ch).startswith("C"))
-    name = sanitize_filename(_shortened(name), platform="universal").strip(" .")
+    name = sanitize_filename(_shortened(name), platform="universal")
+    only_extension = re.fullmatch(r"[ .]*\.([^ .]+)", name)  # ".pdf", what is left of "../.pdf": no stem
+    if only_extension:
+        return f"upload.{only_extension.group(1)}"
+    name = name.strip(" .")
     return name or f"upload.{EXTENSIONS.get(content_type, 'bin')}"
 
 

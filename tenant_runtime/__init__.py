@@ -56,6 +56,7 @@ def register_modules(pages, api):
     from .core.resource import register
     from .customers import views as customer_views
     from .customers.resource import customers
+    from .followups import views as followup_views
     from .followups.resource import follow_ups
     from .handovers import views as handover_views
     from .handovers.resource import handovers
@@ -72,6 +73,7 @@ def register_modules(pages, api):
     people_views.register(pages, api)
     pool_views.register(pages, api)
     saved_views.register(pages, api, (customers, contacts, follow_ups, users, departments, roles))
+    followup_views.register(pages, api)
     crm, settings = _l("Customers"), _l("Settings")
     for item in (
         NavItem("tenant.home", _l("Workspace"), None, order=0),

@@ -26,12 +26,24 @@ def _contacts_of(customer_id):
     return select(CrmContact).where(CrmContact.customer_id == customer_id, CrmContact.deleted_at.is_(None))
 
 
+def lock_contacts_of(customer_id):
+    """Hold the customer's row until the commit, so that changes to who is its primary contact are made one
+    after another: two at once would each clear the old primary and both set theirs, and the unique index
+    would refuse the second commit."""
+    current_tenant.session.execute(select(CrmCustomer.id).where(CrmCustomer.id == customer_id).with_for_update())
+
+
 def make_primary(contact):
-    """The one primary contact of its customer (the others lose the flag first: the unique index allows one)."""
+    """The one primary contact of its customer (the others lose the flag first: the unique index allows one).
+    A new contact needs no id yet: it is not among the others. Nothing of ``contact`` is flushed here, so a
+    duplicate phone fails at the commit, where it becomes a 409."""
     session = current_tenant.session
-    session.execute(update(CrmContact).where(CrmContact.customer_id == contact.customer_id,
-                                             CrmContact.id != contact.id, CrmContact.primary_marker.is_not(None))
-                    .values(primary_marker=None).execution_options(synchronize_session="fetch"))
+    others = update(CrmContact).where(CrmContact.customer_id == contact.customer_id,
+                                      CrmContact.primary_marker.is_not(None))
+    if contact.id is not None:
+        others = others.where(CrmContact.id != contact.id)
+    with session.no_autoflush:
+        session.execute(others.values(primary_marker=None).execution_options(synchronize_session="fetch"))
     contact.primary_marker = 1
 
 
@@ -45,33 +57,37 @@ def set_do_not_contact(contact, flag, principal):
 def create(values, principal, customer_id, primary=False, do_not_contact=False):
     customer = visible_customer(customer_id, principal)
     session = current_tenant.session
-    first = session.scalar(_contacts_of(customer.id).limit(1)) is None
+    lock_contacts_of(customer.id)
+    # a locking read: the newest committed rows, not this transaction's snapshot
+    first = session.scalar(_contacts_of(customer.id).limit(1).with_for_update()) is None
     contact = CrmContact(**values, customer_id=customer.id, owner_id=customer.owner_id, created_by=principal.user_id)
-    contact.customer = customer
-    session.add(contact)
-    session.flush()
     if primary or first:
         make_primary(contact)
+    contact.customer = customer
+    session.add(contact)
     set_do_not_contact(contact, do_not_contact, principal)
     return contact
 
 
 def update_contact(contact, values, principal, primary=False, do_not_contact=False):
+    if primary and not contact.is_primary:
+        lock_contacts_of(contact.customer_id)
+        make_primary(contact)
     for key, value in values.items():
         if getattr(contact, key) != value:
             setattr(contact, key, value)
-    if primary and not contact.is_primary:
-        make_primary(contact)
     set_do_not_contact(contact, do_not_contact, principal)
     return contact
 
 
 def delete(contact, principal):
-    """Soft delete; a deleted primary hands the flag to the oldest remaining contact."""
-    was_primary = contact.is_primary
+    """Soft delete; when no primary remains, the flag goes to the oldest remaining contact."""
+    session = current_tenant.session
+    lock_contacts_of(contact.customer_id)
     contact.deleted_at, contact.deleted_by, contact.primary_marker = utcnow(), principal.user_id, None
-    current_tenant.session.flush()
-    if was_primary:
-        successor = current_tenant.session.scalar(_contacts_of(contact.customer_id).order_by(CrmContact.id).limit(1))
-        if successor is not None:
-            successor.primary_marker = 1
+    session.flush()
+    # a locking read with fresh values: another user may have moved the flag since this contact was loaded
+    remaining = session.scalars(_contacts_of(contact.customer_id).order_by(CrmContact.id).with_for_update()
+                                .execution_options(populate_existing=True)).all()
+    if remaining and not any(c.is_primary for c in remaining):
+        remaining[0].primary_marker = 1

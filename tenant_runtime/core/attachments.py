@@ -1,16 +1,20 @@
 """Files attached to CRM records: checked by content and size, stored per tenant outside the web root."""
 
+import contextlib
 import os
 import secrets
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import event
 
 from common.errors import Invalid
 from common.uploads import read_upload, safe_name, sniff
 
-from ..context import current_tenant
+from ..context import TenantSession, current_tenant
 from .models import CrmAttachment
+
+_UNCOMMITTED = "tenant_runtime.attachment_files"
 
 
 def _folder(tenant_id):
@@ -35,10 +39,27 @@ def save(file_storage, owner_type, owner_id, principal, field_name="attachment")
                                content_type=content_type, size=len(data), created_by=principal.user_id)
     target = path_of(attachment)
     os.makedirs(os.path.dirname(target), exist_ok=True)
+    current_tenant.session.info.setdefault(_UNCOMMITTED, []).append(target)
     with open(target, "wb") as fh:
         fh.write(data)
     current_tenant.session.add(attachment)
     return attachment
+
+
+@event.listens_for(TenantSession, "after_commit")
+def _files_kept(session):
+    session.info.pop(_UNCOMMITTED, None)
+
+
+@event.listens_for(TenantSession, "after_transaction_end")
+def _files_discarded(session, transaction):
+    """A file is written before its row is committed; when the transaction ends without the commit (a
+    refusal, an error, a rollback), the file goes too, so that no file is left that no row names."""
+    if transaction.parent is not None:
+        return
+    for path in session.info.pop(_UNCOMMITTED, ()):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
 
 
 def download(attachment_id):
@@ -54,7 +75,9 @@ def download(attachment_id):
     if attachment is None or attachment.owner_type != "follow_up":
         abort(404)
     follow_up = session.get(CrmFollowUp, attachment.owner_id)
-    customer = session.get(CrmCustomer, follow_up.relation_id) if follow_up else None
+    # only a customer's follow-up is judged by its customer's scope (a lead's has a number of its own)
+    customer = session.get(CrmCustomer, follow_up.relation_id) \
+        if follow_up and follow_up.relation_type == "customer" else None
     principal = current_principal()
     if customer is None or customer.deleted_at is not None or not principal.can("followup.view") \
             or not principal.sees(customer.owner_id, customer.dept_id):

@@ -97,9 +97,17 @@ class FollowUpResource(Resource):
 
 
 def _contact_choices(customer_id):
-    if not customer_id:
+    """The customer's contacts to choose from; none for a customer the user may not see (the names are part
+    of its record, and the form takes any number in its address)."""
+    if not customer_id or not 0 < customer_id < 2**63:
         return []
     from ..contacts.models import CrmContact
+    from ..core.scope import current_principal
+
+    customer = current_tenant.session.get(CrmCustomer, customer_id)
+    principal = current_principal()
+    if customer is None or customer.deleted_at is not None or not principal.sees(customer.owner_id, customer.dept_id):
+        return []
 
     rows = current_tenant.session.execute(
         select(CrmContact.id, CrmContact.contact_name).where(CrmContact.customer_id == customer_id,

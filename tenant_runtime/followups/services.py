@@ -11,6 +11,7 @@ from ..contacts.models import CrmContact
 from ..contacts.services import visible_customer
 from ..context import current_tenant
 from ..core import attachments
+from ..customers.models import CrmCustomer
 from ..models import utcnow
 from .models import CrmFollowUp
 
@@ -18,6 +19,9 @@ from .models import CrmFollowUp
 def add(customer_id, values, principal, contact_id=None, upload=None):
     customer = visible_customer(customer_id, principal)
     session = current_tenant.session
+    # follow-ups of one customer are recorded one after another, so that its last and next follow-up are
+    # always the newest record's (two at once could otherwise commit in the other order)
+    session.execute(select(CrmCustomer.id).where(CrmCustomer.id == customer.id).with_for_update())
     if contact_id:
         contact = session.get(CrmContact, contact_id)
         if contact is None or contact.customer_id != customer.id or contact.deleted_at is not None:

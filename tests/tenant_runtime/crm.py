@@ -91,3 +91,16 @@ def customer_body(**overrides):
             "level": "normal"}
     body.update(overrides)
     return body
+
+
+def page_client(app, tenant, username="admin", password=None):
+    """A browser-like client signed in to the tenant's pages."""
+    from tests.conftest import csrf_from
+
+    client = app.test_client()
+    page = client.get(f"/t/{tenant.code}/login")
+    resp = client.post(f"/t/{tenant.code}/login", data={
+        "username": username, "password": password or (tenant.admin_password if username == "admin" else PASSWORD),
+        "csrf_token": csrf_from(page.text)})
+    assert resp.status_code == 302, resp.status_code
+    return client

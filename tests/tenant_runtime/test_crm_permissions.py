@@ -102,3 +102,48 @@ def test_deleting_a_customer_needs_the_delete_permission(app, clients):
         customer = admin.post("/customers", json=customer_body()).json["id"]
         resp = by_role[role].delete(f"/customers/{customer}")
         assert resp.status_code == (204 if _allowed(role, "customer.delete") else 403), role
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_may_post_exactly_its_forms(app, clients, role):
+    """Every form post of the pages (an empty form, with a valid CSRF token) is refused with 403 exactly
+    when the role lacks the permission, and never answers a 500."""
+    tenant, _by_role, ids = clients
+    client = app.test_client()
+    page = client.get(f"/t/{tenant.code}/login")
+    assert client.post(f"/t/{tenant.code}/login", data={"username": f"p_{role}", "password": PASSWORD,
+                                                        "csrf_token": csrf_from(page.text)}).status_code == 302
+    token = csrf_from(client.get(f"/t/{tenant.code}/account").text)
+    for rule in tenant_rules(app):
+        if not rule.endpoint.startswith("tenant.") or "POST" not in rule.methods:
+            continue
+        if rule.endpoint in ("tenant.login", "tenant.logout", "tenant.set_password"):
+            continue
+        resp = client.post(f"/t/{tenant.code}" + _fill(rule, ids), data={"csrf_token": token})
+        if _allowed(role, ENDPOINTS[rule.endpoint]):
+            assert resp.status_code not in (401, 403), (role, rule.rule, resp.status_code)
+            assert resp.status_code < 500, (role, rule.rule, resp.status_code)
+        else:
+            assert resp.status_code == 403, (role, rule.rule, resp.status_code)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_may_delete_exactly_what_it_may(app, clients, role):
+    """The API's DELETE of a contact, a department and a role (customers are checked above)."""
+    tenant, by_role, _ids = clients
+    admin = tenant_api(app, tenant)
+    client = by_role[role]
+    # on a customer of the role's own, so that only the permission decides (not the data scope)
+    customer = admin.post("/customers", json=customer_body(owner_id=client.get("/me").json["id"])).json["id"]
+    contact = admin.post("/contacts", json={"customer_id": customer, "contact_name": "乙",
+                                            "phone": "13600136001"}).json["id"]
+    dept = admin.post("/departments", json={"dept_name": f"待删部门{role}"})
+    assert dept.status_code == 201, dept.json
+    custom = admin.post("/roles", json={"role_name": f"待删角色{role}", "data_scope": "self",
+                                        "permissions": ["customer.view"]})
+    assert custom.status_code == 201, custom.json
+    for path, permission in ((f"/contacts/{contact}", "contact.delete"),
+                             (f"/departments/{dept.json['id']}", "people.manage"),
+                             (f"/roles/{custom.json['id']}", "people.manage")):
+        resp = client.delete(path)
+        assert resp.status_code == (204 if _allowed(role, permission) else 403), (role, path, resp.status_code)

@@ -140,3 +140,37 @@ def test_home_page_counts_only_own_customers(app, company):
         assert f"{name}的客户有限公司" in listing.text
     own = client.get(f"/t/{code}/customers/?view=mine")
     assert "mgr的客户有限公司" in own.text and "s1的客户有限公司" not in own.text
+
+
+def test_contacts_follow_ups_and_page_counts_follow_each_scope(app, company):
+    """For every kind of scope (own, own department, department and below, custom departments, all, and two
+    roles together), the contact list, the follow-up list and the list page's count hold exactly the
+    records of the customers that user sees."""
+    import re
+
+    from tests.tenant_runtime.crm import page_client
+
+    t = company.tenant
+    admin = company.api("admin")
+    for name, cid in company.owned.items():
+        assert admin.post("/contacts", json={"customer_id": cid, "contact_name": f"{name}联系人",
+                                             "phone": "13700137000"}).status_code == 201
+        assert admin.post("/follow-ups", json={"customer_id": cid, "follow_type": "phone",
+                                               "content": f"{name}跟进"}).status_code == 201
+    add_user(t, "g1lead", (add_role(t, "一组组长", SCOPE_DEPT, VIEW),), company.depts["group1"])
+    add_user(t, "auditor", (add_role(t, "审计", SCOPE_CUSTOM, VIEW, depts=[company.depts["group2"]]),),
+             company.depts["service"])
+    add_user(t, "twohats", ("sales", add_role(t, "二组", SCOPE_CUSTOM, VIEW, depts=[company.depts["group2"]])),
+             company.depts["group1"])
+    expected = {"s1": {"s1"}, "s2": {"s2"}, "mgr": {"s1", "s1b", "s2", "mgr"}, "svc": {"s1", "s1b", "s2", "mgr"},
+                "admin": {"s1", "s1b", "s2", "mgr"}, "g1lead": {"s1", "s1b"}, "auditor": {"s2"},
+                "twohats": {"s2"}}
+    for username, names in expected.items():
+        client = company.api(username) if username in ("s1", "s2", "mgr", "svc", "admin") else tenant_api(app, t, username)
+        contacts = client.get("/contacts?limit=200").json["items"]
+        assert {c["contact_name"].removesuffix("联系人") for c in contacts} == names, username
+        follow_ups = client.get("/follow-ups?view=all&limit=200").json["items"]
+        assert {f["content"].removesuffix("跟进") for f in follow_ups} == names, username
+        assert visible(client) == names, username
+        page = page_client(app, t, username).get(f"/t/{t.code}/customers/?view=all").text
+        assert re.search(r"共 (\d+) 条记录", page).group(1) == str(len(names)), username

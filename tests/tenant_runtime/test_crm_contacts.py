@@ -1,0 +1,273 @@
+"""Contacts on real MariaDB tenants: several per customer and exactly one primary (also when users change
+it at the same moment), phones normalised and unique per customer, do-not-contact with who and when,
+the customer's data scope, and 422s that name the field and save nothing."""
+
+import threading
+
+import pytest
+import sqlalchemy as sa
+
+from tests.tenant_runtime.crm import add_dept, add_user, customer_body, tenant_api
+
+
+@pytest.fixture
+def admin(app, tenants):
+    return tenant_api(app, tenants[0])
+
+
+@pytest.fixture
+def customer(admin):
+    resp = admin.post("/customers", json=customer_body())
+    assert resp.status_code == 201, resp.json
+    return resp.json["id"]
+
+
+def contact_body(customer, **overrides):
+    body = {"customer_id": customer, "contact_name": "李娜", "phone": "13700137000"}
+    body.update(overrides)
+    return body
+
+
+def primaries(tenant, customer_id):
+    """Ids of the customer's primary contacts, as the database holds them."""
+    engine = tenant.engine()
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT id FROM crm_contact WHERE customer_id = :c AND primary_marker = 1 "
+                                    "AND deleted_at IS NULL"), {"c": customer_id}).scalars().all()
+    engine.dispose()
+    return [str(r) for r in rows]
+
+
+def count_contacts(tenant):
+    engine = tenant.engine()
+    with engine.connect() as conn:
+        n = conn.execute(sa.text("SELECT COUNT(*) FROM crm_contact")).scalar()
+    engine.dispose()
+    return n
+
+
+def test_a_customer_has_several_contacts_and_the_first_is_primary(admin, customer):
+    first = admin.post("/contacts", json=contact_body(customer, contact_name="王总", phone="13700137001"))
+    second = admin.post("/contacts", json=contact_body(customer, contact_name="李秘书", phone="13700137002",
+                                                       position="秘书"))
+    assert first.status_code == second.status_code == 201, (first.json, second.json)
+    assert first.json["is_primary"] is True and second.json["is_primary"] is False
+    listed = admin.get(f"/contacts?customer_id={customer}").json["items"]
+    assert sorted(c["contact_name"] for c in listed) == ["李秘书", "王总"]
+    assert primaries(admin.tenant, customer) == [first.json["id"]]
+    # the 360 view lists them, the primary first
+    view = admin.get(f"/customers/{customer}/360").json
+    assert [c["contact_name"] for c in view["contacts"]] == ["王总", "李秘书"]
+
+
+def test_a_new_primary_unsets_the_old_one(admin, customer):
+    first = admin.post("/contacts", json=contact_body(customer, phone="13700137001")).json
+    second = admin.post("/contacts", json=contact_body(customer, phone="13700137002", is_primary=True)).json
+    assert second["is_primary"] is True
+    assert admin.get(f"/contacts/{first['id']}").json["is_primary"] is False
+    assert primaries(admin.tenant, customer) == [second["id"]]
+    # and by an edit
+    moved = admin.patch(f"/contacts/{first['id']}", json={"is_primary": True})
+    assert moved.status_code == 200 and moved.json["is_primary"] is True
+    assert admin.get(f"/contacts/{second['id']}").json["is_primary"] is False
+    assert primaries(admin.tenant, customer) == [first["id"]]
+    # an edit of something else keeps the flag where it is
+    assert admin.patch(f"/contacts/{first['id']}", json={"position": "总经理"}).json["is_primary"] is True
+    assert admin.patch(f"/contacts/{second['id']}", json={"position": "财务"}).json["is_primary"] is False
+    assert primaries(admin.tenant, customer) == [first["id"]]
+
+
+def test_deleting_the_primary_hands_the_flag_to_the_oldest_remaining(admin, customer):
+    first = admin.post("/contacts", json=contact_body(customer, phone="13700137001")).json
+    second = admin.post("/contacts", json=contact_body(customer, phone="13700137002")).json
+    third = admin.post("/contacts", json=contact_body(customer, phone="13700137003")).json
+    assert admin.delete(f"/contacts/{first['id']}").status_code == 204
+    assert admin.get(f"/contacts/{first['id']}").status_code == 404
+    assert primaries(admin.tenant, customer) == [second["id"]]
+    assert admin.get(f"/contacts/{third['id']}").json["is_primary"] is False
+
+
+def test_concurrent_primary_changes_leave_exactly_one(app, admin, customer, monkeypatch):
+    """Eight users each make a different contact the primary at the same moment: every request succeeds
+    (none is a 409 or a 500 for a rule the server keeps itself) and one primary remains."""
+    monkeypatch.setattr(app.extensions["pool_registry"], "wait_timeout", 60.0)
+    monkeypatch.setitem(app.config, "TENANT_REQUEST_LIMIT", 50)
+    ids = [admin.post("/contacts", json=contact_body(customer, contact_name=f"联系人{i}", phone=f"1370013710{i}"))
+           .json["id"] for i in range(8)]
+    clients = [tenant_api(app, admin.tenant) for _ in range(4)]
+    barrier, results = threading.Barrier(8), []
+
+    def promote(i):
+        barrier.wait()
+        resp = clients[i % 4].patch(f"/contacts/{ids[i]}", json={"is_primary": True})
+        results.append(resp.status_code)
+
+    threads = [threading.Thread(target=promote, args=(i,)) for i in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert sorted(results) == [200] * 8, results
+    assert len(primaries(admin.tenant, customer)) == 1
+
+
+@pytest.mark.parametrize("as_primary", [False, True])
+def test_concurrent_new_contacts_leave_exactly_one_primary(app, admin, customer, monkeypatch, as_primary):
+    """Several contacts added at once to a customer that had none (each the first, or each asking to be the
+    primary): every one is saved, exactly one is the primary."""
+    monkeypatch.setattr(app.extensions["pool_registry"], "wait_timeout", 60.0)
+    monkeypatch.setitem(app.config, "TENANT_REQUEST_LIMIT", 50)
+    clients = [tenant_api(app, admin.tenant) for _ in range(4)]
+    barrier, results = threading.Barrier(8), []
+
+    def add(i):
+        barrier.wait()
+        resp = clients[i % 4].post("/contacts", json=contact_body(customer, contact_name=f"新人{i}",
+                                                                  phone=f"1370013720{i}", is_primary=as_primary))
+        results.append((resp.status_code, resp.json))
+
+    threads = [threading.Thread(target=add, args=(i,)) for i in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert sorted(code for code, _ in results) == [201] * 8, results
+    assert len(primaries(admin.tenant, customer)) == 1
+    assert len(admin.get(f"/contacts?customer_id={customer}").json["items"]) == 8
+
+
+def test_phone_is_normalised_and_unique_per_customer(admin, customer):
+    made = admin.post("/contacts", json=contact_body(customer, phone="137-0013-7000"))
+    assert made.status_code == 201 and made.json["phone"] == "+8613700137000"
+    again = admin.post("/contacts", json=contact_body(customer, contact_name="另一人", phone="+86 137 0013 7000"))
+    assert again.status_code == 409
+    assert again.json["error"]["code"] == "duplicate" and set(again.json["error"]["fields"]) == {"phone"}
+    other = admin.post("/customers", json=customer_body()).json["id"]
+    elsewhere = admin.post("/contacts", json=contact_body(other, phone="13700137000"))
+    assert elsewhere.status_code == 201  # the same person may be a contact of two companies
+    second = admin.post("/contacts", json=contact_body(customer, phone="13700137009")).json
+    clash = admin.patch(f"/contacts/{second['id']}", json={"phone": "13700137000"})
+    assert clash.status_code == 409 and set(clash.json["error"]["fields"]) == {"phone"}
+    assert admin.get(f"/contacts/{second['id']}").json["phone"] == "+8613700137009"
+
+
+def test_do_not_contact_records_who_and_when(app, admin, customer):
+    tenant = admin.tenant
+    uid = add_user(tenant, "dnc_svc", ("sales_manager",))
+    made = admin.post("/contacts", json=contact_body(customer)).json
+    assert made["do_not_contact"] is False and made["dnc_set_by"] is None and made["dnc_set_at"] is None
+    manager = tenant_api(app, tenant, "dnc_svc")
+    flagged = manager.patch(f"/contacts/{made['id']}", json={"do_not_contact": True})
+    assert flagged.status_code == 200, flagged.json
+    assert flagged.json["do_not_contact"] is True and flagged.json["dnc_set_by"] == str(uid)
+    assert flagged.json["dnc_set_at"].endswith("+08:00")
+    # an unrelated edit by someone else does not move who and when
+    kept = admin.patch(f"/contacts/{made['id']}", json={"position": "采购"}).json
+    assert (kept["dnc_set_by"], kept["dnc_set_at"]) == (str(uid), flagged.json["dnc_set_at"])
+    cleared = admin.patch(f"/contacts/{made['id']}", json={"do_not_contact": False}).json
+    assert cleared["do_not_contact"] is False and cleared["dnc_set_by"] == admin_id(admin)
+    history = admin.get(f"/contacts/{made['id']}/history").json["items"]
+    flags = [c for h in history for c in h["changes"] if c["field"] == "do_not_contact"]
+    assert [(c["old"], c["new"]) for c in flags] == [(True, False), (False, True)]
+    # set at creation: recorded as the creator
+    born = admin.post("/contacts", json=contact_body(customer, phone="13700137005", do_not_contact=True)).json
+    assert born["do_not_contact"] is True and born["dnc_set_by"] == admin_id(admin) and born["dnc_set_at"]
+
+
+def admin_id(api):
+    return api.get("/me").json["id"]
+
+
+def test_a_contact_of_a_customer_outside_the_scope_is_404(app, tenants):
+    tenant = tenants[0]
+    east, west = add_dept(tenant, "华东"), add_dept(tenant, "华西")
+    add_user(tenant, "c_east", ("sales",), east)
+    add_user(tenant, "c_west", ("sales",), west)
+    owner, stranger = tenant_api(app, tenant, "c_east"), tenant_api(app, tenant, "c_west")
+    cid = owner.post("/customers", json=customer_body()).json["id"]
+    contact = owner.post("/contacts", json=contact_body(cid)).json
+    before = count_contacts(tenant)
+    assert stranger.get(f"/contacts/{contact['id']}").status_code == 404
+    assert stranger.get(f"/contacts/{contact['id']}/history").status_code == 404
+    assert stranger.patch(f"/contacts/{contact['id']}", json={"contact_name": "改名"}).status_code == 404
+    assert stranger.delete(f"/contacts/{contact['id']}").status_code == 404
+    assert stranger.get(f"/contacts?customer_id={cid}").json["items"] == []
+    refused = stranger.post("/contacts", json=contact_body(cid, phone="13700137001"))
+    assert refused.status_code == 422 and "customer_id" in refused.json["error"]["fields"]
+    assert count_contacts(tenant) == before
+    assert owner.get(f"/contacts/{contact['id']}").json["contact_name"] == "李娜"
+    # the page is a 404 too
+    from tests.conftest import csrf_from
+    from tests.tenant_runtime.crm import PASSWORD
+
+    client = app.test_client()
+    page = client.get(f"/t/{tenant.code}/login")
+    client.post(f"/t/{tenant.code}/login", data={"username": "c_west", "password": PASSWORD,
+                                                  "csrf_token": csrf_from(page.text)})
+    assert client.get(f"/t/{tenant.code}/contacts/{contact['id']}").status_code == 404
+    assert client.get(f"/t/{tenant.code}/contacts/{contact['id']}/edit").status_code == 404
+
+
+def test_contacts_of_a_deleted_customer_are_gone_with_it(admin, customer):
+    contact = admin.post("/contacts", json=contact_body(customer)).json
+    assert admin.delete(f"/customers/{customer}").status_code == 204
+    assert admin.get(f"/contacts/{contact['id']}").status_code == 404
+    assert contact["id"] not in [c["id"] for c in admin.get("/contacts").json["items"]]
+    refused = admin.post("/contacts", json=contact_body(customer, phone="13700137001"))
+    assert refused.status_code == 422 and "customer_id" in refused.json["error"]["fields"]
+
+
+@pytest.mark.parametrize("fields,bad", [
+    ({"contact_name": "   "}, "contact_name"),
+    ({"contact_name": "名" * 101}, "contact_name"),
+    ({"phone": "12345"}, "phone"),
+    ({"phone": None}, "phone"),
+    ({"email": "not-an-email"}, "email"),
+    ({"birthday": "1990-02-30"}, "birthday"),
+    ({"communication_preference": "fax"}, "communication_preference"),
+    ({"customer_id": "abc"}, "customer_id"),
+    ({"customer_id": None}, "customer_id"),
+    ({"customer_id": "999999999"}, "customer_id"),
+    ({"customer_id": str(2**63)}, "customer_id"),
+    ({"wechat": "w" * 65}, "wechat"),
+    ({"email": "li.na@example.com", "birthday": "1990-02-28", "communication_preference": "wechat"}, None),
+])
+def test_bad_input_is_422_naming_the_field_and_saves_nothing(admin, customer, fields, bad):
+    before = count_contacts(admin.tenant)
+    body = {k: v for k, v in {**contact_body(customer), **fields}.items() if v is not None}
+    resp = admin.post("/contacts", json=body)
+    if bad is None:
+        assert resp.status_code == 201, resp.json
+        assert resp.json["birthday"] == "1990-02-28" and resp.json["email"] == "li.na@example.com"
+        return
+    assert resp.status_code == 422, resp.json
+    assert bad in resp.json["error"]["fields"], resp.json
+    assert count_contacts(admin.tenant) == before
+
+
+def test_a_bad_edit_is_422_and_changes_nothing(admin, customer):
+    contact = admin.post("/contacts", json=contact_body(customer, email="a@example.com")).json
+    resp = admin.patch(f"/contacts/{contact['id']}", json={"email": "nope", "contact_name": "新名字"})
+    assert resp.status_code == 422 and set(resp.json["error"]["fields"]) == {"email"}
+    assert admin.get(f"/contacts/{contact['id']}").json == contact
+
+
+def test_the_contact_form_page_shows_errors_and_saves_nothing(app, admin, customer):
+    from tests.conftest import csrf_from
+
+    tenant = admin.tenant
+    client = app.test_client()
+    page = client.get(f"/t/{tenant.code}/login")
+    client.post(f"/t/{tenant.code}/login", data={"username": "admin", "password": tenant.admin_password,
+                                                  "csrf_token": csrf_from(page.text)})
+    form = client.get(f"/t/{tenant.code}/contacts/new?customer_id={customer}")
+    assert form.status_code == 200
+    before = count_contacts(tenant)
+    resp = client.post(f"/t/{tenant.code}/contacts/new", data={
+        "csrf_token": csrf_from(form.text), "customer_id": customer, "contact_name": "张三", "phone": "123"})
+    assert resp.status_code == 422 and 'class="field has-error" id="field-phone"' in resp.text
+    assert count_contacts(tenant) == before
+    ok = client.post(f"/t/{tenant.code}/contacts/new", data={
+        "csrf_token": csrf_from(form.text), "customer_id": customer, "contact_name": "张三", "phone": "13700137000"})
+    assert ok.status_code == 302
+    assert count_contacts(tenant) == before + 1

@@ -1,0 +1,282 @@
+"""Follow-up records on real MariaDB tenants: methods, the next follow-up time, the customer's last and next
+follow-up moved in the same transaction (a failure keeps both), the home page's due-today and overdue
+lists per user, and the timeline of the 360 view."""
+
+import re
+from datetime import datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import csrf_from
+from tests.tenant_runtime.crm import add_dept, add_user, customer_body, page_client, tenant_api
+
+
+@pytest.fixture
+def admin(app, tenants):
+    return tenant_api(app, tenants[0])
+
+
+@pytest.fixture
+def customer(admin):
+    resp = admin.post("/customers", json=customer_body())
+    assert resp.status_code == 201, resp.json
+    return resp.json["id"]
+
+
+def follow_body(customer, **overrides):
+    body = {"customer_id": customer, "follow_type": "phone", "content": "电话沟通了续约意向"}
+    body.update(overrides)
+    return body
+
+
+def db_row(tenant, sql, **params):
+    engine = tenant.engine()
+    with engine.connect() as conn:
+        row = conn.execute(sa.text(sql), params).first()
+    engine.dispose()
+    return row
+
+
+def follow_up_count(tenant):
+    return db_row(tenant, "SELECT COUNT(*) FROM crm_follow_up")[0]
+
+
+def customer_times(tenant, customer):
+    return tuple(db_row(tenant, "SELECT last_follow_up_at, next_follow_up_at FROM crm_customer WHERE id = :i",
+                        i=customer))
+
+
+@pytest.mark.parametrize("method", ["phone", "visit", "wechat", "email", "other"])
+def test_each_method_is_recorded(admin, customer, method):
+    resp = admin.post("/follow-ups", json=follow_body(customer, follow_type=method))
+    assert resp.status_code == 201, resp.json
+    assert resp.json["follow_type"] == method
+    assert admin.get(f"/follow-ups?customer_id={customer}&follow_type={method}").json["items"][0]["id"] == \
+        resp.json["id"]
+
+
+@pytest.mark.parametrize("fields,bad", [
+    ({"follow_type": "fax"}, "follow_type"),
+    ({"content": "   "}, "content"),
+    ({"content": "字" * 5001}, "content"),
+    ({"next_follow_time": "next tuesday"}, "next_follow_time"),
+    ({"next_content": "x" * 501}, "next_content"),
+    ({"customer_id": "999999999"}, "customer_id"),
+    ({"customer_id": "abc"}, "customer_id"),
+    ({"contact_id": "abc"}, "contact_id"),
+    ({"contact_id": "999999999"}, "contact_id"),
+])
+def test_bad_input_is_422_naming_the_field_and_changes_nothing(admin, customer, fields, bad):
+    tenant = admin.tenant
+    before, times = follow_up_count(tenant), customer_times(tenant, customer)
+    resp = admin.post("/follow-ups", json=follow_body(customer, **fields))
+    assert resp.status_code == 422, resp.json
+    assert bad in resp.json["error"]["fields"], resp.json
+    assert follow_up_count(tenant) == before and customer_times(tenant, customer) == times
+
+
+def test_the_contact_spoken_to_must_be_one_of_the_customers(admin, customer):
+    other = admin.post("/customers", json=customer_body()).json["id"]
+    theirs = admin.post("/contacts", json={"customer_id": other, "contact_name": "外人", "phone": "13700137000"}).json
+    ours = admin.post("/contacts", json={"customer_id": customer, "contact_name": "自己人", "phone": "13700137001"}).json
+    refused = admin.post("/follow-ups", json=follow_body(customer, contact_id=theirs["id"]))
+    assert refused.status_code == 422 and "contact_id" in refused.json["error"]["fields"]
+    assert admin.delete(f"/contacts/{ours['id']}").status_code == 204
+    gone = admin.post("/follow-ups", json=follow_body(customer, contact_id=ours["id"]))
+    assert gone.status_code == 422 and "contact_id" in gone.json["error"]["fields"]
+    kept = admin.post("/contacts", json={"customer_id": customer, "contact_name": "新人", "phone": "13700137002"}).json
+    ok = admin.post("/follow-ups", json=follow_body(customer, contact_id=kept["id"]))
+    assert ok.status_code == 201 and ok.json["contact_id"] == kept["id"]
+
+
+def test_recording_one_moves_the_customers_last_and_next_follow_up(admin, customer):
+    assert admin.get(f"/customers/{customer}").json["last_follow_up_at"] is None
+    made = admin.post("/follow-ups", json=follow_body(customer, next_follow_time="2030-05-01T09:00",
+                                                      next_content="带合同上门"))
+    assert made.status_code == 201, made.json
+    assert made.json["next_follow_time"] == "2030-05-01T09:00:00+08:00"
+    assert made.json["next_content"] == "带合同上门" and made.json["created_by_name"]
+    after = admin.get(f"/customers/{customer}").json
+    assert after["next_follow_up_at"] == "2030-05-01T09:00:00+08:00"
+    assert after["last_follow_up_at"] == made.json["created_at"]
+    # the next one without a plan: the customer has nothing due any more
+    later = admin.post("/follow-ups", json=follow_body(customer, follow_type="visit")).json
+    after = admin.get(f"/customers/{customer}").json
+    assert after["next_follow_up_at"] is None and after["last_follow_up_at"] == later["created_at"]
+
+
+def test_follow_ups_are_records_never_edited_or_deleted(admin, customer):
+    made = admin.post("/follow-ups", json=follow_body(customer)).json
+    assert admin.patch(f"/follow-ups/{made['id']}", json={"content": "改过"}).status_code == 405
+    assert admin.delete(f"/follow-ups/{made['id']}").status_code == 405
+    assert admin.get(f"/follow-ups/{made['id']}").json["content"] == made["content"]
+
+
+def test_a_failure_saving_the_customer_keeps_neither(app, admin, customer):
+    """The database refuses the customer's new times (a trigger stands in for any failure of that write):
+    the follow-up written a moment earlier in the same request is not kept either."""
+    tenant = admin.tenant
+    first = admin.post("/follow-ups", json=follow_body(customer, next_follow_time="2030-05-01T09:00")).json
+    before, times = follow_up_count(tenant), customer_times(tenant, customer)
+    engine = tenant.engine()
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "CREATE TRIGGER crm_test_refuse_2099 BEFORE UPDATE ON crm_customer FOR EACH ROW "
+            "BEGIN IF YEAR(NEW.next_follow_up_at) = 2099 THEN "
+            "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'refused by test'; END IF; END"))
+    try:
+        resp = admin.post("/follow-ups", json=follow_body(customer, next_follow_time="2099-01-01T09:00"))
+        assert resp.status_code in (500, 503), resp.status_code
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP TRIGGER IF EXISTS crm_test_refuse_2099"))
+        engine.dispose()
+    assert follow_up_count(tenant) == before
+    assert customer_times(tenant, customer) == times
+    assert [f["id"] for f in admin.get(f"/follow-ups?customer_id={customer}").json["items"]] == [first["id"]]
+
+
+def test_a_refused_attachment_keeps_neither(app, admin, customer):
+    """The page's form with a file that is not an image, PDF or Office document: 422 on the form, and neither
+    the follow-up nor the customer's times are saved."""
+    import io
+
+    tenant = admin.tenant
+    before, times = follow_up_count(tenant), customer_times(tenant, customer)
+    client = page_client(app, tenant)
+    page = client.get(f"/t/{tenant.code}/customers/{customer}")
+    resp = client.post(f"/t/{tenant.code}/follow-ups/new", content_type="multipart/form-data", data={
+        "csrf_token": csrf_from(page.text), "customer_id": customer, "follow_type": "phone", "content": "附件不对",
+        "next_follow_time": "2030-01-01T10:00", "attachment": (io.BytesIO(b"MZ\x90\x00 not a document"), "合同.pdf")})
+    assert resp.status_code == 422
+    assert 'class="field has-error" id="field-attachment"' in resp.text
+    assert follow_up_count(tenant) == before and customer_times(tenant, customer) == times
+
+
+def _local(day, hour, minute=0):
+    return datetime.combine(day, datetime.min.time()).replace(hour=hour, minute=minute).strftime("%Y-%m-%dT%H:%M")
+
+
+def _due_section(html):
+    return re.search(r'<section class="card" id="due">(.*?)</section>', html, re.S).group(1)
+
+
+def test_home_page_lists_my_follow_ups_due_today_and_overdue(app, tenants):
+    from common.timeutil import local_today
+
+    tenant = tenants[0]
+    dept = add_dept(tenant, "销售部")
+    add_user(tenant, "due_a", ("sales",), dept)
+    add_user(tenant, "due_b", ("sales",), dept)
+    a, b = tenant_api(app, tenant, "due_a"), tenant_api(app, tenant, "due_b")
+    with app.app_context():
+        today = local_today()
+    plan = {"逾期甲有限公司": (a, _local(today - timedelta(days=3), 10)),
+            "今日乙有限公司": (a, _local(today, 0, 1)),
+            "明日丙有限公司": (a, _local(today + timedelta(days=1), 9)),
+            "无计划丁有限公司": (a, None),
+            "别人的逾期戊有限公司": (b, _local(today - timedelta(days=1), 9))}
+    for name, (who, when) in plan.items():
+        cid = who.post("/customers", json=customer_body(customer_name=name)).json["id"]
+        body = follow_body(cid) | ({"next_follow_time": when} if when else {})
+        assert who.post("/follow-ups", json=body).status_code == 201
+    due = _due_section(page_client(app, tenant, "due_a").get(f"/t/{tenant.code}/").text)
+    rows = re.findall(r"<tr( class=\"overdue\")?><td><a [^>]*>([^<]+)</a>", due)
+    assert rows == [(' class="overdue"', "逾期甲有限公司"), ("", "今日乙有限公司")]
+    other = _due_section(page_client(app, tenant, "due_b").get(f"/t/{tenant.code}/").text)
+    assert "别人的逾期戊有限公司" in other and "逾期甲有限公司" not in other and "今日乙有限公司" not in other
+    # a follow-up done today clears the overdue one
+    overdue_id = a.get("/customers?q=逾期甲").json["items"][0]["id"]
+    assert a.post("/follow-ups", json=follow_body(overdue_id)).status_code == 201
+    due = _due_section(page_client(app, tenant, "due_a").get(f"/t/{tenant.code}/").text)
+    assert "逾期甲有限公司" not in due and "今日乙有限公司" in due
+
+
+def test_the_360_timeline_is_newest_first_with_authors(app, admin, customer):
+    tenant = admin.tenant
+    add_user(tenant, "tl_svc", ("service",), full_name="客服小周")
+    service = tenant_api(app, tenant, "tl_svc")
+    ids = [admin.post("/follow-ups", json=follow_body(customer, content="第一次")).json["id"],
+           service.post("/follow-ups", json=follow_body(customer, follow_type="wechat", content="第二次")).json["id"],
+           admin.post("/follow-ups", json=follow_body(customer, follow_type="visit", content="第三次")).json["id"]]
+    view = admin.get(f"/customers/{customer}/360").json
+    assert [f["id"] for f in view["follow_ups"]] == ids[::-1]
+    assert [f["content"] for f in view["follow_ups"]] == ["第三次", "第二次", "第一次"]
+    assert view["follow_ups"][1]["created_by_name"] == "客服小周"
+    assert view["customer"]["last_follow_up_at"] == view["follow_ups"][0]["created_at"]
+    page = page_client(app, tenant).get(f"/t/{tenant.code}/customers/{customer}").text
+    assert page.index("第三次") < page.index("第二次") < page.index("第一次")
+
+
+def test_the_form_does_not_offer_the_contacts_of_a_customer_the_user_cannot_see(app, tenants):
+    """Opening the follow-up form with another department's customer number shows none of its contacts
+    (the choices are part of that customer's record), neither on the first view nor after an error."""
+    tenant = tenants[0]
+    east, west = add_dept(tenant, "东区"), add_dept(tenant, "西区")
+    add_user(tenant, "fu_east", ("sales",), east)
+    add_user(tenant, "fu_west", ("sales",), west)
+    owner = tenant_api(app, tenant, "fu_east")
+    cid = owner.post("/customers", json=customer_body()).json["id"]
+    assert owner.post("/contacts", json={"customer_id": cid, "contact_name": "机密联系人王",
+                                         "phone": "13700137000"}).status_code == 201
+    mine = page_client(app, tenant, "fu_east").get(f"/t/{tenant.code}/follow-ups/new?customer_id={cid}")
+    assert "机密联系人王" in mine.text  # control: the owner is offered the contact
+    stranger = page_client(app, tenant, "fu_west")
+    form = stranger.get(f"/t/{tenant.code}/follow-ups/new?customer_id={cid}")
+    assert form.status_code in (200, 404) and "机密联系人王" not in form.text
+    posted = stranger.post(f"/t/{tenant.code}/follow-ups/new", data={
+        "csrf_token": csrf_from(stranger.get(f"/t/{tenant.code}/follow-ups/new").text), "customer_id": cid,
+        "follow_type": "phone", "content": ""})
+    assert posted.status_code == 422 and "机密联系人王" not in posted.text
+    assert follow_up_count(tenant) == 0
+
+
+def test_recent_activity_on_the_home_page_follows_the_data_scope(app, tenants):
+    tenant = tenants[0]
+    sales = add_dept(tenant, "销售部")
+    east, west = add_dept(tenant, "东区", sales), add_dept(tenant, "西区", sales)
+    add_user(tenant, "ra_east", ("sales",), east)
+    add_user(tenant, "ra_west", ("sales",), west)
+    add_user(tenant, "ra_mgr", ("sales_manager",), sales)
+    for who, text in (("ra_east", "东区的拜访纪要"), ("ra_west", "西区的电话纪要")):
+        api = tenant_api(app, tenant, who)
+        cid = api.post("/customers", json=customer_body()).json["id"]
+        assert api.post("/follow-ups", json=follow_body(cid, content=text)).status_code == 201
+
+    def recent(username):
+        html = page_client(app, tenant, username).get(f"/t/{tenant.code}/").text
+        return re.search(r'<section class="card" id="recent">(.*?)</section>', html, re.S).group(1)
+
+    assert "东区的拜访纪要" in recent("ra_east") and "西区的电话纪要" not in recent("ra_east")
+    assert "西区的电话纪要" in recent("ra_west") and "东区的拜访纪要" not in recent("ra_west")
+    assert "东区的拜访纪要" in recent("ra_mgr") and "西区的电话纪要" in recent("ra_mgr")
+    east_list = tenant_api(app, tenant, "ra_east").get("/follow-ups?view=all").json["items"]
+    assert [f["content"] for f in east_list] == ["东区的拜访纪要"]
+
+
+def test_follow_ups_recorded_at_the_same_moment_leave_the_newest_ones_times(app, admin, customer, monkeypatch):
+    """Eight colleagues record a follow-up on one customer at once, each with another next time: the
+    customer's next follow-up is the newest record's, and its last follow-up that record's time."""
+    import threading
+
+    monkeypatch.setattr(app.extensions["pool_registry"], "wait_timeout", 60.0)
+    monkeypatch.setitem(app.config, "TENANT_REQUEST_LIMIT", 50)
+    clients = [tenant_api(app, admin.tenant) for _ in range(4)]
+    barrier, results = threading.Barrier(8), []
+
+    def record(i):
+        barrier.wait()
+        resp = clients[i % 4].post("/follow-ups", json=follow_body(customer, next_follow_time=f"2030-01-{i + 10}T09:00"))
+        results.append(resp.status_code)
+
+    threads = [threading.Thread(target=record, args=(i,)) for i in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert results == [201] * 8
+    newest = admin.get(f"/follow-ups?customer_id={customer}&limit=1").json["items"][0]
+    after = admin.get(f"/customers/{customer}").json
+    assert after["next_follow_up_at"] == newest["next_follow_time"]
+    assert after["last_follow_up_at"] == newest["created_at"]
