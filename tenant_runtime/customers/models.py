@@ -25,9 +25,12 @@ DEAL_STATUSES = ("potential", "won", "lost")
 class CrmCustomer(TenantBase):
     __tablename__ = "crm_customer"
     __table_args__ = (
-        # data scope + a level filter + newest first: the list's own access paths (bench/bench_crm_list.py)
+        # the list's access paths, one per branch of the data scope (own, each department), newest first,
+        # with and without a level filter (bench/bench_crm.py; 0004 adds the *_recent ones)
         Index("ix_crm_customer_owner_list", "owner_id", "level", "id"),
         Index("ix_crm_customer_dept_list", "dept_id", "level", "id"),
+        Index("ix_crm_customer_owner_recent", "owner_id", "id"),
+        Index("ix_crm_customer_dept_recent", "dept_id", "id"),
         Index("ix_crm_customer_owner_next", "owner_id", "next_follow_up_at"),
         Index("ix_crm_customer_last_follow", "last_follow_up_at"),
         MYSQL_TABLE_OPTIONS,
