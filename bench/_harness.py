@@ -97,7 +97,7 @@ def run_main(parse_args, run):
     try:
         sys.exit(run(args))
     except KeyboardInterrupt:
-        print("interrupted; databases dropped", file=sys.stderr)
+        print("interrupted; cleaned up", file=sys.stderr)
         sys.exit(130)
 
 
