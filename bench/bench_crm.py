@@ -197,17 +197,19 @@ def measure(env, args):
             raise RuntimeError(f"{path}: {resp.status_code}")
 
     samples = {(key, side): [] for key, *_ in scenarios for side in ("app", "bare")}
+    cpu = {(key, side): [] for key, *_ in scenarios for side in ("app", "bare")}
     for r in range(args.warmup + args.rounds):
         for key, _label, user, path, _is_list in scenarios:
             sides = [("app", lambda: app_call(user, path)), ("bare", lambda: bare(replay[key]))]
             if r % 2:
                 sides.reverse()
             for side, call in sides:
-                t0 = time.perf_counter()
+                c0, t0 = time.process_time(), time.perf_counter()
                 call()
-                elapsed = time.perf_counter() - t0
+                elapsed, used = time.perf_counter() - t0, time.process_time() - c0
                 if r >= args.warmup:
                     samples[(key, side)].append(elapsed)
+                    cpu[(key, side)].append(used)
 
     print(f"# CRM at volume: {customers_n:,} customers, {follow_ups_n:,} follow-ups "
           f"(filled in {state['fill_seconds']:.0f} s), tenant schema {head}")
@@ -215,8 +217,8 @@ def measure(env, args):
           f"~{customers_n // 3:,}; director all. {args.rounds} samples per scenario and side, interleaved.")
     print()
     print("| scenario | items | app statements (crm_ replayed) | app p50 | app p95 | bare p50 | bare p95 | "
-          "app/bare p95 | goal |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "app/bare p95 | this process's CPU per request, app / bare | goal |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     worst_list, worst_ratio = 0.0, 0.0
     for key, label, _user, _path, is_list in scenarios:
         a, b = samples[(key, "app")], samples[(key, "bare")]
@@ -230,8 +232,12 @@ def measure(env, args):
         goal.append("ratio " + ("MET" if ratio <= RATIO_GOAL else "NOT MET"))
         print(f"| {label} | {items[key]} | {app_statements[key]} ({len(replay[key])}) | {median(a) * 1000:.2f} ms | "
               f"{ap95 * 1000:.2f} ms | {median(b) * 1000:.2f} ms | {bp95 * 1000:.2f} ms | {ratio:.2f} | "
+              f"{median(cpu[(key, 'app')]) * 1000:.2f} / {median(cpu[(key, 'bare')]) * 1000:.2f} ms | "
               f"{', '.join(goal)} |")
     print()
+    with open("/proc/loadavg") as f:
+        load = f.read().split()[:3]
+    print(f"load average while measuring (this machine: {os.cpu_count()} CPUs): {' '.join(load)}")
     print(f"list p95 < {LIST_GOAL_MS:.0f} ms: {'MET' if worst_list * 1000 < LIST_GOAL_MS else 'NOT MET'} "
           f"(worst {worst_list * 1000:.2f} ms); app <= {RATIO_GOAL} x bare: "
           f"{'MET' if worst_ratio <= RATIO_GOAL else 'NOT MET'} (worst {worst_ratio:.2f})")

@@ -383,7 +383,7 @@ def _page_list(r):
         errors = {}
         try:
             rows, cursor, params, query = list_rows(r, request.args, principal, default_limit=20)
-            total = r.listing.count(current_tenant.session, query)
+            total = r.listing.count(current_tenant.session, query, branches=r.scope_branches(principal))
         except Invalid as exc:
             rows, cursor, params, total, errors = [], None, None, 0, exc.fields
         return render_template(r.list_template, resource=r, rows=rows, next_cursor=cursor, params=params,

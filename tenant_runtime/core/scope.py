@@ -9,7 +9,7 @@ their union (the widest), and a user always sees the records they own.
 from dataclasses import dataclass, field
 
 from flask import g
-from sqlalchemy import false, or_, select, true
+from sqlalchemy import and_, false, or_, select, true
 
 from ..models import SysDept
 from ..people.models import SCOPE_ALL, SCOPE_CUSTOM, SCOPE_DEPT, SCOPE_DEPT_TREE
@@ -60,13 +60,16 @@ class Principal:
         return or_(*conditions) if len(conditions) > 1 else conditions[0]
 
     def scope_branches(self, owner_col, dept_col):
-        """``scope_clause`` as conditions whose union it is (own records, then one per department), or None
-        when it is a single condition or there are too many departments. A list ordered by id reads each
-        branch's first rows through its own (owner or department, ..., id) index and merges them, where the
-        OR would read every visible row of every department and sort them."""
+        """``scope_clause`` as disjoint conditions whose union it is: one per visible department, and the
+        user's own records outside them; None when it is a single condition or there are too many
+        departments. A list ordered by id reads each branch's first rows through its own (owner or
+        department, deleted_at, ..., id) index and merges them, and a capped count adds up capped counts,
+        where the OR would read every visible row of every department and sort or merge them."""
         if self.sees_all or not self.dept_ids or len(self.dept_ids) >= MAX_SCOPE_BRANCHES:
             return None
-        return [owner_col == self.user_id] + [dept_col == dept_id for dept_id in sorted(self.dept_ids)]
+        depts = sorted(self.dept_ids)
+        own_elsewhere = and_(owner_col == self.user_id, or_(dept_col.is_(None), dept_col.not_in(depts)))
+        return [dept_col == dept_id for dept_id in depts] + [own_elsewhere]
 
     def sees(self, owner_id, dept_id):
         """The same rule for one loaded record."""

@@ -183,6 +183,38 @@ def test_the_subordinates_view_reads_branch_by_branch_too(app, filled):
     assert mine == [r[0] for r in rows(t, "SELECT id FROM crm_customer WHERE owner_id = :me ORDER BY id DESC", me=me)]
 
 
+def page_client(app, tenant, username):
+    from tests.conftest import csrf_from
+
+    client = app.test_client()
+    page = client.get(f"/t/{tenant.code}/login")
+    resp = client.post(f"/t/{tenant.code}/login", data={"username": username, "password": FILL_PASSWORD,
+                                                        "csrf_token": csrf_from(page.text)})
+    assert resp.status_code == 302, resp.text
+    return client
+
+
+def test_the_list_page_counts_the_scope_branch_by_branch(app, filled, monkeypatch):
+    """The page's total adds up the branches' capped counts: the manager's own customers are counted once
+    (they are also in his department), and the count stops past the cap."""
+    from tenant_runtime.core import listing
+
+    t = filled
+    me, region = user_id(t, "vol_m1"), one(t, "SELECT dept_id FROM sys_user WHERE username = 'vol_m1'")
+    depts = tuple(subtree(t, region))
+    client = page_client(app, t, "vol_m1")
+    for level in (None, "important"):
+        expected = one(t, "SELECT COUNT(*) FROM crm_customer WHERE (owner_id = :me OR dept_id IN :d)"
+                          + (" AND level = :lv" if level else ""), me=me, d=depts, lv=level)
+        assert expected > 0 and one(t, "SELECT COUNT(*) FROM crm_customer WHERE owner_id = :me", me=me) > 0
+        page = client.get(f"/t/{t.code}/customers/?view=all" + (f"&level={level}" if level else ""))
+        assert page.status_code == 200
+        assert f"共 {expected} 条记录" in page.text
+    # past the cap the count stops at cap + 1 (the template says "more than" at 10,001)
+    monkeypatch.setattr(listing, "COUNT_CAP", 30)
+    assert "共 31 条记录" in client.get(f"/t/{t.code}/customers/?view=all").text
+
+
 # --- EXPLAIN ---------------------------------------------------------------------------------------------
 
 
@@ -299,3 +331,24 @@ def test_the_360_view_reads_by_key(app, volume):
         for p in explain(t, statement, parameters):
             assert p["type"] in ("const", "eq_ref", "ref", "range", "system", None), (statement, p)
             assert "filesort" not in (p["Extra"] or "") or int(p["rows"] or 0) < 100, (statement, p)
+
+
+@pytest.mark.parametrize("who, query", [("vol_s000", "view=mine"), ("vol_m0", "view=all"),
+                                        ("vol_m0", "view=all&level=important"), ("vol_director", "view=all")])
+def test_the_page_count_reads_the_list_indexes_alone(app, volume, who, query):
+    """The list page's capped count ("10000+") reads index entries, not rows: each count statement goes
+    through a list index that covers it (a branch of a page's worth of rows may check them)."""
+    t = volume
+    client = page_client(app, t, who)
+    statements = Statements(t.database)
+    statements.during(lambda: client.get(f"/t/{t.code}/customers/?{query}"))
+    counts = [(s, p) for s, p in statements.seen if s.lstrip().upper().startswith("SELECT COUNT(")
+              and "crm_customer" in s]
+    assert counts
+    for statement, parameters in counts:
+        for p in explain(t, statement, parameters):
+            if p["table"] != "crm_customer":
+                continue
+            assert p["key"] and p["type"] in ("ref", "range"), (statement, p)
+            if int(p["rows"] or 0) > 21:
+                assert p["key"] in LIST_KEYS and "Using index" in (p["Extra"] or ""), (statement, p)
