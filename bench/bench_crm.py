@@ -168,9 +168,11 @@ def measure(env, args):
     api = f"/t/{code}/api/v1"
     scenarios = [  # key, label, user, path (under the API; "page:" a page), is a list
         ("sales_first", "sales user, own, level, first page", "vol_s000", "/customers?level=important", True),
-        ("sales_deep", "sales user, own, level, deep page", "vol_s000", f"/customers?level=important&cursor={deep}", True),
+        ("sales_deep", "sales user, own, level, deep page", "vol_s000", f"/customers?level=important&cursor={deep}",
+         True),
         ("sales_all", "sales user, own, all levels, first page", "vol_s000", "/customers", True),
-        ("region_first", "region manager, dept and below, level, first page", "vol_m0", "/customers?level=important", True),
+        ("region_first", "region manager, dept and below, level, first page", "vol_m0", "/customers?level=important",
+         True),
         ("region_deep", "region manager, dept and below, level, deep page", "vol_m0",
          f"/customers?level=important&cursor={deep}", True),
         ("director_first", "director, centre and below, level, first page", "vol_director",

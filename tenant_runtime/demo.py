@@ -260,8 +260,9 @@ def fill_volume(conn, customers, follow_ups, contacts=None, chunk=5000, progress
                            now + timedelta(days=rng.randrange(0, 30), hours=rng.randrange(24)) if roll < 0.4 else None)
                 rows.append({"id": cid, "customer_name": name, "name_key": name_key(name),
                              "customer_type": "enterprise", "phone": f"+86166{cid:08d}", "industry": industry,
-                             "province_code": province, "city_code": city, "level": levels[rng.randrange(len(levels))],
-                             "status": "active", "deal_status": ("potential", "potential", "won", "lost")[rng.randrange(4)],
+                             "province_code": province, "city_code": city,
+                             "level": levels[rng.randrange(len(levels))], "status": "active",
+                             "deal_status": ("potential", "potential", "won", "lost")[rng.randrange(4)],
                              "source": SOURCES[rng.randrange(len(SOURCES))], "owner_id": owner_id, "dept_id": dept_id,
                              "created_by": owner_id, "created_at": created, "updated_at": times[-1] if times else created,
                              "owned_since": created, "last_follow_up_at": times[-1] if times else None,
@@ -269,7 +270,8 @@ def fill_volume(conn, customers, follow_ups, contacts=None, chunk=5000, progress
                 if rng.random() < 0.3:
                     tags += [{"customer_id": cid, "tag": t} for t in rng.sample(TAGS, rng.randrange(1, 3))]
                 if contacts * (j + 1) // customers > contacts * j // customers:
-                    people.append({"customer_id": cid, "contact_name": _name(rng), "position": POSITIONS[j % len(POSITIONS)],
+                    people.append({"customer_id": cid, "contact_name": _name(rng),
+                                   "position": POSITIONS[j % len(POSITIONS)],
                                    "phone": f"+86177{cid:08d}", "is_key": True, "primary_marker": 1,
                                    "owner_id": owner_id, "created_by": owner_id, "created_at": created,
                                    "updated_at": created})

@@ -78,7 +78,7 @@ def test_fill_writes_what_the_app_would_have_written(app, tenants):
     people = rows(t, "SELECT u.username, r.code FROM sys_user u JOIN sys_user_role ur ON ur.user_id = u.id "
                      "JOIN sys_role r ON r.id = ur.role_id WHERE u.username LIKE 'vol%'")
     roles = [code for _name, code in people]
-    assert roles.count("sales") == len(VOLUME_REGIONS) * VOLUME_GROUPS * VOLUME_SALES
+    assert roles.count("sales") == len(VOLUME_REGIONS) * VOLUME_GROUPS * VOLUME_SALES  # one per seat
     assert roles.count("sales_manager") == 1 + len(VOLUME_REGIONS)
 
     assert one(t, "SELECT COUNT(*) FROM crm_customer") == 300
@@ -90,7 +90,8 @@ def test_fill_writes_what_the_app_would_have_written(app, tenants):
                   "WHERE u.dept_id = c.dept_id AND u.status = 1 AND c.deleted_at IS NULL "
                   "AND c.status = 'active' AND c.created_by = c.owner_id") == 300
     # spread over the whole organisation, every sales user owning some
-    assert one(t, "SELECT COUNT(DISTINCT owner_id) FROM crm_customer") >= len(VOLUME_REGIONS) * VOLUME_GROUPS * VOLUME_SALES
+    sales_users = len(VOLUME_REGIONS) * VOLUME_GROUPS * VOLUME_SALES
+    assert one(t, "SELECT COUNT(DISTINCT owner_id) FROM crm_customer") >= sales_users
     # follow-up bookkeeping: written by the owner, after the creation, and the newest is the customer's last one
     assert one(t, "SELECT COUNT(*) FROM crm_follow_up f JOIN crm_customer c ON c.id = f.relation_id "
                   "WHERE f.created_by <> c.owner_id OR f.created_at < c.created_at OR f.created_at > :now",
@@ -164,7 +165,8 @@ def test_a_scope_read_branch_by_branch_pages_like_the_plain_query(app, filled, s
         conn.execute(sa.text("UPDATE crm_customer SET deleted_at = NOW() WHERE id = :c"), {"c": deleted})
     engine.dispose()
     for level in (None, "important"):
-        where = "c.deleted_at IS NULL AND (c.owner_id = :me OR c.dept_id IN :d)" + (" AND c.level = :lv" if level else "")
+        where = "c.deleted_at IS NULL AND (c.owner_id = :me OR c.dept_id IN :d)"
+        where += " AND c.level = :lv" if level else ""
         expected = [r[0] for r in rows(t, f"SELECT c.id FROM crm_customer c WHERE {where} ORDER BY {order}",
                                        me=me, d=depts, lv=level)]
         got = [int(c["id"]) for c in walk(director, f"sort={sort}" + (f"&level={level}" if level else ""), 17)]
