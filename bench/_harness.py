@@ -15,10 +15,19 @@
 ``cleanup()`` drops every database carrying the prefix (also ones an interrupted run left half made),
 the account, and the temporary directory. Scripts call it in ``finally`` and turn SIGTERM into
 KeyboardInterrupt, like bench_pool_registry.py.
+
+``BenchEnv(name, keep="<tag>")`` makes an environment that outlives the run (for data that takes minutes to
+make, e.g. bench_crm.py's million customers): the prefix is the fixed ``bench_<name>_k<tag>_``; once the
+script has made what it needs it calls ``save(state)``, which writes the account's password, the app's
+secret key and ``state`` into a table ``bench_kept`` of the control database; the next run's ``setup()``
+finds them and only builds the app on it. An environment without that row (an interrupted first run) is
+dropped and made again. ``cleanup()`` then keeps the databases and the account; ``cleanup(drop=True)``
+drops them.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -88,16 +97,17 @@ def run_main(parse_args, run):
     try:
         sys.exit(run(args))
     except KeyboardInterrupt:
-        print("interrupted; databases dropped", file=sys.stderr)
+        print("interrupted; cleaned up", file=sys.stderr)
         sys.exit(130)
 
 
 class BenchEnv:
     def __init__(self, name: str, server: str = DEFAULT_SERVER, password_hash_method: str | None = None,
-                 config_overrides: dict | None = None):
+                 config_overrides: dict | None = None, keep: str | None = None):
         self.server = sa.engine.make_url(server)
-        self.run = secrets.token_hex(3)
-        self.prefix = f"bench_{name}_{self.run}_"
+        self.keep = keep
+        self.run = f"{name}_k{keep}" if keep else secrets.token_hex(3)
+        self.prefix = f"bench_{name}_k{keep}_" if keep else f"bench_{name}_{self.run}_"
         self.control_db = f"{self.prefix}control"
         self.tenant_prefix = f"{self.prefix}t_"
         self.account = {"host": self.server.host or "127.0.0.1", "port": self.server.port or 3306,
@@ -105,13 +115,71 @@ class BenchEnv:
         self.tmp = tempfile.mkdtemp(prefix=f"bench-{name}-")
         self.password_hash_method = password_hash_method
         self.config_overrides = dict(config_overrides or {})
+        self.secret_key = "bench-" + secrets.token_hex(8)
         self.app = None
         self.staff_id = None
         self._user_created = False
+        self.state = None  # a kept environment's saved state (``save``), None until saved or found
+
+    # ------------------------------------------------------------------ kept environments
+
+    def _read_kept(self):
+        conn = admin_connection(self.server)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s "
+                            "AND TABLE_NAME = 'bench_kept'", (self.control_db,))
+                if not cur.fetchone()[0]:
+                    return None
+                cur.execute(f"SELECT body FROM `{self.control_db}`.bench_kept ORDER BY id DESC LIMIT 1")
+                row = cur.fetchone()
+                return json.loads(row[0]) if row else None
+        finally:
+            conn.close()
+
+    def save(self, state: dict):
+        """Record a kept environment as complete, with ``state`` for the next run (see the module's doc)."""
+        body = {"password": self.account["password"], "secret_key": self.secret_key, "staff_id": self.staff_id,
+                "state": state}
+        conn = admin_connection(self.server)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f"CREATE TABLE IF NOT EXISTS `{self.control_db}`.bench_kept "
+                            "(id INT AUTO_INCREMENT PRIMARY KEY, body TEXT NOT NULL)")
+                cur.execute(f"INSERT INTO `{self.control_db}`.bench_kept (body) VALUES (%s)", (json.dumps(body),))
+        finally:
+            conn.close()
+        self.state = state
+
+    def _drop_all(self):
+        conn = admin_connection(self.server)
+        dropped = 0
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE LEFT(SCHEMA_NAME, %s) = %s",
+                            (len(self.prefix), self.prefix))
+                for (name,) in cur.fetchall():
+                    cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+                    dropped += 1
+                for host in ("%", "localhost", "127.0.0.1"):
+                    cur.execute(f"DROP USER IF EXISTS '{self.account['username']}'@'{host}'")
+        finally:
+            conn.close()
+        return dropped
 
     # ------------------------------------------------------------------ set-up
 
     def setup(self):
+        if self.keep:
+            kept = self._read_kept()
+            if kept is not None:
+                self.account["password"], self.secret_key = kept["password"], kept["secret_key"]
+                self.staff_id, self.state = kept["staff_id"], kept["state"]
+                self._user_created = True
+                self._make_app()
+                return self
+            if self._drop_all():
+                print(f"dropped an incomplete kept environment {self.prefix}*", file=sys.stderr)
         conn = admin_connection(self.server)
         try:
             with conn.cursor() as cur:
@@ -125,6 +193,20 @@ class BenchEnv:
         finally:
             conn.close()
 
+        self._make_app()
+        with self.app.app_context():
+            from flask_migrate import upgrade
+
+            from extensions import db
+            from platform_admin.auth.services import create_staff
+
+            upgrade()  # the real control migrations
+            staff = create_staff(f"bench{self.run}"[:30], "Bench-Staff-42x", ["devops", "admin", "ops"])
+            db.session.commit()
+            self.staff_id = staff.id
+        return self
+
+    def _make_app(self):
         from app import create_app
         from config import Config
 
@@ -136,7 +218,7 @@ class BenchEnv:
             "TENANT_DATABASE_PREFIX": self.tenant_prefix,
             "REDIS_URL": "",  # jobs inline
             "RATELIMIT_STORAGE_URI": "memory://",
-            "SECRET_KEY": "bench-" + secrets.token_hex(8),
+            "SECRET_KEY": self.secret_key,
             "SMS_BACKEND": "outbox",
             "EMAIL_BACKEND": "outbox",
         }
@@ -145,17 +227,6 @@ class BenchEnv:
         attrs.update(self.config_overrides)
         bench_config = type("BenchConfig", (Config,), attrs)
         self.app = create_app(bench_config)
-        with self.app.app_context():
-            from flask_migrate import upgrade
-
-            from extensions import db
-            from platform_admin.auth.services import create_staff
-
-            upgrade()  # the real control migrations
-            staff = create_staff(f"bench{self.run}", "Bench-Staff-42x", ["devops", "admin", "ops"])
-            db.session.commit()
-            self.staff_id = staff.id
-        return self
 
     def staff(self):
         from extensions import db
@@ -221,8 +292,9 @@ class BenchEnv:
 
     # ------------------------------------------------------------------ clean-up
 
-    def cleanup(self):
-        """Dispose every engine, drop every database with our prefix, the account, the temp dir."""
+    def cleanup(self, drop: bool | None = None):
+        """Dispose every engine, drop every database with our prefix, the account, the temp dir. A kept
+        environment (``keep``) keeps its databases and account unless ``drop``."""
         if self.app is not None:
             try:
                 with self.app.app_context():
@@ -235,6 +307,11 @@ class BenchEnv:
                     db.engine.dispose()
             except Exception as exc:  # noqa: BLE001 - clean-up goes on
                 print(f"warning: disposing the app's engines: {exc}", file=sys.stderr)
+        if self.keep and not drop:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            print(f"cleanup: kept the databases {self.prefix}* and account {self.account['username']} "
+                  f"for the next run (--drop drops them)", file=sys.stderr)
+            return 0
         dropped = 0
         conn = admin_connection(self.server)
         try:

@@ -61,15 +61,22 @@ def demo(code, password, customers):
 @click.argument("code")
 @click.option("--customers", type=click.IntRange(0), default=1_000_000, show_default=True)
 @click.option("--follow-ups", "follow_ups", type=click.IntRange(0), default=3_000_000, show_default=True)
-@click.option("--chunk", type=click.IntRange(100, 100_000), default=5000, show_default=True)
+@click.option("--contacts", type=click.IntRange(0), default=None,
+              help="Customers given one key contact (default: every other one).")
+@click.option("--chunk", type=click.IntRange(100, 100_000), default=5000, show_default=True,
+              help="Customers per batch (one multi-row INSERT per table and a commit each).")
+@click.option("--password", envvar="FILL_CRM_PASSWORD", default=None,
+              help="Password of the synthetic sales users vol_* (made on the first fill; default: random).")
 @with_appcontext
-def fill(code, customers, follow_ups, chunk):
-    """Add synthetic customers and follow-ups with bulk inserts (for benchmarks)."""
+def fill(code, customers, follow_ups, contacts, chunk, password):
+    """Add synthetic customers (with contacts, tags and follow-ups) owned by a synthetic sales organisation
+    (销售中心, three regions, nine groups, users vol_*), with bulk inserts (for benchmarks)."""
     from .demo import fill_volume
 
     _info, engine = _engine(code)
-    with engine.connect() as conn, tqdm(total=customers + follow_ups, unit="row", unit_scale=True) as bar:
-        fill_volume(conn, customers, follow_ups, chunk=chunk, progress=bar.update)
+    with engine.connect() as conn, tqdm(total=customers, unit="customer", unit_scale=True) as bar:
+        fill_volume(conn, customers, follow_ups, contacts=contacts, chunk=chunk, progress=bar.update,
+                    password=password)
     click.echo(f"added {customers} customers and {follow_ups} follow-ups to {code}")
 
 

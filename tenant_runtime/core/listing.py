@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select, union_all
 
 from common.errors import Invalid
 from common.timeutil import end_of_local_day_utc, start_of_local_day_utc
@@ -280,26 +280,67 @@ class ListSpec:
             query = query.where(or_(*(col.like(pattern, escape="\\") for col in self.search)))
         return query
 
-    def page(self, session, query, params):
-        """One page of rows and the cursor of the next page (None on the last one)."""
+    def page(self, session, query, params, branches=None):
+        """One page of rows and the cursor of the next page (None on the last one).
+
+        ``branches`` (disjoint conditions whose union is what ``query``'s data scope lets through: one per
+        visible department and the user's own records elsewhere, ``Principal.scope_branches``) read the
+        page as the union of each branch's own first page, each through its own index in key order, then
+        the rows of the merged page by id.
+        Same rows, same order; without them an OR of owner and departments reads every visible row and
+        sorts them, which at a million customers is the difference between milliseconds and seconds."""
         key = self.sorts[params.sort]
         col, id_col = key.column, self.id_column
         if params.cursor is not None:
             query = query.where(self._after(key, params.descending, params.cursor))
-        order = []
-        if key.nullable:
-            order.append(col.is_(None))
-        if col is not id_col:
-            order.append(col.desc() if params.descending else col.asc())
-        order.append(id_col.desc() if params.descending else id_col.asc())
+        order = self._order(key, col, id_col, params.descending)
+        if branches:
+            query = self._merged(query, branches, key, col, id_col, params)
         rows = session.scalars(query.order_by(*order).limit(params.limit + 1)).all()
         more = len(rows) > params.limit
         rows = rows[: params.limit]
         next_cursor = self._encode(params.sort, getattr(rows[-1], col.key), rows[-1].id) if more and rows else None
         return rows, next_cursor
 
-    def count(self, session, query):
-        """How many rows match, counted up to COUNT_CAP + 1 (the page shows "10000+")."""
+    @staticmethod
+    def _order(key, col, id_col, descending):
+        order = []
+        if key.nullable:
+            order.append(col.is_(None))
+        if col is not id_col:
+            order.append(col.desc() if descending else col.asc())
+        order.append(id_col.desc() if descending else id_col.asc())
+        return order
+
+    def _merged(self, query, branches, key, col, id_col, params):
+        """``query`` narrowed to the ids of the page: the first ``limit + 1`` of the union of every branch's
+        first ``limit + 1`` (a derived table; the branches are disjoint, so UNION ALL)."""
+        limit = params.limit + 1
+        parts = []
+        for branch in branches:
+            columns = [id_col.label("id")] + ([col.label("k")] if col is not id_col else [])
+            first = query.where(branch).with_only_columns(*columns).order_by(
+                *self._order(key, col, id_col, params.descending)).limit(limit).subquery()
+            parts.append(select(first))
+        merged = union_all(*parts).subquery()
+        ids = select(merged.c.id).order_by(*self._order(key, merged.c.k if col is not id_col else merged.c.id,
+                                                        merged.c.id, params.descending)).limit(limit).subquery()
+        return query.join(ids, ids.c.id == id_col)
+
+    def count(self, session, query, branches=None):
+        """How many rows match, counted up to COUNT_CAP + 1 (the page shows "10000+"). With ``branches``
+        (disjoint, see ``page``) the capped counts of one branch after the other, each through its own
+        index, until they pass the cap."""
+        if not branches:
+            return self._capped_count(session, query)
+        total = 0
+        for branch in branches:
+            total += self._capped_count(session, query.where(branch))
+            if total > COUNT_CAP:
+                return COUNT_CAP + 1
+        return total
+
+    def _capped_count(self, session, query):
         capped = query.with_only_columns(self.id_column).order_by(None).limit(COUNT_CAP + 1).subquery()
         return session.scalar(select(func.count()).select_from(capped))
 

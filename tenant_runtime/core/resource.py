@@ -74,6 +74,13 @@ class Resource:
         """Rows the principal may see; by default through the model's own owner and department."""
         return query.where(principal.scope_clause(self.model.owner_id, self.model.dept_id))
 
+    def scope_branches(self, principal):
+        """Conditions whose union is ``scope`` (``Principal.scope_branches``), for lists to read branch by
+        branch; None where the resource has a scope rule of its own."""
+        if type(self).scope is not Resource.scope:
+            return None
+        return principal.scope_branches(self.model.owner_id, self.model.dept_id)
+
     def views(self, principal):
         """Built-in saved views: ``{key: (label, callable(query) -> query)}``; the first is the default."""
         return {}
@@ -310,7 +317,8 @@ def list_rows(resource, args, principal, default_limit=None):
 
     params = resource.listing.parse(args, default_limit or DEFAULT_LIMIT)
     query = resource.listing.where(resource.visible_query(principal, args.get("view")), params)
-    rows, cursor = resource.listing.page(current_tenant.session, query, params)
+    rows, cursor = resource.listing.page(current_tenant.session, query, params,
+                                         branches=resource.scope_branches(principal))
     resource.preload(rows)
     return rows, cursor, params, query
 
@@ -375,7 +383,7 @@ def _page_list(r):
         errors = {}
         try:
             rows, cursor, params, query = list_rows(r, request.args, principal, default_limit=20)
-            total = r.listing.count(current_tenant.session, query)
+            total = r.listing.count(current_tenant.session, query, branches=r.scope_branches(principal))
         except Invalid as exc:
             rows, cursor, params, total, errors = [], None, None, 0, exc.fields
         return render_template(r.list_template, resource=r, rows=rows, next_cursor=cursor, params=params,

@@ -6,13 +6,15 @@ all, custom departments, own department, own department and below, only own. Sev
 their union (the widest), and a user always sees the records they own.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import g
-from sqlalchemy import false, or_, select, true
+from sqlalchemy import and_, false, or_, select, true
 
 from ..models import SysDept
 from ..people.models import SCOPE_ALL, SCOPE_CUSTOM, SCOPE_DEPT, SCOPE_DEPT_TREE
+
+MAX_SCOPE_BRANCHES = 40  # beyond this many departments a list filters by the OR (one statement, sorted)
 
 
 def dept_children(session):
@@ -42,6 +44,8 @@ class Principal:
     permissions: frozenset
     sees_all: bool
     dept_ids: frozenset  # departments whose records are visible (beyond the user's own records)
+    # the department tree as principal_for read it ({parent: [children]}), so a request reads it once
+    children: dict | None = field(default=None, compare=False, hash=False, repr=False)
 
     def can(self, permission):
         return permission in self.permissions
@@ -55,13 +59,26 @@ class Principal:
             conditions.append(dept_col.in_(sorted(self.dept_ids)))
         return or_(*conditions) if len(conditions) > 1 else conditions[0]
 
+    def scope_branches(self, owner_col, dept_col):
+        """``scope_clause`` as disjoint conditions whose union it is: one per visible department, and the
+        user's own records outside them; None when it is a single condition or there are too many
+        departments. A list ordered by id reads each branch's first rows through its own (owner or
+        department, deleted_at, ..., id) index and merges them, and a capped count adds up capped counts,
+        where the OR would read every visible row of every department and sort or merge them."""
+        if self.sees_all or not self.dept_ids or len(self.dept_ids) >= MAX_SCOPE_BRANCHES:
+            return None
+        depts = sorted(self.dept_ids)
+        own_elsewhere = and_(owner_col == self.user_id, or_(dept_col.is_(None), dept_col.not_in(depts)))
+        return [dept_col == dept_id for dept_id in depts] + [own_elsewhere]
+
     def sees(self, owner_id, dept_id):
         """The same rule for one loaded record."""
         return self.sees_all or owner_id == self.user_id or (dept_id is not None and dept_id in self.dept_ids)
 
     def subordinate_dept_ids(self, session):
         """Own department and below (下属), as far as the scope lets the user see them."""
-        tree = subtree(dept_children(session), self.dept_id)
+        children = self.children if self.children is not None else dept_children(session)
+        tree = subtree(children, self.dept_id)
         return tree if self.sees_all else tree & self.dept_ids
 
     @property
@@ -89,7 +106,7 @@ def principal_for(user, session):
             children = children if children is not None else dept_children(session)
             dept_ids |= subtree(children, user.dept_id)
     return Principal(user_id=user.id, dept_id=user.dept_id, permissions=frozenset(permissions), sees_all=sees_all,
-                     dept_ids=frozenset(dept_ids))
+                     dept_ids=frozenset(dept_ids), children=children)
 
 
 def current_principal():

@@ -25,9 +25,13 @@ DEAL_STATUSES = ("potential", "won", "lost")
 class CrmCustomer(TenantBase):
     __tablename__ = "crm_customer"
     __table_args__ = (
-        # data scope + a level filter + newest first: the list's own access paths (bench/bench_crm_list.py)
-        Index("ix_crm_customer_owner_list", "owner_id", "level", "id"),
-        Index("ix_crm_customer_dept_list", "dept_id", "level", "id"),
+        # the list's access paths, one per branch of the data scope (own, each department), live rows,
+        # with and without a level filter, newest first; the capped count reads them alone (0004,
+        # bench/bench_crm.py)
+        Index("ix_crm_customer_owner_list", "owner_id", "deleted_at", "level", "id"),
+        Index("ix_crm_customer_dept_list", "dept_id", "deleted_at", "level", "id"),
+        Index("ix_crm_customer_owner_recent", "owner_id", "deleted_at", "id"),
+        Index("ix_crm_customer_dept_recent", "dept_id", "deleted_at", "id"),
         Index("ix_crm_customer_owner_next", "owner_id", "next_follow_up_at"),
         Index("ix_crm_customer_last_follow", "last_follow_up_at"),
         MYSQL_TABLE_OPTIONS,

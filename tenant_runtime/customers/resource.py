@@ -2,7 +2,8 @@
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import lazyload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..context import current_tenant
 from ..core.columns import Column
@@ -101,14 +102,18 @@ class CustomerResource(Resource):
         return "all" if "all" in views else "mine"
 
     def preload(self, rows):
+        """Owners and departments of all rows in one query each, set on the rows' relationships (the
+        session's identity map holds objects weakly: loaded and dropped, they would be gone again and every
+        row would load its owner, and that owner's roles, on its own)."""
         session = current_tenant.session
-        owner_ids = {c.owner_id for c in rows if c.owner_id} | {c.created_by for c in rows}
+        owner_ids = {c.owner_id for c in rows if c.owner_id}
         dept_ids = {c.dept_id for c in rows if c.dept_id}
-        # one query each, then every row's relationship reads the identity map
-        if owner_ids:
-            session.scalars(select(SysUser).where(SysUser.id.in_(owner_ids))).all()
-        if dept_ids:
-            session.scalars(select(SysDept).where(SysDept.id.in_(dept_ids))).all()
+        owners = {u.id: u for u in session.scalars(select(SysUser).where(SysUser.id.in_(owner_ids))
+                                                   .options(lazyload(SysUser.roles)))} if owner_ids else {}
+        depts = {d.id: d for d in session.scalars(select(SysDept).where(SysDept.id.in_(dept_ids)))} if dept_ids else {}
+        for c in rows:
+            set_committed_value(c, "owner", owners.get(c.owner_id))
+            set_committed_value(c, "dept", depts.get(c.dept_id))
 
     def base_query(self):
         return super().base_query().options(selectinload(C.tags))

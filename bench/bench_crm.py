@@ -1,0 +1,289 @@
+"""Benchmark the CRM's customer list and 360 view at volume (issue 8: 1M customers in one MariaDB tenant).
+
+    python bench/bench_crm.py [--rows 20000] [--rounds 150] [--quick] [--drop]
+    python bench/bench_crm.py --rows 1000000          # the issue's scale: the first run fills for ~15 min
+
+Set-up (not timed, once per ``--rows``): a kept environment (``_harness.BenchEnv(keep=...)``: control
+database with the real migrations, the real app, a non-root account, one enterprise provisioned by the real
+job and opened by the real service), filled with ``tenant_runtime.demo.fill_volume`` (the code behind ``flask
+crm fill``): ``--rows`` customers, 3 follow-ups per customer, a key contact for every other one, tags on
+about 30 %, owned by a synthetic sales organisation (销售中心 > three regions > three groups of four sales
+users). The databases stay for the next run with the same ``--rows`` (``--drop`` drops them at the end);
+a later run only migrates the tenant to the current head (new indexes are built then).
+
+Timed, in this one process, interleaved (each round runs every scenario once on each side, the side that
+goes first alternating), per-request wall time:
+
+* ``app``: ``GET /t/<code>/api/v1/customers?...`` (and ``.../customers/<id>/360``) on the real app through
+  Flask's test client with a signed-in user's bearer token: routing, token check, the user's roles and
+  data scope, the list spec, the query, tags and owner names, serialisation to JSON.
+* ``bare``: the same SQL the app sent for that request's CRM data (every statement reading a ``crm_``
+  table, captured from the app's own request, same parameters), replayed straight through SQLAlchemy Core
+  (``Connection.exec_driver_sql``, rows fetched) on an engine keeping its connections to the same tenant
+  database and account.
+
+Scenarios: a sales user (only own customers, ~1/40 of the rows) and a region manager (his region's
+departments and below, ~1/3) and the sales director (the whole centre), each on the list's first page and
+on a deep keyset page (a cursor 90 % down the id range) filtered by a level (``level=important``, 2 in
+10), plus the sales user's unfiltered first page, a customer's 360 view and (information) the region
+manager's HTML list page, signed in on the pages, with its capped count ("10000+"), and the floor
+under every API request, ``GET /me`` (routing, token check, the user; nothing to replay). Printed: p50 and p95
+of both sides, the app/bare ratio of the p95s, this process's CPU per request (``time.process_time``,
+which other people's load on the machine disturbs less than wall time), the load average, and
+``EXPLAIN`` of every API list statement (index used, rows, no filesort). Goals: list p95 < 50 ms; app p95
+<= 1.3 x bare p95.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import secrets
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _harness import DEFAULT_SERVER, BenchEnv, median, pct, run_main
+
+LIST_GOAL_MS = 50.0
+RATIO_GOAL = 1.3
+FOLLOW_UPS_PER_CUSTOMER = 3
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--rows", type=int, default=20_000, help="customers in the tenant (kept between runs)")
+    p.add_argument("--rounds", type=int, default=150, help="interleaved rounds (samples per scenario and side)")
+    p.add_argument("--warmup", type=int, default=10, help="untimed rounds first")
+    p.add_argument("--chunk", type=int, default=5000, help="customers per insert batch when filling")
+    p.add_argument("--quick", action="store_true", help="smoke run: 2,000 customers, 20 rounds")
+    p.add_argument("--drop", action="store_true", help="drop the kept databases and account at the end")
+    p.add_argument("--server", default=DEFAULT_SERVER)
+    args = p.parse_args()
+    if args.quick:
+        args.rows, args.rounds, args.warmup = min(args.rows, 2000), 20, 3
+    return args
+
+
+def fill(env, args):
+    """Provision one tenant and fill it; returns the state kept for the next runs."""
+    from tqdm import tqdm
+
+    from datasource_registry.models import Datasource
+    from extensions import db
+    from tenant_runtime.demo import fill_volume
+
+    app = env.app
+    with app.test_request_context():
+        ent_id, ds_id, code = env.make_enterprise(0)
+        env.provision(ds_id)
+        env.open(ent_id)
+        database = db.session.get(Datasource, ds_id).database
+    password = f"Bench-Crm-{secrets.token_hex(4)}x"
+    follow_ups = args.rows * FOLLOW_UPS_PER_CUSTOMER
+    engine = env.tenant_engine(database)
+    started = time.perf_counter()
+    with engine.connect() as conn, tqdm(total=args.rows, unit="customer", unit_scale=True, file=sys.stderr) as bar:
+        fill_volume(conn, args.rows, follow_ups, chunk=args.chunk, progress=bar.update, password=password)
+    seconds = time.perf_counter() - started
+    with engine.connect() as conn:
+        conn.exec_driver_sql("ANALYZE TABLE crm_customer, crm_follow_up, crm_contact, crm_customer_tag").all()
+    engine.dispose()
+    return {"code": code, "database": database, "password": password, "rows": args.rows,
+            "follow_ups": follow_ups, "fill_seconds": round(seconds, 1)}
+
+
+class Capture:
+    """The statements the app sends to the tenant database while ``on``."""
+
+    def __init__(self, database):
+        self.database, self.on, self.statements = database, False, []
+
+    def __call__(self, conn, cursor, statement, parameters, context, executemany):
+        if self.on and conn.engine.url.database == self.database:
+            self.statements.append((statement, parameters))
+
+
+def run(args):
+    env = BenchEnv("crm", args.server, keep=str(args.rows))
+    try:
+        print(f"environment {env.prefix}*", file=sys.stderr)
+        env.setup()
+        if env.state is None:
+            print(f"filling a tenant with {args.rows} customers (once; kept for the next runs)", file=sys.stderr)
+            env.save(fill(env, args))
+        else:
+            print(f"reusing the tenant filled with {env.state['rows']} customers", file=sys.stderr)
+        return measure(env, args)
+    finally:
+        env.cleanup(drop=args.drop)
+
+
+def measure(env, args):
+    import sqlalchemy as sa
+
+    from datasource_registry import tenant_schema
+    from tenant_runtime.customers.resource import customers as customer_resource
+
+    state, app = env.state, env.app
+    code, database = state["code"], state["database"]
+    with env.tenant_engine(database).connect() as conn:
+        before = tenant_schema.current_revision(conn)
+        t0 = time.perf_counter()
+        head = tenant_schema.upgrade(conn)
+        if head != before:
+            print(f"migrated the tenant {before} -> {head} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+            conn.exec_driver_sql("ANALYZE TABLE crm_customer").all()
+        users = dict(conn.execute(sa.text("SELECT username, id FROM sys_user WHERE username LIKE 'vol\\_%'")).all())
+        counts = conn.execute(sa.text(
+            "SELECT (SELECT COUNT(*) FROM crm_customer), (SELECT COUNT(*) FROM crm_follow_up), "
+            "(SELECT MIN(id) FROM crm_customer), (SELECT MAX(id) FROM crm_customer)")).one()
+        owned = dict(conn.execute(sa.text(
+            "SELECT owner_id, COUNT(*) FROM crm_customer WHERE owner_id IN :ids GROUP BY owner_id").bindparams(
+            sa.bindparam("ids", expanding=True)), {"ids": list(users.values())}).all())
+        sample_customer = conn.execute(sa.text(
+            "SELECT c.id FROM crm_customer c WHERE c.owner_id = :u AND EXISTS (SELECT 1 FROM crm_contact k "
+            "WHERE k.customer_id = c.id) ORDER BY c.id DESC LIMIT 1"), {"u": users["vol_s000"]}).scalar()
+    customers_n, follow_ups_n, min_id, max_id = counts
+    deep_id = min_id + (max_id - min_id) // 10  # 90 % down a newest-first list
+    deep = customer_resource.listing._encode("created", deep_id, deep_id)
+
+    client = app.test_client()
+    headers = {}
+    for username in ("vol_s000", "vol_m0", "vol_director"):
+        resp = client.post(f"/t/{code}/api/v1/auth/token", json={"username": username, "password": state["password"]})
+        if resp.status_code != 200:
+            raise RuntimeError(f"token for {username}: {resp.status_code} {resp.get_data(as_text=True)[:300]}")
+        headers[username] = {"Authorization": f"Bearer {resp.json['token']}"}
+
+    pages = app.test_client()  # the region manager signed in on the pages (session cookie)
+    login = pages.get(f"/t/{code}/login")
+    token = re.search(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"', login.get_data(as_text=True))
+    resp = pages.post(f"/t/{code}/login", data={"username": "vol_m0", "password": state["password"],
+                                               "csrf_token": token.group(1) if token else ""})
+    if resp.status_code != 302:
+        raise RuntimeError(f"page sign-in: {resp.status_code}")
+
+    api = f"/t/{code}/api/v1"
+    scenarios = [  # key, label, user, path (under the API; "page:" a page), is a list
+        ("sales_first", "sales user, own, level, first page", "vol_s000", "/customers?level=important", True),
+        ("sales_deep", "sales user, own, level, deep page", "vol_s000", f"/customers?level=important&cursor={deep}",
+         True),
+        ("sales_all", "sales user, own, all levels, first page", "vol_s000", "/customers", True),
+        ("region_first", "region manager, dept and below, level, first page", "vol_m0", "/customers?level=important",
+         True),
+        ("region_deep", "region manager, dept and below, level, deep page", "vol_m0",
+         f"/customers?level=important&cursor={deep}", True),
+        ("director_first", "director, centre and below, level, first page", "vol_director",
+         "/customers?level=important", True),
+        ("director_deep", "director, centre and below, level, deep page", "vol_director",
+         f"/customers?level=important&cursor={deep}", True),
+        ("view360", "360 view of one of the sales user's customers", "vol_s000", f"/customers/{sample_customer}/360",
+         False),
+        ("region_page", "region manager, list page (HTML, 20 rows and the capped count), level", "vol_m0",
+         "page:/customers/?view=all&level=important", False),
+        ("me", "the floor: GET /me (routing, token check, the user; no CRM data)", "vol_m0", "/me", False),
+    ]
+
+    def get(user, path):
+        if path.startswith("page:"):
+            return pages.get(f"/t/{code}" + path[5:])
+        return client.get(api + path, headers=headers[user])
+
+    capture = Capture(database)
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", capture)
+    replay, app_statements, items = {}, {}, {}
+    for key, _label, user, path, _is_list in scenarios:
+        get(user, path)  # warm (resolver, pools)
+        capture.statements, capture.on = [], True
+        resp = get(user, path)
+        capture.on = False
+        if resp.status_code != 200:
+            raise RuntimeError(f"{key}: {resp.status_code} {resp.get_data(as_text=True)[:300]}")
+        items[key] = (resp.get_data(as_text=True).count('<tr') - 1 if path.startswith("page:") else
+                      len(resp.json.get("items") or []) if "items" in resp.json else 1)
+        app_statements[key] = len(capture.statements)
+        replay[key] = [(s, p) for s, p in capture.statements if " crm_" in s or "`crm_" in s]
+    sa.event.remove(sa.engine.Engine, "before_cursor_execute", capture)
+
+    bare_engine = sa.create_engine(env.tenant_url(database), pool_size=2, max_overflow=0, pool_pre_ping=True)
+
+    def bare(statements):
+        with bare_engine.connect() as conn:
+            for statement, params in statements:
+                conn.exec_driver_sql(statement, params).all()
+
+    def app_call(user, path):
+        resp = get(user, path)
+        if resp.status_code != 200:
+            raise RuntimeError(f"{path}: {resp.status_code}")
+
+    samples = {(key, side): [] for key, *_ in scenarios for side in ("app", "bare")}
+    cpu = {(key, side): [] for key, *_ in scenarios for side in ("app", "bare")}
+    for r in range(args.warmup + args.rounds):
+        for key, _label, user, path, _is_list in scenarios:
+            sides = [("app", lambda: app_call(user, path)), ("bare", lambda: bare(replay[key]))]
+            if r % 2:
+                sides.reverse()
+            for side, call in sides:
+                c0, t0 = time.process_time(), time.perf_counter()
+                call()
+                elapsed, used = time.perf_counter() - t0, time.process_time() - c0
+                if r >= args.warmup:
+                    samples[(key, side)].append(elapsed)
+                    cpu[(key, side)].append(used)
+
+    print(f"# CRM at volume: {customers_n:,} customers, {follow_ups_n:,} follow-ups "
+          f"(filled in {state['fill_seconds']:.0f} s), tenant schema {head}")
+    print(f"# rows visible: sales user {owned.get(users['vol_s000'], 0):,} own; region manager's departments "
+          f"~{customers_n // 3:,}; director all. {args.rounds} samples per scenario and side, interleaved.")
+    print()
+    print("| scenario | items | app statements (crm_ replayed) | app p50 | app p95 | bare p50 | bare p95 | "
+          "app/bare p95 | this process's CPU per request, app / bare | goal |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    worst_list, worst_ratio = 0.0, 0.0
+    for key, label, _user, _path, is_list in scenarios:
+        a, b = samples[(key, "app")], samples[(key, "bare")]
+        ap95, bp95 = pct(a, 95), pct(b, 95)
+        goal = []
+        if replay[key]:
+            ratio = ap95 / bp95
+            worst_ratio = max(worst_ratio, ratio)
+            goal.append("ratio " + ("MET" if ratio <= RATIO_GOAL else "NOT MET"))
+        else:
+            ratio = float("nan")  # nothing of the CRM's to replay: information only
+        if is_list:
+            worst_list = max(worst_list, ap95)
+            goal.insert(0, "p95 " + ("MET" if ap95 * 1000 < LIST_GOAL_MS else "NOT MET"))
+        bare_cells = (f"{median(b) * 1000:.2f} ms | {bp95 * 1000:.2f} ms | {ratio:.2f}" if replay[key]
+                      else "— | — | —")
+        print(f"| {label} | {items[key]} | {app_statements[key]} ({len(replay[key])}) | {median(a) * 1000:.2f} ms | "
+              f"{ap95 * 1000:.2f} ms | {bare_cells} | "
+              f"{median(cpu[(key, 'app')]) * 1000:.2f} / {median(cpu[(key, 'bare')]) * 1000:.2f} ms | "
+              f"{', '.join(goal)} |")
+    print()
+    with open("/proc/loadavg") as f:
+        load = f.read().split()[:3]
+    print(f"load average while measuring (this machine: {os.cpu_count()} CPUs): {' '.join(load)}")
+    print(f"list p95 < {LIST_GOAL_MS:.0f} ms: {'MET' if worst_list * 1000 < LIST_GOAL_MS else 'NOT MET'} "
+          f"(worst {worst_list * 1000:.2f} ms); app <= {RATIO_GOAL} x bare: "
+          f"{'MET' if worst_ratio <= RATIO_GOAL else 'NOT MET'} (worst {worst_ratio:.2f})")
+    print()
+    print("EXPLAIN of each list statement (the first statement on crm_customer):")
+    with bare_engine.connect() as conn:
+        for key, label, _user, _path, is_list in scenarios:
+            if not is_list:
+                continue
+            statement, params = replay[key][0]
+            print(f"- {label}")
+            for row in conn.exec_driver_sql("EXPLAIN " + statement, params).mappings():
+                print(f"    {row['id']} {row['select_type']:<12} {str(row['table']):<14} {str(row['type']):<6} "
+                      f"key={row['key']} rows={row['rows']} {row['Extra'] or ''}")
+    bare_engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(parse_args, run)

@@ -1,0 +1,44 @@
+"""The customer list's access paths at volume: each branch of the data scope, live rows, newest first
+
+Revision ID: 0004_crm_list_indexes
+Revises: 0003_crm_core
+Create Date: 2026-11-30
+
+Tenant schema (migrations/tenant): applied to every tenant database, MySQL/MariaDB or SQLite.
+A list reads each branch of the user's data scope (own customers, then each visible department:
+``Principal.scope_branches``) through an index that starts with the branch's column, then
+``deleted_at`` (every list reads live rows only: ``IS NULL`` is an equality for the index), then the
+level filter where there is one, and ends in the id: "newest first" and a keyset page read only the
+rows they show, and the page's capped count ("10000+") reads the index alone, never the rows
+(bench/bench_crm.py; EXPLAIN checked in tests/tenant_runtime/test_crm_scale.py). 0003's
+(owner_id, level, id) and (dept_id, level, id) are replaced by their (.., deleted_at, ..) forms; the
+new (owner_id, deleted_at, id) and (dept_id, deleted_at, id) serve the lists without a level filter,
+which sorted every row of the owner or department before. The *_recent indexes are made first: MariaDB
+keeps the foreign keys on owner_id and dept_id on an index that starts with them.
+"""
+from alembic import op
+
+revision = '0004_crm_list_indexes'
+down_revision = '0003_crm_core'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_index('ix_crm_customer_owner_recent', 'crm_customer', ['owner_id', 'deleted_at', 'id'], unique=False)
+    op.create_index('ix_crm_customer_dept_recent', 'crm_customer', ['dept_id', 'deleted_at', 'id'], unique=False)
+    op.drop_index('ix_crm_customer_owner_list', table_name='crm_customer')
+    op.create_index('ix_crm_customer_owner_list', 'crm_customer', ['owner_id', 'deleted_at', 'level', 'id'],
+                    unique=False)
+    op.drop_index('ix_crm_customer_dept_list', table_name='crm_customer')
+    op.create_index('ix_crm_customer_dept_list', 'crm_customer', ['dept_id', 'deleted_at', 'level', 'id'],
+                    unique=False)
+
+
+def downgrade():
+    op.drop_index('ix_crm_customer_dept_list', table_name='crm_customer')
+    op.create_index('ix_crm_customer_dept_list', 'crm_customer', ['dept_id', 'level', 'id'], unique=False)
+    op.drop_index('ix_crm_customer_owner_list', table_name='crm_customer')
+    op.create_index('ix_crm_customer_owner_list', 'crm_customer', ['owner_id', 'level', 'id'], unique=False)
+    op.drop_index('ix_crm_customer_dept_recent', table_name='crm_customer')
+    op.drop_index('ix_crm_customer_owner_recent', table_name='crm_customer')

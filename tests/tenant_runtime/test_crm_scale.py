@@ -1,0 +1,363 @@
+"""Volume data and the customer list at scale, at a small scale: ``flask crm fill`` writes rows the app
+itself would have written (data scope columns, departments, owners, tags, follow-up bookkeeping), a list
+read branch by branch over the data scope returns exactly what the plain query returns, page after page
+and in every sort, and on MariaDB the list statements read through the list indexes (EXPLAIN: an index
+key, no filesort over the table). Behaviour, not timing: bench/bench_crm.py measures the time."""
+
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+
+from tenant_runtime.demo import TAGS, VOLUME_GROUPS, VOLUME_REGIONS, VOLUME_SALES
+from tests.tenant_runtime.crm import tenant_api
+
+FILL_PASSWORD = "Volume-Pass-42"
+
+
+def fill(app, tenant, customers, follow_ups, contacts=None, chunk=100):
+    args = ["crm", "fill", tenant.code, "--customers", str(customers), "--follow-ups", str(follow_ups),
+            "--chunk", str(chunk), "--password", FILL_PASSWORD]
+    if contacts is not None:
+        args += ["--contacts", str(contacts)]
+    result = app.test_cli_runner().invoke(args=args)
+    assert result.exit_code == 0, result.output
+    assert f"added {customers} customers and {follow_ups} follow-ups" in result.output
+
+
+def rows(tenant, sql, **params):
+    engine = tenant.engine()
+    with engine.connect() as conn:
+        out = conn.execute(sa.text(sql), params).all()
+    engine.dispose()
+    return out
+
+
+def one(tenant, sql, **params):
+    return rows(tenant, sql, **params)[0][0]
+
+
+def user_id(tenant, username):
+    return one(tenant, "SELECT id FROM sys_user WHERE username = :u", u=username)
+
+
+def subtree(tenant, root):
+    children = {}
+    for dept_id, parent in rows(tenant, "SELECT id, parent_id FROM sys_dept"):
+        children.setdefault(parent, []).append(dept_id)
+    out, stack = set(), [root]
+    while stack:
+        node = stack.pop()
+        out.add(node)
+        stack.extend(children.get(node, ()))
+    return out
+
+
+def walk(client, query, limit):
+    """Every item of a list, following its cursors."""
+    items, cursor = [], None
+    while True:
+        resp = client.get(f"/customers?{query}&limit={limit}" + (f"&cursor={cursor}" if cursor else ""))
+        assert resp.status_code == 200, resp.json
+        items += resp.json["items"]
+        cursor = resp.json["next_cursor"]
+        if cursor is None:
+            return items
+
+
+# --- the fill --------------------------------------------------------------------------------------------
+
+
+def test_fill_writes_what_the_app_would_have_written(app, tenants):
+    t = tenants[0]
+    fill(app, t, 300, 900, contacts=120)
+
+    # the synthetic sales organisation: 销售中心 > three regions > three groups each, one user per seat
+    centre = one(t, "SELECT id FROM sys_dept WHERE dept_name = '销售中心'")
+    assert len(subtree(t, centre)) == 1 + len(VOLUME_REGIONS) * (1 + VOLUME_GROUPS)
+    people = rows(t, "SELECT u.username, r.code FROM sys_user u JOIN sys_user_role ur ON ur.user_id = u.id "
+                     "JOIN sys_role r ON r.id = ur.role_id WHERE u.username LIKE 'vol%'")
+    roles = [code for _name, code in people]
+    assert roles.count("sales") == len(VOLUME_REGIONS) * VOLUME_GROUPS * VOLUME_SALES  # one per seat
+    assert roles.count("sales_manager") == 1 + len(VOLUME_REGIONS)
+
+    assert one(t, "SELECT COUNT(*) FROM crm_customer") == 300
+    assert one(t, "SELECT COUNT(*) FROM crm_follow_up WHERE relation_type = 'customer'") == 900
+    assert one(t, "SELECT COUNT(*) FROM crm_contact") == 120
+    assert one(t, "SELECT COUNT(DISTINCT customer_id) FROM crm_contact") == 120
+    # the data scope's two columns: every customer is owned by an enabled user and sits in that user's department
+    assert one(t, "SELECT COUNT(*) FROM crm_customer c JOIN sys_user u ON u.id = c.owner_id "
+                  "WHERE u.dept_id = c.dept_id AND u.status = 1 AND c.deleted_at IS NULL "
+                  "AND c.status = 'active' AND c.created_by = c.owner_id") == 300
+    # spread over the whole organisation, every sales user owning some
+    sales_users = len(VOLUME_REGIONS) * VOLUME_GROUPS * VOLUME_SALES
+    assert one(t, "SELECT COUNT(DISTINCT owner_id) FROM crm_customer") >= sales_users
+    # follow-up bookkeeping: written by the owner, after the creation, and the newest is the customer's last one
+    assert one(t, "SELECT COUNT(*) FROM crm_follow_up f JOIN crm_customer c ON c.id = f.relation_id "
+                  "WHERE f.created_by <> c.owner_id OR f.created_at < c.created_at OR f.created_at > :now",
+               now=datetime.now(UTC).replace(tzinfo=None)) == 0
+    mismatched = rows(t, "SELECT c.id FROM crm_customer c LEFT JOIN (SELECT relation_id, MAX(created_at) AS newest "
+                         "FROM crm_follow_up GROUP BY relation_id) f ON f.relation_id = c.id "
+                         "WHERE NOT (c.last_follow_up_at <=> f.newest)")
+    assert mismatched == []
+    assert one(t, "SELECT COUNT(*) FROM crm_customer WHERE last_follow_up_at IS NULL") > 0  # some never followed up
+    # "newest first" is id order: creation times grow with the id, spread over years
+    created = [r[0] for r in rows(t, "SELECT created_at FROM crm_customer ORDER BY id")]
+    assert created == sorted(created) and (created[-1] - created[0]).days > 365
+    tags = rows(t, "SELECT tag, COUNT(*) FROM crm_customer_tag GROUP BY tag")
+    assert tags and {tag for tag, _n in tags} <= set(TAGS)
+    assert {r[0] for r in rows(t, "SELECT level FROM crm_customer")} == {"important", "normal", "potential"}
+
+    # a second fill adds to the same organisation, and its follow-ups belong to its own customers
+    fill(app, t, 100, 50, contacts=0)
+    assert one(t, "SELECT COUNT(*) FROM sys_user WHERE username LIKE 'vol%'") == len(people)
+    assert one(t, "SELECT COUNT(*) FROM crm_customer") == 400
+    assert one(t, "SELECT COUNT(*) FROM crm_follow_up") == 950
+    assert one(t, "SELECT COUNT(*) FROM crm_follow_up f JOIN crm_customer c ON c.id = f.relation_id "
+                  "WHERE c.id > (SELECT MAX(id) - 100 FROM crm_customer)") == 50
+
+    # the app agrees: a sales user signs in with the fill's password and sees exactly their own customers,
+    # a region manager their region's, and a filled customer's 360 view opens
+    sales = tenant_api(app, t, "vol_s000", FILL_PASSWORD)
+    own = {int(c["id"]) for c in walk(sales, "level=important&level=normal&level=potential", 200)}
+    assert own == {r[0] for r in rows(t, "SELECT id FROM crm_customer WHERE owner_id = :u", u=user_id(t, "vol_s000"))}
+    region = one(t, "SELECT dept_id FROM sys_user WHERE username = 'vol_m0'")
+    manager = tenant_api(app, t, "vol_m0", FILL_PASSWORD)
+    seen = {int(c["id"]) for c in walk(manager, "view=all", 200)}
+    assert seen == {r[0] for r in rows(t, "SELECT id FROM crm_customer WHERE dept_id IN :d",
+                                       d=tuple(subtree(t, region)))}
+    with_contact = one(t, "SELECT MIN(customer_id) FROM crm_contact WHERE owner_id = :u", u=user_id(t, "vol_s000"))
+    view = sales.get(f"/customers/{with_contact}/360")
+    assert view.status_code == 200, view.json
+    assert len(view.json["contacts"]) == 1
+    assert len(view.json["follow_ups"]) == one(t, "SELECT COUNT(*) FROM crm_follow_up WHERE relation_id = :c",
+                                               c=with_contact)
+
+
+# --- lists read branch by branch -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def filled(app, tenants):
+    t = tenants[0]
+    fill(app, t, 600, 600, chunk=200)
+    return t
+
+
+@pytest.mark.parametrize("sort, order", [
+    ("-created", "c.id DESC"),
+    ("created", "c.id ASC"),
+    ("-last_follow_up", "c.last_follow_up_at IS NULL, c.last_follow_up_at DESC, c.id DESC"),
+    ("next_follow_up", "c.next_follow_up_at IS NULL, c.next_follow_up_at ASC, c.id ASC"),
+    ("name", "c.customer_name ASC, c.id ASC"),
+])
+def test_a_scope_read_branch_by_branch_pages_like_the_plain_query(app, filled, sort, order):
+    """The director sees the whole centre (his own customers and thirteen departments): walking his list in
+    small pages, in every sort, filtered or not, gives the rows the plain query gives, in its order, once."""
+    t = filled
+    director = tenant_api(app, t, "vol_director", FILL_PASSWORD)
+    depts = tuple(subtree(t, one(t, "SELECT dept_id FROM sys_user WHERE username = 'vol_director'")))
+    me = user_id(t, "vol_director")
+    # a deleted customer in the scope stays out of every branch
+    deleted = one(t, "SELECT MAX(id) FROM crm_customer")
+    engine = t.engine()
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE crm_customer SET deleted_at = NOW() WHERE id = :c"), {"c": deleted})
+    engine.dispose()
+    for level in (None, "important"):
+        where = "c.deleted_at IS NULL AND (c.owner_id = :me OR c.dept_id IN :d)"
+        where += " AND c.level = :lv" if level else ""
+        expected = [r[0] for r in rows(t, f"SELECT c.id FROM crm_customer c WHERE {where} ORDER BY {order}",
+                                       me=me, d=depts, lv=level)]
+        got = [int(c["id"]) for c in walk(director, f"sort={sort}" + (f"&level={level}" if level else ""), 17)]
+        assert got == expected
+        assert deleted not in got
+
+
+def test_the_subordinates_view_reads_branch_by_branch_too(app, filled):
+    t = filled
+    manager = tenant_api(app, t, "vol_m1", FILL_PASSWORD)
+    me, region = user_id(t, "vol_m1"), one(t, "SELECT dept_id FROM sys_user WHERE username = 'vol_m1'")
+    expected = [r[0] for r in rows(t, "SELECT id FROM crm_customer WHERE dept_id IN :d AND owner_id <> :me "
+                                      "ORDER BY id DESC", d=tuple(subtree(t, region)), me=me)]
+    assert [int(c["id"]) for c in walk(manager, "view=subordinates", 23)] == expected
+    mine = [int(c["id"]) for c in walk(manager, "view=mine", 23)]
+    assert mine == [r[0] for r in rows(t, "SELECT id FROM crm_customer WHERE owner_id = :me ORDER BY id DESC", me=me)]
+
+
+def page_client(app, tenant, username):
+    from tests.conftest import csrf_from
+
+    client = app.test_client()
+    page = client.get(f"/t/{tenant.code}/login")
+    resp = client.post(f"/t/{tenant.code}/login", data={"username": username, "password": FILL_PASSWORD,
+                                                        "csrf_token": csrf_from(page.text)})
+    assert resp.status_code == 302, resp.text
+    return client
+
+
+def test_the_list_page_counts_the_scope_branch_by_branch(app, filled, monkeypatch):
+    """The page's total adds up the branches' capped counts: the manager's own customers are counted once
+    (they are also in his department), and the count stops past the cap."""
+    from tenant_runtime.core import listing
+
+    t = filled
+    me, region = user_id(t, "vol_m1"), one(t, "SELECT dept_id FROM sys_user WHERE username = 'vol_m1'")
+    depts = tuple(subtree(t, region))
+    client = page_client(app, t, "vol_m1")
+    for level in (None, "important"):
+        expected = one(t, "SELECT COUNT(*) FROM crm_customer WHERE (owner_id = :me OR dept_id IN :d)"
+                          + (" AND level = :lv" if level else ""), me=me, d=depts, lv=level)
+        assert expected > 0 and one(t, "SELECT COUNT(*) FROM crm_customer WHERE owner_id = :me", me=me) > 0
+        page = client.get(f"/t/{t.code}/customers/?view=all" + (f"&level={level}" if level else ""))
+        assert page.status_code == 200
+        assert f"共 {expected} 条记录" in page.text
+    # past the cap the count stops at cap + 1 (the template says "more than" at 10,001)
+    monkeypatch.setattr(listing, "COUNT_CAP", 30)
+    assert "共 31 条记录" in client.get(f"/t/{t.code}/customers/?view=all").text
+
+
+# --- EXPLAIN ---------------------------------------------------------------------------------------------
+
+
+class Statements:
+    """The statements the app sends to one tenant database while a request runs."""
+
+    def __init__(self, database):
+        self.database, self.seen = database, []
+
+    def __call__(self, conn, cursor, statement, parameters, context, executemany):
+        if conn.engine.url.database == self.database:
+            self.seen.append((statement, parameters))
+
+    def during(self, call):
+        self.seen = []
+        sa.event.listen(sa.engine.Engine, "before_cursor_execute", self)
+        try:
+            resp = call()
+        finally:
+            sa.event.remove(sa.engine.Engine, "before_cursor_execute", self)
+        assert resp.status_code == 200, resp.json
+        return resp
+
+
+def explain(tenant, statement, parameters):
+    """EXPLAIN's rows; where MariaDB adds a rowid filter from a second index (type ``ref|filter``, key
+    ``a|b``, rows ``9 (0%)``), the access itself: the first of each. ``rows`` as an int."""
+    engine = tenant.engine()
+    with engine.connect() as conn:
+        plan = [dict(r) for r in conn.exec_driver_sql("EXPLAIN " + statement, parameters).mappings()]
+    engine.dispose()
+    for p in plan:
+        for column in ("type", "key"):
+            if p[column]:
+                p[column] = p[column].split("|")[0]
+        p["rows"] = int(str(p["rows"]).split()[0]) if p["rows"] is not None else 0
+    return plan
+
+
+@pytest.fixture
+def volume(app, tenants):
+    """Enough customers that the optimizer's choice is the one it makes at a million (statistics fresh)."""
+    t = tenants[0]
+    if t.engine().dialect.name != "mysql":
+        pytest.skip("EXPLAIN is MariaDB's")
+    fill(app, t, 6000, 6000, contacts=600, chunk=2000)
+    engine = t.engine()
+    with engine.connect() as conn:
+        conn.exec_driver_sql("ANALYZE TABLE crm_customer, crm_follow_up, crm_contact, crm_customer_tag").all()
+    engine.dispose()
+    return t
+
+
+LIST_KEYS = {"ix_crm_customer_owner_list", "ix_crm_customer_dept_list", "ix_crm_customer_owner_recent",
+             "ix_crm_customer_dept_recent", "PRIMARY"}
+
+
+def assert_indexed(plan, keys, limit, branches):
+    """Every read of crm_customer goes through an index (eq_ref/ref/range, never a scan of the table); one
+    that reads more than a page of rows uses one of ``keys`` in their order (no filesort, no temporary
+    table). A branch of a page or two (a manager's own few customers) may sort what it read; what else is
+    sorted is the merged page (derived tables of at most ``limit + 1`` rows per branch)."""
+    reads = [p for p in plan if p["table"] == "crm_customer"]
+    assert reads, plan
+    for p in reads:
+        assert p["key"] and p["type"] in ("eq_ref", "ref", "range", "const"), plan
+        if int(p["rows"] or 0) > limit + 1:
+            assert p["key"] in keys, plan
+            assert "filesort" not in (p["Extra"] or ""), plan
+            assert "temporary" not in (p["Extra"] or ""), plan
+    for p in plan:
+        if str(p["table"]).startswith("<derived"):
+            assert int(p["rows"] or 0) <= (limit + 1) * branches, plan
+
+
+def list_statement(statements):
+    return next((s, p) for s, p in statements.seen if "FROM crm_customer" in s and "LIMIT" in s)
+
+
+@pytest.mark.parametrize("who, query, keys", [
+    ("vol_s000", "level=important", {"ix_crm_customer_owner_list"}),
+    ("vol_s000", "", {"ix_crm_customer_owner_recent"}),
+    ("vol_m0", "level=important", {"ix_crm_customer_owner_list", "ix_crm_customer_dept_list", "PRIMARY"}),
+    ("vol_m0", "", {"ix_crm_customer_owner_recent", "ix_crm_customer_dept_recent", "PRIMARY"}),
+    ("vol_director", "level=normal", {"ix_crm_customer_owner_list", "ix_crm_customer_dept_list", "PRIMARY"}),
+    ("vol_m0", "view=subordinates&level=potential", {"ix_crm_customer_owner_list", "ix_crm_customer_dept_list",
+                                                     "PRIMARY"}),
+])
+def test_list_statements_read_through_the_list_indexes(app, volume, who, query, keys):
+    t = volume
+    client = tenant_api(app, t, who, FILL_PASSWORD)
+    statements = Statements(t.database)
+    branches = 1 + (len(subtree(t, one(t, "SELECT dept_id FROM sys_user WHERE username = :u", u=who)))
+                    if who != "vol_s000" else 0)
+    first = statements.during(lambda: client.get(f"/customers?{query}&limit=20"))
+    assert_indexed(explain(t, *list_statement(statements)), keys, 20, branches)
+    assert first.json["next_cursor"]
+    # a deep page: a cursor a few pages down the list
+    cursor = first.json["next_cursor"]
+    assert cursor
+    for _ in range(5):
+        resp = client.get(f"/customers?{query}&limit=20&cursor={cursor}")
+        assert resp.status_code == 200, resp.json
+        if resp.json["next_cursor"] is None:
+            break
+        cursor = resp.json["next_cursor"]
+    deep = statements.during(lambda: client.get(f"/customers?{query}&limit=20&cursor={cursor}"))
+    assert int(deep.json["items"][0]["id"]) < int(first.json["items"][-1]["id"])
+    assert_indexed(explain(t, *list_statement(statements)), keys, 20, branches)
+
+
+def test_the_360_view_reads_by_key(app, volume):
+    t = volume
+    client = tenant_api(app, t, "vol_s000", FILL_PASSWORD)
+    customer = one(t, "SELECT MAX(customer_id) FROM crm_contact WHERE owner_id = :u", u=user_id(t, "vol_s000"))
+    statements = Statements(t.database)
+    statements.during(lambda: client.get(f"/customers/{customer}/360"))
+    crm = [(s, p) for s, p in statements.seen if "crm_" in s]
+    assert crm
+    for statement, parameters in crm:
+        for p in explain(t, statement, parameters):
+            assert p["type"] in ("const", "eq_ref", "ref", "range", "system", None), (statement, p)
+            assert "filesort" not in (p["Extra"] or "") or int(p["rows"] or 0) < 100, (statement, p)
+
+
+@pytest.mark.parametrize("who, query", [("vol_s000", "view=mine"), ("vol_m0", "view=all"),
+                                        ("vol_m0", "view=all&level=important"), ("vol_director", "view=all")])
+def test_the_page_count_reads_the_list_indexes_alone(app, volume, who, query):
+    """The list page's capped count ("10000+") reads index entries, not rows: each count statement goes
+    through a list index that covers it (a branch of a page's worth of rows may check them)."""
+    t = volume
+    client = page_client(app, t, who)
+    statements = Statements(t.database)
+    statements.during(lambda: client.get(f"/t/{t.code}/customers/?{query}"))
+    counts = [(s, p) for s, p in statements.seen if s.lstrip().upper().startswith("SELECT COUNT(")
+              and "crm_customer" in s]
+    assert counts
+    for statement, parameters in counts:
+        for p in explain(t, statement, parameters):
+            if p["table"] != "crm_customer":
+                continue
+            assert p["key"] and p["type"] in ("ref", "range"), (statement, p)
+            if int(p["rows"] or 0) > 21:
+                assert p["key"] in LIST_KEYS and "Using index" in (p["Extra"] or ""), (statement, p)
