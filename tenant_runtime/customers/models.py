@@ -26,7 +26,7 @@ class CrmCustomer(TenantBase):
     __tablename__ = "crm_customer"
     __table_args__ = (
         # the list's access paths, one per branch of the data scope (own, each department), live rows,
-        # with and without a level filter, newest first; the capped count reads them alone (0004,
+        # with and without a level filter, newest first; the capped count reads them alone (0006,
         # bench/bench_crm.py)
         Index("ix_crm_customer_owner_list", "owner_id", "deleted_at", "level", "id"),
         Index("ix_crm_customer_dept_list", "dept_id", "deleted_at", "level", "id"),

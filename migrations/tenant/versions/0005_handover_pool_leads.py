@@ -1,7 +1,7 @@
 """Handovers, the public pool (seed 000's customer_pool), leads and lead pools, notifications and notices
 
 Revision ID: 0005_handover_pool_leads
-Revises: 0004_crm_list_indexes
+Revises: 0003_crm_core
 Create Date: 2026-11-30
 
 Tenant schema (migrations/tenant): applied to every tenant database, MySQL/MariaDB or SQLite.
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0005_handover_pool_leads'
-down_revision = '0004_crm_list_indexes'
+down_revision = '0003_crm_core'
 branch_labels = None
 depends_on = None
 

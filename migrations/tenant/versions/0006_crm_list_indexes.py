@@ -1,7 +1,7 @@
 """The customer list's access paths at volume: each branch of the data scope, live rows, newest first
 
-Revision ID: 0004_crm_list_indexes
-Revises: 0003_crm_core
+Revision ID: 0006_crm_list_indexes
+Revises: 0005_handover_pool_leads
 Create Date: 2026-11-30
 
 Tenant schema (migrations/tenant): applied to every tenant database, MySQL/MariaDB or SQLite.
@@ -15,11 +15,12 @@ rows they show, and the page's capped count ("10000+") reads the index alone, ne
 new (owner_id, deleted_at, id) and (dept_id, deleted_at, id) serve the lists without a level filter,
 which sorted every row of the owner or department before. The *_recent indexes are made first: MariaDB
 keeps the foreign keys on owner_id and dept_id on an index that starts with them.
+It follows 0005 (not 0003) because 0005 had already reached tenants when these indexes were found.
 """
 from alembic import op
 
-revision = '0004_crm_list_indexes'
-down_revision = '0003_crm_core'
+revision = '0006_crm_list_indexes'
+down_revision = '0005_handover_pool_leads'
 branch_labels = None
 depends_on = None
 
