@@ -125,7 +125,8 @@ def _handovers_section(customer, principal):
         return None
     rows = current_tenant.session.scalars(
         handovers.base_query().join(CrmHandoverCustomer, CrmHandoverCustomer.handover_id == H.id)
-        .where(CrmHandoverCustomer.customer_id == customer.id).order_by(H.id.desc()).limit(20)).all()
+        .where(CrmHandoverCustomer.customer_id == customer.id)
+        .order_by(CrmHandoverCustomer.handover_id.desc()).limit(20)).all()  # by the customer's index, newest first
     return decorate(rows, principal)
 
 
