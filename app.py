@@ -9,6 +9,7 @@ import datasource_registry
 import platform_admin
 import tenant_runtime
 from common.db import control_engine_options
+from common.hooks import CookieSessionInterface, not_a_read, scoped_hooks
 from config import config_from_env
 from extensions import babel, csrf, db, limiter, login_manager, migrate
 
@@ -20,6 +21,7 @@ def create_app(config_object=None):
     app = Flask(__name__, instance_path=config_object.INSTANCE_PATH, template_folder="templates",
                 static_folder="platform_admin/static", static_url_path="/static")
     app.config.from_object(config_object)
+    app.session_interface = CookieSessionInterface()  # no cookie, no serializer to build
     os.makedirs(app.instance_path, exist_ok=True)
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
@@ -32,7 +34,8 @@ def create_app(config_object=None):
     # load the staff user from the control database.
     login_manager.init_app(app, add_context_processor=False)
     csrf.init_app(app)
-    limiter.init_app(app)
+    # every limit guards a POST and is checked by its decorator: reads skip the limiter's app-wide hooks
+    scoped_hooks(app, not_a_read, limiter.init_app)
     platform_admin.init_babel(app, babel)
 
     datasource_registry.init_app(app)
