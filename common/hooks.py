@@ -52,11 +52,22 @@ def not_a_read():
     return request.method not in READS
 
 
+def not_tenant_api():
+    """Anything but a tenant's API (its blueprint: bearer tokens only, no cookie session, CSRF-exempt)."""
+    return request.blueprint != "tenant_api"
+
+
+def not_tenant():
+    """Anything but a tenant's pages and API (where nobody signs in with Flask-Login)."""
+    return not request.path.startswith("/t/")
+
+
 class CookieSessionInterface(SecureCookieSessionInterface):
     """Flask's signed cookie session, except that a request without the cookie gets an empty session without
     building the signing serializer (a key derivation and several objects per request) first."""
 
     def open_session(self, app, request):
-        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+        if app.secret_key and (not request.environ.get("HTTP_COOKIE")
+                               or not request.cookies.get(self.get_cookie_name(app))):
             return self.session_class()
         return super().open_session(app, request)

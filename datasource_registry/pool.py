@@ -311,7 +311,7 @@ class PoolRegistry:
         tid = target.tenant_id
         with self._lock:
             entry = self._active.get(tid)
-            if entry is not None and entry.target == target:
+            if entry is not None and (entry.target is target or entry.target == target):  # `is`: a cached Target
                 self._touch_locked(entry)
                 return entry.engine
             tlock = self._tenant_lock_locked(tid)
@@ -832,8 +832,7 @@ def _checked_out(entry: _Entry, connection_record, connection_proxy) -> None:
         if state == _ACTIVE:
             connection_record.record_info[_FLAG] = entry
             entry.checked_out += 1
-            entry.last_used = time.time()
-            registry._touch_locked(entry)
+            registry._touch_locked(entry)  # last used now, most recently used in the LRU order
             return
     if state == _PARKED:
         # taken from the pool just as the engine was evicted: close it and reconnect, which
