@@ -31,8 +31,12 @@ def on_starting(server):
 
 
 def post_worker_init(worker):
-    """The app and everything it imported live as long as the worker: moved out of the garbage collector's reach
-    (``gc.freeze``), the collections that requests trigger no longer walk them all again."""
+    """Before the worker's first request: the ORM mappers configured now rather than by whichever request comes
+    first, then the app and everything it made, which live as long as the worker, moved out of the garbage
+    collector's reach (``gc.freeze``), so the collections that requests trigger no longer walk them all again."""
     import gc
 
+    from sqlalchemy.orm import configure_mappers
+
+    configure_mappers()
     gc.freeze()

@@ -39,7 +39,8 @@ every 20 ms, that were not there when the run started). Both gunicorns run with 
 ``gunicorn.conf.py`` (as deployed: its access log to stdout, which the script discards, on both sides) and the
 same command-line options; the routed app's rate limiter stores its counts in Redis (``--redis``, default
 ``$TEST_REDIS_SERVER/13``), which that configuration requires for more than one worker process (a read
-never touches it). Without ``wrk`` on the PATH (``apt-get install wrk``) part 2 is skipped and the output
+never touches it), and its per-tenant bulkhead (``TENANT_REQUEST_LIMIT``) is set to the thread count: the
+default, a quarter of the threads, would answer most of one tenant's concurrent requests with 503 by design. Without ``wrk`` on the PATH (``apt-get install wrk``) part 2 is skipped and the output
 says so.
 
 Goal: routed <= 1.05 x baseline (the in-process time ratio; the HTTP throughput ratios). With ``--profile``
@@ -530,7 +531,10 @@ def http_figures(args, env, database, code, name, ent_id, token, procs):
     try:
         setups = HTTP_SETUPS.values() if args.http_setup == "both" else [HTTP_SETUPS[args.http_setup]]
         for label, workers, threads, clients in setups:
-            routed, routed_url = serve("wsgi:app", base_env, workers, threads, token, f"/t/{code}/api/v1/me")
+            # The bulkhead lets one tenant hold a quarter of a process's threads by default; here one tenant is
+            # all the load, so its limit is the thread count (the bulkhead's bookkeeping is still paid).
+            routed, routed_url = serve("wsgi:app", {**base_env, "TENANT_REQUEST_LIMIT": str(threads)}, workers,
+                                       threads, token, f"/t/{code}/api/v1/me")
             procs.append(routed)
             baseline, baseline_url = serve("bench_routed_read:baseline_wsgi()", base_env, workers, threads, token,
                                            "/api/v1/me")
