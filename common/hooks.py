@@ -64,7 +64,13 @@ def not_tenant():
 
 class CookieSessionInterface(SecureCookieSessionInterface):
     """Flask's signed cookie session, except that a request without the cookie gets an empty session without
-    building the signing serializer (a key derivation and several objects per request) first."""
+    building the signing serializer (a key derivation and several objects per request) first, and a session
+    nobody looked at is not saved."""
+
+    def save_session(self, app, session, response):
+        if not session and not session.accessed and not session.modified:
+            return  # exactly what Flask's would do for it (nothing), without first reading six settings
+        super().save_session(app, session, response)
 
     def open_session(self, app, request):
         if app.secret_key and (not request.environ.get("HTTP_COOKIE")
