@@ -28,13 +28,18 @@ Guarantees
   ``CapacityExceeded`` exactly like ``engine_for``), so a request that fetched its Engine before an
   eviction does not fail because of it.
 * ``identity_check(dbapi_connection, target)`` runs on every new DBAPI connection; whatever it raises
-  reaches the caller, the connection is closed and nothing else is tried (fail closed).
+  reaches the caller, the connection is closed and nothing else is tried (fail closed). An
+  ``IdentityQuery`` (one query and a judgement of its rows) is sent with the session's set-up instead.
 * ``connect_guard(target, cparams)`` runs before every new DBAPI connection opens its socket: it may
   rewrite the driver's connect arguments (the host allow-list pins the address it checked) and
   whatever it raises reaches the caller before anything is contacted.
 * The cold path is kept short: TLS follows ``tls_setting`` (``tls.TlsSetting``) with one SSL context per process
   and setting, and what SQLAlchemy's MySQL dialect learns about a server on an engine's first connection
-  (five queries) is learned once per server and version and copied into later engines.
+  (five queries) is learned once per server and version and copied into later engines. A PyMySQL engine
+  registers no event listeners (its connect function does admission, guard, TLS and identity; the
+  ``_BudgetPool`` class's listeners count checkouts) and is put together without ``create_engine``'s keyword
+  analysis; its connections set up their session and, for an ``IdentityQuery``, run the identity check in
+  one round trip (``mysql_connection.TenantConnection``).
 * ``reset_after_fork()`` (called automatically in children for registries from ``make_registry``)
   forgets every Engine without closing the parent's sockets.
 
