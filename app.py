@@ -9,7 +9,13 @@ import datasource_registry
 import platform_admin
 import tenant_runtime
 from common.db import control_engine_options
-from common.hooks import CookieSessionInterface, not_a_read, not_tenant, not_tenant_api, scoped_hooks
+from common.hooks import (
+    CookieSessionInterface,
+    not_a_read,
+    not_tenant,
+    not_tenant_api,
+    scoped_hooks,
+)
 from config import config_from_env
 from extensions import babel, csrf, db, limiter, login_manager, migrate
 

@@ -890,7 +890,7 @@ def _budget_detach(dbapi_connection, connection_record):
 def _close_quietly(dbapi_connection) -> None:
     try:
         dbapi_connection.close()
-    except Exception:  # noqa: BLE001 - closing a connection that failed its checks; the first error matters
+    except Exception:  # closing a connection that failed its checks: the first error is the one that matters
         log.debug("closing a refused connection failed", exc_info=True)
 
 

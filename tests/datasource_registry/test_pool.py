@@ -998,8 +998,9 @@ def test_a_tenant_engine_put_together_directly_is_what_create_engine_would_build
     from datasource_registry.pool import _BudgetPool, _ServerProfiles
 
     url = SERVER_URL.set(database="anything", query={"charset": "utf8mb4"})
-    options = dict(creator=lambda record: None, poolclass=_BudgetPool, pool_size=4, max_overflow=0,
-                   pool_use_lifo=True, pool_timeout=1.5, pool_pre_ping=True, pool_recycle=3600, hide_parameters=True)
+    options = {"creator": lambda record: None, "poolclass": _BudgetPool, "pool_size": 4, "max_overflow": 0,
+               "pool_use_lifo": True, "pool_timeout": 1.5, "pool_pre_ping": True, "pool_recycle": 3600,
+               "hide_parameters": True}
     direct, reference = _ServerProfiles().create_engine(url, **options), sa.create_engine(url, _initialize=False,
                                                                                           **options)
 
