@@ -9,6 +9,13 @@ import datasource_registry
 import platform_admin
 import tenant_runtime
 from common.db import control_engine_options
+from common.hooks import (
+    CookieSessionInterface,
+    not_a_read,
+    not_tenant,
+    not_tenant_api,
+    scoped_hooks,
+)
 from config import config_from_env
 from extensions import babel, csrf, db, limiter, login_manager, migrate
 
@@ -20,6 +27,7 @@ def create_app(config_object=None):
     app = Flask(__name__, instance_path=config_object.INSTANCE_PATH, template_folder="templates",
                 static_folder="platform_admin/static", static_url_path="/static")
     app.config.from_object(config_object)
+    app.session_interface = CookieSessionInterface()  # no cookie, no serializer to build
     os.makedirs(app.instance_path, exist_ok=True)
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
@@ -30,9 +38,12 @@ def create_app(config_object=None):
     migrate.init_app(app, db, render_as_batch=True, directory=os.path.join(os.path.dirname(__file__), "migrations"))
     # No ``current_user`` in templates (none uses it): rendering a page, an error page above all, must not
     # load the staff user from the control database.
-    login_manager.init_app(app, add_context_processor=False)
-    csrf.init_app(app)
-    limiter.init_app(app)
+    # Its one hook refreshes the staff's remember-me cookie after a staff sign-in or sign-out: never under /t/.
+    scoped_hooks(app, not_tenant, lambda a: login_manager.init_app(a, add_context_processor=False))
+    # The tenant API is CSRF-exempt (bearer tokens only), so its requests skip the check's hook altogether.
+    scoped_hooks(app, not_tenant_api, csrf.init_app)
+    # every limit guards a POST and is checked by its decorator: reads skip the limiter's app-wide hooks
+    scoped_hooks(app, not_a_read, limiter.init_app)
     platform_admin.init_babel(app, babel)
 
     datasource_registry.init_app(app)

@@ -28,3 +28,15 @@ def on_starting(server):
         raise SystemExit(
             f"refusing to start {server.cfg.workers} worker processes with in-memory throttles: each would count "
             "sign-ins and SMS codes on its own. Set REDIS_URL (shared throttles) or run one worker (WEB_WORKERS=1).")
+
+
+def post_worker_init(worker):
+    """Before the worker's first request: the ORM mappers configured now rather than by whichever request comes
+    first, then the app and everything it made, which live as long as the worker, moved out of the garbage
+    collector's reach (``gc.freeze``), so the collections that requests trigger no longer walk them all again."""
+    import gc
+
+    from sqlalchemy.orm import configure_mappers
+
+    configure_mappers()
+    gc.freeze()

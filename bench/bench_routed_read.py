@@ -1,7 +1,7 @@
 """Benchmark a tenant-routed API read against the same read in a plain single-database Flask app.
 
     python bench/bench_routed_read.py [--rounds 30] [--per-round 200] [--http-rounds 4] [--http-seconds 5]
-                                      [--quick] [--no-http] [--profile]
+                                      [--quick] [--no-http] [--profile] [--redis URL]
 
 Set-up (not timed): a control database with the real migrations, the real app (``create_app``), one
 enterprise with a MySQL datasource (min 1 / max 5 connections) on a temporary non-root account, provisioned
@@ -35,8 +35,13 @@ Timed, part 2, over HTTP: each app served by gunicorn in its own processes, with
 ``--http-seconds`` per run, routed and baseline alternating for ``--http-rounds`` rounds. Printed: requests
 per second of each, the baseline / routed throughput ratio per round (median and range), and how many new
 server connections each app opened while loaded (the bench account's connection ids in PROCESSLIST, polled
-every 20 ms, that were not there when the run started). Without ``wrk`` on the PATH (``apt-get install
-wrk``) part 2 is skipped and the output says so.
+every 20 ms, that were not there when the run started). Both gunicorns run with the repository's
+``gunicorn.conf.py`` (as deployed: its access log to stdout, which the script discards, on both sides) and the
+same command-line options; the routed app's rate limiter stores its counts in Redis (``--redis``, default
+``$TEST_REDIS_SERVER/13``), which that configuration requires for more than one worker process (a read
+never touches it), and its per-tenant bulkhead (``TENANT_REQUEST_LIMIT``) is set to the thread count: the
+default, a quarter of the threads, would answer most of one tenant's concurrent requests with 503 by design. Without ``wrk`` on the PATH (``apt-get install wrk``) part 2 is skipped and the output
+says so.
 
 Goal: routed <= 1.05 x baseline (the in-process time ratio; the HTTP throughput ratios). With ``--profile``
 the routed request is also run under cProfile and the functions with the largest cumulative time are printed.
@@ -67,6 +72,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _harness import DEFAULT_SERVER, BenchEnv, admin_connection, median, ms, pct, run_main
 
 GOAL = 1.05
+# the rate limiter's shared storage, so that the app's gunicorn.conf.py lets the routed app run 2 worker processes
+DEFAULT_REDIS = os.environ.get("TEST_REDIS_SERVER", "redis://127.0.0.1:6379") + "/13"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # gunicorn set-ups of part 2: label, workers, threads, concurrent clients
 HTTP_SETUPS = {"sync": ("sync workers (-w 2)", 2, 1, 2), "threads": ("threads (-w 1 --threads 4)", 1, 4, 4)}
@@ -81,6 +88,8 @@ def parse_args():
     p.add_argument("--http-seconds", type=float, default=5, help="seconds of wrk load per HTTP run")
     p.add_argument("--no-http", action="store_true", help="skip part 2 (gunicorn + wrk)")
     p.add_argument("--http-setup", choices=["both", *HTTP_SETUPS], default="both", help="gunicorn set-ups of part 2")
+    p.add_argument("--redis", default=DEFAULT_REDIS,
+                   help="rate-limit storage of the routed app under gunicorn (2 sync workers need a shared one)")
     p.add_argument("--quick", action="store_true", help="smoke run: 6 rounds of 60 requests, 1 HTTP round of 2 s")
     p.add_argument("--profile", action="store_true", help="also profile routed requests with cProfile")
     p.add_argument("--server", default=DEFAULT_SERVER)
@@ -414,7 +423,9 @@ def free_port():
 def serve(app_spec, env, workers, threads, token, path):
     """Start gunicorn for ``app_spec`` and wait until ``path`` answers 200. Returns (process, url)."""
     port = free_port()
-    cmd = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+    # both apps with the repository's gunicorn.conf.py, as deployed (access log included), and the same options
+    cmd = [sys.executable, "-m", "gunicorn", "--config", os.path.join(ROOT, "gunicorn.conf.py"),
+           "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
            "--threads", str(threads), "--log-level", "warning", "--pythonpath", f"{ROOT},{ROOT}/bench", app_spec]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}{path}"
@@ -509,7 +520,7 @@ def http_figures(args, env, database, code, name, ent_id, token, procs):
     base_env = {**os.environ, "APP_ENV": "development", "PYTHONPATH": ROOT,
                 "DATABASE_URL": env.app.config["SQLALCHEMY_DATABASE_URI"], "SECRET_KEY": env.app.config["SECRET_KEY"],
                 "INSTANCE_PATH": env.tmp, "UPLOAD_DIR": os.path.join(env.tmp, "uploads"),
-                "TENANT_DATABASE_PREFIX": env.tenant_prefix, "REDIS_URL": "", "RATELIMIT_STORAGE_URI": "memory://",
+                "TENANT_DATABASE_PREFIX": env.tenant_prefix, "REDIS_URL": "", "RATELIMIT_STORAGE_URI": args.redis,
                 "BENCH_BASELINE_URL": env.tenant_url(database).render_as_string(hide_password=False),
                 "BENCH_BASELINE_CODE": code, "BENCH_BASELINE_NAME": name, "BENCH_BASELINE_TENANT": str(ent_id)}
     lines = [(f"HTTP: gunicorn, wrk -t1 for {args.http_seconds:g} s per run, {args.http_rounds} rounds alternating "
@@ -520,7 +531,10 @@ def http_figures(args, env, database, code, name, ent_id, token, procs):
     try:
         setups = HTTP_SETUPS.values() if args.http_setup == "both" else [HTTP_SETUPS[args.http_setup]]
         for label, workers, threads, clients in setups:
-            routed, routed_url = serve("wsgi:app", base_env, workers, threads, token, f"/t/{code}/api/v1/me")
+            # The bulkhead lets one tenant hold a quarter of a process's threads by default; here one tenant is
+            # all the load, so its limit is the thread count (the bulkhead's bookkeeping is still paid).
+            routed, routed_url = serve("wsgi:app", {**base_env, "TENANT_REQUEST_LIMIT": str(threads)}, workers,
+                                       threads, token, f"/t/{code}/api/v1/me")
             procs.append(routed)
             baseline, baseline_url = serve("bench_routed_read:baseline_wsgi()", base_env, workers, threads, token,
                                            "/api/v1/me")

@@ -28,13 +28,18 @@ Guarantees
   ``CapacityExceeded`` exactly like ``engine_for``), so a request that fetched its Engine before an
   eviction does not fail because of it.
 * ``identity_check(dbapi_connection, target)`` runs on every new DBAPI connection; whatever it raises
-  reaches the caller, the connection is closed and nothing else is tried (fail closed).
+  reaches the caller, the connection is closed and nothing else is tried (fail closed). An
+  ``IdentityQuery`` (one query and a judgement of its rows) is sent with the session's set-up instead.
 * ``connect_guard(target, cparams)`` runs before every new DBAPI connection opens its socket: it may
   rewrite the driver's connect arguments (the host allow-list pins the address it checked) and
   whatever it raises reaches the caller before anything is contacted.
 * The cold path is kept short: TLS follows ``tls_setting`` (``tls.TlsSetting``) with one SSL context per process
   and setting, and what SQLAlchemy's MySQL dialect learns about a server on an engine's first connection
-  (five queries) is learned once per server and version and copied into later engines.
+  (five queries) is learned once per server and version and copied into later engines. A PyMySQL engine
+  registers no event listeners (its connect function does admission, guard, TLS and identity; the
+  ``_BudgetPool`` class's listeners count checkouts) and is put together without ``create_engine``'s keyword
+  analysis; its connections set up their session and, for an ``IdentityQuery``, run the identity check in
+  one round trip (``mysql_connection.TenantConnection``).
 * ``reset_after_fork()`` (called automatically in children for registries from ``make_registry``)
   forgets every Engine without closing the parent's sockets.
 
@@ -57,14 +62,17 @@ from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.pool import QueuePool, StaticPool
+from sqlalchemy.sql import compiler as sql_compiler
 from sqlalchemy.util import queue as sqla_queue
 
 from . import tls
+from .mysql_connection import TenantConnection
 
 __all__ = [
     "CapacityExceeded",
     "EngineRetired",
     "IdentityMismatch",
+    "IdentityQuery",
     "PoolRegistry",
     "Target",
     "check_database_name",
@@ -93,6 +101,29 @@ class IdentityMismatch(Exception):
 class EngineRetired(Exception):
     """The Engine was retired by the registry (target changed, disposed, closed, or inherited from
     the parent process); call ``engine_for`` again for a current one."""
+
+
+class IdentityQuery:
+    """An identity check that is one query and a judgement of its rows: ``judge(rows, error, target)`` raises
+    (``IdentityMismatch``) unless ``rows`` (or the ``error`` the server answered the query with) show the
+    connection reached ``target``'s own database. The registry sends ``sql`` in the same round trip as a new
+    PyMySQL connection's session set-up; called as ``check(dbapi_connection, target)`` it runs the query
+    itself, like any other identity check."""
+
+    def __init__(self, sql: str, judge):
+        self.sql = sql
+        self.judge = judge
+
+    def __call__(self, dbapi_connection, target) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(self.sql)
+            rows, error = cursor.fetchall(), None
+        except Exception as exc:  # noqa: BLE001 - the judgement decides what a failed query means
+            rows, error = None, exc
+        finally:
+            cursor.close()
+        self.judge(rows, error, target)
 
 
 @dataclass(frozen=True)
@@ -131,6 +162,12 @@ class _BudgetPool(QueuePool):
 
     _retired = False
     _after_return = None  # set by the registry: wakes capacity waiters once the pool is idle
+    _entry = None  # set by the registry: the pool's class-level listeners count its checkouts on it
+
+    def recreate(self):  # engine.dispose(): the new pool still belongs to the same entry
+        pool = super().recreate()
+        pool._entry, pool._after_return = self._entry, self._after_return
+        return pool
 
     def close_idle(self) -> int:
         closed = 0
@@ -188,13 +225,15 @@ class _Entry:
         "keep",
         "last_used",
         "pid",
+        "registry",
         "reservation",
         "reserved",
         "state",
         "target",
     )
 
-    def __init__(self, target: Target, reservation: int, keep: int):
+    def __init__(self, registry, target: Target, reservation: int, keep: int):
+        self.registry = registry
         self.target = target
         self.reservation = reservation  # max connections, clamped to the budget
         self.keep = keep  # connections idle trimming leaves open
@@ -278,7 +317,7 @@ class PoolRegistry:
         tid = target.tenant_id
         with self._lock:
             entry = self._active.get(tid)
-            if entry is not None and entry.target == target:
+            if entry is not None and (entry.target is target or entry.target == target):  # `is`: a cached Target
                 self._touch_locked(entry)
                 return entry.engine
             tlock = self._tenant_lock_locked(tid)
@@ -433,7 +472,7 @@ class PoolRegistry:
                     entry = None
             new = entry is None
             if new:
-                entry = _Entry(target, reservation, keep)
+                entry = _Entry(self, target, reservation, keep)
             victims = self._admit_locked(entry, deadline)
         try:
             self._close_victims(victims)
@@ -540,10 +579,11 @@ class PoolRegistry:
     def _build_engine(self, entry: _Entry) -> Engine:
         url = entry.target.url
         options = {"pool_pre_ping": True, "pool_recycle": 3600, "hide_parameters": True}
+        connect_args = {}
         if url.get_backend_name() == "mysql":
             # An unreachable server must cost a request seconds, not the OS's minutes-long TCP timeout; one that
             # accepts and then never answers (frozen, paused) must cost no more than the read/write timeouts.
-            options["connect_args"] = self._driver_timeouts()
+            connect_args = self._driver_timeouts()
         sized = True
         if url.get_backend_name() == "sqlite":
             # sqlite keeps its default pool; a file database defaults to a QueuePool, which we size
@@ -560,12 +600,21 @@ class PoolRegistry:
                 pool_timeout=self.wait_timeout,
             )
         extra = dict(self._engine_options)
-        if "connect_args" in extra and "connect_args" in options:  # add to the timeouts, never drop them
-            extra["connect_args"] = {**options["connect_args"], **extra["connect_args"]}
+        connect_args = {**connect_args, **extra.pop("connect_args", {})}  # add to the timeouts, never drop them
         options.update(extra)
-        engine = self._dialects.create_engine(url, **options)
-        self._instrument(engine, entry)
-        tls.install(engine, self.tls)  # after _instrument: the admission check must run before any socket
+        if url.get_driver_name() == "pymysql":
+            # The cold path: no per-engine event listeners (registering them costs more than the rest of
+            # building the engine); one connect function does the admission, the host guard, TLS, the session
+            # set-up and the identity check, and the pool's checkouts are counted by _BudgetPool's class-level
+            # listeners.
+            engine = self._dialects.create_engine(url, creator=self._connector(entry, connect_args), **options)
+        else:
+            engine = self._dialects.create_engine(url, connect_args=connect_args, **options) if connect_args \
+                else self._dialects.create_engine(url, **options)
+            self._instrument(engine, entry)
+        if isinstance(engine.pool, _BudgetPool):
+            engine.pool._entry = entry
+            engine.pool._after_return = self._notify
         return engine
 
     def _driver_timeouts(self) -> dict:
@@ -573,24 +622,65 @@ class PoolRegistry:
                     "write_timeout": self.write_timeout}
         return {name: value for name, value in timeouts.items() if value is not None}
 
+    def _admit_connection(self, entry: _Entry) -> None:
+        """Before any socket is opened: only an admitted engine of this process may connect."""
+        if entry.pid != os.getpid():
+            raise EngineRetired(f"the engine for tenant {entry.tenant_id} belongs to the parent process")
+        state = entry.state
+        if state == _DEAD:
+            raise EngineRetired(f"the engine for tenant {entry.tenant_id} was retired; call engine_for() again")
+        if state != _ACTIVE:
+            self._revive(entry)
+
+    def _connector(self, entry: _Entry, connect_args: dict):
+        """The ``creator`` of a PyMySQL tenant engine: admission, host guard, TLS, then a connection whose session
+        set-up and identity query share one round trip (``mysql_connection.TenantConnection``), the identity
+        judged, and on the engine's first connection the server's dialect profile copied in. Whatever fails
+        closes the connection and reaches the caller."""
+        registry, guard, check, target = self, self._connect_guard, self._identity_check, entry.target
+        probe_sql = getattr(check, "sql", None)  # an IdentityQuery is pipelined; any other check runs after
+        fixed = {**connect_args, **tls.connect_options(self.tls), "probe_sql": probe_sql}
+        driver_args = None  # the dialect's connect arguments, worked out on the first connection
+        first = threading.Lock()  # other threads' first connections wait until the dialect is set up
+        ready = []
+
+        def connect(connection_record):
+            nonlocal driver_args
+            registry._admit_connection(entry)
+            dialect = entry.engine.dialect
+            if driver_args is None:
+                driver_args = {**dialect.create_connect_args(target.url)[1], **fixed}
+            cparams = dict(driver_args)
+            if guard is not None:
+                guard(target, cparams)
+            conn = TenantConnection(**cparams)
+            try:
+                if check is not None:
+                    if probe_sql:
+                        check.judge(conn.probe_rows, conn.probe_error, target)
+                    else:
+                        check(conn, target)
+                if not ready:
+                    with first:
+                        if not ready:
+                            registry._dialects.set_up(dialect, target.url, conn)
+                            ready.append(True)
+            except BaseException:
+                _close_quietly(conn)
+                raise
+            return conn
+
+        return connect
+
     def _instrument(self, engine: Engine, entry: _Entry) -> None:
+        """Event listeners for engines other than PyMySQL's (SQLite, in tests and the embedded default)."""
         registry = self
         identity_check = self._identity_check
         connect_guard = self._connect_guard
 
-        if isinstance(engine.pool, _BudgetPool):
-            engine.pool._after_return = registry._notify
-
         @event.listens_for(engine, "do_connect")
         def _before_connect(dialect, conn_rec, cargs, cparams):
-            # before any socket is opened: only an admitted engine may connect
-            if entry.pid != os.getpid():
-                raise EngineRetired(f"the engine for tenant {entry.tenant_id} belongs to the parent process")
-            state = entry.state
-            if state == _DEAD:
-                raise EngineRetired(f"the engine for tenant {entry.tenant_id} was retired; call engine_for() again")
-            if state != _ACTIVE:
-                registry._revive(entry)
+            registry._admit_connection(entry)
             if connect_guard is not None:
                 connect_guard(entry.target, cparams)
 
@@ -601,52 +691,19 @@ class PoolRegistry:
                 # whatever this raises reaches the caller; SQLAlchemy closes the connection
                 identity_check(dbapi_connection, entry.target)
 
-        @event.listens_for(engine, "checkout")
-        def _on_checkout(dbapi_connection, connection_record, connection_proxy):
-            if entry.pid != os.getpid():
-                # inherited from the parent: drop it without closing the parent's socket
-                connection_record.dbapi_connection = connection_proxy.dbapi_connection = None
-                raise sa_exc.DisconnectionError("connection belongs to the parent process")
-            with registry._lock:
-                state = entry.state
-                if state == _ACTIVE:
-                    connection_record.record_info[_FLAG] = True
-                    entry.checked_out += 1
-                    entry.last_used = time.time()
-                    registry._touch_locked(entry)
-                    return
-            if state == _PARKED:
-                # taken from the pool just as the engine was evicted: close it and reconnect, which
-                # re-admits the engine under the budget first
-                raise sa_exc.DisconnectionError("engine was evicted; reconnecting within the budget")
-            raise EngineRetired(f"the engine for tenant {entry.tenant_id} was retired; call engine_for() again")
+        if not isinstance(engine.pool, _BudgetPool):  # a _BudgetPool's are counted by its class's listeners
 
-        def _returned(connection_record):
-            if not connection_record.record_info.pop(_FLAG, False):
-                return
-            if entry.pid != os.getpid():
-                return  # the parent's connection: not ours to close
-            with registry._lock:
-                if entry.state != _DEAD:
-                    entry.checked_out -= 1
-                    if entry.checked_out == 0:
-                        registry._cond.notify_all()
-                    return
-            try:
-                connection_record.invalidate()  # retired engine: close instead of pooling
-            finally:
-                with registry._lock:
-                    entry.checked_out -= 1
-                    registry._settle_locked(entry)
-                    registry._cond.notify_all()
+            @event.listens_for(engine, "checkout")
+            def _on_checkout(dbapi_connection, connection_record, connection_proxy):
+                _checked_out(entry, connection_record, connection_proxy)
 
-        @event.listens_for(engine, "checkin")
-        def _on_checkin(dbapi_connection, connection_record):
-            _returned(connection_record)
+            @event.listens_for(engine, "checkin")
+            def _on_checkin(dbapi_connection, connection_record):
+                _returned(connection_record)
 
-        @event.listens_for(engine, "detach")
-        def _on_detach(dbapi_connection, connection_record):
-            _returned(connection_record)
+            @event.listens_for(engine, "detach")
+            def _on_detach(dbapi_connection, connection_record):
+                _returned(connection_record)
 
     # ------------------------------------------------------------------ retirement
 
@@ -770,6 +827,73 @@ class _Housekeeper(threading.Thread):
             del registry
 
 
+def _checked_out(entry: _Entry, connection_record, connection_proxy) -> None:
+    registry = entry.registry
+    if entry.pid != os.getpid():
+        # inherited from the parent: drop it without closing the parent's socket
+        connection_record.dbapi_connection = connection_proxy.dbapi_connection = None
+        raise sa_exc.DisconnectionError("connection belongs to the parent process")
+    with registry._lock:
+        state = entry.state
+        if state == _ACTIVE:
+            connection_record.record_info[_FLAG] = entry
+            entry.checked_out += 1
+            registry._touch_locked(entry)  # last used now, most recently used in the LRU order
+            return
+    if state == _PARKED:
+        # taken from the pool just as the engine was evicted: close it and reconnect, which
+        # re-admits the engine under the budget first
+        raise sa_exc.DisconnectionError("engine was evicted; reconnecting within the budget")
+    raise EngineRetired(f"the engine for tenant {entry.tenant_id} was retired; call engine_for() again")
+
+
+def _returned(connection_record) -> None:
+    entry = connection_record.record_info.pop(_FLAG, None)
+    if entry is None:
+        return
+    if entry.pid != os.getpid():
+        return  # the parent's connection: not ours to close
+    registry = entry.registry
+    with registry._lock:
+        if entry.state != _DEAD:
+            entry.checked_out -= 1
+            if entry.checked_out == 0:
+                registry._cond.notify_all()
+            return
+    try:
+        connection_record.invalidate()  # retired engine: close instead of pooling
+    finally:
+        with registry._lock:
+            entry.checked_out -= 1
+            registry._settle_locked(entry)
+            registry._cond.notify_all()
+
+
+# Registered once for the class, not per engine: a tenant's first request pays for no listener registration.
+@event.listens_for(_BudgetPool, "checkout")
+def _budget_checkout(dbapi_connection, connection_record, connection_proxy):
+    entry = connection_proxy._pool._entry
+    if entry is not None:
+        _checked_out(entry, connection_record, connection_proxy)
+
+
+@event.listens_for(_BudgetPool, "checkin")
+def _budget_checkin(dbapi_connection, connection_record):
+    _returned(connection_record)
+
+
+@event.listens_for(_BudgetPool, "detach")
+def _budget_detach(dbapi_connection, connection_record):
+    _returned(connection_record)
+
+
+def _close_quietly(dbapi_connection) -> None:
+    try:
+        dbapi_connection.close()
+    except Exception:  # closing a connection that failed its checks: the first error is the one that matters
+        log.debug("closing a refused connection failed", exc_info=True)
+
+
 class _ServerProfiles:
     """Tenant engines without SQLAlchemy's per-engine server discovery.
 
@@ -790,30 +914,40 @@ class _ServerProfiles:
         self._learned: dict = {}  # (driver, host, port, query) -> (server version, {dialect attribute: value})
         self._lock = threading.Lock()
 
+    # What the registry passes for a PyMySQL tenant engine: with nothing else, the engine is put together
+    # directly (the parts create_engine would make from these options, in a third of its time: it works out
+    # which keyword goes where by inspecting every class involved, on every call).
+    _DIRECT = frozenset({"creator", "poolclass", "pool_size", "max_overflow", "pool_use_lifo", "pool_timeout",
+                         "pool_pre_ping", "pool_recycle", "hide_parameters"})
+
     def create_engine(self, url: URL, **options) -> Engine:
+        """An engine for ``url``; for PyMySQL one that does no discovery of its own: its connect function calls
+        ``set_up`` on its first connection."""
         if url.get_driver_name() != "pymysql":
             return sa.create_engine(url, **options)
+        if options.keys() == self._DIRECT and "plugin" not in url.query:
+            return self._direct_engine(url, options)
         engine = sa.create_engine(url, _initialize=False, **options)
-        dialect = engine.dialect
-        isolation_level = dialect._builtin_onconnect()  # what create_engine would install for isolation_level=
+        isolation_level = engine.dialect._builtin_onconnect()  # what create_engine would install for isolation_level=
         if isolation_level is not None:
             event.listen(engine, "connect", isolation_level)
-        key = (url.drivername, url.host, url.port, tuple(sorted(url.query.items())))
-        first = threading.Lock()
-        done = []
-
-        @event.listens_for(engine, "connect")
-        def _first_connect(dbapi_connection, connection_record):
-            if done:
-                return
-            with first:  # other threads' first connections wait until the dialect is set up
-                if not done:
-                    self._set_up(dialect, key, url, dbapi_connection)
-                    done.append(True)
-
         return engine
 
-    def _set_up(self, dialect, key, url: URL, dbapi_connection) -> None:
+    def _direct_engine(self, url: URL, options: dict) -> Engine:
+        """What ``sa.create_engine(url, _initialize=False, **options)`` returns for these options (a test compares
+        the two): the URL's dialect class with the DBAPI module and create_engine's default linting, the pool
+        class with the translated pool options, an Engine with ``hide_parameters``."""
+        dialect_cls = url.get_dialect()
+        dialect = dialect_cls(dbapi=dialect_cls.import_dbapi(),
+                              compiler_linting=sql_compiler.NO_LINTING ^ sql_compiler.COLLECT_CARTESIAN_PRODUCTS)
+        pool = options["poolclass"](options["creator"], pool_size=options["pool_size"],
+                                    max_overflow=options["max_overflow"], use_lifo=options["pool_use_lifo"],
+                                    timeout=options["pool_timeout"], pre_ping=options["pool_pre_ping"],
+                                    recycle=options["pool_recycle"], dialect=dialect)
+        return Engine(pool, dialect, url, hide_parameters=options["hide_parameters"])
+
+    def set_up(self, dialect, url: URL, dbapi_connection) -> None:
+        key = (url.drivername, url.host, url.port, tuple(sorted(url.query.items())))
         version = dbapi_connection.get_server_info()
         with self._lock:
             known = self._learned.get(key)

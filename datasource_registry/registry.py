@@ -7,7 +7,7 @@ tenant, is an error; there is never a fallback to some other database.
 from flask import current_app
 
 from .hostpolicy import policy_from_setting
-from .pool import IdentityMismatch, Target, make_registry
+from .pool import IdentityMismatch, IdentityQuery, Target, make_registry
 from .tls import TlsSetting
 
 
@@ -15,17 +15,16 @@ class TenantUnavailable(Exception):
     """The tenant has no usable datasource (not configured, not provisioned, or unreachable)."""
 
 
-def _identity_check(dbapi_connection, target):
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("SELECT tenant_id FROM tenant_identity WHERE id = 1")
-        row = cursor.fetchone()
-    except Exception as exc:
-        raise IdentityMismatch(f"tenant {target.tenant_id}: database has no identity marker") from exc
-    finally:
-        cursor.close()
-    if row is None or int(row[0]) != int(target.tenant_id):
-        raise IdentityMismatch(f"tenant {target.tenant_id}: database belongs to tenant {row[0] if row else None}")
+def _judge_identity(rows, error, target):
+    if error is not None:
+        raise IdentityMismatch(f"tenant {target.tenant_id}: database has no identity marker") from error
+    tenant_id = rows[0][0] if rows else None
+    if tenant_id is None or int(tenant_id) != int(target.tenant_id):
+        raise IdentityMismatch(f"tenant {target.tenant_id}: database belongs to tenant {tenant_id}")
+
+
+# Sent in the same round trip as a new connection's session set-up (pool.IdentityQuery).
+_identity_check = IdentityQuery("SELECT tenant_id FROM tenant_identity WHERE id = 1", _judge_identity)
 
 
 def _host_guard(app):

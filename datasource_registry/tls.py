@@ -21,13 +21,14 @@ import functools
 import ssl
 from dataclasses import dataclass
 
-from pymysql.connections import Connection
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from .mysql_connection import TenantConnection
+
 MODES = ("off", "preferred", "required")
 
-__all__ = ["MODES", "TlsSetting", "install"]
+__all__ = ["MODES", "TlsSetting", "connect_options", "install"]
 
 
 @dataclass(frozen=True)
@@ -67,32 +68,27 @@ def _context(setting: TlsSetting) -> ssl.SSLContext:
     return context
 
 
+def connect_options(setting: TlsSetting) -> dict:
+    """``TenantConnection`` arguments for ``setting`` (the process's one SSL context in it)."""
+    if setting.mode == "off":
+        return {"ssl_disabled": True}
+    context = setting.context()
+    if setting.mode == "required":
+        # PyMySQL takes a ready context as is, and then insists on TLS; fail closed, whatever other options said
+        return {"ssl": context, "ssl_disabled": False}
+    # preferred: TLS if the server offers it, with the shared context (PyMySQL would build one per connection)
+    return {"tls_context": context}
+
+
 def install(engine: Engine, setting: TlsSetting) -> None:
-    """Make ``engine``'s new connections follow ``setting``. MySQL (PyMySQL) engines only; others are left as
-    they are. Call it after any ``do_connect`` listener that must run before a socket is opened."""
+    """Make ``engine``'s new connections follow ``setting`` (and set up their session in one round trip,
+    ``mysql_connection.TenantConnection``). MySQL (PyMySQL) engines only; others are left as they are. Call
+    it after any ``do_connect`` listener that must run before a socket is opened. (The pool registry's
+    engines do the same in their own connect function, without event listeners.)"""
     if engine.dialect.driver != "pymysql":
         return
-    context = setting.context()
+    options = connect_options(setting)
 
     @event.listens_for(engine, "do_connect")
     def _tls(dialect, conn_rec, cargs, cparams):
-        if setting.mode == "off":
-            cparams["ssl_disabled"] = True
-            return None
-        if setting.mode == "required":
-            cparams["ssl"] = context  # PyMySQL takes a ready context as is, and then insists on TLS
-            cparams["ssl_disabled"] = False  # fail closed, whatever other options said
-            return None
-        return _PreferringTls(*cargs, tls_context=context, **cparams)
-
-
-class _PreferringTls(Connection):
-    """PyMySQL's ``preferred`` mode (TLS if the server offers it) with a shared context: for that mode PyMySQL
-    calls ``_create_ssl_ctx({})``, which would build a fresh context for every connection."""
-
-    def __init__(self, *args, tls_context, **kwargs):
-        self._tls_context = tls_context
-        super().__init__(*args, **kwargs)
-
-    def _create_ssl_ctx(self, sslp):
-        return self._tls_context
+        return TenantConnection(*cargs, **{**cparams, **options})

@@ -153,7 +153,8 @@ def user_from_token(header):
     if not header.lower().startswith("bearer "):
         return None
     raw = header[7:].strip()
-    tenant = g.tenant  # the hot path of every API call: one lookup instead of a proxy per use
+    ctx = g._get_current_object()  # the hot path of every API call: one lookup instead of a proxy per use
+    tenant = ctx.tenant
     prefix, _, _rest = raw.partition(".")
     if prefix != str(tenant.tenant_id):
         return None  # another tenant's token: refused without a lookup
@@ -165,7 +166,7 @@ def user_from_token(header):
     interval = timedelta(seconds=current_app.config.get("TENANT_TOKEN_TOUCH_INTERVAL", 60))
     if token.last_used_at is None or now - token.last_used_at >= interval:
         token.last_used_at = now
-    g.tenant_token = token
+    ctx.tenant_token = token
     return _user(token.user_id, tenant)
 
 

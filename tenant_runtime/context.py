@@ -15,21 +15,35 @@ _WROTE = "tenant_runtime.wrote"
 class TenantSession(Session):
     """A request's session on its tenant's database. It notes whether it may have written (an ORM flush, or
     any statement that is not a SELECT), so that a request that changed nothing ends without a COMMIT;
-    ``info["actor_id"]`` names the user its changes are recorded for (tenant_runtime/core/history.py)."""
+    ``info["actor_id"]`` names the user its changes are recorded for (tenant_runtime/core/history.py).
+
+    Statements are noted where they enter (``execute``, ``scalar``, ``scalars``: every ORM statement, lazy
+    loads and ``get`` included, passes through one of them), not with a ``do_orm_execute`` listener: any
+    listener for that event makes SQLAlchemy build an ORMExecuteState and prepare each statement twice."""
 
     def may_have_written(self) -> bool:
         return bool(self.new or self.dirty or self.deleted or self.info.get(_WROTE))
+
+    def _note(self, statement) -> None:
+        if not getattr(statement, "is_select", False):  # DML, and text() of any kind: assume it wrote
+            self.info[_WROTE] = True
+
+    def execute(self, statement, *args, **kwargs):
+        self._note(statement)
+        return super().execute(statement, *args, **kwargs)
+
+    def scalar(self, statement, *args, **kwargs):
+        self._note(statement)
+        return super().scalar(statement, *args, **kwargs)
+
+    def scalars(self, statement, *args, **kwargs):
+        self._note(statement)
+        return super().scalars(statement, *args, **kwargs)
 
 
 @event.listens_for(TenantSession, "after_flush")
 def _flushed(session, flush_context):
     session.info[_WROTE] = True
-
-
-@event.listens_for(TenantSession, "do_orm_execute")
-def _executed(orm_execute_state):
-    if not orm_execute_state.is_select:  # DML, and text() of any kind: assume it wrote
-        orm_execute_state.session.info[_WROTE] = True
 
 
 @event.listens_for(TenantSession, "after_commit")

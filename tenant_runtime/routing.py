@@ -6,7 +6,6 @@ from flask_babel import gettext as _
 
 from common.errors import DATABASE_UNAVAILABLE, ApiError, log_database_unavailable
 from datasource_registry.pool import CapacityExceeded
-from datasource_registry.registry import get_registry
 
 from .context import TenantContext
 from .resolver import lookup
@@ -34,44 +33,47 @@ def resolve(code):
     info = _lookup(code)
     if info is None:
         raise TenantError(404, "tenant_not_found", _("There is no such company on this platform."))
-    g.tenant_info = info  # so even a refusal page can name the company
+    ctx = g._get_current_object()  # the hot path of every tenant request: no proxy per use
+    ctx.tenant_info = info  # so even a refusal page can name the company
     if not info.is_open:
         raise TenantError(403, "tenant_closed", _("This company's account is closed. Contact your administrator."))
     if info.suspended:
         raise TenantError(503, "tenant_suspended", info.suspend_message or _("Under maintenance. Please come back later."))
     if info.target is None:
         raise TenantError(503, "tenant_unavailable", _("This company's database is not available yet."))
-    _take_slot(info.tenant_id)
+    app = current_app._get_current_object()
+    _take_slot(app, ctx, info.tenant_id)
     try:
-        engine = get_registry().engine_for(info.target)
+        engine = app.extensions["pool_registry"].engine_for(info.target)
     except CapacityExceeded:
         raise _busy() from None
-    g.tenant = TenantContext(info=info, engine=engine)
-    return g.tenant
+    tenant = ctx.tenant = TenantContext(info=info, engine=engine)
+    return tenant
 
 
 def _busy():
     return TenantError(503, "tenant_busy", _("Too many requests right now. Please try again in a moment."))
 
 
-def _take_slot(tenant_id):
+def _take_slot(app, ctx, tenant_id):
     """One of the tenant's request slots in this process (the bulkhead), held until teardown; none free: 503."""
-    if g.get("tenant_slot") is not None:
+    if ctx.get("tenant_slot") is not None:
         return
-    limit = current_app.config.get("TENANT_REQUEST_LIMIT", 4)
-    if not current_app.extensions["tenant_bulkhead"].try_enter(tenant_id, limit):
-        current_app.logger.warning("tenant %s busy: %s requests in progress in this process", tenant_id, limit)
+    limit = app.config.get("TENANT_REQUEST_LIMIT", 4)
+    if not app.extensions["tenant_bulkhead"].try_enter(tenant_id, limit):
+        app.logger.warning("tenant %s busy: %s requests in progress in this process", tenant_id, limit)
         raise _busy()
-    g.tenant_slot = tenant_id
+    ctx.tenant_slot = tenant_id
 
 
 def pull_tenant_code(endpoint, values):
     """url_value_preprocessor for tenant blueprints."""
     code = values.pop("tenant_code", None) if values else None
-    header = request.headers.get("X-Tenant-Code")
+    environ = request.environ
+    header = environ.get("HTTP_X_TENANT_CODE")  # what request.headers.get("X-Tenant-Code") reads
     if header and code and header.strip().lower() != code.lower():
         raise TenantError(400, "tenant_mismatch", _("The X-Tenant-Code header names another company."))
-    host = request.environ.get(HOST_TENANT)
+    host = environ.get(HOST_TENANT)
     if host and code and host != code.lower():
         # /t/<b>/ on a.<base>: the host's cookies and links belong to a; never serve b there.
         raise TenantError(400, "tenant_mismatch", _("The path names a different company from the host name."))
@@ -85,12 +87,13 @@ def push_tenant_code(endpoint, values):
 
 
 def close_tenant_session(exc=None):
-    tenant = g.pop("tenant", None)
+    ctx = g._get_current_object()
+    tenant = ctx.pop("tenant", None)
     try:
         if tenant is not None:
             tenant.close()  # may itself wait on a hung database: the slot is still in use until it returns
     finally:
-        slot = g.pop("tenant_slot", None)
+        slot = ctx.pop("tenant_slot", None)
         if slot is not None:
             current_app.extensions["tenant_bulkhead"].leave(slot)
 

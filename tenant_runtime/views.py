@@ -37,16 +37,18 @@ for blueprint in (bp, api):
     blueprint.teardown_request(close_tenant_session)
 
 
-def _authorize():
-    """Every tenant endpoint names its permission (people/permissions.py); one that does not is refused."""
+def _authorize(ctx):
+    """Every tenant endpoint names its permission (people/permissions.py); one that does not is refused.
+    ``ctx`` is the request's ``g``."""
     permission = permission_for(request.endpoint)
     if permission == PUBLIC:
         return
-    if g.tenant_user is not None:
-        current_tenant.session.info["actor_id"] = g.tenant_user.id  # change history names who did it
+    user = ctx.tenant_user
+    if user is not None:
+        ctx.tenant.session.info["actor_id"] = user.id  # change history names who did it
     if permission is None:
         raise TenantError(403, "forbidden", _("This page is not open to anyone."))
-    if g.tenant_user is None:
+    if user is None:
         return "login"
     if permission != ANY_USER:
         from .core.scope import current_principal
@@ -58,16 +60,18 @@ def _authorize():
 
 @bp.before_request
 def require_page_login():
-    g.tenant_user = auth.user_from_session()
-    if _authorize() == "login":
+    ctx = g._get_current_object()
+    ctx.tenant_user = auth.user_from_session()
+    if _authorize(ctx) == "login":
         return redirect(url_for("tenant.login", next=request.full_path if request.method == "GET" else None))
     return None
 
 
 @api.before_request
 def require_token():
-    g.tenant_user = auth.user_from_token(request.headers.get("Authorization", ""))
-    if _authorize() == "login":
+    ctx = g._get_current_object()
+    ctx.tenant_user = auth.user_from_token(request.environ.get("HTTP_AUTHORIZATION", ""))
+    if _authorize(ctx) == "login":
         raise ApiError(401, "not_authenticated", _("Sign in first: send a bearer token of this company."))
 
 

@@ -909,8 +909,8 @@ def test_a_new_tenant_engine_does_not_ask_the_server_what_it_already_knows(serve
     second = reg.engine_for(second_target)
     assert whoami(second) == server.names[2]
     sent = [sql for _, sql in statements]
-    assert sent[:2] == ["SET NAMES utf8mb4", "SET AUTOCOMMIT = 0"]  # PyMySQL's own, while connecting
-    assert sent[2:] == ["SELECT name FROM whoami", "ROLLBACK"]  # then the request: nothing else
+    assert sent[:1] == ["SET NAMES utf8mb4, autocommit = 0"]  # PyMySQL's two session SETs in one statement
+    assert sent[1:] == ["SELECT name FROM whoami", "ROLLBACK"]  # then the request: nothing else
     d1, d2 = first.dialect, second.dialect
     learned = ("server_version_info", "_sql_mode", "default_isolation_level", "_casing", "is_mariadb",
                "_server_ansiquotes", "_backslash_escapes", "supports_sequences", "_connection_charset")
@@ -936,3 +936,84 @@ def test_an_upgraded_server_is_learned_again(server, registries, statements, mon
     assert whoami(upgraded) == server.names[2]
     assert any("VERSION()" in sql for _, sql in statements)
     assert upgraded.dialect.default_schema_name == server.names[2]
+
+
+def test_the_identity_query_shares_the_session_set_up_round_trip_and_still_fails_closed(server, registries,
+                                                                                         monkeypatch):
+    """The app's identity check (an IdentityQuery) is sent behind the session's SET before either answer is
+    read: one round trip for both. A marker naming another tenant, or no marker at all, refuses the
+    connection and closes it; the connection that passes answers its own queries correctly afterwards."""
+    from pymysql.connections import Connection
+
+    from datasource_registry.registry import _identity_check
+
+    events = []  # ("send", connection id, SQL) and ("read", connection id), in order
+    send, read = Connection._execute_command, Connection._read_packet
+
+    def send_spy(self, command, sql):
+        events.append(("send", id(self), sql.decode() if isinstance(sql, bytes) else sql))
+        return send(self, command, sql)
+
+    def read_spy(self, *args, **kwargs):
+        events.append(("read", id(self)))
+        return read(self, *args, **kwargs)
+
+    monkeypatch.setattr(Connection, "_execute_command", send_spy)
+    monkeypatch.setattr(Connection, "_read_packet", read_spy)
+    marked = {3: 3, 4: 99}  # database 3 carries tenant 3's marker, database 4 another tenant's; 5 has none
+    with server.admin.begin() as conn:
+        for db, tenant in marked.items():
+            conn.execute(sa.text(f"CREATE TABLE `{server.names[db]}`.tenant_identity "
+                                 "(id INT PRIMARY KEY, tenant_id BIGINT)"))
+            conn.execute(sa.text(f"INSERT INTO `{server.names[db]}`.tenant_identity VALUES (1, {tenant})"))
+    try:
+        reg = registries(budget=10, identity_check=_identity_check)
+        events.clear()
+        with reg.engine_for(target(server, 3, db=3)).connect() as conn:
+            start = next(i for i, e in enumerate(events) if e[0] == "send")
+            cid = events[start][1]
+            mine = [e for e in events[start:] if e[1] == cid]
+            # SET, then the identity query, and only then the answers
+            assert mine[:3] == [("send", cid, "SET NAMES utf8mb4, autocommit = 0"),
+                                ("send", cid, _identity_check.sql), ("read", cid)]
+            assert conn.execute(sa.text("SELECT name FROM whoami")).scalar_one() == server.names[3]
+            assert tuple(conn.execute(sa.text("SELECT @@autocommit, @@character_set_client")).one()) == (0, "utf8mb4")
+        for db in (4, 5):  # another tenant's marker; no marker table at all
+            engine = reg.engine_for(target(server, db, db=db))
+            for _ in range(2):  # every time: nothing is cached
+                with pytest.raises(IdentityMismatch):
+                    engine.connect()
+            assert server.wait_connections(0, server.names[db]) == 0  # refused connections were closed
+        assert reg.stats()["checked_out"] == 0
+        assert whoami(reg.engine_for(target(server, 3, db=3))) == server.names[3]  # the right one still works
+    finally:
+        with server.admin.begin() as conn:
+            for db in marked:
+                conn.execute(sa.text(f"DROP TABLE IF EXISTS `{server.names[db]}`.tenant_identity"))
+
+
+def test_a_tenant_engine_put_together_directly_is_what_create_engine_would_build():
+    """The registry builds PyMySQL tenant engines without create_engine (a third of its time); if a SQLAlchemy
+    upgrade changed what create_engine makes of the same options, this says so."""
+    from datasource_registry.pool import _BudgetPool, _ServerProfiles
+
+    url = SERVER_URL.set(database="anything", query={"charset": "utf8mb4"})
+    options = {"creator": lambda record: None, "poolclass": _BudgetPool, "pool_size": 4, "max_overflow": 0,
+               "pool_use_lifo": True, "pool_timeout": 1.5, "pool_pre_ping": True, "pool_recycle": 3600,
+               "hide_parameters": True}
+    direct, reference = _ServerProfiles().create_engine(url, **options), sa.create_engine(url, _initialize=False,
+                                                                                          **options)
+
+    def shape(engine):
+        d, p = engine.dialect, engine.pool
+        plain = (str, int, float, bool, type(None), tuple, frozenset, dict, type, type(sa))
+        # objects of their own per dialect (preparer, type compiler, caches) compare by class
+        dialect = {k: v if isinstance(v, plain) else type(v) for k, v in vars(d).items()}
+        return (type(d), dialect, type(p), p.size(), p._max_overflow, p._pool.use_lifo, p._timeout, p._pre_ping,
+                p._recycle, p._reset_on_return, p._dialect is d, engine.hide_parameters, engine.url, engine.echo,
+                engine._compiled_cache.capacity, dict(engine._execution_options), type(d.identifier_preparer),
+                type(d.type_compiler_instance))
+
+    assert direct is not reference and direct.dialect is not reference.dialect
+    assert shape(direct) == shape(reference)
+    assert direct.pool._creator is options["creator"]

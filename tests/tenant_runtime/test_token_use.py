@@ -114,4 +114,13 @@ def test_the_tenant_session_knows_when_it_may_have_written(tmp_path):
         assert session.may_have_written()  # flushed, not committed yet
         session.rollback()
         assert not session.may_have_written()
+        session.get(SysToken, 1)  # a read through get(), lazy-load style: nothing written
+        assert not session.may_have_written()
+        session.scalar(sa.delete(SysToken).where(SysToken.id == -1).returning(SysToken.id))  # DML via scalar()
+        assert session.may_have_written()
+        session.rollback()
+        session.scalars(sa.update(SysToken).where(SysToken.id == -1).values(last_used_at=None)
+                        .returning(SysToken.id)).all()
+        assert session.may_have_written()
+        session.rollback()
     engine.dispose()

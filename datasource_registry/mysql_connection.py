@@ -1,0 +1,67 @@
+"""The PyMySQL connection every tenant connection of the platform uses: a session set up in one round trip.
+
+PyMySQL, once authenticated, sends ``SET NAMES`` and then ``SET AUTOCOMMIT = 0``, each waiting for its
+answer, and the pool registry then asks the tenant's identity marker: three round trips before a new
+connection does any work. Here the two settings go in one ``SET`` statement and an optional ``probe``
+query (the registry's identity check) is sent right behind it, before the first answer is read: the
+server answers commands in the order they arrive, so both answers come back in one round trip (pipelining;
+MariaDB's and MySQL's own connectors do the same). Nothing is read or used before both answers are in, and
+a refused ``SET`` fails the connection (PyMySQL closes the socket), so the probe's answer is never mistaken
+for anything else.
+
+It also takes a ready SSL context for TLS ``preferred`` (``tls_context``): for that mode PyMySQL builds a
+new ``SSLContext`` for every connection (20-30 ms of CPU loading the CA store), see ``tls.py``.
+
+Plain PyMySQL: no Flask, no SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+from pymysql import err
+from pymysql.charset import charset_by_name
+from pymysql.connections import Connection
+from pymysql.constants import COMMAND
+
+__all__ = ["TenantConnection"]
+
+
+class TenantConnection(Connection):
+    """``pymysql.connections.Connection`` with the session set-up above. After connecting, ``probe_rows``
+    holds the probe's rows, or ``probe_error`` the error the server answered it with (for the caller to
+    judge: the connection itself is fine)."""
+
+    def __init__(self, *args, tls_context=None, probe_sql: str | None = None, autocommit=False, **kwargs):
+        self._tls_context = tls_context
+        self._probe_sql = probe_sql
+        self._wanted_autocommit = bool(autocommit)
+        self._setting_up = True
+        self.probe_rows = None
+        self.probe_error = None
+        # autocommit=None: PyMySQL sends no SET AUTOCOMMIT of its own; ours goes with SET NAMES
+        super().__init__(*args, autocommit=None, **kwargs)
+        self.autocommit_mode = self._wanted_autocommit
+
+    def _create_ssl_ctx(self, sslp):
+        if self._tls_context is not None:
+            return self._tls_context
+        return super()._create_ssl_ctx(sslp)
+
+    def set_character_set(self, charset, collation=None):
+        if not self._setting_up:  # a later call from user code: PyMySQL's own
+            return super().set_character_set(charset, collation)
+        self._setting_up = False  # once: a reconnect (ping(reconnect=True)) sets up the PyMySQL way
+        encoding = charset_by_name(charset).encoding
+        names = f"{charset} COLLATE {collation}" if collation else charset
+        self._execute_command(COMMAND.COM_QUERY, f"SET NAMES {names}, autocommit = {int(self._wanted_autocommit)}")
+        if self._probe_sql:
+            self._execute_command(COMMAND.COM_QUERY, self._probe_sql)  # pipelined behind the SET
+        self._read_ok_packet()  # the SET's answer; an error raises and PyMySQL closes the connection
+        self.charset, self.encoding, self.collation = charset, encoding, collation
+        if self._probe_sql:
+            self._next_seq_id = 1  # the second command's answer numbers its packets from 1 again
+            try:
+                self._read_query_result()
+                self.probe_rows = self._result.rows
+            except err.MySQLError as exc:
+                self.probe_error = exc
+        return None
