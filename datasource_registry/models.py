@@ -6,7 +6,16 @@ from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
 from flask_sqlalchemy.session import Session as ControlSession
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, event, inspect
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    inspect,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from common.timeutil import utcnow
@@ -231,7 +240,7 @@ def _guard_bulk_updates(orm_execute_state):
     mapper = orm_execute_state.bind_mapper
     if mapper is None or mapper.class_ is not Datasource:
         return
-    params = orm_execute_state.statement._values or {}  # noqa: SLF001 - the statement's SET clause
+    params = orm_execute_state.statement._values or {}
     columns = {getattr(k, "key", str(k)) for k in params}
     frozen = columns - MUTABLE_COLUMNS
     if frozen or "password_encrypted" in columns:
