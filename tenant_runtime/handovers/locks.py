@@ -1,6 +1,6 @@
 """A customer is locked while it is in an open handover: a ``crm_handover_customer`` row with
 ``open_marker = 1`` (unique per customer). Locked customers are never recycled, claimed, assigned or
-reassigned; the pool and the customer archive ask here (or write the same EXISTS inline)."""
+reassigned; the pool, the customer archive and handovers all ask here."""
 
 from sqlalchemy import exists, select
 
@@ -19,3 +19,8 @@ def locked(session, customer_ids):
 def locked_clause(customer_id_column):
     """``EXISTS`` an open handover of the customer in ``customer_id_column``, for set-based queries."""
     return exists().where(CrmHandoverCustomer.customer_id == customer_id_column, CrmHandoverCustomer.open_marker == 1)
+
+
+def unlocked(customer_id_column):
+    """``NOT EXISTS`` an open handover of the customer in ``customer_id_column`` (recycling's WHERE)."""
+    return ~locked_clause(customer_id_column)

@@ -34,7 +34,7 @@ from ..core.models import CrmChangeLog
 from ..customers.models import CrmCustomer
 from ..models import USER_STATUS_ENABLED, SysUser, utcnow
 from . import exemptions, rules
-from .locks import locked, unlocked
+from ..handovers.locks import locked, unlocked
 from .models import CrmPoolRule, CrmPoolSetting, CustomerPool
 
 C = CrmCustomer
