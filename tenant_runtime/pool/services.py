@@ -32,9 +32,9 @@ from common.timeutil import start_of_local_day_utc, to_local
 from ..core import history
 from ..core.models import CrmChangeLog
 from ..customers.models import CrmCustomer
+from ..handovers.locks import locked, unlocked
 from ..models import USER_STATUS_ENABLED, SysUser, utcnow
 from . import exemptions, rules
-from ..handovers.locks import locked, unlocked
 from .models import CrmPoolRule, CrmPoolSetting, CustomerPool
 
 C = CrmCustomer
