@@ -3,7 +3,7 @@ CRM needs beside them: the owner's department (data scope), follow-up times, the
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, SmallInteger, String, Text, text
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, SmallInteger, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..models import MYSQL_TABLE_OPTIONS, IdType, TenantBase, utcnow
@@ -22,6 +22,8 @@ class CrmLeadPool(TenantBase):
     description: Mapped[str | None] = mapped_column(Text)
     is_public: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("1"))
     dept_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("sys_dept.id"))  # a department's own pool
+    # leads owned but not followed up for this many days go back to this pool (NULL: never)
+    recycle_days: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
