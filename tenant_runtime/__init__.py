@@ -52,20 +52,25 @@ def register_modules(pages, api):
     from .customers import views as customer_views
     from .customers.resource import customers
     from .followups.resource import follow_ups
+    from .leads import views as lead_views
+    from .leads.resource import lead_pools, leads
     from .people import views as people_views
     from .people.resource import departments, roles, users
 
-    for resource in (customers, contacts, follow_ups, users, departments, roles):
+    for resource in (customers, contacts, follow_ups, leads, lead_pools, users, departments, roles):
         register(resource, pages, api)
     customer_views.register(pages, api)
+    lead_views.register(pages, api)
     people_views.register(pages, api)
-    saved_views.register(pages, api, (customers, contacts, follow_ups, users, departments, roles))
+    saved_views.register(pages, api, (customers, contacts, follow_ups, leads, users, departments, roles))
     crm, settings = _l("Customers"), _l("Settings")
     for item in (
         NavItem("tenant.home", _l("Workspace"), None, order=0),
         NavItem("tenant.customers_list", _l("Customers"), "customer.view", crm, "tenant.customers_", order=10),
         NavItem("tenant.contacts_list", _lp("crm", "Contacts"), "contact.view", crm, "tenant.contacts_", order=20),
         NavItem("tenant.follow_ups_list", _l("Follow-ups"), "followup.view", crm, "tenant.follow_ups_", order=30),
+        NavItem("tenant.leads_list", _l("Leads"), "lead.view", crm, "tenant.leads_", order=40),
+        NavItem("tenant.lead_pools_list", _l("Lead pools"), "lead.view", crm, "tenant.lead_pools_", order=45),
         NavItem("tenant.users_list", _l("Users"), "people.manage", settings, "tenant.users_", order=900),
         NavItem("tenant.departments_list", _l("Departments"), "people.manage", settings, "tenant.departments_",
                 order=910),

@@ -29,6 +29,15 @@ def due_follow_ups(principal, limit=50):
     return overdue, due_today
 
 
+def my_leads_due(principal):
+    """The "my leads to follow up" panel: my open leads due by the end of today or never followed up."""
+    if not principal.can("lead.view"):
+        return None
+    from .leads.services import my_leads_to_follow_up
+
+    return my_leads_to_follow_up(principal, end_of_local_day_utc(local_today()))
+
+
 def home():
     principal = current_principal()
     session = current_tenant.session
@@ -56,4 +65,4 @@ def home():
     impersonations = session.scalars(select(SysImpersonation).order_by(SysImpersonation.id.desc()).limit(10)).all() \
         if g.tenant_user.is_admin else []
     return render_template("tenant/home.html", user=g.tenant_user, stats=stats, overdue=overdue, due_today=due_today,
-                           recent=recent, impersonations=impersonations)
+                           recent=recent, impersonations=impersonations, my_leads=my_leads_due(principal))

@@ -4,7 +4,7 @@ CRM needs beside them: the owner's department (data scope), follow-up times, the
 from datetime import datetime
 
 from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, SmallInteger, String, Text, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..models import MYSQL_TABLE_OPTIONS, IdType, TenantBase, utcnow
 
@@ -25,6 +25,8 @@ class CrmLeadPool(TenantBase):
     # leads owned but not followed up for this many days go back to this pool (NULL: never)
     recycle_days: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    dept = relationship("SysDept", foreign_keys=[dept_id])
 
 
 class CrmLead(TenantBase):
@@ -57,3 +59,7 @@ class CrmLead(TenantBase):
     created_by: Mapped[int] = mapped_column(IdType, ForeignKey("sys_user.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    owner = relationship("SysUser", foreign_keys=[owner_id])
+    dept = relationship("SysDept", foreign_keys=[dept_id])
+    pool = relationship(CrmLeadPool, foreign_keys=[pool_id])
