@@ -52,8 +52,9 @@ class LeadForm(FlaskForm):
 
     def __init__(self, *args, owner_choices=(), pool_choices=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.owner_id.choices = [("", _l("— Me —")), (self.POOL, _l("— Nobody: leave it in the pool —"))] + [
-            (str(uid), name) for uid, name in owner_choices]
+        if self.owner_id is not None:  # the edit form has none
+            self.owner_id.choices = [("", _l("— Me —")), (self.POOL, _l("— Nobody: leave it in the pool —"))] + [
+                (str(uid), name) for uid, name in owner_choices]
         self.pool_id.choices = [("", _l("— Default public pool —"))] + [(str(pid), name) for pid, name in pool_choices]
 
 
