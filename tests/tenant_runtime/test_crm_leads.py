@@ -139,7 +139,7 @@ def test_filters_search_and_keyset_pages(admin):
                                           ("丙", "website", "medium", "丙集团")):
         made[name] = admin.post("/leads", json=lead_body(lead_name=name, source=source, intent_level=intent,
                                                          company=company)).json["id"]
-    admin.post("/leads", json=lead_body(lead_name="丁", owner_id="pool", phone="13700137000"))
+    admin.post("/leads", json=lead_body(lead_name="丁", owner_id="pool", phone="13700137000", intent_level="low"))
 
     def names(query):
         resp = admin.get(f"/leads?{query}")
