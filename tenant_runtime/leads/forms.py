@@ -79,11 +79,16 @@ class LeadPoolForm(FlaskForm):
         super().__init__(*args, **kwargs)
         self.dept_id.choices = [("", _l("— None —"))] + [(str(did), name) for did, name in dept_choices]
 
-    def validate_dept_id(self, field):
-        if self.is_public.data and field.data:
-            raise ValidationError(_l("A public pool belongs to no department."))
-        if not self.is_public.data and not field.data:
-            raise ValidationError(_l("Choose the department whose pool this is."))
+    def validate(self, extra_validators=None):
+        valid = super().validate(extra_validators)
+        # a department's pool names its department, a public one none (checked after the fields themselves)
+        if self.is_public.data and self.dept_id.data:
+            self.dept_id.errors = [*self.dept_id.errors, _l("A public pool belongs to no department.")]
+            return False
+        if not self.is_public.data and not self.dept_id.data:
+            self.dept_id.errors = [*self.dept_id.errors, _l("Choose the department whose pool this is.")]
+            return False
+        return valid
 
 
 class ReasonForm(FlaskForm):

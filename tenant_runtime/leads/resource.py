@@ -132,7 +132,7 @@ class LeadResource(Resource):
 
     def update(self, obj, form, principal):
         pool_id = int(form.pool_id.data) if (form.pool_id.data or "").isdigit() else None
-        return services.update(obj, services.values_from(form), principal, pool_id=pool_id)
+        return services.update_lead(obj, services.values_from(form), principal, pool_id=pool_id)
 
     def delete(self, obj, principal):
         services.delete_lead(obj, principal)

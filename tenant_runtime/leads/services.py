@@ -154,7 +154,7 @@ def _refuse_converted(lead):
         raise Conflict("lead_converted", _("This lead has been converted to a customer; it no longer changes."))
 
 
-def update(lead, values, principal, pool_id=None):
+def update_lead(lead, values, principal, pool_id=None):
     _refuse_converted(lead)
     if values.get("phone") and values["phone"] != lead.phone:
         check_phone(values["phone"], principal, exclude_id=lead.id)

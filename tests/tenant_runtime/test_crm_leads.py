@@ -319,9 +319,12 @@ def test_scheduled_recycle_returns_stale_leads_once(app, team):
     sql(t, "UPDATE crm_lead SET last_follow_up_at = UTC_TIMESTAMP() - INTERVAL 3 DAY WHERE id = :i", i=followed)
     with app.app_context():
         jobs.bind(t.id)
-        first = TASKS["leads.recycle"].run(current_tenant.session, utcnow())
-        second = TASKS["leads.recycle"].run(current_tenant.session, utcnow() + timedelta(minutes=1))
-        current_tenant.close()
+        try:
+            first = TASKS["leads.recycle"].run(current_tenant.session, utcnow())
+            second = TASKS["leads.recycle"].run(current_tenant.session, utcnow() + timedelta(minutes=1))
+        finally:
+            current_tenant.session.rollback()
+            current_tenant.close()
     assert first == {"recycled": 1} and second == {"recycled": 0}
     owners = dict(sql(t, "SELECT id, owner_id FROM crm_lead WHERE id IN (:a, :b, :c, :d)",
                       a=stale, b=followed, c=fresh, d=elsewhere))
