@@ -36,12 +36,10 @@ OPEN_STATUSES = (STATUS_NEW, STATUS_FOLLOWING)
 
 
 def default_pool(session=None):
-    """The tenant's default public pool (the migration seeds it; made again if an administrator removed
-    it). A locking read after a lost insert race sees the winner's row, which a snapshot read would not."""
+    """The tenant's default public pool, 公共线索池 (the migration seeds it; made again if it was renamed or
+    removed). A locking read after a lost insert race sees the winner's row, which a snapshot read would not."""
     session = session or current_tenant.session
-    query = select(CrmLeadPool).where(CrmLeadPool.is_public.is_(True), CrmLeadPool.dept_id.is_(None)) \
-        .order_by(CrmLeadPool.id).limit(1)
-    pool = session.scalar(query)
+    pool = session.scalar(select(CrmLeadPool).where(CrmLeadPool.pool_name == DEFAULT_POOL_NAME))
     if pool is not None:
         return pool
     try:
@@ -83,6 +81,22 @@ def visible_clause(principal, session=None):
     pools = [p.id for p in accessible_pools(principal, session)]
     return or_(and_(CrmLead.owner_id.is_not(None), principal.scope_clause(CrmLead.owner_id, CrmLead.dept_id)),
                and_(CrmLead.owner_id.is_(None), CrmLead.pool_id.in_(pools)))
+
+
+def claimable_lead(lead_id, principal):
+    """The lead a claim names: one the user sees, or one in a pool open to them that someone has just taken
+    (so a claim that lost the race hears 409, not 404). Others are 404, as if absent."""
+    from flask import abort
+
+    if not 0 < lead_id < 2**63:
+        abort(404)
+    session = current_tenant.session
+    pools = [p.id for p in accessible_pools(principal, session)]
+    lead = session.scalar(select(CrmLead).where(CrmLead.id == lead_id, or_(visible_clause(principal, session),
+                                                                         CrmLead.pool_id.in_(pools))))
+    if lead is None:
+        abort(404)
+    return lead
 
 
 def _pool_for(pool_id, principal):

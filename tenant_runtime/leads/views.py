@@ -54,7 +54,7 @@ def register(pages, api):
     @endpoint("Claim a lead from its pool (a department's pool only for that department's users); of concurrent "
               "claims one wins, the others get 409 already_claimed", response=LeadSchema, errors=(409,))
     def leads_claim_api(record_id):
-        lead = leads.get_visible(record_id)
+        lead = services.claimable_lead(record_id, current_principal())
         services.claim(lead, current_principal())
         leads.commit()
         leads.preload([lead])
@@ -113,7 +113,7 @@ def register(pages, api):
 
     @route(pages, "/leads/<int:record_id>/claim", "lead.claim", methods=["POST"])
     def leads_claim(record_id):
-        lead = leads.get_visible(record_id)
+        lead = services.claimable_lead(record_id, current_principal())
 
         def action():
             services.claim(lead, current_principal())

@@ -326,8 +326,8 @@ def test_scheduled_recycle_returns_stale_leads_once(app, team):
             current_tenant.session.rollback()
             current_tenant.close()
     assert first == {"recycled": 1} and second == {"recycled": 0}
-    owners = dict(sql(t, "SELECT id, owner_id FROM crm_lead WHERE id IN (:a, :b, :c, :d)",
-                      a=stale, b=followed, c=fresh, d=elsewhere))
+    owners = {str(i): owner for i, owner in sql(t, "SELECT id, owner_id FROM crm_lead WHERE id IN (:a, :b, :c, :d)",
+                                                 a=stale, b=followed, c=fresh, d=elsewhere)}
     assert owners[stale] is None and owners[followed] and owners[fresh] and owners[elsewhere]
     entry = team.api("admin").get(f"/leads/{stale}/history").json["items"][0]
     assert entry["action"] == "recycle" and entry["changes"][0]["old"] == team.ids["s1"]
