@@ -184,6 +184,7 @@ class LeadPoolResource(Resource):
     actions = ("list", "create", "detail", "edit")
     label, label_plural = _l("Lead pool"), _l("Lead pools")
     detail_template = "tenant/leads/pool_detail.html"
+    list_template = "tenant/leads/pools.html"
     unique_fields = {"uq_crm_lead_pool_pool_name": "pool_name", "crm_lead_pool.pool_name": "pool_name"}
     listing = ListSpec(model=CrmLeadPool, filters={}, search=(CrmLeadPool.pool_name,),
                        sorts={"created": SortKey(CrmLeadPool.id, _l("Created")),
