@@ -502,3 +502,39 @@ def test_home_shows_my_leads_to_follow_up(app, team):
     home = _login(app, team.tenant, "ls1", PASSWORD).get(f"/t/{team.tenant.code}/")
     assert home.status_code == 200
     assert "待跟进的线索" in home.text and "已约好的线索" not in home.text
+
+
+def test_an_attachment_on_a_lead_follow_up_is_seen_exactly_by_who_sees_the_lead(app, team):
+    """The download checks the follow-up's own record: a lead's attachment is never judged by the customer
+    that happens to share the lead's id."""
+    import io
+
+    from tests.conftest import csrf_from
+    from tests.tenant_runtime.crm import PASSWORD
+
+    t = team.tenant
+    base = f"/t/{t.code}"
+    lid = team.api("s1").post("/leads", json=lead_body()).json["id"]
+    # s2 owns a customer whose id equals the lead's
+    sql(t, "INSERT INTO crm_customer (id, customer_name, name_key, customer_type, level, status, deal_status, "
+           "owner_id, dept_id, created_by, created_at, updated_at) VALUES (:i, '同号客户', '同号客户', 'enterprise', "
+           "'normal', 'active', 'potential', :o, :d, :o, UTC_TIMESTAMP(), UTC_TIMESTAMP())",
+        i=int(lid), o=team.ids["s2"], d=team.depts["group2"])
+    s1 = _login(app, t, "ls1", PASSWORD)
+    token = csrf_from(s1.get(f"{base}/leads/{lid}").text)
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    posted = s1.post(f"{base}/follow-ups/new", data={"csrf_token": token, "lead_id": lid, "follow_type": "visit",
+                                                     "content": "名片", "attachment": (io.BytesIO(png), "card.png")},
+                     content_type="multipart/form-data")
+    assert posted.status_code == 302, posted.text
+    attachment = sql(t, "SELECT a.id FROM crm_attachment a JOIN crm_follow_up f ON f.id = a.owner_id "
+                        "WHERE f.relation_type = 'lead' AND f.relation_id = :i", i=int(lid))[0][0]
+
+    def download(client):
+        resp = client.get(f"{base}/attachments/{attachment}")
+        resp.close()  # a sent file is streamed: close it as a browser would
+        return resp.status_code
+
+    assert download(s1) == 200
+    assert download(_login(app, t, "lmgr", PASSWORD)) == 200
+    assert download(_login(app, t, "ls2", PASSWORD)) == 404
