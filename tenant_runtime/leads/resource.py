@@ -146,6 +146,11 @@ class LeadResource(Resource):
         values["pool_id"] = str(obj.pool_id) if obj.pool_id else ""
         return values
 
+    def field_labels(self):
+        return {**super().field_labels(), "reason": _l("Reason"), "converted_customer_id": _l("Converted to"),
+                "claimed_at": _l("Claimed"), "dept_id": _l("Department"), "last_follow_up_at": _l("Last follow-up"),
+                "next_follow_up_at": _l("Next follow-up"), "converted_at": _l("Converted")}
+
     def detail_context(self, obj):
         from ..followups.services import lead_timeline
         from .forms import AssignForm, ConvertForm, ReasonForm
