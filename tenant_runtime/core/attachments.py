@@ -44,7 +44,6 @@ def save(file_storage, owner_type, owner_id, principal, field_name="attachment")
 def download(attachment_id):
     """Send an attachment to a user who can see the record it belongs to (else 404, as if absent)."""
     from flask import abort, send_file
-
     from sqlalchemy import select
 
     from ..followups.models import CrmFollowUp

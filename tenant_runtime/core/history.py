@@ -137,7 +137,6 @@ def _value_labels():
         STATUS_LABELS,
         TYPE_LABELS,
     )
-
     from ..leads.forms import INTENT_CODES, INTENT_LABELS, STATUS_CODES
     from ..leads.forms import STATUS_LABELS as LEAD_STATUS_LABELS
 

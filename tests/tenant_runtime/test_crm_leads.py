@@ -538,3 +538,28 @@ def test_an_attachment_on_a_lead_follow_up_is_seen_exactly_by_who_sees_the_lead(
     assert download(s1) == 200
     assert download(_login(app, t, "lmgr", PASSWORD)) == 200
     assert download(_login(app, t, "ls2", PASSWORD)) == 404
+
+
+def test_the_create_page_shows_bad_fields_and_saves_nothing(app, team):
+    from tests.conftest import csrf_from
+    from tests.tenant_runtime.crm import PASSWORD
+
+    t = team.tenant
+    base = f"/t/{t.code}"
+    client = _login(app, t, "ls1", PASSWORD)
+    form = client.get(f"{base}/leads/new")
+    assert form.status_code == 200
+    token = csrf_from(form.text)
+    before = count(t, "crm_lead")
+    bad = client.post(f"{base}/leads/new", data={"csrf_token": token, "lead_name": " ", "phone": "12345",
+                                                 "status": "new"})
+    assert bad.status_code == 422
+    assert 'id="field-lead_name"' in bad.text and 'id="field-phone"' in bad.text and "has-error" in bad.text
+    assert count(t, "crm_lead") == before
+    good = client.post(f"{base}/leads/new", data={"csrf_token": token, "lead_name": "页面新建线索",
+                                                  "phone": "13800138400", "status": "new", "owner_id": "pool"})
+    assert good.status_code == 302
+    assert sql(t, "SELECT owner_id FROM crm_lead WHERE lead_name = '页面新建线索'") == [(None,)]
+    again = client.post(f"{base}/leads/new", data={"csrf_token": token, "lead_name": "重复", "phone": "13800138400",
+                                                   "status": "new"})
+    assert again.status_code == 409 and "has-error" in again.text and count(t, "crm_lead") == before + 1
