@@ -169,7 +169,11 @@ def _refuse_converted(lead):
 
 
 def update_lead(lead, values, principal, pool_id=None):
+    """Edit the lead's fields. Status moves by seed 002's codes: 新增 -> 跟进中 or 失效, 跟进中 <-> 失效; once
+    followed up (or found invalid) a lead is never 新增 again, and only a conversion makes it 已转化."""
     _refuse_converted(lead)
+    if values.get("status") == STATUS_NEW and lead.status != STATUS_NEW:
+        raise Invalid({"status": [_("A lead that was followed up or found invalid cannot be new again.")]})
     if values.get("phone") and values["phone"] != lead.phone:
         check_phone(values["phone"], principal, exclude_id=lead.id)
     if pool_id and pool_id != lead.pool_id:

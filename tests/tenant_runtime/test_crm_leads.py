@@ -127,6 +127,10 @@ def test_edit_records_history_and_a_converted_lead_no_longer_changes(admin):
     assert [h["action"] for h in history] == ["update", "create"]
     changes = {c["field"]: (c["old"], c["new"]) for c in history[0]["changes"]}
     assert changes == {"intent_level": (1, 2), "status": (1, 2)}
+    back = admin.patch(f"/leads/{lid}", json={"status": "new"})
+    assert back.status_code == 422 and "status" in back.json["error"]["fields"]
+    assert admin.patch(f"/leads/{lid}", json={"status": "invalid"}).json["status"] == "invalid"
+    assert admin.patch(f"/leads/{lid}", json={"status": "following"}).json["status"] == "following"
     sql(admin.tenant, "UPDATE crm_lead SET status = 3 WHERE id = :i", i=lid)
     refused = admin.patch(f"/leads/{lid}", json={"remark": "x"})
     assert refused.status_code == 409 and refused.json["error"]["code"] == "lead_converted"
