@@ -60,19 +60,22 @@ def register_modules(pages, api):
     from .followups.resource import follow_ups
     from .handovers import views as handover_views
     from .handovers.resource import handovers
+    from .leads import views as lead_views
+    from .leads.resource import lead_pools, leads
     from .people import views as people_views
     from .people.resource import departments, roles, users
     from .pool import tasks as pool_tasks  # noqa: F401 - declares the pool's scheduled tasks
     from .pool import views as pool_views
 
     pool_views.register_extras()  # before the 360 view is declared: its answer lists every section
-    for resource in (customers, contacts, follow_ups, handovers, users, departments, roles):
+    for resource in (customers, contacts, follow_ups, handovers, leads, lead_pools, users, departments, roles):
         register(resource, pages, api)
     customer_views.register(pages, api)
     handover_views.register(pages, api)
+    lead_views.register(pages, api)
     people_views.register(pages, api)
     pool_views.register(pages, api)
-    saved_views.register(pages, api, (customers, contacts, follow_ups, users, departments, roles))
+    saved_views.register(pages, api, (customers, contacts, follow_ups, leads, users, departments, roles))
     followup_views.register(pages, api)
     crm, settings = _l("Customers"), _l("Settings")
     for item in (
@@ -81,6 +84,8 @@ def register_modules(pages, api):
         NavItem("tenant.contacts_list", _lp("crm", "Contacts"), "contact.view", crm, "tenant.contacts_", order=20),
         NavItem("tenant.follow_ups_list", _l("Follow-ups"), "followup.view", crm, "tenant.follow_ups_", order=30),
         NavItem("tenant.handovers_list", _l("Handovers"), "handover.view", crm, "tenant.handovers_", order=40),
+        NavItem("tenant.leads_list", _l("Leads"), "lead.view", crm, "tenant.leads_", order=50),
+        NavItem("tenant.lead_pools_list", _l("Lead pools"), "lead.view", crm, "tenant.lead_pools_", order=55),
         NavItem("tenant.users_list", _l("Users"), "people.manage", settings, "tenant.users_", order=900),
         NavItem("tenant.departments_list", _l("Departments"), "people.manage", settings, "tenant.departments_",
                 order=910),

@@ -37,6 +37,8 @@ def handover_tasks(principal):
     from .handovers.services import pending_for
 
     return decorate(pending_for(principal), principal)
+
+
 def recycle_soon(principal):
     """My customers the public pool's recycling takes within the reminder days unless followed up."""
     if not principal.can("pool.view"):
@@ -44,6 +46,15 @@ def recycle_soon(principal):
     from .pool.services import soon_for_owner
 
     return soon_for_owner(current_tenant.session, principal.user_id)
+
+
+def my_leads_due(principal):
+    """The "my leads to follow up" panel: my open leads due by the end of today or never followed up."""
+    if not principal.can("lead.view"):
+        return None
+    from .leads.services import my_leads_to_follow_up
+
+    return my_leads_to_follow_up(principal, end_of_local_day_utc(local_today()))
 
 
 def home():
@@ -74,4 +85,4 @@ def home():
         if g.tenant_user.is_admin else []
     return render_template("tenant/home.html", user=g.tenant_user, stats=stats, overdue=overdue, due_today=due_today,
                            recent=recent, impersonations=impersonations, handover_tasks=handover_tasks(principal),
-                           recycle_soon=recycle_soon(principal))
+                           recycle_soon=recycle_soon(principal), my_leads=my_leads_due(principal))

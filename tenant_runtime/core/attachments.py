@@ -65,22 +65,20 @@ def _files_discarded(session, transaction):
 def download(attachment_id):
     """Send an attachment to a user who can see the record it belongs to (else 404, as if absent)."""
     from flask import abort, send_file
+    from sqlalchemy import select
 
-    from ..customers.models import CrmCustomer
     from ..followups.models import CrmFollowUp
+    from ..followups.resource import follow_ups
     from .scope import current_principal
 
     session = current_tenant.session
     attachment = session.get(CrmAttachment, attachment_id) if 0 < attachment_id < 2**63 else None
     if attachment is None or attachment.owner_type != "follow_up":
         abort(404)
-    follow_up = session.get(CrmFollowUp, attachment.owner_id)
-    # only a customer's follow-up is judged by its customer's scope (a lead's has a number of its own)
-    customer = session.get(CrmCustomer, follow_up.relation_id) \
-        if follow_up and follow_up.relation_type == "customer" else None
     principal = current_principal()
-    if customer is None or customer.deleted_at is not None or not principal.can("followup.view") \
-            or not principal.sees(customer.owner_id, customer.dept_id):
+    # the follow-up's own visibility (its customer's, or its lead's), never a record that shares its id
+    visible = follow_ups.scope(select(CrmFollowUp.id).where(CrmFollowUp.id == attachment.owner_id), principal)
+    if not principal.can("followup.view") or session.scalar(visible) is None:
         abort(404)
     path = path_of(attachment)
     if not os.path.exists(path):

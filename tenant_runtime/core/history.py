@@ -137,7 +137,12 @@ def _value_labels():
         STATUS_LABELS,
         TYPE_LABELS,
     )
+    from ..leads.forms import INTENT_CODES, INTENT_LABELS, STATUS_CODES
+    from ..leads.forms import STATUS_LABELS as LEAD_STATUS_LABELS
 
-    return {"customer_type": TYPE_LABELS, "level": LEVEL_LABELS, "status": STATUS_LABELS,
+    # a lead's status and intent are seed 002's numeric codes: they never collide with the customers' words
+    lead_statuses = {code: LEAD_STATUS_LABELS[word] for word, code in STATUS_CODES.items()}
+    return {"customer_type": TYPE_LABELS, "level": LEVEL_LABELS, "status": {**STATUS_LABELS, **lead_statuses},
+            "intent_level": {code: INTENT_LABELS[word] for word, code in INTENT_CODES.items()},
             "deal_status": DEAL_STATUS_LABELS, "source": SOURCE_LABELS, "industry": INDUSTRY_LABELS,
             "scale": SCALE_LABELS, "communication_preference": PREFERENCE_LABELS}

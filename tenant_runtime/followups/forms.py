@@ -4,7 +4,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import IntegerField, SelectField
-from wtforms.validators import Length, NumberRange, Optional
+from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
 from common.fields import LocalDateTime, LongText, Text
 from common.validators import NotBlank
@@ -15,9 +15,17 @@ METHOD_LABELS = {"phone": _l("Phone call"), "visit": _l("Visit"), "wechat": _l("
 
 class FollowUpForm(FlaskForm):
     customer_id = IntegerField(_l("Customer"), validators=[Optional(), NumberRange(min=1, max=2**63 - 1)])
+    lead_id = IntegerField(_l("Lead"), validators=[Optional(), NumberRange(min=1, max=2**63 - 1)],
+                           description=_l("Instead of a customer: the lead followed up."))
     contact_id = SelectField(_l("Spoke with"), coerce=str, validators=[Optional()], validate_choice=False)
     follow_type = SelectField(_l("Method"), choices=list(METHOD_LABELS.items()), default="phone")
     content = LongText(_l("What was said"), validators=[NotBlank(), Length(max=5000)])
     next_follow_time = LocalDateTime(_l("Next follow-up"), validators=[Optional()])
     next_content = Text(_l("Plan for the next follow-up"), validators=[Optional(), Length(max=500)])
     attachment = FileField(_l("Attachment (image, PDF or Office document)"))
+
+    def validate_lead_id(self, field):
+        if field.data and self.customer_id.data:
+            raise ValidationError(_l("A follow-up is on a customer or on a lead, not both."))
+        if field.data and self.contact_id.data:
+            raise ValidationError(_l("A lead has no contacts: leave the contact empty."))

@@ -2,7 +2,7 @@
 
 from flask import request, url_for
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from common.timeutil import from_local
 
@@ -21,6 +21,17 @@ from .schemas import FollowUpSchema
 F = CrmFollowUp
 
 
+class RelationRef(Ref):
+    """The id of the customer (or lead) the follow-ups are on: the polymorphic relation's type and id."""
+
+    def __init__(self, label, column, relation, **kw):
+        super().__init__(label, column, **kw)
+        self.relation = relation
+
+    def clause(self, value):
+        return and_(F.relation_type == self.relation, self.column == value)
+
+
 class FollowUpResource(Resource):
     name = "follow-ups"
     module = "followup"
@@ -35,7 +46,8 @@ class FollowUpResource(Resource):
     listing = ListSpec(
         model=CrmFollowUp,
         filters={
-            "customer_id": Ref(_l("Customer"), F.relation_id),
+            "customer_id": RelationRef(_l("Customer"), F.relation_id, relation="customer"),
+            "lead_id": RelationRef(_l("Lead"), F.relation_id, relation="lead", advanced=True),
             "follow_type": Choice(_l("Method"), F.follow_type, METHOD_LABELS),
             "created": DateRange(_l("Date"), F.created_at),
         },
@@ -54,9 +66,15 @@ class FollowUpResource(Resource):
     )
 
     def scope(self, query, principal):
+        """A follow-up is visible exactly when its customer is, or its lead is (see leads.services)."""
+        from ..leads.models import CrmLead
+        from ..leads.services import visible_clause
+
         visible = select(CrmCustomer.id).where(CrmCustomer.deleted_at.is_(None),
                                                 principal.scope_clause(CrmCustomer.owner_id, CrmCustomer.dept_id))
-        return query.where(F.relation_type == "customer", F.relation_id.in_(visible))
+        leads = select(CrmLead.id).where(visible_clause(principal, current_tenant.session))
+        return query.where(or_(and_(F.relation_type == "customer", F.relation_id.in_(visible)),
+                               and_(F.relation_type == "lead", F.relation_id.in_(leads))))
 
     def views(self, principal):
         return {"mine": (_l("My follow-ups"), lambda q: q.where(F.created_by == principal.user_id)),
@@ -65,9 +83,15 @@ class FollowUpResource(Resource):
     def preload(self, rows):
         session = current_tenant.session
         services.decorate(session, rows)
-        customer_names = names(session, CrmCustomer.id, CrmCustomer.customer_name, {f.relation_id for f in rows})
+        from ..leads.models import CrmLead
+
+        customer_names = names(session, CrmCustomer.id, CrmCustomer.customer_name,
+                               {f.relation_id for f in rows if f.relation_type == "customer"})
+        lead_names = names(session, CrmLead.id, CrmLead.lead_name,
+                           {f.relation_id for f in rows if f.relation_type == "lead"})
         for f in rows:
-            f.customer_name = customer_names.get(f.relation_id)
+            f.customer_name = customer_names.get(f.relation_id) if f.relation_type == "customer" \
+                else _l("Lead: %(name)s", name=lead_names.get(f.relation_id))
 
     def build_form(self, **kwargs):
         form = super().build_form(**kwargs)
@@ -78,8 +102,9 @@ class FollowUpResource(Resource):
         return form
 
     def created_url(self, obj):
-        # recorded from the customer's page (or the form): back to that customer's timeline
-        return url_for("tenant.customers_detail", record_id=obj.relation_id, _anchor="follow_ups")
+        # recorded from the customer's (or lead's) page, or the form: back to that record's timeline
+        endpoint = "tenant.leads_detail" if obj.relation_type == "lead" else "tenant.customers_detail"
+        return url_for(endpoint, record_id=obj.relation_id, _anchor="follow_ups")
 
     def created_message(self, obj):
         return _l("Follow-up recorded."), "success"
@@ -93,6 +118,8 @@ class FollowUpResource(Resource):
 
             raise Invalid({"contact_id": [str(_l("Choose one of this customer's contacts."))]})
         upload = request.files.get("attachment") if request.files else None
+        if form.lead_id.data:
+            return services.add_to_lead(form.lead_id.data, values, principal, upload=upload)
         return services.add(form.customer_id.data, values, principal, contact_id=contact_id, upload=upload)
 
 

@@ -3,7 +3,7 @@
 transaction."""
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from common.errors import Invalid
 
@@ -38,11 +38,47 @@ def add(customer_id, values, principal, contact_id=None, upload=None):
     return follow_up
 
 
-def timeline(customer_id, limit=50):
-    """The customer's follow-ups, newest first, with their authors and attachments loaded."""
+def add_to_lead(lead_id, values, principal, upload=None):
+    """A follow-up on a lead the user can see (not a converted one): moves the lead's follow-up times."""
+    from ..leads import services as lead_services
+    from ..leads.models import STATUS_CONVERTED, CrmLead
+
     session = current_tenant.session
-    rows = session.scalars(select(CrmFollowUp).where(CrmFollowUp.relation_type == "customer",
-                                                     CrmFollowUp.relation_id == customer_id)
+    lead = session.scalar(select(CrmLead).where(CrmLead.id == lead_id, lead_services.visible_clause(principal)))
+    if lead is None:
+        raise Invalid({"lead_id": [_("Choose a lead you can see.")]})
+    if lead.status == STATUS_CONVERTED:
+        raise Invalid({"lead_id": [_("This lead is a customer now: follow up the customer.")]})
+    now = utcnow()
+    follow_up = CrmFollowUp(relation_type="lead", relation_id=lead.id, created_by=principal.user_id, created_at=now,
+                            **values)
+    session.add(follow_up)
+    session.flush()
+    lead_services.followed_up(lead, now, values.get("next_follow_time"))
+    if upload is not None and upload.filename:
+        attachments.save(upload, "follow_up", follow_up.id, principal)
+    return follow_up
+
+
+def timeline(customer_id, limit=50):
+    """The customer's follow-ups, newest first, with their authors and attachments loaded, including those
+    recorded on the leads it was converted from (linked through ``crm_lead.converted_customer_id``, not
+    re-pointed: each stays the lead's record too)."""
+    from ..leads.models import CrmLead
+
+    session = current_tenant.session
+    from_leads = select(CrmLead.id).where(CrmLead.converted_customer_id == customer_id)
+    rows = session.scalars(select(CrmFollowUp).where(or_(
+        and_(CrmFollowUp.relation_type == "customer", CrmFollowUp.relation_id == customer_id),
+        and_(CrmFollowUp.relation_type == "lead", CrmFollowUp.relation_id.in_(from_leads))))
+        .order_by(CrmFollowUp.id.desc()).limit(limit)).all()
+    return decorate(session, rows)
+
+
+def lead_timeline(lead_id, limit=50):
+    session = current_tenant.session
+    rows = session.scalars(select(CrmFollowUp).where(CrmFollowUp.relation_type == "lead",
+                                                     CrmFollowUp.relation_id == lead_id)
                            .order_by(CrmFollowUp.id.desc()).limit(limit)).all()
     return decorate(session, rows)
 

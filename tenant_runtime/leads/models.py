@@ -3,8 +3,8 @@ CRM needs beside them: the owner's department (data scope), follow-up times, the
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, SmallInteger, String, Text, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, SmallInteger, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..models import MYSQL_TABLE_OPTIONS, IdType, TenantBase, utcnow
 
@@ -22,7 +22,11 @@ class CrmLeadPool(TenantBase):
     description: Mapped[str | None] = mapped_column(Text)
     is_public: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("1"))
     dept_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("sys_dept.id"))  # a department's own pool
+    # leads owned but not followed up for this many days go back to this pool (NULL: never)
+    recycle_days: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    dept = relationship("SysDept", foreign_keys=[dept_id])
 
 
 class CrmLead(TenantBase):
@@ -55,3 +59,7 @@ class CrmLead(TenantBase):
     created_by: Mapped[int] = mapped_column(IdType, ForeignKey("sys_user.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    owner = relationship("SysUser", foreign_keys=[owner_id])
+    dept = relationship("SysDept", foreign_keys=[dept_id])
+    pool = relationship(CrmLeadPool, foreign_keys=[pool_id])

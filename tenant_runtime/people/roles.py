@@ -12,7 +12,7 @@ from .models import SCOPE_ALL, SCOPE_DEPT_TREE, SCOPE_SELF, SysRole
 ADMIN = "admin"
 _POOL_HANDOVER_LEADS = {  # added by tenant revision 0005 (handovers, the public pool, leads)
     ADMIN: "pool.view pool.claim pool.assign pool.return pool.rules handover.view handover.start handover.review "
-           "lead.view lead.create lead.edit lead.delete lead.claim lead.assign lead.convert",
+           "lead.view lead.create lead.edit lead.delete lead.claim lead.assign lead.convert lead.pools",
     "sales_manager": "pool.view pool.claim pool.assign pool.return handover.view handover.start handover.review "
                      "lead.view lead.create lead.edit lead.delete lead.claim lead.assign lead.convert",
     "sales": "pool.view pool.claim pool.return handover.view lead.view lead.create lead.edit lead.claim lead.convert",

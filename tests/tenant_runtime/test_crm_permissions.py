@@ -48,7 +48,11 @@ def clients(app, tenants):
     customer = admin.post("/customers", json=customer_body()).json["id"]
     contact = admin.post("/contacts", json={"customer_id": customer, "contact_name": "甲", "phone": "13600136000"}).json
     follow = admin.post("/follow-ups", json={"customer_id": customer, "follow_type": "phone", "content": "x"}).json
-    ids = {"customers": customer, "contacts": contact["id"], "follow": follow["id"], "any": customer}
+    pool = admin.post("/lead-pools", json={"pool_name": "权限测试池", "is_public": True}).json["id"]
+    lead = admin.post("/leads", json={"lead_name": "权限线索", "owner_id": "pool", "pool_id": pool}).json["id"]
+    # endpoints are matched by their first word: leads_* get the lead, lead_pools_* the pool
+    ids = {"customers": customer, "contacts": contact["id"], "follow": follow["id"], "leads": lead, "lead": pool,
+           "any": customer}
     out = {}
     for role in ROLES:
         add_user(t, f"p_{role}", (role,))

@@ -21,7 +21,7 @@ depends_on = None
 
 NEW_PERMISSIONS = {
     "admin": "pool.view pool.claim pool.assign pool.return pool.rules handover.view handover.start handover.review "
-             "lead.view lead.create lead.edit lead.delete lead.claim lead.assign lead.convert",
+             "lead.view lead.create lead.edit lead.delete lead.claim lead.assign lead.convert lead.pools",
     "sales_manager": "pool.view pool.claim pool.assign pool.return handover.view handover.start handover.review "
                      "lead.view lead.create lead.edit lead.delete lead.claim lead.assign lead.convert",
     "sales": "pool.view pool.claim pool.return handover.view lead.view lead.create lead.edit lead.claim lead.convert",
@@ -85,6 +85,7 @@ def upgrade():
     sa.Column('description', sa.Text(), nullable=True),
     sa.Column('is_public', sa.Boolean(), server_default=sa.text('1'), nullable=False),
     sa.Column('dept_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('recycle_days', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['dept_id'], ['sys_dept.id'], name=op.f('fk_crm_lead_pool_dept_id_sys_dept')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_crm_lead_pool')),

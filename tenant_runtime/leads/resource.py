@@ -1,0 +1,265 @@
+"""The lead and the lead pool, declared once: list, filters, views, form, JSON, permissions and scope."""
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+
+from ..context import current_tenant
+from ..core.columns import Column
+from ..core.listing import Choice, DateRange, ListSpec, Ref, SortKey
+from ..core.resource import Resource
+from ..core.scope import current_principal
+from ..core.sections import Section, register_section
+from ..customers import services as customer_services
+from ..models import SysDept, SysUser
+from . import services
+from .forms import (
+    INTENT_CODES,
+    INTENT_LABELS,
+    SOURCE_LABELS,
+    STATUS_CODES,
+    STATUS_LABELS,
+    STATUS_WORDS,
+    LeadEditForm,
+    LeadForm,
+    LeadPoolForm,
+)
+from .models import CrmLead, CrmLeadPool
+from .schemas import LeadPoolSchema, LeadSchema, SourceLeadSchema
+
+L = CrmLead
+STATUS_BADGES = {"new": "info", "following": "warn", "converted": "success", "invalid": "muted"}
+
+
+class Coded(Choice):
+    """A choice answered as a word and stored as seed 002's tinyint code."""
+
+    def __init__(self, label, column, labels, codes, **kw):
+        super().__init__(label, column, labels, **kw)
+        self.codes = codes
+
+    def clause(self, value):
+        return super().clause([self.codes[v] for v in value])
+
+
+def _owner_options(session, principal):
+    return [(uid, name) for uid, name, _dept in customer_services.assignable_users(principal, session)]
+
+
+def _pool_options(session, principal):
+    return [(p.id, p.pool_name) for p in services.accessible_pools(principal, session)]
+
+
+class LeadResource(Resource):
+    name = "leads"
+    module = "lead"
+    model = CrmLead
+    form = LeadForm
+    edit_form = LeadEditForm
+    schema = LeadSchema
+    soft_delete = False  # seed 002's crm_lead has no deleted_at; "invalid" is the soft way out
+    label, label_plural = _l("Lead"), _l("Leads")
+    detail_template = "tenant/leads/detail.html"
+    list_template = "tenant/leads/list.html"
+    unique_fields = {"uq_crm_lead_phone": "phone", "crm_lead.phone": "phone"}
+    listing = ListSpec(
+        model=CrmLead,
+        filters={
+            "source": Choice(_l("Source"), L.source, SOURCE_LABELS),
+            "intent": Coded(_l("Intent"), L.intent_level, INTENT_LABELS, INTENT_CODES),
+            "status": Coded(_l("Status"), L.status, STATUS_LABELS, STATUS_CODES),
+            "owner_id": Ref(_l("Owner"), L.owner_id, options=_owner_options),
+            "pool_id": Ref(_l("Lead pool"), L.pool_id, options=_pool_options),
+            "created": DateRange(_l("Created"), L.created_at, advanced=True),
+        },
+        search=(L.lead_name, L.phone, L.company),
+        sorts={
+            "created": SortKey(L.id, _l("Created")),
+            "last_follow_up": SortKey(L.last_follow_up_at, _l("Last follow-up"), nullable=True),
+            "next_follow_up": SortKey(L.next_follow_up_at, _l("Next follow-up"), nullable=True),
+            "name": SortKey(L.lead_name, _l("Name")),
+        },
+        default_sort="-created",
+        views=("mine", "pool", "all"),
+    )
+    columns = (
+        Column("lead_name", _l("Lead name"), "link", sort="name"),
+        Column("company", _l("Company")),
+        Column("phone", _l("Phone"), "phone"),
+        Column("status_word", _l("Status"), "badge", labels=STATUS_LABELS, badge_kinds=STATUS_BADGES),
+        Column("intent_word", _l("Intent"), "badge", labels=INTENT_LABELS),
+        Column("source", _l("Source"), "badge", labels=SOURCE_LABELS),
+        Column("owner_label", _l("Owner")),
+        Column("next_follow_up_at", _l("Next follow-up"), "time", sort="next_follow_up"),
+    )
+
+    def scope(self, query, principal):
+        return query.where(services.visible_clause(principal, current_tenant.session))
+
+    def views(self, principal):
+        return {"mine": (_l("My leads"), lambda q: q.where(L.owner_id == principal.user_id)),
+                "pool": (_l("In the lead pools"), lambda q: q.where(L.owner_id.is_(None))),
+                "all": (_l("All leads"), lambda q: q)}
+
+    def default_view(self, principal, views):
+        return "all"
+
+    def preload(self, rows):
+        session = current_tenant.session
+        users = {r.owner_id for r in rows if r.owner_id}
+        if users:
+            session.scalars(select(SysUser).where(SysUser.id.in_(users))).all()
+        depts = {r.dept_id for r in rows if r.dept_id}
+        if depts:
+            session.scalars(select(SysDept).where(SysDept.id.in_(depts))).all()
+        pools = {r.pool_id for r in rows}
+        if pools:
+            session.scalars(select(CrmLeadPool).where(CrmLeadPool.id.in_(pools))).all()
+        for r in rows:
+            r.status_word = STATUS_WORDS.get(r.status)
+            r.intent_word = {v: k for k, v in INTENT_CODES.items()}.get(r.intent_level)
+            r.owner_label = r.owner.full_name if r.owner_id else "—"
+
+    def form_kwargs(self):
+        principal = current_principal()
+        session = current_tenant.session
+        return {"owner_choices": _owner_options(session, principal),
+                "pool_choices": _pool_options(session, principal)}
+
+    def create(self, form, principal):
+        pool_id = int(form.pool_id.data) if (form.pool_id.data or "").isdigit() else None
+        return services.create(services.values_from(form), principal, owner_choice=form.owner_id.data or "",
+                               pool_id=pool_id)
+
+    def update(self, obj, form, principal):
+        pool_id = int(form.pool_id.data) if (form.pool_id.data or "").isdigit() else None
+        return services.update_lead(obj, services.values_from(form), principal, pool_id=pool_id)
+
+    def delete(self, obj, principal):
+        services.delete_lead(obj, principal)
+
+    def form_values(self, obj, as_text=True):
+        values = super().form_values(obj, as_text)
+        values["status"] = STATUS_WORDS.get(obj.status, "new")
+        if values["status"] == "converted":
+            values["status"] = "following"  # never saved: a converted lead refuses every edit
+        values["intent_level"] = {v: k for k, v in INTENT_CODES.items()}.get(obj.intent_level) or ""
+        values["pool_id"] = str(obj.pool_id) if obj.pool_id else ""
+        return values
+
+    def field_labels(self):
+        return {**super().field_labels(), "reason": _l("Reason"), "converted_customer_id": _l("Converted to"),
+                "claimed_at": _l("Claimed"), "dept_id": _l("Department"), "last_follow_up_at": _l("Last follow-up"),
+                "next_follow_up_at": _l("Next follow-up"), "converted_at": _l("Converted")}
+
+    def detail_context(self, obj):
+        from ..followups.services import lead_timeline
+        from .forms import AssignForm, ConvertForm, ReasonForm
+
+        principal = current_principal()
+        session = current_tenant.session
+        customer = None
+        if obj.converted_customer_id:
+            from ..customers.models import CrmCustomer
+
+            customer = session.get(CrmCustomer, obj.converted_customer_id)
+        return {"timeline": lead_timeline(obj.id), "labels": {"statuses": STATUS_LABELS, "intents": INTENT_LABELS,
+                                                               "sources": SOURCE_LABELS},
+                "status_word": STATUS_WORDS.get(obj.status), "customer": customer,
+                "customer_visible": customer is not None and customer.deleted_at is None
+                and principal.sees(customer.owner_id, customer.dept_id),
+                "may_claim": obj.owner_id is None and services.may_claim_from(obj.pool, principal),
+                "assign_form": AssignForm(formdata=None, user_choices=_owner_options(session, principal)),
+                "reason_form": ReasonForm(formdata=None), "convert_form": ConvertForm}
+
+
+leads = LeadResource()
+
+
+def _dept_options(session):
+    return session.execute(select(SysDept.id, SysDept.dept_name).order_by(SysDept.sort, SysDept.id)).all()
+
+
+class LeadPoolResource(Resource):
+    name = "lead-pools"
+    module = "lead"
+    model = CrmLeadPool
+    form = LeadPoolForm
+    schema = LeadPoolSchema
+    soft_delete = False
+    actions = ("list", "create", "detail", "edit")
+    label, label_plural = _l("Lead pool"), _l("Lead pools")
+    detail_template = "tenant/leads/pool_detail.html"
+    list_template = "tenant/leads/pools.html"
+    unique_fields = {"uq_crm_lead_pool_pool_name": "pool_name", "crm_lead_pool.pool_name": "pool_name"}
+    listing = ListSpec(model=CrmLeadPool, filters={}, search=(CrmLeadPool.pool_name,),
+                       sorts={"created": SortKey(CrmLeadPool.id, _l("Created")),
+                              "name": SortKey(CrmLeadPool.pool_name, _l("Name"))},
+                       default_sort="created")
+    columns = (
+        Column("pool_name", _l("Pool name"), "link", sort="name"),
+        Column("kind_label", _l("Kind")),
+        Column("dept_label", _l("Department")),
+        Column("recycle_days", _l("Recycle after (days without follow-up)")),
+        Column("lead_count", _l("Leads in the pool")),
+    )
+
+    def permission(self, action):
+        # every lead user sees the pools; an administrator shapes them
+        return "view" if action in ("list", "detail", "history") else "pools"
+
+    def scope(self, query, principal):
+        if principal.sees_all:
+            return query
+        return query.where(CrmLeadPool.id.in_([p.id for p in services.accessible_pools(principal)]))
+
+    def preload(self, rows):
+        session = current_tenant.session
+        counts = dict(session.execute(select(CrmLead.pool_id, func.count(CrmLead.id))
+                                      .where(CrmLead.owner_id.is_(None), CrmLead.pool_id.in_([r.id for r in rows]),
+                                             CrmLead.status != services.STATUS_CONVERTED)
+                                      .group_by(CrmLead.pool_id)).all()) if rows else {}
+        depts = dict(_dept_options(session))
+        for r in rows:
+            r.lead_count = counts.get(r.id, 0)
+            r.kind_label = _l("Public") if r.is_public else _l("Department")
+            r.dept_label = depts.get(r.dept_id, "—")
+
+    def form_kwargs(self):
+        return {"dept_choices": _dept_options(current_tenant.session)}
+
+    def form_values(self, obj, as_text=True):
+        values = super().form_values(obj, as_text)
+        values["dept_id"] = str(obj.dept_id) if obj.dept_id else ""
+        return values
+
+    def _values(self, form):
+        return {"pool_name": form.pool_name.data, "description": form.description.data or None,
+                "is_public": bool(form.is_public.data),
+                "dept_id": int(form.dept_id.data) if (form.dept_id.data or "").isdigit() else None,
+                "recycle_days": form.recycle_days.data}
+
+    def create(self, form, principal):
+        from ..models import utcnow
+
+        pool = CrmLeadPool(**self._values(form), created_at=utcnow())
+        current_tenant.session.add(pool)
+        return pool
+
+    def update(self, obj, form, principal):
+        for key, value in self._values(form).items():
+            if getattr(obj, key) != value:
+                setattr(obj, key, value)
+        return obj
+
+
+lead_pools = LeadPoolResource()
+
+
+def _source_lead_section(customer, principal):
+    if not principal.can("lead.view"):
+        return None
+    return services.source_leads(customer.id)
+
+
+register_section(Section("source_leads", _l("Source lead"), "tenant/leads/_customer_section.html",
+                         _source_lead_section, SourceLeadSchema, order=15))

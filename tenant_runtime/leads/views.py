@@ -1,0 +1,177 @@
+"""Lead actions beyond the generic ones: claim, assign, return to the pool, convert to a customer. The page
+and the API of each action call the same service; the scheduled recycle is a tenant task."""
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from common.apidoc import endpoint
+from common.errors import ApiError
+from common.forms import apply_form_errors, form_from_json, validate_or_422
+
+from ..context import current_tenant
+from ..core.scope import current_principal
+from ..core.tasks import tenant_task
+from ..people.permissions import requires
+from . import services
+from .forms import AssignForm, ConvertForm, ReasonForm
+from .resource import _owner_options, leads
+from .schemas import LeadSchema
+
+
+@tenant_task("leads.recycle", _l("Recycle leads not followed up to their pools"), order=20)
+def recycle_task(session, now):
+    return services.recycle(session, now)
+
+
+def _conversion_answer():
+    from marshmallow import fields
+
+    from ..contacts.schemas import ContactSchema
+    from ..core.schemas import Answer
+    from ..customers.schemas import CustomerSchema
+
+    return Answer.from_dict({"lead": fields.Nested(LeadSchema), "customer": fields.Nested(CustomerSchema),
+                             "contact": fields.Nested(ContactSchema, allow_none=True),
+                             "attached": fields.Boolean(metadata={"description": "linked to an existing customer"})},
+                            name="LeadConversion")
+
+
+def register(pages, api):
+    def route(blueprint, rule, permission, **options):
+        def decorator(view):
+            blueprint.add_url_rule(rule, view_func=view, **options)
+            requires(f"{blueprint.name}.{view.__name__}", permission)
+            return view
+        return decorator
+
+    def assign_form(**kwargs):
+        return AssignForm(user_choices=_owner_options(current_tenant.session, current_principal()), **kwargs)
+
+    # ------------------------------------------------------------------ API
+
+    @route(api, "/leads/<int:record_id>/claim", "lead.claim", methods=["POST"])
+    @endpoint("Claim a lead from its pool (a department's pool only for that department's users); of concurrent "
+              "claims one wins, the others get 409 already_claimed", response=LeadSchema, errors=(409,))
+    def leads_claim_api(record_id):
+        lead = services.claimable_lead(record_id, current_principal())
+        services.claim(lead, current_principal())
+        leads.commit()
+        leads.preload([lead])
+        return lead
+
+    @route(api, "/leads/<int:record_id>/assign", "lead.assign", methods=["POST"])
+    @endpoint("Assign a lead (from the pool or from one of the manager's people) to a user the manager manages",
+              body=AssignForm, response=LeadSchema, errors=(409,))
+    def leads_assign_api(record_id):
+        principal = current_principal()
+        lead = leads.get_visible(record_id, principal)
+        form = validate_or_422(form_from_json(AssignForm, user_choices=_owner_options(current_tenant.session,
+                                                                                      principal)))
+        services.assign(lead, form.user_id, principal)
+        leads.commit()
+        leads.preload([lead])
+        return lead
+
+    @route(api, "/leads/<int:record_id>/return", "lead.edit", methods=["POST"])
+    @endpoint("Return a lead to its pool with a reason (its owner, or a manager who may assign)", body=ReasonForm,
+              response=LeadSchema, errors=(409,))
+    def leads_return_api(record_id):
+        principal = current_principal()
+        lead = leads.get_visible(record_id, principal)
+        form = validate_or_422(form_from_json(ReasonForm))
+        services.return_to_pool(lead, form.reason.data, principal)
+        leads.commit()
+        leads.preload([lead])
+        return lead
+
+    @route(api, "/leads/<int:record_id>/convert", "lead.convert", methods=["POST"])
+    @endpoint("Convert a lead to a customer (fields left out are taken from the lead), optionally with a contact, "
+              "in one transaction; a duplicate customer is refused with 409 duplicate or possible_duplicate listing "
+              "it (masked where the user may not see it): send attach_to with its id to link the lead to it instead",
+              status=201, body=ConvertForm, partial=True, response=_conversion_answer(), errors=(409,))
+    def leads_convert_api(record_id):
+        principal = current_principal()
+        lead = leads.get_visible(record_id, principal)
+        form = validate_or_422(form_from_json(ConvertForm, base=services.convert_defaults(lead)))
+        customer, contact, attached = services.convert(lead, form, principal)
+        leads.commit()
+        leads.preload([lead])
+        return {"lead": lead, "customer": customer, "contact": contact, "attached": attached}
+
+    # ------------------------------------------------------------------ pages
+
+    def _act(record_id, action):
+        try:
+            action()
+            leads.commit()
+        except ApiError as exc:
+            current_tenant.session.rollback()
+            detail = "; ".join(f"{', '.join(v)}" for v in (exc.fields or {}).values())
+            flash(f"{exc.message} {detail}".strip(), "error")
+        return redirect(url_for("tenant.leads_detail", record_id=record_id))
+
+    @route(pages, "/leads/<int:record_id>/claim", "lead.claim", methods=["POST"])
+    def leads_claim(record_id):
+        lead = services.claimable_lead(record_id, current_principal())
+
+        def action():
+            services.claim(lead, current_principal())
+            flash(_("The lead is yours."), "success")
+        return _act(record_id, action)
+
+    @route(pages, "/leads/<int:record_id>/assign", "lead.assign", methods=["POST"])
+    def leads_assign(record_id):
+        principal = current_principal()
+        lead = leads.get_visible(record_id, principal)
+        form = assign_form()
+
+        def action():
+            if not form.validate_on_submit():
+                from common.errors import Invalid
+                from common.forms import form_errors
+
+                raise Invalid(form_errors(form))
+            services.assign(lead, form.user_id, principal)
+            flash(_("Assigned."), "success")
+        return _act(record_id, action)
+
+    @route(pages, "/leads/<int:record_id>/return", "lead.edit", methods=["POST"])
+    def leads_return(record_id):
+        principal = current_principal()
+        lead = leads.get_visible(record_id, principal)
+        form = ReasonForm()
+
+        def action():
+            if not form.validate_on_submit():
+                from common.errors import Invalid
+                from common.forms import form_errors
+
+                raise Invalid(form_errors(form), _("Say why the lead goes back to the pool."))
+            services.return_to_pool(lead, form.reason.data, principal)
+            flash(_("The lead is back in its pool."), "success")
+        return _act(record_id, action)
+
+    @route(pages, "/leads/<int:record_id>/convert", "lead.convert", methods=["GET", "POST"])
+    def leads_convert(record_id):
+        principal = current_principal()
+        lead = leads.get_visible(record_id, principal)
+        form = ConvertForm(data=services.convert_defaults(lead)) if request.method == "GET" else ConvertForm()
+        duplicates, status = [], 200
+        if request.method == "POST":
+            if form.validate_on_submit():
+                try:
+                    customer, _contact, attached = services.convert(lead, form, principal)
+                    leads.commit()
+                except ApiError as exc:
+                    current_tenant.session.rollback()
+                    duplicates = exc.extra.get("duplicates", [])
+                    apply_form_errors(form, exc.fields or {"": [exc.message]})
+                    status = exc.status
+                else:
+                    flash(_("Attached to the existing customer.") if attached else _("Converted to a customer."),
+                          "success")
+                    return redirect(url_for("tenant.customers_detail", record_id=customer.id))
+            else:
+                status = 422
+        return render_template("tenant/leads/convert.html", lead=lead, form=form, duplicates=duplicates), status

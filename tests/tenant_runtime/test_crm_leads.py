@@ -1,0 +1,569 @@
+"""Leads (线索) and lead pools on real tenant databases: validation, phone uniqueness (also under 50 concurrent
+creates), data scope, pools (public and a department's), claim (also 20 at once), assign, return, the
+scheduled recycle, follow-ups on leads, and conversion to a customer (with or without a contact, follow-ups
+kept, a duplicate customer refused, attaching to the existing one instead)."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from tests.factories import credit_code
+from tests.tenant_runtime.crm import add_dept, add_user, customer_body, tenant_api
+
+
+@pytest.fixture
+def admin(app, tenants):
+    return tenant_api(app, tenants[0])
+
+
+def lead_body(**overrides):
+    import secrets
+
+    body = {"lead_name": f"线索{secrets.token_hex(2)}", "company": "上海明德物业有限公司", "source": "exhibition",
+            "intent_level": "high"}
+    body.update(overrides)
+    return body
+
+
+def sql(tenant, statement, **params):
+    engine = tenant.engine()
+    with engine.begin() as conn:
+        result = conn.execute(sa.text(statement), params)
+        rows = result.all() if result.returns_rows else None
+    engine.dispose()
+    return rows
+
+
+def count(tenant, table):
+    return sql(tenant, f"SELECT COUNT(*) FROM {table}")[0][0]
+
+
+# ---------------------------------------------------------------------- create, edit, validation
+
+
+def test_create_normalises_the_phone_and_lands_in_the_default_pool_owned_by_the_creator(admin):
+    resp = admin.post("/leads", json=lead_body(phone="138-0013-8100"))
+    assert resp.status_code == 201, resp.json
+    lead = resp.json
+    assert lead["phone"] == "+8613800138100"
+    assert lead["status"] == "new" and lead["intent_level"] == "high"
+    assert lead["owner"]["name"] and lead["in_pool"] is False
+    assert lead["pool"]["name"] == "公共线索池"
+    assert lead["created_at"].endswith("+08:00") and lead["claimed_at"]
+    assert admin.get(f"/leads/{lead['id']}").json == lead
+
+
+def test_a_lead_created_for_the_pool_has_no_owner(admin):
+    resp = admin.post("/leads", json=lead_body(owner_id="pool"))
+    assert resp.status_code == 201, resp.json
+    assert resp.json["owner"] is None and resp.json["in_pool"] is True and resp.json["dept"] is None
+
+
+@pytest.mark.parametrize("fields,bad", [
+    ({"lead_name": "  "}, "lead_name"),
+    ({"phone": "12345"}, "phone"),
+    ({"intent_level": "urgent"}, "intent_level"),
+    ({"status": "converted"}, "status"),  # only a conversion converts
+    ({"source": "rumour"}, "source"),
+    ({"owner_id": "999999"}, "owner_id"),
+    ({"pool_id": "999999"}, "pool_id"),
+    ({"lead_name": "x" * 101}, "lead_name"),
+    ({"status": "invalid"}, None),  # fine, control
+])
+def test_bad_input_is_422_naming_the_field_and_saves_nothing(admin, fields, bad):
+    before = count(admin.tenant, "crm_lead")
+    resp = admin.post("/leads", json=lead_body(**fields))
+    if bad is None:
+        assert resp.status_code == 201, resp.json
+        return
+    assert resp.status_code == 422, resp.json
+    assert bad in resp.json["error"]["fields"]
+    assert count(admin.tenant, "crm_lead") == before
+
+
+def test_phone_is_unique_among_leads_409_naming_the_phone(admin):
+    first = admin.post("/leads", json=lead_body(phone="13800138101"))
+    assert first.status_code == 201
+    again = admin.post("/leads", json=lead_body(phone="+86 138 0013 8101"))
+    assert again.status_code == 409
+    assert again.json["error"]["code"] == "duplicate" and set(again.json["error"]["fields"]) == {"phone"}
+    assert again.json["error"]["duplicates"][0]["id"] == first.json["id"]
+    other = admin.post("/leads", json=lead_body()).json["id"]
+    moved = admin.patch(f"/leads/{other}", json={"phone": "13800138101"})
+    assert moved.status_code == 409 and "phone" in moved.json["error"]["fields"]
+
+
+def test_fifty_concurrent_creates_with_one_phone_give_one_201(app, tenants, monkeypatch):
+    monkeypatch.setattr(app.extensions["pool_registry"], "wait_timeout", 60.0)
+    monkeypatch.setitem(app.config, "TENANT_REQUEST_LIMIT", 50)
+    tenant = tenants[0]
+    clients = [tenant_api(app, tenant) for _ in range(5)]
+    barrier, results = threading.Barrier(50), []
+
+    def create(i):
+        barrier.wait()
+        resp = clients[i % 5].post("/leads", json=lead_body(phone="13900000100"))
+        results.append((resp.status_code, resp.json))
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(50)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    statuses = sorted(code for code, _ in results)
+    assert statuses == [201] + [409] * 49, statuses
+    assert all(body["error"]["code"] == "duplicate" and "phone" in body["error"]["fields"]
+               for code, body in results if code == 409)
+    assert sql(tenant, "SELECT COUNT(*) FROM crm_lead WHERE phone = '+8613900000100'")[0][0] == 1
+
+
+def test_edit_records_history_and_a_converted_lead_no_longer_changes(admin):
+    lid = admin.post("/leads", json=lead_body(intent_level="low")).json["id"]
+    resp = admin.patch(f"/leads/{lid}", json={"intent_level": "medium", "status": "following"})
+    assert resp.status_code == 200 and resp.json["intent_level"] == "medium" and resp.json["status"] == "following"
+    history = admin.get(f"/leads/{lid}/history").json["items"]
+    assert [h["action"] for h in history] == ["update", "create"]
+    changes = {c["field"]: (c["old"], c["new"]) for c in history[0]["changes"]}
+    assert changes == {"intent_level": (1, 2), "status": (1, 2)}
+    back = admin.patch(f"/leads/{lid}", json={"status": "new"})
+    assert back.status_code == 422 and "status" in back.json["error"]["fields"]
+    assert admin.patch(f"/leads/{lid}", json={"status": "invalid"}).json["status"] == "invalid"
+    assert admin.patch(f"/leads/{lid}", json={"status": "following"}).json["status"] == "following"
+    sql(admin.tenant, "UPDATE crm_lead SET status = 3 WHERE id = :i", i=lid)
+    refused = admin.patch(f"/leads/{lid}", json={"remark": "x"})
+    assert refused.status_code == 409 and refused.json["error"]["code"] == "lead_converted"
+    assert admin.delete(f"/leads/{lid}").status_code == 409
+
+
+def test_filters_search_and_keyset_pages(admin):
+    made = {}
+    for name, source, intent, company in (("甲", "website", "high", "甲公司"), ("乙", "referral", "low", "乙公司"),
+                                          ("丙", "website", "medium", "丙集团")):
+        made[name] = admin.post("/leads", json=lead_body(lead_name=name, source=source, intent_level=intent,
+                                                         company=company)).json["id"]
+    admin.post("/leads", json=lead_body(lead_name="丁", owner_id="pool", phone="13700137000", intent_level="low"))
+
+    def names(query):
+        resp = admin.get(f"/leads?{query}")
+        assert resp.status_code == 200, resp.json
+        return sorted(i["lead_name"] for i in resp.json["items"])
+
+    assert names("source=website") == ["丙", "甲"]
+    assert names("intent=high&intent=medium") == ["丙", "甲"]
+    assert names("q=集团") == ["丙"]
+    assert names("q=13700137000") == ["丁"]
+    assert names("view=pool") == ["丁"]
+    assert names("status=new&view=mine") == ["丙", "乙", "甲"]
+    assert admin.get("/leads?intent=urgent").status_code == 422
+    assert admin.get("/leads?status=3").status_code == 422
+    seen, cursor = [], None
+    while True:
+        resp = admin.get("/leads?limit=2&sort=name" + (f"&cursor={cursor}" if cursor else ""))
+        seen += [i["id"] for i in resp.json["items"]]
+        cursor = resp.json["next_cursor"]
+        if not cursor:
+            break
+    assert len(seen) == len(set(seen)) == 4
+
+
+# ---------------------------------------------------------------------- scope and pools
+
+
+@pytest.fixture
+def team(app, tenants):
+    """销售部 > (一组, 二组): a sales user in each group, a manager of 销售部; a department pool of 一组."""
+    t = tenants[0]
+    sales = add_dept(t, "销售部")
+    group1, group2 = add_dept(t, "销售一组", sales), add_dept(t, "销售二组", sales)
+    users = {"s1": add_user(t, "ls1", ("sales",), group1), "s2": add_user(t, "ls2", ("sales",), group2),
+             "mgr": add_user(t, "lmgr", ("sales_manager",), sales)}
+    clients = {name: tenant_api(app, t, "l" + name) for name in users}
+    clients["admin"] = tenant_api(app, t)
+    pool = clients["admin"].post("/lead-pools", json={"pool_name": "一组线索池", "is_public": False,
+                                                       "dept_id": str(group1)})
+    assert pool.status_code == 201, pool.json
+
+    class Team:
+        tenant, depts, ids, pool_id = t, {"sales": sales, "group1": group1, "group2": group2}, users, pool.json["id"]
+
+        def api(self, name):
+            return clients[name]
+
+    return Team()
+
+
+def _visible(client, view="all"):
+    resp = client.get(f"/leads?view={view}&limit=200")
+    assert resp.status_code == 200, resp.json
+    return {i["lead_name"] for i in resp.json["items"]}
+
+
+def test_scope_owned_leads_by_data_scope_unowned_by_pool(team):
+    for name in ("s1", "s2", "mgr"):
+        assert team.api(name).post("/leads", json=lead_body(lead_name=f"{name}的线索")).status_code == 201
+    admin = team.api("admin")
+    assert admin.post("/leads", json=lead_body(lead_name="公共池线索", owner_id="pool")).status_code == 201
+    assert admin.post("/leads", json=lead_body(lead_name="一组池线索", owner_id="pool",
+                                               pool_id=team.pool_id)).status_code == 201
+    assert _visible(team.api("s1")) == {"s1的线索", "公共池线索", "一组池线索"}
+    assert _visible(team.api("s2")) == {"s2的线索", "公共池线索"}
+    assert _visible(team.api("mgr")) == {"s1的线索", "s2的线索", "mgr的线索", "公共池线索", "一组池线索"}
+    assert _visible(admin) >= {"s1的线索", "s2的线索", "mgr的线索", "公共池线索", "一组池线索"}
+    s1_lead = next(i["id"] for i in admin.get("/leads?q=s1的线索").json["items"])
+    assert team.api("s2").get(f"/leads/{s1_lead}").status_code == 404
+    assert team.api("s2").patch(f"/leads/{s1_lead}", json={"remark": "x"}).status_code == 404
+    # a sales user cannot put a lead into a department pool that is not theirs
+    refused = team.api("s2").post("/leads", json=lead_body(pool_id=team.pool_id))
+    assert refused.status_code == 422 and "pool_id" in refused.json["error"]["fields"]
+
+
+def test_a_department_pool_is_claimed_only_by_that_department(team):
+    admin = team.api("admin")
+    lid = admin.post("/leads", json=lead_body(owner_id="pool", pool_id=team.pool_id)).json["id"]
+    # 二组's user does not even see it; 销售部's manager sees it but is not in 一组
+    assert team.api("s2").post(f"/leads/{lid}/claim").status_code == 404
+    refused = team.api("mgr").post(f"/leads/{lid}/claim")
+    assert refused.status_code == 403 and refused.json["error"]["code"] == "pool_restricted"
+    claimed = team.api("s1").post(f"/leads/{lid}/claim")
+    assert claimed.status_code == 200, claimed.json
+    assert claimed.json["owner"]["id"] == str(team.ids["s1"]) and claimed.json["dept"]["id"] == str(team.depts["group1"])
+
+
+def test_pools_are_managed_by_an_administrator_only(team):
+    body = {"pool_name": "市场部池", "is_public": True}
+    assert team.api("mgr").post("/lead-pools", json=body).status_code == 403
+    assert team.api("s1").get("/lead-pools").status_code == 200
+    bad = team.api("admin").post("/lead-pools", json={"pool_name": "坏池", "is_public": False})
+    assert bad.status_code == 422 and "dept_id" in bad.json["error"]["fields"]
+    dup = team.api("admin").post("/lead-pools", json={"pool_name": "一组线索池", "is_public": True})
+    assert dup.status_code == 409 and "pool_name" in dup.json["error"]["fields"]
+    s2_pools = {p["pool_name"] for p in team.api("s2").get("/lead-pools").json["items"]}
+    assert "一组线索池" not in s2_pools
+
+
+# ---------------------------------------------------------------------- claim, assign, return, recycle
+
+
+def test_twenty_concurrent_claims_one_wins_the_others_409(app, team, monkeypatch):
+    monkeypatch.setattr(app.extensions["pool_registry"], "wait_timeout", 60.0)
+    monkeypatch.setitem(app.config, "TENANT_REQUEST_LIMIT", 50)
+    t = team.tenant
+    lid = team.api("admin").post("/leads", json=lead_body(owner_id="pool")).json["id"]
+    claimers = [add_user(t, f"claim{i}", ("sales",), team.depts["group2"]) for i in range(20)]
+    clients = [tenant_api(app, t, f"claim{i}") for i in range(20)]
+    barrier, results = threading.Barrier(20), []
+
+    def claim(i):
+        barrier.wait()
+        resp = clients[i].post(f"/leads/{lid}/claim")
+        results.append((resp.status_code, resp.json, claimers[i]))
+
+    threads = [threading.Thread(target=claim, args=(i,)) for i in range(20)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    statuses = sorted(code for code, _body, _u in results)
+    assert statuses == [200] + [409] * 19, statuses
+    assert all(body["error"]["code"] == "already_claimed" for code, body, _u in results if code == 409)
+    winner = next(u for code, _body, u in results if code == 200)
+    assert sql(t, "SELECT owner_id FROM crm_lead WHERE id = :i", i=lid)[0][0] == winner
+    claims = sql(t, "SELECT COUNT(*) FROM crm_change_log WHERE entity_type = 'lead' AND entity_id = :i "
+                    "AND action = 'claim'", i=lid)[0][0]
+    assert claims == 1
+
+
+def test_assign_by_a_manager_within_their_people(team):
+    admin = team.api("admin")
+    lid = admin.post("/leads", json=lead_body(owner_id="pool")).json["id"]
+    assert team.api("s1").post(f"/leads/{lid}/assign", json={"to_user_id": str(team.ids["s2"])}).status_code == 403
+    bad = team.api("mgr").post(f"/leads/{lid}/assign", json={"to_user_id": "999999"})
+    assert bad.status_code == 422 and "to_user_id" in bad.json["error"]["fields"]
+    done = team.api("mgr").post(f"/leads/{lid}/assign", json={"to_user_id": str(team.ids["s2"])})
+    assert done.status_code == 200, done.json
+    assert done.json["owner"]["id"] == str(team.ids["s2"]) and not done.json["in_pool"]
+    again = team.api("mgr").post(f"/leads/{lid}/assign", json={"to_user_id": str(team.ids["s1"])})
+    assert again.status_code == 200 and again.json["owner"]["id"] == str(team.ids["s1"])
+    history = admin.get(f"/leads/{lid}/history").json["items"]
+    assert [h["action"] for h in history[:2]] == ["assign", "assign"]
+    assert history[0]["changes"][0] == {"field": "owner_id", "old": team.ids["s2"], "new": team.ids["s1"]}
+
+
+def test_return_to_the_pool_needs_a_reason_and_the_owner(team):
+    lid = team.api("s1").post("/leads", json=lead_body()).json["id"]
+    no_reason = team.api("s1").post(f"/leads/{lid}/return", json={"reason": " "})
+    assert no_reason.status_code == 422 and "reason" in no_reason.json["error"]["fields"]
+    back = team.api("s1").post(f"/leads/{lid}/return", json={"reason": "联系不上"})
+    assert back.status_code == 200 and back.json["in_pool"] and back.json["owner"] is None
+    assert team.api("s1").post(f"/leads/{lid}/return", json={"reason": "x"}).json["error"]["code"] == "already_in_pool"
+    entry = team.api("admin").get(f"/leads/{lid}/history").json["items"][0]
+    assert entry["action"] == "return"
+    assert {"field": "reason", "old": None, "new": "联系不上"} in entry["changes"]
+    # back in the public pool: another sales user may claim it now
+    assert team.api("s2").post(f"/leads/{lid}/claim").status_code == 200
+
+
+def test_scheduled_recycle_returns_stale_leads_once(app, team):
+    from tenant_runtime.context import current_tenant
+    from tenant_runtime.core import jobs
+    from tenant_runtime.core.tasks import TASKS
+    from tenant_runtime.models import utcnow
+
+    t = team.tenant
+    pool = team.api("admin").post("/lead-pools", json={"pool_name": "回收池", "is_public": True,
+                                                        "recycle_days": 15}).json["id"]
+    stale = team.api("s1").post("/leads", json=lead_body(pool_id=pool)).json["id"]
+    followed = team.api("s1").post("/leads", json=lead_body(pool_id=pool)).json["id"]
+    fresh = team.api("s1").post("/leads", json=lead_body(pool_id=pool)).json["id"]
+    elsewhere = team.api("s1").post("/leads", json=lead_body()).json["id"]  # default pool: no recycle period
+    sql(t, "UPDATE crm_lead SET claimed_at = UTC_TIMESTAMP() - INTERVAL 40 DAY, "
+           "created_at = UTC_TIMESTAMP() - INTERVAL 40 DAY WHERE id IN (:a, :b, :c)", a=stale, b=followed, c=elsewhere)
+    sql(t, "UPDATE crm_lead SET last_follow_up_at = UTC_TIMESTAMP() - INTERVAL 3 DAY WHERE id = :i", i=followed)
+    with app.app_context():
+        jobs.bind(t.id)
+        try:
+            first = TASKS["leads.recycle"].run(current_tenant.session, utcnow())
+            second = TASKS["leads.recycle"].run(current_tenant.session, utcnow() + timedelta(minutes=1))
+        finally:
+            current_tenant.session.rollback()
+            current_tenant.close()
+    assert first == {"recycled": 1} and second == {"recycled": 0}
+    owners = {str(i): owner for i, owner in sql(t, "SELECT id, owner_id FROM crm_lead WHERE id IN (:a, :b, :c, :d)",
+                                                 a=stale, b=followed, c=fresh, d=elsewhere)}
+    assert owners[stale] is None and owners[followed] and owners[fresh] and owners[elsewhere]
+    entry = team.api("admin").get(f"/leads/{stale}/history").json["items"][0]
+    assert entry["action"] == "recycle" and entry["changes"][0]["old"] == team.ids["s1"]
+
+
+# ---------------------------------------------------------------------- follow-ups
+
+
+def test_a_follow_up_on_a_lead_moves_its_times_and_status(admin):
+    lid = admin.post("/leads", json=lead_body()).json["id"]
+    resp = admin.post("/follow-ups", json={"lead_id": lid, "follow_type": "phone", "content": "约了下周看样板间",
+                                           "next_follow_time": "2030-05-01T09:00"})
+    assert resp.status_code == 201, resp.json
+    assert resp.json["relation_type"] == "lead" and resp.json["relation_id"] == lid
+    lead = admin.get(f"/leads/{lid}").json
+    assert lead["status"] == "following" and lead["last_follow_up_at"]
+    assert lead["next_follow_up_at"] == "2030-05-01T09:00:00+08:00"
+    listed = admin.get(f"/follow-ups?lead_id={lid}").json["items"]
+    assert [f["id"] for f in listed] == [resp.json["id"]]
+    assert admin.get(f"/follow-ups?customer_id={lid}").json["items"] == []  # a customer with that id is another
+    both = admin.post("/follow-ups", json={"lead_id": lid, "customer_id": lid, "follow_type": "phone",
+                                           "content": "x"})
+    assert both.status_code == 422 and "lead_id" in both.json["error"]["fields"]
+
+
+def test_lead_follow_ups_follow_the_lead_scope(team):
+    lid = team.api("s1").post("/leads", json=lead_body()).json["id"]
+    fid = team.api("s1").post("/follow-ups", json={"lead_id": lid, "follow_type": "phone", "content": "x"}).json["id"]
+    assert team.api("s2").get(f"/follow-ups/{fid}").status_code == 404
+    assert team.api("mgr").get(f"/follow-ups/{fid}").status_code == 200
+    refused = team.api("s2").post("/follow-ups", json={"lead_id": lid, "follow_type": "phone", "content": "x"})
+    assert refused.status_code == 422 and "lead_id" in refused.json["error"]["fields"]
+
+
+# ---------------------------------------------------------------------- conversion
+
+
+def test_convert_with_a_contact_keeps_follow_ups_and_links_both_ways(admin):
+    lid = admin.post("/leads", json=lead_body(lead_name="王经理", company="明德物业转化有限公司", phone="13800138200",
+                                              position="行政总监")).json["id"]
+    fid = admin.post("/follow-ups", json={"lead_id": lid, "follow_type": "visit", "content": "现场看过"}).json["id"]
+    resp = admin.post(f"/leads/{lid}/convert", json={"with_contact": True, "tax_id": credit_code()})
+    assert resp.status_code == 201, resp.json
+    body = resp.json
+    customer, contact = body["customer"], body["contact"]
+    assert body["attached"] is False and body["lead"]["status"] == "converted"
+    assert body["lead"]["converted_customer_id"] == customer["id"]
+    assert customer["customer_name"] == "明德物业转化有限公司" and customer["phone"] == "+8613800138200"
+    assert customer["source"] == "lead" and customer["last_follow_up_at"] == body["lead"]["last_follow_up_at"]
+    assert contact["contact_name"] == "王经理" and contact["position"] == "行政总监" and contact["customer_id"] == customer["id"]
+    assert sql(admin.tenant, "SELECT source_lead_id FROM crm_customer WHERE id = :i", i=customer["id"])[0][0] == int(lid)
+    view = admin.get(f"/customers/{customer['id']}/360").json
+    assert fid in [f["id"] for f in view["follow_ups"]]
+    assert [lead["id"] for lead in view["source_leads"]] == [lid]
+    # the lead keeps its own record: follow-ups and history
+    assert [f["id"] for f in admin.get(f"/follow-ups?lead_id={lid}").json["items"]] == [fid]
+    assert "converted_customer_id" in {c["field"] for c in admin.get(f"/leads/{lid}/history").json["items"][0]["changes"]}
+    again = admin.post(f"/leads/{lid}/convert", json={})
+    assert again.status_code == 409 and again.json["error"]["code"] == "lead_converted"
+
+
+def test_convert_without_a_contact_as_an_individual(admin):
+    lid = admin.post("/leads", json=lead_body(lead_name="李女士", company=None)).json["id"]
+    resp = admin.post(f"/leads/{lid}/convert", json={})
+    assert resp.status_code == 201, resp.json
+    assert resp.json["contact"] is None
+    assert resp.json["customer"]["customer_type"] == "individual" and resp.json["customer"]["customer_name"] == "李女士"
+
+
+def test_a_failed_conversion_changes_nothing(admin):
+    lid = admin.post("/leads", json=lead_body()).json["id"]
+    before = (count(admin.tenant, "crm_customer"), count(admin.tenant, "crm_contact"))
+    resp = admin.post(f"/leads/{lid}/convert", json={"with_contact": True, "contact_phone": "123"})
+    assert resp.status_code == 422 and "contact_phone" in resp.json["error"]["fields"]
+    assert (count(admin.tenant, "crm_customer"), count(admin.tenant, "crm_contact")) == before
+    assert admin.get(f"/leads/{lid}").json["status"] == "new"
+
+
+def test_a_pool_lead_must_be_claimed_before_conversion(admin):
+    lid = admin.post("/leads", json=lead_body(owner_id="pool")).json["id"]
+    resp = admin.post(f"/leads/{lid}/convert", json={})
+    assert resp.status_code == 409 and resp.json["error"]["code"] == "lead_unowned"
+
+
+def test_conversion_refuses_a_duplicate_customer_masked_and_offers_to_attach(app, team):
+    t = team.tenant
+    # a customer owned in 二组, invisible to 一组's sales user
+    existing = team.api("s2").post("/customers", json=customer_body(customer_name="华庭置业有限公司",
+                                                                   phone="13800138300")).json["id"]
+    lid = team.api("s1").post("/leads", json=lead_body(company="华庭置业", phone="13800138300")).json["id"]
+    refused = team.api("s1").post(f"/leads/{lid}/convert", json={})
+    assert refused.status_code == 409 and refused.json["error"]["code"] == "duplicate"
+    match = refused.json["error"]["duplicates"][0]
+    assert match["customer_name"] == "华庭置业有限公司" and match["id"] is None and match["visible"] is False
+    assert match["owner_name"].endswith("*")
+    assert team.api("s1").get(f"/leads/{lid}").json["status"] == "new"
+    # they cannot attach to a customer they cannot see
+    hidden = team.api("s1").post(f"/leads/{lid}/convert", json={"attach_to": existing})
+    assert hidden.status_code == 422 and "attach_to" in hidden.json["error"]["fields"]
+    # the manager sees both: the same refusal names the customer, and attaching links the lead to it
+    seen = team.api("mgr").post(f"/leads/{lid}/convert", json={})
+    assert seen.status_code == 409 and seen.json["error"]["duplicates"][0]["id"] == existing
+    fid = team.api("s1").post("/follow-ups", json={"lead_id": lid, "follow_type": "phone", "content": "老客户介绍"}).json["id"]
+    attached = team.api("mgr").post(f"/leads/{lid}/convert", json={"attach_to": existing})
+    assert attached.status_code == 201, attached.json
+    assert attached.json["attached"] is True and attached.json["customer"]["id"] == existing
+    assert count(t, "crm_customer") == 1
+    view = team.api("mgr").get(f"/customers/{existing}/360").json
+    assert fid in [f["id"] for f in view["follow_ups"]] and [lead["id"] for lead in view["source_leads"]] == [lid]
+    assert sql(t, "SELECT source_lead_id FROM crm_customer WHERE id = :i", i=existing)[0][0] == int(lid)
+
+
+def test_a_similar_company_name_can_be_confirmed_as_another_customer(admin):
+    assert admin.post("/customers", json=customer_body(customer_name="锦程物业管理有限公司")).status_code == 201
+    lid = admin.post("/leads", json=lead_body(company="锦程物业管理")).json["id"]
+    maybe = admin.post(f"/leads/{lid}/convert", json={})
+    assert maybe.status_code == 409 and maybe.json["error"]["code"] == "possible_duplicate"
+    sure = admin.post(f"/leads/{lid}/convert", json={"confirm_duplicate": True})
+    assert sure.status_code == 201, sure.json
+
+
+# ---------------------------------------------------------------------- pages
+
+
+def _login(app, tenant, username, password):
+    from tests.conftest import csrf_from
+
+    client = app.test_client()
+    page = client.get(f"/t/{tenant.code}/login")
+    resp = client.post(f"/t/{tenant.code}/login", data={"username": username, "password": password,
+                                                         "csrf_token": csrf_from(page.text)})
+    assert resp.status_code == 302
+    return client
+
+
+def test_pages_claim_follow_up_and_convert_without_javascript(app, team):
+    from tests.conftest import csrf_from
+    from tests.tenant_runtime.crm import PASSWORD
+
+    t = team.tenant
+    lid = team.api("admin").post("/leads", json=lead_body(lead_name="页面线索", company="页面转化有限公司",
+                                                          owner_id="pool")).json["id"]
+    client = _login(app, t, "ls1", PASSWORD)
+    base = f"/t/{t.code}"
+    listing = client.get(f"{base}/leads/?view=pool")
+    assert listing.status_code == 200 and "页面线索" in listing.text
+    detail = client.get(f"{base}/leads/{lid}")
+    assert detail.status_code == 200
+    token = csrf_from(detail.text)
+    claimed = client.post(f"{base}/leads/{lid}/claim", data={"csrf_token": token}, follow_redirects=True)
+    assert claimed.status_code == 200 and "ls1名" in claimed.text
+    followed = client.post(f"{base}/follow-ups/new", data={"csrf_token": token, "lead_id": lid, "follow_type": "phone",
+                                                          "content": "页面上记的跟进"})
+    assert followed.status_code == 302 and f"/leads/{lid}" in followed.headers["Location"]
+    assert "页面上记的跟进" in client.get(f"{base}/leads/{lid}").text
+    form = client.get(f"{base}/leads/{lid}/convert")
+    assert form.status_code == 200 and "页面转化有限公司" in form.text
+    done = client.post(f"{base}/leads/{lid}/convert", data={"csrf_token": token, "customer_type": "enterprise",
+                                                           "customer_name": "页面转化有限公司", "level": "normal"})
+    assert done.status_code == 302, done.text
+    customer_page = client.get(done.headers["Location"])
+    assert customer_page.status_code == 200 and "页面线索" in customer_page.text and "页面上记的跟进" in customer_page.text
+
+
+def test_home_shows_my_leads_to_follow_up(app, team):
+    from tests.tenant_runtime.crm import PASSWORD
+
+    team.api("s1").post("/leads", json=lead_body(lead_name="待跟进的线索"))
+    done = team.api("s1").post("/leads", json=lead_body(lead_name="已约好的线索")).json["id"]
+    team.api("s1").post("/follow-ups", json={"lead_id": done, "follow_type": "phone", "content": "x",
+                                             "next_follow_time": "2099-01-01T09:00"})
+    home = _login(app, team.tenant, "ls1", PASSWORD).get(f"/t/{team.tenant.code}/")
+    assert home.status_code == 200
+    assert "待跟进的线索" in home.text and "已约好的线索" not in home.text
+
+
+def test_an_attachment_on_a_lead_follow_up_is_seen_exactly_by_who_sees_the_lead(app, team):
+    """The download checks the follow-up's own record: a lead's attachment is never judged by the customer
+    that happens to share the lead's id."""
+    import io
+
+    from tests.conftest import csrf_from
+    from tests.tenant_runtime.crm import PASSWORD
+
+    t = team.tenant
+    base = f"/t/{t.code}"
+    lid = team.api("s1").post("/leads", json=lead_body()).json["id"]
+    # s2 owns a customer whose id equals the lead's
+    sql(t, "INSERT INTO crm_customer (id, customer_name, name_key, customer_type, level, status, deal_status, "
+           "owner_id, dept_id, created_by, created_at, updated_at) VALUES (:i, '同号客户', '同号客户', 'enterprise', "
+           "'normal', 'active', 'potential', :o, :d, :o, UTC_TIMESTAMP(), UTC_TIMESTAMP())",
+        i=int(lid), o=team.ids["s2"], d=team.depts["group2"])
+    s1 = _login(app, t, "ls1", PASSWORD)
+    token = csrf_from(s1.get(f"{base}/leads/{lid}").text)
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    posted = s1.post(f"{base}/follow-ups/new", data={"csrf_token": token, "lead_id": lid, "follow_type": "visit",
+                                                     "content": "名片", "attachment": (io.BytesIO(png), "card.png")},
+                     content_type="multipart/form-data")
+    assert posted.status_code == 302, posted.text
+    attachment = sql(t, "SELECT a.id FROM crm_attachment a JOIN crm_follow_up f ON f.id = a.owner_id "
+                        "WHERE f.relation_type = 'lead' AND f.relation_id = :i", i=int(lid))[0][0]
+
+    def download(client):
+        resp = client.get(f"{base}/attachments/{attachment}")
+        resp.close()  # a sent file is streamed: close it as a browser would
+        return resp.status_code
+
+    assert download(s1) == 200
+    assert download(_login(app, t, "lmgr", PASSWORD)) == 200
+    assert download(_login(app, t, "ls2", PASSWORD)) == 404
+
+
+def test_the_create_page_shows_bad_fields_and_saves_nothing(app, team):
+    from tests.conftest import csrf_from
+    from tests.tenant_runtime.crm import PASSWORD
+
+    t = team.tenant
+    base = f"/t/{t.code}"
+    client = _login(app, t, "ls1", PASSWORD)
+    form = client.get(f"{base}/leads/new")
+    assert form.status_code == 200
+    token = csrf_from(form.text)
+    before = count(t, "crm_lead")
+    bad = client.post(f"{base}/leads/new", data={"csrf_token": token, "lead_name": " ", "phone": "12345",
+                                                 "status": "new"})
+    assert bad.status_code == 422
+    assert 'id="field-lead_name"' in bad.text and 'id="field-phone"' in bad.text and "has-error" in bad.text
+    assert count(t, "crm_lead") == before
+    good = client.post(f"{base}/leads/new", data={"csrf_token": token, "lead_name": "页面新建线索",
+                                                  "phone": "13800138400", "status": "new", "owner_id": "pool"})
+    assert good.status_code == 302
+    assert sql(t, "SELECT owner_id FROM crm_lead WHERE lead_name = '页面新建线索'") == [(None,)]
+    again = client.post(f"{base}/leads/new", data={"csrf_token": token, "lead_name": "重复", "phone": "13800138400",
+                                                   "status": "new"})
+    assert again.status_code == 409 and "has-error" in again.text and count(t, "crm_lead") == before + 1
