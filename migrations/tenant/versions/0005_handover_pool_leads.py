@@ -21,7 +21,7 @@ depends_on = None
 
 NEW_PERMISSIONS = {
     "admin": "pool.view pool.claim pool.assign pool.return pool.rules handover.view handover.start handover.review "
-             "lead.view lead.create lead.edit lead.delete lead.claim lead.assign lead.convert lead.pools",
+             "lead.view lead.create lead.edit lead.delete lead.claim lead.assign lead.convert",
     "sales_manager": "pool.view pool.claim pool.assign pool.return handover.view handover.start handover.review "
                      "lead.view lead.create lead.edit lead.delete lead.claim lead.assign lead.convert",
     "sales": "pool.view pool.claim pool.return handover.view lead.view lead.create lead.edit lead.claim lead.convert",
@@ -85,7 +85,6 @@ def upgrade():
     sa.Column('description', sa.Text(), nullable=True),
     sa.Column('is_public', sa.Boolean(), server_default=sa.text('1'), nullable=False),
     sa.Column('dept_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
-    sa.Column('recycle_days', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['dept_id'], ['sys_dept.id'], name=op.f('fk_crm_lead_pool_dept_id_sys_dept')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_crm_lead_pool')),
@@ -241,9 +240,6 @@ def upgrade():
     mysql_engine='InnoDB'
     )
     op.create_index('ix_crm_notice_customer', 'crm_notice', ['customer_id', 'id'], unique=False)
-    with op.batch_alter_table('crm_customer') as batch_op:
-        batch_op.add_column(sa.Column('owned_since', sa.DateTime(), nullable=True))
-    op.execute("UPDATE crm_customer SET owned_since = created_at WHERE owner_id IS NOT NULL")
     _seed()
 
 
@@ -270,8 +266,6 @@ def _seed():
 
 def downgrade():
     # Tables only (like 0001 and 0003); the built-in roles keep the permissions they were given.
-    with op.batch_alter_table('crm_customer') as batch_op:
-        batch_op.drop_column('owned_since')
     for table in ('crm_notice', 'crm_lead', 'crm_handover_item', 'crm_handover_event', 'crm_handover_customer',
                   'crm_notification', 'crm_handover', 'crm_lead_pool', 'customer_pool', 'crm_pool_setting',
                   'crm_pool_rule'):
