@@ -59,6 +59,9 @@ class CrmLead(TenantBase):
     created_by: Mapped[int] = mapped_column(IdType, ForeignKey("sys_user.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    # soft delete (revision 0006): the row, its follow-ups and its phone stay until an administrator purges it
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    deleted_by: Mapped[int | None] = mapped_column(IdType)
 
     owner = relationship("SysUser", foreign_keys=[owner_id])
     dept = relationship("SysDept", foreign_keys=[dept_id])

@@ -56,7 +56,7 @@ class LeadResource(Resource):
     form = LeadForm
     edit_form = LeadEditForm
     schema = LeadSchema
-    soft_delete = False  # seed 002's crm_lead has no deleted_at; "invalid" is the soft way out
+    soft_delete = True  # revision 0006's deleted_at: an administrator restores (lead.restore)
     label, label_plural = _l("Lead"), _l("Leads")
     detail_template = "tenant/leads/detail.html"
     list_template = "tenant/leads/list.html"
@@ -185,8 +185,8 @@ class LeadPoolResource(Resource):
     model = CrmLeadPool
     form = LeadPoolForm
     schema = LeadPoolSchema
-    soft_delete = False
-    actions = ("list", "create", "detail", "edit")
+    soft_delete = False  # refused while any lead belongs to the pool (409 pool_not_empty)
+    actions = ("list", "create", "detail", "edit", "delete")
     label, label_plural = _l("Lead pool"), _l("Lead pools")
     detail_template = "tenant/leads/pool_detail.html"
     list_template = "tenant/leads/pools.html"
@@ -216,7 +216,7 @@ class LeadPoolResource(Resource):
         session = current_tenant.session
         counts = dict(session.execute(select(CrmLead.pool_id, func.count(CrmLead.id))
                                       .where(CrmLead.owner_id.is_(None), CrmLead.pool_id.in_([r.id for r in rows]),
-                                             CrmLead.status != services.STATUS_CONVERTED)
+                                             CrmLead.status != services.STATUS_CONVERTED, services.LIVE)
                                       .group_by(CrmLead.pool_id)).all()) if rows else {}
         depts = dict(_dept_options(session))
         for r in rows:
@@ -250,6 +250,13 @@ class LeadPoolResource(Resource):
             if getattr(obj, key) != value:
                 setattr(obj, key, value)
         return obj
+
+    def delete(self, obj, principal):
+        services.delete_pool(obj, principal)
+
+    def detail_context(self, obj):
+        return {"total_leads": services.pool_lead_count(obj.id),
+                "is_default": obj.pool_name == services.DEFAULT_POOL_NAME}
 
 
 lead_pools = LeadPoolResource()

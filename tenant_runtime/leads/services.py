@@ -12,7 +12,7 @@ Services add to the tenant session; the caller (a view, a task) commits.
 from datetime import timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from common.errors import ApiError, Conflict, Invalid
@@ -20,11 +20,10 @@ from common.errors import ApiError, Conflict, Invalid
 from ..context import current_tenant
 from ..core import history
 from ..core.lookups import user_names
-from ..core.models import CrmAttachment, CrmChangeLog
+from ..core.models import CrmChangeLog
 from ..core.scope import dept_children, subtree
 from ..customers import services as customer_services
 from ..customers.models import CrmCustomer
-from ..followups.models import CrmFollowUp
 from ..models import utcnow
 from .forms import INTENT_CODES, STATUS_CODES
 from .models import STATUS_CONVERTED, STATUS_FOLLOWING, STATUS_INVALID, STATUS_NEW, CrmLead, CrmLeadPool
@@ -74,13 +73,18 @@ def may_claim_from(pool, principal, session=None):
     return principal.dept_id in subtree(dept_children(session), pool.dept_id)
 
 
+LIVE = CrmLead.deleted_at.is_(None)
+
+
 def visible_clause(principal, session=None):
-    """The leads the user may see: owned ones by the data scope, unowned ones in pools open to them."""
+    """The leads the user may see: owned ones by the data scope, unowned ones in pools open to them; never a
+    deleted one (lists, details, follow-ups and their attachments all read through this)."""
     if principal.sees_all:
-        return CrmLead.id.is_not(None)
+        return LIVE
     pools = [p.id for p in accessible_pools(principal, session)]
-    return or_(and_(CrmLead.owner_id.is_not(None), principal.scope_clause(CrmLead.owner_id, CrmLead.dept_id)),
-               and_(CrmLead.owner_id.is_(None), CrmLead.pool_id.in_(pools)))
+    return and_(LIVE, or_(and_(CrmLead.owner_id.is_not(None),
+                               principal.scope_clause(CrmLead.owner_id, CrmLead.dept_id)),
+                          and_(CrmLead.owner_id.is_(None), CrmLead.pool_id.in_(pools))))
 
 
 def claimable_lead(lead_id, principal):
@@ -92,8 +96,8 @@ def claimable_lead(lead_id, principal):
         abort(404)
     session = current_tenant.session
     pools = [p.id for p in accessible_pools(principal, session)]
-    lead = session.scalar(select(CrmLead).where(CrmLead.id == lead_id, or_(visible_clause(principal, session),
-                                                                         CrmLead.pool_id.in_(pools))))
+    lead = session.scalar(select(CrmLead).where(CrmLead.id == lead_id, LIVE,
+                                                or_(visible_clause(principal, session), CrmLead.pool_id.in_(pools))))
     if lead is None:
         abort(404)
     return lead
@@ -134,7 +138,8 @@ def _owner(choice, principal):
 
 def check_phone(phone, principal, exclude_id=None):
     """A phone already on a lead is a 409 ``duplicate`` naming the field and the lead (its owner masked where
-    the user may not see it). The unique index is the real guard; this only says who has it."""
+    the user may not see it). A deleted lead keeps its phone until it is purged (restore it instead), shown as
+    not visible. The unique index is the real guard; this only says who has it."""
     if not phone:
         return
     query = select(CrmLead).where(CrmLead.phone == phone)
@@ -185,14 +190,40 @@ def update_lead(lead, values, principal, pool_id=None):
 
 
 def delete_lead(lead, principal):
-    """A converted lead stays (its customer links to it); otherwise the lead and its follow-ups go."""
+    """Soft delete: a converted lead stays (its customer links to it); any other is marked deleted, and the row,
+    its follow-ups, their attachments and its phone stay until an administrator restores (or purges) it."""
     _refuse_converted(lead)
-    session = current_tenant.session
-    follow_ups = select(CrmFollowUp.id).where(CrmFollowUp.relation_type == "lead", CrmFollowUp.relation_id == lead.id)
-    session.execute(delete(CrmAttachment).where(CrmAttachment.owner_type == "follow_up",
-                                                CrmAttachment.owner_id.in_(follow_ups)))
-    session.execute(delete(CrmFollowUp).where(CrmFollowUp.relation_type == "lead", CrmFollowUp.relation_id == lead.id))
-    session.delete(lead)
+    lead.deleted_at, lead.deleted_by = utcnow(), principal.user_id
+
+
+def restore_lead(lead, principal):
+    """An administrator brings a deleted lead back, as it was (owner, pool, follow-ups)."""
+    if not principal.can("lead.restore"):
+        raise ApiError(403, "forbidden", _("Only an administrator can restore a deleted lead."))
+    if lead.deleted_at is None:
+        raise Conflict("not_deleted", _("This lead is not deleted."))
+    lead.deleted_at, lead.deleted_by = None, None
+    return lead
+
+
+def pool_lead_count(pool_id, session=None):
+    """Every lead that belongs to the pool (owned, in it, converted or deleted: each goes back to it)."""
+    from sqlalchemy import func
+
+    session = session or current_tenant.session
+    return session.scalar(select(func.count(CrmLead.id)).where(CrmLead.pool_id == pool_id))
+
+
+def delete_pool(pool, principal):
+    """A pool is deleted only when no lead belongs to it (409 ``pool_not_empty``), and never the default one.
+    The lead's foreign key keeps the rule when a lead arrives meanwhile (the commit answers 409)."""
+    if pool.pool_name == DEFAULT_POOL_NAME:
+        raise Conflict("default_pool", _("The default lead pool cannot be deleted."))
+    count = pool_lead_count(pool.id)
+    if count:
+        raise Conflict("pool_not_empty", _("This lead pool still holds %(count)s leads; move them first.",
+                                           count=count), count=count)
+    current_tenant.session.delete(pool)
 
 
 # ---------------------------------------------------------------------- claim, assign, return
@@ -203,7 +234,7 @@ def _move(lead, expected_owner, values, action, extra=()):
     session = current_tenant.session
     now = utcnow()
     owner_now = CrmLead.owner_id.is_(None) if expected_owner is None else CrmLead.owner_id == expected_owner
-    result = session.execute(update(CrmLead).where(CrmLead.id == lead.id, owner_now,
+    result = session.execute(update(CrmLead).where(CrmLead.id == lead.id, owner_now, LIVE,
                                                    CrmLead.status.in_(OPEN_STATUSES + (STATUS_INVALID,)))
                              .values(**values, updated_at=now).execution_options(synchronize_session=False))
     if result.rowcount != 1:
@@ -262,7 +293,7 @@ def recycle(session, now):
     for pool in session.scalars(select(CrmLeadPool).where(CrmLeadPool.recycle_days.is_not(None))).all():
         cutoff = now - timedelta(days=pool.recycle_days)
         got = CrmLead.claimed_at
-        stale = and_(CrmLead.pool_id == pool.id, CrmLead.owner_id.is_not(None), CrmLead.status.in_(OPEN_STATUSES),
+        stale = and_(CrmLead.pool_id == pool.id, CrmLead.owner_id.is_not(None), CrmLead.status.in_(OPEN_STATUSES), LIVE,
                      or_(got < cutoff, and_(got.is_(None), CrmLead.created_at < cutoff)),
                      or_(CrmLead.last_follow_up_at.is_(None), CrmLead.last_follow_up_at < cutoff))
         rows = session.execute(select(CrmLead.id, CrmLead.owner_id).where(stale).with_for_update()).all()
@@ -359,7 +390,7 @@ def convert_defaults(lead):
 def source_leads(customer_id, session=None):
     """Leads converted into (or attached to) this customer, oldest first."""
     session = session or current_tenant.session
-    return session.scalars(select(CrmLead).where(CrmLead.converted_customer_id == customer_id)
+    return session.scalars(select(CrmLead).where(CrmLead.converted_customer_id == customer_id, LIVE)
                            .order_by(CrmLead.id)).all()
 
 
@@ -367,7 +398,7 @@ def my_leads_to_follow_up(principal, end, limit=20):
     """My open leads whose next follow-up is due by ``end``, or never followed up yet, most urgent first."""
     session = current_tenant.session
     rows = session.scalars(select(CrmLead).where(
-        CrmLead.owner_id == principal.user_id, CrmLead.status.in_(OPEN_STATUSES),
+        CrmLead.owner_id == principal.user_id, CrmLead.status.in_(OPEN_STATUSES), LIVE,
         or_(CrmLead.next_follow_up_at < end, CrmLead.last_follow_up_at.is_(None)))
         .order_by(CrmLead.next_follow_up_at.is_(None), CrmLead.next_follow_up_at, CrmLead.id).limit(limit)).all()
     return rows

@@ -23,7 +23,7 @@ CATALOG = {
     "handover": (_l("Handovers"), {"view": _l("View"), "start": _l("Start"), "review": _l("Review")}),
     "lead": (_l("Leads"), {"view": _l("View"), "create": _l("Create"), "edit": _l("Edit"), "delete": _l("Delete"),
                            "claim": _l("Claim"), "assign": _l("Assign"), "convert": _l("Convert to a customer"),
-                           "pools": _l("Manage lead pools")}),
+                           "pools": _l("Manage lead pools"), "restore": _l("Restore deleted")}),
     "people": (_l("Departments, users and roles"), {"manage": _l("Manage")}),
 }
 ALL_PERMISSIONS = frozenset(f"{module}.{action}" for module, (_label, actions) in CATALOG.items() for action in actions)

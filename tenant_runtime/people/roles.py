@@ -10,9 +10,10 @@ from ..models import utcnow
 from .models import SCOPE_ALL, SCOPE_DEPT_TREE, SCOPE_SELF, SysRole
 
 ADMIN = "admin"
-_POOL_HANDOVER_LEADS = {  # added by tenant revision 0005 (handovers, the public pool, leads)
+_POOL_HANDOVER_LEADS = {  # added by tenant revision 0005 (handovers, the public pool, leads; 0006: lead.pools, lead.restore)
     ADMIN: "pool.view pool.claim pool.assign pool.return pool.rules handover.view handover.start handover.review "
-           "lead.view lead.create lead.edit lead.delete lead.claim lead.assign lead.convert lead.pools",
+           "lead.view lead.create lead.edit lead.delete lead.claim lead.assign lead.convert lead.pools "
+           "lead.restore",
     "sales_manager": "pool.view pool.claim pool.assign pool.return handover.view handover.start handover.review "
                      "lead.view lead.create lead.edit lead.delete lead.claim lead.assign lead.convert",
     "sales": "pool.view pool.claim pool.return handover.view lead.view lead.create lead.edit lead.claim lead.convert",

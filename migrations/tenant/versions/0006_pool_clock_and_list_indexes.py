@@ -18,8 +18,9 @@ which sorted every row of the owner or department before. The *_recent indexes a
 keeps the foreign keys on owner_id and dept_id on an index that starts with them.
 Also ``crm_customer.owned_since`` (the pool clock: when the current owner got the customer; recycling counts
 days without follow-up from the later of it and the last follow-up; existing owned customers start from their
-creation), ``crm_lead_pool.recycle_days`` (a pool's own recycle period, none by default) and ``lead.pools``
-for the built-in administrator. All of it follows 0005 because 0005 had already reached tenants.
+creation), ``crm_lead_pool.recycle_days`` (a pool's own recycle period, none by default), ``crm_lead.deleted_at``
+and ``deleted_by`` (leads are deleted softly, like customers) and ``lead.pools`` and ``lead.restore`` for the
+built-in administrator. All of it follows 0005 because 0005 had already reached tenants.
 """
 import sqlalchemy as sa
 from alembic import op
@@ -36,11 +37,15 @@ def upgrade():
     op.execute("UPDATE crm_customer SET owned_since = created_at WHERE owner_id IS NOT NULL")
     with op.batch_alter_table('crm_lead_pool') as batch_op:
         batch_op.add_column(sa.Column('recycle_days', sa.Integer(), nullable=True))
+    with op.batch_alter_table('crm_lead') as batch_op:
+        batch_op.add_column(sa.Column('deleted_at', sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column('deleted_by', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'),
+                                      nullable=True))
     roles = sa.table("sys_role", sa.column("id"), sa.column("code"), sa.column("permissions"))
     bind = op.get_bind()
     for role_id, permissions in bind.execute(sa.select(roles.c.id, roles.c.permissions)
                                              .where(roles.c.code == "admin")).all():
-        merged = " ".join(sorted(set((permissions or "").split()) | {"lead.pools"}))
+        merged = " ".join(sorted(set((permissions or "").split()) | {"lead.pools", "lead.restore"}))
         bind.execute(roles.update().where(roles.c.id == role_id).values(permissions=merged))
     op.create_index('ix_crm_customer_owner_recent', 'crm_customer', ['owner_id', 'deleted_at', 'id'], unique=False)
     op.create_index('ix_crm_customer_dept_recent', 'crm_customer', ['dept_id', 'deleted_at', 'id'], unique=False)
@@ -59,6 +64,9 @@ def downgrade():
     op.create_index('ix_crm_customer_owner_list', 'crm_customer', ['owner_id', 'level', 'id'], unique=False)
     op.drop_index('ix_crm_customer_dept_recent', table_name='crm_customer')
     op.drop_index('ix_crm_customer_owner_recent', table_name='crm_customer')
+    with op.batch_alter_table('crm_lead') as batch_op:
+        batch_op.drop_column('deleted_by')
+        batch_op.drop_column('deleted_at')
     with op.batch_alter_table('crm_lead_pool') as batch_op:
         batch_op.drop_column('recycle_days')
     with op.batch_alter_table('crm_customer') as batch_op:
