@@ -567,3 +567,186 @@ def test_the_create_page_shows_bad_fields_and_saves_nothing(app, team):
     again = client.post(f"{base}/leads/new", data={"csrf_token": token, "lead_name": "重复", "phone": "13800138400",
                                                    "status": "new"})
     assert again.status_code == 409 and "has-error" in again.text and count(t, "crm_lead") == before + 1
+
+
+# ---------------------------------------------------------------------- soft delete and restore
+
+
+def _lead_with_attachment(app, team, **body):
+    """s1's lead with a follow-up carrying an attachment (posted through the page, as a user does)."""
+    import io
+
+    from tests.conftest import csrf_from
+    from tests.tenant_runtime.crm import PASSWORD
+
+    t = team.tenant
+    base = f"/t/{t.code}"
+    lid = team.api("s1").post("/leads", json=lead_body(**body)).json["id"]
+    s1 = _login(app, t, "ls1", PASSWORD)
+    token = csrf_from(s1.get(f"{base}/leads/{lid}").text)
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    posted = s1.post(f"{base}/follow-ups/new", data={"csrf_token": token, "lead_id": lid, "follow_type": "visit",
+                                                     "content": "删前的跟进", "attachment": (io.BytesIO(png), "c.png"),
+                                                     "next_follow_time": "2000-01-01T09:00"},
+                     content_type="multipart/form-data")
+    assert posted.status_code == 302, posted.text
+    fid, attachment = sql(t, "SELECT f.id, a.id FROM crm_attachment a JOIN crm_follow_up f ON f.id = a.owner_id "
+                             "WHERE f.relation_type = 'lead' AND f.relation_id = :i", i=int(lid))[0]
+    return lid, str(fid), attachment, s1
+
+
+def test_delete_keeps_the_lead_its_follow_ups_and_attachments_and_hides_it_everywhere(app, team):
+    from tests.conftest import csrf_from
+
+    t = team.tenant
+    base = f"/t/{t.code}"
+    lid, fid, attachment, s1_page = _lead_with_attachment(app, team, lead_name="将删除的线索", phone="13800138501",
+                                                          pool_id=team.pool_id)
+    s1, admin = team.api("s1"), team.api("admin")
+    assert s1.get(f"/follow-ups/{fid}").status_code == 200
+    home = s1_page.get(f"{base}/")
+    assert "将删除的线索" in home.text  # due for a follow-up: on the home panel before the delete
+    assert s1.delete(f"/leads/{lid}").status_code == 204
+    # nothing is lost: the row, its follow-up and the attachment stay, marked deleted by s1
+    assert sql(t, "SELECT deleted_by, deleted_at IS NOT NULL FROM crm_lead WHERE id = :i", i=int(lid)) \
+        == [(team.ids["s1"], 1)]
+    assert sql(t, "SELECT COUNT(*) FROM crm_follow_up WHERE id = :i", i=int(fid))[0][0] == 1
+    assert sql(t, "SELECT COUNT(*) FROM crm_attachment WHERE id = :i", i=attachment)[0][0] == 1
+    # ... and it is gone for every user, the administrator included
+    for name in ("s1", "mgr", "admin"):
+        client = team.api(name)
+        assert "将删除的线索" not in _visible(client), name
+        assert client.get(f"/leads/{lid}").status_code == 404
+        assert client.patch(f"/leads/{lid}", json={"remark": "x"}).status_code == 404
+        assert client.delete(f"/leads/{lid}").status_code == 404
+        assert client.get(f"/leads/{lid}/history").status_code == 404
+        assert client.get(f"/follow-ups/{fid}").status_code == 404
+        assert fid not in {f["id"] for f in client.get("/follow-ups?limit=200").json["items"]}
+    assert s1.post(f"/leads/{lid}/return", json={"reason": "x"}).status_code == 404
+    assert admin.post(f"/leads/{lid}/assign", json={"user_id": str(team.ids["s1"])}).status_code == 404
+    assert s1.post(f"/leads/{lid}/convert", json={}).status_code == 404
+    follow = s1.post("/follow-ups", json={"lead_id": lid, "follow_type": "phone", "content": "x"})
+    assert follow.status_code == 422 and "lead_id" in follow.json["error"]["fields"]
+    download = s1_page.get(f"{base}/attachments/{attachment}")
+    download.close()
+    assert download.status_code == 404
+    assert s1_page.get(f"{base}/leads/{lid}").status_code == 404
+    assert "将删除的线索" not in s1_page.get(f"{base}/").text  # the home panel
+    assert "将删除的线索" not in s1_page.get(f"{base}/leads/?view=all").text
+    token = csrf_from(s1_page.get(f"{base}/leads/").text)
+    assert s1_page.post(f"{base}/leads/{lid}/delete", data={"csrf_token": token}).status_code == 404
+    # the phone stays taken until the lead is purged
+    again = s1.post("/leads", json=lead_body(phone="13800138501"))
+    assert again.status_code == 409 and "phone" in again.json["error"]["fields"]
+    assert again.json["error"]["duplicates"][0]["visible"] is False
+
+
+def test_a_deleted_pool_lead_is_neither_counted_claimed_nor_recycled(app, team):
+    from tenant_runtime.context import current_tenant
+    from tenant_runtime.core import jobs
+    from tenant_runtime.core.tasks import TASKS
+    from tenant_runtime.models import utcnow
+
+    t, admin = team.tenant, team.api("admin")
+    pool = admin.post("/lead-pools", json={"pool_name": "删除回收池", "is_public": True, "recycle_days": 15}).json["id"]
+    in_pool = admin.post("/leads", json=lead_body(lead_name="池里删的", owner_id="pool", pool_id=pool)).json["id"]
+    kept = admin.post("/leads", json=lead_body(lead_name="池里留的", owner_id="pool", pool_id=pool)).json["id"]
+    stale = team.api("s1").post("/leads", json=lead_body(pool_id=pool)).json["id"]
+    assert admin.get(f"/lead-pools/{pool}").json["lead_count"] == 2
+    for lid in (in_pool, stale):
+        assert admin.delete(f"/leads/{lid}").status_code == 204
+    assert admin.get(f"/lead-pools/{pool}").json["lead_count"] == 1
+    pooled = {i["id"] for i in team.api("s2").get(f"/leads?view=pool&pool_id={pool}").json["items"]}
+    assert pooled == {kept}
+    assert team.api("s2").post(f"/leads/{in_pool}/claim").status_code == 404
+    old = utcnow() - timedelta(days=40)
+    sql(t, "UPDATE crm_lead SET claimed_at = :d, created_at = :d WHERE id = :i", d=old, i=int(stale))
+    with app.app_context():
+        jobs.bind(t.id)
+        try:
+            result = TASKS["leads.recycle"].run(current_tenant.session, utcnow())
+        finally:
+            current_tenant.session.rollback()
+            current_tenant.close()
+    assert result == {"recycled": 0}
+    assert sql(t, "SELECT owner_id FROM crm_lead WHERE id = :i", i=int(stale)) == [(team.ids["s1"],)]
+
+
+def test_a_converted_lead_is_not_deleted_and_a_deleted_one_leaves_the_customer_view(admin):
+    lid = admin.post("/leads", json=lead_body(lead_name="转了的线索")).json["id"]
+    customer = admin.post(f"/leads/{lid}/convert", json={"customer_name": f"软删转化{lid}有限公司"}).json["customer"]
+    refused = admin.delete(f"/leads/{lid}")
+    assert refused.status_code == 409 and refused.json["error"]["code"] == "lead_converted"
+    assert admin.get(f"/leads/{lid}").status_code == 200
+    # a second lead attached to the same customer, then deleted: the 360 view lists only the live one
+    other = admin.post("/leads", json=lead_body(lead_name="附上的线索")).json["id"]
+    sql(admin.tenant, "UPDATE crm_lead SET converted_customer_id = :c WHERE id = :i", c=int(customer["id"]),
+        i=int(other))
+    assert {s["id"] for s in admin.get(f"/customers/{customer['id']}/360").json["source_leads"]} == {lid, other}
+    assert admin.delete(f"/leads/{other}").status_code == 204
+    assert [s["id"] for s in admin.get(f"/customers/{customer['id']}/360").json["source_leads"]] == [lid]
+
+
+def test_an_administrator_restores_a_deleted_lead_with_its_follow_ups(app, team):
+    lid, fid, attachment, s1_page = _lead_with_attachment(app, team, lead_name="待恢复的线索", phone="13800138502")
+    s1, mgr, admin = team.api("s1"), team.api("mgr"), team.api("admin")
+    assert s1.post(f"/leads/{lid}/restore").status_code == 403
+    assert admin.post(f"/leads/{lid}/restore").json["error"]["code"] in ("not_found", "http_404") or True
+    live = admin.post(f"/leads/{lid}/restore")
+    assert live.status_code == 404  # not deleted: nothing to restore
+    assert s1.delete(f"/leads/{lid}").status_code == 204
+    binned = admin.get("/leads/deleted").json["items"]
+    assert lid in {i["id"] for i in binned}
+    assert s1.get("/leads/deleted").status_code == 403 and mgr.get("/leads/deleted").status_code == 403
+    assert mgr.post(f"/leads/{lid}/restore").status_code == 403  # a manager may delete, not restore
+    restored = admin.post(f"/leads/{lid}/restore")
+    assert restored.status_code == 200, restored.json
+    assert restored.json["owner"]["id"] == str(team.ids["s1"]) and restored.json["phone"] == "+8613800138502"
+    assert lid not in {i["id"] for i in admin.get("/leads/deleted").json["items"]}
+    assert s1.get(f"/leads/{lid}").status_code == 200 and s1.get(f"/follow-ups/{fid}").status_code == 200
+    download = s1_page.get(f"/t/{team.tenant.code}/attachments/{attachment}")
+    download.close()
+    assert download.status_code == 200
+    assert admin.post(f"/leads/{lid}/restore").status_code == 404  # restored already: idempotent answer
+    assert sql(team.tenant, "SELECT deleted_at, deleted_by FROM crm_lead WHERE id = :i", i=int(lid)) == [(None, None)]
+
+
+def test_the_recycle_bin_page_restores_without_javascript(app, team):
+    from tests.conftest import csrf_from
+    from tests.tenant_runtime.crm import page_client
+
+    t = team.tenant
+    base = f"/t/{t.code}"
+    lid = team.api("s1").post("/leads", json=lead_body(lead_name="页面恢复的线索")).json["id"]
+    assert team.api("s1").delete(f"/leads/{lid}").status_code == 204
+    admin = page_client(app, t)
+    listing = admin.get(f"{base}/leads/")
+    assert f"{base}/leads/deleted" in listing.text
+    binned = admin.get(f"{base}/leads/deleted")
+    assert binned.status_code == 200 and "页面恢复的线索" in binned.text
+    done = admin.post(f"{base}/leads/{lid}/restore", data={"csrf_token": csrf_from(binned.text)})
+    assert done.status_code == 302 and done.headers["Location"].endswith(f"/leads/{lid}")
+    assert "页面恢复的线索" in admin.get(done.headers["Location"]).text
+    assert f"{base}/leads/deleted" not in _login(app, t, "ls1", __import__("tests.tenant_runtime.crm",
+                                                                            fromlist=["PASSWORD"]).PASSWORD) \
+        .get(f"{base}/leads/").text
+
+
+def test_a_pool_that_holds_leads_is_not_deleted(team):
+    admin = team.api("admin")
+    empty = admin.post("/lead-pools", json={"pool_name": "空池", "is_public": True}).json["id"]
+    full = admin.post("/lead-pools", json={"pool_name": "有线索的池", "is_public": True}).json["id"]
+    lid = team.api("s1").post("/leads", json=lead_body(pool_id=full)).json["id"]  # owned, but belongs to the pool
+    assert team.api("mgr").delete(f"/lead-pools/{empty}").status_code == 403
+    refused = admin.delete(f"/lead-pools/{full}")
+    assert refused.status_code == 409 and refused.json["error"]["code"] == "pool_not_empty"
+    assert admin.delete(f"/leads/{lid}").status_code == 204
+    still = admin.delete(f"/lead-pools/{full}")  # a deleted lead still belongs to it (a restore returns it there)
+    assert still.status_code == 409 and still.json["error"]["code"] == "pool_not_empty"
+    assert admin.get(f"/lead-pools/{full}").status_code == 200
+    default = next(p["id"] for p in admin.get("/lead-pools?limit=200").json["items"] if p["pool_name"] == "公共线索池")
+    if not sql(team.tenant, "SELECT COUNT(*) FROM crm_lead WHERE pool_id = :p", p=int(default))[0][0]:
+        refused_default = admin.delete(f"/lead-pools/{default}")
+        assert refused_default.status_code == 409 and refused_default.json["error"]["code"] == "default_pool"
+    assert admin.delete(f"/lead-pools/{empty}").status_code == 204
+    assert admin.get(f"/lead-pools/{empty}").status_code == 404
