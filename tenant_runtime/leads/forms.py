@@ -114,13 +114,14 @@ class ConvertForm(FlaskForm):
     to attach the lead to instead."""
 
     customer_type = SelectField(_l("Customer type"), choices=list(TYPE_LABELS.items()), default="enterprise")
-    customer_name = Text(_l("Customer name"), validators=[Optional(), Length(max=200)])
+    # no Optional() on the conditionally required fields: it stops the chain before their validate_* methods
+    customer_name = Text(_l("Customer name"), validators=[Length(max=200)])
     phone = Text(_l("Phone"), validators=[Optional(), PhoneE164()])
     tax_id = Text(_l("Unified social credit code"), validators=[Optional(), CreditCode()])
     level = SelectField(_l("Level"), choices=list(LEVEL_LABELS.items()), default="normal")
     with_contact = BooleanField(_l("Also create a contact from the lead"))
-    contact_name = Text(_l("Contact name"), validators=[Optional(), Length(max=100)])
-    contact_phone = Text(_l("Contact mobile"), validators=[Optional(), PhoneE164()])
+    contact_name = Text(_l("Contact name"), validators=[Length(max=100)])
+    contact_phone = Text(_l("Contact mobile"), validators=[PhoneE164()])
     contact_position = Text(_l("Contact position"), validators=[Optional(), Length(max=100)])
     attach_to = IntegerField(_l("Attach to existing customer"), validators=[Optional(), NumberRange(min=1, max=2**63 - 1)],
                              description=_l("Instead of creating a customer, link the lead to this one."))

@@ -754,3 +754,16 @@ def test_a_pool_that_holds_leads_is_not_deleted(team):
             p=int(default))
     assert admin.delete(f"/lead-pools/{empty}").status_code == 204
     assert admin.get(f"/lead-pools/{empty}").status_code == 404
+
+
+@pytest.mark.parametrize("body,bad", [
+    ({"customer_name": ""}, "customer_name"),
+    ({"with_contact": True, "contact_name": ""}, "contact_name"),
+    ({"with_contact": True, "contact_phone": ""}, "contact_phone"),
+])
+def test_conversion_without_a_required_name_is_422_naming_it(admin, body, bad):
+    lid = admin.post("/leads", json=lead_body(phone=None)).json["id"]
+    before = count(admin.tenant, "crm_customer")
+    resp = admin.post(f"/leads/{lid}/convert", json=body)
+    assert resp.status_code == 422 and bad in resp.json["error"]["fields"], resp.json
+    assert count(admin.tenant, "crm_customer") == before and admin.get(f"/leads/{lid}").json["status"] != "converted"

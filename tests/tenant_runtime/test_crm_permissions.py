@@ -146,8 +146,30 @@ def test_each_role_may_delete_exactly_what_it_may(app, clients, role):
     custom = admin.post("/roles", json={"role_name": f"待删角色{role}", "data_scope": "self",
                                         "permissions": ["customer.view"]})
     assert custom.status_code == 201, custom.json
+    lead = admin.post("/leads", json={"lead_name": f"待删线索{role}", "owner_id": client.get("/me").json["id"]})
+    assert lead.status_code == 201, lead.json
+    pool = admin.post("/lead-pools", json={"pool_name": f"待删线索池{role}", "is_public": True})
+    assert pool.status_code == 201, pool.json
     for path, permission in ((f"/contacts/{contact}", "contact.delete"),
                              (f"/departments/{dept.json['id']}", "people.manage"),
-                             (f"/roles/{custom.json['id']}", "people.manage")):
+                             (f"/roles/{custom.json['id']}", "people.manage"),
+                             (f"/leads/{lead.json['id']}", "lead.delete"),
+                             (f"/lead-pools/{pool.json['id']}", "lead.pools")):
         resp = client.delete(path)
         assert resp.status_code == (204 if _allowed(role, permission) else 403), (role, path, resp.status_code)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_may_restore_exactly_what_it_may(app, clients, role):
+    """Restoring a deleted customer or lead (the administrator's customer.restore and lead.restore)."""
+    tenant, by_role, _ids = clients
+    admin = tenant_api(app, tenant)
+    client = by_role[role]
+    customer = admin.post("/customers", json=customer_body()).json["id"]
+    lead = admin.post("/leads", json={"lead_name": f"待恢复线索{role}"}).json["id"]
+    assert admin.delete(f"/customers/{customer}").status_code == 204
+    assert admin.delete(f"/leads/{lead}").status_code == 204
+    for path, permission in ((f"/customers/{customer}/restore", "customer.restore"),
+                             (f"/leads/{lead}/restore", "lead.restore")):
+        resp = client.post(path)
+        assert resp.status_code == (200 if _allowed(role, permission) else 403), (role, path, resp.status_code)
