@@ -37,6 +37,8 @@ class LeadSchema(Answer):
     created_by = Id()
     created_at = Time()
     updated_at = Time()
+    deleted_at = nullable(Time, metadata={"description": "set only in the recycle bin (GET /leads/deleted)"})
+    deleted_by = nullable(Id)
 
 
 class LeadPoolSchema(Answer):

@@ -695,13 +695,14 @@ def test_an_administrator_restores_a_deleted_lead_with_its_follow_ups(app, team)
     live = admin.post(f"/leads/{lid}/restore")
     assert live.status_code == 404  # not deleted: nothing to restore
     assert mgr.delete(f"/leads/{lid}").status_code == 204
-    binned = admin.get("/leads/deleted").json["items"]
-    assert lid in {i["id"] for i in binned}
+    binned = next(i for i in admin.get("/leads/deleted").json["items"] if i["id"] == lid)
+    assert binned["deleted_by"] == str(team.ids["mgr"]) and binned["deleted_at"].endswith("+08:00")
     assert s1.get("/leads/deleted").status_code == 403 and mgr.get("/leads/deleted").status_code == 403
     assert mgr.post(f"/leads/{lid}/restore").status_code == 403  # a manager may delete, not restore
     restored = admin.post(f"/leads/{lid}/restore")
     assert restored.status_code == 200, restored.json
     assert restored.json["owner"]["id"] == str(team.ids["s1"]) and restored.json["phone"] == "+8613800138502"
+    assert restored.json["deleted_at"] is None and restored.json["deleted_by"] is None
     assert lid not in {i["id"] for i in admin.get("/leads/deleted").json["items"]}
     assert s1.get(f"/leads/{lid}").status_code == 200 and s1.get(f"/follow-ups/{fid}").status_code == 200
     download = s1_page.get(f"/t/{team.tenant.code}/attachments/{attachment}")
