@@ -184,6 +184,29 @@ def test_downgrade_to_base_and_back(migrated):
     assert _tables(migrated) == TENANT_TABLES | {"alembic_version"}
 
 
+def test_0006_gives_leads_a_soft_delete_and_existing_administrators_lead_restore(engine):
+    """A tenant already at 0005: its administrator role (as it was edited there) gains lead.pools and
+    lead.restore, other roles nothing; crm_lead gains deleted_at/deleted_by, and a downgrade takes them away."""
+    roles = sa.table("sys_role", sa.column("code"), sa.column("permissions"))
+    with engine.connect() as conn:
+        tenant_schema.upgrade(conn, "0005_handover_pool_leads")
+        for code, permissions in (("admin", "lead.view lead.delete"), ("sales", "lead.view")):
+            conn.execute(roles.update().where(roles.c.code == code).values(permissions=permissions))
+        conn.commit()
+        assert tenant_schema.upgrade(conn) == HEAD
+        granted = dict(conn.execute(sa.select(roles.c.code, roles.c.permissions)
+                                    .where(roles.c.code.in_(["admin", "sales"]))).all())
+        assert granted == {"admin": "lead.delete lead.pools lead.restore lead.view", "sales": "lead.view"}
+        conn.rollback()
+        columns = {c["name"] for c in sa.inspect(conn).get_columns("crm_lead")}
+        assert {"deleted_at", "deleted_by"} <= columns
+        command.downgrade(tenant_schema.alembic_config(conn), "0005_handover_pool_leads")
+        conn.commit()
+        columns = {c["name"] for c in sa.inspect(conn).get_columns("crm_lead")}
+        assert not {"deleted_at", "deleted_by"} & columns
+        conn.rollback()
+
+
 def test_migration_matches_models(migrated):
     with migrated.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), TenantBase.metadata)
