@@ -12,7 +12,7 @@ Services add to the tenant session; the caller (a view, a task) commits.
 from datetime import timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from common.errors import ApiError, Conflict, Invalid
@@ -208,8 +208,6 @@ def restore_lead(lead, principal):
 
 def pool_lead_count(pool_id, session=None):
     """Every lead that belongs to the pool (owned, in it, converted or deleted: each goes back to it)."""
-    from sqlalchemy import func
-
     session = session or current_tenant.session
     return session.scalar(select(func.count(CrmLead.id)).where(CrmLead.pool_id == pool_id))
 
@@ -293,7 +291,8 @@ def recycle(session, now):
     for pool in session.scalars(select(CrmLeadPool).where(CrmLeadPool.recycle_days.is_not(None))).all():
         cutoff = now - timedelta(days=pool.recycle_days)
         got = CrmLead.claimed_at
-        stale = and_(CrmLead.pool_id == pool.id, CrmLead.owner_id.is_not(None), CrmLead.status.in_(OPEN_STATUSES), LIVE,
+        stale = and_(CrmLead.pool_id == pool.id, CrmLead.owner_id.is_not(None), CrmLead.status.in_(OPEN_STATUSES),
+                     LIVE,
                      or_(got < cutoff, and_(got.is_(None), CrmLead.created_at < cutoff)),
                      or_(CrmLead.last_follow_up_at.is_(None), CrmLead.last_follow_up_at < cutoff))
         rows = session.execute(select(CrmLead.id, CrmLead.owner_id).where(stale).with_for_update()).all()
