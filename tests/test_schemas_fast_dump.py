@@ -46,10 +46,11 @@ def _get(obj, name):
 def objects():
     owner = SimpleNamespace(id=7, name="王五")
     full = SimpleNamespace(id=42, name="上海某某有限公司", count=3, flag=True, raw={"a": [1, 2]}, amount=Decimal("12.5"),
-                           note="备注", title="上海某某有限公司", owner=owner, at=datetime(2026, 1, 2, 3, 4, 5), stamp=1_700_000_000.5,
-                           tags={"b", "a"}, changes=[{"field": "level", "old": None}], optional=5)
-    bare = SimpleNamespace(id=1, name=b"bytes", title=None, count=0, flag=False, raw=None, amount=None, owner=None, at=None,
-                           stamp=None, tags=set(), changes=[])
+                           note="备注", title="上海某某有限公司", owner=owner, at=datetime(2026, 1, 2, 3, 4, 5),
+                           stamp=1_700_000_000.5, tags={"b", "a"}, changes=[{"field": "level", "old": None}],
+                           optional=5)
+    bare = SimpleNamespace(id=1, name=b"bytes", title=None, count=0, flag=False, raw=None, amount=None, owner=None,
+                           at=None, stamp=None, tags=set(), changes=[])
     as_dict = {"id": 9, "name": "字典", "title": "t", "count": 1, "flag": True, "raw": 1, "amount": None, "note": None,
                "owner": None, "at": None, "stamp": None, "tags": [], "changes": []}
     return [full, bare, as_dict]
@@ -80,7 +81,8 @@ def test_customer_answer_matches_marshmallow(app):
         tax_id=None, industry="it", scale=None, province_code="33", city_code="3301", address="西湖区",
         level="important", status="active", deal_status="potential", source=None, owner_id=3, owner=owner,
         dept_id=2, dept=dept, tag_names=["重点", "华东"], last_follow_up_at=datetime(2026, 11, 1, 8, 0),
-        next_follow_up_at=None, remark=None, created_by=3, created_at=datetime(2026, 10, 1), updated_at=datetime(2026, 10, 2))
+        next_follow_up_at=None, remark=None, created_by=3, created_at=datetime(2026, 10, 1),
+        updated_at=datetime(2026, 10, 2))
     orphan = SimpleNamespace(**{**vars(customer), "owner_id": None, "owner": None, "dept_id": None, "dept": None,
                                 "province_code": None, "city_code": None, "tag_names": []})
     with app.app_context():

@@ -109,13 +109,18 @@ class CustomerResource(Resource):
         session = current_tenant.session
         owner_ids = {c.owner_id for c in rows if c.owner_id}
         dept_ids = {c.dept_id for c in rows if c.dept_id}
-        # owners the session holds already (the signed-in user, on a list of their own customers) cost nothing
+        # owners and departments the session holds already (the signed-in user and their department, on a
+        # list of their own customers) cost nothing
         owners = {uid: user for uid in owner_ids
                   if (user := session.identity_map.get(identity_key(SysUser, uid))) is not None}
         if owner_ids - owners.keys():
             owners.update((u.id, u) for u in session.scalars(
                 select(SysUser).where(SysUser.id.in_(owner_ids - owners.keys())).options(lazyload(SysUser.roles))))
-        depts = {d.id: d for d in session.scalars(select(SysDept).where(SysDept.id.in_(dept_ids)))} if dept_ids else {}
+        depts = {did: dept for did in dept_ids
+                 if (dept := session.identity_map.get(identity_key(SysDept, did))) is not None}
+        if dept_ids - depts.keys():
+            depts.update((d.id, d) for d in session.scalars(
+                select(SysDept).where(SysDept.id.in_(dept_ids - depts.keys()))))
         for c in rows:
             set_committed_value(c, "owner", owners.get(c.owner_id))
             set_committed_value(c, "dept", depts.get(c.dept_id))
