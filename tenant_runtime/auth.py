@@ -125,11 +125,6 @@ def issue_token(user):
     return raw
 
 
-def _user(user_id, tenant=None):
-    user = (tenant or current_tenant).session.get(SysUser, user_id)
-    return user if user is not None and user.is_enabled else None
-
-
 def user_from_session():
     auth = session.get(SESSION_KEY)
     if not isinstance(auth, dict) or auth.get("tenant_id") != current_tenant.tenant_id:
