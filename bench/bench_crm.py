@@ -61,6 +61,8 @@ def parse_args():
     p.add_argument("--quick", action="store_true", help="smoke run: 2,000 customers, 20 rounds")
     p.add_argument("--drop", action="store_true", help="drop the kept databases and account at the end")
     p.add_argument("--server", default=DEFAULT_SERVER)
+    p.add_argument("--profile", metavar="SCENARIO", help="print a cProfile (CPU) of the app side of one scenario "
+                   "(e.g. sales_all, view360, me) over the rounds, and measure nothing")
     args = p.parse_args()
     if args.quick:
         args.rows, args.rounds, args.warmup = min(args.rows, 2000), 20, 3
@@ -207,6 +209,38 @@ def measure(env, args):
         app_statements[key] = len(capture.statements)
         replay[key] = [(s, p) for s, p in capture.statements if " crm_" in s or "`crm_" in s]
     sa.event.remove(sa.engine.Engine, "before_cursor_execute", capture)
+
+    if args.profile:
+        import cProfile
+        import pstats
+
+        _key, _label, user, path, _is_list = next(s for s in scenarios if s[0] == args.profile)
+        capture.statements, capture.on = [], True
+        sa.event.listen(sa.engine.Engine, "before_cursor_execute", capture)
+        get(user, path)
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", capture)
+        print(f"{len(capture.statements)} statements to the tenant database:")
+        for statement, _params in capture.statements:
+            print("  " + " ".join(statement.split())[:300])
+        for _ in range(args.warmup):
+            get(user, path)
+        profiler = cProfile.Profile(time.process_time)
+        profiler.enable()
+        for _ in range(args.rounds):
+            get(user, path)
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(60)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(40)
+        by_package = {}
+        for (filename, _line, _name), (_cc, _nc, tottime, _ct, _callers) in pstats.Stats(profiler).stats.items():
+            part = filename.split("site-packages/")[-1].split("/")[0] if "site-packages/" in filename else (
+                os.path.relpath(filename, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))).split("/")[0]
+                if filename.startswith("/") else filename)
+            by_package[part] = by_package.get(part, 0.0) + tottime
+        print(f"CPU per request by package (own time, profiled), {args.rounds} requests:")
+        for part, seconds in sorted(by_package.items(), key=lambda kv: -kv[1])[:15]:
+            print(f"  {part:<40} {seconds / args.rounds * 1000:7.2f} ms")
+        return 0
 
     bare_engine = sa.create_engine(env.tenant_url(database), pool_size=2, max_overflow=0, pool_pre_ping=True)
 

@@ -1,5 +1,6 @@
 """Times are stored as naive UTC and shown in the configured zone (Asia/Shanghai by default)."""
 
+import functools
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,7 +12,13 @@ def utcnow():
 
 
 def local_zone():
-    return ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    return _zone(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+
+
+@functools.lru_cache(maxsize=16)
+def _zone(name):
+    """ZoneInfo by name, made once (every time in every answer goes through here)."""
+    return ZoneInfo(name)
 
 
 def to_local(dt):

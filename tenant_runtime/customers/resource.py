@@ -4,6 +4,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import lazyload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from ..context import current_tenant
 from ..core.columns import Column
@@ -108,9 +109,18 @@ class CustomerResource(Resource):
         session = current_tenant.session
         owner_ids = {c.owner_id for c in rows if c.owner_id}
         dept_ids = {c.dept_id for c in rows if c.dept_id}
-        owners = {u.id: u for u in session.scalars(select(SysUser).where(SysUser.id.in_(owner_ids))
-                                                   .options(lazyload(SysUser.roles)))} if owner_ids else {}
-        depts = {d.id: d for d in session.scalars(select(SysDept).where(SysDept.id.in_(dept_ids)))} if dept_ids else {}
+        # owners and departments the session holds already (the signed-in user and their department, on a
+        # list of their own customers) cost nothing
+        owners = {uid: user for uid in owner_ids
+                  if (user := session.identity_map.get(identity_key(SysUser, uid))) is not None}
+        if owner_ids - owners.keys():
+            owners.update((u.id, u) for u in session.scalars(
+                select(SysUser).where(SysUser.id.in_(owner_ids - owners.keys())).options(lazyload(SysUser.roles))))
+        depts = {did: dept for did in dept_ids
+                 if (dept := session.identity_map.get(identity_key(SysDept, did))) is not None}
+        if dept_ids - depts.keys():
+            depts.update((d.id, d) for d in session.scalars(
+                select(SysDept).where(SysDept.id.in_(dept_ids - depts.keys()))))
         for c in rows:
             set_committed_value(c, "owner", owners.get(c.owner_id))
             set_committed_value(c, "dept", depts.get(c.dept_id))

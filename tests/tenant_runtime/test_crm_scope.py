@@ -174,3 +174,45 @@ def test_contacts_follow_ups_and_page_counts_follow_each_scope(app, company):
         assert visible(client) == names, username
         page = page_client(app, t, username).get(f"/t/{t.code}/customers/?view=all").text
         assert re.search(r"共 (\d+) 条记录", page).group(1) == str(len(names)), username
+
+
+def test_role_department_and_user_edits_apply_to_the_next_request(app, company):
+    """The scope is read with the token on every request (tenant_runtime/auth.py): an administrator's edit of a
+    role, the department tree or a user changes what the same signed-in client sees on its very next call,
+    with no sign-in again and nothing kept from the previous request."""
+    t, admin, depts = company.tenant, company.api("admin"), company.depts
+    role = add_role(t, "审计", SCOPE_CUSTOM, VIEW, depts=[depts["group1"]])
+    add_user(t, "auditor", (role,), depts["service"])
+    auditor, mgr = tenant_api(app, t, "auditor"), company.api("mgr")
+    assert visible(auditor) == {"s1", "s1b"}
+    assert visible(mgr) == {"s1", "s1b", "s2", "mgr"}
+
+    # a role's departments
+    resp = admin.patch(f"/roles/{role}", json={"dept_ids": [str(depts["group2"])]})
+    assert resp.status_code == 200, resp.json
+    assert visible(auditor) == {"s2"}
+    # a role's data scope
+    assert admin.patch(f"/roles/{role}", json={"data_scope": "all"}).status_code == 200
+    assert visible(auditor) == {"s1", "s1b", "s2", "mgr"}
+    # a role's permissions
+    assert admin.patch(f"/roles/{role}", json={"permissions": ["contact.view"]}).status_code == 200
+    assert auditor.get("/customers").status_code == 403
+
+    # the department tree: 二组 moved from 销售部 to 客服部 leaves the manager's subtree
+    resp = admin.patch(f"/departments/{depts['group2']}", json={"parent_id": str(depts["service"])})
+    assert resp.status_code == 200, resp.json
+    assert visible(mgr) == {"s1", "s1b", "mgr"}
+
+    # a user's roles: the manager becomes a plain sales user
+    sales_role = next(r["id"] for r in admin.get("/roles").json["items"] if r["code"] == "sales")
+    resp = admin.patch(f"/users/{company.users['mgr']}", json={"role_ids": [sales_role]})
+    assert resp.status_code == 200, resp.json
+    assert visible(mgr) == {"mgr"}
+    # a user's department, with an own-department scope
+    own_dept = add_role(t, "本部门", SCOPE_DEPT, VIEW)
+    uid = add_user(t, "deptview", (own_dept,), depts["group1"])
+    deptview = tenant_api(app, t, "deptview")
+    assert visible(deptview) == {"s1", "s1b"}
+    resp = admin.patch(f"/users/{uid}", json={"dept_id": str(depts["group2"])})
+    assert resp.status_code == 200, resp.json
+    assert visible(deptview) == {"s2"}
