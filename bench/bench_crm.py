@@ -313,7 +313,7 @@ def measure(env, args):
             statement, params = replay[key][0]
             print(f"- {label}")
             for row in conn.exec_driver_sql("EXPLAIN " + statement, params).mappings():
-                print(f"    {row['id']} {row['select_type']:<12} {str(row['table']):<14} {str(row['type']):<6} "
+                print(f"    {row['id']} {row['select_type']:<12} {row['table']!s:<14} {row['type']!s:<6} "
                       f"key={row['key']} rows={row['rows']} {row['Extra'] or ''}")
     bare_engine.dispose()
     return 0

@@ -69,7 +69,15 @@ from functools import partial
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _harness import DEFAULT_SERVER, BenchEnv, admin_connection, median, ms, pct, run_main
+from _harness import (
+    DEFAULT_SERVER,
+    BenchEnv,
+    admin_connection,
+    median,
+    ms,
+    pct,
+    run_main,
+)
 
 GOAL = 1.05
 # the rate limiter's shared storage, so that the app's gunicorn.conf.py lets the routed app run 2 worker processes

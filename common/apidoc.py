@@ -266,7 +266,7 @@ def _operation(source, rule, method, decl):
                                         "content": {"application/json": {"schema": ERROR_REF}}}
     if not public:
         op["security"] = [{"bearer": []}]
-    params = [_path_parameter(arg, rule._converters[arg]) for arg in path_arguments]  # noqa: SLF001
+    params = [_path_parameter(arg, rule._converters[arg]) for arg in path_arguments]
     params += _query_parameters(decl)
     if params:
         op["parameters"] = params

@@ -12,7 +12,14 @@ from wtforms import (
     SelectField,
     SelectMultipleField,
 )
-from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Regexp
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    NumberRange,
+    Regexp,
+)
 
 from .validators import NotBlank
 

@@ -55,7 +55,7 @@ class TlsSetting:
         return None if self.mode == "off" else _context(self)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _context(setting: TlsSetting) -> ssl.SSLContext:
     if setting.ca_file:
         context = ssl.create_default_context(cafile=setting.ca_file)  # CERT_REQUIRED

@@ -15,7 +15,12 @@ from .context import current_tenant
 from .forms import TenantLoginForm
 from .openapi import OPENAPI_DOCUMENT, build
 from .people.permissions import ANY_USER, PUBLIC, permission_for, requires
-from .routing import TenantError, close_tenant_session, pull_tenant_code, push_tenant_code
+from .routing import (
+    TenantError,
+    close_tenant_session,
+    pull_tenant_code,
+    push_tenant_code,
+)
 from .schemas import MeSchema, TenantTokenSchema
 from .throttle import login_limits
 

@@ -7,7 +7,16 @@ from types import SimpleNamespace
 
 from marshmallow import Schema, fields
 
-from common.schemas import Answer, Derived, EpochTime, Id, Money, Time, computed, nullable
+from common.schemas import (
+    Answer,
+    Derived,
+    EpochTime,
+    Id,
+    Money,
+    Time,
+    computed,
+    nullable,
+)
 
 
 class Ref(Answer):

@@ -377,8 +377,6 @@ class ListSpec:
                 value = datetime.fromisoformat(value.get("t", ""))
             except (TypeError, ValueError):
                 return None
-        elif value is not None and not isinstance(value, (str, int)):
-            return None
-        elif isinstance(value, int) and not -(2**63) < value < 2**63:
+        elif value is not None and not isinstance(value, (str, int)) or isinstance(value, int) and not -(2**63) < value < 2**63:
             return None
         return value, last_id

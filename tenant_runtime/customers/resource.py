@@ -8,7 +8,15 @@ from sqlalchemy.orm.util import identity_key
 
 from ..context import current_tenant
 from ..core.columns import Column
-from ..core.listing import Choice, DateRange, Exists, InactiveDays, ListSpec, Ref, SortKey
+from ..core.listing import (
+    Choice,
+    DateRange,
+    Exists,
+    InactiveDays,
+    ListSpec,
+    Ref,
+    SortKey,
+)
 from ..core.resource import Resource
 from ..core.sections import sections_for
 from ..models import SysDept, SysUser

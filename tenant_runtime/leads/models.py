@@ -3,7 +3,17 @@ CRM needs beside them: the owner's department (data scope), follow-up times, the
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, SmallInteger, String, Text, text
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..models import MYSQL_TABLE_OPTIONS, IdType, TenantBase, utcnow

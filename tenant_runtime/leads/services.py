@@ -26,7 +26,14 @@ from ..customers import services as customer_services
 from ..customers.models import CrmCustomer
 from ..models import utcnow
 from .forms import INTENT_CODES, STATUS_CODES
-from .models import STATUS_CONVERTED, STATUS_FOLLOWING, STATUS_INVALID, STATUS_NEW, CrmLead, CrmLeadPool
+from .models import (
+    STATUS_CONVERTED,
+    STATUS_FOLLOWING,
+    STATUS_INVALID,
+    STATUS_NEW,
+    CrmLead,
+    CrmLeadPool,
+)
 
 DEFAULT_POOL_NAME = "公共线索池"
 OPEN_STATUSES = (STATUS_NEW, STATUS_FOLLOWING)

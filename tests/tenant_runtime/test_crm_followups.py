@@ -9,7 +9,13 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import csrf_from
-from tests.tenant_runtime.crm import add_dept, add_user, customer_body, page_client, tenant_api
+from tests.tenant_runtime.crm import (
+    add_dept,
+    add_user,
+    customer_body,
+    page_client,
+    tenant_api,
+)
 
 
 @pytest.fixture
@@ -159,7 +165,7 @@ def _local(day, hour, minute=0):
 
 
 def _due_section(html):
-    return re.search(r'<section class="card" id="due">(.*?)</section>', html, re.S).group(1)
+    return re.search(r'<section class="card" id="due">(.*?)</section>', html, re.DOTALL).group(1)
 
 
 def test_home_page_lists_my_follow_ups_due_today_and_overdue(app, tenants):
@@ -246,7 +252,7 @@ def test_recent_activity_on_the_home_page_follows_the_data_scope(app, tenants):
 
     def recent(username):
         html = page_client(app, tenant, username).get(f"/t/{tenant.code}/").text
-        return re.search(r'<section class="card" id="recent">(.*?)</section>', html, re.S).group(1)
+        return re.search(r'<section class="card" id="recent">(.*?)</section>', html, re.DOTALL).group(1)
 
     assert "东区的拜访纪要" in recent("ra_east") and "西区的电话纪要" not in recent("ra_east")
     assert "西区的电话纪要" in recent("ra_west") and "东区的拜访纪要" not in recent("ra_west")

@@ -5,7 +5,13 @@ below / only own; several roles: the widest)."""
 import pytest
 
 from tenant_runtime.people.models import SCOPE_CUSTOM, SCOPE_DEPT, SCOPE_DEPT_TREE
-from tests.tenant_runtime.crm import add_dept, add_role, add_user, customer_body, tenant_api
+from tests.tenant_runtime.crm import (
+    add_dept,
+    add_role,
+    add_user,
+    customer_body,
+    tenant_api,
+)
 
 VIEW = ["customer.view", "contact.view", "followup.view"]
 
