@@ -50,6 +50,17 @@ class Invalid(ApiError):
 DATABASE_UNAVAILABLE = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, sqlalchemy.exc.TimeoutError)
 
 
+# MySQL/MariaDB ended this transaction to let a simultaneous one through (deadlock, lock wait timeout):
+# the database answers and nothing of this request was kept, so it is the losing side of a race, not an outage.
+LOST_RACE_ERRORS = (1205, 1213)
+
+
+def lost_race(exc):
+    orig = getattr(exc, "orig", None)
+    args = getattr(orig, "args", ())
+    return isinstance(exc, sqlalchemy.exc.OperationalError) and bool(args) and args[0] in LOST_RACE_ERRORS
+
+
 def log_database_unavailable(exc, what="control database"):
     """One warning line: the driver's reason only, never the statement or its parameters."""
     current_app.logger.warning("%s unavailable on %s %s: %s", what, request.method, request.path,
@@ -136,6 +147,13 @@ def register_error_handlers(app):
         return _page(status, title, msg)
 
     def handle_database_unavailable(exc):
+        if lost_race(exc):
+            db.session.rollback()
+            current_app.logger.info("lost a race on %s %s: %s", request.method, request.path, exc.orig)
+            message = _("Someone else changed this at the same moment, so nothing was saved. Reload and try again.")
+            if wants_json():
+                return error_response(409, "concurrent_change", message)
+            return _page(409, _("Changed at the same moment"), message)
         log_database_unavailable(exc)
         try:
             db.session.rollback()
