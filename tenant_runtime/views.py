@@ -5,7 +5,7 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 from flask_babel import gettext as _
 
 from common.apidoc import endpoint
-from common.errors import ApiError, error_response, wants_json
+from common.errors import ApiError, error_response, lost_race, wants_json
 from common.forms import json_body
 from datasource_registry.hostpolicy import HostNotAllowed
 from datasource_registry.pool import IdentityMismatch
@@ -125,6 +125,10 @@ def render_error_page(status, title, message):
 
 
 def _database_down(exc):
+    if lost_race(exc):  # a deadlock or lock-wait victim: the database answers, this request lost a race
+        current_app.logger.info("lost a race on %s: %s", request.path, exc.orig)
+        return _tenant_error(TenantError(409, "concurrent_change", _(
+            "Someone else changed this at the same moment, so nothing was saved. Reload and try again.")))
     current_app.logger.warning("tenant database error on %s: %s", request.path, type(exc).__name__)
     return _tenant_error(TenantError(503, "tenant_unavailable", _("This company's database is not available right now.")))
 

@@ -35,3 +35,27 @@ def test_smoke(app, tenants):
                  "/contacts/new?customer_id=" + cid, "/follow-ups/new?customer_id=" + cid]:
         r = c.get(f"/t/{t.code}{path}")
         assert r.status_code == 200, (path, r.status_code, r.text[:3000])
+
+
+def test_a_deadlock_victim_hears_409_and_keeps_nothing(app, tenants, monkeypatch):
+    """A CRM write MariaDB ends as a deadlock victim lost a race on a database that answers: 409
+    concurrent_change (not 503 tenant_unavailable), and nothing of it is kept."""
+    import pymysql
+    import sqlalchemy.exc
+
+    from tenant_runtime.customers import services
+
+    t = tenants[0]
+    admin = tenant_api(app, t)
+    real = services.create
+
+    def deadlocked(*args, **kwargs):
+        real(*args, **kwargs)
+        raise sqlalchemy.exc.OperationalError("INSERT ...", {}, pymysql.err.OperationalError(
+            1213, "Deadlock found when trying to get lock; try restarting transaction"))
+
+    monkeypatch.setattr(services, "create", deadlocked)
+    r = admin.post("/customers", json=customer_body(phone="13800138111"))
+    assert r.status_code == 409 and r.json["error"]["code"] == "concurrent_change", r.json
+    monkeypatch.setattr(services, "create", real)
+    assert admin.get("/customers").json["items"] == []
