@@ -9,6 +9,7 @@ deliberately on a machine without it).
 import os
 import secrets
 import tempfile
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -379,3 +380,13 @@ def csrf_from(html):
     match = re.search(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"', html)
     assert match, "no CSRF token on the page"
     return match.group(1)
+
+
+def eventually(predicate, timeout=30):
+    """Wait for a condition another thread or process brings about (the bound only ends a failing test)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True

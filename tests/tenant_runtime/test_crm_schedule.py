@@ -6,7 +6,7 @@ Redis (``flask crm run-tasks``)."""
 
 import subprocess
 import sys
-import time
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -19,10 +19,23 @@ from datasource_registry.models import ScheduledRun
 from extensions import db
 from platform_admin.enterprises.models import STATUS_CLOSED, Enterprise
 from tenant_runtime.core import jobs, schedule
+from tests.conftest import eventually
 from tests.tenant_runtime.crm_rq import ROOT, worker_env
 from tests.tenant_runtime.sched_tasks import FAIL_HERE, RAN, SLEEP_HERE
 
 SETTINGS = {"CRM_TASKS": "sched_probe,sched_boom", "CRM_TASK_MODULES": "tests.tenant_runtime.sched_tasks"}
+
+
+@contextmanager
+def rq_cron(env):
+    """A real ``rq cron`` of the CRM's schedule for the block, stopped (and reaped) after it."""
+    cron = subprocess.Popen([sys.executable, "-m", "rq.cli", "cron", "tenant_runtime.core.cron", "--url",
+                             env["REDIS_URL"]], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield cron
+    finally:
+        cron.terminate()
+        cron.wait(timeout=30)
 
 
 @pytest.fixture
@@ -97,17 +110,9 @@ def test_a_restarted_scheduler_neither_loses_nor_doubles_a_run(app, tenants, crm
     env = worker_env(app, CRM_SCHEDULE_INTERVAL=3600, **sched)
     for _start in range(2):
         before = Queue("crm", connection=crm_redis).count
-        cron = subprocess.Popen([sys.executable, "-m", "rq.cli", "cron", "tenant_runtime.core.cron", "--url",
-                                 env["REDIS_URL"]], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 60
-            while Queue("crm", connection=crm_redis).count == before:
-                assert time.monotonic() < deadline, "rq cron enqueued no tick"
-                time.sleep(0.1)
-        finally:
-            cron.terminate()
-            cron.wait(timeout=30)
+        with rq_cron(env) as cron:
+            assert eventually(lambda: Queue("crm", connection=crm_redis).count != before or cron.poll() is not None,
+                              timeout=60) and cron.poll() is None, "rq cron enqueued no tick"
         crm_worker(**sched)  # runs the tick (and, the first time, the runs it enqueued)
     rows = run_rows(app)
     assert len(rows) == len(tenants) and {r.status for r in rows.values()} == {"finished"}
@@ -261,16 +266,10 @@ def test_devops_see_whether_a_scheduler_is_running(app, tenants, crm_redis, sche
     devops = login_page("devops")
     assert 'data-state="none"' in devops.get("/schedule/").text
     env = worker_env(app, CRM_SCHEDULE_INTERVAL=3600, **sched)
-    cron = subprocess.Popen([sys.executable, "-m", "rq.cli", "cron", "tenant_runtime.core.cron", "--url",
-                             env["REDIS_URL"]], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while 'data-state="running" data-count="1"' not in (page := devops.get("/schedule/").text):
-            assert time.monotonic() < deadline, page
-            time.sleep(0.2)
-    finally:
-        cron.terminate()
-        cron.wait(timeout=30)
+    with rq_cron(env) as cron:
+        assert eventually(lambda: 'data-state="running" data-count="1"' in devops.get("/schedule/").text
+                          or cron.poll() is not None, timeout=60) and cron.poll() is None, \
+            devops.get("/schedule/").text
     assert 'data-state="none"' in devops.get("/schedule/").text  # it said goodbye
     app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"  # nothing listens there (crm_redis restores the setting)
     assert 'data-state="queue_down"' in devops.get("/schedule/").text

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from datasource_registry.models import Datasource
 from extensions import db
+from tests.conftest import eventually
 from tests.netfaults import FreezableProxy
 from tests.tenant_runtime.test_routing import bearer, token_for
 
@@ -38,16 +39,6 @@ def frozen_tenant(app, tenants):
                      .values(port=proxy.port))
     yield proxy
     proxy.close()  # hangs up on whatever still waits, so a failing test ends
-
-
-def eventually(predicate, timeout=30):
-    """Wait for a condition another thread brings about (generous: only a failing test waits this long)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def in_background(fn):
