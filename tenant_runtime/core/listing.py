@@ -24,6 +24,18 @@ MAX_LIMIT = 200
 COUNT_CAP = 10000  # lists say "10000+" instead of counting a million rows
 
 
+@dataclass(frozen=True)
+class Branches:
+    """The data scope as disjoint conditions whose union it is (``Principal.scope_branches``), with the list's
+    query *without* the scope, which each condition is applied to. A branch implies the scope; the scope's
+    OR beside it would only keep the branch's (department or owner, deleted_at, level, id) index from
+    covering the read: a capped count of 10,001 rows of one department then reads every row (0.3 s at a
+    million customers instead of 9 ms)."""
+
+    query: object  # a Select
+    conditions: list
+
+
 class Filter:
     """One query parameter that narrows a list. ``parse`` turns the raw values into a value (or raises
     ValueError with a message); ``clause`` turns that value into a WHERE condition."""
@@ -283,19 +295,21 @@ class ListSpec:
     def page(self, session, query, params, branches=None):
         """One page of rows and the cursor of the next page (None on the last one).
 
-        ``branches`` (disjoint conditions whose union is what ``query``'s data scope lets through: one per
-        visible department and the user's own records elsewhere, ``Principal.scope_branches``) read the
-        page as the union of each branch's own first page, each through its own index in key order, then
-        the rows of the merged page by id.
+        ``branches`` (a ``Branches``: the data scope as disjoint conditions, one per visible department and
+        the user's own records elsewhere, ``Principal.scope_branches``) read the page as the union of each
+        branch's own first page, each through its own index in key order, then the rows of the merged page
+        by id (``query``, scope and all, so a row outside the scope could never come back).
         Same rows, same order; without them an OR of owner and departments reads every visible row and
         sorts them, which at a million customers is the difference between milliseconds and seconds."""
         key = self.sorts[params.sort]
         col, id_col = key.column, self.id_column
-        if params.cursor is not None:
-            query = query.where(self._after(key, params.descending, params.cursor))
+        after = self._after(key, params.descending, params.cursor) if params.cursor is not None else None
+        if after is not None:
+            query = query.where(after)
         order = self._order(key, col, id_col, params.descending)
         if branches:
-            query = self._merged(query, branches, key, col, id_col, params)
+            base = branches.query if after is None else branches.query.where(after)
+            query = self._merged(query, base, branches.conditions, key, col, id_col, params)
         rows = session.scalars(query.order_by(*order).limit(params.limit + 1)).all()
         more = len(rows) > params.limit
         rows = rows[: params.limit]
@@ -312,14 +326,14 @@ class ListSpec:
         order.append(id_col.desc() if descending else id_col.asc())
         return order
 
-    def _merged(self, query, branches, key, col, id_col, params):
+    def _merged(self, query, base, branches, key, col, id_col, params):
         """``query`` narrowed to the ids of the page: the first ``limit + 1`` of the union of every branch's
-        first ``limit + 1`` (a derived table; the branches are disjoint, so UNION ALL)."""
+        first ``limit + 1`` read from ``base`` (a derived table; the branches are disjoint, so UNION ALL)."""
         limit = params.limit + 1
         parts = []
         for branch in branches:
             columns = [id_col.label("id")] + ([col.label("k")] if col is not id_col else [])
-            first = query.where(branch).with_only_columns(*columns).order_by(
+            first = base.where(branch).with_only_columns(*columns).order_by(
                 *self._order(key, col, id_col, params.descending)).limit(limit).subquery()
             parts.append(select(first))
         merged = union_all(*parts).subquery()
@@ -329,13 +343,13 @@ class ListSpec:
 
     def count(self, session, query, branches=None):
         """How many rows match, counted up to COUNT_CAP + 1 (the page shows "10000+"). With ``branches``
-        (disjoint, see ``page``) the capped counts of one branch after the other, each through its own
+        (a ``Branches``, see ``page``) the capped counts of one branch after the other, each through its own
         index, until they pass the cap."""
         if not branches:
             return self._capped_count(session, query)
         total = 0
-        for branch in branches:
-            total += self._capped_count(session, query.where(branch))
+        for branch in branches.conditions:
+            total += self._capped_count(session, branches.query.where(branch))
             if total > COUNT_CAP:
                 return COUNT_CAP + 1
         return total

@@ -88,8 +88,12 @@ class Resource:
     def default_view(self, principal, views):
         return next(iter(views)) if views else None
 
-    def visible_query(self, principal, view=None):
-        query = self.scope(self.base_query(), principal)
+    def visible_query(self, principal, view=None, scoped=True):
+        """What the principal may see in ``view``; ``scoped=False`` leaves the data scope to the caller (only
+        ``list_branches``, whose conditions are the scope)."""
+        query = self.base_query()
+        if scoped:
+            query = self.scope(query, principal)
         views = self.views(principal)
         if views:
             key = view if view in views else self.default_view(principal, views)
@@ -318,9 +322,19 @@ def list_rows(resource, args, principal, default_limit=None):
     params = resource.listing.parse(args, default_limit or DEFAULT_LIMIT)
     query = resource.listing.where(resource.visible_query(principal, args.get("view")), params)
     rows, cursor = resource.listing.page(current_tenant.session, query, params,
-                                         branches=resource.scope_branches(principal))
+                                         branches=list_branches(resource, principal, args.get("view"), params))
     resource.preload(rows)
     return rows, cursor, params, query
+
+
+def list_branches(resource, principal, view, params):
+    """The list's data scope branch by branch (``listing.Branches``), or None where it is one condition."""
+    from .listing import Branches
+
+    conditions = resource.scope_branches(principal)
+    if not conditions:
+        return None
+    return Branches(resource.listing.where(resource.visible_query(principal, view, scoped=False), params), conditions)
 
 
 def _api_list(r):
@@ -383,7 +397,8 @@ def _page_list(r):
         errors = {}
         try:
             rows, cursor, params, query = list_rows(r, request.args, principal, default_limit=20)
-            total = r.listing.count(current_tenant.session, query, branches=r.scope_branches(principal))
+            total = r.listing.count(current_tenant.session, query,
+                                    branches=list_branches(r, principal, request.args.get("view"), params))
         except Invalid as exc:
             rows, cursor, params, total, errors = [], None, None, 0, exc.fields
         return render_template(r.list_template, resource=r, rows=rows, next_cursor=cursor, params=params,
