@@ -130,6 +130,9 @@ class Config:
     # A tenant pool keeps min connections when idle and opens up to max under load; connections idle this
     # many seconds are closed again down to min (HikariCP's idleTimeout; 0 keeps them until evicted).
     TENANT_POOL_IDLE_TIMEOUT = float(os.environ.get("TENANT_POOL_IDLE_TIMEOUT", "60"))
+    # An evicted tenant engine's idle connection serves the tenant admitted in its place when both use the same
+    # server and account (switched to its database and identity-checked in one round trip, no new login)
+    TENANT_POOL_REUSE_CONNECTIONS = os.environ.get("TENANT_POOL_REUSE_CONNECTIONS", "1") not in ("0", "false", "no")
     # TLS to tenant databases: off | preferred (TLS if the server offers it) | required (fails closed without).
     # With TENANT_DB_TLS_CA (PEM file, required only) the server's certificate and host name are verified.
     TENANT_DB_TLS = os.environ.get("TENANT_DB_TLS", "preferred")

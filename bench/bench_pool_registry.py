@@ -7,7 +7,9 @@ Creates N small databases (a table with one row naming the database, and the ide
 checks) under a unique prefix, hits them round-robin from T threads through ONE PoolRegistry built with
 the app's defaults (identity check on every new connection, TLS ``preferred``, 60 s idle timeout;
 targets min 1 / max 5 connections), then hits a small hot set of tenants that fits in the budget, then
-measures cold against warm requests from one thread, and prints:
+measures cold against warm requests from one thread. Every tenant database is reached with the same account,
+so an evicted engine's idle connection is handed to the engine admitted in its place, as the app does by
+default (``--no-reuse`` measures new logins instead). It prints:
 
 * total requests and errors (a request is an error if it raises or reads another tenant's row);
 * the highest reservation seen and the highest number of real server connections to the benchmark's
@@ -59,6 +61,8 @@ def parse_args():
     p.add_argument("--fresh", type=int, default=200, help="tenants kept aside for the one-thread cold/warm phase")
     p.add_argument("--tls", choices=MODES, default="preferred",
                    help="TLS to the tenant databases (TENANT_DB_TLS; the app's default is preferred)")
+    p.add_argument("--no-reuse", dest="reuse", action="store_false",
+                   help="never hand an evicted engine's connection over (TENANT_POOL_REUSE_CONNECTIONS=0)")
     p.add_argument("--server", default=DEFAULT_SERVER)
     return p.parse_args()
 
@@ -166,7 +170,8 @@ def run(args):
         setup_s = time.monotonic() - started
         # the app's registry (datasource_registry.registry.init_app) with its default settings
         registry = PoolRegistry(budget=args.budget, wait_timeout=args.wait_timeout, identity_check=_identity_check,
-                                connect_timeout=5, idle_timeout=60.0, tls_setting=TlsSetting(args.tls))
+                                connect_timeout=5, idle_timeout=60.0, tls_setting=TlsSetting(args.tls),
+                                reuse_connections=args.reuse)
         all_targets = [
             Target(i, i, server.set(database=name, query={"charset": "utf8mb4"}), 1, 5)
             for i, name in enumerate(dbs.names)
@@ -298,6 +303,8 @@ def run(args):
             (f"evictions: {final['evictions']} (round-robin {after_rr['evictions']}), engines created: "
             f"{final['created']}, capacity waits: {final['capacity_waits']}, capacity errors: "
             f"{final['capacity_errors']}"),
+            (f"connections handed over from an evicted engine to the one admitted in its place (no new login): "
+             f"{final['handed_over']}" + ("" if args.reuse else " (off: --no-reuse)")),
             (f"round-robin latency: p50 {ms(pct(rr_latencies, 50))}, p95 {ms(pct(rr_latencies, 95))}, "
             f"max {ms(max(rr_latencies) if rr_latencies else float('nan'))}"),
             f"cold first request median: {ms(cold_med)} ({len(cold_first)} tenants, round 1, {args.threads} threads)",

@@ -12,6 +12,12 @@ for anything else.
 It also takes a ready SSL context for TLS ``preferred`` (``tls_context``): for that mode PyMySQL builds a
 new ``SSLContext`` for every connection (20-30 ms of CPU loading the CA store), see ``tls.py``.
 
+``switch_database`` re-points an open connection at another database of the same server and account in one
+round trip: ``COM_RESET_CONNECTION`` (the server drops the session's variables, temporary tables, prepared
+statements and any transaction, as for a new connection, without a new login), ``COM_INIT_DB``, the session
+set-up and the probe, pipelined like the set-up above. The pool registry uses it to hand an evicted tenant's idle
+connection to the tenant admitted in its place, when both reach the server with the same account.
+
 Plain PyMySQL: no Flask, no SQLAlchemy.
 """
 
@@ -24,6 +30,8 @@ from pymysql.constants import COMMAND
 
 __all__ = ["TenantConnection"]
 
+COM_RESET_CONNECTION = 0x1F  # MySQL 5.7.3+, MariaDB 10.2.4+; not among PyMySQL's constants
+
 
 class TenantConnection(Connection):
     """``pymysql.connections.Connection`` with the session set-up above. After connecting, ``probe_rows``
@@ -35,6 +43,7 @@ class TenantConnection(Connection):
         self._probe_sql = probe_sql
         self._wanted_autocommit = bool(autocommit)
         self._setting_up = True
+        self._setup_sql = None
         self.probe_rows = None
         self.probe_error = None
         # autocommit=None: PyMySQL sends no SET AUTOCOMMIT of its own; ours goes with SET NAMES
@@ -52,7 +61,8 @@ class TenantConnection(Connection):
         self._setting_up = False  # once: a reconnect (ping(reconnect=True)) sets up the PyMySQL way
         encoding = charset_by_name(charset).encoding
         names = f"{charset} COLLATE {collation}" if collation else charset
-        self._execute_command(COMMAND.COM_QUERY, f"SET NAMES {names}, autocommit = {int(self._wanted_autocommit)}")
+        self._setup_sql = f"SET NAMES {names}, autocommit = {int(self._wanted_autocommit)}"
+        self._execute_command(COMMAND.COM_QUERY, self._setup_sql)
         if self._probe_sql:
             self._execute_command(COMMAND.COM_QUERY, self._probe_sql)  # pipelined behind the SET
         self._read_ok_packet()  # the SET's answer; an error raises and PyMySQL closes the connection
@@ -65,3 +75,27 @@ class TenantConnection(Connection):
             except err.MySQLError as exc:
                 self.probe_error = exc
         return None
+
+    def switch_database(self, database: str) -> None:
+        """Reset the session and move it to ``database`` (see the module's doc), then set it up and send the
+        probe as a new connection does; ``probe_rows``/``probe_error`` hold the probe's answer. Any error
+        raises: the caller closes the connection (answers may be left unread) and opens a new one."""
+        if self._sock is None or self._setup_sql is None:
+            raise err.InterfaceError(0, "not connected")
+        self.probe_rows = self.probe_error = None
+        self._execute_command(COM_RESET_CONNECTION, b"")
+        self._execute_command(COMMAND.COM_INIT_DB, database)
+        self._execute_command(COMMAND.COM_QUERY, self._setup_sql)
+        if self._probe_sql:
+            self._execute_command(COMMAND.COM_QUERY, self._probe_sql)
+        for _ in range(3):  # reset, database, set-up: each answers OK, its packets numbered from 1
+            self._next_seq_id = 1
+            self._read_ok_packet()
+        self.db = database.encode(self.encoding) if isinstance(database, str) else database
+        if self._probe_sql:
+            self._next_seq_id = 1
+            try:
+                self._read_query_result()
+                self.probe_rows = self._result.rows
+            except err.MySQLError as exc:
+                self.probe_error = exc

@@ -40,6 +40,13 @@ Guarantees
   ``_BudgetPool`` class's listeners count checkouts) and is put together without ``create_engine``'s keyword
   analysis; its connections set up their session and, for an ``IdentityQuery``, run the identity check in
   one round trip (``mysql_connection.TenantConnection``).
+* An evicted engine's idle connection is handed to the engine admitted in its place when both reach the
+  server with the same account and options (``reuse_connections``, on by default, with an ``IdentityQuery``):
+  the new engine's first connection switches it to its own database in one round trip (session reset
+  with ``COM_RESET_CONNECTION``, ``COM_INIT_DB``, session set-up, identity probe), where a new login costs a
+  TCP handshake, the authentication and a server thread. The server enforces the account's rights on the
+  new database and the identity probe judges it like any new connection's; whatever fails closes that
+  connection and a fresh login follows. Nothing of one tenant's session survives the reset.
 * ``reset_after_fork()`` (called automatically in children for registries from ``make_registry``)
   forgets every Engine without closing the parent's sockets.
 
@@ -182,6 +189,21 @@ class _BudgetPool(QueuePool):
                 self._dec_overflow()
                 closed += 1
 
+    def take_idle(self, n: int) -> list:
+        """Up to ``n`` idle DBAPI connections, taken out of the pool open (their records end here): for the
+        registry to hand to the tenant admitted in this pool's place."""
+        taken = []
+        while len(taken) < n:
+            try:
+                record = self._pool.get(False)
+            except sqla_queue.Empty:
+                break
+            connection, record.dbapi_connection = record.dbapi_connection, None
+            self._dec_overflow()
+            if connection is not None:
+                taken.append(connection)
+        return taken
+
     def close_idle_since(self, cutoff: float, keep: int) -> int:
         """Close connections checked in at or before ``cutoff`` (``time.monotonic()``), the longest idle
         first, while more than ``keep`` are open."""
@@ -228,6 +250,7 @@ class _Entry:
         "registry",
         "reservation",
         "reserved",
+        "spares",
         "state",
         "target",
     )
@@ -244,6 +267,7 @@ class _Entry:
         self.last_used = time.time()
         self.disposing = False
         self.pid = os.getpid()
+        self.spares: list = []  # open connections of an evicted engine, for this one's first connect
 
     @property
     def tenant_id(self):
@@ -267,6 +291,7 @@ class PoolRegistry:
         connect_guard=None,
         idle_timeout: float | None = 60.0,
         tls_setting: tls.TlsSetting | None = None,
+        reuse_connections: bool = True,
     ):
         if int(budget) < 1:
             raise ValueError("budget must be at least 1")
@@ -288,6 +313,10 @@ class PoolRegistry:
         self.write_timeout = write_timeout
         self.idle_timeout = idle_timeout
         self.tls = tls_setting or tls.TlsSetting()
+        # hand evicted engines' idle connections to the engine admitted in their place (same server, account
+        # and options; switched and identity-checked in one round trip): only with a pipelined identity probe
+        self.reuse_connections = bool(reuse_connections)
+        self._identity_probe = identity_check if isinstance(identity_check, IdentityQuery) else None
         self._dialects = _ServerProfiles()  # plain data: survives a fork
         self._init_state()
 
@@ -306,6 +335,7 @@ class PoolRegistry:
         self._created = 0
         self._capacity_waits = 0
         self._capacity_errors = 0
+        self._adopted = 0
         self._pid = os.getpid()
         self._housekeeper = None  # started with the first engine (a forked child starts its own)
 
@@ -409,6 +439,7 @@ class PoolRegistry:
                 "created": self._created,
                 "capacity_waits": self._capacity_waits,
                 "capacity_errors": self._capacity_errors,
+                "handed_over": self._adopted,
                 "draining": len(draining),
                 "parked": len(self._parked),
             }
@@ -475,10 +506,13 @@ class PoolRegistry:
                 entry = _Entry(self, target, reservation, keep)
             victims = self._admit_locked(entry, deadline)
         try:
+            if new and victims:
+                self._hand_over(victims, entry)
             self._close_victims(victims)
             if new:
                 entry.engine = self._build_engine(entry)
         except BaseException:
+            _close_spares(entry)
             with self._cond:
                 entry.state = _DEAD
                 self._give_back_locked(entry, 0)
@@ -550,6 +584,25 @@ class PoolRegistry:
         self._reserved += need
         self._max_reserved = max(self._max_reserved, self._reserved)
         return victims
+
+    def _hand_over(self, victims, entry: _Entry) -> None:
+        """Idle connections of evicted engines that reach the same server with the same account (and the
+        same driver options) go to ``entry`` instead of being closed: its first connections switch them to
+        its own database in one round trip (``TenantConnection.switch_database``: session reset, database,
+        set-up, identity probe) instead of a new login. At most its ``keep`` (min) connections, so none lingers
+        outside a pool; the victims' reservation they were counted in is the one ``entry`` now holds."""
+        if not self.reuse_connections or self._identity_probe is None:
+            return
+        account = _account(entry.target.url)
+        if account is None:
+            return
+        want = max(1, entry.keep)
+        for v in victims:
+            pool = v.engine.pool if v.engine is not None else None
+            if isinstance(pool, _BudgetPool) and _account(v.target.url) == account:
+                entry.spares += pool.take_idle(want - len(entry.spares))
+                if len(entry.spares) >= want:
+                    return
 
     def _pick_victims_locked(self, shortfall: int):
         victims, freed = [], 0
@@ -653,24 +706,47 @@ class PoolRegistry:
             cparams = dict(driver_args)
             if guard is not None:
                 guard(target, cparams)
-            conn = TenantConnection(**cparams)
+            conn = registry._adopt(entry, target) if entry.spares else None
             try:
-                if check is not None:
-                    if probe_sql:
-                        check.judge(conn.probe_rows, conn.probe_error, target)
-                    else:
-                        check(conn, target)
+                if conn is None:
+                    conn = TenantConnection(**cparams)
+                    if check is not None:
+                        if probe_sql:
+                            check.judge(conn.probe_rows, conn.probe_error, target)
+                        else:
+                            check(conn, target)
                 if not ready:
                     with first:
                         if not ready:
                             registry._dialects.set_up(dialect, target.url, conn)
                             ready.append(True)
             except BaseException:
-                _close_quietly(conn)
+                if conn is not None:
+                    _close_quietly(conn)
                 raise
             return conn
 
         return connect
+
+    def _adopt(self, entry: _Entry, target: Target):
+        """One of ``entry``'s handed-over connections switched to its database and judged by the identity
+        probe, or None (none left, or the switch or the judgement failed: that connection is closed and the
+        caller logs in anew, which checks everything again)."""
+        try:
+            conn = entry.spares.pop()
+        except IndexError:
+            return None
+        try:
+            conn.switch_database(target.url.database)
+            self._identity_probe.judge(conn.probe_rows, conn.probe_error, target)
+        except Exception as exc:  # noqa: BLE001 - a fresh login follows and reports what is really wrong
+            log.info("tenant %s: a handed-over connection could not be switched (%s); logging in anew",
+                     entry.tenant_id, type(exc).__name__)
+            _close_quietly(conn)
+            return None
+        with self._lock:
+            self._adopted += 1
+        return conn
 
     def _instrument(self, engine: Engine, entry: _Entry) -> None:
         """Event listeners for engines other than PyMySQL's (SQLite, in tests and the embedded default)."""
@@ -727,6 +803,7 @@ class PoolRegistry:
     def _shut(self, entry: _Entry, retire: bool) -> None:
         """Retire the engine (every connection, once returned) or close only its idle connections; then
         settle the entry's reservation and wake whoever waits for room."""
+        _close_spares(entry)
         try:
             if entry.engine is not None:
                 pool = entry.engine.pool
@@ -887,6 +964,20 @@ def _budget_detach(dbapi_connection, connection_record):
     _returned(connection_record)
 
 
+def _account(url: URL):
+    """What two tenant URLs must share for a connection of one to serve the other after a database switch:
+    everything but the database (driver, host, port, user, password, options). None if not PyMySQL."""
+    if url.get_driver_name() != "pymysql":
+        return None
+    return url._replace(database=None)  # (URL.set ignores None)
+
+
+def _close_spares(entry: _Entry) -> None:
+    spares, entry.spares = entry.spares, []
+    for conn in spares:
+        _close_quietly(conn)
+
+
 def _close_quietly(dbapi_connection) -> None:
     try:
         dbapi_connection.close()
@@ -1016,11 +1107,12 @@ def make_registry(
     connect_guard=None,
     idle_timeout: float | None = 60.0,
     tls_setting: tls.TlsSetting | None = None,
+    reuse_connections: bool = True,
 ) -> PoolRegistry:
     """A registry that is reset automatically in every forked child (gunicorn, rq)."""
     registry = PoolRegistry(budget, wait_timeout, identity_check, engine_options, connect_timeout,
                             read_timeout=read_timeout, write_timeout=write_timeout, connect_guard=connect_guard,
-                            idle_timeout=idle_timeout, tls_setting=tls_setting)
+                            idle_timeout=idle_timeout, tls_setting=tls_setting, reuse_connections=reuse_connections)
     _REGISTRIES.add(registry)
     return registry
 

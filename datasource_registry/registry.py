@@ -47,8 +47,9 @@ def init_app(app):
                                                     read_timeout=app.config.get("TENANT_READ_TIMEOUT", 30),
                                                     write_timeout=app.config.get("TENANT_WRITE_TIMEOUT", 30),
                                                     connect_guard=_host_guard(app),
-
                                                     idle_timeout=idle_timeout,
+                                                    reuse_connections=app.config.get("TENANT_POOL_REUSE_CONNECTIONS",
+                                                                                     True),
                                                     tls_setting=TlsSetting.from_config(app.config))
 
 

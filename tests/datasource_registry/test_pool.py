@@ -1017,3 +1017,103 @@ def test_a_tenant_engine_put_together_directly_is_what_create_engine_would_build
     assert direct is not reference and direct.dialect is not reference.dialect
     assert shape(direct) == shape(reference)
     assert direct.pool._creator is options["creator"]
+
+
+# ------------------------------------------------------------- an evicted engine's connection handed over
+
+
+@pytest.fixture
+def marked(server):
+    """Databases 0-2 carry the identity markers of tenants 0-2 (the app's identity check reads them)."""
+    with server.admin.begin() as conn:
+        for db in range(3):
+            conn.execute(sa.text(f"CREATE TABLE `{server.names[db]}`.tenant_identity "
+                                 "(id INT PRIMARY KEY, tenant_id BIGINT)"))
+            conn.execute(sa.text(f"INSERT INTO `{server.names[db]}`.tenant_identity VALUES (1, {db})"))
+    yield
+    with server.admin.begin() as conn:
+        for db in range(3):
+            conn.execute(sa.text(f"DROP TABLE IF EXISTS `{server.names[db]}`.tenant_identity"))
+
+
+def connection_id(conn):
+    return conn.execute(sa.text("SELECT CONNECTION_ID()")).scalar_one()
+
+
+def one_slot_registry(registries, **kw):
+    """Room for one tenant at a time (max 1 connection each): every new tenant evicts the last one."""
+    from datasource_registry.registry import _identity_check
+
+    return registries(budget=1, identity_check=_identity_check, **kw)
+
+
+def test_an_evicted_engines_connection_serves_the_tenant_admitted_in_its_place(server, registries, marked):
+    """Same server, same account: the tenant admitted in an evicted one's place gets its idle connection,
+    switched to its own database and identity-checked, instead of a new login. It reads its own rows, and
+    nothing of the first tenant's session is left: variables, temporary tables, session settings, the
+    transaction."""
+    reg = one_slot_registry(registries)
+    with reg.engine_for(target(server, 0, db=0, max_c=1)).connect() as conn:
+        first = connection_id(conn)
+        conn.execute(sa.text("SET @left_behind = 'tenant 0', SESSION sql_mode = 'ANSI_QUOTES'"))
+        conn.execute(sa.text("CREATE TEMPORARY TABLE scratch (n INT)"))
+        conn.execute(sa.text("INSERT INTO whoami VALUES ('uncommitted')"))  # rolled back, never committed
+    with reg.engine_for(target(server, 1, db=1, max_c=1)).connect() as conn:
+        assert connection_id(conn) == first  # the same server connection, no new login
+        assert conn.execute(sa.text("SELECT name FROM whoami")).scalars().all() == [server.names[1]]
+        assert conn.execute(sa.text("SELECT DATABASE(), @left_behind, @@autocommit, @@character_set_client, "
+                                    "@@sql_mode LIKE '%ANSI_QUOTES%'")).one() == (server.names[1], None, 0,
+                                                                                   "utf8mb4", 0)
+        with pytest.raises(sa.exc.ProgrammingError):
+            conn.execute(sa.text("SELECT * FROM scratch"))
+    assert reg.stats()["handed_over"] == 1
+    assert server.wait_connections(1) == 1  # one real connection all along
+    with server.admin.connect() as admin:
+        names = admin.execute(sa.text(f"SELECT name FROM `{server.names[0]}`.whoami")).scalars().all()
+    assert names == [server.names[0]]  # the first tenant's uncommitted row never landed
+
+
+def test_a_handed_over_connection_is_identity_checked_and_fails_closed(server, registries, marked):
+    """The database the new tenant's target names carries another tenant's marker: the handed-over connection
+    is refused like a new one would be (and closed), the fresh login that follows is refused too, and no
+    connection is left open."""
+    reg = one_slot_registry(registries)
+    whoami(reg.engine_for(target(server, 0, db=0, max_c=1)))
+    wrong = Target(7, 7, server.url(1), 1, 1)  # tenant 7's target naming tenant 1's database
+    with pytest.raises(IdentityMismatch):
+        reg.engine_for(wrong).connect()
+    assert reg.stats()["handed_over"] == 0
+    assert server.wait_connections(0) == 0
+
+
+def test_a_connection_is_handed_over_only_between_the_same_account_and_options(server, registries, marked):
+    reg = one_slot_registry(registries)
+    with reg.engine_for(target(server, 0, db=0, max_c=1)).connect() as conn:
+        first = connection_id(conn)
+    # other driver options (a connect timeout in the URL): a login of its own
+    with reg.engine_for(target(server, 1, db=1, max_c=1, connect_timeout="7")).connect() as conn:
+        second = connection_id(conn)
+        assert second != first and conn.execute(sa.text("SELECT name FROM whoami")).scalar_one() == server.names[1]
+    assert reg.stats()["handed_over"] == 0
+    # and switched off, never
+    off = one_slot_registry(registries, reuse_connections=False)
+    with off.engine_for(target(server, 0, db=0, max_c=1)).connect() as conn:
+        first = connection_id(conn)
+    with off.engine_for(target(server, 2, db=2, max_c=1)).connect() as conn:
+        assert connection_id(conn) != first
+    assert off.stats()["handed_over"] == 0
+
+
+def test_a_handed_over_connection_that_died_gives_way_to_a_new_login(server, registries, marked):
+    """The evicted engine's idle connection was killed on the server: the switch fails, that connection is
+    closed and the new tenant logs in anew, without an error reaching the caller."""
+    reg = one_slot_registry(registries)
+    with reg.engine_for(target(server, 0, db=0, max_c=1)).connect() as conn:
+        first = connection_id(conn)
+    with server.admin.connect() as admin:
+        admin.execute(sa.text(f"KILL {first}"))
+    with reg.engine_for(target(server, 1, db=1, max_c=1)).connect() as conn:
+        assert connection_id(conn) != first
+        assert conn.execute(sa.text("SELECT name FROM whoami")).scalar_one() == server.names[1]
+    assert reg.stats()["handed_over"] == 0
+    assert server.wait_connections(1) == 1
