@@ -12,13 +12,13 @@ from datetime import timedelta
 from flask import current_app, g, session
 from flask_babel import gettext as _
 from sqlalchemy import delete, select, update
-from sqlalchemy.orm import joinedload, object_session
+from sqlalchemy.orm import defer, joinedload, load_only, object_session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from common.errors import ApiError, Invalid
 
 from .context import current_tenant
-from .models import USER_STATUS_ENABLED, SysSession, SysToken, SysUser, utcnow
+from .models import USER_STATUS_ENABLED, SysDept, SysSession, SysToken, SysUser, utcnow
 from .people.models import SysRole
 
 SESSION_KEY = "tenant_auth"
@@ -29,7 +29,15 @@ NO_PASSWORD = "!"
 # The signed-in user is read with their roles and each role's departments joined in the same statement
 # (instead of two more "selectin" round trips): the request's permissions and data scope come from them.
 # Their own department comes along (a list of their own customers names it without reading it again).
-WITH_ROLES = (joinedload(SysUser.roles).joinedload(SysRole.depts), joinedload(SysUser.dept))
+# Only the columns a request uses come along (a column's description costs as much to parse as a short value):
+# what the user is shown as, the role's code, scope and permissions, the department's name. The rest (the
+# password hash, timestamps) loads on first use, which only signing in and changing a password do.
+WITH_ROLES = (defer(SysUser.password_hash), defer(SysUser.last_login_time), defer(SysUser.created_at),
+              defer(SysUser.updated_at),
+              joinedload(SysUser.roles).load_only(SysRole.code, SysRole.data_scope, SysRole.permissions)
+              .joinedload(SysRole.depts),
+              joinedload(SysUser.dept).load_only(SysDept.dept_name, SysDept.parent_id))
+TOKEN_COLUMNS = load_only(SysToken.user_id, SysToken.expires_at, SysToken.revoked_at, SysToken.last_used_at)
 
 
 def hash_token(raw):
@@ -162,7 +170,7 @@ def user_from_token(header):
     # from, core/scope.py) in one round trip: every API request starts here
     found = tenant.session.execute(
         select(SysToken, SysUser).join(SysUser, SysUser.id == SysToken.user_id)
-        .where(SysToken.token_hash == hash_token(raw)).options(*WITH_ROLES)).unique().first()
+        .where(SysToken.token_hash == hash_token(raw)).options(TOKEN_COLUMNS, *WITH_ROLES)).unique().first()
     now = utcnow()
     if found is None:
         return None
