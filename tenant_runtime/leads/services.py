@@ -203,16 +203,6 @@ def delete_lead(lead, principal):
     lead.deleted_at, lead.deleted_by = utcnow(), principal.user_id
 
 
-def restore_lead(lead, principal):
-    """An administrator brings a deleted lead back, as it was (owner, pool, follow-ups)."""
-    if not principal.can("lead.restore"):
-        raise ApiError(403, "forbidden", _("Only an administrator can restore a deleted lead."))
-    if lead.deleted_at is None:
-        raise Conflict("not_deleted", _("This lead is not deleted."))
-    lead.deleted_at, lead.deleted_by = None, None
-    return lead
-
-
 def pool_lead_count(pool_id, session=None):
     """Every lead that belongs to the pool (owned, in it, converted or deleted: each goes back to it)."""
     session = session or current_tenant.session
