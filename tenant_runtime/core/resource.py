@@ -345,9 +345,12 @@ def history_of(obj, limit=100):
 # ---------------------------------------------------------------------- routes
 
 
+REGISTERED = {}  # name -> the resource, as ``register`` declared it
+
+
 def register(resource, pages, api):
     """Add the resource's pages to ``pages`` and its API to ``api`` (the tenant blueprints)."""
-    r = resource
+    r = REGISTERED[resource.name] = resource
     if "list" in r.actions:
         _route(pages, f"/{r.name}/", r, "list", _page_list(r))
         _route(api, f"/{r.name}", r, "list", _api_list(r), api=True)
@@ -624,4 +627,4 @@ def _page_restore(r):
     return view
 
 
-__all__ = ["Resource", "deleted_rows", "duplicate_field", "history_of", "history_rows", "list_rows", "register"]
+__all__ = ["REGISTERED", "Resource", "deleted_rows", "duplicate_field", "history_of", "history_rows", "list_rows", "register"]
