@@ -14,16 +14,28 @@ detail     GET  /<name>/<id>                GET    /<name>/<id>                <
 edit       GET, POST /<name>/<id>/edit      PATCH  /<name>/<id>                <module>.edit
 delete     POST /<name>/<id>/delete         DELETE /<name>/<id>                <module>.delete
 history    (on the detail page)             GET    /<name>/<id>/history        <module>.view
+deleted    GET  /<name>/deleted             GET    /<name>/deleted             restore_permission
+restore    POST /<name>/<id>/restore        POST   /<name>/<id>/restore        restore_permission
 =========  ===============================  =================================  ==============
 
 A detail a user may not see (another owner outside their scope, soft-deleted, or absent) is a 404, the
 same answer as a record that does not exist.
+
+Soft delete: with ``soft_delete`` a delete only marks the row (``deleted_at``, ``deleted_by``); with a
+``restore_permission`` as well, the resource has a recycle bin (回收站): the deleted rows, newest first,
+searched by the list's own search fields, and a restore action. Both answer 404 for an id that is not in
+the bin (absent, or not deleted), and need ``restore_permission`` (403 before anything else). The
+restore clears the mark in the ``restore`` hook (``check_restore`` for the entity's rules, ``restored``
+for work beyond the row); history records it as a ``restore`` like any change of ``deleted_at``.
 """
 
+from dataclasses import replace
 from datetime import date, datetime
+from functools import cached_property
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -34,6 +46,7 @@ from common.timeutil import to_local
 
 from ..context import current_tenant
 from ..people.permissions import requires
+from .listing import ListSpec, SortKey
 from .lookups import user_names
 from .models import CrmChangeLog
 from .schemas import HistoryEntrySchema
@@ -56,6 +69,14 @@ class Resource:
     label_plural = None
     columns = ()  # (attribute or callable, label) shown in the HTML list
     soft_delete = True
+    # with soft_delete: who may see the recycle bin and restore from it ("customer.restore"); None: no bin
+    restore_permission = None
+    recycle_columns = None  # Columns the recycle bin shows before when and by whom (default: the list's)
+    recycle_note = None  # lazy text under the recycle bin's title: what a deleted record still holds
+    restore_summary = None  # the API document's summary of the restore (default: "Restore a deleted <label>")
+    restore_forbidden = _l("This action is not allowed.")  # the 403 of a restore without restore_permission
+    not_deleted = _l("The record changed or the action is not allowed in its state.")  # the 409 not_deleted
+    deleted_template = "tenant/crud/deleted.html"
     detail_template = "tenant/crud/detail.html"
     list_template = "tenant/crud/list.html"
     form_template = "tenant/crud/form.html"
@@ -152,6 +173,54 @@ class Resource:
         else:
             current_tenant.session.delete(obj)
 
+    # ------------------------------------------------------------------ recycle bin (soft_delete + restore_permission)
+
+    @property
+    def has_recycle_bin(self):
+        return bool(self.soft_delete and self.restore_permission)
+
+    @cached_property
+    def recycle_listing(self):
+        """The recycle bin's list: no filters, the list's search fields, newest first."""
+        return ListSpec(model=self.model, filters={}, search=self.listing.search,
+                        sorts={"deleted": SortKey(self.model.id, _l("Deleted"))}, default_sort="-deleted")
+
+    def deleted_query(self):
+        """Every deleted row, whoever owned it: the bin is for those who hold ``restore_permission``."""
+        return select(self.model).where(self.model.deleted_at.is_not(None))
+
+    def get_deleted(self, record_id):
+        """A record in the recycle bin, or 404 (no such record, or not deleted)."""
+        obj = current_tenant.session.get(self.model, record_id) if 0 < record_id <= MAX_ID else None
+        if obj is None or obj.deleted_at is None:
+            abort(404)
+        return obj
+
+    def recycle_columns_shown(self):
+        """The declared ``recycle_columns``, else the list's columns without links (a deleted record has no
+        detail page) and without sorting (the bin sorts by deletion only)."""
+        if self.recycle_columns is not None:
+            return self.recycle_columns
+        return tuple(replace(c, kind="text" if c.kind == "link" else c.kind, sort=None) for c in self.columns)
+
+    def check_restore(self, obj, principal):
+        """The rules before a restore (override to add the entity's own): 403 without ``restore_permission``,
+        409 ``not_deleted``."""
+        if not principal.can(self.restore_permission):
+            raise ApiError(403, "forbidden", str(self.restore_forbidden))
+        if obj.deleted_at is None:
+            raise Conflict("not_deleted", str(self.not_deleted))
+
+    def restore(self, obj, principal):
+        """Bring a deleted record back as it was (owner, department, everything it held)."""
+        self.check_restore(obj, principal)
+        obj.deleted_at, obj.deleted_by = None, None
+        self.restored(obj, principal)
+        return obj
+
+    def restored(self, obj, principal):
+        """Work a restore does beyond the record's own row (override); nothing by default."""
+
     def form_to_values(self, form):
         columns = {c.key for c in self.model.__mapper__.column_attrs}
         return {f.name: f.data for f in form if f.name in columns}
@@ -210,11 +279,25 @@ class Resource:
         return self.name.replace("-", "_")
 
     def endpoint(self, action, api=False):
-        return f"{'tenant_api' if api else 'tenant'}.{self.slug}_{action}"
+        return f"{'tenant_api' if api else 'tenant'}.{self.endpoint_name(action, api)}"
+
+    def endpoint_name(self, action, api=False):
+        # the recycle bin's API endpoints were named *_api when written by hand: the names stay (the
+        # permission table and the API document's operationIds use them)
+        return f"{self.slug}_{action}" + ("_api" if api and action in RECYCLE_BIN_ACTIONS else "")
 
     def permission(self, action):
         return {"list": "view", "detail": "view", "history": "view", "create": "create", "edit": "edit",
                 "delete": "delete"}.get(action, action)
+
+    def required_permission(self, action):
+        """The permission an action's page and API need."""
+        if action in RECYCLE_BIN_ACTIONS:
+            return self.restore_permission
+        return f"{self.module}.{self.permission(action)}"
+
+
+RECYCLE_BIN_ACTIONS = ("deleted", "restore")
 
 
 def _form_value(value, as_text=True):
@@ -262,9 +345,12 @@ def history_of(obj, limit=100):
 # ---------------------------------------------------------------------- routes
 
 
+REGISTERED = {}  # name -> the resource, as ``register`` declared it
+
+
 def register(resource, pages, api):
     """Add the resource's pages to ``pages`` and its API to ``api`` (the tenant blueprints)."""
-    r = resource
+    r = REGISTERED[resource.name] = resource
     if "list" in r.actions:
         _route(pages, f"/{r.name}/", r, "list", _page_list(r))
         _route(api, f"/{r.name}", r, "list", _api_list(r), api=True)
@@ -282,15 +368,20 @@ def register(resource, pages, api):
     if "delete" in r.actions:
         _route(pages, f"/{r.name}/<int:record_id>/delete", r, "delete", _page_delete(r), methods=["POST"])
         _route(api, f"/{r.name}/<int:record_id>", r, "delete", _api_delete(r), methods=["DELETE"], api=True)
+    if r.has_recycle_bin:
+        _route(pages, f"/{r.name}/deleted", r, "deleted", _page_deleted(r))
+        _route(api, f"/{r.name}/deleted", r, "deleted", _api_deleted(r), api=True)
+        _route(pages, f"/{r.name}/<int:record_id>/restore", r, "restore", _page_restore(r), methods=["POST"])
+        _route(api, f"/{r.name}/<int:record_id>/restore", r, "restore", _api_restore(r), methods=["POST"], api=True)
 
 
 def _route(blueprint, rule, resource, action, view, methods=("GET",), api=False):
-    name = f"{resource.slug}_{action}"
+    name = resource.endpoint_name(action, api)
     if api:
         summary, declared = _declaration(resource, action)
         view = endpoint(summary, **declared)(view)
     blueprint.add_url_rule(rule, endpoint=name, view_func=view, methods=list(methods))
-    requires(f"{blueprint.name}.{name}", f"{resource.module}.{resource.permission(action)}")
+    requires(f"{blueprint.name}.{name}", resource.required_permission(action))
 
 
 def _declaration(r, action):
@@ -312,6 +403,11 @@ def _declaration(r, action):
     if action == "delete":
         return f"Delete a {one}" + (" (kept: an administrator can restore it)" if r.soft_delete else ""), {
             "status": 204, "errors": (409,)}
+    if action == "deleted":
+        return f"Deleted {many.lower()} (the recycle bin), newest first, for an administrator to restore", {
+            "response": r.schema, "page": True, "query": r.recycle_listing}
+    if action == "restore":
+        return r.restore_summary or f"Restore a deleted {one} (administrators)", {"response": r.schema}
     raise ValueError(action)
 
 
@@ -479,4 +575,56 @@ def _page_delete(r):
     return view
 
 
-__all__ = ["Resource", "duplicate_field", "history_of", "history_rows", "list_rows", "register"]
+# ---------------------------------------------------------------------- recycle bin
+
+
+def deleted_rows(resource, args):
+    """One page of the recycle bin, its next cursor and its query (for the page's count)."""
+    params = resource.recycle_listing.parse(args)
+    query = resource.recycle_listing.where(resource.deleted_query(), params)
+    rows, cursor = resource.recycle_listing.page(current_tenant.session, query, params)
+    return rows, cursor, query
+
+
+def _api_deleted(r):
+    def view():
+        rows, cursor, _query = deleted_rows(r, request.args)
+        r.preload(rows)
+        return {"items": rows, "next_cursor": cursor}
+    return view
+
+
+def _page_deleted(r):
+    def view():
+        try:
+            rows, cursor, query = deleted_rows(r, request.args)
+            total = r.recycle_listing.count(current_tenant.session, query)
+        except Invalid:
+            rows, cursor, total = [], None, 0
+        r.preload(rows)
+        users = user_names(current_tenant.session, {obj.deleted_by for obj in rows})
+        return render_template(r.deleted_template, resource=r, rows=rows, next_cursor=cursor, total=total,
+                               users=users, columns=r.recycle_columns_shown())
+    return view
+
+
+def _api_restore(r):
+    def view(record_id):
+        obj = r.get_deleted(record_id)
+        r.restore(obj, current_principal())
+        r.commit()
+        r.preload([obj])
+        return obj
+    return view
+
+
+def _page_restore(r):
+    def view(record_id):
+        r.restore(r.get_deleted(record_id), current_principal())
+        r.commit()
+        flash(_("Restored."), "success")
+        return redirect(url_for(r.endpoint("detail"), record_id=record_id))
+    return view
+
+
+__all__ = ["REGISTERED", "Resource", "deleted_rows", "duplicate_field", "history_of", "history_rows", "list_rows", "register"]

@@ -62,6 +62,12 @@ class CustomerResource(Resource):
     list_template = "tenant/customers/list.html"
     unique_fields = {"uq_crm_customer_phone": "phone", "crm_customer.phone": "phone",
                      "uq_crm_customer_tax_id": "tax_id", "crm_customer.tax_id": "tax_id"}
+    restore_permission = "customer.restore"
+    recycle_columns = (Column("customer_name", _l("Customer name")), Column("phone", _l("Phone"), "phone"))
+    recycle_note = _l("Deleted customers keep their phone and code: nobody can create them again until they are "
+                      "restored here.")
+    restore_forbidden = _l("Only an administrator can restore a deleted customer.")
+    not_deleted = _l("This customer is not deleted.")
     listing = ListSpec(
         model=CrmCustomer,
         filters={

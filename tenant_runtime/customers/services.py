@@ -9,7 +9,7 @@ import unicodedata
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
 
-from common.errors import ApiError, Conflict, Invalid
+from common.errors import Conflict, Invalid
 from common.regions import city_name, province_name
 from common.timeutil import from_local
 
@@ -181,14 +181,6 @@ def set_tags(customer, tags):
 def delete(customer, principal):
     """Soft delete: the row, its phone and tax id stay (nothing is freed until an administrator purges it)."""
     customer.deleted_at, customer.deleted_by = utcnow(), principal.user_id
-
-
-def restore(customer, principal):
-    if not principal.can("customer.restore"):
-        raise ApiError(403, "forbidden", _("Only an administrator can restore a deleted customer."))
-    if customer.deleted_at is None:
-        raise Conflict("not_deleted", _("This customer is not deleted."))
-    customer.deleted_at, customer.deleted_by = None, None
 
 
 def region_of(customer):

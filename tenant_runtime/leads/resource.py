@@ -57,6 +57,15 @@ class LeadResource(Resource):
     edit_form = LeadEditForm
     schema = LeadSchema
     soft_delete = True  # revision 0006's deleted_at: an administrator restores (lead.restore)
+    # the follow-ups, their attachments, owner and pool stay with a deleted lead: a restore brings them all back
+    restore_permission = "lead.restore"
+    recycle_columns = (Column("lead_name", _l("Lead name")), Column("company", _l("Company")),
+                       Column("phone", _l("Phone"), "phone"))
+    recycle_note = _l("Deleted leads keep their phone and their follow-ups: nobody can add the phone again until "
+                      "the lead is restored here.")
+    restore_summary = "Restore a deleted lead with its follow-ups (administrators)"
+    restore_forbidden = _l("Only an administrator can restore a deleted lead.")
+    not_deleted = _l("This lead is not deleted.")
     label, label_plural = _l("Lead"), _l("Leads")
     detail_template = "tenant/leads/detail.html"
     list_template = "tenant/leads/list.html"

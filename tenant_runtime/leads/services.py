@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from common.errors import ApiError, Conflict, Invalid
 
 from ..context import current_tenant
-from ..core import history
+from ..core import moves
 from ..core.lookups import user_names
 from ..core.models import CrmChangeLog
 from ..core.scope import dept_children, subtree
@@ -203,16 +203,6 @@ def delete_lead(lead, principal):
     lead.deleted_at, lead.deleted_by = utcnow(), principal.user_id
 
 
-def restore_lead(lead, principal):
-    """An administrator brings a deleted lead back, as it was (owner, pool, follow-ups)."""
-    if not principal.can("lead.restore"):
-        raise ApiError(403, "forbidden", _("Only an administrator can restore a deleted lead."))
-    if lead.deleted_at is None:
-        raise Conflict("not_deleted", _("This lead is not deleted."))
-    lead.deleted_at, lead.deleted_by = None, None
-    return lead
-
-
 def pool_lead_count(pool_id, session=None):
     """Every lead that belongs to the pool (owned, in it, converted or deleted: each goes back to it)."""
     session = session or current_tenant.session
@@ -237,18 +227,14 @@ def delete_pool(pool, principal):
 def _move(lead, expected_owner, values, action, extra=()):
     """Change the lead's owner only if it still has ``expected_owner``: 409 when someone else was first."""
     session = current_tenant.session
-    now = utcnow()
     owner_now = CrmLead.owner_id.is_(None) if expected_owner is None else CrmLead.owner_id == expected_owner
-    result = session.execute(update(CrmLead).where(CrmLead.id == lead.id, owner_now, LIVE,
-                                                   CrmLead.status.in_(OPEN_STATUSES + (STATUS_INVALID,)))
-                             .values(**values, updated_at=now).execution_options(synchronize_session=False))
-    if result.rowcount != 1:
+    changes = [{"field": "owner_id", "old": expected_owner, "new": values.get("owner_id")}, *extra]
+    if not moves.move(session, lead, [owner_now, LIVE, CrmLead.status.in_(OPEN_STATUSES + (STATUS_INVALID,))],
+                      values, action, changes):
         session.rollback()
         raise Conflict("already_claimed" if action == "claim" else "lead_changed",
                        _("Someone else took this lead first.") if action == "claim"
                        else _("This lead changed meanwhile; reload it and try again."))
-    changes = [{"field": "owner_id", "old": expected_owner, "new": values.get("owner_id")}, *extra]
-    history.record(session, lead, action, changes)
     session.expire(lead)
     return lead
 

@@ -1,36 +1,22 @@
 """Lead actions beyond the generic ones: claim, assign, return to the pool, convert to a customer. The page
 and the API of each action call the same service; the scheduled recycle is a tenant task."""
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 
 from common.apidoc import endpoint
-from common.errors import ApiError, Invalid
+from common.errors import ApiError
 from common.forms import apply_form_errors, form_from_json, validate_or_422
 
 from ..context import current_tenant
-from ..core.listing import ListSpec, SortKey
-from ..core.lookups import user_names
 from ..core.scope import current_principal
 from ..core.tasks import tenant_task
 from ..people.permissions import requires
 from . import services
 from .forms import AssignForm, ConvertForm, ReasonForm
-from .models import CrmLead
 from .resource import _owner_options, leads
 from .schemas import LeadSchema
-
-DELETED = ListSpec(model=CrmLead, filters={}, search=(CrmLead.lead_name, CrmLead.phone, CrmLead.company),
-                   sorts={"deleted": SortKey(CrmLead.id, _l("Deleted"))}, default_sort="-deleted")
-
-
-def _deleted_or_404(record_id):
-    lead = current_tenant.session.get(CrmLead, record_id) if 0 < record_id < 2**63 else None
-    if lead is None or lead.deleted_at is None:
-        abort(404)
-    return lead
 
 
 @tenant_task("leads.recycle", _l("Recycle leads not followed up to their pools"), order=20)
@@ -113,48 +99,7 @@ def register(pages, api):
         leads.preload([lead])
         return {"lead": lead, "customer": customer, "contact": contact, "attached": attached}
 
-    @route(api, "/leads/<int:record_id>/restore", "lead.restore", methods=["POST"])
-    @endpoint("Restore a deleted lead with its follow-ups (administrators)", response=LeadSchema)
-    def leads_restore_api(record_id):
-        lead = _deleted_or_404(record_id)
-        services.restore_lead(lead, current_principal())
-        leads.commit()
-        leads.preload([lead])
-        return lead
-
-    def _deleted_page():
-        params = DELETED.parse(request.args)
-        query = DELETED.where(select(CrmLead).where(CrmLead.deleted_at.is_not(None)), params)
-        rows, cursor = DELETED.page(current_tenant.session, query, params)
-        return rows, cursor, query
-
-    @route(api, "/leads/deleted", "lead.restore")
-    @endpoint("Deleted leads (the recycle bin), newest first, for an administrator to restore",
-              response=LeadSchema, page=True, query=DELETED)
-    def leads_deleted_api():
-        rows, cursor, _query = _deleted_page()
-        leads.preload(rows)
-        return {"items": rows, "next_cursor": cursor}
-
     # ------------------------------------------------------------------ pages
-
-    @route(pages, "/leads/<int:record_id>/restore", "lead.restore", methods=["POST"])
-    def leads_restore(record_id):
-        services.restore_lead(_deleted_or_404(record_id), current_principal())
-        leads.commit()
-        flash(_("Restored."), "success")
-        return redirect(url_for("tenant.leads_detail", record_id=record_id))
-
-    @route(pages, "/leads/deleted", "lead.restore")
-    def leads_deleted():
-        try:
-            rows, cursor, query = _deleted_page()
-            total = DELETED.count(current_tenant.session, query)
-        except Invalid:
-            rows, cursor, total = [], None, 0
-        users = user_names(current_tenant.session, {lead.deleted_by for lead in rows})
-        return render_template("tenant/leads/deleted.html", rows=rows, next_cursor=cursor, total=total,
-                               users=users)
 
     def _act(record_id, action):
         try:

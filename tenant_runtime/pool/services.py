@@ -29,7 +29,7 @@ from sqlalchemy import (
 from common.errors import ApiError, Conflict, Invalid
 from common.timeutil import start_of_local_day_utc, to_local
 
-from ..core import history
+from ..core import history, moves
 from ..core.models import CrmChangeLog
 from ..customers.models import CrmCustomer
 from ..handovers.locks import locked, unlocked
@@ -224,12 +224,9 @@ def _move(session, customer, action, values, extra=(), in_pool=False):
     changes = [{"field": k, "old": history.plain(getattr(customer, k)), "new": history.plain(v)}
                for k, v in values.items() if k in ("owner_id", "status", "dept_id") and getattr(customer, k) != v]
     same = (C.owner_id.is_(None) & (C.status == "in_pool")) if in_pool else (C.owner_id == customer.owner_id)
-    moved = session.execute(update(C).where(C.id == customer.id, same).values(**values, updated_at=utcnow())
-                            .execution_options(synchronize_session=False)).rowcount
-    if moved != 1:
+    if not moves.move(session, customer, [same], values, action, changes + list(extra)):
         raise Conflict("not_in_pool" if in_pool else "changed", _("This customer has just been changed by someone "
                                                                   "else; reload and try again."))
-    history.record(session, customer, action, changes + list(extra))
 
 
 def _pool_row(session, customer_id):
