@@ -33,6 +33,9 @@ class TenantInfo:
 
 _cache: dict[str, tuple[float, TenantInfo | None]] = {}
 _lock = threading.Lock()
+_loading: dict = {}  # code -> the _Flight reading it from the control database now
+_generation = 0  # bumped by every invalidation: a lookup that began before one does not fill the cache
+CACHE_LIMIT = 10_000  # past this many entries the expired ones are dropped (unknown codes are cached too)
 
 
 def _load(code):
@@ -55,24 +58,65 @@ def _load(code):
                       target=target_for(ds) if provisioned and ds.enterprise_id == enterprise.id else None)
 
 
+class _Flight:
+    """The one control-database read in progress for a code; those who wait for it take its answer."""
+
+    __slots__ = ("answer", "done", "ok")
+
+    def __init__(self):
+        self.done, self.ok, self.answer = threading.Event(), False, None
+
+
 def lookup(code):
+    """The tenant ``code`` names (None: no such tenant), from the cache while its entry is fresh. When it is
+    not, one thread per process reads the control database and the others asking for the same code at the
+    same moment take its answer instead of each opening a control-database connection of their own (it is
+    no older than theirs would be: it was read while they asked)."""
     code = (code or "").strip().lower()
     if not code or len(code) > 40 or not code.isalnum():
         return None
     ttl = current_app.config.get("TENANT_CACHE_TTL", 5)
+    while True:
+        with _lock:
+            hit = _cache.get(code)
+            if hit and hit[0] > time.monotonic():
+                return hit[1]
+            flight = _loading.get(code)
+            if flight is None:
+                flight = _loading[code] = _Flight()
+                generation = _generation
+                break
+        if not flight.done.wait(current_app.config.get("CONTROL_DB_READ_TIMEOUT") or 20):
+            return _load(code)  # that read is stuck: ours answers (or fails) for this request alone
+        if flight.ok:
+            return flight.answer
+        # that read failed: the next one is ours (its error, if it fails too, is this request's answer)
+    try:
+        info = _load(code)
+        flight.answer, flight.ok = info, True
+        with _lock:
+            if generation == _generation:  # no change was announced while we read
+                if len(_cache) >= CACHE_LIMIT:
+                    _drop_expired_locked()
+                _cache[code] = (time.monotonic() + ttl, info)
+        return info
+    finally:
+        with _lock:
+            if _loading.get(code) is flight:
+                del _loading[code]
+        flight.done.set()
+
+
+def _drop_expired_locked():
     now = time.monotonic()
-    with _lock:
-        hit = _cache.get(code)
-        if hit and hit[0] > now:
-            return hit[1]
-    info = _load(code)
-    with _lock:
-        _cache[code] = (now + ttl, info)
-    return info
+    for code in [c for c, (expires, _info) in _cache.items() if expires <= now]:
+        del _cache[code]
 
 
 def invalidate(tenant_id=None):
+    global _generation
     with _lock:
+        _generation += 1
         if tenant_id is None:
             _cache.clear()
             return

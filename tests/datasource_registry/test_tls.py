@@ -332,3 +332,25 @@ def test_jobs_and_checks_follow_the_deployment_setting(app, tenant_factory, api_
     job = devops.get(f"/api/v1/jobs/{resp.json['job_id']}").json
     # refused before the login: a connection failure, told by its code (the driver's words stay in the log)
     assert job["status"] == "failed" and job["error_code"] == "unreachable"
+
+
+def test_the_control_database_shares_the_process_ssl_context(app):
+    """The control database's new connections (``CONTROL_DB_TLS``, ``preferred`` by default) take the process's
+    one SSL context, as tenant connections do: PyMySQL on its own builds one per connection (~25 ms of CPU,
+    paid again by every connection a busy worker opens)."""
+    from extensions import db
+
+    with app.app_context():
+        engine = db.engine
+        if engine.dialect.name != "mysql":
+            pytest.skip("the control database is SQLite here: no network, no TLS")
+        connections = []
+        for _ in range(2):
+            raw = engine.raw_connection()  # a fresh connection each: the first is still checked out
+            connections.append(raw)
+        try:
+            contexts = [raw.dbapi_connection.ctx for raw in connections]
+            assert contexts[0] is not None and all(ctx is TlsSetting("preferred").context() for ctx in contexts)
+        finally:
+            for raw in connections:
+                raw.close()
