@@ -12,9 +12,10 @@ bearer token comes from ``POST /t/<code>/api/v1/auth/token``.
 The baseline is a minimal Flask app with ONE SQLAlchemy engine on the SAME tenant database and account that
 keeps its connections (QueuePool, pool_size 5, no overflow, pool_pre_ping) and does what the routed app's
 token check and view do, with the same ORM models and serializer: bearer header parsed, tenant prefix of the
-token compared, ``sys_token`` selected by the SHA-256 of the token, revoked/expiry checked, ``last_used_at``
-written when older than ``TENANT_TOKEN_TOUCH_INTERVAL`` (so, like the routed app, almost never), ``sys_user``
-loaded by id (enabled checked), JSON from ``tenant_runtime.views.user_json`` plus the tenant's code and name
+token compared, the token with its user and the user's roles selected by the SHA-256 of the token in the
+routed app's own statement (``tenant_runtime.auth``: ``TOKEN_COLUMNS``, ``WITH_ROLES``), revoked/expiry
+checked, ``last_used_at`` written when older than ``TENANT_TOKEN_TOUCH_INTERVAL`` (so, like the routed app,
+almost never), the user's enabled flag checked, JSON from ``tenant_runtime.views.user_json`` plus the tenant's code and name
 (constants), committed only if it wrote, closed in teardown. What it does NOT do is everything that makes the
 app multi-tenant: path routing middleware, tenant resolution (the resolver cache; with
 ``TENANT_CACHE_TTL = 0`` also the ``Datasource`` lookup and password decryption), the pool registry, and the
@@ -117,6 +118,7 @@ def make_baseline_app(url, code, name, tenant_id, touch_interval=60.0):
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
+    from tenant_runtime.auth import TOKEN_COLUMNS, WITH_ROLES
     from tenant_runtime.models import SysToken, SysUser, utcnow
     from tenant_runtime.schemas import TenantUserSchema
 
@@ -138,15 +140,21 @@ def make_baseline_app(url, code, name, tenant_id, touch_interval=60.0):
         if raw.partition(".")[0] != str(tenant_id):
             return unauthorized()
         g.db = Session(bind=engine, expire_on_commit=False)
-        token = g.db.scalar(select(SysToken).where(SysToken.token_hash == hashlib.sha256(raw.encode()).hexdigest()))
+        # the routed app's one statement: the token, its user and the user's roles (with their departments)
+        found = g.db.execute(
+            select(SysToken, SysUser).join(SysUser, SysUser.id == SysToken.user_id)
+            .where(SysToken.token_hash == hashlib.sha256(raw.encode()).hexdigest())
+            .options(TOKEN_COLUMNS, *WITH_ROLES)).unique().first()
         now = utcnow()
-        if token is None or token.revoked_at is not None or token.expires_at <= now:
+        if found is None:
+            return unauthorized()
+        token, user = found
+        if token.revoked_at is not None or token.expires_at <= now:
             return unauthorized()
         if token.last_used_at is None or now - token.last_used_at >= interval:
             token.last_used_at = now
             g.wrote = True
-        user = g.db.get(SysUser, token.user_id)
-        if user is None or not user.is_enabled:
+        if not user.is_enabled:
             return unauthorized()
         g.user = user
         return None
