@@ -168,6 +168,13 @@ def run(args):
     try:
         dbs.create()
         setup_s = time.monotonic() - started
+        probe = admin_connection(server)
+        try:
+            with probe.cursor() as cur:
+                cur.execute("SELECT @@table_open_cache, @@table_definition_cache")
+                table_caches = cur.fetchone()
+        finally:
+            probe.close()
         # the app's registry (datasource_registry.registry.init_app) with its default settings
         registry = PoolRegistry(budget=args.budget, wait_timeout=args.wait_timeout, identity_check=_identity_check,
                                 connect_timeout=5, idle_timeout=60.0, tls_setting=TlsSetting(args.tls),
@@ -292,6 +299,9 @@ def run(args):
             f"targets min 1 / max 5, identity check on, TLS {args.tls}, load average "
             f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} at the end"),
             f"setup (create {args.tenants} databases): {setup_s:.1f} s",
+            (f"server table caches: table_open_cache {table_caches[0]}, table_definition_cache {table_caches[1]} "
+             f"(the run uses {2 * (args.tenants + args.fresh)} tables: a cold tenant's two tables are opened anew by "
+             f"the server when they no longer fit)"),
             f"round-robin requests: {total} in {rr_s:.1f} s ({total / rr_s:.0f} req/s)",
             f"warm requests (hot set of {len(hot)} tenants): {len(warm_latencies)}",
             f"total requests: {total + len(hot) + args.warm_requests + len(seq_warm) + len(seq_cold)}",
