@@ -34,7 +34,6 @@ from flask import (
     flash,
     redirect,
     request,
-    send_file,
     stream_with_context,
     url_for,
 )
@@ -246,7 +245,7 @@ def csv_response(export):
 
 def xlsx_response(export):
     """Written row by row to a temporary file (openpyxl's write-only workbook keeps no rows in memory), then
-    sent; the file is gone when the answer is closed."""
+    sent from it; the file is gone once sent, or when the answer is closed."""
     from openpyxl import Workbook
 
     book = Workbook(write_only=True)
@@ -266,11 +265,20 @@ def xlsx_response(export):
         out.close()
         raise
     export.record(rows)
-    resp = send_file(out, mimetype=CONTENT_TYPES["xlsx"], etag=False, max_age=0)
+    resp = Response(_read_and_close(out), content_type=CONTENT_TYPES["xlsx"], direct_passthrough=True,
+                    headers={"Content-Disposition": export.disposition(), "Cache-Control": "no-store"})
     resp.content_length = size
-    resp.headers["Content-Disposition"] = export.disposition()
-    resp.headers["Cache-Control"] = "no-store"
+    resp.call_on_close(out.close)  # a client gone before the end: the server closes the answer
     return resp
+
+
+def _read_and_close(fh, block=64 * 1024):
+    """The file's bytes, closing it (and so removing a temporary file) once they are all sent."""
+    try:
+        while data := fh.read(block):
+            yield data
+    finally:
+        fh.close()
 
 
 def respond(resource, args):
