@@ -343,3 +343,19 @@ def test_customer_rows_read_from_the_database_match_the_export_count(company):
         live = conn.execute(sa.text("SELECT COUNT(*) FROM crm_customer WHERE deleted_at IS NULL")).scalar()
     engine.dispose()
     assert len(exported(company.api("admin"))) == live
+
+
+def test_a_csv_streams_chunk_by_chunk_holding_its_tenant_only_while_it_streams(company, app, monkeypatch):
+    """One piece for the header, then one per chunk read; the request's tenant slot (the bulkhead) and
+    session are released before the body streams, the stream takes one of its own and gives it back."""
+    monkeypatch.setattr(export_module, "CHUNK_SIZE", 3)
+    bulkhead, tenant_id = app.extensions["tenant_bulkhead"], company.tenant.id
+    resp = company.api("admin").get("/customers/export?format=csv")  # the test client reads the first piece
+    assert resp.status_code == 200 and resp.is_streamed
+    assert bulkhead.in_use(tenant_id) == 1  # the stream's own: the request's was given back before it
+    pieces = list(resp.response)
+    first, rest = pieces[0], pieces[1:]
+    assert first.startswith(BOM) and first.decode("utf-8-sig").splitlines() == [",".join(ZH_HEADERS)]
+    resp.close()
+    assert [len(p.decode().splitlines()) for p in rest] == [3, 3, 2]  # 8 customers, 3 at a time
+    assert bulkhead.in_use(tenant_id) == 0
