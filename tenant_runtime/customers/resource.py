@@ -1,5 +1,7 @@
 """The customer, declared once: list, filters, views, form, JSON, permissions and scope."""
 
+import re
+
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import lazyload, selectinload
@@ -55,6 +57,13 @@ def _dept_options(session, principal):
 
 
 C = CrmCustomer
+MOBILE_E164 = re.compile(r"\+861[3-9]\d{9}")
+
+
+def _display_phone(phone):
+    """``display_phone`` (a mobile as its 11 digits), without parsing each of an export's 100,000 mobiles again:
+    a stored phone was validated when it was saved."""
+    return phone[3:] if phone and MOBILE_E164.fullmatch(phone) else display_phone(phone)
 
 
 class CustomerResource(Resource):
@@ -114,7 +123,7 @@ class CustomerResource(Resource):
     export_columns = (
         ExportColumn("customer_name", _l("Customer name")),
         ExportColumn("customer_type", _l("Customer type"), TYPE_LABELS),
-        ExportColumn(None, _l("Phone"), get=lambda c, _lk: display_phone(c.phone)),
+        ExportColumn(None, _l("Phone"), get=lambda c, _lk: _display_phone(c.phone)),
         ExportColumn("tax_id", _l("Unified social credit code")),
         ExportColumn("industry", _l("Industry"), INDUSTRY_LABELS),
         ExportColumn("scale", _l("Company size"), SCALE_LABELS),

@@ -23,6 +23,7 @@ The tenant database keeps no activity trail beyond per-record change history, so
 import csv
 import io
 import json
+import re
 import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -38,6 +39,9 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from werkzeug.datastructures import MultiDict
 
 from common.apidoc import endpoint
@@ -72,15 +76,18 @@ class ExportColumn:
     labels: dict | None = None
     get: object = None
 
-    def value(self, row, lookups):
+    def value(self, row, lookups, labels=None):
+        """The row's value; a code as its label from ``labels`` (``self.labels`` as text, made once per
+        export: a lazy label is translated again each time it is read)."""
         if self.get is not None:
             value = self.get(row, lookups)
         else:
             value = row
             for part in self.key.split("."):
                 value = getattr(value, part, None) if value is not None else None
-        if self.labels is not None and value is not None:
-            value = self.labels.get(value, value)
+        if value is not None and self.labels is not None:
+            labels = labels if labels is not None else self.labels
+            value = labels.get(value, value)
         return value
 
 
@@ -94,7 +101,7 @@ def neutralised(text):
 
 def plain(value):
     """A column's value as the reader reads it: text, a local naive time, a date, or None."""
-    if value is None or value == "":
+    if value is None or isinstance(value, str) and not value:
         return None
     if isinstance(value, datetime):
         return to_local(value).replace(tzinfo=None)
@@ -117,9 +124,6 @@ def csv_cell(value):
 
 
 def xlsx_cell(sheet, value):
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
     value = plain(value)
     if isinstance(value, str):
         # control characters an xlsx cannot hold (a pasted remark) would fail the whole file
@@ -148,6 +152,7 @@ class Export:
     params: object
     query: object
     view: str | None
+    total: int  # the rows counted when the export was asked for
 
     @property
     def headers(self):
@@ -156,11 +161,13 @@ class Export:
     def chunks(self):
         """Rows as lists of values, one list per chunk of rows read."""
         r = self.resource
+        columns = [(col, {k: str(v) for k, v in col.labels.items()} if col.labels else None)
+                   for col in r.export_columns]
         branches = list_branches(r, self.principal, self.view, self.params)
         for rows in r.listing.chunks(current_tenant.session, self.query, self.params, branches=branches,
                                      size=CHUNK_SIZE):
             lookups = r.export_lookups(rows)
-            yield [[col.value(row, lookups) for col in r.export_columns] for row in rows]
+            yield [[col.value(row, lookups, labels) for col, labels in columns] for row in rows]
 
     def file_name(self):
         """``客户_20261130_1405.csv`` and its ASCII fallback ``customers_20261130_1405.csv`` (local time)."""
@@ -171,13 +178,14 @@ class Export:
         name, fallback = self.file_name()
         return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
-    def record(self, rows):
-        """Who exported what (no personal data: the search text is left out, filters are codes and ids)."""
+    def record(self):
+        """Who exported what, when it is asked for (a download broken off is recorded too). No personal data:
+        the search text is left out, filters are codes and ids."""
         filters = {k: (["…"] if k == "q" else v) for k, v in self.params.active.items()}
         if self.view:
             filters["view"] = [self.view]
         current_app.logger.info("export: tenant %s user %s exported %d %s as %s, filters %s",
-                                current_tenant.tenant_id, self.principal.user_id, rows, self.resource.name,
+                                current_tenant.tenant_id, self.principal.user_id, self.total, self.resource.name,
                                 self.format, json.dumps(filters, ensure_ascii=False, sort_keys=True))
 
 
@@ -202,7 +210,7 @@ def prepare(resource, args, principal):
         raise ApiError(422, "export_too_large", _(
             "More than %(cap)s records match, more than one export may hold. Narrow the filters (a department, an "
             "owner, a date range) and export again.", cap=f"{cap:,}"), extra={"max_rows": cap})
-    return Export(resource, principal, fmt, params, query, view)
+    return Export(resource, principal, fmt, params, query, view, total)
 
 
 def tenant_stream(pieces):
@@ -230,14 +238,11 @@ def csv_response(export):
         writer = csv.writer(buf)
         writer.writerow(export.headers)
         yield ("\ufeff" + buf.getvalue()).encode("utf-8")
-        rows = 0
         for chunk in export.chunks():
             buf.seek(0)
             buf.truncate()
             writer.writerows([csv_cell(v) for v in values] for values in chunk)
-            rows += len(chunk)
             yield buf.getvalue().encode("utf-8")
-        export.record(rows)
 
     return Response(tenant_stream(pieces), content_type=CONTENT_TYPES["csv"],
                     headers={"Content-Disposition": export.disposition(), "Cache-Control": "no-store"})
@@ -246,16 +251,13 @@ def csv_response(export):
 def xlsx_response(export):
     """Written row by row to a temporary file (openpyxl's write-only workbook keeps no rows in memory), then
     sent from it; the file is gone once sent, or when the answer is closed."""
-    from openpyxl import Workbook
-
     book = Workbook(write_only=True)
-    sheet = book.create_sheet(title=str(export.resource.label_plural)[:31])
+    # a sheet name has at most 31 characters and no backslash, / ? * [ ] or :
+    sheet = book.create_sheet(title=re.sub(r"[\\/?*\[\]:]", " ", str(export.resource.label_plural))[:31])
     sheet.append(export.headers)
-    rows = 0
     for chunk in export.chunks():
         for values in chunk:
             sheet.append([xlsx_cell(sheet, v) for v in values])
-        rows += len(chunk)
     out = tempfile.TemporaryFile(suffix=".xlsx")  # noqa: SIM115 - the answer closes it once sent
     try:
         book.save(out)
@@ -264,7 +266,6 @@ def xlsx_response(export):
     except BaseException:
         out.close()
         raise
-    export.record(rows)
     resp = Response(_read_and_close(out), content_type=CONTENT_TYPES["xlsx"], direct_passthrough=True,
                     headers={"Content-Disposition": export.disposition(), "Cache-Control": "no-store"})
     resp.content_length = size
@@ -283,6 +284,7 @@ def _read_and_close(fh, block=64 * 1024):
 
 def respond(resource, args):
     export = prepare(resource, args, current_principal())
+    export.record()
     return csv_response(export) if export.format == "csv" else xlsx_response(export)
 
 
