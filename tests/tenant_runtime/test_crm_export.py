@@ -359,3 +359,16 @@ def test_a_csv_streams_chunk_by_chunk_holding_its_tenant_only_while_it_streams(c
     resp.close()
     assert [len(p.decode().splitlines()) for p in rest] == [3, 3, 2]  # 8 customers, 3 at a time
     assert bulkhead.in_use(tenant_id) == 0
+
+
+def test_control_characters_do_not_break_the_excel_file(company):
+    """A remark with characters an xlsx cannot hold (written by an older import, say) loses just those."""
+    engine = company.tenant.engine()
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE crm_customer SET remark = :r WHERE id = :i"),
+                     {"r": "付款\x01正常\x0b", "i": company.ids["mgr客户0号有限公司"]})
+    engine.dispose()
+    resp = fetch(company.api("admin"), "/customers/export?format=xlsx")
+    assert resp.status_code == 200
+    cells = {r[0]: r[-1] for r in load_workbook(io.BytesIO(resp.data)).active.iter_rows(min_row=2, values_only=True)}
+    assert cells["mgr客户0号有限公司"] == "付款正常"
