@@ -128,6 +128,9 @@ class Config:
     CRM_SCHEDULE_ATTEMPTS = _int("CRM_SCHEDULE_ATTEMPTS", 3)
     CRM_TASKS = os.environ.get("CRM_TASKS", "")  # comma-separated task names to run; empty: every declared task
     CRM_TASK_MODULES = os.environ.get("CRM_TASK_MODULES", "")  # extra modules declaring tasks, imported before a run
+    # An export (tenant_runtime/io/export.py) of more rows than this is refused with 422 (narrow the filters): the
+    # rows are counted up to this many plus one, never all of them.
+    CRM_EXPORT_MAX_ROWS = _int("CRM_EXPORT_MAX_ROWS", 100000)
     TENANT_CACHE_TTL = float(os.environ.get("TENANT_CACHE_TTL", "5"))  # seconds a tenant lookup is reused
     # A tenant pool keeps min connections when idle and opens up to max under load; connections idle this
     # many seconds are closed again down to min (HikariCP's idleTimeout; 0 keeps them until evicted).

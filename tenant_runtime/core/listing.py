@@ -8,7 +8,7 @@ row's (key, value, id): a deep page costs what the first page costs. NULLs sort 
 import base64
 import binascii
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
@@ -341,22 +341,36 @@ class ListSpec:
                                                         merged.c.id, params.descending)).limit(limit).subquery()
         return query.join(ids, ids.c.id == id_col)
 
-    def count(self, session, query, branches=None):
-        """How many rows match, counted up to COUNT_CAP + 1 (the page shows "10000+"). With ``branches``
-        (a ``Branches``, see ``page``) the capped counts of one branch after the other, each through its own
-        index, until they pass the cap."""
+    def count(self, session, query, branches=None, cap=None):
+        """How many rows match, counted up to ``cap`` + 1 (default COUNT_CAP: the page shows "10000+"). With
+        ``branches`` (a ``Branches``, see ``page``) the capped counts of one branch after the other, each
+        through its own index, until they pass the cap."""
+        cap = COUNT_CAP if cap is None else cap
         if not branches:
-            return self._capped_count(session, query)
+            return self._capped_count(session, query, cap)
         total = 0
         for branch in branches.conditions:
-            total += self._capped_count(session, branches.query.where(branch))
-            if total > COUNT_CAP:
-                return COUNT_CAP + 1
+            total += self._capped_count(session, branches.query.where(branch), cap)
+            if total > cap:
+                return cap + 1
         return total
 
-    def _capped_count(self, session, query):
-        capped = query.with_only_columns(self.id_column).order_by(None).limit(COUNT_CAP + 1).subquery()
+    def _capped_count(self, session, query, cap):
+        capped = query.with_only_columns(self.id_column).order_by(None).limit(cap + 1).subquery()
         return session.scalar(select(func.count()).select_from(capped))
+
+    def chunks(self, session, query, params, branches=None, size=1000):
+        """Every row of ``query`` in the list's order, ``size`` rows at a time: keyset pages read one after
+        the other (as ``page`` reads them), so an export of a million rows holds one chunk at a time."""
+        key = self.sorts[params.sort]
+        params = replace(params, cursor=None, limit=size)
+        while True:
+            rows, more = self.page(session, query, params, branches=branches)
+            if rows:
+                yield rows
+            if not more:
+                return
+            params = replace(params, cursor=(getattr(rows[-1], key.column.key), rows[-1].id))
 
     def _after(self, key, descending, cursor):
         value, last_id = cursor

@@ -82,6 +82,8 @@ class Resource:
     form_template = "tenant/crud/form.html"
     unique_fields = {}  # constraint name or "table.column" -> form field, for 409 duplicate
     actions = ("list", "create", "detail", "edit", "delete")
+    # io.export.ExportColumn: declared, the list gets an export (CSV, Excel) under <module>.export
+    export_columns = ()
 
     # ------------------------------------------------------------------ queries
 
@@ -133,6 +135,12 @@ class Resource:
 
     def preload(self, rows):
         """Load what the list shows for all rows at once (owners, departments)."""
+
+    def export_lookups(self, rows):
+        """What the export's columns read beyond the rows, for one chunk of them: what the list loads
+        (``preload``) and a dict the columns' getters receive (override to add, e.g. names of creators)."""
+        self.preload(rows)
+        return {}
 
     def form_kwargs(self):
         """What the form needs beyond its input, e.g. choices that depend on the user (override)."""
@@ -373,6 +381,10 @@ def register(resource, pages, api):
         _route(api, f"/{r.name}/deleted", r, "deleted", _api_deleted(r), api=True)
         _route(pages, f"/{r.name}/<int:record_id>/restore", r, "restore", _page_restore(r), methods=["POST"])
         _route(api, f"/{r.name}/<int:record_id>/restore", r, "restore", _api_restore(r), methods=["POST"], api=True)
+    if r.export_columns:
+        from ..io import export
+
+        export.register(r, pages, api)
 
 
 def _route(blueprint, rule, resource, action, view, methods=("GET",), api=False):
@@ -411,12 +423,18 @@ def _declaration(r, action):
     raise ValueError(action)
 
 
-def list_rows(resource, args, principal, default_limit=None):
-    """Parse a list's parameters, apply scope, view, filters and sort: one page and its next cursor."""
+def filtered_query(resource, args, principal, default_limit=None):
+    """Parse a list's parameters and apply scope, view and filters: the parameters and the query (unsorted)
+    that the list pages through and the export reads whole."""
     from .listing import DEFAULT_LIMIT
 
     params = resource.listing.parse(args, default_limit or DEFAULT_LIMIT)
-    query = resource.listing.where(resource.visible_query(principal, args.get("view")), params)
+    return params, resource.listing.where(resource.visible_query(principal, args.get("view")), params)
+
+
+def list_rows(resource, args, principal, default_limit=None):
+    """Parse a list's parameters, apply scope, view, filters and sort: one page and its next cursor."""
+    params, query = filtered_query(resource, args, principal, default_limit)
     rows, cursor = resource.listing.page(current_tenant.session, query, params,
                                          branches=list_branches(resource, principal, args.get("view"), params))
     resource.preload(rows)
@@ -627,4 +645,4 @@ def _page_restore(r):
     return view
 
 
-__all__ = ["REGISTERED", "Resource", "deleted_rows", "duplicate_field", "history_of", "history_rows", "list_rows", "register"]
+__all__ = ["REGISTERED", "Resource", "deleted_rows", "duplicate_field", "filtered_query", "history_of", "history_rows", "list_rows", "register"]

@@ -1,10 +1,15 @@
 """The customer, declared once: list, filters, views, form, JSON, permissions and scope."""
 
+import re
+
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import lazyload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
+
+from common.regions import city_name, province_name
+from common.validators import display_phone
 
 from ..context import current_tenant
 from ..core.columns import Column
@@ -17,14 +22,18 @@ from ..core.listing import (
     Ref,
     SortKey,
 )
+from ..core.lookups import user_names
 from ..core.resource import Resource
 from ..core.sections import sections_for
+from ..io.export import ExportColumn
 from ..models import SysDept, SysUser
 from . import services
 from .forms import (
     DEAL_STATUS_LABELS,
+    INDUSTRY_LABELS,
     LABELS,
     LEVEL_LABELS,
+    SCALE_LABELS,
     SOURCE_LABELS,
     STATUS_LABELS,
     TYPE_LABELS,
@@ -48,6 +57,13 @@ def _dept_options(session, principal):
 
 
 C = CrmCustomer
+MOBILE_E164 = re.compile(r"\+861[3-9]\d{9}")
+
+
+def _display_phone(phone):
+    """``display_phone`` (a mobile as its 11 digits), without parsing each of an export's 100,000 mobiles again:
+    a stored phone was validated when it was saved."""
+    return phone[3:] if phone and MOBILE_E164.fullmatch(phone) else display_phone(phone)
 
 
 class CustomerResource(Resource):
@@ -103,6 +119,30 @@ class CustomerResource(Resource):
         Column("next_follow_up_at", _l("Next follow-up"), "time", sort="next_follow_up"),
         Column("tag_names", _l("Tags"), "tags"),
     )
+    # 导出: every field of the list and the profile a sales team works with in Excel, as the page shows it
+    export_columns = (
+        ExportColumn("customer_name", _l("Customer name")),
+        ExportColumn("customer_type", _l("Customer type"), TYPE_LABELS),
+        ExportColumn(None, _l("Phone"), get=lambda c, _lk: _display_phone(c.phone)),
+        ExportColumn("tax_id", _l("Unified social credit code")),
+        ExportColumn("industry", _l("Industry"), INDUSTRY_LABELS),
+        ExportColumn("scale", _l("Company size"), SCALE_LABELS),
+        ExportColumn(None, _l("Province"), get=lambda c, _lk: province_name(c.province_code) if c.province_code else None),
+        ExportColumn(None, _l("City"), get=lambda c, _lk: city_name(c.province_code, c.city_code) if c.city_code else None),
+        ExportColumn("address", _l("Address")),
+        ExportColumn("level", _l("Level"), LEVEL_LABELS),
+        ExportColumn("status", _l("Status"), STATUS_LABELS),
+        ExportColumn("deal_status", _l("Deal status"), DEAL_STATUS_LABELS),
+        ExportColumn("source", _l("Source"), SOURCE_LABELS),
+        ExportColumn("owner.full_name", _l("Owner")),
+        ExportColumn("dept.dept_name", _l("Department")),
+        ExportColumn("tag_names", _l("Tags")),
+        ExportColumn("last_follow_up_at", _l("Last follow-up")),
+        ExportColumn("next_follow_up_at", _l("Next follow-up")),
+        ExportColumn(None, _l("Created by"), get=lambda c, lookups: lookups["users"].get(c.created_by)),
+        ExportColumn("created_at", _l("Created")),
+        ExportColumn("remark", _l("Remark")),
+    )
 
     def views(self, principal):
         views = {"mine": (_l("My customers"), lambda q: q.where(C.owner_id == principal.user_id))}
@@ -141,6 +181,10 @@ class CustomerResource(Resource):
 
     def base_query(self):
         return super().base_query().options(selectinload(C.tags))
+
+    def export_lookups(self, rows):
+        self.preload(rows)
+        return {"users": user_names(current_tenant.session, {c.created_by for c in rows})}
 
     def form_kwargs(self):
         from ..core.scope import current_principal
