@@ -23,9 +23,12 @@ Plain PyMySQL: no Flask, no SQLAlchemy.
 
 from __future__ import annotations
 
+import struct
+
 from pymysql import err
 from pymysql.charset import charset_by_name
 from pymysql.connections import Connection
+from pymysql.connections import MAX_PACKET_LEN
 from pymysql.constants import COMMAND
 
 __all__ = ["TenantConnection"]
@@ -62,9 +65,10 @@ class TenantConnection(Connection):
         encoding = charset_by_name(charset).encoding
         names = f"{charset} COLLATE {collation}" if collation else charset
         self._setup_sql = f"SET NAMES {names}, autocommit = {int(self._wanted_autocommit)}"
-        self._execute_command(COMMAND.COM_QUERY, self._setup_sql)
+        commands = [(COMMAND.COM_QUERY, self._setup_sql)]
         if self._probe_sql:
-            self._execute_command(COMMAND.COM_QUERY, self._probe_sql)  # pipelined behind the SET
+            commands.append((COMMAND.COM_QUERY, self._probe_sql))  # pipelined behind the SET
+        self._send_pipelined(commands)
         self._read_ok_packet()  # the SET's answer; an error raises and PyMySQL closes the connection
         self.charset, self.encoding, self.collation = charset, encoding, collation
         if self._probe_sql:
@@ -83,11 +87,10 @@ class TenantConnection(Connection):
         if self._sock is None or self._setup_sql is None:
             raise err.InterfaceError(0, "not connected")
         self.probe_rows = self.probe_error = None
-        self._execute_command(COM_RESET_CONNECTION, b"")
-        self._execute_command(COMMAND.COM_INIT_DB, database)
-        self._execute_command(COMMAND.COM_QUERY, self._setup_sql)
+        commands = [(COM_RESET_CONNECTION, b""), (COMMAND.COM_INIT_DB, database), (COMMAND.COM_QUERY, self._setup_sql)]
         if self._probe_sql:
-            self._execute_command(COMMAND.COM_QUERY, self._probe_sql)
+            commands.append((COMMAND.COM_QUERY, self._probe_sql))
+        self._send_pipelined(commands)
         for _ in range(3):  # reset, database, set-up: each answers OK, its packets numbered from 1
             self._next_seq_id = 1
             self._read_ok_packet()
@@ -99,3 +102,21 @@ class TenantConnection(Connection):
                 self.probe_rows = self._result.rows
             except err.MySQLError as exc:
                 self.probe_error = exc
+
+    def _send_pipelined(self, commands) -> None:
+        """Send ``(command, argument)`` pairs as one write (one system call, one segment for the server to
+        read): what ``_execute_command`` sends for each, one after the other. Small commands only."""
+        if not self._sock:
+            raise err.InterfaceError(0, "")
+        if self._result is not None:
+            if self._result.unbuffered_active or self._result.has_next:
+                raise err.InterfaceError(0, "a result is still being read")
+            self._result = None
+        packets = []
+        for command, argument in commands:
+            data = argument.encode(self.encoding) if isinstance(argument, str) else argument
+            if len(data) + 1 >= MAX_PACKET_LEN:
+                raise err.ProgrammingError(0, "command too long to pipeline")
+            packets.append(struct.pack("<iB", len(data) + 1, command) + data)  # length, sequence 0, command
+        self._write_bytes(b"".join(packets))
+        self._next_seq_id = 1

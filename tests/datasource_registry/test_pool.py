@@ -888,14 +888,21 @@ def statements(monkeypatch):
     """Every command PyMySQL sends, as (id of the DBAPI connection, SQL)."""
     from pymysql.connections import Connection
 
+    from datasource_registry.mysql_connection import TenantConnection
+
     sent = []
-    send = Connection._execute_command
+    send, pipelined = Connection._execute_command, TenantConnection._send_pipelined
 
     def spy(self, command, sql):
         sent.append((id(self), sql.decode() if isinstance(sql, bytes) else sql))
         return send(self, command, sql)
 
+    def pipelined_spy(self, commands):  # the session set-up's commands, sent in one write
+        sent.extend((id(self), sql.decode() if isinstance(sql, bytes) else sql) for _command, sql in commands)
+        return pipelined(self, commands)
+
     monkeypatch.setattr(Connection, "_execute_command", spy)
+    monkeypatch.setattr(TenantConnection, "_send_pipelined", pipelined_spy)
     return sent
 
 
@@ -947,12 +954,20 @@ def test_the_identity_query_shares_the_session_set_up_round_trip_and_still_fails
 
     from datasource_registry.registry import _identity_check
 
+    from datasource_registry.mysql_connection import TenantConnection
+
     events = []  # ("send", connection id, SQL) and ("read", connection id), in order
-    send, read = Connection._execute_command, Connection._read_packet
+    send, read, pipelined = Connection._execute_command, Connection._read_packet, TenantConnection._send_pipelined
 
     def send_spy(self, command, sql):
         events.append(("send", id(self), sql.decode() if isinstance(sql, bytes) else sql))
         return send(self, command, sql)
+
+    def pipelined_spy(self, commands):
+        events.extend(("send", id(self), sql.decode() if isinstance(sql, bytes) else sql) for _command, sql in commands)
+        return pipelined(self, commands)
+
+    monkeypatch.setattr(TenantConnection, "_send_pipelined", pipelined_spy)
 
     def read_spy(self, *args, **kwargs):
         events.append(("read", id(self)))
