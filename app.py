@@ -1,6 +1,7 @@
 """Application factory."""
 
 import os
+import weakref
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -22,11 +23,31 @@ from datasource_registry.tls import install as install_tls
 from extensions import babel, csrf, db, limiter, login_manager, migrate
 
 
+class PlatformFlask(Flask):
+    """Flask that remembers, per function, what ``ensure_sync`` answered: Flask asks it (through
+    ``inspect.iscoroutinefunction``) of every hook, preprocessor and view on every request, and the answer
+    for a function never changes. Functions are held weakly, so bound methods made per call do not pile up."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._sync = weakref.WeakKeyDictionary()
+
+    def ensure_sync(self, func):
+        try:
+            return self._sync[func]
+        except KeyError:
+            pass
+        except TypeError:  # neither hashable nor weakly referable: ask every time
+            return super().ensure_sync(func)
+        sync = self._sync[func] = super().ensure_sync(func)
+        return sync
+
+
 def create_app(config_object=None):
     config_object = config_object or config_from_env()
     if hasattr(config_object, "check"):
         config_object.check()
-    app = Flask(__name__, instance_path=config_object.INSTANCE_PATH, template_folder="templates",
+    app = PlatformFlask(__name__, instance_path=config_object.INSTANCE_PATH, template_folder="templates",
                 static_folder="platform_admin/static", static_url_path="/static")
     app.config.from_object(config_object)
     app.session_interface = CookieSessionInterface()  # no cookie, no serializer to build
