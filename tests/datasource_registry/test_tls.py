@@ -25,6 +25,7 @@ from pymysql.constants import CLIENT
 
 from datasource_registry.pool import PoolRegistry, Target
 from datasource_registry.tls import TlsSetting
+from tests.conftest import BACKENDS
 
 SERVER_URL = sa.engine.make_url(os.environ.get("TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306"))
 SECRET = "Tenant#Pw1x-secret"
@@ -334,6 +335,7 @@ def test_jobs_and_checks_follow_the_deployment_setting(app, tenant_factory, api_
     assert job["status"] == "failed" and job["error_code"] == "unreachable"
 
 
+@pytest.mark.parametrize("app", [b for b in BACKENDS if b == "mysql"], indirect=True)  # SQLite: no network
 def test_the_control_database_shares_the_process_ssl_context(app):
     """The control database's new connections (``CONTROL_DB_TLS``, ``preferred`` by default) take the process's
     one SSL context, as tenant connections do: PyMySQL on its own builds one per connection (~25 ms of CPU,
@@ -342,8 +344,7 @@ def test_the_control_database_shares_the_process_ssl_context(app):
 
     with app.app_context():
         engine = db.engine
-        if engine.dialect.name != "mysql":
-            pytest.skip("the control database is SQLite here: no network, no TLS")
+        assert engine.dialect.name == "mysql"
         connections = []
         for _ in range(2):
             raw = engine.raw_connection()  # a fresh connection each: the first is still checked out
