@@ -131,6 +131,10 @@ class Config:
     # An export (tenant_runtime/io/export.py) of more rows than this is refused with 422 (narrow the filters): the
     # rows are counted up to this many plus one, never all of them.
     CRM_EXPORT_MAX_ROWS = _int("CRM_EXPORT_MAX_ROWS", 100000)
+    # Exports one tenant may have in progress per process: an export holds a request thread (and one of the tenant's
+    # TENANT_REQUEST_LIMIT slots) for as long as it reads; more are answered 429 export_busy, so a tenant's exports
+    # never take all of its capacity from its other users.
+    CRM_EXPORTS_PER_TENANT = _int("CRM_EXPORTS_PER_TENANT", 1)
     TENANT_CACHE_TTL = float(os.environ.get("TENANT_CACHE_TTL", "5"))  # seconds a tenant lookup is reused
     # A tenant pool keeps min connections when idle and opens up to max under load; connections idle this
     # many seconds are closed again down to min (HikariCP's idleTimeout; 0 keeps them until evicted).

@@ -284,8 +284,34 @@ def _read_and_close(fh, block=64 * 1024):
 
 def respond(resource, args):
     export = prepare(resource, args, current_principal())
-    export.record()
-    return csv_response(export) if export.format == "csv" else xlsx_response(export)
+    release = _export_slot()
+    try:
+        export.record()
+        resp = csv_response(export) if export.format == "csv" else xlsx_response(export)
+    except BaseException:
+        release()
+        raise
+    if resp.is_streamed and export.format == "csv":
+        resp.call_on_close(release)  # the CSV is read while it streams: the slot is held until the answer closes
+    else:
+        release()  # the Excel file is written: sending it reads nothing more
+    return resp
+
+
+def _export_slot():
+    """One of the tenant's export slots in this process (``CRM_EXPORTS_PER_TENANT``), or 429 ``export_busy``;
+    returns the function that gives it back (once, however often it is called)."""
+    bulkhead, tenant_id = current_app.extensions["export_bulkhead"], current_tenant.tenant_id
+    if not bulkhead.try_enter(tenant_id, current_app.config.get("CRM_EXPORTS_PER_TENANT", 1)):
+        raise ApiError(429, "export_busy", _("Another export of your company is being prepared. Try again when it "
+                                             "has finished."))
+    held = [True]
+
+    def release():
+        if held and held.pop():
+            bulkhead.leave(tenant_id)
+
+    return release
 
 
 # ---------------------------------------------------------------------- routes
@@ -311,9 +337,10 @@ def register(resource, pages, api):
     name = f"{r.slug}_export"
     summary = (f"Export {str(r.label_plural).lower()} as CSV (UTF-8 with a BOM, streamed) or Excel: the list's "
                "filters, search, view and sort, within the user's data scope")
-    declared = endpoint(summary, files=tuple(CONTENT_TYPES.values()), query=ExportQuery(r.listing), errors=(422,),
+    declared = endpoint(summary, files=tuple(CONTENT_TYPES.values()), query=ExportQuery(r.listing), errors=(422, 429),
                         description="format: csv (default) or xlsx. More rows than the tenant's export limit: 422 "
-                                    "export_too_large (narrow the filters).")(api_view)
+                                    "export_too_large (narrow the filters). Another export of the company still "
+                                    "in progress: 429 export_busy.")(api_view)
     api.add_url_rule(f"/{r.name}/export", endpoint=name, view_func=declared)
     pages.add_url_rule(f"/{r.name}/export", endpoint=name, view_func=page_view)
     requires(f"{api.name}.{name}", permission)

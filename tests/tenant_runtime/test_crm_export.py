@@ -372,3 +372,24 @@ def test_control_characters_do_not_break_the_excel_file(company):
     assert resp.status_code == 200
     cells = {r[0]: r[-1] for r in load_workbook(io.BytesIO(resp.data)).active.iter_rows(min_row=2, values_only=True)}
     assert cells["mgr客户0号有限公司"] == "付款正常"
+
+
+def test_one_export_at_a_time_per_company_so_its_other_users_keep_working(company, app, tenants, monkeypatch):
+    """An export holds a request thread for as long as it reads: while one of the company's exports streams,
+    another is refused at once with 429 ``export_busy`` (the page says so on the list), its other requests are
+    served, another company's export is not held up, and once the first answer is closed the next one runs."""
+    monkeypatch.setattr(export_module, "CHUNK_SIZE", 2)
+    slots, tenant_id = app.extensions["export_bulkhead"], company.tenant.id
+    first = company.api("admin").get("/customers/export?format=csv")  # streaming: only its first piece is read
+    assert first.status_code == 200 and first.is_streamed
+    busy = company.api("mgr").get("/customers/export?format=xlsx")
+    assert busy.status_code == 429 and busy.json["error"]["code"] == "export_busy"
+    assert company.api("mgr").get("/customers").status_code == 200  # the list still answers
+    page = page_client(app, company.tenant, "mgr").get(f"/t/{company.tenant.code}/customers/export?format=csv",
+                                                         follow_redirects=True)
+    assert page.status_code == 200 and "另一个导出" in page.text
+    assert fetch(tenant_api(app, tenants[1]), "/customers/export?format=csv").status_code == 200  # its own slot
+    first.close()
+    assert slots.in_use(tenant_id) == 0
+    assert fetch(company.api("mgr"), "/customers/export?format=xlsx").status_code == 200
+    assert slots.in_use(tenant_id) == 0  # an Excel file holds none once it is written
