@@ -129,7 +129,9 @@ def _database_down(exc):
         current_app.logger.info("lost a race on %s: %s", request.path, exc.orig)
         return _tenant_error(TenantError(409, "concurrent_change", _(
             "Someone else changed this at the same moment, so nothing was saved. Reload and try again.")))
-    current_app.logger.warning("tenant database error on %s: %s", request.path, type(exc).__name__)
+    code = getattr(getattr(exc, "orig", None), "args", (None,))[:1]  # the driver's error number, never its text
+    current_app.logger.warning("tenant database error on %s: %s %s", request.path, type(exc).__name__,
+                               code[0] if code else "")
     return _tenant_error(TenantError(503, "tenant_unavailable", _("This company's database is not available right now.")))
 
 

@@ -95,6 +95,31 @@ def test_phone_is_unique_among_leads_409_naming_the_phone(admin):
     assert moved.status_code == 409 and "phone" in moved.json["error"]["fields"]
 
 
+def test_concurrent_creates_without_the_default_pool_make_it_once_and_all_succeed(app, tenants, monkeypatch):
+    """公共线索池 was removed (or the tenant never had it): the first leads created at the same moment all need
+    it. It is made once, every create succeeds, none loses its transaction to another's insert of the pool."""
+    monkeypatch.setattr(app.extensions["pool_registry"], "wait_timeout", 60.0)
+    monkeypatch.setitem(app.config, "TENANT_REQUEST_LIMIT", 50)
+    tenant = tenants[0]
+    sql(tenant, "DELETE FROM crm_lead_pool")
+    clients = [tenant_api(app, tenant) for _ in range(5)]
+    barrier, results = threading.Barrier(50), []
+
+    def create(i):
+        barrier.wait()
+        resp = clients[i % 5].post("/leads", json=lead_body(phone=f"1390000{i:04d}"))
+        results.append((resp.status_code, resp.json))
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(50)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert sorted(code for code, _ in results) == [201] * 50, [body for code, body in results if code != 201][:3]
+    assert sql(tenant, "SELECT COUNT(*) FROM crm_lead_pool")[0][0] == 1
+    assert {body["pool"]["name"] for _code, body in results} == {"公共线索池"}
+
+
 def test_fifty_concurrent_creates_with_one_phone_give_one_201(app, tenants, monkeypatch):
     monkeypatch.setattr(app.extensions["pool_registry"], "wait_timeout", 60.0)
     monkeypatch.setitem(app.config, "TENANT_REQUEST_LIMIT", 50)
