@@ -51,3 +51,27 @@ def browser_page(live_server):
             expect.set_options(timeout=5_000)
             context.close()
             browser.close()
+
+
+@pytest.fixture
+def screenshots(app, browser_page):
+    """``screenshots(prefix)``: ``shot(name)`` saves a full-page screenshot of the page as
+    test-artifacts/screenshots/<backend>/<prefix>-<name>.png."""
+    folder = SCREENSHOTS / app.config["DB_BACKEND"]
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def named(prefix):
+        def shot(name):
+            browser_page.screenshot(path=str(folder / f"{prefix}-{name}.png"), full_page=True)
+        return shot
+
+    return named
+
+
+def crm_sign_in(page, crm, username, password):
+    """Sign in on a company's CRM login page (``crm``: ``<server>/t/<code>``) and land on its workspace."""
+    page.goto(f"{crm}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.press("input[name=password]", "Enter")
+    expect(page).to_have_url(f"{crm}/")

@@ -9,29 +9,21 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import SCREENSHOTS
+from tests.e2e.conftest import crm_sign_in
 
 pytestmark = pytest.mark.browser
 
 CHOSEN = "Sales-Pass-2026"
 
 
-def test_a_sales_team_works_in_the_crm(app, browser_page, live_server, tenants):
+def test_a_sales_team_works_in_the_crm(app, browser_page, live_server, tenants, screenshots):
     page, base = browser_page, live_server
     tenant = tenants[0]
     crm = f"{base}/t/{tenant.code}"
-    folder = SCREENSHOTS / app.config["DB_BACKEND"]
-    folder.mkdir(parents=True, exist_ok=True)
-
-    def shot(name):
-        page.screenshot(path=str(folder / f"crm-{name}.png"), full_page=True)
+    shot = screenshots("crm")
 
     def sign_in(username, password):
-        page.goto(f"{crm}/login")
-        page.fill("input[name=username]", username)
-        page.fill("input[name=password]", password)
-        page.press("input[name=password]", "Enter")
-        expect(page).to_have_url(f"{crm}/")
+        crm_sign_in(page, crm, username, password)
 
     def sign_out():
         page.click("text=退出登录")

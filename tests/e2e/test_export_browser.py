@@ -9,29 +9,22 @@ import pytest
 from openpyxl import load_workbook
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import SCREENSHOTS
+from tests.e2e.conftest import crm_sign_in
 from tests.tenant_runtime.crm import PASSWORD, add_dept, add_user, customer_body, tenant_api
 
 pytestmark = pytest.mark.browser
 
 
 def test_an_administrator_exports_the_filtered_list_and_restores_from_the_recycle_bin(app, browser_page,
-                                                                                    live_server, tenants):
+                                                                                    live_server, tenants,
+                                                                                    screenshots):
     page, tenant = browser_page, tenants[0]
     crm = f"{live_server}/t/{tenant.code}"
-    folder = SCREENSHOTS / app.config["DB_BACKEND"]
-    folder.mkdir(parents=True, exist_ok=True)
     page.on("dialog", lambda dialog: dialog.accept())  # the delete confirmation
-
-    def shot(name):
-        page.screenshot(path=str(folder / f"export-{name}.png"), full_page=True)
+    shot = screenshots("export")
 
     def sign_in(username, password):
-        page.goto(f"{crm}/login")
-        page.fill("input[name=username]", username)
-        page.fill("input[name=password]", password)
-        page.press("input[name=password]", "Enter")
-        expect(page).to_have_url(f"{crm}/")
+        crm_sign_in(page, crm, username, password)
 
     admin = tenant_api(app, tenant)
     ids = {}

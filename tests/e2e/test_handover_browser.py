@@ -6,18 +6,17 @@ test-artifacts/screenshots/<backend>/handover-*."""
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import SCREENSHOTS
+from tests.e2e.conftest import crm_sign_in
 from tests.tenant_runtime.crm import PASSWORD, add_dept, add_user, customer_body, tenant_api
 
 pytestmark = pytest.mark.browser
 
 
-def test_a_handover_from_start_to_confirmation(app, browser_page, live_server, tenants):
+def test_a_handover_from_start_to_confirmation(app, browser_page, live_server, tenants, screenshots):
     page, base = browser_page, live_server
     tenant = tenants[0]
     crm = f"{base}/t/{tenant.code}"
-    folder = SCREENSHOTS / app.config["DB_BACKEND"]
-    folder.mkdir(parents=True, exist_ok=True)
+    shot = screenshots("handover")
     dept = add_dept(tenant, "华东销售部")
     add_user(tenant, "mgr", ("sales_manager",), dept=dept, full_name="王经理")
     add_user(tenant, "owner", ("sales",), dept=dept, full_name="李销售")
@@ -29,16 +28,9 @@ def test_a_handover_from_start_to_confirmation(app, browser_page, live_server, t
         owner_api.post("/contacts", json={"customer_id": customer["id"], "contact_name": "陈采购",
                                           "phone": "13911110001", "email": "chen@example.com"})
 
-    def shot(name):
-        page.screenshot(path=str(folder / f"handover-{name}.png"), full_page=True)
-
     def sign_in(username):
         page.context.clear_cookies()
-        page.goto(f"{crm}/login")
-        page.fill("input[name=username]", username)
-        page.fill("input[name=password]", PASSWORD)
-        page.press("input[name=password]", "Enter")
-        expect(page).to_have_url(f"{crm}/")
+        crm_sign_in(page, crm, username, PASSWORD)
 
     def open_task():
         task = page.locator("#handover-tasks a").first

@@ -5,29 +5,21 @@ it. Screenshots: test-artifacts/screenshots/<backend>/pool-*."""
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import SCREENSHOTS
+from tests.e2e.conftest import crm_sign_in
 from tests.tenant_runtime.crm import PASSWORD, add_dept, add_user
 from tests.tenant_runtime.test_crm_pool import add_customer
 
 pytestmark = pytest.mark.browser
 
 
-def test_a_sales_user_claims_a_customer_from_the_pool(app, browser_page, live_server, tenants):
+def test_a_sales_user_claims_a_customer_from_the_pool(app, browser_page, live_server, tenants, screenshots):
     page, tenant = browser_page, tenants[0]
     crm = f"{live_server}/t/{tenant.code}"
-    folder = SCREENSHOTS / app.config["DB_BACKEND"]
-    folder.mkdir(parents=True, exist_ok=True)
     page.on("dialog", lambda dialog: dialog.accept())  # the confirmation before recycling
-
-    def shot(name):
-        page.screenshot(path=str(folder / f"pool-{name}.png"), full_page=True)
+    shot = screenshots("pool")
 
     def sign_in(username, password):
-        page.goto(f"{crm}/login")
-        page.fill("input[name=username]", username)
-        page.fill("input[name=password]", password)
-        page.press("input[name=password]", "Enter")
-        expect(page).to_have_url(f"{crm}/")
+        crm_sign_in(page, crm, username, password)
 
     dept = add_dept(tenant, "华东销售部")
     former = add_user(tenant, "laozhang", ("sales",), dept, full_name="张老师")

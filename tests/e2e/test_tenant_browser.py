@@ -6,19 +6,14 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import SCREENSHOTS
 
 pytestmark = pytest.mark.browser
 
 
-def test_tenant_access_in_browser(app, make_staff, browser_page, live_server, tenants):
+def test_tenant_access_in_browser(app, make_staff, browser_page, live_server, tenants, screenshots):
     page, base = browser_page, live_server
     a, b = tenants[0], tenants[1]
-    folder = SCREENSHOTS / app.config["DB_BACKEND"]
-    folder.mkdir(parents=True, exist_ok=True)
-
-    def shot(name):
-        page.screenshot(path=str(folder / f"tenant-{name}.png"), full_page=True)
+    shot = screenshots("tenant")
 
     make_staff("support", roles=("ops", "devops"))
     page.goto(f"{base}/login")

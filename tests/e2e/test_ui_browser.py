@@ -11,7 +11,6 @@ from playwright.sync_api import expect
 from common.timeutil import utcnow
 from extensions import db
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import SCREENSHOTS
 from tests.factories import ApplicationFactory, EnterpriseFactory, mobile
 
 pytestmark = pytest.mark.browser
@@ -21,14 +20,8 @@ DESKTOP = {"width": 1280, "height": 900}
 
 
 @pytest.fixture
-def shot(app, browser_page):
-    folder = SCREENSHOTS / app.config["DB_BACKEND"]
-    folder.mkdir(parents=True, exist_ok=True)
-
-    def take(name):
-        browser_page.screenshot(path=str(folder / f"ui-{name}.png"), full_page=True)
-
-    return take
+def shot(screenshots):
+    return screenshots("ui")
 
 
 def sign_in(page, base, username):
