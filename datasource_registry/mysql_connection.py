@@ -65,43 +65,44 @@ class TenantConnection(Connection):
         encoding = charset_by_name(charset).encoding
         names = f"{charset} COLLATE {collation}" if collation else charset
         self._setup_sql = f"SET NAMES {names}, autocommit = {int(self._wanted_autocommit)}"
-        commands = [(COMMAND.COM_QUERY, self._setup_sql)]
-        if self._probe_sql:
-            commands.append((COMMAND.COM_QUERY, self._probe_sql))  # pipelined behind the SET
-        self._send_pipelined(commands)
+        self._send_with_probe([(COMMAND.COM_QUERY, self._setup_sql)])
         self._read_ok_packet()  # the SET's answer; an error raises and PyMySQL closes the connection
         self.charset, self.encoding, self.collation = charset, encoding, collation
-        if self._probe_sql:
-            self._next_seq_id = 1  # the second command's answer numbers its packets from 1 again
-            try:
-                self._read_query_result()
-                self.probe_rows = self._result.rows
-            except err.MySQLError as exc:
-                self.probe_error = exc
+        self._read_probe()
         return None
 
     def switch_database(self, database: str) -> None:
         """Reset the session and move it to ``database`` (see the module's doc), then set it up and send the
         probe as a new connection does; ``probe_rows``/``probe_error`` hold the probe's answer. Any error
         raises: the caller closes the connection (answers may be left unread) and opens a new one."""
-        if self._sock is None or self._setup_sql is None:
-            raise err.InterfaceError(0, "not connected")
+        if self._setup_sql is None:
+            raise err.InterfaceError(0, "not set up")
         self.probe_rows = self.probe_error = None
-        commands = [(COM_RESET_CONNECTION, b""), (COMMAND.COM_INIT_DB, database), (COMMAND.COM_QUERY, self._setup_sql)]
-        if self._probe_sql:
-            commands.append((COMMAND.COM_QUERY, self._probe_sql))
-        self._send_pipelined(commands)
+        self._send_with_probe([(COM_RESET_CONNECTION, b""), (COMMAND.COM_INIT_DB, database),
+                               (COMMAND.COM_QUERY, self._setup_sql)])
         for _ in range(3):  # reset, database, set-up: each answers OK, its packets numbered from 1
             self._next_seq_id = 1
             self._read_ok_packet()
         self.db = database.encode(self.encoding) if isinstance(database, str) else database
+        self._read_probe()
+
+    def _send_with_probe(self, commands) -> None:
+        """``commands`` and, pipelined behind them, the probe (if any): one write, answers read in order."""
         if self._probe_sql:
-            self._next_seq_id = 1
-            try:
-                self._read_query_result()
-                self.probe_rows = self._result.rows
-            except err.MySQLError as exc:
-                self.probe_error = exc
+            commands = [*commands, (COMMAND.COM_QUERY, self._probe_sql)]
+        self._send_pipelined(commands)
+
+    def _read_probe(self) -> None:
+        """The probe's answer, the last of the pipelined commands: its rows, or the error the server answered
+        it with (for the caller to judge: the connection itself is fine)."""
+        if not self._probe_sql:
+            return
+        self._next_seq_id = 1  # each command's answer numbers its packets from 1 again
+        try:
+            self._read_query_result()
+            self.probe_rows = self._result.rows
+        except err.MySQLError as exc:
+            self.probe_error = exc
 
     def _send_pipelined(self, commands) -> None:
         """Send ``(command, argument)`` pairs as one write (one system call, one segment for the server to
