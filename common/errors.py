@@ -55,10 +55,15 @@ DATABASE_UNAVAILABLE = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.Interfac
 LOST_RACE_ERRORS = (1205, 1213)
 
 
+def driver_error_number(exc):
+    """The MySQL/MariaDB error number a SQLAlchemy error wraps (PyMySQL's ``args[0]``), or None: safe to log,
+    unlike the driver's message, which may quote the statement."""
+    args = getattr(getattr(exc, "orig", None), "args", ())
+    return args[0] if args else None
+
+
 def lost_race(exc):
-    orig = getattr(exc, "orig", None)
-    args = getattr(orig, "args", ())
-    return isinstance(exc, sqlalchemy.exc.OperationalError) and bool(args) and args[0] in LOST_RACE_ERRORS
+    return isinstance(exc, sqlalchemy.exc.OperationalError) and driver_error_number(exc) in LOST_RACE_ERRORS
 
 
 def log_database_unavailable(exc, what="control database"):

@@ -5,7 +5,7 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 from flask_babel import gettext as _
 
 from common.apidoc import endpoint
-from common.errors import ApiError, error_response, lost_race, wants_json
+from common.errors import ApiError, driver_error_number, error_response, lost_race, wants_json
 from common.forms import json_body
 from datasource_registry.hostpolicy import HostNotAllowed
 from datasource_registry.pool import IdentityMismatch
@@ -129,9 +129,8 @@ def _database_down(exc):
         current_app.logger.info("lost a race on %s: %s", request.path, exc.orig)
         return _tenant_error(TenantError(409, "concurrent_change", _(
             "Someone else changed this at the same moment, so nothing was saved. Reload and try again.")))
-    code = getattr(getattr(exc, "orig", None), "args", (None,))[:1]  # the driver's error number, never its text
     current_app.logger.warning("tenant database error on %s: %s %s", request.path, type(exc).__name__,
-                               code[0] if code else "")
+                               driver_error_number(exc) or "")
     return _tenant_error(TenantError(503, "tenant_unavailable", _("This company's database is not available right now.")))
 
 
