@@ -60,9 +60,10 @@ def create_app(config_object=None):
     db.init_app(app)
     # The control database's new connections: TLS as CONTROL_DB_TLS says with the process's one SSL context
     # (PyMySQL would build one per connection, ~25 ms of CPU each) and the session set up in one round trip.
+    control_tls = TlsSetting.from_config(app.config, "CONTROL_DB_TLS")
     with app.app_context():
         for engine in db.engines.values():
-            install_tls(engine, TlsSetting(mode=(app.config.get("CONTROL_DB_TLS") or "preferred").strip().lower()))
+            install_tls(engine, control_tls)
     migrate.init_app(app, db, render_as_batch=True, directory=os.path.join(os.path.dirname(__file__), "migrations"))
     # No ``current_user`` in templates (none uses it): rendering a page, an error page above all, must not
     # load the staff user from the control database.

@@ -40,8 +40,10 @@ class Config:
     CONTROL_DB_CONNECT_TIMEOUT = float(os.environ.get("CONTROL_DB_CONNECT_TIMEOUT", "5"))
     CONTROL_DB_READ_TIMEOUT = float(os.environ.get("CONTROL_DB_READ_TIMEOUT", "20"))
     CONTROL_DB_WRITE_TIMEOUT = float(os.environ.get("CONTROL_DB_WRITE_TIMEOUT", "20"))
-    # TLS to the control database (MySQL): off | preferred | required, as TENANT_DB_TLS below
+    # TLS to the control database (MySQL): off | preferred | required, with an optional CA, as TENANT_DB_TLS below
     CONTROL_DB_TLS = os.environ.get("CONTROL_DB_TLS", "preferred")
+    CONTROL_DB_TLS_CA = os.environ.get("CONTROL_DB_TLS_CA", "")
+    CONTROL_DB_TLS_CHECK_HOSTNAME = _bool("CONTROL_DB_TLS_CHECK_HOSTNAME", True)
     REDIS_URL = os.environ.get("REDIS_URL", "")  # empty: jobs run inline
     # Connect and read timeout of every Redis client the app creates (throttle store, job queue): a
     # frozen Redis costs each request at most this, never a hung worker.

@@ -44,11 +44,12 @@ class TlsSetting:
             raise ValueError("a CA file verifies the server's certificate, which only the 'required' mode does")
 
     @classmethod
-    def from_config(cls, config) -> TlsSetting:
-        """From ``TENANT_DB_TLS``, ``TENANT_DB_TLS_CA`` and ``TENANT_DB_TLS_CHECK_HOSTNAME``."""
-        return cls(mode=(config.get("TENANT_DB_TLS") or "preferred").strip().lower(),
-                   ca_file=config.get("TENANT_DB_TLS_CA") or None,
-                   check_hostname=bool(config.get("TENANT_DB_TLS_CHECK_HOSTNAME", True)))
+    def from_config(cls, config, key="TENANT_DB_TLS") -> TlsSetting:
+        """From ``<key>``, ``<key>_CA`` and ``<key>_CHECK_HOSTNAME``: ``TENANT_DB_TLS`` for the tenant databases,
+        ``CONTROL_DB_TLS`` for the control database."""
+        return cls(mode=(config.get(key) or "preferred").strip().lower(),
+                   ca_file=config.get(f"{key}_CA") or None,
+                   check_hostname=bool(config.get(f"{key}_CHECK_HOSTNAME", True)))
 
     def context(self) -> ssl.SSLContext | None:
         """The process's one context for this setting (None for ``off``)."""

@@ -318,6 +318,8 @@ def test_the_deployment_setting_comes_from_config():
     configured = {"TENANT_DB_TLS": " Required ", "TENANT_DB_TLS_CA": "/etc/ca.pem",
                   "TENANT_DB_TLS_CHECK_HOSTNAME": False}
     assert TlsSetting.from_config(configured) == TlsSetting("required", "/etc/ca.pem", False)
+    assert TlsSetting.from_config(configured, "CONTROL_DB_TLS") == TlsSetting("preferred")  # its own keys
+    assert TlsSetting.from_config({"CONTROL_DB_TLS": "off"}, "CONTROL_DB_TLS") == TlsSetting("off")
     assert TlsSetting("off").context() is None
     assert TlsSetting("required").context() is TlsSetting("required").context()  # one per process and setting
 
