@@ -36,39 +36,27 @@ class Answer(Schema):
             plan = self._dump_plan = self._plan()
         ret = {}
         for key, kind, field, name in plan:
-            if kind is _PLAIN:
-                value = getattr(obj, name, missing) if not hasattr(obj, "__getitem__") else \
-                    _get_value_for_key(obj, name, missing)
-                if value is missing:
-                    default = field.dump_default
-                    value = default() if callable(default) else default
-                    if value is missing:
-                        continue
-                ret[key] = value
-            elif kind is _STRING:
-                value = getattr(obj, name, missing) if not hasattr(obj, "__getitem__") else \
-                    _get_value_for_key(obj, name, missing)
-                if value is missing:
-                    default = field.dump_default
-                    value = default() if callable(default) else default
-                    if value is missing:
-                        continue
-                ret[key] = value if value is None or type(value) is str else field._serialize(value, name, obj)
-            elif kind is _READ:
-                value = getattr(obj, name, missing) if not hasattr(obj, "__getitem__") else \
-                    _get_value_for_key(obj, name, missing)
-                if value is missing:
-                    default = field.dump_default
-                    value = default() if callable(default) else default
-                    if value is missing:
-                        continue
-                ret[key] = field._serialize(value, name, obj)
-            elif kind is _FUNCTION:
+            if kind is _FUNCTION:
                 ret[key] = field.serialize_func(obj)
-            else:
+                continue
+            if kind is _MARSHMALLOW:
                 value = field.serialize(name, obj, accessor=self.get_attribute)
                 if value is not missing:
                     ret[key] = value
+                continue
+            value = getattr(obj, name, missing) if not hasattr(obj, "__getitem__") else \
+                _get_value_for_key(obj, name, missing)
+            if value is missing:
+                default = field.dump_default
+                value = default() if callable(default) else default
+                if value is missing:
+                    continue
+            if kind is _PLAIN:
+                ret[key] = value
+            elif kind is _STRING:
+                ret[key] = value if value is None or type(value) is str else field._serialize(value, name, obj)
+            else:  # _READ
+                ret[key] = field._serialize(value, name, obj)
         return ret
 
     def _plan(self):
