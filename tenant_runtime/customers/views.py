@@ -11,7 +11,7 @@ from ..core.resource import history_of, history_rows
 from ..core.schemas import HistoryEntrySchema
 from ..core.scope import current_principal
 from ..core.sections import sections_for, view_schema
-from ..people.permissions import requires
+from ..people.permissions import route
 from . import services
 from .forms import DuplicateQuery
 from .resource import customers
@@ -19,13 +19,6 @@ from .schemas import CustomerSchema, DuplicateSchema
 
 
 def register(pages, api):
-    def route(blueprint, rule, permission, **options):
-        def decorator(view):
-            blueprint.add_url_rule(rule, view_func=view, **options)
-            requires(f"{blueprint.name}.{view.__name__}", permission)
-            return view
-        return decorator
-
     @route(api, "/customers/<int:record_id>/360", "customer.view")
     @endpoint("A customer's 360 view: profile, contacts, follow-up timeline, change history and each later "
               "module's section", response=view_schema(CustomerSchema, HistoryEntrySchema))

@@ -1,6 +1,8 @@
 """Handover actions beyond list and detail: start, choose the receiver, the checklist, submit, approve, send
 back, confirm, cancel. The page and the API of one action call the same service."""
 
+import functools
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -15,7 +17,7 @@ from ..core.scope import current_principal
 from ..customers.models import CrmCustomer
 from ..customers.services import assignable_users
 from ..models import SysUser
-from ..people.permissions import requires
+from ..people.permissions import route as permission_route
 from . import services
 from .checklist import label_of
 from .forms import (
@@ -91,12 +93,7 @@ def detail_context(handover):
 
 def register(pages, api):
     from . import tasks  # noqa: F401 - declares the scheduled catch-up of customer notices
-    def route(blueprint, rule, permission, methods=("POST",)):
-        def decorator(view):
-            blueprint.add_url_rule(rule, view_func=view, methods=list(methods))
-            requires(f"{blueprint.name}.{view.__name__}", permission)
-            return view
-        return decorator
+    route = functools.partial(permission_route, methods=("POST",))  # an action unless said otherwise
 
     # ------------------------------------------------------------------ API
 

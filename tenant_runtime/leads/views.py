@@ -12,7 +12,7 @@ from common.forms import apply_form_errors, form_from_json, validate_or_422
 from ..context import current_tenant
 from ..core.scope import current_principal
 from ..core.tasks import tenant_task
-from ..people.permissions import requires
+from ..people.permissions import route
 from . import services
 from .forms import AssignForm, ConvertForm, ReasonForm
 from .resource import _owner_options, leads
@@ -38,13 +38,6 @@ def _conversion_answer():
 
 
 def register(pages, api):
-    def route(blueprint, rule, permission, **options):
-        def decorator(view):
-            blueprint.add_url_rule(rule, view_func=view, **options)
-            requires(f"{blueprint.name}.{view.__name__}", permission)
-            return view
-        return decorator
-
     def assign_form(**kwargs):
         return AssignForm(user_choices=_owner_options(current_tenant.session, current_principal()), **kwargs)
 

@@ -38,5 +38,15 @@ def requires(endpoint, permission):
     ENDPOINTS[endpoint] = permission
 
 
+def route(blueprint, rule, permission, **options):
+    """Decorator: the view is ``blueprint``'s endpoint at ``rule`` (named after the function, ``options`` as
+    for ``add_url_rule``) and needs ``permission``."""
+    def decorator(view):
+        blueprint.add_url_rule(rule, view_func=view, **options)
+        requires(f"{blueprint.name}.{view.__name__}", permission)
+        return view
+    return decorator
+
+
 def permission_for(endpoint):
     return ENDPOINTS.get(endpoint)

@@ -21,7 +21,7 @@ from ..customers.forms import LABELS, LEVEL_LABELS
 from ..customers.models import CrmCustomer
 from ..customers.resource import customers
 from ..models import SysUser, utcnow
-from ..people.permissions import requires
+from ..people.permissions import route
 from . import exemptions, rules, services
 from .forms import (
     AssignForm,
@@ -174,13 +174,6 @@ def _api_rule_values(base):
 
 
 def register(pages, api):
-    def route(blueprint, rule, permission, **options):
-        def decorator(view):
-            blueprint.add_url_rule(rule, view_func=view, **options)
-            requires(f"{blueprint.name}.{view.__name__}", permission)
-            return view
-        return decorator
-
     session = lambda: current_tenant.session
 
     # ------------------------------------------------------------------ the pool list
