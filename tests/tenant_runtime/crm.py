@@ -1,6 +1,7 @@
 """Helpers for CRM tests: departments, users with roles and signed-in API clients on a session tenant."""
 
 import secrets
+import threading
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -104,3 +105,21 @@ def page_client(app, tenant, username="admin", password=None):
         "csrf_token": csrf_from(page.text)})
     assert resp.status_code == 302, resp.status_code
     return client
+
+
+def at_once(n, call):
+    """``call(i)`` for i in 0..n-1 from n threads released together by a barrier: the answers, in the order they
+    came back."""
+    barrier, results = threading.Barrier(n), []
+
+    def run(i):
+        barrier.wait()
+        results.append(call(i))
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(120)
+    assert not any(th.is_alive() for th in threads), "requests never came back"
+    return results

@@ -2,12 +2,10 @@
 it at the same moment), phones normalised and unique per customer, do-not-contact with who and when,
 the customer's data scope, and 422s that name the field and save nothing."""
 
-import threading
-
 import pytest
 import sqlalchemy as sa
 
-from tests.tenant_runtime.crm import add_dept, add_user, customer_body, tenant_api
+from tests.tenant_runtime.crm import add_dept, add_user, at_once, customer_body, tenant_api
 
 
 @pytest.fixture
@@ -95,18 +93,12 @@ def test_concurrent_primary_changes_leave_exactly_one(app, admin, customer, monk
     ids = [admin.post("/contacts", json=contact_body(customer, contact_name=f"联系人{i}", phone=f"1370013710{i}"))
            .json["id"] for i in range(8)]
     clients = [tenant_api(app, admin.tenant) for _ in range(4)]
-    barrier, results = threading.Barrier(8), []
 
     def promote(i):
-        barrier.wait()
         resp = clients[i % 4].patch(f"/contacts/{ids[i]}", json={"is_primary": True})
-        results.append(resp.status_code)
+        return resp.status_code
 
-    threads = [threading.Thread(target=promote, args=(i,)) for i in range(8)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    results = at_once(8, promote)
     assert sorted(results) == [200] * 8, results
     assert len(primaries(admin.tenant, customer)) == 1
 
@@ -118,19 +110,13 @@ def test_concurrent_new_contacts_leave_exactly_one_primary(app, admin, customer,
     monkeypatch.setattr(app.extensions["pool_registry"], "wait_timeout", 60.0)
     monkeypatch.setitem(app.config, "TENANT_REQUEST_LIMIT", 50)
     clients = [tenant_api(app, admin.tenant) for _ in range(4)]
-    barrier, results = threading.Barrier(8), []
 
     def add(i):
-        barrier.wait()
         resp = clients[i % 4].post("/contacts", json=contact_body(customer, contact_name=f"新人{i}",
                                                                   phone=f"1370013720{i}", is_primary=as_primary))
-        results.append((resp.status_code, resp.json))
+        return (resp.status_code, resp.json)
 
-    threads = [threading.Thread(target=add, args=(i,)) for i in range(8)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    results = at_once(8, add)
     assert sorted(code for code, _ in results) == [201] * 8, results
     assert len(primaries(admin.tenant, customer)) == 1
     assert len(admin.get(f"/contacts?customer_id={customer}").json["items"]) == 8

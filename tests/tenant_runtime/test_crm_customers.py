@@ -1,14 +1,13 @@
 """The customer archive on real MariaDB tenants: validation, uniqueness (also under 50 concurrent creates),
 the duplicate check, change history, soft delete and restore, filters, sorting and keyset pages."""
 
-import threading
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from tests.factories import credit_code
-from tests.tenant_runtime.crm import add_user, customer_body, tenant_api
+from tests.tenant_runtime.crm import add_user, at_once, customer_body, tenant_api
 
 
 @pytest.fixture
@@ -88,18 +87,12 @@ def test_fifty_concurrent_creates_with_one_phone_give_one_201(app, tenants, monk
     monkeypatch.setitem(app.config, "TENANT_REQUEST_LIMIT", 50)
     tenant = tenants[0]
     clients = [tenant_api(app, tenant) for _ in range(5)]
-    barrier, results = threading.Barrier(50), []
 
     def create(i):
-        barrier.wait()
         resp = clients[i % 5].post("/customers", json=customer_body(phone="13900000000"))
-        results.append((resp.status_code, resp.json))
+        return (resp.status_code, resp.json)
 
-    threads = [threading.Thread(target=create, args=(i,)) for i in range(50)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    results = at_once(50, create)
     statuses = sorted(code for code, _ in results)
     assert statuses == [201] + [409] * 49, statuses
     assert all(body["error"]["fields"] == {"phone": ["Already in use."]} or "phone" in body["error"]["fields"]

@@ -9,13 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import csrf_from
-from tests.tenant_runtime.crm import (
-    add_dept,
-    add_user,
-    customer_body,
-    page_client,
-    tenant_api,
-)
+from tests.tenant_runtime.crm import add_dept, add_user, at_once, customer_body, page_client, tenant_api
 
 
 @pytest.fixture
@@ -264,23 +258,15 @@ def test_recent_activity_on_the_home_page_follows_the_data_scope(app, tenants):
 def test_follow_ups_recorded_at_the_same_moment_leave_the_newest_ones_times(app, admin, customer, monkeypatch):
     """Eight colleagues record a follow-up on one customer at once, each with another next time: the
     customer's next follow-up is the newest record's, and its last follow-up that record's time."""
-    import threading
-
     monkeypatch.setattr(app.extensions["pool_registry"], "wait_timeout", 60.0)
     monkeypatch.setitem(app.config, "TENANT_REQUEST_LIMIT", 50)
     clients = [tenant_api(app, admin.tenant) for _ in range(4)]
-    barrier, results = threading.Barrier(8), []
 
     def record(i):
-        barrier.wait()
         resp = clients[i % 4].post("/follow-ups", json=follow_body(customer, next_follow_time=f"2030-01-{i + 10}T09:00"))
-        results.append(resp.status_code)
+        return resp.status_code
 
-    threads = [threading.Thread(target=record, args=(i,)) for i in range(8)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    results = at_once(8, record)
     assert results == [201] * 8
     newest = admin.get(f"/follow-ups?customer_id={customer}&limit=1").json["items"][0]
     after = admin.get(f"/customers/{customer}").json

@@ -2,12 +2,10 @@
 automatic start when a user is disabled or moves department, the lock on reassigning, the owner switch
 being all-or-nothing and race-free, and the customer notices (never to do-not-contact contacts, once)."""
 
-import threading
-
 import pytest
 import sqlalchemy as sa
 
-from tests.tenant_runtime.crm import add_dept, add_user, customer_body, tenant_api
+from tests.tenant_runtime.crm import add_dept, add_user, at_once, customer_body, tenant_api
 
 
 def rows(tenant, sql, **params):
@@ -290,18 +288,13 @@ def test_two_confirmations_at_once_one_wins(app, team, monkeypatch):
     monkeypatch.setattr(app.extensions["pool_registry"], "wait_timeout", 60.0)
     h = team.to_confirmation()
     clients = [team.receiver, tenant_api(app, team.tenant, "recv")]
-    barrier, results = threading.Barrier(2), []
 
-    def confirm(client):
-        barrier.wait()
+    def confirm(k):
+        client = clients[k]
         resp = client.post(f"/handovers/{h['id']}/confirm", json={})
-        results.append((resp.status_code, resp.json))
+        return (resp.status_code, resp.json)
 
-    threads = [threading.Thread(target=confirm, args=(c,)) for c in clients]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = at_once(2, confirm)
     assert sorted(code for code, _ in results) == [200, 409], results
     assert [body["error"]["code"] for code, body in results if code == 409] in (["stage_changed"], ["wrong_stage"])
     tenant = team.tenant

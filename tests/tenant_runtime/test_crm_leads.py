@@ -3,14 +3,13 @@ creates), data scope, pools (public and a department's), claim (also 20 at once)
 scheduled recycle, follow-ups on leads, and conversion to a customer (with or without a contact, follow-ups
 kept, a duplicate customer refused, attaching to the existing one instead)."""
 
-import threading
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from tests.factories import credit_code
-from tests.tenant_runtime.crm import add_dept, add_user, customer_body, tenant_api
+from tests.tenant_runtime.crm import add_dept, add_user, at_once, customer_body, tenant_api
 
 
 @pytest.fixture
@@ -103,18 +102,12 @@ def test_concurrent_creates_without_the_default_pool_make_it_once_and_all_succee
     tenant = tenants[0]
     sql(tenant, "DELETE FROM crm_lead_pool")
     clients = [tenant_api(app, tenant) for _ in range(5)]
-    barrier, results = threading.Barrier(50), []
 
     def create(i):
-        barrier.wait()
         resp = clients[i % 5].post("/leads", json=lead_body(phone=f"1390000{i:04d}"))
-        results.append((resp.status_code, resp.json))
+        return (resp.status_code, resp.json)
 
-    threads = [threading.Thread(target=create, args=(i,)) for i in range(50)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    results = at_once(50, create)
     assert sorted(code for code, _ in results) == [201] * 50, [body for code, body in results if code != 201][:3]
     assert sql(tenant, "SELECT COUNT(*) FROM crm_lead_pool")[0][0] == 1
     assert {body["pool"]["name"] for _code, body in results} == {"公共线索池"}
@@ -125,18 +118,12 @@ def test_fifty_concurrent_creates_with_one_phone_give_one_201(app, tenants, monk
     monkeypatch.setitem(app.config, "TENANT_REQUEST_LIMIT", 50)
     tenant = tenants[0]
     clients = [tenant_api(app, tenant) for _ in range(5)]
-    barrier, results = threading.Barrier(50), []
 
     def create(i):
-        barrier.wait()
         resp = clients[i % 5].post("/leads", json=lead_body(phone="13900000100"))
-        results.append((resp.status_code, resp.json))
+        return (resp.status_code, resp.json)
 
-    threads = [threading.Thread(target=create, args=(i,)) for i in range(50)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    results = at_once(50, create)
     statuses = sorted(code for code, _ in results)
     assert statuses == [201] + [409] * 49, statuses
     assert all(body["error"]["code"] == "duplicate" and "phone" in body["error"]["fields"]
@@ -278,18 +265,12 @@ def test_twenty_concurrent_claims_one_wins_the_others_409(app, team, monkeypatch
     lid = team.api("admin").post("/leads", json=lead_body(owner_id="pool")).json["id"]
     claimers = [add_user(t, f"claim{i}", ("sales",), team.depts["group2"]) for i in range(20)]
     clients = [tenant_api(app, t, f"claim{i}") for i in range(20)]
-    barrier, results = threading.Barrier(20), []
 
     def claim(i):
-        barrier.wait()
         resp = clients[i].post(f"/leads/{lid}/claim")
-        results.append((resp.status_code, resp.json, claimers[i]))
+        return (resp.status_code, resp.json, claimers[i])
 
-    threads = [threading.Thread(target=claim, args=(i,)) for i in range(20)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    results = at_once(20, claim)
     statuses = sorted(code for code, _body, _u in results)
     assert statuses == [200] + [409] * 19, statuses
     assert all(body["error"]["code"] == "already_claimed" for code, body, _u in results if code == 409)

@@ -4,14 +4,13 @@ idempotence, locked customers, caps and cool-down, a claim race, assign within s
 reason, reminders deduplicated per customer and day, and the pages."""
 
 import secrets
-import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
-from tests.tenant_runtime.crm import add_dept, add_user, tenant_api
+from tests.tenant_runtime.crm import add_dept, add_user, at_once, tenant_api
 
 DAY = timedelta(days=1)
 
@@ -444,18 +443,13 @@ def test_twenty_concurrent_claims_of_one_customer_one_wins(app, world, monkeypat
     sales = add_dept(t, "抢客部")
     clients = [tenant_api(app, t, f"c{k}") for k in range(20)
                if add_user(t, f"c{k}", ("sales",), sales)]
-    barrier, results = threading.Barrier(20), []
 
-    def claim(client):
-        barrier.wait()
+    def claim(k):
+        client = clients[k]
         resp = client.post(f"/pool/{cid}/claim")
-        results.append((resp.status_code, (resp.json or {}).get("error", {}).get("code")))
+        return (resp.status_code, (resp.json or {}).get("error", {}).get("code"))
 
-    threads = [threading.Thread(target=claim, args=(c,)) for c in clients]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    results = at_once(20, claim)
     assert sorted(results) == [(200, None)] + [(409, "not_in_pool")] * 19, results
     assert execute(t, "SELECT COUNT(*) FROM crm_change_log WHERE entity_id = :c AND action = 'claim'",
                    {"c": cid})[0][0] == 1
