@@ -424,21 +424,23 @@ def _declaration(r, action):
 
 
 def filtered_query(resource, args, principal, default_limit=None):
-    """Parse a list's parameters and apply scope, view and filters: the parameters and the query (unsorted)
-    that the list pages through and the export reads whole."""
+    """Parse a list's parameters and apply scope, view and filters: the parameters, the query (unsorted) that
+    the list pages through and the export reads whole, and its data scope branch by branch (``list_branches``)
+    for reading and counting it."""
     from .listing import DEFAULT_LIMIT
 
-    params = resource.listing.parse(args, default_limit or DEFAULT_LIMIT)
-    return params, resource.listing.where(resource.visible_query(principal, args.get("view")), params)
+    params, view = resource.listing.parse(args, default_limit or DEFAULT_LIMIT), args.get("view")
+    query = resource.listing.where(resource.visible_query(principal, view), params)
+    return params, query, list_branches(resource, principal, view, params)
 
 
 def list_rows(resource, args, principal, default_limit=None):
-    """Parse a list's parameters, apply scope, view, filters and sort: one page and its next cursor."""
-    params, query = filtered_query(resource, args, principal, default_limit)
-    rows, cursor = resource.listing.page(current_tenant.session, query, params,
-                                         branches=list_branches(resource, principal, args.get("view"), params))
+    """Parse a list's parameters, apply scope, view, filters and sort: one page, its next cursor, and what
+    ``filtered_query`` made of the parameters (for the page's count)."""
+    params, query, branches = filtered_query(resource, args, principal, default_limit)
+    rows, cursor = resource.listing.page(current_tenant.session, query, params, branches=branches)
     resource.preload(rows)
-    return rows, cursor, params, query
+    return rows, cursor, params, query, branches
 
 
 def list_branches(resource, principal, view, params):
@@ -453,7 +455,7 @@ def list_branches(resource, principal, view, params):
 
 def _api_list(r):
     def view():
-        rows, cursor, _params, _query = list_rows(r, request.args, current_principal())
+        rows, cursor, *_parsed = list_rows(r, request.args, current_principal())
         return {"items": rows, "next_cursor": cursor}
     return view
 
@@ -510,9 +512,8 @@ def _page_list(r):
         views, view = r.views(principal), request.args.get("view")
         errors = {}
         try:
-            rows, cursor, params, query = list_rows(r, request.args, principal, default_limit=20)
-            total = r.listing.count(current_tenant.session, query,
-                                    branches=list_branches(r, principal, request.args.get("view"), params))
+            rows, cursor, params, query, branches = list_rows(r, request.args, principal, default_limit=20)
+            total = r.listing.count(current_tenant.session, query, branches=branches)
         except Invalid as exc:
             rows, cursor, params, total, errors = [], None, None, 0, exc.fields
         return render_template(r.list_template, resource=r, rows=rows, next_cursor=cursor, params=params,

@@ -50,7 +50,7 @@ from common.i18n import list_join
 from common.timeutil import to_local, utcnow
 
 from ..context import current_tenant
-from ..core.resource import filtered_query, list_branches
+from ..core.resource import filtered_query
 from ..core.scope import current_principal
 from ..people.permissions import requires
 
@@ -151,6 +151,7 @@ class Export:
     format: str
     params: object
     query: object
+    branches: object  # listing.Branches or None, as filtered_query made them
     view: str | None
     total: int  # the rows counted when the export was asked for
 
@@ -163,8 +164,7 @@ class Export:
         r = self.resource
         columns = [(col, {k: str(v) for k, v in col.labels.items()} if col.labels else None)
                    for col in r.export_columns]
-        branches = list_branches(r, self.principal, self.view, self.params)
-        for rows in r.listing.chunks(current_tenant.session, self.query, self.params, branches=branches,
+        for rows in r.listing.chunks(current_tenant.session, self.query, self.params, branches=self.branches,
                                      size=CHUNK_SIZE):
             lookups = r.export_lookups(rows)
             yield [[col.value(row, lookups, labels) for col, labels in columns] for row in rows]
@@ -196,21 +196,20 @@ def prepare(resource, args, principal):
     if fmt not in CONTENT_TYPES:
         errors["format"] = [_("Choose csv or xlsx.")]
     filters = MultiDict([(k, v) for k, v in args.items(multi=True) if k not in NOT_FILTERS])
-    params = query = None
+    params = query = branches = None
     try:
-        params, query = filtered_query(resource, filters, principal)
+        params, query, branches = filtered_query(resource, filters, principal)
     except Invalid as exc:
         errors.update(exc.fields or {})
     if errors:
         raise Invalid(errors)
     cap, view = current_app.config["CRM_EXPORT_MAX_ROWS"], filters.get("view")
-    total = resource.listing.count(current_tenant.session, query, branches=list_branches(resource, principal, view, params),
-                                   cap=cap)
+    total = resource.listing.count(current_tenant.session, query, branches=branches, cap=cap)
     if total > cap:
         raise ApiError(422, "export_too_large", _(
             "More than %(cap)s records match, more than one export may hold. Narrow the filters (a department, an "
             "owner, a date range) and export again.", cap=f"{cap:,}"), extra={"max_rows": cap})
-    return Export(resource, principal, fmt, params, query, view, total)
+    return Export(resource, principal, fmt, params, query, branches, view, total)
 
 
 def tenant_stream(pieces):
