@@ -2,6 +2,8 @@
 (``soft_delete`` and ``restore_permission``, tenant_runtime/core/resource.py): every such resource
 exposes the same routes behind the same permission, in the API document too, and behaves the same."""
 
+import html
+import re
 import secrets
 
 import pytest
@@ -81,6 +83,12 @@ def test_the_recycle_bin_lists_newest_first_in_keyset_pages_searches_and_restore
     assert binned.status_code == 200
     for record_id, label in added:
         assert label in binned.text and f'{base}/{name}/{record_id}/restore"' in binned.text
+    # the page's own next-page link (page 2 of a list is where a template error would show)
+    paged = pages.get(f"{base}/{name}/deleted?limit=2")
+    next_link = re.search(r'rel="next" href="([^"]+)"', paged.text)
+    assert paged.status_code == 200 and next_link, paged.text[-2000:]
+    second = pages.get(html.unescape(next_link.group(1)))
+    assert second.status_code == 200 and added[0][1] in second.text and added[2][1] not in second.text
     restored_id = added[0][0]
     done = pages.post(f"{base}/{name}/{restored_id}/restore", data={"csrf_token": csrf_from(binned.text)})
     assert done.status_code == 302 and done.headers["Location"].endswith(f"/{name}/{restored_id}")
