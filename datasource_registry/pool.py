@@ -731,7 +731,8 @@ class PoolRegistry:
     def _adopt(self, entry: _Entry, target: Target):
         """One of ``entry``'s handed-over connections switched to its database and judged by the identity
         probe, or None (none left, or the switch or the judgement failed: that connection is closed and the
-        caller logs in anew, which checks everything again)."""
+        caller logs in anew, which checks everything again). A server that let the switch time out is not
+        asked again: its error is the caller's, as a new login's would be after as long a wait."""
         try:
             conn = entry.spares.pop()
         except IndexError:
@@ -740,9 +741,11 @@ class PoolRegistry:
             conn.switch_database(target.url.database)
             self._identity_probe.judge(conn.probe_rows, conn.probe_error, target)
         except Exception as exc:  # noqa: BLE001 - a fresh login follows and reports what is really wrong
+            _close_quietly(conn)
+            if isinstance(exc.__context__, TimeoutError):  # PyMySQL's "lost connection" over a socket timeout
+                raise
             log.info("tenant %s: a handed-over connection could not be switched (%s); logging in anew",
                      entry.tenant_id, type(exc).__name__)
-            _close_quietly(conn)
             return None
         with self._lock:
             self._adopted += 1

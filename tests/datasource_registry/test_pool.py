@@ -1132,3 +1132,31 @@ def test_a_handed_over_connection_that_died_gives_way_to_a_new_login(server, reg
         assert conn.execute(sa.text("SELECT name FROM whoami")).scalar_one() == server.names[1]
     assert reg.stats()["handed_over"] == 0
     assert server.wait_connections(1) == 1
+
+
+def test_a_handed_over_connection_to_a_frozen_server_fails_once_not_twice(server, registries, marked, monkeypatch):
+    """The server froze (it keeps the connection, answers nothing): the switch of the handed-over connection
+    times out and that error reaches the caller; no new login follows, which would wait as long again."""
+    from datasource_registry.mysql_connection import TenantConnection
+
+    proxy = FreezableProxy((SERVER_URL.host, SERVER_URL.port or 3306))
+    logins = []
+    real_init = TenantConnection.__init__
+
+    def counted(self, *args, **kwargs):
+        logins.append(kwargs.get("database"))
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(TenantConnection, "__init__", counted)
+    reg = one_slot_registry(registries, read_timeout=1)
+    try:
+        whoami(reg.engine_for(Target(0, 0, server.url(0).set(port=proxy.port), 1, 1)))
+        assert len(logins) == 1
+        proxy.freeze()
+        error = _fails_within(30, lambda: reg.engine_for(Target(1, 1, server.url(1).set(port=proxy.port), 1, 1))
+                              .connect())
+    finally:
+        proxy.close()
+    assert isinstance(error, sa.exc.OperationalError) and error.orig.args[0] == 2013  # lost: the read timed out
+    assert len(logins) == 1  # the frozen server was not asked for a second login
+    assert reg.stats()["handed_over"] == 0
