@@ -73,8 +73,8 @@ def lookup(code):
     same moment take its answer instead of each opening a control-database connection of their own (it is
     no older than theirs would be: it was read while they asked)."""
     code = (code or "").strip().lower()
-    if not code or len(code) > 40 or not code.isalnum():
-        return None
+    if not code or len(code) > 40 or not (code.isascii() and code.isalnum()):
+        return None  # enterprise numbers are ASCII; the database would fold full-width ones into another key
     ttl = current_app.config.get("TENANT_CACHE_TTL", 5)
     while True:
         with _lock:

@@ -75,3 +75,13 @@ def test_unknown_codes_do_not_grow_the_cache_without_bound(app, monkeypatch):
             assert resolver.lookup(f"nosuch{n}") is None
     assert len(resolver._cache) <= 50
     resolver.invalidate()
+
+
+def test_a_code_in_full_width_letters_names_no_tenant(app, reads):
+    """The collation would match ``ｑｙ1`` to ``qy1``: a second spelling of one tenant, with its own cache entry
+    and its own links. Only ASCII codes are looked up."""
+    reads["release"].set()
+    with app.app_context():
+        assert resolver.lookup("ｑｙ1") is None and resolver.lookup("ＱＹ１") is None
+        assert resolver.lookup("qy1") == ("qy1", 1)
+    assert reads["calls"] == 1
