@@ -2,7 +2,9 @@
 
 ``seed_demo`` gives a newcomer a company that looks lived in: departments, a user in each built-in
 role, a few hundred customers with contacts, follow-ups over the last three months and follow-ups due
-today. ``fill_volume`` adds synthetic rows fast (bulk inserts in chunks, no ORM) for benchmarks: a
+today; leads, owned and waiting in the public and a department's lead pool, with their own follow-ups;
+and a recycling rule that the real recycling run has applied, so the public pool (公海) holds the
+customers nobody followed up for too long, each with the rule and the days that put it there. ``fill_volume`` adds synthetic rows fast (bulk inserts in chunks, no ORM) for benchmarks: a
 million customers and three million follow-ups in one MariaDB tenant.
 """
 
@@ -17,9 +19,12 @@ from .contacts.models import CrmContact
 from .customers.models import CrmCustomer, CrmCustomerTag
 from .customers.services import name_key
 from .followups.models import CrmFollowUp
+from .leads.models import STATUS_FOLLOWING, STATUS_NEW, CrmLead, CrmLeadPool
+from .leads.services import default_pool
 from .models import SysDept, SysUser, utcnow
 from .people.models import SysUserRole
 from .people.roles import ensure_builtin_roles
+from .pool import services as pool_services
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
 GIVEN = ["伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "秀兰",
@@ -37,6 +42,12 @@ TALKS = ["电话沟通了物业服务需求，客户关注保洁和安保的响�
          "邮件发送了合同草案，等待法务审核。", "回访了上次的维修工单，客户满意度较高。", "客户提出增加绿化养护的服务内容。",
          "沟通了续签事宜，客户希望价格保持不变。"]
 POSITIONS = ["总经理", "物业经理", "行政主管", "采购经理", "财务总监", "办公室主任", "业委会主任"]
+LEAD_NEEDS = ["写字楼保洁外包", "住宅小区整体物业", "园区安保服务", "商场设施维保", "医院后勤托管", "学校食堂与保洁",
+              "停车场智慧化改造", "绿化养护"]
+LEAD_TALKS = ["电话初次沟通，对方在比较三家物业公司的报价。", "添加了微信，发送了公司介绍和案例。",
+              "对方负责人出差，约定下周回电。", "已发送服务方案，对方关注费用明细。"]
+# The demo's recycling rule: days without follow-up per level before a customer goes back to the pool.
+DEMO_RECYCLE_DAYS = {"important": 120, "normal": 90, "potential": 60}
 
 
 MOBILE_PREFIXES = ("130", "131", "135", "136", "137", "138", "139", "150", "151", "158", "159", "176", "177", "180",
@@ -106,7 +117,8 @@ def seed_demo(session, password, customers=300, seed=2026):
             level=rng.choices(["important", "normal", "potential"], [2, 5, 3])[0],
             deal_status=rng.choices(["potential", "won", "lost"], [6, 3, 1])[0],
             source=rng.choice(["website", "exhibition", "referral", "cold_call", "advertising", "wechat"]),
-            owner_id=owner.id, dept_id=owner.dept_id, created_by=owner.id, created_at=created, updated_at=created)
+            owner_id=owner.id, dept_id=owner.dept_id, created_by=owner.id, created_at=created, updated_at=created,
+            owned_since=created)
         customer.tags = [CrmCustomerTag(tag=t) for t in rng.sample(TAGS, rng.randrange(0, 3))]
         session.add(customer)
         session.flush()
@@ -131,7 +143,54 @@ def seed_demo(session, password, customers=300, seed=2026):
             customer.next_follow_up_at = now + timedelta(hours=rng.randrange(1, 6))  # today, mostly
         elif roll < 0.6:
             customer.next_follow_up_at = now + timedelta(days=rng.randrange(1, 30))
-    return [u for u in DEMO_PASSWORD_USERS]
+    session.flush()
+    _demo_leads(session, rng, now, [users["sales1"], users["sales2"], users["sales3"]], group1, used_phones)
+    _demo_recycling(session, now, admin.id)
+    return list(DEMO_PASSWORD_USERS)
+
+
+def _demo_leads(session, rng, now, sales, group, used_phones, leads=40):
+    """Leads as a sales team has them: most owned (new or being followed up, some due today), the rest
+    waiting to be claimed in the public pool or in one sales group's own pool."""
+    public = default_pool(session)
+    group_pool = CrmLeadPool(pool_name=f"{group.dept_name}线索池", description="本组专属线索，组内成员可领取。",
+                             is_public=False, dept_id=group.id, recycle_days=30, created_at=now - timedelta(days=90))
+    session.add(group_pool)
+    session.flush()
+    for i in range(leads):
+        created = now - timedelta(days=rng.randrange(0, 60), minutes=rng.randrange(1440))
+        city = rng.choice(CITIES)[2]
+        owner = rng.choice(sales) if i % 3 else None  # a third wait in a pool
+        pool = group_pool if owner is None and i % 2 else public
+        lead = CrmLead(lead_name=_name(rng), phone=_mobile(rng, used_phones),
+                       company=f"{city}{rng.choice(WORDS)}{rng.choice(KINDS)[0]}有限公司", position=rng.choice(POSITIONS),
+                       source=rng.choice(["website", "exhibition", "referral", "cold_call", "advertising", "wechat"]),
+                       intent_product=rng.choice(LEAD_NEEDS), intent_level=rng.choice([1, 2, 2, 3]),
+                       status=STATUS_NEW, pool_id=pool.id, owner_id=owner.id if owner else None,
+                       dept_id=owner.dept_id if owner else pool.dept_id, claimed_at=created if owner else None,
+                       created_by=(owner or sales[0]).id, created_at=created, updated_at=created)
+        session.add(lead)
+        session.flush()
+        if owner is None:
+            continue
+        times = sorted(created + timedelta(hours=rng.randrange(1, max(2, int((now - created).total_seconds() // 3600))))
+                       for _ in range(rng.randrange(0, 3)))
+        for at in times:
+            session.add(CrmFollowUp(relation_type="lead", relation_id=lead.id, follow_type=rng.choice(FOLLOW_TYPES),
+                                    content=rng.choice(LEAD_TALKS), created_by=owner.id, created_at=at, updated_at=at))
+        if times:
+            lead.status, lead.last_follow_up_at = STATUS_FOLLOWING, times[-1]
+        if i % 5 == 1:
+            lead.next_follow_up_at = now + timedelta(hours=rng.randrange(1, 6))  # due today, mostly
+
+
+def _demo_recycling(session, now, admin_id):
+    """The demo's recycling rule, applied once by the real recycling run (as the nightly job would)."""
+    pool_services.save_rule(session, None, {
+        "rule_name": "超期未跟进", "enabled": True, "sort": 0,
+        "conditions": {"match": "all", "items": [{"field": "inactive_days", "op": "gte", "value": DEMO_RECYCLE_DAYS}]}})
+    session.flush()
+    return pool_services.recycle(session, now=now, actor_id=admin_id)
 
 
 def has_customers(session):
