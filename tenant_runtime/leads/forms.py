@@ -18,7 +18,7 @@ STATUS_WORDS = {code: word for word, code in STATUS_CODES.items()}
 INTENT_CODES = {"low": 1, "medium": 2, "high": 3}
 INTENT_WORDS = {code: word for word, code in INTENT_CODES.items()}
 
-STATUS_LABELS = {"new": _l("New"), "following": _l("Following up"), "converted": _l("Converted"),
+STATUS_LABELS = {"new": _l("New lead"), "following": _l("Following up"), "converted": _l("Converted"),
                  "invalid": _l("Invalid")}
 INTENT_LABELS = {"low": _l("Low"), "medium": _l("Medium"), "high": _l("High")}
 SOURCE_LABELS = {
