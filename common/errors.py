@@ -53,6 +53,10 @@ DATABASE_UNAVAILABLE = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.Interfac
 # MySQL/MariaDB ended this transaction to let a simultaneous one through (deadlock, lock wait timeout):
 # the database answers and nothing of this request was kept, so it is the losing side of a race, not an outage.
 LOST_RACE_ERRORS = (1205, 1213)
+# A deadlock inside a savepoint (``begin_nested``) ends the whole transaction, savepoint included: SQLAlchemy's
+# ROLLBACK TO SAVEPOINT then fails with "SAVEPOINT ... does not exist", and that is the error raised, the
+# deadlock its context.
+SAVEPOINT_GONE = 1305
 
 
 def driver_error_number(exc):
@@ -63,7 +67,12 @@ def driver_error_number(exc):
 
 
 def lost_race(exc):
-    return isinstance(exc, sqlalchemy.exc.OperationalError) and driver_error_number(exc) in LOST_RACE_ERRORS
+    if not isinstance(exc, sqlalchemy.exc.OperationalError):
+        return False
+    number = driver_error_number(exc)
+    if number == SAVEPOINT_GONE:
+        return lost_race(exc.__context__)
+    return number in LOST_RACE_ERRORS
 
 
 def log_database_unavailable(exc, what="control database"):
