@@ -99,7 +99,7 @@ def seed_demo(session, password, customers=300, seed=2026):
     admin = session.scalar(select(SysUser).where(SysUser.username == "admin"))
     admin.password_hash = hashed
     owners = [users["sales1"], users["sales2"], users["sales3"], users["manager"]]
-    used_phones = set()
+    used_phones, follow_ups = set(), []
     for i in range(customers):
         owner = rng.choice(owners)
         province, city, city_name = rng.choice(CITIES)
@@ -131,7 +131,7 @@ def seed_demo(session, password, customers=300, seed=2026):
         times = sorted(min(now, created + timedelta(days=rng.randrange(0, max(1, (now - created).days)),
                                                     hours=rng.randrange(9, 18))) for _ in range(rng.randrange(0, 6)))
         for at in times:
-            session.add(CrmFollowUp(relation_type="customer", relation_id=customer.id,
+            follow_ups.append(CrmFollowUp(relation_type="customer", relation_id=customer.id,
                                     follow_type=rng.choice(["phone", "visit", "wechat", "email"]),
                                     content=rng.choice(TALKS), created_by=owner.id, created_at=at, updated_at=at))
             last = max(last or at, at)
@@ -144,12 +144,15 @@ def seed_demo(session, password, customers=300, seed=2026):
         elif roll < 0.6:
             customer.next_follow_up_at = now + timedelta(days=rng.randrange(1, 30))
     session.flush()
-    _demo_leads(session, rng, now, [users["sales1"], users["sales2"], users["sales3"]], group1, used_phones)
-    _demo_recycling(session, now, admin.id)
+    _demo_leads(session, rng, now, [users["sales1"], users["sales2"], users["sales3"]], group1, used_phones, follow_ups)
+    _demo_recycling(session, rng, now, admin.id, follow_ups)
+    # written in the order they happened, as people would have recorded them: "recent activity" is the newest
+    session.add_all(sorted(follow_ups, key=lambda f: f.created_at))
+    session.flush()
     return list(DEMO_PASSWORD_USERS)
 
 
-def _demo_leads(session, rng, now, sales, group, used_phones, leads=40):
+def _demo_leads(session, rng, now, sales, group, used_phones, follow_ups, leads=40):
     """Leads as a sales team has them: most owned (new or being followed up, some due today), the rest
     waiting to be claimed in the public pool or in one sales group's own pool."""
     public = default_pool(session)
@@ -176,7 +179,7 @@ def _demo_leads(session, rng, now, sales, group, used_phones, leads=40):
         times = sorted(created + timedelta(hours=rng.randrange(1, max(2, int((now - created).total_seconds() // 3600))))
                        for _ in range(rng.randrange(0, 3)))
         for at in times:
-            session.add(CrmFollowUp(relation_type="lead", relation_id=lead.id, follow_type=rng.choice(FOLLOW_TYPES),
+            follow_ups.append(CrmFollowUp(relation_type="lead", relation_id=lead.id, follow_type=rng.choice(FOLLOW_TYPES),
                                     content=rng.choice(LEAD_TALKS), created_by=owner.id, created_at=at, updated_at=at))
         if times:
             lead.status, lead.last_follow_up_at = STATUS_FOLLOWING, times[-1]
@@ -184,11 +187,24 @@ def _demo_leads(session, rng, now, sales, group, used_phones, leads=40):
             lead.next_follow_up_at = now + timedelta(hours=rng.randrange(1, 6))  # due today, mostly
 
 
-def _demo_recycling(session, now, admin_id):
-    """The demo's recycling rule, applied once by the real recycling run (as the nightly job would)."""
+def _demo_recycling(session, rng, now, admin_id, follow_ups, saved_per_owner=2):
+    """The demo's recycling rule, applied once by the real recycling run (as the nightly job would). First,
+    each owner followed up a couple of the customers it would take, just in time: those are the ones the
+    home page warns about (recycled in a day or two unless followed up again)."""
     pool_services.save_rule(session, None, {
         "rule_name": "超期未跟进", "enabled": True, "sort": 0,
         "conditions": {"match": "all", "items": [{"field": "inactive_days", "op": "gte", "value": DEMO_RECYCLE_DAYS}]}})
+    session.flush()
+    saved = {}
+    for row in session.execute(pool_services.candidates(session, now).order_by(CrmCustomer.id)).all():
+        if saved.get(row.owner_id, 0) >= saved_per_owner:
+            continue
+        saved[row.owner_id] = saved.get(row.owner_id, 0) + 1
+        customer = session.get(CrmCustomer, row.customer_id)
+        at = now - timedelta(days=DEMO_RECYCLE_DAYS[customer.level] - saved[row.owner_id], hours=rng.randrange(1, 8))
+        follow_ups.append(CrmFollowUp(relation_type="customer", relation_id=customer.id, follow_type="phone",
+                                content=rng.choice(TALKS), created_by=row.owner_id, created_at=at, updated_at=at))
+        customer.last_follow_up_at = at
     session.flush()
     return pool_services.recycle(session, now=now, actor_id=admin_id)
 

@@ -51,6 +51,9 @@ def test_the_public_pool_holds_what_the_demo_rule_recycled_with_the_rule_and_the
     # and a sales user can claim one of them
     sales = tenant_api(app, demo, "sales1", DEMO_PASSWORD)
     assert sales.post(f"/pool/{in_pool[0]['id']}/claim").status_code == 200
+    # each sales user is warned of a couple of customers the rule takes in a day or two
+    soon = sales.get("/pool/soon").json["items"]
+    assert soon and all(1 <= item["days_left"] <= 3 for item in soon), soon
 
 
 def test_leads_are_owned_followed_up_and_waiting_in_pools(app, demo):
@@ -71,3 +74,12 @@ def test_running_it_again_changes_nothing(app, demo):
     again = app.test_cli_runner().invoke(args=["crm", "demo", demo.code])
     assert again.exit_code == 0, again.output
     assert (len(every(manager, "/customers?limit=100")), len(every(manager, "/leads?limit=100"))) == before
+
+
+def test_follow_ups_were_recorded_in_the_order_they_happened(app, demo):
+    """The newest first (the home page's recent activity, the follow-up list) is also the latest in time."""
+    manager = tenant_api(app, demo, "manager", DEMO_PASSWORD)
+    items = manager.get("/follow-ups?limit=100").json["items"]
+    assert len(items) == 100
+    times = [item["created_at"] for item in items]
+    assert times == sorted(times, reverse=True)
