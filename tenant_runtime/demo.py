@@ -132,8 +132,8 @@ def seed_demo(session, password, customers=300, seed=2026):
                                                     hours=rng.randrange(9, 18))) for _ in range(rng.randrange(0, 6)))
         for at in times:
             follow_ups.append(CrmFollowUp(relation_type="customer", relation_id=customer.id,
-                                    follow_type=rng.choice(["phone", "visit", "wechat", "email"]),
-                                    content=rng.choice(TALKS), created_by=owner.id, created_at=at, updated_at=at))
+                                          follow_type=rng.choice(FOLLOW_TYPES), content=rng.choice(TALKS),
+                                          created_by=owner.id, created_at=at, updated_at=at))
             last = max(last or at, at)
         customer.last_follow_up_at = last
         roll = rng.random()
@@ -166,7 +166,8 @@ def _demo_leads(session, rng, now, sales, group, used_phones, follow_ups, leads=
         owner = rng.choice(sales) if i % 3 else None  # a third wait in a pool
         pool = group_pool if owner is None and i % 2 else public
         lead = CrmLead(lead_name=_name(rng), phone=_mobile(rng, used_phones),
-                       company=f"{city}{rng.choice(WORDS)}{rng.choice(KINDS)[0]}有限公司", position=rng.choice(POSITIONS),
+                       company=f"{city}{rng.choice(WORDS)}{rng.choice(KINDS)[0]}有限公司",
+                       position=rng.choice(POSITIONS),
                        source=rng.choice(["website", "exhibition", "referral", "cold_call", "advertising", "wechat"]),
                        intent_product=rng.choice(LEAD_NEEDS), intent_level=rng.choice([1, 2, 2, 3]),
                        status=STATUS_NEW, pool_id=pool.id, owner_id=owner.id if owner else None,
@@ -179,8 +180,9 @@ def _demo_leads(session, rng, now, sales, group, used_phones, follow_ups, leads=
         times = sorted(created + timedelta(hours=rng.randrange(1, max(2, int((now - created).total_seconds() // 3600))))
                        for _ in range(rng.randrange(0, 3)))
         for at in times:
-            follow_ups.append(CrmFollowUp(relation_type="lead", relation_id=lead.id, follow_type=rng.choice(FOLLOW_TYPES),
-                                    content=rng.choice(LEAD_TALKS), created_by=owner.id, created_at=at, updated_at=at))
+            follow_ups.append(CrmFollowUp(relation_type="lead", relation_id=lead.id,
+                                          follow_type=rng.choice(FOLLOW_TYPES), content=rng.choice(LEAD_TALKS),
+                                          created_by=owner.id, created_at=at, updated_at=at))
         if times:
             lead.status, lead.last_follow_up_at = STATUS_FOLLOWING, times[-1]
         if i % 5 == 1:
@@ -203,7 +205,7 @@ def _demo_recycling(session, rng, now, admin_id, follow_ups, saved_per_owner=2):
         customer = session.get(CrmCustomer, row.customer_id)
         at = now - timedelta(days=DEMO_RECYCLE_DAYS[customer.level] - saved[row.owner_id], hours=rng.randrange(1, 8))
         follow_ups.append(CrmFollowUp(relation_type="customer", relation_id=customer.id, follow_type="phone",
-                                content=rng.choice(TALKS), created_by=row.owner_id, created_at=at, updated_at=at))
+                                      content=rng.choice(TALKS), created_by=row.owner_id, created_at=at, updated_at=at))
         customer.last_follow_up_at = at
     session.flush()
     return pool_services.recycle(session, now=now, actor_id=admin_id)
