@@ -34,6 +34,8 @@ class CrmCustomer(TenantBase):
         Index("ix_crm_customer_dept_recent", "dept_id", "deleted_at", "id"),
         Index("ix_crm_customer_owner_next", "owner_id", "next_follow_up_at"),
         Index("ix_crm_customer_last_follow", "last_follow_up_at"),
+        # the public pool's list (owner NULL, live, in_pool), latest arrivals first, and its count (0007)
+        Index("ix_crm_customer_pool_list", "owner_id", "deleted_at", "status", "sea_time", "id"),
         MYSQL_TABLE_OPTIONS,
     )
     __history__ = True  # every change is recorded in crm_change_log (tenant_runtime/core/history.py)

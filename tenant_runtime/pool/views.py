@@ -75,7 +75,9 @@ POOL_LIST = ListSpec(
                                            options=_owner_options),
     },
     search=(C.customer_name, C.phone),
-    sorts={"recycled": SortKey(C.sea_time, _l("Entered the pool"), nullable=True),
+    # every customer in the pool has its sea_time (recycling and a return set it; 0007 filled any without),
+    # so the sort reads ix_crm_customer_pool_list in order instead of sorting the whole pool
+    sorts={"recycled": SortKey(C.sea_time, _l("Entered the pool")),
            "created": SortKey(C.id, _l("Created"))},
     default_sort="-recycled",
 )

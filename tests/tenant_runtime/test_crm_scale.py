@@ -363,3 +363,40 @@ def test_the_page_count_reads_the_list_indexes_alone(app, volume, who, query):
                 # "Using index" itself (covering), not "Using index condition" (which reads every row)
                 extra = [part.strip() for part in (p["Extra"] or "").split(";")]
                 assert p["key"] in LIST_KEYS and "Using index" in extra, (statement, p)
+
+
+def test_the_public_pool_list_reads_its_index_in_order(app, volume):
+    """The pool (公海) of a large tenant: each page, the first and a deep one, reads
+    ix_crm_customer_pool_list in order (no sort of the whole pool), the page's count reads the index alone,
+    and the pages together are the pool in order, newest arrival first, each customer once."""
+    t = volume
+    engine = t.engine()
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE crm_customer SET owner_id = NULL, status = 'in_pool', "
+                             "sea_time = created_at + INTERVAL MOD(id, 37) DAY WHERE MOD(id, 3) > 0")
+        conn.exec_driver_sql("ANALYZE TABLE crm_customer").all()
+        expected = [str(r[0]) for r in conn.exec_driver_sql(
+            "SELECT id FROM crm_customer WHERE status = 'in_pool' AND owner_id IS NULL AND deleted_at IS NULL "
+            "ORDER BY sea_time DESC, id DESC")]
+    engine.dispose()
+    client = tenant_api(app, t, "vol_s000", FILL_PASSWORD)
+    statements = Statements(t.database)
+    first = statements.during(lambda: client.get("/pool?limit=20"))
+    pages = [first.json]
+    page_plan = explain(t, *list_statement(statements))
+    assert_indexed(page_plan, {"ix_crm_customer_pool_list"}, 20, 1)
+    assert [p["key"] for p in page_plan if p["table"] == "crm_customer"] == ["ix_crm_customer_pool_list"]
+    while pages[-1]["next_cursor"]:
+        resp = statements.during(lambda: client.get(f"/pool?limit=200&cursor={pages[-1]['next_cursor']}"))
+        pages.append(resp.json)
+    deep_plan = explain(t, *list_statement(statements))
+    assert [p["key"] for p in deep_plan if p["table"] == "crm_customer"] == ["ix_crm_customer_pool_list"], deep_plan
+    assert all("filesort" not in (p["Extra"] or "") for p in deep_plan), deep_plan
+    assert [item["id"] for page in pages for item in page["items"]] == expected
+    # the page's count ("共 N 条记录"): index entries only
+    pages_client = page_client(app, t, "vol_s000")
+    statements.during(lambda: pages_client.get(f"/t/{t.code}/pool/"))
+    count = next((s, p) for s, p in statements.seen if "count(" in s.lower() and "crm_customer" in s)
+    count_plan = [p for p in explain(t, *count) if p["table"] == "crm_customer"]
+    assert count_plan and all(p["key"] == "ix_crm_customer_pool_list" and "Using index" in (p["Extra"] or "")
+                              and "Using index condition" not in (p["Extra"] or "") for p in count_plan), count_plan

@@ -34,7 +34,7 @@ from tests.conftest import BACKENDS, MYSQL_SERVER, create_mysql_database
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TENANT_TABLES = set(TenantBase.metadata.tables)
-HEAD = "0006_pool_clock_and_list_indexes"
+HEAD = "0007_pool_list_index"
 
 
 def _mysql_engine():
@@ -411,7 +411,8 @@ def test_control_migrations_do_not_see_the_tenant_revision():
     assert HEAD not in {script.revision for script in control.walk_revisions()}
     tenant = ScriptDirectory(tenant_schema.SCRIPT_LOCATION)
     assert {script.revision for script in tenant.walk_revisions()} == {
-        "0001_tenant_initial", "0002_sessions_and_password_links", "0003_crm_core", "0005_handover_pool_leads", HEAD}
+        "0001_tenant_initial", "0002_sessions_and_password_links", "0003_crm_core", "0005_handover_pool_leads",
+        "0006_pool_clock_and_list_indexes", HEAD}
 
 
 def test_registry_does_not_import_the_tenant_runtime():
