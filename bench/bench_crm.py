@@ -25,7 +25,9 @@ goes first alternating), per-request wall time:
 Scenarios: a sales user (only own customers, ~1/40 of the rows) and a region manager (his region's
 departments and below, ~1/3) and the sales director (the whole centre), each on the list's first page and
 on a deep keyset page (a cursor 90 % down the id range) filtered by a level (``level=important``, 2 in
-10), plus the sales user's unfiltered first page, a customer's 360 view and (information) the region
+10), plus the sales user's unfiltered first page, the public pool (公海: the first page and one 90 % down,
+newest arrival first; the first run of a kept tenant fills it with one real recycling run taking every
+customer from advertising, a sixth), a customer's 360 view and (information) the region
 manager's HTML list page, signed in on the pages, with its capped count ("10000+"), and the floor
 under every API request, ``GET /me`` (routing, token check, the user; nothing to replay). Printed: p50 and p95
 of both sides, the app/bare ratio of the p95s, this process's CPU per request (``time.process_time``,
@@ -123,6 +125,43 @@ def run(args):
         env.cleanup(drop=args.drop)
 
 
+POOL_SOURCE = "advertising"  # the customers one recycling run puts in the public pool: a sixth of them
+
+
+def public_pool(env, database):
+    """A public pool as one nightly recycling would leave it (once per kept tenant): the real set-based run
+    (``pool.services.recycle``) under a rule taking every customer from advertising not followed up for a day,
+    the rule then removed.
+    Returns the pool's size and a cursor 90 % down its list (newest arrival first)."""
+    import sqlalchemy as sa
+
+    from tenant_runtime.context import TenantSession
+    from tenant_runtime.pool import services as pool_services
+    from tenant_runtime.pool.views import POOL_LIST
+
+    engine = env.tenant_engine(database)
+    with env.app.app_context(), TenantSession(bind=engine) as session:
+        in_pool = "FROM crm_customer WHERE status = 'in_pool' AND owner_id IS NULL AND deleted_at IS NULL"
+        pool_n = session.execute(sa.text(f"SELECT COUNT(*) {in_pool}")).scalar()
+        if not pool_n:
+            t0 = time.perf_counter()
+            rule = pool_services.save_rule(session, None, {"rule_name": "bench", "enabled": True, "sort": 0, "conditions": {
+                "match": "all", "items": [{"field": "inactive_days", "op": "gte", "value": 1},  # every rule has one
+                                          {"field": "source", "op": "in", "value": [POOL_SOURCE]}]}})
+            session.flush()
+            pool_n = pool_services.recycle(session)["recycled"]
+            session.delete(rule)
+            session.commit()
+            session.execute(sa.text("ANALYZE TABLE crm_customer, customer_pool")).all()
+            print(f"recycled {pool_n:,} customers into the public pool in {time.perf_counter() - t0:.1f} s",
+                  file=sys.stderr)
+        sea_time, deep_id = session.execute(sa.text(
+            f"SELECT sea_time, id {in_pool} ORDER BY sea_time DESC, id DESC LIMIT 1 OFFSET :n"),
+            {"n": pool_n * 9 // 10}).one()
+    engine.dispose()
+    return pool_n, POOL_LIST._encode("recycled", sea_time, deep_id)
+
+
 def measure(env, args):
     import sqlalchemy as sa
 
@@ -151,6 +190,7 @@ def measure(env, args):
     customers_n, follow_ups_n, min_id, max_id = counts
     deep_id = min_id + (max_id - min_id) // 10  # 90 % down a newest-first list
     deep = customer_resource.listing._encode("created", deep_id, deep_id)
+    pool_n, pool_deep = public_pool(env, database)
 
     client = app.test_client()
     headers = {}
@@ -182,6 +222,8 @@ def measure(env, args):
          "/customers?level=important", True),
         ("director_deep", "director, centre and below, level, deep page", "vol_director",
          f"/customers?level=important&cursor={deep}", True),
+        ("pool_first", f"public pool ({pool_n:,} customers), first page", "vol_s000", "/pool", True),
+        ("pool_deep", "public pool, deep page", "vol_s000", f"/pool?cursor={pool_deep}", True),
         ("view360", "360 view of one of the sales user's customers", "vol_s000", f"/customers/{sample_customer}/360",
          False),
         ("region_page", "region manager, list page (HTML, 20 rows and the capped count), level", "vol_m0",
