@@ -87,6 +87,17 @@ def tenant_api(app, tenant, username="admin", password=None):
     return TenantApi(client, tenant, resp.json["token"])
 
 
+def every_item(api, path):
+    """Every item of a list, following its cursors (``path`` with its query, ``limit`` included)."""
+    items, cursor = [], None
+    while True:
+        resp = api.get(path + (f"&cursor={cursor}" if cursor else ""))
+        assert resp.status_code == 200, resp.json
+        items += resp.json["items"]
+        cursor = resp.json["next_cursor"]
+        if cursor is None:
+            return items
+
 def customer_body(**overrides):
     body = {"customer_type": "enterprise", "customer_name": f"华庭物业{secrets.token_hex(2)}有限公司",
             "level": "normal"}

@@ -3,7 +3,7 @@ the CRM has, and signs in with the login it prints."""
 
 import pytest
 
-from tests.tenant_runtime.crm import tenant_api
+from tests.tenant_runtime.crm import every_item, tenant_api
 
 DEMO_PASSWORD = "Demo-Crm-2026x"
 
@@ -18,30 +18,19 @@ def demo(app, tenants):
     return tenant
 
 
-def every(api, path):
-    items, cursor = [], None
-    while True:
-        page = api.get(path + (f"&cursor={cursor}" if cursor else ""))
-        assert page.status_code == 200, page.json
-        items += page.json["items"]
-        cursor = page.json.get("next_cursor")
-        if not cursor:
-            return items
-
-
 def test_every_demo_user_signs_in_with_the_printed_password_and_sees_customers(app, demo):
     for username in ("admin", "manager", "sales1", "sales2", "service"):
         api = tenant_api(app, demo, username, DEMO_PASSWORD)
         assert api.get("/me").json["username"] == username
     manager = tenant_api(app, demo, "manager", DEMO_PASSWORD)
-    assert len(every(manager, "/customers?limit=100")) > 60
+    assert len(every_item(manager, "/customers?limit=100")) > 60
 
 
 def test_the_public_pool_holds_what_the_demo_rule_recycled_with_the_rule_and_the_days(app, demo):
     admin = tenant_api(app, demo, "admin", DEMO_PASSWORD)
     rules = admin.get("/pool/rules").json["items"]
     assert [r["rule_name"] for r in rules] == ["超期未跟进"]
-    in_pool = every(admin, "/pool?limit=100")
+    in_pool = every_item(admin, "/pool?limit=100")
     assert in_pool, "the demo's recycling took nobody"
     for item in in_pool:
         assert item["recycle_reason"] == "inactive_days:超期未跟进" and item["inactive_days"] >= 60, item
@@ -58,22 +47,22 @@ def test_the_public_pool_holds_what_the_demo_rule_recycled_with_the_rule_and_the
 
 def test_leads_are_owned_followed_up_and_waiting_in_pools(app, demo):
     sales = tenant_api(app, demo, "sales1", DEMO_PASSWORD)
-    mine = every(sales, "/leads?view=mine&limit=100")
+    mine = every_item(sales, "/leads?view=mine&limit=100")
     assert mine and all(lead["owner"]["name"] == "李晓东" for lead in mine)
     assert any(lead["status"] == "following" and lead["last_follow_up_at"] for lead in mine)
     pools = {p["pool_name"]: p for p in sales.get("/lead-pools").json["items"]}
     assert {"公共线索池", "销售一组线索池"} <= set(pools)
-    waiting = every(sales, "/leads?view=pool&limit=100")
+    waiting = every_item(sales, "/leads?view=pool&limit=100")
     assert {lead["pool"]["name"] for lead in waiting} == {"公共线索池", "销售一组线索池"}
     assert sales.post(f"/leads/{waiting[0]['id']}/claim").status_code == 200
 
 
 def test_running_it_again_changes_nothing(app, demo):
     manager = tenant_api(app, demo, "manager", DEMO_PASSWORD)
-    before = (len(every(manager, "/customers?limit=100")), len(every(manager, "/leads?limit=100")))
+    before = (len(every_item(manager, "/customers?limit=100")), len(every_item(manager, "/leads?limit=100")))
     again = app.test_cli_runner().invoke(args=["crm", "demo", demo.code])
     assert again.exit_code == 0, again.output
-    assert (len(every(manager, "/customers?limit=100")), len(every(manager, "/leads?limit=100"))) == before
+    assert (len(every_item(manager, "/customers?limit=100")), len(every_item(manager, "/leads?limit=100"))) == before
 
 
 def test_follow_ups_were_recorded_in_the_order_they_happened(app, demo):

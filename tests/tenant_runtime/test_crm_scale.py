@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from tenant_runtime.demo import TAGS, VOLUME_GROUPS, VOLUME_REGIONS, VOLUME_SALES
-from tests.tenant_runtime.crm import tenant_api
+from tests.tenant_runtime.crm import every_item, tenant_api
 
 FILL_PASSWORD = "Volume-Pass-42"
 
@@ -54,15 +54,8 @@ def subtree(tenant, root):
 
 
 def walk(client, query, limit):
-    """Every item of a list, following its cursors."""
-    items, cursor = [], None
-    while True:
-        resp = client.get(f"/customers?{query}&limit={limit}" + (f"&cursor={cursor}" if cursor else ""))
-        assert resp.status_code == 200, resp.json
-        items += resp.json["items"]
-        cursor = resp.json["next_cursor"]
-        if cursor is None:
-            return items
+    """Every customer of a list, following its cursors."""
+    return every_item(client, f"/customers?{query}&limit={limit}")
 
 
 # --- the fill --------------------------------------------------------------------------------------------
