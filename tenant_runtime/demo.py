@@ -4,12 +4,14 @@
 role, a few hundred customers with contacts, follow-ups over the last three months and follow-ups due
 today; leads, owned and waiting in the public and a department's lead pool, with their own follow-ups;
 and a recycling rule that the real recycling run has applied, so the public pool (公海) holds the
-customers nobody followed up for too long, each with the rule and the days that put it there. ``fill_volume`` adds synthetic rows fast (bulk inserts in chunks, no ORM) for benchmarks: a
-million customers and three million follow-ups in one MariaDB tenant.
+customers nobody followed up for too long, each with the rule and the days that put it there.
+``fill_volume`` adds synthetic rows fast (bulk inserts in chunks, no ORM) for benchmarks: a million
+customers and three million follow-ups in one MariaDB tenant.
 """
 
 import random
 import secrets
+from collections import Counter
 from datetime import timedelta
 
 from sqlalchemy import func, insert, select
@@ -116,7 +118,7 @@ def seed_demo(session, password, customers=300, seed=2026):
             province_code=province, city_code=city, address=f"{rng.choice(['人民路', '建设路', '解放大道', '中山路'])}{rng.randrange(1, 999)}号",
             level=rng.choices(["important", "normal", "potential"], [2, 5, 3])[0],
             deal_status=rng.choices(["potential", "won", "lost"], [6, 3, 1])[0],
-            source=rng.choice(["website", "exhibition", "referral", "cold_call", "advertising", "wechat"]),
+            source=rng.choice(SOURCES),
             owner_id=owner.id, dept_id=owner.dept_id, created_by=owner.id, created_at=created, updated_at=created,
             owned_since=created)
         customer.tags = [CrmCustomerTag(tag=t) for t in rng.sample(TAGS, rng.randrange(0, 3))]
@@ -168,7 +170,7 @@ def _demo_leads(session, rng, now, sales, group, used_phones, follow_ups, leads=
         lead = CrmLead(lead_name=_name(rng), phone=_mobile(rng, used_phones),
                        company=f"{city}{rng.choice(WORDS)}{rng.choice(KINDS)[0]}有限公司",
                        position=rng.choice(POSITIONS),
-                       source=rng.choice(["website", "exhibition", "referral", "cold_call", "advertising", "wechat"]),
+                       source=rng.choice(SOURCES),
                        intent_product=rng.choice(LEAD_NEEDS), intent_level=rng.choice([1, 2, 2, 3]),
                        status=STATUS_NEW, pool_id=pool.id, owner_id=owner.id if owner else None,
                        dept_id=owner.dept_id if owner else pool.dept_id, claimed_at=created if owner else None,
@@ -197,11 +199,11 @@ def _demo_recycling(session, rng, now, admin_id, follow_ups, saved_per_owner=2):
         "rule_name": "超期未跟进", "enabled": True, "sort": 0,
         "conditions": {"match": "all", "items": [{"field": "inactive_days", "op": "gte", "value": DEMO_RECYCLE_DAYS}]}})
     session.flush()
-    saved = {}
+    saved = Counter()
     for row in session.execute(pool_services.candidates(session, now).order_by(CrmCustomer.id)).all():
-        if saved.get(row.owner_id, 0) >= saved_per_owner:
+        if saved[row.owner_id] >= saved_per_owner:
             continue
-        saved[row.owner_id] = saved.get(row.owner_id, 0) + 1
+        saved[row.owner_id] += 1
         customer = session.get(CrmCustomer, row.customer_id)
         at = now - timedelta(days=DEMO_RECYCLE_DAYS[customer.level] - saved[row.owner_id], hours=rng.randrange(1, 8))
         follow_ups.append(CrmFollowUp(relation_type="customer", relation_id=customer.id, follow_type="phone",
