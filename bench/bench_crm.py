@@ -136,13 +136,14 @@ def public_pool(env, database):
     import sqlalchemy as sa
 
     from tenant_runtime.context import TenantSession
+    from tenant_runtime.customers.models import CrmCustomer as C
     from tenant_runtime.pool import services as pool_services
-    from tenant_runtime.pool.views import POOL_LIST
+    from tenant_runtime.pool.views import POOL_LIST, pool_query
 
     engine = env.tenant_engine(database)
     with env.app.app_context(), TenantSession(bind=engine) as session:
-        in_pool = "FROM crm_customer WHERE status = 'in_pool' AND owner_id IS NULL AND deleted_at IS NULL"
-        pool_n = session.execute(sa.text(f"SELECT COUNT(*) {in_pool}")).scalar()
+        in_pool = pool_query()  # what the list reads
+        pool_n = session.scalar(sa.select(sa.func.count()).select_from(in_pool.subquery()))
         if not pool_n:
             t0 = time.perf_counter()
             rule = pool_services.save_rule(session, None, {"rule_name": "bench", "enabled": True, "sort": 0, "conditions": {
@@ -155,9 +156,8 @@ def public_pool(env, database):
             session.execute(sa.text("ANALYZE TABLE crm_customer, customer_pool")).all()
             print(f"recycled {pool_n:,} customers into the public pool in {time.perf_counter() - t0:.1f} s",
                   file=sys.stderr)
-        sea_time, deep_id = session.execute(sa.text(
-            f"SELECT sea_time, id {in_pool} ORDER BY sea_time DESC, id DESC LIMIT 1 OFFSET :n"),
-            {"n": pool_n * 9 // 10}).one()
+        sea_time, deep_id = session.execute(in_pool.with_only_columns(C.sea_time, C.id).order_by(
+            C.sea_time.desc(), C.id.desc()).offset(pool_n * 9 // 10).limit(1)).one()
     engine.dispose()
     return pool_n, POOL_LIST._encode("recycled", sea_time, deep_id)
 
