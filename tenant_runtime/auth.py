@@ -26,14 +26,17 @@ TOKEN_TTL = timedelta(hours=12)
 # The password hash of a user who has none yet (the first administrator until the set-password link is
 # used): no hash method produces it, so no password matches it.
 NO_PASSWORD = "!"
+# A user as others see them (an owner's name on a list) and as a request needs them: the password hash and
+# timestamps are left out (a column's description costs as much to parse as a short value) and load on first
+# use, which only signing in and changing a password do.
+SHOWN_USER = (defer(SysUser.password_hash), defer(SysUser.last_login_time), defer(SysUser.created_at),
+              defer(SysUser.updated_at))
 # The signed-in user is read with their roles and each role's departments joined in the same statement
 # (instead of two more "selectin" round trips): the request's permissions and data scope come from them.
 # Their own department comes along (a list of their own customers names it without reading it again).
-# Only the columns a request uses come along (a column's description costs as much to parse as a short value):
-# what the user is shown as, the role's code, scope and permissions, the department's name. The rest (the
-# password hash, timestamps) loads on first use, which only signing in and changing a password do.
-WITH_ROLES = (defer(SysUser.password_hash), defer(SysUser.last_login_time), defer(SysUser.created_at),
-              defer(SysUser.updated_at),
+# Of the roles and departments only what a request uses: the role's code, scope and permissions, the
+# department's name.
+WITH_ROLES = (*SHOWN_USER,
               joinedload(SysUser.roles).load_only(SysRole.code, SysRole.data_scope, SysRole.permissions)
               .joinedload(SysRole.depts),
               joinedload(SysUser.dept).load_only(SysDept.dept_name, SysDept.parent_id))

@@ -1,6 +1,8 @@
-"""Small lookups many pages need: the names of a set of ids, in one query."""
+"""Small lookups many pages need: the names of a set of ids, in one query; related rows of a whole page."""
 
 from sqlalchemy import select
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 
 def names(session, id_column, name_column, ids):
@@ -15,3 +17,17 @@ def user_names(session, ids):
     from ..models import SysUser
 
     return names(session, SysUser.id, SysUser.full_name, ids)
+
+
+def attach(session, rows, relation, model, foreign_key, *options):
+    """Set ``relation`` (a many-to-one) on every row to the ``model`` row its ``foreign_key`` attribute names,
+    read in one query for the whole page (rows the session holds already cost none; ``options`` shape the
+    query). The relation is *set*, not just loaded beside it: the session holds objects weakly, so rows read
+    and dropped would be gone again and each row would read its own."""
+    ids = {getattr(row, foreign_key) for row in rows} - {None}
+    found = {i: obj for i in ids if (obj := session.identity_map.get(identity_key(model, i))) is not None}
+    if ids - found.keys():
+        found.update((obj.id, obj) for obj in session.scalars(
+            select(model).where(model.id.in_(ids - found.keys())).options(*options)))
+    for row in rows:
+        set_committed_value(row, relation, found.get(getattr(row, foreign_key)))

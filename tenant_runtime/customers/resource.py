@@ -5,12 +5,11 @@ import re
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import lazyload, selectinload
-from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.util import identity_key
 
 from common.regions import city_name, province_name
 from common.validators import display_phone
 
+from ..auth import SHOWN_USER
 from ..context import current_tenant
 from ..core.columns import Column
 from ..core.listing import (
@@ -22,7 +21,7 @@ from ..core.listing import (
     Ref,
     SortKey,
 )
-from ..core.lookups import user_names
+from ..core.lookups import attach, user_names
 from ..core.resource import Resource
 from ..core.sections import sections_for
 from ..io.export import ExportColumn
@@ -157,27 +156,10 @@ class CustomerResource(Resource):
         return "all" if "all" in views else "mine"
 
     def preload(self, rows):
-        """Owners and departments of all rows in one query each, set on the rows' relationships (the
-        session's identity map holds objects weakly: loaded and dropped, they would be gone again and every
-        row would load its owner, and that owner's roles, on its own)."""
+        """Owners and departments of all rows, in one query each."""
         session = current_tenant.session
-        owner_ids = {c.owner_id for c in rows if c.owner_id}
-        dept_ids = {c.dept_id for c in rows if c.dept_id}
-        # owners and departments the session holds already (the signed-in user and their department, on a
-        # list of their own customers) cost nothing
-        owners = {uid: user for uid in owner_ids
-                  if (user := session.identity_map.get(identity_key(SysUser, uid))) is not None}
-        if owner_ids - owners.keys():
-            owners.update((u.id, u) for u in session.scalars(
-                select(SysUser).where(SysUser.id.in_(owner_ids - owners.keys())).options(lazyload(SysUser.roles))))
-        depts = {did: dept for did in dept_ids
-                 if (dept := session.identity_map.get(identity_key(SysDept, did))) is not None}
-        if dept_ids - depts.keys():
-            depts.update((d.id, d) for d in session.scalars(
-                select(SysDept).where(SysDept.id.in_(dept_ids - depts.keys()))))
-        for c in rows:
-            set_committed_value(c, "owner", owners.get(c.owner_id))
-            set_committed_value(c, "dept", depts.get(c.dept_id))
+        attach(session, rows, "owner", SysUser, "owner_id", lazyload(SysUser.roles), *SHOWN_USER)
+        attach(session, rows, "dept", SysDept, "dept_id")
 
     def base_query(self):
         return super().base_query().options(selectinload(C.tags))

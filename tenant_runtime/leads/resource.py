@@ -2,10 +2,13 @@
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
+from sqlalchemy.orm import lazyload
 
+from ..auth import SHOWN_USER
 from ..context import current_tenant
 from ..core.columns import Column
 from ..core.listing import Choice, DateRange, ListSpec, Ref, SortKey
+from ..core.lookups import attach
 from ..core.resource import Resource
 from ..core.scope import current_principal
 from ..core.sections import Section, register_section
@@ -113,19 +116,15 @@ class LeadResource(Resource):
         return "all"
 
     def preload(self, rows):
+        """Owners, departments and pools of all rows, in one query each."""
         session = current_tenant.session
-        users = {r.owner_id for r in rows if r.owner_id}
-        if users:
-            session.scalars(select(SysUser).where(SysUser.id.in_(users))).all()
-        depts = {r.dept_id for r in rows if r.dept_id}
-        if depts:
-            session.scalars(select(SysDept).where(SysDept.id.in_(depts))).all()
-        pools = {r.pool_id for r in rows}
-        if pools:
-            session.scalars(select(CrmLeadPool).where(CrmLeadPool.id.in_(pools))).all()
+        attach(session, rows, "owner", SysUser, "owner_id", lazyload(SysUser.roles), *SHOWN_USER)
+        attach(session, rows, "dept", SysDept, "dept_id")
+        attach(session, rows, "pool", CrmLeadPool, "pool_id")
+        intent_words = {v: k for k, v in INTENT_CODES.items()}
         for r in rows:
             r.status_word = STATUS_WORDS.get(r.status)
-            r.intent_word = {v: k for k, v in INTENT_CODES.items()}.get(r.intent_level)
+            r.intent_word = intent_words.get(r.intent_level)
             r.owner_label = r.owner.full_name if r.owner_id else "—"
 
     def form_kwargs(self):

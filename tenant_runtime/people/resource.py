@@ -9,6 +9,7 @@ from extensions import db
 from ..context import current_tenant
 from ..core.columns import Column
 from ..core.listing import Choice, Exists, ListSpec, Ref, SortKey
+from ..core.lookups import attach
 from ..core.resource import Resource
 from ..models import SysDept, SysUser
 from . import accounts, services
@@ -175,10 +176,7 @@ class UserResource(PeopleResource):
     def preload(self, rows):
         from .labels import role_label
 
-        session = current_tenant.session
-        dept_ids = {u.dept_id for u in rows}
-        if dept_ids:
-            session.scalars(select(SysDept).where(SysDept.id.in_(dept_ids))).all()
+        attach(current_tenant.session, rows, "dept", SysDept, "dept_id")
         for user in rows:
             user.role_names = [str(role_label(r)) for r in user.roles]
             user.status_key = str(user.status)
