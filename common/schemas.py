@@ -39,6 +39,10 @@ class Answer(Schema):
             if kind is _FUNCTION:
                 ret[key] = field.serialize_func(obj)
                 continue
+            if kind is _DERIVED:  # field: the nested Answer; name: the function
+                value = name(obj)
+                ret[key] = None if value is None else field._serialize(value)
+                continue
             if kind is _MARSHMALLOW:
                 value = field.serialize(name, obj, accessor=self.get_attribute)
                 if value is not missing:
@@ -69,6 +73,8 @@ class Answer(Schema):
             attribute = attr_name if field.attribute is None else field.attribute
             if standard and cls is fields.Function:
                 plan.append((key, _FUNCTION, field, attr_name))
+            elif standard and cls is Derived and not field.many and _plain_answer(nested := field.schema):
+                plan.append((key, _DERIVED, nested, field.function))
             elif (standard and field._CHECK_ATTRIBUTE and cls.get_value is fields.Field.get_value
                   and isinstance(attribute, str) and "." not in attribute):
                 if cls._serialize is fields.Field._serialize:
@@ -83,7 +89,14 @@ class Answer(Schema):
         return plan
 
 
-_PLAIN, _STRING, _READ, _FUNCTION, _MARSHMALLOW = "plain", "string", "read", "function", "marshmallow"
+_PLAIN, _STRING, _READ, _FUNCTION, _DERIVED, _MARSHMALLOW = (
+    "plain", "string", "read", "function", "derived", "marshmallow")
+
+
+def _plain_answer(schema):
+    """Whether dumping one object with ``schema`` is exactly its ``_serialize``: an Answer of one object,
+    no pre/post-dump hooks (marshmallow's ``Nested`` would call ``dump``, which adds only those)."""
+    return isinstance(schema, Answer) and not schema.many and not any(schema._hooks.values())
 
 
 class Id(fields.String):

@@ -99,3 +99,27 @@ def test_customer_answer_matches_marshmallow(app):
         for obj in (customer, orphan):
             assert schema.dump(obj) == Schema._serialize(schema, obj)
         assert schema.dump(customer)["owner"] == {"id": "3", "name": "李四"}
+
+
+def test_a_derived_answer_whose_schema_has_a_hook_still_runs_it(app):
+    """A nested answer is written by its own plan only where ``dump`` would add nothing to it: a schema with
+    a post-dump hook keeps marshmallow's path, and the hook's change is in the answer."""
+    from marshmallow import post_dump
+
+    class Shouted(Answer):
+        name = fields.String()
+
+        @post_dump
+        def shout(self, data, **kwargs):
+            return {**data, "name": data["name"].upper()}
+
+    class Holder(Answer):
+        plain = Derived(lambda o: {"id": o.id, "name": o.name}, Ref, allow_none=True)
+        loud = Derived(lambda o: {"name": o.name}, Shouted, allow_none=True)
+        none = Derived(lambda o: None, Ref, allow_none=True)
+
+    obj = SimpleNamespace(id=5, name="abc")
+    with app.app_context():
+        schema = Holder()
+        assert schema.dump(obj) == Schema._serialize(schema, obj) == {
+            "plain": {"id": "5", "name": "abc"}, "loud": {"name": "ABC"}, "none": None}
