@@ -65,6 +65,7 @@ def parse_args():
     p.add_argument("--server", default=DEFAULT_SERVER)
     p.add_argument("--profile", metavar="SCENARIO", help="print a cProfile (CPU) of the app side of one scenario "
                    "(e.g. sales_all, view360, me) over the rounds, and measure nothing")
+    p.add_argument("--profile-out", metavar="FILE", help="with --profile: also save the profile (pstats) to FILE")
     args = p.parse_args()
     if args.quick:
         args.rows, args.rounds, args.warmup = min(args.rows, 2000), 20, 3
@@ -271,6 +272,8 @@ def measure(env, args):
         for _ in range(args.rounds):
             get(user, path)
         profiler.disable()
+        if args.profile_out:
+            profiler.dump_stats(args.profile_out)
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(60)
         pstats.Stats(profiler).sort_stats("tottime").print_stats(40)
         by_package = {}

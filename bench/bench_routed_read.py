@@ -362,6 +362,8 @@ def run(args):
                 for key in top:
                     delta = 1000 * (r_fn.get(key, 0) - b_fn.get(key, 0)) / n_prof
                     diff.append(f"    {key[0].split('site-packages/')[-1]}:{key[1]}({key[2]}) {delta:+7.3f}")
+            diff.append(f"  Python function calls per request (machine-independent): routed "
+                        f"{routed_stats.total_calls / n_prof:.0f}, baseline {base_stats.total_calls / n_prof:.0f}")
             profile_lines = ["", ("cProfile of routed requests (cumulative; the app's own functions and extensions "
                                   "listed separately):"), out.getvalue(), *diff]
 
