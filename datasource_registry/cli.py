@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from extensions import db
 
-from . import connect_errors, fleet
+from . import connect_errors, fleet, tenant_schema
 
 secrets_cli = click.Group("secrets", help="Datasource secrets.")
 
@@ -39,13 +39,18 @@ tenants_cli = click.Group("tenants", help="Tenant databases.")
               help=f"Tenants upgraded at once (default {fleet.DEFAULT_PARALLELISM}), within the connection budget.")
 @click.option("--resume", "resume_id", type=int, default=None, metavar="RUN_ID",
               help="Continue this run: skip its upgraded tenants, retry the others.")
+@click.option("--if-behind", "if_behind", is_flag=True,
+              help="Start no run (and exit 0) when every tenant is known to be at the head already.")
 @with_appcontext
-def upgrade(canary, parallelism, resume_id):
+def upgrade(canary, parallelism, resume_id, if_behind):
     """Upgrade every provisioned tenant database to the tenant schema's head, canary wave first."""
     from tqdm import tqdm
 
     from common.errors import ApiError
 
+    if if_behind and resume_id is None and not fleet.tenants_behind():
+        click.echo(f"every tenant database is at {tenant_schema.head_revision()}: nothing to upgrade")
+        return
     g.audit_label = "cli"
     try:
         fleet_run = fleet.resume(resume_id) if resume_id else fleet.start(canary=canary, parallelism=parallelism)
@@ -93,8 +98,6 @@ def _print_outcome(fleet_run):
 @with_appcontext
 def list_tenants():
     """Each provisioned tenant's code, datasource and schema version against the head."""
-    from . import tenant_schema
-
     head = tenant_schema.head_revision()
     click.echo(f"head: {head}")
     rows = [("CODE", "DATASOURCE", "DATABASE", "SCHEMA", "STATE")]

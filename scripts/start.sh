@@ -15,6 +15,7 @@ export HOST=${HOST:-127.0.0.1}
 export PORT=${PORT:-5000}
 export PUBLIC_BASE_URL=${PUBLIC_BASE_URL:-http://$HOST:$PORT}  # where SMS, e-mail and QR code links point
 .venv/bin/flask demo seed                                      # staff login + a demo company on SQLite
+.venv/bin/flask tenants upgrade --if-behind                    # tenant databases to this code's schema (after a pull)
 .venv/bin/flask crm demo "$(cat instance/demo-tenant.txt)"     # its CRM: people, customers, follow-ups
 echo "Open http://$HOST:$PORT/  (registration page: http://$HOST:$PORT/register)"
 # gunicorn.conf.py: one process with threads unless Redis shares the throttles' counts between processes

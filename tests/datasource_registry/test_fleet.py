@@ -468,6 +468,26 @@ def test_cli_upgrades_the_fleet_and_exits_0(app, tenant_factory, new_revision):
     assert app.test_cli_runner().invoke(args=["tenants", "list"]).output.count("current") == 2
 
 
+def test_cli_if_behind_starts_no_run_when_every_tenant_is_current_and_upgrades_when_one_is_not(
+        app, tenant_factory, new_revision):
+    """``./scripts/start.sh`` runs it on every start: a fleet run (and its audit event) only when there is
+    something to upgrade, such as the demo tenant after a pull that brought a new tenant revision."""
+    tenant = tenant_factory()
+    quiet = app.test_cli_runner().invoke(args=["tenants", "upgrade", "--if-behind"])
+    assert quiet.exit_code == 0, quiet.output
+    assert "nothing to upgrade" in quiet.output
+    with app.app_context():
+        assert db.session.scalars(select(FleetRun)).first() is None
+    head = new_revision()
+    result = app.test_cli_runner().invoke(args=["tenants", "upgrade", "--if-behind"])
+    assert result.exit_code == 0, result.output
+    assert "finished: 1 upgraded, 0 failed" in result.output and revision_of(app, tenant) == head
+    again = app.test_cli_runner().invoke(args=["tenants", "upgrade", "--if-behind"])
+    assert again.exit_code == 0 and "nothing to upgrade" in again.output
+    with app.app_context():
+        assert len(db.session.scalars(select(FleetRun)).all()) == 1
+
+
 def test_cli_lists_failures_exits_1_and_resumes(app, tenant_factory, new_revision):
     _good, broken = tenant_factory(), tenant_factory()
     new_revision()
