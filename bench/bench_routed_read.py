@@ -13,7 +13,7 @@ The baseline is a minimal Flask app with ONE SQLAlchemy engine on the SAME tenan
 keeps its connections (QueuePool, pool_size 5, no overflow, pool_pre_ping) and does what the routed app's
 token check and view do, with the same ORM models and serializer: bearer header parsed, tenant prefix of the
 token compared, the token with its user and the user's roles selected by the SHA-256 of the token in the
-routed app's own statement (``tenant_runtime.auth``: ``TOKEN_COLUMNS``, ``WITH_ROLES``), revoked/expiry
+routed app's own statement (``tenant_runtime.auth.TOKEN_LOOKUP``, built once), revoked/expiry
 checked, ``last_used_at`` written when older than ``TENANT_TOKEN_TOUCH_INTERVAL`` (so, like the routed app,
 almost never), the user's enabled flag checked, JSON from ``tenant_runtime.views.user_json`` plus the tenant's code and name
 (constants), committed only if it wrote, closed in teardown. What it does NOT do is everything that makes the
@@ -115,11 +115,10 @@ def make_baseline_app(url, code, name, tenant_id, touch_interval=60.0):
 
     import sqlalchemy as sa
     from flask import Flask, g, jsonify, request
-    from sqlalchemy import select
     from sqlalchemy.orm import Session
 
-    from tenant_runtime.auth import TOKEN_COLUMNS, WITH_ROLES
-    from tenant_runtime.models import SysToken, SysUser, utcnow
+    from tenant_runtime.auth import TOKEN_LOOKUP
+    from tenant_runtime.models import utcnow
     from tenant_runtime.schemas import TenantUserSchema
 
     engine = sa.create_engine(url, pool_size=5, max_overflow=0, pool_pre_ping=True, pool_recycle=3600, pool_timeout=2)
@@ -141,10 +140,8 @@ def make_baseline_app(url, code, name, tenant_id, touch_interval=60.0):
             return unauthorized()
         g.db = Session(bind=engine, expire_on_commit=False)
         # the routed app's one statement: the token, its user and the user's roles (with their departments)
-        found = g.db.execute(
-            select(SysToken, SysUser).join(SysUser, SysUser.id == SysToken.user_id)
-            .where(SysToken.token_hash == hashlib.sha256(raw.encode()).hexdigest())
-            .options(TOKEN_COLUMNS, *WITH_ROLES)).unique().first()
+        found = g.db.execute(TOKEN_LOOKUP,
+                             {"token_hash": hashlib.sha256(raw.encode()).hexdigest()}).unique().first()
         now = utcnow()
         if found is None:
             return unauthorized()
