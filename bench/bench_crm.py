@@ -65,6 +65,7 @@ def parse_args():
     p.add_argument("--server", default=DEFAULT_SERVER)
     p.add_argument("--profile", metavar="SCENARIO", help="print a cProfile (CPU) of the app side of one scenario "
                    "(e.g. sales_all, view360, me) over the rounds, and measure nothing")
+    p.add_argument("--only", metavar="SCENARIO,...", help="measure only these scenarios (e.g. director_first,me)")
     p.add_argument("--profile-out", metavar="FILE", help="with --profile: also save the profile (pstats) to FILE")
     args = p.parse_args()
     if args.quick:
@@ -231,6 +232,13 @@ def measure(env, args):
          "page:/customers/?view=all&level=important", False),
         ("me", "the floor: GET /me (routing, token check, the user; no CRM data)", "vol_m0", "/me", False),
     ]
+
+    if args.only:
+        wanted = set(args.only.split(","))
+        unknown = wanted - {key for key, *_rest in scenarios}
+        if unknown:
+            raise SystemExit(f"--only: no such scenario {', '.join(sorted(unknown))}")
+        scenarios = [s for s in scenarios if s[0] in wanted or s[0] == args.profile]
 
     def get(user, path):
         if path.startswith("page:"):

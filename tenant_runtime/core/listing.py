@@ -330,13 +330,11 @@ class ListSpec:
         """``query`` narrowed to the ids of the page: the first ``limit + 1`` of the union of every branch's
         first ``limit + 1`` read from ``base`` (a derived table; the branches are disjoint, so UNION ALL)."""
         limit = params.limit + 1
-        parts = []
-        for branch in branches:
-            columns = [id_col.label("id")] + ([col.label("k")] if col is not id_col else [])
-            first = base.where(branch).with_only_columns(*columns).order_by(
-                *self._order(key, col, id_col, params.descending)).limit(limit).subquery()
-            parts.append(select(first))
-        merged = union_all(*parts).subquery()
+        columns = [id_col.label("id")] + ([col.label("k")] if col is not id_col else [])
+        # what every branch shares, built once (a manager's list has a branch per department)
+        shaped = base.with_only_columns(*columns).order_by(*self._order(key, col, id_col, params.descending)) \
+            .limit(limit)
+        merged = union_all(*(select(shaped.where(branch).subquery()) for branch in branches)).subquery()
         ids = select(merged.c.id).order_by(*self._order(key, merged.c.k if col is not id_col else merged.c.id,
                                                         merged.c.id, params.descending)).limit(limit).subquery()
         return query.join(ids, ids.c.id == id_col)
@@ -347,17 +345,20 @@ class ListSpec:
         through its own index, until they pass the cap."""
         cap = COUNT_CAP if cap is None else cap
         if not branches:
-            return self._capped_count(session, query, cap)
-        total = 0
+            return self._capped_count(session, self._ids_up_to(query, cap))
+        shaped, total = self._ids_up_to(branches.query, cap), 0  # shared by every branch, built once
         for branch in branches.conditions:
-            total += self._capped_count(session, branches.query.where(branch), cap)
+            total += self._capped_count(session, shaped.where(branch))
             if total > cap:
                 return cap + 1
         return total
 
-    def _capped_count(self, session, query, cap):
-        capped = query.with_only_columns(self.id_column).order_by(None).limit(cap + 1).subquery()
-        return session.scalar(select(func.count()).select_from(capped))
+    def _ids_up_to(self, query, cap):
+        return query.with_only_columns(self.id_column).order_by(None).limit(cap + 1)
+
+    @staticmethod
+    def _capped_count(session, ids):
+        return session.scalar(select(func.count()).select_from(ids.subquery()))
 
     def chunks(self, session, query, params, branches=None, size=1000):
         """Every row of ``query`` in the list's order, ``size`` rows at a time: keyset pages read one after
