@@ -1,5 +1,6 @@
 """Field rules shared by forms: Chinese phone numbers, unified social credit codes, money."""
 
+import functools
 from decimal import Decimal, InvalidOperation
 
 import phonenumbers
@@ -29,6 +30,13 @@ def display_phone(value):
     service number grouped (``400-812-3123``), a mobile as its 11 digits. Anything else as it is."""
     if not value:
         return value or ""
+    return _display_phone(value) if isinstance(value, str) else _display_phone.__wrapped__(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _display_phone(value):
+    """``display_phone`` of a non-empty value, remembered: parsing and classifying a number with phonenumbers
+    costs about 0.1 ms, and a list page shows twenty of them on every request."""
     try:
         number = phonenumbers.parse(str(value).strip(), "CN")
     except phonenumbers.NumberParseException:

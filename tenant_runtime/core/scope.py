@@ -17,10 +17,13 @@ from ..people.models import SCOPE_ALL, SCOPE_CUSTOM, SCOPE_DEPT, SCOPE_DEPT_TREE
 MAX_SCOPE_BRANCHES = 40  # beyond this many departments a list filters by the OR (one statement, sorted)
 
 
+DEPT_TREE = select(SysDept.id, SysDept.parent_id)  # built once: its cache key is computed once (auth.TOKEN_LOOKUP)
+
+
 def dept_children(session):
     """``{dept_id: [child ids]}`` for the whole tree (a tenant has tens of departments, not thousands)."""
     children = {}
-    for dept_id, parent_id in session.execute(select(SysDept.id, SysDept.parent_id)):
+    for dept_id, parent_id in session.execute(DEPT_TREE):
         children.setdefault(parent_id, []).append(dept_id)
     return children
 
