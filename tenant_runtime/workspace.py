@@ -4,15 +4,18 @@ from datetime import timedelta
 
 from flask import g, render_template
 from sqlalchemy import func, select
+from sqlalchemy.orm import lazyload
 
 from common.timeutil import end_of_local_day_utc, local_today, start_of_local_day_utc
 
+from .auth import SHOWN_USER
 from .context import current_tenant
+from .core.lookups import attach
 from .core.scope import current_principal
 from .customers.models import CrmCustomer
 from .followups import services as followup_services
 from .followups.models import CrmFollowUp
-from .models import SysImpersonation
+from .models import SysImpersonation, SysUser
 
 
 def due_follow_ups(principal, limit=50):
@@ -83,6 +86,8 @@ def home():
         followup_services.decorate(session, recent)
     impersonations = session.scalars(select(SysImpersonation).order_by(SysImpersonation.id.desc()).limit(10)).all() \
         if g.tenant_user.is_admin else []
+    # the users acted as, in one query (each line names one)
+    attach(session, impersonations, "user", SysUser, "user_id", lazyload(SysUser.roles), *SHOWN_USER)
     return render_template("tenant/home.html", user=g.tenant_user, stats=stats, overdue=overdue, due_today=due_today,
                            recent=recent, impersonations=impersonations, handover_tasks=handover_tasks(principal),
                            recycle_soon=recycle_soon(principal), my_leads=my_leads_due(principal))

@@ -3,16 +3,17 @@ calls in views.py. A user sees a handover they take part in, or one of an owner 
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import lazyload, selectinload
 
+from ..auth import SHOWN_USER
 from ..context import current_tenant
 from ..core.columns import Column
 from ..core.listing import Choice, ListSpec, Ref, SortKey
-from ..core.lookups import user_names
 from ..core.resource import Resource
 from ..core.scope import current_principal
 from ..core.sections import Section, register_section
 from ..customers.models import CrmCustomer
+from ..models import SysUser
 from . import services
 from .forms import REASON_LABELS, STAGE_BADGES, STAGE_LABELS, STEP_LABELS
 from .models import OPEN_STAGES, CrmHandover, CrmHandoverCustomer
@@ -85,19 +86,24 @@ class HandoverResource(Resource):
 
 
 def decorate(rows, principal):
-    """Names, customers and the principal's next step of many handovers, in two queries."""
+    """Names, customers and the principal's next step of many handovers, in two queries. The people named are
+    read as users (``SHOWN_USER``, without their roles) and each row keeps its original owner: the next step
+    asks whether the owner is still enabled (``services.owner_is_away``), which then finds them in the session
+    instead of reading each one again."""
     if not rows:
         return rows
     session = current_tenant.session
     ids = set()
     for h in rows:
         ids |= {h.from_owner_id, h.to_owner_id, h.reviewer_id, h.created_by} | {e.user_id for e in h.events}
-    names = user_names(session, ids)
+    people = {u.id: u for u in session.scalars(select(SysUser).where(SysUser.id.in_(ids - {None}))
+                                               .options(lazyload(SysUser.roles), *SHOWN_USER))}
+    names = {uid: user.full_name for uid, user in people.items()}
     customer_ids = {c.customer_id for h in rows for c in h.customers}
     customer_names = dict(session.execute(select(CrmCustomer.id, CrmCustomer.customer_name)
                                           .where(CrmCustomer.id.in_(customer_ids))).all()) if customer_ids else {}
     for h in rows:
-        h.names = names
+        h.names, h.from_owner = names, people.get(h.from_owner_id)
         h.from_owner_name, h.to_owner_name = names.get(h.from_owner_id), names.get(h.to_owner_id)
         h.reviewer_name = names.get(h.reviewer_id)
         h.customer_rows = [{"id": str(c.customer_id), "name": customer_names.get(c.customer_id, "")}

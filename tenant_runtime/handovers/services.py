@@ -31,6 +31,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import and_, exists, insert, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from common.errors import ApiError, Conflict, Invalid
 from common.timeutil import to_local
@@ -166,9 +167,11 @@ def next_step(handover, principal):
 
 
 def pending_for(principal, limit=20):
-    """Open handovers waiting for the principal, oldest first."""
+    """Open handovers waiting for the principal, oldest first, with their customers and events (what
+    ``resource.decorate`` reads) loaded for all of them at once."""
     return _session().scalars(select(CrmHandover).where(
         pending_clause(principal.user_id, is_administrator(principal)))
+        .options(selectinload(CrmHandover.customers), selectinload(CrmHandover.events))
         .order_by(CrmHandover.id).limit(limit)).all()
 
 

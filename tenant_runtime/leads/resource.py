@@ -221,16 +221,17 @@ class LeadPoolResource(Resource):
         return query.where(CrmLeadPool.id.in_([p.id for p in services.accessible_pools(principal)]))
 
     def preload(self, rows):
+        """Counts of unowned leads and departments of all pools, in one query each."""
         session = current_tenant.session
         counts = dict(session.execute(select(CrmLead.pool_id, func.count(CrmLead.id))
                                       .where(CrmLead.owner_id.is_(None), CrmLead.pool_id.in_([r.id for r in rows]),
                                              CrmLead.status != services.STATUS_CONVERTED, services.LIVE)
                                       .group_by(CrmLead.pool_id)).all()) if rows else {}
-        depts = dict(_dept_options(session))
+        attach(session, rows, "dept", SysDept, "dept_id")
         for r in rows:
             r.lead_count = counts.get(r.id, 0)
             r.kind_label = _l("Public") if r.is_public else _l("Department")
-            r.dept_label = depts.get(r.dept_id, "—")
+            r.dept_label = r.dept.dept_name if r.dept is not None else "—"
 
     def form_kwargs(self):
         return {"dept_choices": _dept_options(current_tenant.session)}
