@@ -13,7 +13,6 @@ from .context import current_tenant
 from .core.lookups import attach
 from .core.scope import current_principal
 from .customers.models import CrmCustomer
-from .followups import services as followup_services
 from .followups.models import CrmFollowUp
 from .models import SysImpersonation, SysUser
 
@@ -82,8 +81,7 @@ def home():
                                  .order_by(CrmFollowUp.id.desc()).limit(10)).all()
         from .followups.resource import follow_ups
 
-        follow_ups.preload(recent)
-        followup_services.decorate(session, recent)
+        follow_ups.preload(recent)  # names, attachments and the customer of each, as the follow-ups list has them
     impersonations = session.scalars(select(SysImpersonation).order_by(SysImpersonation.id.desc()).limit(10)).all() \
         if g.tenant_user.is_admin else []
     # the users acted as, in one query (each line names one)
