@@ -134,3 +134,34 @@ def at_once(n, call):
         th.join(120)
     assert not any(th.is_alive() for th in threads), "requests never came back"
     return results
+
+
+class Statements:
+    """The statements (with their parameters) the app sends to one tenant's database while a request runs."""
+
+    def __init__(self, tenant):
+        self.database, self.seen = tenant.database, []
+
+    def __call__(self, conn, cursor, statement, parameters, context, executemany):
+        database = conn.engine.url.database or ""  # MariaDB: the name; SQLite: the file's path
+        if database == self.database or database.endswith((f"/{self.database}", f"{self.database}.db")):
+            self.seen.append((statement, parameters))
+
+    def during(self, call):
+        """``call()``'s response (which must be a 200), the statements it caused in ``seen``."""
+        self.seen = []
+        sa.event.listen(sa.engine.Engine, "before_cursor_execute", self)
+        try:
+            resp = call()
+        finally:
+            sa.event.remove(sa.engine.Engine, "before_cursor_execute", self)
+        assert resp.status_code == 200, resp.json
+        return resp
+
+    def count(self, call):
+        resp = self.during(call)
+        return len(self.seen), resp
+
+    def texts(self):
+        """The statements seen, shortened: for an assertion's message."""
+        return [" ".join(statement.split())[:120] for statement, _params in self.seen]

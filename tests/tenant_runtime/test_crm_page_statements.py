@@ -8,13 +8,13 @@ import pytest
 import sqlalchemy as sa
 
 from tests.tenant_runtime.crm import (
+    Statements,
     add_dept,
     add_user,
     customer_body,
     page_client,
     tenant_api,
 )
-from tests.tenant_runtime.test_crm_list_statements import Statements
 
 PEOPLE = 6
 
@@ -24,10 +24,6 @@ def execute(tenant, sql, **params):
     with engine.begin() as conn:
         conn.execute(sa.text(sql), params)
     engine.dispose()
-
-
-def why(statements):
-    return [" ".join(s.split())[:120] for s in statements.seen]
 
 
 @pytest.fixture
@@ -59,7 +55,7 @@ def test_the_workspace_reads_the_users_support_staff_acted_as_at_once(people):
         acted_as(user_id)
     many_users, page = statements.count(lambda: browser.get(f"/t/{t.code}/"))
     assert all(f"<td>rep{k}</td>" in page.text for k in range(PEOPLE))
-    assert many_users == one_user, why(statements)
+    assert many_users == one_user, statements.texts()
 
 
 def test_the_lead_pools_read_their_departments_at_once(people):
@@ -80,10 +76,10 @@ def test_the_lead_pools_read_their_departments_at_once(people):
         pool(k, dept)
     many_depts, answer = statements.count(lambda: admin.get("/lead-pools"))
     assert {p["dept"]["name"] for p in answer.json["items"] if p["dept"]} == {f"销售{k}部" for k in range(PEOPLE)}
-    assert many_depts == one_dept, why(statements)
+    assert many_depts == one_dept, statements.texts()
     many_depts_page, page = statements.count(lambda: browser.get(f"/t/{t.code}/lead-pools/"))
     assert all(f"销售{k}部" in page.text for k in range(PEOPLE))
-    assert many_depts_page == one_dept_page, why(statements)
+    assert many_depts_page == one_dept_page, statements.texts()
 
 
 def _customer_of(admin, owner):
@@ -113,10 +109,10 @@ def test_the_handovers_list_reads_their_owners_at_once(people):
         hand_over(k)
     many_owners, answer = statements.count(lambda: admin.get("/handovers?view=all"))
     assert {h["from_owner"]["name"] for h in answer.json["items"]} == {f"销售代表{k}" for k in range(PEOPLE)}
-    assert many_owners == one_owner, why(statements)
+    assert many_owners == one_owner, statements.texts()
     many_owners_page, page = statements.count(lambda: browser.get(f"/t/{t.code}/handovers/?view=all"))
     assert all(f"销售代表{k}" in page.text and f"接手人{k}" in page.text for k in range(PEOPLE))
-    assert many_owners_page == one_owner_page, why(statements)
+    assert many_owners_page == one_owner_page, statements.texts()
 
 
 def test_the_workspace_reads_the_handover_tasks_at_once(people):
@@ -139,4 +135,4 @@ def test_the_workspace_reads_the_handover_tasks_at_once(people):
     many_tasks, page = statements.count(lambda: browser.get(f"/t/{t.code}/"))
     tasks = page.text.split('id="handover-tasks"')[1].split("</section>")[0]
     assert all(f"<td>销售代表{k}</td>" in tasks for k in range(PEOPLE)) and tasks.count("<td>2</td>") == PEOPLE
-    assert many_tasks == one_task, why(statements)
+    assert many_tasks == one_task, statements.texts()

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from tenant_runtime.demo import TAGS, VOLUME_GROUPS, VOLUME_REGIONS, VOLUME_SALES
-from tests.tenant_runtime.crm import every_item, tenant_api
+from tests.tenant_runtime.crm import Statements, every_item, tenant_api
 
 FILL_PASSWORD = "Volume-Pass-42"
 
@@ -213,27 +213,6 @@ def test_the_list_page_counts_the_scope_branch_by_branch(app, filled, monkeypatc
 # --- EXPLAIN ---------------------------------------------------------------------------------------------
 
 
-class Statements:
-    """The statements the app sends to one tenant database while a request runs."""
-
-    def __init__(self, database):
-        self.database, self.seen = database, []
-
-    def __call__(self, conn, cursor, statement, parameters, context, executemany):
-        if conn.engine.url.database == self.database:
-            self.seen.append((statement, parameters))
-
-    def during(self, call):
-        self.seen = []
-        sa.event.listen(sa.engine.Engine, "before_cursor_execute", self)
-        try:
-            resp = call()
-        finally:
-            sa.event.remove(sa.engine.Engine, "before_cursor_execute", self)
-        assert resp.status_code == 200, resp.json
-        return resp
-
-
 def explain(tenant, statement, parameters):
     """EXPLAIN's rows; where MariaDB adds a rowid filter from a second index (type ``ref|filter``, key
     ``a|b``, rows ``9 (0%)``), the access itself: the first of each. ``rows`` as an int."""
@@ -301,7 +280,7 @@ def list_statement(statements):
 def test_list_statements_read_through_the_list_indexes(app, volume, who, query, keys):
     t = volume
     client = tenant_api(app, t, who, FILL_PASSWORD)
-    statements = Statements(t.database)
+    statements = Statements(t)
     branches = 1 + (len(subtree(t, one(t, "SELECT dept_id FROM sys_user WHERE username = :u", u=who)))
                     if who != "vol_s000" else 0)
     first = statements.during(lambda: client.get(f"/customers?{query}&limit=20"))
@@ -325,7 +304,7 @@ def test_the_360_view_reads_by_key(app, volume):
     t = volume
     client = tenant_api(app, t, "vol_s000", FILL_PASSWORD)
     customer = one(t, "SELECT MAX(customer_id) FROM crm_contact WHERE owner_id = :u", u=user_id(t, "vol_s000"))
-    statements = Statements(t.database)
+    statements = Statements(t)
     statements.during(lambda: client.get(f"/customers/{customer}/360"))
     crm = [(s, p) for s, p in statements.seen if "crm_" in s]
     assert crm
@@ -342,7 +321,7 @@ def test_the_page_count_reads_the_list_indexes_alone(app, volume, who, query):
     through a list index that covers it (a branch of a page's worth of rows may check them)."""
     t = volume
     client = page_client(app, t, who)
-    statements = Statements(t.database)
+    statements = Statements(t)
     statements.during(lambda: client.get(f"/t/{t.code}/customers/?{query}"))
     counts = [(s, p) for s, p in statements.seen if s.lstrip().upper().startswith("SELECT COUNT(")
               and "crm_customer" in s]
@@ -373,7 +352,7 @@ def test_the_public_pool_list_reads_its_index_in_order(app, volume):
             "ORDER BY sea_time DESC, id DESC")]
     engine.dispose()
     client = tenant_api(app, t, "vol_s000", FILL_PASSWORD)
-    statements = Statements(t.database)
+    statements = Statements(t)
     first = statements.during(lambda: client.get("/pool?limit=20"))
     pages = [first.json]
     page_plan = explain(t, *list_statement(statements))
