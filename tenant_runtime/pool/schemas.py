@@ -2,6 +2,8 @@
 
 from marshmallow import fields
 
+from common.regions import city_name, province_name
+
 from ..core.schemas import (
     Answer,
     ChangeSchema,
@@ -108,5 +110,33 @@ class PoolHistorySchema(Answer):
     created_at = Time()
 
 
-__all__ = ["PoolEntrySchema", "PoolHistorySchema", "PoolMoveSchema", "PreviewSchema", "RecycleResultSchema",
+class PoolFollowUpSchema(Answer):
+    """A follow-up as the pool shows it: how, what, who and when (its attachments stay with the customer's
+    owners)."""
+
+    id = Id()
+    follow_type = fields.String(metadata={"enum": ["phone", "visit", "wechat", "email", "other"]})
+    content = fields.String()
+    created_by_name = computed(lambda f: getattr(f, "author_name", None), {"type": "string", "nullable": True})
+    created_at = Time()
+
+
+class PoolCustomerSchema(PoolEntrySchema):
+    """A customer in the public pool as anyone who may claim it sees it: the profile without phone, tax id,
+    address or contacts (the one who claims it sees those), its follow-ups and its moves in and out of
+    the pool."""
+
+    industry = nullable()
+    scale = nullable()
+    province_name = computed(lambda c: province_name(c.province_code) if c.province_code else None,
+                             {"type": "string", "nullable": True})
+    city_name = computed(lambda c: city_name(c.province_code, c.city_code) if c.city_code else None,
+                         {"type": "string", "nullable": True})
+    source = nullable()
+    created_at = Time()
+    follow_ups = Derived(lambda c: c.timeline, PoolFollowUpSchema, many=True)
+    history = Derived(lambda c: c.pool_history, PoolHistorySchema, many=True)
+
+
+__all__ = ["PoolCustomerSchema", "PoolEntrySchema", "PoolFollowUpSchema", "PoolHistorySchema", "PoolMoveSchema", "PreviewSchema", "RecycleResultSchema",
            "Ref", "RuleSchema", "SettingsSchema", "SoonSchema"]

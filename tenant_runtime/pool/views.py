@@ -17,9 +17,12 @@ from ..context import current_tenant
 from ..core.listing import Choice, DateRange, ListSpec, Ref, SortKey
 from ..core.lookups import user_names
 from ..core.scope import current_principal
+from ..customers import services as customer_services
 from ..customers.forms import LABELS, LEVEL_LABELS
 from ..customers.models import CrmCustomer
 from ..customers.resource import customers
+from ..followups import services as followup_services
+from ..followups.forms import METHOD_LABELS
 from ..models import SysUser, utcnow
 from ..people.permissions import route
 from . import exemptions, rules, services
@@ -33,6 +36,7 @@ from .forms import (
 )
 from .models import CrmPoolRule, CustomerPool
 from .schemas import (
+    PoolCustomerSchema,
     PoolEntrySchema,
     PoolHistorySchema,
     PoolMoveSchema,
@@ -123,6 +127,19 @@ def _pool_customer(customer_id):
     return customer
 
 
+def _in_pool(customer_id):
+    """A customer now in the pool with its pool row, follow-ups and pool history, or 404 (an owned customer
+    is seen on its own page, as far as its owner's data scope lets the user see it)."""
+    session = current_tenant.session
+    customer = session.scalars(pool_query().where(C.id == customer_id)).first() if 0 < customer_id < 2**63 else None
+    if customer is None:
+        abort(404)
+    preload(session, [customer])
+    customer.timeline = followup_services.timeline(customer.id)
+    customer.pool_history = history_entries(customer)
+    return customer
+
+
 def _settings_out(session):
     settings = services.get_settings(session)
     settings.in_force = [e.key for e in exemptions.active(session, settings)]
@@ -200,6 +217,23 @@ def register(pages, api):
                                errors=errors, principal=principal, listing=POOL_LIST, labels=LABELS,
                                reason_labels=REASON_LABELS, assignees=_assign_choices(principal)
                                if principal.can("pool.assign") else [])
+
+    @route(api, "/pool/<int:customer_id>", "pool.view")
+    @endpoint("A customer in the public pool, as anyone who may claim it sees it: the profile without phone, tax "
+              "id, address or contacts (claiming shows them), why and since when it is in the pool, its "
+              "follow-ups and its moves in and out of the pool. 404 for a customer not in the pool",
+              response=PoolCustomerSchema, errors=(404,))
+    def pool_detail_api(customer_id):
+        return _in_pool(customer_id)
+
+    @route(pages, "/pool/<int:customer_id>", "pool.view")
+    def pool_detail(customer_id):
+        principal = current_principal()
+        customer = _in_pool(customer_id)
+        return render_template("tenant/pool/detail.html", c=customer, region=customer_services.region_of(customer),
+                               labels=LABELS,
+                               reason_labels=REASON_LABELS, method_labels=METHOD_LABELS,
+                               assignees=_assign_choices(principal) if principal.can("pool.assign") else [])
 
     # ------------------------------------------------------------------ claim, assign, return
 

@@ -387,6 +387,44 @@ def test_a_sales_user_claims_from_the_pool(world):
     assert again.status_code == 409 and again.json["error"]["code"] == "not_in_pool"
 
 
+def test_a_pool_customer_is_seen_before_claiming_without_its_phone_and_contacts(world):
+    """Whoever may claim sees what the customer is, why it is in the pool and what was done with it (the
+    follow-ups and moves), but not how to reach it: phone, tax id, address and contacts come with the claim."""
+    t, s2 = world.tenant, world.users["s2"]
+    cid = add_customer(t, s2, 90, phone="+8613812345678", tax_id="91310000MA1FL8XQ30", address="浦东新区世纪大道1号",
+                       industry="real_estate", source="referral")
+    execute(t, "INSERT INTO crm_contact (customer_id, contact_name, phone, do_not_contact, created_by, created_at, "
+               "updated_at) VALUES (:c, '王总', '+8613911112222', 0, :u, :t, :t)",
+            {"c": cid, "u": s2, "t": now() - 80 * DAY})
+    execute(t, "INSERT INTO crm_follow_up (relation_type, relation_id, follow_type, content, created_by, created_at, "
+               "updated_at) VALUES ('customer', :c, 'visit', '上门拜访，对方预算未定', :u, :t, :t)",
+            {"c": cid, "u": s2, "t": now() - 85 * DAY})
+    world.rule(inactive_rule(30))
+    assert world.admin.post("/pool/recycle").json["recycled"] == 1
+    seen = world.api("s1").get(f"/pool/{cid}")
+    assert seen.status_code == 200, seen.json
+    body = seen.json
+    assert body["customer_name"] and body["industry"] == "real_estate" and body["source"] == "referral"
+    assert body["original_owner"]["id"] == str(s2) and body["recycle_reason"].startswith("inactive_days:")
+    assert [(f["follow_type"], f["content"]) for f in body["follow_ups"]] == [("visit", "上门拜访，对方预算未定")]
+    assert body["follow_ups"][0]["created_by_name"] and [h["action"] for h in body["history"]] == ["recycle"]
+    text = seen.get_data(as_text=True)
+    assert not {"phone", "tax_id", "address", "contacts"} & set(body)
+    assert "13812345678" not in text and "91310000MA1FL8XQ30" not in text and "世纪大道" not in text
+    assert "13911112222" not in text and "王总" not in text
+    # claimed, it is no longer in the pool: its own page shows everything to its new owner
+    assert world.api("s1").post(f"/pool/{cid}/claim").status_code == 200
+    assert world.api("s1").get(f"/pool/{cid}").status_code == 404
+    assert world.api("s1").get(f"/customers/{cid}").json["phone"] == "+8613812345678"
+
+
+def test_an_owned_or_missing_customer_is_not_in_the_pool(world):
+    owned = add_customer(world.tenant, world.users["s2"], 1)
+    for path in (f"/pool/{owned}", "/pool/999999999", "/pool/0"):
+        resp = world.admin.get(path)
+        assert resp.status_code == 404 and resp.json["error"]["code"] == "not_found", (path, resp.json)
+
+
 def test_a_claimed_customer_left_quiet_is_recycled_again_into_its_one_pool_row(world):
     t, s1 = world.tenant, world.users["s1"]
     (cid,) = pooled(world)
@@ -603,6 +641,12 @@ def test_pages(app, world):
                        ).status_code == 302
     listing = client.get(f"{base}/pool/").get_data(as_text=True)
     assert f'data-customer="{cid}"' in listing and f'data-customer="{soon}"' not in listing
+    assert f'href="{base}/pool/{cid}"' in listing
+    pool_page = client.get(f"{base}/pool/{cid}")
+    assert pool_page.status_code == 200
+    assert 'id="follow_ups"' in pool_page.get_data(as_text=True) and f"/pool/{cid}/claim" in pool_page.get_data(
+        as_text=True)
+    assert client.get(f"{base}/pool/{soon}").status_code == 404  # owned: not in the pool
     detail = client.get(f"{base}/customers/{cid}").get_data(as_text=True)
     assert 'id="pool_history"' in detail
     settings = client.get(f"{base}/pool/settings")
