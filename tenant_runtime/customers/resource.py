@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, lazyload, load_only, selectinload
 
-from common.regions import city_name, province_name
+from common.regions import city_name, place, province_name
 from common.validators import display_phone
 
 from ..auth import SHOWN_USER
@@ -206,7 +206,7 @@ class CustomerResource(Resource):
         from ..core.scope import current_principal
 
         return {"sections": sections_for(obj, current_principal()), "labels": LABELS,
-                "region": services.region_of(obj)}
+                "region": place(obj.province_code, obj.city_code)}
 
 
 customers = CustomerResource()

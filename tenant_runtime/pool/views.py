@@ -12,12 +12,12 @@ from sqlalchemy import select
 from common.apidoc import endpoint
 from common.errors import ApiError, Invalid
 from common.forms import apply_form_errors, form_from_json, json_body, validate_or_422
+from common.regions import place
 
 from ..context import current_tenant
 from ..core.listing import Choice, DateRange, ListSpec, Ref, SortKey
 from ..core.lookups import user_names
 from ..core.scope import current_principal
-from ..customers import services as customer_services
 from ..customers.forms import LABELS, LEVEL_LABELS
 from ..customers.models import CrmCustomer
 from ..customers.resource import customers
@@ -230,7 +230,7 @@ def register(pages, api):
     def pool_detail(customer_id):
         principal = current_principal()
         customer = _in_pool(customer_id)
-        return render_template("tenant/pool/detail.html", c=customer, region=customer_services.region_of(customer),
+        return render_template("tenant/pool/detail.html", c=customer, region=place(customer.province_code, customer.city_code),
                                labels=LABELS,
                                reason_labels=REASON_LABELS, method_labels=METHOD_LABELS,
                                assignees=_assign_choices(principal) if principal.can("pool.assign") else [])

@@ -240,6 +240,20 @@ def test_keyset_pages_walk_every_row_once(admin, sort):
     assert len(seen) == len(set(seen)) == 23
 
 
+def test_the_detail_page_names_the_region_in_the_readers_language(app, tenants):
+    """浙江省 杭州市 in Chinese, "Hangzhou, Zhejiang" in English (the stored codes, read for the reader)."""
+    from tests.tenant_runtime.crm import page_client
+
+    tenant = tenants[0]
+    made = tenant_api(app, tenant).post("/customers", json=customer_body(province_code="33", city_code="3301"))
+    assert made.status_code == 201, made.json
+    client = page_client(app, tenant)
+    page = client.get(f"/t/{tenant.code}/customers/{made.json['id']}")
+    assert page.status_code == 200 and "浙江省 杭州市" in page.text
+    english = client.get(f"/t/{tenant.code}/customers/{made.json['id']}?lang=en")
+    assert english.status_code == 200 and "Hangzhou, Zhejiang" in english.text and "浙江省" not in english.text
+
+
 def test_the_list_page_shows_page_two(app, tenants):
     from tests.conftest import csrf_from
 
