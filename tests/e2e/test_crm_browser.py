@@ -1,7 +1,8 @@
 """The CRM in a real headless Chromium, as its people use it: a tenant administrator creates a department
 and users; a sales user chooses a password through the link, creates a customer (the duplicate check
 firing on a second try), adds a contact and a follow-up and finds it due on the workspace; their manager
-sees the customer, a sales user of another department does not. Screenshots: test-artifacts/screenshots/
+sees the customer, a sales user of another department does not until its owner returns it to the public
+pool, where that user looks at it and claims it. Screenshots: test-artifacts/screenshots/
 <backend>/crm-*."""
 
 import re
@@ -136,10 +137,34 @@ def test_a_sales_team_works_in_the_crm(app, browser_page, live_server, tenants, 
     response = page.goto(customer_url)
     assert response.status == 404
     shot("09-other-department-sees-nothing")
+    page.goto(f"{crm}/")
+    sign_out()
+
+    # its owner returns it to the public pool; the other department's sales user looks at it there (what was
+    # done with it, not how to reach it) and claims it
+    sign_in("xiaoli", CHOSEN)
+    page.goto(f"{customer_url}/return-to-pool")
+    page.fill("[name=reason]", "客户改由华北团队跟进")
+    page.click("form.form button[type=submit]")
+    expect(page.locator(".alert-success")).to_be_visible()
+    sign_out()
+    sign_in("xiaozhao", CHOSEN)
+    page.click("nav.sidebar >> text=公海")
+    page.click("#pool-table >> text=深圳星河物业服务有限公司")
+    expect(page.locator("h1")).to_have_text("深圳星河物业服务有限公司")
+    expect(page.locator("#follow_ups")).to_contain_text("上门拜访")
+    expect(page.locator("main")).to_contain_text("客户改由华北团队跟进")
+    expect(page.locator("main")).not_to_contain_text("13800138000")
+    expect(page.locator("main")).not_to_contain_text("陈总")
+    shot("10-pool-customer-before-claiming")
+    page.click("main >> button:has-text('领取')")
+    expect(page).to_have_url(customer_url)
+    expect(page.locator("#contacts")).to_contain_text("陈总")
+    shot("11-claimed")
 
     # the same pages in English
     page.goto(f"{crm}/")
     page.click(".lang-switch button")
     expect(page.locator("nav.sidebar")).to_contain_text("Customers")
-    shot("10-english")
+    shot("12-english")
     assert page.js_errors == [] and page.server_errors == []
