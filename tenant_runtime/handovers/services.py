@@ -31,11 +31,12 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import and_, exists, insert, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import lazyload, selectinload
 
 from common.errors import ApiError, Conflict, Invalid
 from common.timeutil import to_local
 
+from ..auth import SHOWN_USER
 from ..contacts.models import CrmContact
 from ..context import current_tenant
 from ..core.models import CrmChangeLog
@@ -80,7 +81,8 @@ def is_assigned_reviewer(handover, principal):
 
 
 def owner_is_away(handover):
-    owner = _session().get(SysUser, handover.from_owner_id)
+    # only the status matters: not the owner's roles (three statements with their departments)
+    owner = _session().get(SysUser, handover.from_owner_id, options=[lazyload(SysUser.roles), *SHOWN_USER])
     return owner is None or not owner.is_enabled
 
 

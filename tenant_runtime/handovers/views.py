@@ -75,6 +75,7 @@ def detail_context(handover):
     groups = {}
     for item in handover.items:
         groups.setdefault(item.customer_id, []).append(item)
+    choices = receivers(principal)  # both forms offer the same people: read once
     return {
         "step": step, "step_labels": STEP_LABELS, "stage_labels": STAGE_LABELS, "stage_badges": STAGE_BADGES,
         "reason_labels": REASON_LABELS, "action_labels": ACTION_LABELS, "item_label": label_of, "groups": groups,
@@ -84,8 +85,8 @@ def detail_context(handover):
                                             or principal.user_id == handover.created_by),
         "may_choose_receiver": handover.current_stage in ("preparation", "review") and principal.can("handover.start")
         and (services.is_reviewer(handover, principal) or principal.user_id == handover.created_by),
-        "receiver_form": ReceiverForm(receivers=receivers(principal), data={"to_owner_id": str(handover.to_owner_id or "")}),
-        "approve_form": ApproveForm(receivers=receivers(principal)),
+        "receiver_form": ReceiverForm(receivers=choices, data={"to_owner_id": str(handover.to_owner_id or "")}),
+        "approve_form": ApproveForm(receivers=choices),
         "reject_form": RejectForm(), "note_form": NoteForm(),
         "owner_away": services.owner_is_away(handover),
     }
