@@ -68,8 +68,8 @@ def _display_phone(phone):
 # The owner's and the department's names come with the customers, joined by key in the same statement (a
 # statement of its own costs more in the driver and SQLAlchemy than the join costs the server); only the
 # names: the rest of the owner loads if something asks for it.
-NAMES_JOINED = (joinedload(C.owner).options(load_only(SysUser.full_name), lazyload(SysUser.roles)),
-                joinedload(C.dept).load_only(SysDept.dept_name))
+DEPT_NAME_JOINED = joinedload(C.dept).load_only(SysDept.dept_name)
+NAMES_JOINED = (joinedload(C.owner).options(load_only(SysUser.full_name), lazyload(SysUser.roles)), DEPT_NAME_JOINED)
 
 
 class CustomerResource(Resource):

@@ -20,7 +20,7 @@ from ..core.lookups import user_names
 from ..core.scope import current_principal
 from ..customers.forms import LABELS, LEVEL_LABELS
 from ..customers.models import CrmCustomer
-from ..customers.resource import customers
+from ..customers.resource import DEPT_NAME_JOINED, customers
 from ..followups import services as followup_services
 from ..followups.forms import METHOD_LABELS
 from ..models import SysUser, utcnow
@@ -114,7 +114,8 @@ def _pool_page(args, limit=None):
 
     params = POOL_LIST.parse(args, limit or DEFAULT_LIMIT)
     query = POOL_LIST.where(pool_query(), params)
-    rows, cursor = POOL_LIST.page(current_tenant.session, query, params)
+    # the department's name in the same statement, as on the customers list (a pool customer has no owner)
+    rows, cursor = POOL_LIST.page(current_tenant.session, query.options(DEPT_NAME_JOINED), params)
     preload(current_tenant.session, rows)
     return rows, cursor, params, query
 
