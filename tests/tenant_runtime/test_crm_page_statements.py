@@ -136,3 +136,25 @@ def test_the_workspace_reads_the_handover_tasks_at_once(people):
     tasks = page.text.split('id="handover-tasks"')[1].split("</section>")[0]
     assert all(f"<td>销售代表{k}</td>" in tasks for k in range(PEOPLE)) and tasks.count("<td>2</td>") == PEOPLE
     assert many_tasks == one_task, statements.texts()
+
+
+def test_a_handover_page_of_many_customers_costs_the_statements_of_one(people):
+    """The handover's page names its customers, their checklists and the people of its events: read for the
+    whole handover at once, however many customers it carries."""
+    t, _depts, ids, admin, browser = people
+    statements = Statements(t)
+
+    def handover_of(customers):
+        carried = [_customer_of(admin, ids[0]) for _ in range(customers)]
+        resp = admin.post("/handovers", json={"from_owner_id": str(ids[0]), "to_owner_id": str(ids[1]),
+                                              "customer_ids": carried})
+        assert resp.status_code == 201, resp.json
+        return resp.json["id"], carried
+
+    (small, _one), (large, carried) = handover_of(1), handover_of(5)
+    browser.get(f"/t/{t.code}/handovers/{small}")  # first use of the page: not its steady cost
+    one, page = statements.count(lambda: browser.get(f"/t/{t.code}/handovers/{small}"))
+    many, page = statements.count(lambda: browser.get(f"/t/{t.code}/handovers/{large}"))
+    assert "销售代表0" in page.text
+    assert all(f'href="/t/{t.code}/customers/{c}"' in page.text for c in carried)  # each customer's checklist
+    assert many == one, statements.texts()
