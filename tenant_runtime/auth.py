@@ -12,7 +12,7 @@ from datetime import timedelta
 from flask import current_app, g, session
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, delete, select, update
-from sqlalchemy.orm import defer, joinedload, load_only, object_session
+from sqlalchemy.orm import defer, joinedload, lazyload, load_only, object_session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from common.errors import ApiError, Invalid
@@ -26,17 +26,20 @@ TOKEN_TTL = timedelta(hours=12)
 # The password hash of a user who has none yet (the first administrator until the set-password link is
 # used): no hash method produces it, so no password matches it.
 NO_PASSWORD = "!"
-# A user as others see them (an owner's name on a list) and as a request needs them: the password hash and
-# timestamps are left out (a column's description costs as much to parse as a short value) and load on first
-# use, which only signing in and changing a password do.
-SHOWN_USER = (defer(SysUser.password_hash), defer(SysUser.last_login_time), defer(SysUser.created_at),
-              defer(SysUser.updated_at))
+# A user's row as a request needs it: the password hash and timestamps are left out (a column's description
+# costs as much to parse as a short value) and load on first use, which only signing in and changing a
+# password do.
+USER_COLUMNS = (defer(SysUser.password_hash), defer(SysUser.last_login_time), defer(SysUser.created_at),
+                defer(SysUser.updated_at))
+# A user as others see them (an owner's name on a list, whether they are still enabled): those columns and
+# not their roles, which would otherwise come along with the roles' departments (two more statements).
+SHOWN_USER = (lazyload(SysUser.roles), *USER_COLUMNS)
 # The signed-in user is read with their roles and each role's departments joined in the same statement
 # (instead of two more "selectin" round trips): the request's permissions and data scope come from them.
 # Their own department comes along (a list of their own customers names it without reading it again).
 # Of the roles and departments only what a request uses: the role's code, scope and permissions, the
 # department's name.
-WITH_ROLES = (*SHOWN_USER,
+WITH_ROLES = (*USER_COLUMNS,
               joinedload(SysUser.roles).load_only(SysRole.code, SysRole.data_scope, SysRole.permissions)
               .joinedload(SysRole.depts),
               joinedload(SysUser.dept).load_only(SysDept.dept_name, SysDept.parent_id))

@@ -4,7 +4,6 @@ from datetime import timedelta
 
 from flask import g, render_template
 from sqlalchemy import func, select
-from sqlalchemy.orm import lazyload
 
 from common.timeutil import end_of_local_day_utc, local_today, start_of_local_day_utc
 
@@ -85,7 +84,7 @@ def home():
     impersonations = session.scalars(select(SysImpersonation).order_by(SysImpersonation.id.desc()).limit(10)).all() \
         if g.tenant_user.is_admin else []
     # the users acted as, in one query (each line names one)
-    attach(session, impersonations, "user", SysUser, "user_id", lazyload(SysUser.roles), *SHOWN_USER)
+    attach(session, impersonations, "user", SysUser, "user_id", *SHOWN_USER)
     return render_template("tenant/home.html", user=g.tenant_user, stats=stats, overdue=overdue, due_today=due_today,
                            recent=recent, impersonations=impersonations, handover_tasks=handover_tasks(principal),
                            recycle_soon=recycle_soon(principal), my_leads=my_leads_due(principal))

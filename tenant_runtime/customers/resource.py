@@ -165,7 +165,7 @@ class CustomerResource(Resource):
     def preload(self, rows):
         """Owners and departments of all rows, in one query each."""
         session = current_tenant.session
-        attach(session, rows, "owner", SysUser, "owner_id", lazyload(SysUser.roles), *SHOWN_USER)
+        attach(session, rows, "owner", SysUser, "owner_id", *SHOWN_USER)
         attach(session, rows, "dept", SysDept, "dept_id")
 
     def base_query(self):

@@ -3,7 +3,7 @@ calls in views.py. A user sees a handover they take part in, or one of an owner 
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
-from sqlalchemy.orm import lazyload, selectinload
+from sqlalchemy.orm import selectinload
 
 from ..auth import SHOWN_USER
 from ..context import current_tenant
@@ -97,7 +97,7 @@ def decorate(rows, principal):
     for h in rows:
         ids |= {h.from_owner_id, h.to_owner_id, h.reviewer_id, h.created_by} | {e.user_id for e in h.events}
     people = {u.id: u for u in session.scalars(select(SysUser).where(SysUser.id.in_(ids - {None}))
-                                               .options(lazyload(SysUser.roles), *SHOWN_USER))}
+                                               .options(*SHOWN_USER))}
     names = {uid: user.full_name for uid, user in people.items()}
     customer_ids = {c.customer_id for h in rows for c in h.customers}
     customer_names = dict(session.execute(select(CrmCustomer.id, CrmCustomer.customer_name)

@@ -31,7 +31,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import and_, exists, insert, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import lazyload, selectinload
+from sqlalchemy.orm import selectinload
 
 from common.errors import ApiError, Conflict, Invalid
 from common.timeutil import to_local
@@ -81,8 +81,8 @@ def is_assigned_reviewer(handover, principal):
 
 
 def owner_is_away(handover):
-    # only the status matters: not the owner's roles (three statements with their departments)
-    owner = _session().get(SysUser, handover.from_owner_id, options=[lazyload(SysUser.roles), *SHOWN_USER])
+    # only the status matters (SHOWN_USER: not the roles)
+    owner = _session().get(SysUser, handover.from_owner_id, options=SHOWN_USER)
     return owner is None or not owner.is_enabled
 
 

@@ -2,7 +2,6 @@
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
-from sqlalchemy.orm import lazyload
 
 from ..auth import SHOWN_USER
 from ..context import current_tenant
@@ -118,7 +117,7 @@ class LeadResource(Resource):
     def preload(self, rows):
         """Owners, departments and pools of all rows, in one query each."""
         session = current_tenant.session
-        attach(session, rows, "owner", SysUser, "owner_id", lazyload(SysUser.roles), *SHOWN_USER)
+        attach(session, rows, "owner", SysUser, "owner_id", *SHOWN_USER)
         attach(session, rows, "dept", SysDept, "dept_id")
         attach(session, rows, "pool", CrmLeadPool, "pool_id")
         intent_words = {v: k for k, v in INTENT_CODES.items()}
