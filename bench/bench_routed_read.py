@@ -361,6 +361,15 @@ def run(args):
                     diff.append(f"    {key[0].split('site-packages/')[-1]}:{key[1]}({key[2]}) {delta:+7.3f}")
             diff.append(f"  Python function calls per request (machine-independent): routed "
                         f"{routed_stats.total_calls / n_prof:.0f}, baseline {base_stats.total_calls / n_prof:.0f}")
+
+            def calls(stats):
+                return {f"{fn.split('site-packages/')[-1].replace(root + '/', '')}:{line}({name})": nc
+                        for (fn, line, name), (_cc, nc, _tt, _ct, _c) in stats.stats.items()}
+
+            r_calls, b_calls = calls(routed_stats), calls(base_stats)
+            extra = sorted(((r_calls.get(k, 0) - b_calls.get(k, 0)) / n_prof, k) for k in set(r_calls) | set(b_calls))
+            diff.append("  functions called more often per request, routed - baseline:")
+            diff += [f"    {n:+6.1f} {k}" for n, k in reversed(extra[-25:]) if n > 0]
             profile_lines = ["", ("cProfile of routed requests (cumulative; the app's own functions and extensions "
                                   "listed separately):"), out.getvalue(), *diff]
 

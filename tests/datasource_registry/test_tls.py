@@ -106,6 +106,10 @@ class FakeMySQL:
                                     port=self.port, database=database, query={"charset": "utf8mb4"})
 
     def close(self):
+        try:  # wakes the thread blocked in accept(), which close() alone does not do on Linux
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.sock.close()
         self._thread.join(5)
 
