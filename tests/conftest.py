@@ -1,9 +1,10 @@
 """Fixture chain: app (one per database backend, built once per session) -> clean tables per test
 -> client -> staff accounts and API helpers -> factories.
 
-Every database test runs on real MariaDB and again on SQLite. MariaDB is required: if it cannot be
-reached the run fails loudly instead of skipping (set TEST_DATABASES=sqlite to run SQLite alone
-deliberately on a machine without it).
+Every database test runs on real MariaDB and again on SQLite, except the CRM's own (``CONTROL_ON_MARIADB`` in
+tests/tenant_runtime/crm.py), whose control database only routes them to a tenant's MariaDB database. MariaDB is
+required: if it cannot be reached the run fails loudly instead of skipping (set TEST_DATABASES=sqlite to run
+SQLite alone deliberately on a machine without it).
 """
 
 import os
@@ -195,28 +196,37 @@ def tenants(app, tenant_databases, tenant_account):
     from common.timeutil import utcnow
     from datasource_registry import secrets as ds_secrets
     from datasource_registry.models import Datasource, TenantJob
+    from platform_admin.enterprises.models import Enterprise
     from tests.factories import EnterpriseFactory
 
-    result = []
+    # The control rows in three statements (what the ORM would write, defaults included, but no audit events
+    # for a fixture's rows): they are scenery here, and writing them one by one cost more than the test.
     with app.app_context():
+        now = utcnow()
+        enterprises, datasources, jobs = [], [], []
         for spec in tenant_databases:
-            enterprise = EnterpriseFactory(id=spec["id"], enterprise_no=spec["enterprise_no"], status=1,
-                                           opened_at=utcnow())
-            ds = Datasource(enterprise=enterprise, name=f"ds_{spec['enterprise_no'].lower()}", database=spec["database"],
-                            type="mysql", host=tenant_account["host"], port=tenant_account["port"],
-                            username=tenant_account["username"],
-                            password_encrypted=ds_secrets.encrypt(tenant_account["password"]),
-                            max_connections=5, min_connections=1)
-            db.session.add(ds)
-            db.session.flush()
-            db.session.add(TenantJob(id=secrets.token_hex(16), kind="provision", tenant_id=spec["id"],
-                                     datasource_id=ds.id, status="finished", progress=100, finished_at=utcnow()))
-            db.session.commit()
+            built = EnterpriseFactory.build(id=spec["id"], enterprise_no=spec["enterprise_no"], status=1, opened_at=now)
+            enterprises.append(built)
+            datasources.append({"id": spec["id"], "enterprise_id": spec["id"], "name": f"ds_{spec['enterprise_no'].lower()}",
+                                "database": spec["database"], "type": "mysql", "host": tenant_account["host"],
+                                "port": tenant_account["port"], "username": tenant_account["username"],
+                                "password_encrypted": ds_secrets.encrypt(tenant_account["password"]),
+                                "max_connections": 5, "min_connections": 1})
+            jobs.append({"id": secrets.token_hex(16), "kind": "provision", "tenant_id": spec["id"],
+                         "datasource_id": spec["id"], "status": "finished", "progress": 100, "finished_at": now})
+        columns = Enterprise.__mapper__.column_attrs
+        with db.engine.begin() as conn:
+            conn.execute(Enterprise.__table__.insert(), [
+                {attr.columns[0].key: getattr(e, attr.key) for attr in columns if getattr(e, attr.key) is not None}
+                for e in enterprises])
+            conn.execute(Datasource.__table__.insert(), datasources)
+            conn.execute(TenantJob.__table__.insert(), jobs)
+        result = []
+        for spec, enterprise in zip(tenant_databases, enterprises):
             engine = tenant_engine(spec["database"])
             with engine.connect() as conn:
                 reset_tenant_database(conn, enterprise)
-            engine.dispose()
-            result.append(Tenant(spec, TENANT_ADMIN_PASSWORD, ds.id))
+            result.append(Tenant(spec, TENANT_ADMIN_PASSWORD, spec["id"]))
     return result
 
 

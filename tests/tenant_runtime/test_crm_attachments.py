@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from tenant_runtime.people.models import SCOPE_ALL
 from tests.conftest import csrf_from
 from tests.tenant_runtime.crm import (
+    CONTROL_ON_MARIADB,
     add_dept,
     add_role,
     add_user,
@@ -21,6 +22,8 @@ from tests.tenant_runtime.crm import (
     page_client,
     tenant_api,
 )
+
+pytestmark = CONTROL_ON_MARIADB
 
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"

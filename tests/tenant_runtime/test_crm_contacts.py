@@ -5,7 +5,16 @@ the customer's data scope, and 422s that name the field and save nothing."""
 import pytest
 import sqlalchemy as sa
 
-from tests.tenant_runtime.crm import add_dept, add_user, at_once, customer_body, tenant_api
+from tests.tenant_runtime.crm import (
+    CONTROL_ON_MARIADB,
+    add_dept,
+    add_user,
+    at_once,
+    customer_body,
+    tenant_api,
+)
+
+pytestmark = CONTROL_ON_MARIADB
 
 
 @pytest.fixture

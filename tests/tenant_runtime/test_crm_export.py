@@ -16,6 +16,7 @@ from openpyxl import load_workbook
 from tenant_runtime.io import export as export_module
 from tenant_runtime.people.models import SCOPE_SELF
 from tests.tenant_runtime.crm import (
+    CONTROL_ON_MARIADB,
     add_dept,
     add_role,
     add_user,
@@ -23,6 +24,8 @@ from tests.tenant_runtime.crm import (
     page_client,
     tenant_api,
 )
+
+pytestmark = CONTROL_ON_MARIADB
 
 BOM = b"\xef\xbb\xbf"
 ZH_HEADERS = ["客户名称", "客户类型", "手机号", "统一社会信用代码", "所属行业", "企业规模", "所属省份", "所属城市", "地址",

@@ -9,7 +9,17 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import csrf_from
-from tests.tenant_runtime.crm import add_dept, add_user, at_once, customer_body, page_client, tenant_api
+from tests.tenant_runtime.crm import (
+    CONTROL_ON_MARIADB,
+    add_dept,
+    add_user,
+    at_once,
+    customer_body,
+    page_client,
+    tenant_api,
+)
+
+pytestmark = CONTROL_ON_MARIADB
 
 
 @pytest.fixture

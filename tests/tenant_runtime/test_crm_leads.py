@@ -9,7 +9,16 @@ import pytest
 import sqlalchemy as sa
 
 from tests.factories import credit_code
-from tests.tenant_runtime.crm import add_dept, add_user, at_once, customer_body, tenant_api
+from tests.tenant_runtime.crm import (
+    CONTROL_ON_MARIADB,
+    add_dept,
+    add_user,
+    at_once,
+    customer_body,
+    tenant_api,
+)
+
+pytestmark = CONTROL_ON_MARIADB
 
 
 @pytest.fixture

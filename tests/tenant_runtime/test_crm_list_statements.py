@@ -5,6 +5,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.tenant_runtime.crm import (
+    CONTROL_ON_MARIADB,
     Statements,
     add_dept,
     add_user,
@@ -12,6 +13,8 @@ from tests.tenant_runtime.crm import (
     page_client,
     tenant_api,
 )
+
+pytestmark = CONTROL_ON_MARIADB
 
 
 def owner_name(tenant, user_id):

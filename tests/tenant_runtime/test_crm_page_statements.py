@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.tenant_runtime.crm import (
+    CONTROL_ON_MARIADB,
     Statements,
     add_dept,
     add_user,
@@ -15,6 +16,8 @@ from tests.tenant_runtime.crm import (
     page_client,
     tenant_api,
 )
+
+pytestmark = CONTROL_ON_MARIADB
 
 PEOPLE = 6
 

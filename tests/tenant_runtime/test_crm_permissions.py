@@ -8,7 +8,15 @@ import pytest
 from tenant_runtime.people.permissions import ANY_USER, ENDPOINTS, PUBLIC
 from tenant_runtime.people.roles import BUILTIN_ROLES
 from tests.conftest import csrf_from
-from tests.tenant_runtime.crm import PASSWORD, add_user, customer_body, tenant_api
+from tests.tenant_runtime.crm import (
+    CONTROL_ON_MARIADB,
+    PASSWORD,
+    add_user,
+    customer_body,
+    tenant_api,
+)
+
+pytestmark = CONTROL_ON_MARIADB
 
 ROLES = sorted(BUILTIN_ROLES)
 

@@ -11,7 +11,14 @@ import pytest
 from tenant_runtime.core.resource import REGISTERED
 from tenant_runtime.people.permissions import ENDPOINTS
 from tests.conftest import csrf_from
-from tests.tenant_runtime.crm import customer_body, page_client, tenant_api
+from tests.tenant_runtime.crm import (
+    CONTROL_ON_MARIADB,
+    customer_body,
+    page_client,
+    tenant_api,
+)
+
+pytestmark = CONTROL_ON_MARIADB
 
 BIN_ROUTES = (("deleted", "/{name}/deleted", "GET"), ("restore", "/{name}/<int:record_id>/restore", "POST"))
 

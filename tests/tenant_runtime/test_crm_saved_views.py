@@ -2,7 +2,15 @@
 private to the user."""
 
 from tests.conftest import csrf_from
-from tests.tenant_runtime.crm import PASSWORD, add_user, customer_body, tenant_api
+from tests.tenant_runtime.crm import (
+    CONTROL_ON_MARIADB,
+    PASSWORD,
+    add_user,
+    customer_body,
+    tenant_api,
+)
+
+pytestmark = CONTROL_ON_MARIADB
 
 
 def test_a_saved_view_is_the_lists_filters_under_a_name(app, tenants):

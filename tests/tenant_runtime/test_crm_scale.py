@@ -10,7 +10,14 @@ import pytest
 import sqlalchemy as sa
 
 from tenant_runtime.demo import TAGS, VOLUME_GROUPS, VOLUME_REGIONS, VOLUME_SALES
-from tests.tenant_runtime.crm import Statements, every_item, tenant_api
+from tests.tenant_runtime.crm import (
+    CONTROL_ON_MARIADB,
+    Statements,
+    every_item,
+    tenant_api,
+)
+
+pytestmark = CONTROL_ON_MARIADB
 
 FILL_PASSWORD = "Volume-Pass-42"
 

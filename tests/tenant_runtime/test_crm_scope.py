@@ -6,12 +6,15 @@ import pytest
 
 from tenant_runtime.people.models import SCOPE_CUSTOM, SCOPE_DEPT, SCOPE_DEPT_TREE
 from tests.tenant_runtime.crm import (
+    CONTROL_ON_MARIADB,
     add_dept,
     add_role,
     add_user,
     customer_body,
     tenant_api,
 )
+
+pytestmark = CONTROL_ON_MARIADB
 
 VIEW = ["customer.view", "contact.view", "followup.view"]
 
