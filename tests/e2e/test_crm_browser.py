@@ -11,8 +11,9 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import crm_sign_in
+from tests.tenant_runtime.crm import CONTROL_ON_MARIADB
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, CONTROL_ON_MARIADB]
 
 CHOSEN = "Sales-Pass-2026"
 

@@ -10,9 +10,16 @@ from openpyxl import load_workbook
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import crm_sign_in
-from tests.tenant_runtime.crm import PASSWORD, add_dept, add_user, customer_body, tenant_api
+from tests.tenant_runtime.crm import (
+    CONTROL_ON_MARIADB,
+    PASSWORD,
+    add_dept,
+    add_user,
+    customer_body,
+    tenant_api,
+)
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, CONTROL_ON_MARIADB]
 
 
 def test_an_administrator_exports_the_filtered_list_and_restores_from_the_recycle_bin(app, browser_page,

@@ -7,9 +7,16 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import crm_sign_in
-from tests.tenant_runtime.crm import PASSWORD, add_dept, add_user, customer_body, tenant_api
+from tests.tenant_runtime.crm import (
+    CONTROL_ON_MARIADB,
+    PASSWORD,
+    add_dept,
+    add_user,
+    customer_body,
+    tenant_api,
+)
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, CONTROL_ON_MARIADB]
 
 
 def test_a_handover_from_start_to_confirmation(app, browser_page, live_server, tenants, screenshots):

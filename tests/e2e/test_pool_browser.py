@@ -6,10 +6,10 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import crm_sign_in
-from tests.tenant_runtime.crm import PASSWORD, add_dept, add_user
+from tests.tenant_runtime.crm import CONTROL_ON_MARIADB, PASSWORD, add_dept, add_user
 from tests.tenant_runtime.test_crm_pool import add_customer
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, CONTROL_ON_MARIADB]
 
 
 def test_a_sales_user_claims_a_customer_from_the_pool(app, browser_page, live_server, tenants, screenshots):
