@@ -273,6 +273,12 @@ def _advance(handover, expected, new, action, principal, note=None):
     values = {"current_stage": new, "updated_at": now}
     if new == "completed":
         values["completed_at"] = now
+    # Lock the row by its primary key first. Otherwise MariaDB may run the UPDATE below through
+    # ix_crm_handover_stage (current_stage, id), which matches `id AND current_stage` exactly and is the
+    # index the UPDATE changes. Two concurrent moves then deadlock on that index (seen in the suite: one lost
+    # with 409 concurrent_change). Waiting on the primary key instead, the second move finds the stage
+    # changed.
+    session.execute(select(CrmHandover.id).where(CrmHandover.id == handover.id).with_for_update())
     result = session.execute(update(CrmHandover).where(CrmHandover.id == handover.id,
                                                        CrmHandover.current_stage == expected)
                              .values(**values).execution_options(synchronize_session=False))
