@@ -30,6 +30,13 @@ def check_profile_fits(enterprise):
                          code="profile_too_long")
 
 
+def from_profile(enterprise):
+    """What the tenant's root department (its name) and first administrator (name, phone, e-mail) take from
+    the enterprise's profile."""
+    return enterprise.name or "总部", {"full_name": enterprise.contact_name or "管理员",
+                                       "phone": enterprise.contact_phone, "email": enterprise.email}
+
+
 def create_first_admin(conn, enterprise, report):
     """Idempotent: an ``admin`` who has set a password, or still holds a working link, is left alone.
     One whose link lapsed unused gets a new one, so running provisioning again is how ops re-send it.
@@ -44,13 +51,13 @@ def create_first_admin(conn, enterprise, report):
                 "secret": password_links.issue(conn, admin.id, "first_login", ttl)}
     check_profile_fits(enterprise)
     now = utcnow()
+    dept_name, admin_profile = from_profile(enterprise)
     dept_id = conn.execute(select(depts.c.id).where(depts.c.parent_id.is_(None)).order_by(depts.c.id).limit(1)).scalar()
     if dept_id is None:
-        dept_id = conn.execute(insert(depts).values(dept_name=enterprise.name or "总部", parent_id=None, sort=0,
+        dept_id = conn.execute(insert(depts).values(dept_name=dept_name, parent_id=None, sort=0,
                                                     created_at=now)).inserted_primary_key[0]
     admin_id = conn.execute(insert(users).values(
-        username="admin", full_name=enterprise.contact_name or "管理员", dept_id=dept_id,
-        phone=enterprise.contact_phone, email=enterprise.email, status=1, created_at=now, updated_at=now,
+        username="admin", dept_id=dept_id, **admin_profile, status=1, created_at=now, updated_at=now,
         password_hash=NO_PASSWORD)).inserted_primary_key[0]
     roles = ensure_builtin_roles(conn)
     conn.execute(insert(TenantBase.metadata.tables["sys_user_role"]).values(user_id=admin_id, role_id=roles[ADMIN]))

@@ -7,6 +7,7 @@ required: if it cannot be reached the run fails loudly instead of skipping (set 
 SQLite alone deliberately on a machine without it).
 """
 
+import functools
 import os
 import secrets
 import tempfile
@@ -131,17 +132,14 @@ SESSION_TENANTS = 3
 # No TLS for the tests' own connections (the server under test offers none): with no TLS option PyMySQL
 # tries TLS and builds a new SSL context for every connection, 50-70 ms of CPU loading the CA store.
 PLAIN = {"ssl_disabled": True}
-_TENANT_ENGINES = {}
 
 
+@functools.cache
 def tenant_engine(database):
     """A pool-less engine (root) on one of this run's MariaDB tenant databases. One per database in each test
     process, so the statements it has compiled serve the next test too (``dispose()`` leaves it usable)."""
-    engine = _TENANT_ENGINES.get(database)
-    if engine is None:
-        engine = _TENANT_ENGINES[database] = sa.create_engine(
-            f"{MYSQL_SERVER}/{database}?charset=utf8mb4", poolclass=sa.pool.NullPool, connect_args=PLAIN)
-    return engine
+    return sa.create_engine(f"{MYSQL_SERVER}/{database}?charset=utf8mb4", poolclass=sa.pool.NullPool,
+                            connect_args=PLAIN)
 
 
 @pytest.fixture(scope="session")
@@ -246,23 +244,22 @@ def reset_tenant_database(conn, enterprise):
 
     from tenant_runtime import password_links
     from tenant_runtime.models import TenantBase
-    from tenant_runtime.provisioning import create_first_admin
+    from tenant_runtime.provisioning import create_first_admin, from_profile
 
     database = conn.engine.url.database
     tables = [t for t in reversed(TenantBase.metadata.sorted_tables) if t.name != "tenant_identity"]
+    fresh = _FRESH_ADMIN_ROWS.get(database)
     conn.execute(sa.text("SET FOREIGN_KEY_CHECKS = 0"))
     for table in tables:
         conn.execute(sa.text(f"DELETE FROM `{table.name}`"))
-    fresh = _FRESH_ADMIN_ROWS.get(database)
-    if fresh is not None:
-        for table, rows in fresh:
-            conn.execute(table.insert(), rows)
-        users, depts = TenantBase.metadata.tables["sys_user"], TenantBase.metadata.tables["sys_dept"]
-        conn.execute(depts.update().where(depts.c.parent_id.is_(None)).values(dept_name=enterprise.name or "总部"))
-        conn.execute(users.update().where(users.c.username == "admin").values(
-            full_name=enterprise.contact_name or "管理员", phone=enterprise.contact_phone, email=enterprise.email))
+    for table, rows in fresh or ():
+        conn.execute(table.insert(), rows)
     conn.execute(sa.text("SET FOREIGN_KEY_CHECKS = 1"))
     if fresh is not None:
+        users, depts = TenantBase.metadata.tables["sys_user"], TenantBase.metadata.tables["sys_dept"]
+        dept_name, admin_profile = from_profile(enterprise)
+        conn.execute(depts.update().where(depts.c.parent_id.is_(None)).values(dept_name=dept_name))
+        conn.execute(users.update().where(users.c.username == "admin").values(**admin_profile))
         conn.commit()
         return TENANT_ADMIN_PASSWORD
     link = create_first_admin(conn, enterprise, None)["secret"]
