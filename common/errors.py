@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from common.headers import is_api_path
 from extensions import db
 
 DEFAULT_CODES = {
@@ -82,7 +83,7 @@ def log_database_unavailable(exc, what="control database"):
 
 
 def wants_json():
-    return request.path.startswith("/api/") or "/api/v1/" in request.path
+    return is_api_path(request.path)
 
 
 def error_body(status, code, message, fields=None, extra=None):

@@ -3,6 +3,7 @@
 from flask import current_app, g, has_request_context, request, session
 
 from common.errors import wants_json
+from common.headers import SecurityHeadersMiddleware
 from extensions import csrf
 
 
@@ -93,18 +94,4 @@ def init_app(app):
     app.cli.add_command(staff_cli)
     app.cli.add_command(demo_cli)
 
-    @app.after_request
-    def security_headers(resp):
-        # one pass over the response's headers: werkzeug's setdefault raises and catches an exception for
-        # every header it does not find, which on a tenant API read cost more than the read's own headers
-        present = {name.lower() for name, _value in resp.headers.items()}
-        for name, value in _SECURITY_HEADERS:
-            if name.lower() not in present:
-                resp.headers.add(name, value)
-        if "cache-control" not in present and wants_json():  # the control plane's API and every tenant's: never cached
-            resp.headers.add("Cache-Control", "no-store")
-        return resp
-
-
-_SECURITY_HEADERS = (("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
-                     ("Referrer-Policy", "same-origin"))
+    app.wsgi_app = SecurityHeadersMiddleware(app.wsgi_app)
