@@ -1,9 +1,12 @@
 """Application factory."""
 
 import os
+import sys
 import weakref
 
 from flask import Flask
+from flask.globals import request_ctx
+from flask.signals import request_tearing_down
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import datasource_registry
@@ -12,6 +15,7 @@ import tenant_runtime
 from common.db import control_engine_options
 from common.hooks import (
     CookieSessionInterface,
+    HookPlans,
     not_a_read,
     not_tenant,
     not_tenant_api,
@@ -22,15 +26,23 @@ from datasource_registry.tls import TlsSetting
 from datasource_registry.tls import install as install_tls
 from extensions import babel, csrf, db, limiter, login_manager, migrate
 
+_UNSET = object()
+
 
 class PlatformFlask(Flask):
-    """Flask that remembers, per function, what ``ensure_sync`` answered: Flask asks it (through
-    ``inspect.iscoroutinefunction``) of every hook, preprocessor and view on every request, and the answer
-    for a function never changes. Functions are held weakly, so bound methods made per call do not pile up."""
+    """Flask that runs each request's hooks from a plan made once per kind of request (``common.hooks``):
+    the same hooks Flask would run, in Flask's order, minus app-wide hooks scoped off that kind of request,
+    each already made sync. Flask itself, per request, walks the hook dictionaries, asks ``ensure_sync``
+    (``inspect.iscoroutinefunction``) of every hook, and would run every extension's app-wide hooks.
+
+    ``ensure_sync`` is also remembered per function for views. Functions are held weakly, so bound methods
+    made per call do not pile up."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._sync = weakref.WeakKeyDictionary()
+        self.hook_plans = HookPlans(self)
+        self.hook_scopes = self.hook_plans.scopes
 
     def ensure_sync(self, func):
         try:
@@ -41,6 +53,36 @@ class PlatformFlask(Flask):
             return super().ensure_sync(func)
         sync = self._sync[func] = super().ensure_sync(func)
         return sync
+
+    # The three methods below are Flask 3.1's, reading the hooks from the request's plan.
+
+    def preprocess_request(self):
+        req = request_ctx._get_current_object().request
+        plan = self.hook_plans.for_request(req)
+        for url_func in plan.url_value_preprocessors:
+            url_func(req.endpoint, req.view_args)
+        for before_func in plan.before:
+            rv = before_func()
+            if rv is not None:
+                return rv
+        return None
+
+    def process_response(self, response):
+        ctx = request_ctx._get_current_object()
+        for func in ctx._after_request_functions:  # after_this_request: per request, so not in the plan
+            response = self.ensure_sync(func)(response)
+        for func in self.hook_plans.for_request(ctx.request).after:
+            response = func(response)
+        if not self.session_interface.is_null_session(ctx._session):
+            self.session_interface.save_session(self, ctx._session, response)
+        return response
+
+    def do_teardown_request(self, exc=_UNSET):
+        if exc is _UNSET:
+            exc = sys.exc_info()[1]
+        for func in self.hook_plans.for_request(request_ctx._get_current_object().request).teardown:
+            func(exc)
+        request_tearing_down.send(self, _async_wrapper=self.ensure_sync, exc=exc)
 
 
 def create_app(config_object=None):

@@ -352,13 +352,15 @@ def run(args):
                 return {(fn, line, name): tt for (fn, line, name), (_cc, _nc, tt, _ct, _c) in stats.stats.items()
                         if package in fn}
 
-            for package in ("werkzeug", "flask_limiter"):
+            for package in ("werkzeug", "flask_limiter", f"{root}/tenant_runtime", f"{root}/common",
+                            f"{root}/datasource_registry"):
                 r_fn, b_fn = by_function(routed_stats, package), by_function(base_stats, package)
                 top = sorted(set(r_fn) | set(b_fn), key=lambda k: -(r_fn.get(k, 0) - b_fn.get(k, 0)))[:6]
-                diff.append(f"  top {package} functions by difference:")
+                diff.append(f"  top {package.replace(root + '/', '')} functions by difference:")
                 for key in top:
                     delta = 1000 * (r_fn.get(key, 0) - b_fn.get(key, 0)) / n_prof
-                    diff.append(f"    {key[0].split('site-packages/')[-1]}:{key[1]}({key[2]}) {delta:+7.3f}")
+                    where = key[0].split('site-packages/')[-1].replace(root + '/', '')
+                    diff.append(f"    {where}:{key[1]}({key[2]}) {delta:+7.3f}")
             diff.append(f"  Python function calls per request (machine-independent): routed "
                         f"{routed_stats.total_calls / n_prof:.0f}, baseline {base_stats.total_calls / n_prof:.0f}")
 
