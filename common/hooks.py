@@ -25,6 +25,7 @@ from flask.sessions import SecureCookieSessionInterface
 READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 _HOOK_LISTS = ("before_request_funcs", "after_request_funcs", "teardown_request_funcs")
+_PLAN = "common.hooks.plan"  # where a request keeps its plan
 
 
 class Scope(NamedTuple):
@@ -82,10 +83,14 @@ class HookPlans:
         self._plans = {}
 
     def for_request(self, req):
-        key = (req.blueprint, req.method, req.path.startswith("/t/"))
-        plan = self._plans.get(key)
+        """The request's plan (kept on it: its hooks run in three phases)."""
+        plan = req.__dict__.get(_PLAN)
         if plan is None:
-            plan = self._plans[key] = self._make(Scope(*key), req.blueprints)
+            key = (req.blueprint, req.method, req.path.startswith("/t/"))
+            plan = self._plans.get(key)
+            if plan is None:
+                plan = self._plans[key] = self._make(Scope(*key), req.blueprints)
+            req.__dict__[_PLAN] = plan
         return plan
 
     def _make(self, scope, blueprints):

@@ -234,8 +234,8 @@ class _BudgetPool(QueuePool):
         if self._retired:
             self.close_idle()
         callback = self._after_return
-        if callback is not None and self.checkedout() == 0:
-            callback()
+        if callback is not None:
+            callback(self)
 
 
 class _Entry:
@@ -325,6 +325,7 @@ class PoolRegistry:
         # callback, which may run in a thread that already holds the lock
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
+        self._waiting = 0  # threads in _wait_locked: returns notify only when somebody waits
         self._tenant_locks: dict = {}
         self._active: OrderedDict = OrderedDict()  # tenant_id -> _Entry, least recently used first
         self._parked = weakref.WeakValueDictionary()  # tenant_id -> _Entry still referenced somewhere
@@ -345,9 +346,15 @@ class PoolRegistry:
         if not isinstance(target, Target):
             raise TypeError("engine_for() takes a Target")
         tid = target.tenant_id
+        entry = self._active.get(tid)  # the hot path, without the lock: the entry's LRU place moves at checkout
+        if entry is not None and entry.target is target:
+            return entry.engine
         with self._lock:
             entry = self._active.get(tid)
-            if entry is not None and (entry.target is target or entry.target == target):  # `is`: a cached Target
+            if entry is not None and (entry.target is target or entry.target == target):
+                # an equal Target read again (the resolver cache refilled): keep the new one, so that the
+                # next requests, which carry it, take the hot path above
+                entry.target = target
                 self._touch_locked(entry)
                 return entry.engine
             tlock = self._tenant_lock_locked(tid)
@@ -398,7 +405,7 @@ class PoolRegistry:
                             drain_timeout,
                         )
                         break
-                    self._cond.wait(min(remaining, _POLL))
+                    self._wait_locked(min(remaining, _POLL))
 
     def trim_idle(self, now: float | None = None) -> int:
         """Close the connections idle for longer than ``idle_timeout``, down to each tenant's min (the
@@ -579,7 +586,7 @@ class PoolRegistry:
                     f"{self.budget} reserved by busy engines, {need} needed "
                     f"(waited {self.wait_timeout:.1f}s)"
                 )
-            self._cond.wait(min(remaining, _POLL))
+            self._wait_locked(min(remaining, _POLL))
         entry.reserved = need
         self._reserved += need
         self._max_reserved = max(self._max_reserved, self._reserved)
@@ -667,7 +674,7 @@ class PoolRegistry:
             self._instrument(engine, entry)
         if isinstance(engine.pool, _BudgetPool):
             engine.pool._entry = entry
-            engine.pool._after_return = self._notify
+            engine.pool._after_return = self._pool_returned
         return engine
 
     def _driver_timeouts(self) -> dict:
@@ -870,16 +877,30 @@ class PoolRegistry:
             if remaining <= 0:
                 self._capacity_errors += 1
                 raise CapacityExceeded(f"tenant {entry.tenant_id}: engine still closing its connections")
-            self._cond.wait(min(remaining, _POLL))
+            self._wait_locked(min(remaining, _POLL))
 
     def _capacity_error(self, tid, why: str):
         with self._lock:
             self._capacity_errors += 1
         raise CapacityExceeded(f"no connection capacity for tenant {tid}: {why}")
 
+    def _wait_locked(self, timeout: float) -> None:
+        self._waiting += 1
+        try:
+            self._cond.wait(timeout)
+        finally:
+            self._waiting -= 1
+
     def _notify(self) -> None:
-        with self._lock:
-            self._cond.notify_all()
+        # read without the lock: a thread that starts waiting just after is woken by its poll (_POLL) instead
+        if self._waiting:
+            with self._lock:
+                self._cond.notify_all()
+
+    def _pool_returned(self, pool) -> None:
+        """A pool took a connection back: wake capacity waiters once it is idle (only if somebody waits)."""
+        if self._waiting and pool.checkedout() == 0:
+            self._notify()
 
 
 class _Housekeeper(threading.Thread):
@@ -937,7 +958,7 @@ def _returned(connection_record) -> None:
     with registry._lock:
         if entry.state != _DEAD:
             entry.checked_out -= 1
-            if entry.checked_out == 0:
+            if entry.checked_out == 0 and registry._waiting:
                 registry._cond.notify_all()
             return
     try:

@@ -75,6 +75,9 @@ def lookup(code):
     code = (code or "").strip().lower()
     if not code or len(code) > 40 or not (code.isascii() and code.isalnum()):
         return None  # enterprise numbers are ASCII; the database would fold full-width ones into another key
+    hit = _cache.get(code)  # the hot path, without the lock (entries are replaced whole, never changed)
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1]
     ttl = current_app.config.get("TENANT_CACHE_TTL", 5)
     while True:
         with _lock:
