@@ -1,7 +1,8 @@
 """Benchmark a tenant-routed API read against the same read in a plain single-database Flask app.
 
     python bench/bench_routed_read.py [--rounds 30] [--per-round 200] [--http-rounds 4] [--http-seconds 5]
-                                      [--quick] [--no-http] [--profile] [--redis URL]
+                                      [--quick] [--no-http] [--no-instructions] [--callgrind-requests 200]
+                                      [--profile] [--redis URL]
 
 Set-up (not timed): a control database with the real migrations, the real app (``create_app``), one
 enterprise with a MySQL datasource (min 1 / max 5 connections) on a temporary non-root account, provisioned
@@ -44,6 +45,15 @@ never touches it), and its per-tenant bulkhead (``TENANT_REQUEST_LIMIT``) is set
 default, a quarter of the threads, would answer most of one tenant's concurrent requests with 503 by design. Without ``wrk`` on the PATH (``apt-get install wrk``) part 2 is skipped and the output
 says so.
 
+Counted, part 3 (information; ``--no-instructions`` skips it): the instructions this process executes per
+request, routed and baseline, counted by valgrind's callgrind in a child process that makes both apps on the
+same databases (``--callgrind-child``), 50 uncounted warm-up requests each, then ``--callgrind-requests``
+(default 200) raw WSGI calls per count, four counts (routed, baseline, baseline, routed). An instruction count
+does not depend on what else the machine is doing, so this ratio is the one figure here that two runs on a
+busy machine agree on; it covers this process's CPU only (the database server's work is the same for both).
+Needs valgrind and a C compiler (for a 4-line library that switches counting on and off); without them part 3
+says it was skipped.
+
 Goal: routed <= 1.05 x baseline (the in-process time ratio; the HTTP throughput ratios). With ``--profile``
 the routed request is also run under cProfile and the functions with the largest cumulative time are printed.
 
@@ -63,6 +73,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -101,11 +112,14 @@ def parse_args():
                    help="rate-limit storage of the routed app under gunicorn (2 sync workers need a shared one)")
     p.add_argument("--quick", action="store_true", help="smoke run: 6 rounds of 60 requests, 1 HTTP round of 2 s")
     p.add_argument("--profile", action="store_true", help="also profile routed requests with cProfile")
+    p.add_argument("--no-instructions", action="store_true", help="skip part 3 (instructions under callgrind)")
+    p.add_argument("--callgrind-requests", type=int, default=200, help="requests per callgrind count (part 3)")
     p.add_argument("--server", default=DEFAULT_SERVER)
     args = p.parse_args()
     if args.quick:
         args.rounds, args.per_round, args.warmup = 6, 60, 40
         args.http_rounds, args.http_seconds = 1, 2
+        args.callgrind_requests = 50
     return args
 
 
@@ -425,6 +439,10 @@ def run(args):
         else:
             http_lines, http_errors = http_figures(args, env, database, code, name, ent_id, token, procs)
             print("\n".join(http_lines))
+        if args.no_instructions:
+            print("instructions (callgrind): skipped (--no-instructions)")
+        else:
+            print("\n".join(instruction_figures(args, env, database, code, name, ent_id, token)))
         if profile_lines:
             print("\n".join(profile_lines))
         return 0 if not any(errors.values()) and not http_errors else 1
@@ -542,13 +560,19 @@ class ConnectionIds(threading.Thread):
         self.conn.close()
 
 
+def app_env(args, env, database, code, name, ent_id):
+    """The environment that makes both apps in another process: the routed app (``wsgi:app``) on this run's
+    control database, the baseline (``baseline_wsgi()``) on the tenant's database."""
+    return {**os.environ, "APP_ENV": "development", "PYTHONPATH": ROOT,
+            "DATABASE_URL": env.app.config["SQLALCHEMY_DATABASE_URI"], "SECRET_KEY": env.app.config["SECRET_KEY"],
+            "INSTANCE_PATH": env.tmp, "UPLOAD_DIR": os.path.join(env.tmp, "uploads"),
+            "TENANT_DATABASE_PREFIX": env.tenant_prefix, "REDIS_URL": "", "RATELIMIT_STORAGE_URI": args.redis,
+            "BENCH_BASELINE_URL": env.tenant_url(database).render_as_string(hide_password=False),
+            "BENCH_BASELINE_CODE": code, "BENCH_BASELINE_NAME": name, "BENCH_BASELINE_TENANT": str(ent_id)}
+
+
 def http_figures(args, env, database, code, name, ent_id, token, procs):
-    base_env = {**os.environ, "APP_ENV": "development", "PYTHONPATH": ROOT,
-                "DATABASE_URL": env.app.config["SQLALCHEMY_DATABASE_URI"], "SECRET_KEY": env.app.config["SECRET_KEY"],
-                "INSTANCE_PATH": env.tmp, "UPLOAD_DIR": os.path.join(env.tmp, "uploads"),
-                "TENANT_DATABASE_PREFIX": env.tenant_prefix, "REDIS_URL": "", "RATELIMIT_STORAGE_URI": args.redis,
-                "BENCH_BASELINE_URL": env.tenant_url(database).render_as_string(hide_password=False),
-                "BENCH_BASELINE_CODE": code, "BENCH_BASELINE_NAME": name, "BENCH_BASELINE_TENANT": str(ent_id)}
+    base_env = app_env(args, env, database, code, name, ent_id)
     lines = [(f"HTTP: gunicorn, wrk -t1 for {args.http_seconds:g} s per run, {args.http_rounds} rounds alternating "
               f"routed and baseline; throughput (requests/s, higher is better)")]
     ids = ConnectionIds(env.server, env.account["username"])
@@ -602,7 +626,116 @@ def http_figures(args, env, database, code, name, ent_id, token, procs):
     return lines, errors
 
 
+# ------------------------------------------------------------------ part 3: instructions per request (callgrind)
+
+CALLGRIND_CONTROL = r"""#include <valgrind/callgrind.h>
+void cg_start(void) { CALLGRIND_START_INSTRUMENTATION; }
+void cg_stop(void) { CALLGRIND_STOP_INSTRUMENTATION; }
+void cg_zero(void) { CALLGRIND_ZERO_STATS; }
+void cg_dump(const char *label) { CALLGRIND_DUMP_STATS_AT(label); }
+"""
+CALLGRIND_ORDER = ("routed", "baseline", "baseline", "routed")  # two of each, the order mirrored
+
+
+def instruction_figures(args, env, database, code, name, ent_id, token):
+    """Runs ``--callgrind-child`` under valgrind's callgrind, which counts the instructions this process
+    executes (not seconds: the same count whatever else the machine does). The child makes both apps on the
+    same control and tenant databases, warms them up uninstrumented, then counts ``--callgrind-requests``
+    requests of each side, twice, each count written to a file of its own."""
+    header = "/usr/include/valgrind/callgrind.h"
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if shutil.which("valgrind") is None or compiler is None or not os.path.exists(header):
+        return ["instructions (callgrind): skipped: needs valgrind (apt-get install valgrind) and a C compiler"]
+    tmp = tempfile.mkdtemp(prefix="bench-callgrind-")
+    try:
+        with open(os.path.join(tmp, "cg.c"), "w") as fh:
+            fh.write(CALLGRIND_CONTROL)
+        lib = os.path.join(tmp, "libcg.so")
+        subprocess.run([compiler, "-shared", "-fPIC", "-O2", "-o", lib, os.path.join(tmp, "cg.c")], check=True)
+        child_env = {**app_env(args, env, database, code, name, ent_id), "TENANT_CACHE_TTL": "3600",
+                     "BENCH_CG_LIB": lib, "BENCH_CG_TOKEN": token, "BENCH_CG_REQUESTS": str(args.callgrind_requests)}
+        started = time.monotonic()
+        done = subprocess.run(["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                               f"--callgrind-out-file={tmp}/out.%p", sys.executable, os.path.abspath(__file__),
+                               "--callgrind-child"], check=False, cwd=ROOT, env=child_env, capture_output=True,
+                              text=True, timeout=1800)
+        if done.returncode != 0:
+            raise RuntimeError(f"the callgrind run failed: {done.stderr[-2000:]}")
+        counts = {}
+        for fname in os.listdir(tmp):
+            if not fname.startswith("out."):
+                continue
+            label = total = None
+            with open(os.path.join(tmp, fname)) as fh:
+                for line in fh:
+                    if line.startswith("desc: Trigger: Client Request: "):
+                        label = line.rsplit(":", 1)[1].strip()
+                    elif line.startswith("totals:"):
+                        total = int(line.split()[1])
+            if label:
+                counts[label] = total / args.callgrind_requests
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    per_side = {side: [counts[f"{side}{i}"] for i, s in enumerate(CALLGRIND_ORDER) if s == side]
+                for side in ("routed", "baseline")}
+    routed, baseline = (sum(v) / len(v) for v in (per_side["routed"], per_side["baseline"]))
+    return [
+        (f"instructions (callgrind, this process only, machine-independent): {args.callgrind_requests} requests "
+         f"per count, {len(CALLGRIND_ORDER)} counts ({', '.join(CALLGRIND_ORDER)}), raw WSGI calls, resolver "
+         f"cache kept warm (TENANT_CACHE_TTL=3600 in the counted process), {time.monotonic() - started:.0f} s"),
+        (f"  routed {routed:,.0f} instructions per request ({', '.join(f'{v:,.0f}' for v in per_side['routed'])}), "
+         f"baseline {baseline:,.0f} ({', '.join(f'{v:,.0f}' for v in per_side['baseline'])})"),
+        (f"  routed / baseline: {routed / baseline:.3f}x; routed adds {routed - baseline:,.0f} instructions per "
+         f"request (the database server's work, the same for both, is not counted)"),
+    ]
+
+
+def callgrind_child():
+    """Under callgrind (see ``instruction_figures``): both apps, configured by the environment."""
+    import ctypes
+    import gc
+
+    from werkzeug.test import EnvironBuilder
+
+    from app import create_app
+
+    env = os.environ
+    app, baseline = create_app(), baseline_wsgi()
+    headers = {"Authorization": f"Bearer {env['BENCH_CG_TOKEN']}"}
+    sides = {"routed": (app, f"/t/{env['BENCH_BASELINE_CODE']}/api/v1/me"), "baseline": (baseline, "/api/v1/me")}
+
+    def call(wsgi, path):
+        status = []
+        body = wsgi(EnvironBuilder(path=path, headers=headers).get_environ(),
+                    lambda s, h, exc_info=None: status.append(s))
+        b"".join(body)
+        if hasattr(body, "close"):
+            body.close()
+        return status[0]
+
+    for wsgi, path in sides.values():
+        for _ in range(50):  # warm-up, not counted: connections, caches, compiled statements
+            status = call(wsgi, path)
+            if not status.startswith("200"):
+                raise RuntimeError(f"{path} answered {status}")
+    gc.collect()
+    gc.freeze()  # as gunicorn.conf.py does in each worker
+    cg = ctypes.CDLL(env["BENCH_CG_LIB"])
+    n = int(env["BENCH_CG_REQUESTS"])
+    for i, side in enumerate(CALLGRIND_ORDER):
+        wsgi, path = sides[side]
+        cg.cg_zero()
+        cg.cg_start()
+        for _ in range(n):
+            call(wsgi, path)
+        cg.cg_stop()
+        cg.cg_dump(f"{side}{i}".encode())
+
+
 def main():
+    if sys.argv[1:] == ["--callgrind-child"]:
+        callgrind_child()
+        return
     run_main(parse_args, run)
 
 
