@@ -85,6 +85,20 @@ class PlatformFlask(Flask):
         request_tearing_down.send(self, _async_wrapper=self.ensure_sync, exc=exc)
 
 
+def _remove_control_session_only_if_made(app):
+    """Flask-SQLAlchemy ends every app context by removing the control database's session, and for a context
+    that never made one (a tenant request served from the resolver cache: most requests) that removal raises
+    and catches a KeyError. The same removal, only when a session was made."""
+    funcs = app.teardown_appcontext_funcs
+    registry = db.session.registry
+
+    def remove_control_session(exc):
+        if registry.has():
+            db.session.remove()
+
+    funcs[funcs.index(db._teardown_session)] = remove_control_session
+
+
 def create_app(config_object=None):
     config_object = config_object or config_from_env()
     if hasattr(config_object, "check"):
@@ -100,6 +114,7 @@ def create_app(config_object=None):
 
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = control_engine_options(app.config)
     db.init_app(app)
+    _remove_control_session_only_if_made(app)
     # The control database's new connections: TLS as CONTROL_DB_TLS says with the process's one SSL context
     # (PyMySQL would build one per connection, ~25 ms of CPU each) and the session set up in one round trip.
     control_tls = TlsSetting.from_config(app.config, "CONTROL_DB_TLS")

@@ -60,10 +60,11 @@ def _take_slot(app, ctx, tenant_id):
     if ctx.get("tenant_slot") is not None:
         return
     limit = app.config.get("TENANT_REQUEST_LIMIT", 4)
-    if not app.extensions["tenant_bulkhead"].try_enter(tenant_id, limit):
+    bulkhead = app.extensions["tenant_bulkhead"]
+    if not bulkhead.try_enter(tenant_id, limit):
         app.logger.warning("tenant %s busy: %s requests in progress in this process", tenant_id, limit)
         raise _busy()
-    ctx.tenant_slot = tenant_id
+    ctx.tenant_slot = (bulkhead, tenant_id)  # given back in teardown without looking the bulkhead up again
 
 
 def pull_tenant_code(endpoint, values):
@@ -95,7 +96,8 @@ def close_tenant_session(exc=None):
     finally:
         slot = ctx.pop("tenant_slot", None)
         if slot is not None:
-            current_app.extensions["tenant_bulkhead"].leave(slot)
+            bulkhead, tenant_id = slot
+            bulkhead.leave(tenant_id)
 
 
 class TenantRoutingMiddleware:

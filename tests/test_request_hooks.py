@@ -253,3 +253,23 @@ def test_the_real_app_plans_its_tenant_api_reads_without_the_extensions(app):
         assert not owners(getattr(read, plan_part)) & extension_classes
     assert {type(limiter).__name__, "CSRFProtect"} <= owners(staff_post.before)
     assert type(login_manager).__name__ in owners(staff_post.after)
+
+
+def test_the_control_session_is_still_removed_with_its_app_context(app):
+    """Flask-SQLAlchemy's teardown runs only for contexts that made a control-database session (app.py); one
+    that made one must still have it closed and forgotten when the context ends."""
+    from sqlalchemy import text
+
+    from extensions import db
+
+    registry = db.session.registry
+    with app.app_context():
+        key = registry.scopefunc()
+        assert not registry.has()  # nothing made yet: the teardown will have nothing to do
+    with app.app_context():
+        key = registry.scopefunc()
+        session = db.session()
+        session.execute(text("SELECT 1"))
+        assert registry.has() and session.in_transaction()
+    assert key not in registry.registry  # forgotten
+    assert not session.in_transaction()  # and closed: its connection went back to the pool
