@@ -5,6 +5,7 @@ import sys
 import weakref
 
 from flask import Flask
+from flask.ctx import _AppCtxGlobals
 from flask.globals import request_ctx
 from flask.signals import request_tearing_down
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -29,6 +30,15 @@ from extensions import babel, csrf, db, limiter, login_manager, migrate
 _UNSET = object()
 
 
+class Globals(_AppCtxGlobals):
+    """Flask's ``g``, set and deleted by the interpreter itself: Flask's own ``__setattr__``/``__delattr__`` do
+    exactly what ``object``'s do (the attribute goes into, or out of, the instance's ``__dict__``), but as
+    Python calls, and a tenant request sets five attributes on ``g``."""
+
+    __setattr__ = object.__setattr__
+    __delattr__ = object.__delattr__
+
+
 class PlatformFlask(Flask):
     """Flask that runs each request's hooks from a plan made once per kind of request (``common.hooks``):
     the same hooks Flask would run, in Flask's order, minus app-wide hooks scoped off that kind of request,
@@ -37,6 +47,8 @@ class PlatformFlask(Flask):
 
     ``ensure_sync`` is also remembered per function for views. Functions are held weakly, so bound methods
     made per call do not pile up."""
+
+    app_ctx_globals_class = Globals
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

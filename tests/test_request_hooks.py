@@ -273,3 +273,22 @@ def test_the_control_session_is_still_removed_with_its_app_context(app):
         assert registry.has() and session.in_transaction()
     assert key not in registry.registry  # forgotten
     assert not session.in_transaction()  # and closed: its connection went back to the pool
+
+
+def test_g_behaves_as_flasks_own(app):
+    """``g`` is ``app.Globals``: set and deleted without Flask's Python-level methods, otherwise the same."""
+    from flask.ctx import _AppCtxGlobals
+
+    for cls in (_AppCtxGlobals, type(app.app_ctx_globals_class())):
+        ns = cls()
+        ns.tenant = "a"
+        assert ns.tenant == "a" and "tenant" in ns and ns.get("tenant") == "a" and list(ns) == ["tenant"]
+        del ns.tenant
+        with pytest.raises(AttributeError):
+            del ns.tenant
+        with pytest.raises(AttributeError):
+            _ = ns.tenant
+        assert ns.pop("tenant", None) is None and ns.setdefault("x", 1) == 1 and ns.x == 1
+    with app.test_request_context("/"):
+        g.user = 1
+        assert g.get("user") == 1 and g.pop("user") == 1 and "user" not in g
