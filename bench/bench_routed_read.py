@@ -11,9 +11,12 @@ gets a known password (its hash written into ``sys_user``; provisioning only mai
 bearer token comes from ``POST /t/<code>/api/v1/auth/token``.
 
 The baseline is a minimal Flask app with ONE SQLAlchemy engine on the SAME tenant database and account that
-keeps its connections (QueuePool, pool_size 5, no overflow, pool_pre_ping) and does what the routed app's
-token check and view do, with the same ORM models and serializer: bearer header parsed, tenant prefix of the
-token compared, the token with its user and the user's roles selected by the SHA-256 of the token in the
+keeps its connections (QueuePool, pool_size 5, no overflow, pool_pre_ping), with the driver's read and
+write timeouts the routed app gives its tenant engines (``TENANT_READ_TIMEOUT``/``TENANT_WRITE_TIMEOUT``:
+with a socket timeout Python polls the socket before every send and receive, 8 system calls per request
+here, which the baseline would otherwise be spared for a setting every production app should have), and
+does what the routed app's token check and view do, with the same ORM models and serializer: bearer header
+parsed, tenant prefix of the token compared, the token with its user and the user's roles selected by the SHA-256 of the token in the
 routed app's own statement (``tenant_runtime.auth.TOKEN_LOOKUP``, built once), revoked/expiry
 checked, ``last_used_at`` written when older than ``TENANT_TOKEN_TOUCH_INTERVAL`` (so, like the routed app,
 almost never), the user's enabled flag checked, JSON from ``tenant_runtime.views.user_json`` plus the tenant's code and name
@@ -123,8 +126,9 @@ def parse_args():
     return args
 
 
-def make_baseline_app(url, code, name, tenant_id, touch_interval=60.0):
-    """The plain single-database app: see the module docstring for exactly what it does."""
+def make_baseline_app(url, code, name, tenant_id, touch_interval=60.0, read_timeout=None, write_timeout=None):
+    """The plain single-database app: see the module docstring for exactly what it does. ``read_timeout`` and
+    ``write_timeout``: the driver's socket timeouts, as the routed app gives its tenant engines."""
     from datetime import timedelta
 
     import sqlalchemy as sa
@@ -135,7 +139,10 @@ def make_baseline_app(url, code, name, tenant_id, touch_interval=60.0):
     from tenant_runtime.models import utcnow
     from tenant_runtime.schemas import TenantUserSchema
 
-    engine = sa.create_engine(url, pool_size=5, max_overflow=0, pool_pre_ping=True, pool_recycle=3600, pool_timeout=2)
+    timeouts = {key: value for key, value in (("read_timeout", read_timeout), ("write_timeout", write_timeout))
+                if value}
+    engine = sa.create_engine(url, pool_size=5, max_overflow=0, pool_pre_ping=True, pool_recycle=3600, pool_timeout=2,
+                              connect_args=timeouts)
     app = Flask("baseline")
     interval = timedelta(seconds=touch_interval)
 
@@ -195,9 +202,13 @@ def baseline_wsgi():
     """``gunicorn 'bench_routed_read:baseline_wsgi()'``: the baseline app, configured by part 2's environment."""
     import sqlalchemy as sa
 
-    env = os.environ
+    from config import config_from_env
+
+    env, config = os.environ, config_from_env()  # the routed app's settings, from the same environment
     app, _engine = make_baseline_app(sa.engine.make_url(env["BENCH_BASELINE_URL"]), env["BENCH_BASELINE_CODE"],
-                                     env["BENCH_BASELINE_NAME"], int(env["BENCH_BASELINE_TENANT"]))
+                                     env["BENCH_BASELINE_NAME"], int(env["BENCH_BASELINE_TENANT"]),
+                                     config.TENANT_TOKEN_TOUCH_INTERVAL, config.TENANT_READ_TIMEOUT,
+                                     config.TENANT_WRITE_TIMEOUT)
     return app
 
 
@@ -245,7 +256,8 @@ def run(args):
         headers = {"Authorization": f"Bearer {token}"}
 
         touch = app.config["TENANT_TOKEN_TOUCH_INTERVAL"]
-        base_app, base_engine = make_baseline_app(env.tenant_url(database), code, name, ent_id, touch)
+        base_app, base_engine = make_baseline_app(env.tenant_url(database), code, name, ent_id, touch,
+                                                  app.config["TENANT_READ_TIMEOUT"], app.config["TENANT_WRITE_TIMEOUT"])
         engines.append(base_engine)
         base_client, bare_client = base_app.test_client(), make_bare_app().test_client()
         default_ttl = app.config["TENANT_CACHE_TTL"]

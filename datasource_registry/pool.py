@@ -95,6 +95,16 @@ _DEAD = "dead"  # retired for good (target changed, dispose(), close(), fork): r
 _FLAG = "datasource_registry.pool.checked_out"
 _RETURNED_AT = "datasource_registry.pool.returned_at"  # time.monotonic() of the last check-in
 _POLL = 0.05  # waits re-check at least this often, so a missed notification costs little
+_pid = os.getpid()  # this process's id, kept current across forks: os.getpid() is a system call every time
+
+
+def _note_pid_after_fork() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_note_pid_after_fork)  # before the registries' reset, registered below
 
 
 class CapacityExceeded(Exception):
@@ -684,7 +694,7 @@ class PoolRegistry:
 
     def _admit_connection(self, entry: _Entry) -> None:
         """Before any socket is opened: only an admitted engine of this process may connect."""
-        if entry.pid != os.getpid():
+        if entry.pid != _pid:
             raise EngineRetired(f"the engine for tenant {entry.tenant_id} belongs to the parent process")
         state = entry.state
         if state == _DEAD:
@@ -930,7 +940,7 @@ class _Housekeeper(threading.Thread):
 
 def _checked_out(entry: _Entry, connection_record, connection_proxy) -> None:
     registry = entry.registry
-    if entry.pid != os.getpid():
+    if entry.pid != _pid:
         # inherited from the parent: drop it without closing the parent's socket
         connection_record.dbapi_connection = connection_proxy.dbapi_connection = None
         raise sa_exc.DisconnectionError("connection belongs to the parent process")
@@ -952,7 +962,7 @@ def _returned(connection_record) -> None:
     entry = connection_record.record_info.pop(_FLAG, None)
     if entry is None:
         return
-    if entry.pid != os.getpid():
+    if entry.pid != _pid:
         return  # the parent's connection: not ours to close
     registry = entry.registry
     with registry._lock:
