@@ -1,6 +1,6 @@
 """Benchmark a tenant-routed API read against the same read in a plain single-database Flask app.
 
-    python bench/bench_routed_read.py [--rounds 30] [--per-round 200] [--http-rounds 4] [--http-seconds 5]
+    python bench/bench_routed_read.py [--rounds 30] [--per-round 200] [--http-rounds 8] [--http-seconds 5]
                                       [--quick] [--no-http] [--no-instructions] [--callgrind-requests 200]
                                       [--profile] [--redis URL]
 
@@ -37,7 +37,9 @@ side ``--per-round`` times, the order rotating from round to round), per-request
 
 Timed, part 2, over HTTP: each app served by gunicorn in its own processes, with sync workers (``-w 2``,
 2 concurrent clients) and with threads (``-w 1 --threads 4``, 4 concurrent clients), loaded by ``wrk`` for
-``--http-seconds`` per run, routed and baseline alternating for ``--http-rounds`` rounds. Printed: requests
+``--http-seconds`` per run, routed and baseline alternating for ``--http-rounds`` rounds, both gunicorns
+started afresh for each round (``--same-servers``: once): how fast one process runs the same code varies by
+10 % and more from one start to the next on a shared machine, so one pair of starts is one sample. Printed: requests
 per second of each, the baseline / routed throughput ratio per round (median and range), and how many new
 server connections each app opened while loaded (the bench account's connection ids in PROCESSLIST, polled
 every 20 ms, that were not there when the run started). Both gunicorns run with the repository's
@@ -107,7 +109,7 @@ def parse_args():
     p.add_argument("--rounds", type=int, default=30, help="interleaved rounds")
     p.add_argument("--per-round", type=int, default=200, help="requests per side per round")
     p.add_argument("--warmup", type=int, default=200, help="untimed requests per side first")
-    p.add_argument("--http-rounds", type=int, default=4, help="HTTP rounds (each: routed and baseline once)")
+    p.add_argument("--http-rounds", type=int, default=8, help="HTTP rounds (each: both servers started, then routed and baseline loaded once)")
     p.add_argument("--http-seconds", type=float, default=5, help="seconds of wrk load per HTTP run")
     p.add_argument("--no-http", action="store_true", help="skip part 2 (gunicorn + wrk)")
     p.add_argument("--http-setup", choices=["both", *HTTP_SETUPS], default="both", help="gunicorn set-ups of part 2")
@@ -116,6 +118,8 @@ def parse_args():
     p.add_argument("--quick", action="store_true", help="smoke run: 6 rounds of 60 requests, 1 HTTP round of 2 s")
     p.add_argument("--profile", action="store_true", help="also profile routed requests with cProfile")
     p.add_argument("--no-instructions", action="store_true", help="skip part 3 (instructions under callgrind)")
+    p.add_argument("--same-servers", action="store_true",
+                   help="part 2: start each gunicorn once, not afresh for every round")
     p.add_argument("--callgrind-requests", type=int, default=200, help="requests per callgrind count (part 3)")
     p.add_argument("--server", default=DEFAULT_SERVER)
     args = p.parse_args()
@@ -583,32 +587,44 @@ def app_env(args, env, database, code, name, ent_id):
             "BENCH_BASELINE_CODE": code, "BENCH_BASELINE_NAME": name, "BENCH_BASELINE_TENANT": str(ent_id)}
 
 
+def start_pair(base_env, workers, threads, clients, token, code, warm_seconds, procs):
+    """Both apps under gunicorn, warmed up. Returns ({side: process}, {side: url})."""
+    # The bulkhead lets one tenant hold a quarter of a process's threads by default; here one tenant is all the
+    # load, so its limit is the thread count (the bulkhead's bookkeeping is still paid).
+    routed, routed_url = serve("wsgi:app", {**base_env, "TENANT_REQUEST_LIMIT": str(threads)}, workers, threads,
+                               token, f"/t/{code}/api/v1/me")
+    procs.append(routed)
+    baseline, baseline_url = serve("bench_routed_read:baseline_wsgi()", base_env, workers, threads, token,
+                                   "/api/v1/me")
+    procs.append(baseline)
+    sides = {"routed": routed_url, "baseline": baseline_url}
+    for url in sides.values():  # warm-up: every worker has its connections and caches
+        wrk(url, token, clients, min(2, warm_seconds))
+    return {"routed": routed, "baseline": baseline}, sides
+
+
 def http_figures(args, env, database, code, name, ent_id, token, procs):
     base_env = app_env(args, env, database, code, name, ent_id)
+    how = ("the same two servers in every round" if args.same_servers else
+           "both servers started afresh for each round (a process's speed varies from one start to the next)")
     lines = [(f"HTTP: gunicorn, wrk -t1 for {args.http_seconds:g} s per run, {args.http_rounds} rounds alternating "
-              f"routed and baseline; throughput (requests/s, higher is better)")]
+              f"routed and baseline, {how}; throughput (requests/s, higher is better)")]
     ids = ConnectionIds(env.server, env.account["username"])
     ids.start()
     errors = 0
     try:
         setups = HTTP_SETUPS.values() if args.http_setup == "both" else [HTTP_SETUPS[args.http_setup]]
         for label, workers, threads, clients in setups:
-            # The bulkhead lets one tenant hold a quarter of a process's threads by default; here one tenant is
-            # all the load, so its limit is the thread count (the bulkhead's bookkeeping is still paid).
-            routed, routed_url = serve("wsgi:app", {**base_env, "TENANT_REQUEST_LIMIT": str(threads)}, workers,
-                                       threads, token, f"/t/{code}/api/v1/me")
-            procs.append(routed)
-            baseline, baseline_url = serve("bench_routed_read:baseline_wsgi()", base_env, workers, threads, token,
-                                           "/api/v1/me")
-            procs.append(baseline)
-            sides = {"routed": routed_url, "baseline": baseline_url}
-            for url in sides.values():  # warm-up: every worker has its connections and caches
-                wrk(url, token, clients, min(2, args.http_seconds))
-            rps = {key: [] for key in sides}
-            cpu = {key: [] for key in sides}  # the workers' CPU seconds per request, per run
-            opened = {key: 0 for key in sides}
-            servers = {"routed": routed, "baseline": baseline}
+            setup = (base_env, workers, threads, clients, token, code, args.http_seconds, procs)
+            servers = sides = None
+            rps = {key: [] for key in ("routed", "baseline")}
+            cpu = {key: [] for key in rps}  # the workers' CPU seconds per request, per run
+            opened = {key: 0 for key in rps}
+            if args.same_servers:
+                servers, sides = start_pair(*setup)
             for r in range(args.http_rounds):
+                if not args.same_servers:
+                    servers, sides = start_pair(*setup)
                 for key in (("routed", "baseline") if r % 2 == 0 else ("baseline", "routed")):
                     cpu0 = cpu_seconds(servers[key])
                     (value, bad), new = ids.opened_during(partial(wrk, sides[key], token, clients, args.http_seconds))
@@ -616,6 +632,9 @@ def http_figures(args, env, database, code, name, ent_id, token, procs):
                     rps[key].append(value)
                     opened[key] += new
                     errors += bad
+                if not args.same_servers:
+                    for proc in servers.values():
+                        stop(proc)
                 print(f"{label} round {r + 1}: routed {rps['routed'][-1]:.0f}/s, baseline {rps['baseline'][-1]:.0f}/s",
                       file=sys.stderr)
             ratios = [b / a for a, b in zip(rps["routed"], rps["baseline"])]
@@ -630,8 +649,9 @@ def http_figures(args, env, database, code, name, ent_id, token, procs):
                 (f"    new server connections while loaded ({args.http_rounds} x {args.http_seconds:g} s): routed "
                  f"{opened['routed']}, baseline {opened['baseline']}"),
             ]
-            for proc in (routed, baseline):
-                stop(proc)
+            if args.same_servers:
+                for proc in servers.values():
+                    stop(proc)
     finally:
         ids.close()
     lines.append(f"  HTTP errors (non-2xx, socket errors): {errors}")
