@@ -86,7 +86,8 @@ class Declaration:
         else:
             body = self.dumper.dump(result)
         resp = jsonify(body)
-        resp.status_code = self.status
+        if self.status != resp.status_code:  # jsonify answers 200; the setter parses and rebuilds the status line
+            resp.status_code = self.status
         return resp
 
 
