@@ -54,7 +54,6 @@ class PlatformFlask(Flask):
         super().__init__(*args, **kwargs)
         self._sync = weakref.WeakKeyDictionary()
         self.hook_plans = HookPlans(self)
-        self.hook_scopes = self.hook_plans.scopes
 
     def ensure_sync(self, func):
         try:

@@ -39,13 +39,14 @@ class Scope(NamedTuple):
 def scoped_hooks(app, applies, install):
     """Run ``install(app)`` (an extension's ``init_app``) and run the app-wide request hooks it registers only
     on requests whose ``Scope`` ``applies(scope)`` accepts. Nothing else the extension does is changed
-    (decorators, blueprint hooks, error handlers). ``app`` is a ``PlatformFlask``: it keeps the scopes."""
+    (decorators, blueprint hooks, error handlers). ``app`` is a ``PlatformFlask``: its ``hook_plans`` keep the
+    scopes."""
     before = {name: list(getattr(app, name).get(None, ())) for name in _HOOK_LISTS}
     result = install(app)
     for name in _HOOK_LISTS:
         for fn in getattr(app, name).get(None, ()):
             if fn not in before[name]:
-                app.hook_scopes[fn] = applies
+                app.hook_plans.scopes[fn] = applies
     return result
 
 
