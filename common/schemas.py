@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from marshmallow import INCLUDE, Schema, fields, missing
 from marshmallow.utils import _get_value_for_key
 
-from .timeutil import isoformat
+from .timeutil import isoformat, local_zone
 
 
 class Answer(Schema):
@@ -27,13 +27,19 @@ class Answer(Schema):
         for field in self.fields.values():
             field.required = True
         self._dump_plan = None
+        self._has_times = False  # set by _plan
 
     def _serialize(self, obj, *, many=False):
-        if many and obj is not None:
-            return [self._serialize(d) for d in obj]
         plan = self._dump_plan
         if plan is None:
             plan = self._dump_plan = self._plan()
+        # the local zone looked up once per dump, not once per time (a list of 50 rows has 200 of them)
+        zone = local_zone() if self._has_times else None
+        if many and obj is not None:
+            return [self._one(d, plan, zone) for d in obj]
+        return self._one(obj, plan, zone)
+
+    def _one(self, obj, plan, zone):
         ret = {}
         for key, kind, field, name in plan:
             if kind is _FUNCTION:
@@ -59,6 +65,10 @@ class Answer(Schema):
                 ret[key] = value
             elif kind is _STRING:
                 ret[key] = value if value is None or type(value) is str else field._serialize(value, name, obj)
+            elif kind is _TIME:  # Time._serialize (timeutil.isoformat) with the zone already at hand
+                ret[key] = None if value is None else (
+                    value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+                ).astimezone(zone).isoformat(timespec="seconds")
             else:  # _READ
                 ret[key] = field._serialize(value, name, obj)
         return ret
@@ -79,6 +89,8 @@ class Answer(Schema):
                   and isinstance(attribute, str) and "." not in attribute):
                 if cls._serialize is fields.Field._serialize:
                     kind = _PLAIN
+                elif cls is Time:
+                    kind = _TIME
                 elif cls._serialize is fields.String._serialize:
                     kind = _STRING
                 else:
@@ -86,11 +98,12 @@ class Answer(Schema):
                 plan.append((key, kind, field, attribute))
             else:
                 plan.append((key, _MARSHMALLOW, field, attr_name))
+        self._has_times = any(kind is _TIME for _key, kind, _field, _name in plan)
         return plan
 
 
-_PLAIN, _STRING, _READ, _FUNCTION, _DERIVED, _MARSHMALLOW = (
-    "plain", "string", "read", "function", "derived", "marshmallow")
+_PLAIN, _STRING, _TIME, _READ, _FUNCTION, _DERIVED, _MARSHMALLOW = (
+    "plain", "string", "time", "read", "function", "derived", "marshmallow")
 
 
 def _plain_answer(schema):

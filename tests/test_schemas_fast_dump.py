@@ -1,7 +1,7 @@
 """Answer schemas dump through a plan of their own (common.schemas.Answer._serialize): the answers must be
 exactly what marshmallow's own serialisation gives, for every kind of field the API uses."""
 
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -62,7 +62,10 @@ def objects():
                            at=None, stamp=None, tags=set(), changes=[])
     as_dict = {"id": 9, "name": "字典", "title": "t", "count": 1, "flag": True, "raw": 1, "amount": None, "note": None,
                "owner": None, "at": None, "stamp": None, "tags": [], "changes": []}
-    return [full, bare, as_dict]
+    # an aware time, and one from 1988, when China still had summer time (its offset was +09:00)
+    aware = SimpleNamespace(**{**vars(full), "at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=-5)))})
+    summer = SimpleNamespace(**{**vars(full), "at": datetime(1988, 7, 1, 12, 0)})
+    return [full, bare, as_dict, aware, summer]
 
 
 def test_answers_match_marshmallow(app):
@@ -77,6 +80,8 @@ def test_answers_match_marshmallow(app):
         assert first["at"].startswith("2026-01-02") and first["at"][-6] in "+-"
         second = schema.dump(objects()[1])
         assert second["note"] is None and "optional" not in second and second["name"] == "bytes"
+        assert schema.dump(objects()[3])["at"] == "2026-01-02T16:04:05+08:00"
+        assert schema.dump(objects()[4])["at"] == "1988-07-01T21:00:00+09:00"
 
 
 def test_customer_answer_matches_marshmallow(app):
