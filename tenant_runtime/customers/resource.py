@@ -4,7 +4,7 @@ import re
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload, lazyload, load_only, selectinload
+from sqlalchemy.orm import joinedload, lazyload, load_only
 
 from common.regions import city_name, place, province_name
 from common.validators import display_phone
@@ -38,7 +38,7 @@ from .forms import (
     TYPE_LABELS,
     CustomerForm,
 )
-from .models import CrmCustomer, CrmCustomerTag
+from .models import CrmCustomer, CrmCustomerTag, preload_tag_names
 from .schemas import CustomerSchema
 
 LEVEL_BADGES = {"important": "danger", "normal": "info", "potential": "muted"}
@@ -167,9 +167,11 @@ class CustomerResource(Resource):
         session = current_tenant.session
         attach(session, rows, "owner", SysUser, "owner_id", *SHOWN_USER)
         attach(session, rows, "dept", SysDept, "dept_id")
+        preload_tag_names(session, rows)
 
     def base_query(self):
-        return super().base_query().options(selectinload(C.tags), *NAMES_JOINED)
+        # tags: read as plain rows for the whole page by ``preload`` (their collection loads only if used)
+        return super().base_query().options(lazyload(C.tags), *NAMES_JOINED)
 
     def export_lookups(self, rows):
         self.preload(rows)

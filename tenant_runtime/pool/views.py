@@ -8,6 +8,7 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.orm import lazyload
 
 from common.apidoc import endpoint
 from common.errors import ApiError, Invalid
@@ -88,8 +89,9 @@ POOL_LIST = ListSpec(
 
 
 def pool_query():
+    # tags: read as plain rows for the page by ``customers.preload`` (in ``preload``), not as a collection each
     return (select(C).outerjoin(CustomerPool, CustomerPool.customer_id == rules.id_text(C.id))
-            .where(C.status == "in_pool", C.owner_id.is_(None), C.deleted_at.is_(None)))
+            .where(C.status == "in_pool", C.owner_id.is_(None), C.deleted_at.is_(None)).options(lazyload(C.tags)))
 
 
 def preload(session, rows):

@@ -155,6 +155,20 @@ def test_every_change_is_in_the_history_with_who_and_what(admin):
     assert admin.get(f"/customers/{cid}").json["next_follow_up_at"] == "2030-05-01T09:00:00+08:00"
 
 
+def test_each_customer_on_a_page_shows_its_own_tags_and_a_change_shows_at_once(admin):
+    """A page reads every listed customer's tags in one statement (``preload_tag_names``), and an answer after
+    a change shows the new tags, not those read before it."""
+    made = {key: admin.post("/customers", json=customer_body(customer_name=f"标签{key}公司", tags=tags)).json["id"]
+            for key, tags in (("a", ["甲", "乙"]), ("b", []), ("c", ["丙"]))}
+    listed = {c["id"]: c["tags"] for c in admin.get("/customers").json["items"]}
+    assert [listed[made[k]] for k in "abc"] == [sorted(["甲", "乙"]), [], ["丙"]]
+    changed = admin.patch(f"/customers/{made['a']}", json={"tags": ["丁"]})
+    assert changed.status_code == 200 and changed.json["tags"] == ["丁"]
+    assert admin.get(f"/customers/{made['a']}").json["tags"] == ["丁"]
+    listed = {c["id"]: c["tags"] for c in admin.get("/customers").json["items"]}
+    assert [listed[made[k]] for k in "abc"] == [["丁"], [], ["丙"]]
+
+
 def test_a_patch_that_changes_nothing_records_nothing(admin):
     cid = admin.post("/customers", json=customer_body()).json["id"]
     assert admin.patch(f"/customers/{cid}", json={}).status_code == 200
