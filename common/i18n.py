@@ -1,5 +1,7 @@
 """Small locale-aware text helpers."""
 
+from types import SimpleNamespace
+
 from flask_babel import get_locale
 
 
@@ -8,3 +10,61 @@ def list_join(items):
     locale = get_locale()
     separator = "、" if locale is not None and locale.language == "zh" else ", "
     return separator.join(items)
+
+
+def speed_up_translations():
+    """Flask-Babel 4.0 looks the request's translations up again for every string it translates: the request's
+    babel context through three ``g`` proxy lookups, three times per string, and the catalogue by
+    ``str(locale)``. A page translates hundreds of strings (labels, choices, the navigation): on the customer
+    list page this was a tenth of its CPU. Installed once (idempotent), this keeps
+
+    * the context lookup, reading the app context directly (the same ``g._flask_babel`` namespace), and
+    * the request's catalogue, remembered in that namespace beside the locale object it was found for, so
+      ``refresh()`` and ``force_locale()`` (which replace the locale object) are still obeyed.
+
+    Outside an app context everything is as before (no translations). Only for the Flask-Babel version these
+    internals were read from; another version is left alone (tests/test_i18n_speed.py notices)."""
+    import flask_babel
+    from flask.globals import _cv_app
+
+    if getattr(flask_babel, "_fast_translations", False) or not _internals_known(flask_babel):
+        return False
+    original = flask_babel.Domain.get_translations
+
+    def current_context():
+        app_ctx = _cv_app.get(None)
+        if app_ctx is None:
+            return None
+        g = app_ctx.g
+        try:
+            return g._flask_babel
+        except AttributeError:
+            ctx = g._flask_babel = SimpleNamespace()
+            return ctx
+
+    def get_translations(self):
+        ctx = current_context()
+        if ctx is None:
+            return original(self)
+        locale = flask_babel.get_locale()
+        cached = getattr(ctx, "fast_translations", None)
+        if cached is not None and cached[0] is locale and cached[1] is self:
+            return cached[2]
+        translations = original(self)
+        ctx.fast_translations = (locale, self, translations)
+        return translations
+
+    flask_babel._get_current_context = current_context
+    flask_babel.Domain.get_translations = get_translations
+    flask_babel._fast_translations = True
+    return True
+
+
+FLASK_BABEL_VERSION = "4.0.0"
+
+
+def _internals_known(flask_babel):
+    from importlib.metadata import version
+
+    return (version("flask-babel") == FLASK_BABEL_VERSION and hasattr(flask_babel, "_get_current_context")
+            and hasattr(flask_babel.Domain, "get_translations"))

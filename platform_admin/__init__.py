@@ -32,8 +32,11 @@ def select_locale():
 def init_babel(app, babel):
     import os
 
+    from common.i18n import speed_up_translations
+
     babel.init_app(app, locale_selector=select_locale,
                    default_translation_directories=os.path.join(app.root_path, "translations"))
+    speed_up_translations()
 
 
 def init_app(app):
