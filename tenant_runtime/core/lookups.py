@@ -1,6 +1,8 @@
 """Small lookups many pages need: the names of a set of ids, in one query; related rows of a whole page."""
 
-from sqlalchemy import select
+import functools
+
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
@@ -10,7 +12,14 @@ def names(session, id_column, name_column, ids):
     ids = {i for i in ids if i is not None}
     if not ids:
         return {}
-    return {row[0]: row[1] for row in session.execute(select(id_column, name_column).where(id_column.in_(ids)))}
+    return {row[0]: row[1] for row in session.execute(_names_statement(id_column, name_column), {"ids": list(ids)})}
+
+
+@functools.lru_cache(maxsize=64)
+def _names_statement(id_column, name_column):
+    """One statement per pair of columns, the ids a parameter: SQLAlchemy keys a statement's compiled form by
+    the whole statement once per statement object, which for a small statement costs more than its round trip."""
+    return select(id_column, name_column).where(id_column.in_(bindparam("ids", expanding=True)))
 
 
 def user_names(session, ids):

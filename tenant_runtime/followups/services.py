@@ -2,8 +2,10 @@
 (one of that customer's), and moves the customer's last and next follow-up times in the same
 transaction."""
 
+import functools
+
 from flask_babel import gettext as _
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 
 from common.errors import Invalid
 
@@ -64,15 +66,21 @@ def timeline(customer_id, limit=50):
     """The customer's follow-ups, newest first, with their authors and attachments loaded, including those
     recorded on the leads it was converted from (linked through ``crm_lead.converted_customer_id``, not
     re-pointed: each stays the lead's record too)."""
+    session = current_tenant.session
+    return decorate(session, session.scalars(_timeline_statement(limit), {"customer_id": customer_id}).all())
+
+
+@functools.lru_cache(maxsize=8)
+def _timeline_statement(limit):
+    """Built once per page size (the 360 view's and the detail page's), the customer a parameter."""
     from ..leads.models import CrmLead
 
-    session = current_tenant.session
+    customer_id = bindparam("customer_id")
     from_leads = select(CrmLead.id).where(CrmLead.converted_customer_id == customer_id)
-    rows = session.scalars(select(CrmFollowUp).where(or_(
+    return (select(CrmFollowUp).where(or_(
         and_(CrmFollowUp.relation_type == "customer", CrmFollowUp.relation_id == customer_id),
         and_(CrmFollowUp.relation_type == "lead", CrmFollowUp.relation_id.in_(from_leads))))
-        .order_by(CrmFollowUp.id.desc()).limit(limit)).all()
-    return decorate(session, rows)
+        .order_by(CrmFollowUp.id.desc()).limit(limit))
 
 
 def lead_timeline(lead_id, limit=50):
@@ -81,6 +89,12 @@ def lead_timeline(lead_id, limit=50):
                                                      CrmFollowUp.relation_id == lead_id)
                            .order_by(CrmFollowUp.id.desc()).limit(limit)).all()
     return decorate(session, rows)
+
+
+@functools.cache
+def _attachments_statement(attachment):
+    return select(attachment).where(attachment.owner_type == "follow_up",
+                                    attachment.owner_id.in_(bindparam("ids", expanding=True)))
 
 
 def decorate(session, rows):
@@ -92,8 +106,7 @@ def decorate(session, rows):
 
     users = user_names(session, {f.created_by for f in rows})
     files = {}
-    for a in session.scalars(select(CrmAttachment).where(CrmAttachment.owner_type == "follow_up",
-                                                         CrmAttachment.owner_id.in_([f.id for f in rows]))):
+    for a in session.scalars(_attachments_statement(CrmAttachment), {"ids": [f.id for f in rows]}):
         files.setdefault(a.owner_id, []).append(a)
     for f in rows:
         f.author_name = users.get(f.created_by)
