@@ -56,6 +56,21 @@ def test_a_signed_in_user_is_sent_back_to_the_tenants_home(app, tenants):
     assert_tenant_page(resp, 404, name_of(app, a), f"/t/{a.code}/")
 
 
+def test_a_page_the_role_may_not_open_says_so_inside_the_crm(app, tenants):
+    """A sales manager opening the user administration: 403 titled 无权访问 (not "service unavailable"), inside
+    the CRM's shell with its menu and the company's initial, so the user can go on from there."""
+    from tests.tenant_runtime.crm import add_user, page_client
+
+    a = tenants[0]
+    add_user(a, "mgr_403", ("sales_manager",))
+    resp = page_client(app, a, "mgr_403").get(f"/t/{a.code}/users/")
+    assert resp.status_code == 403
+    html = resp.text
+    assert "<h1>无权访问</h1>" in html and "服务暂不可用" not in html
+    assert 'class="sidebar"' in html and f'<span class="logo">{name_of(app, a)[0]}</span>' in html
+    assert title(html).startswith("无权访问")
+
+
 def test_an_expired_sign_in_form_is_the_tenants_page(app, tenants):
     a = tenants[0]
     resp = app.test_client().post(f"/t/{a.code}/login", data={"username": "admin", "password": "x"})  # no CSRF token
