@@ -114,6 +114,14 @@ def register_template_helpers(app):
     app.add_template_filter(display_value, "history_value")
     app.add_template_filter(_query, "crm_query")
     app.add_template_filter(_role_label, "crm_role_label")
+    app.add_template_filter(_lead_source, "lead_source")
+
+
+def _lead_source(code):
+    """A lead's source as its label (``exhibition`` -> 展会), as the lead's own page shows it."""
+    from .leads.forms import SOURCE_LABELS
+
+    return str(SOURCE_LABELS.get(code, code)) if code else "—"
 
 
 def _can(permission):

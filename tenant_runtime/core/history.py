@@ -7,6 +7,7 @@ clearing it as a restore. Services may add their own entries (``record``) for ch
 column updates (tags, a transfer).
 """
 
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -118,12 +119,39 @@ def display_value(value, field=None):
     labels = _value_labels().get(field)
     if labels and value in labels:
         return str(labels[value])
+    if field in _REASONS and isinstance(value, str):
+        return _REASONS[field](value)
     if isinstance(value, str) and value.endswith("+00:00") and "T" in value:
         try:
             return to_local(datetime.fromisoformat(value).replace(tzinfo=None)).strftime("%Y-%m-%d %H:%M")
         except ValueError:
             return value
     return str(value)
+
+
+def _pool_reason(value):
+    """``inactive_days:<rule>`` or ``manual:<why>`` (pool/services.py) as its label and the rule or the words."""
+    from ..pool.views import REASON_LABELS
+
+    code, _sep, detail = value.partition(":")
+    label = REASON_LABELS.get(code)
+    if label is None:
+        return value
+    return f"{label} · {detail}" if detail else str(label)
+
+
+LEAD_RECYCLED = re.compile(r"no follow-up for (\d+) days")
+
+
+def _lead_reason(value):
+    """A lead's reason: words a user typed, or the recycling's ``no follow-up for <n> days`` (leads/services.py)."""
+    from flask_babel import gettext
+
+    recycled = LEAD_RECYCLED.fullmatch(value)
+    return gettext("No follow-up for %(days)s days", days=recycled.group(1)) if recycled else value
+
+
+_REASONS = {"recycle_reason": _pool_reason, "reason": _lead_reason}
 
 
 def _value_labels():

@@ -337,16 +337,24 @@ def history_rows(entries, users):
 
 
 def history_of(obj, limit=100):
-    """Newest first, with the names of who made each change (and of owners a change moved)."""
+    """Newest first, with the names of who made each change and of owners a change moved (by user id), and of
+    departments a change moved (under ``("dept", id)``: a page shows names, never ids)."""
+    from ..models import SysDept
     from .history import entity_type
+    from .lookups import names
 
     session = current_tenant.session
     entries = session.scalars(select(CrmChangeLog).where(CrmChangeLog.entity_type == entity_type(obj),
                                                          CrmChangeLog.entity_id == obj.id)
                               .order_by(CrmChangeLog.id.desc()).limit(limit)).all()
-    ids = {e.user_id for e in entries} | {c.get(k) for e in entries for c in e.changes if c.get("field") == "owner_id"
-                                          for k in ("old", "new")}
-    users = user_names(session, ids)
+
+    def moved(field):
+        return {c.get(k) for e in entries for c in e.changes if c.get("field") == field for k in ("old", "new")}
+
+    users = user_names(session, {e.user_id for e in entries} | moved("owner_id"))
+    depts = moved("dept_id")
+    if depts - {None}:
+        users.update((("dept", i), name) for i, name in names(session, SysDept.id, SysDept.dept_name, depts).items())
     return entries, users
 
 

@@ -2,6 +2,7 @@
 calls in views.py. A user sees a handover they take part in, or one of an owner they manage."""
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as _lp
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
@@ -73,7 +74,7 @@ class HandoverResource(Resource):
     def views(self, principal):
         admin = services.is_administrator(principal)
         return {"todo": (_l("Waiting for me"), lambda q: q.where(services.pending_clause(principal.user_id, admin))),
-                "open": (_l("Open"), lambda q: q.where(H.current_stage.in_(OPEN_STAGES))),
+                "open": (_lp("handover", "Open"), lambda q: q.where(H.current_stage.in_(OPEN_STAGES))),
                 "all": (_l("All handovers I may see"), lambda q: q)}
 
     def preload(self, rows):

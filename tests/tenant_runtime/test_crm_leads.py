@@ -488,7 +488,7 @@ def test_pages_claim_follow_up_and_convert_without_javascript(app, team):
 
     t = team.tenant
     lid = team.api("admin").post("/leads", json=lead_body(lead_name="页面线索", company="页面转化有限公司",
-                                                          owner_id="pool")).json["id"]
+                                                          owner_id="pool", source="exhibition")).json["id"]
     client = _login(app, t, "ls1", PASSWORD)
     base = f"/t/{t.code}"
     listing = client.get(f"{base}/leads/?view=pool")
@@ -498,6 +498,7 @@ def test_pages_claim_follow_up_and_convert_without_javascript(app, team):
     token = csrf_from(detail.text)
     claimed = client.post(f"{base}/leads/{lid}/claim", data={"csrf_token": token}, follow_redirects=True)
     assert claimed.status_code == 200 and "ls1名" in claimed.text
+    assert "退回线索池" in claimed.text and "退回公海" not in claimed.text  # a lead goes back to its lead pool
     followed = client.post(f"{base}/follow-ups/new", data={"csrf_token": token, "lead_id": lid, "follow_type": "phone",
                                                           "content": "页面上记的跟进"})
     assert followed.status_code == 302 and f"/leads/{lid}" in followed.headers["Location"]
@@ -509,6 +510,7 @@ def test_pages_claim_follow_up_and_convert_without_javascript(app, team):
     assert done.status_code == 302, done.text
     customer_page = client.get(done.headers["Location"])
     assert customer_page.status_code == 200 and "页面线索" in customer_page.text and "页面上记的跟进" in customer_page.text
+    assert "<td>展会</td>" in customer_page.text and "exhibition" not in customer_page.text  # the source lead's source
 
 
 def test_home_shows_my_leads_to_follow_up(app, team):

@@ -546,6 +546,28 @@ def test_the_owner_returns_a_customer_with_a_reason(world):
     assert [c["id"] for c in world.admin.get(f"/pool?original_owner_id={s1}").json["items"]] == [str(cid)]
 
 
+def test_the_customers_page_tells_a_pool_move_in_words_not_codes(app, world):
+    """The change history on the customer's page: field names and values as a person reads them: the status,
+    the department by name, and the reason by its label with the owner's words."""
+    from tests.tenant_runtime.crm import page_client
+
+    t, s1 = world.tenant, world.users["s1"]
+    cid = add_customer(t, s1, quiet=12)
+    dept_name = execute(t, "SELECT d.dept_name FROM sys_dept d JOIN sys_user u ON u.dept_id = d.id WHERE u.id = :u",
+                        {"u": s1})[0][0]
+    assert world.api("s1").post(f"/customers/{cid}/return-to-pool", json={"reason": "客户已无需求"}).status_code == 200
+    page = page_client(app, t).get(f"/t/{t.code}/customers/{cid}")
+    assert page.status_code == 200
+    history = page.text.split('id="history"')[1]
+    assert "<b>状态</b>: <span class=\"muted\">启用</span> → 在公海中" in history
+    assert "手动退回 · 客户已无需求" in history and "manual:" not in history
+    assert "status" not in history and "recycle_reason" not in history
+    moved = world.admin.post(f"/pool/{cid}/assign", json={"user_id": str(world.users["far"])})  # 客服部's
+    assert moved.status_code == 200, moved.json
+    history = page_client(app, t).get(f"/t/{t.code}/customers/{cid}").text.split('id="history"')[1]
+    assert f"<b>部门</b>: <span class=\"muted\">{dept_name}</span> → 客服部" in history
+
+
 def test_a_manager_returns_a_subordinates_customer_a_colleague_cannot(world):
     t = world.tenant
     cid = add_customer(t, world.users["s2"], 3)
