@@ -66,8 +66,9 @@ def home():
         mine = select(func.count(CrmCustomer.id)).where(CrmCustomer.owner_id == principal.user_id,
                                                          CrmCustomer.deleted_at.is_(None))
         stats["my_customers"] = session.scalar(mine)
-        week_ago = start_of_local_day_utc(local_today() - timedelta(days=6))
-        stats["new_this_week"] = session.scalar(mine.where(CrmCustomer.created_at >= week_ago))
+        week_from = local_today() - timedelta(days=6)
+        stats["new_this_week"] = session.scalar(mine.where(CrmCustomer.created_at >= start_of_local_day_utc(week_from)))
+        stats["week_from"] = week_from.isoformat()  # the card's link lists exactly the customers it counts
         overdue, due_today = due_follow_ups(principal)
     else:
         overdue, due_today = [], []

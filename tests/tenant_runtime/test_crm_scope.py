@@ -149,6 +149,21 @@ def test_home_page_counts_only_own_customers(app, company):
         assert f"{name}的客户有限公司" in listing.text
     own = client.get(f"/t/{code}/customers/?view=mine")
     assert "mgr的客户有限公司" in own.text and "s1的客户有限公司" not in own.text
+    # the "new in the last 7 days" card links to exactly the customers it counts (an older one is left out)
+    import html
+    import re
+
+    from tests.tenant_runtime.test_crm_pool import execute
+
+    execute(company.tenant, "INSERT INTO crm_customer (customer_name, name_key, customer_type, level, status, "
+                            "deal_status, owner_id, dept_id, created_by, created_at, updated_at) SELECT "
+                            "'mgr的老客户', 'mgr的老客户', 'enterprise', 'normal', 'active', 'potential', id, dept_id, id, "
+                            "UTC_TIMESTAMP() - INTERVAL 30 DAY, UTC_TIMESTAMP() FROM sys_user WHERE username = 'mgr'")
+    card = re.search(r'<a class="stat" href="([^"]+)"><b>(\d+)</b><span>近 7 天新增</span>', client.get(f"/t/{code}/").text)
+    listed = client.get(html.unescape(card.group(1))).text
+    assert "created_from=" in card.group(1) and "mgr的老客户" not in listed and "mgr的客户有限公司" in listed
+    assert f"共 {card.group(2)} 条记录" in listed
+    assert "mgr的老客户" in client.get(f"/t/{code}/customers/?view=mine").text
 
 
 def test_contacts_follow_ups_and_page_counts_follow_each_scope(app, company):
