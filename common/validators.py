@@ -82,6 +82,11 @@ class ChinesePhone:
         field.data = normalized
 
 
+def is_credit_code(value):
+    """Whether ``value`` is an 18-character unified social credit code with a valid check digit."""
+    return isinstance(value, str) and len(value) == 18 and uscc.is_valid(value)
+
+
 class CreditCode:
     """An 18-character unified social credit code (统一社会信用代码) with a valid checksum."""
 

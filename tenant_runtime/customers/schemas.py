@@ -42,7 +42,7 @@ class DuplicateSchema(Answer):
 
     id = nullable(Id)
     customer_name = fields.String()
-    matched_on = fields.List(fields.String(metadata={"enum": ["phone", "tax_id", "name"]}))
+    matched_on = fields.List(fields.String(metadata={"enum": ["phone", "tax_id", "name", "similar_name"]}))
     owner_name = nullable()
     in_pool = fields.Boolean()
     deleted = fields.Boolean()

@@ -69,10 +69,19 @@ def mask_name(name):
     return name[0] + "*" * max(1, len(name) - 1)
 
 
-def find_duplicates(principal, phone=None, tax_id=None, name=None, exclude_id=None, limit=10):
+SIMILAR_MIN = 2  # characters of a normalised name before names that start with it count as similar
+
+
+def _like_prefix(text):
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def find_duplicates(principal, phone=None, tax_id=None, name=None, exclude_id=None, limit=10, similar=False):
     """Customers that already have this phone, tax id or (normalised) company name, deleted ones
     included. Each match says why it matched; a record the user may not see shows only its name and a
-    masked owner."""
+    masked owner. ``similar``: also names that start with the given one (西安宏图 finds 西安宏图商贸有限公司),
+    through the same index, as ``similar_name`` (the duplicate check page; creating a customer asks only
+    about the same name)."""
     session = current_tenant.session
     conditions = []
     if phone:
@@ -82,6 +91,8 @@ def find_duplicates(principal, phone=None, tax_id=None, name=None, exclude_id=No
     key = name_key(name) if name else None
     if key:
         conditions.append(CrmCustomer.name_key == key)
+        if similar and len(key) >= SIMILAR_MIN:
+            conditions.append(CrmCustomer.name_key.like(_like_prefix(key), escape="\\"))
     if not conditions:
         return []
     query = select(CrmCustomer).where(or_(*conditions))
@@ -93,7 +104,9 @@ def find_duplicates(principal, phone=None, tax_id=None, name=None, exclude_id=No
     for c in rows:
         visible = c.deleted_at is None and principal.sees(c.owner_id, c.dept_id)
         reasons = [r for r, hit in (("phone", phone and c.phone == phone), ("tax_id", tax_id and c.tax_id == tax_id),
-                                    ("name", key and c.name_key == key)) if hit]
+                                    ("name", key and c.name_key == key),
+                                    ("similar_name", similar and key and c.name_key != key
+                                     and c.name_key.startswith(key))) if hit]
         owner = owners.get(c.owner_id)
         matches.append({
             "id": str(c.id) if visible else None,

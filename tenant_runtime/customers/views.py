@@ -5,7 +5,7 @@ from flask_babel import gettext as _
 
 from common.apidoc import endpoint
 from common.errors import Invalid
-from common.validators import to_e164
+from common.validators import is_credit_code, to_e164
 
 from ..core.resource import history_of, history_rows
 from ..core.schemas import HistoryEntrySchema
@@ -39,6 +39,8 @@ def register(pages, api):
         if phone and normalized is None:
             errors["phone"] = [_("Enter a valid mainland China phone number.")]
         tax_id = (request.args.get("tax_id") or "").strip().upper() or None
+        if tax_id and not is_credit_code(tax_id):
+            errors["tax_id"] = [_("This is not a valid unified social credit code (check digit mismatch).")]
         name = (request.args.get("name") or "").strip()[:200] or None
         return normalized, tax_id, name, errors
 
@@ -52,11 +54,15 @@ def register(pages, api):
             raise Invalid(errors)
         if not (phone or tax_id or name):
             raise Invalid({"name": [_("Give a name, a phone or a unified social credit code.")]})
-        return {"items": services.find_duplicates(current_principal(), phone, tax_id, name), "next_cursor": None}
+        return {"items": services.find_duplicates(current_principal(), phone, tax_id, name, similar=True),
+                "next_cursor": None}
 
     @route(pages, "/customers/duplicates", "customer.view")
     def customers_duplicates():
         phone, tax_id, name, errors = _duplicate_args()
+        asked = any(key in request.args for key in ("name", "phone", "tax_id"))
+        if asked and not (phone or tax_id or name or errors):
+            errors = {"name": [_("Give a name, a phone or a unified social credit code.")]}
         checked = bool((phone or tax_id or name) and not errors)
-        matches = services.find_duplicates(current_principal(), phone, tax_id, name) if checked else []
+        matches = services.find_duplicates(current_principal(), phone, tax_id, name, similar=True) if checked else []
         return render_template("tenant/customers/duplicates.html", matches=matches, checked=checked, errors=errors)

@@ -141,6 +141,32 @@ def test_duplicate_check_masks_the_owner_of_a_record_the_user_cannot_see(app, ad
     assert other.get("/customers/duplicates?phone=123").status_code == 422
 
 
+def test_the_duplicate_check_finds_names_that_start_with_a_short_one(app, admin):
+    """Typing the short name colleagues use (西安宏图) finds 西安宏图商贸有限公司 as a similar name, masked where
+    the user may not see it; a code that is no credit code is refused, not answered 'you can create it'."""
+    from tests.tenant_runtime.crm import page_client
+
+    tenant = admin.tenant
+    add_user(tenant, "sim1", full_name="王小明")
+    add_user(tenant, "sim2")
+    assert tenant_api(app, tenant, "sim1").post("/customers", json=customer_body(
+        customer_name="西安宏图商贸有限公司")).status_code == 201
+    other = tenant_api(app, tenant, "sim2")
+    found = other.get("/customers/duplicates?name=西安宏图").json["items"]
+    assert [(m["customer_name"], m["matched_on"], m["owner_name"], m["visible"]) for m in found] == [
+        ("西安宏图商贸有限公司", ["similar_name"], "王**", False)]
+    assert other.get("/customers/duplicates?name=西安宏图商贸").json["items"][0]["matched_on"] == ["name"]
+    assert other.get("/customers/duplicates?name=西").json["items"] == []  # one character is not a name
+    assert other.get("/customers/duplicates?name=宏图商贸").json["items"] == []  # names that start so, not contain
+    bad = other.get("/customers/duplicates?tax_id=123")
+    assert bad.status_code == 422 and "tax_id" in bad.json["error"]["fields"]
+    pages = page_client(app, tenant)
+    assert "名称相近" in pages.get(f"/t/{tenant.code}/customers/duplicates?name=西安宏图").text
+    empty = pages.get(f"/t/{tenant.code}/customers/duplicates?name=&phone=&tax_id=").text
+    assert "请填写" in empty or "alert-danger" in empty
+    assert "可以新建" not in pages.get(f"/t/{tenant.code}/customers/duplicates?tax_id=123").text
+
+
 def test_every_change_is_in_the_history_with_who_and_what(admin):
     cid = admin.post("/customers", json=customer_body(level="normal", tags=["甲"])).json["id"]
     assert admin.patch(f"/customers/{cid}", json={"level": "important", "tags": ["乙"],
