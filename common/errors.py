@@ -151,7 +151,13 @@ def register_error_handlers(app):
         if exc.response is not None:  # an answer built for this case (a throttled form shown again, filled in)
             return exc.response
         if wants_json():
-            message = exc.description if status != 429 else _("Too many attempts. Please wait and try again.")
+            if status == 429:
+                message = _("Too many attempts. Please wait and try again.")
+            elif exc.description == type(exc).description and status in FRIENDLY:
+                # werkzeug's own English sentence (no such URL, wrong method...): the reader's language instead
+                message = FRIENDLY[status]()[1]
+            else:
+                message = exc.description
             # keep Allow / Retry-After, but not the HTML error page's own Content-Type and Content-Length
             headers = None
             if status in (405, 429):
@@ -190,6 +196,6 @@ def register_error_handlers(app):
         db.session.rollback()
         current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
         if wants_json():
-            return error_response(500, message="internal error")
+            return error_response(500, message=FRIENDLY[500]()[1])
         title, msg = FRIENDLY[500]()
         return _page(500, title, msg)

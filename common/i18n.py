@@ -1,7 +1,10 @@
 """Small locale-aware text helpers."""
 
+import functools
 from types import SimpleNamespace
 
+import flask_babel
+from flask import has_request_context
 from flask_babel import get_locale
 
 
@@ -68,3 +71,50 @@ def _internals_known(flask_babel):
 
     return (version("flask-babel") == FLASK_BABEL_VERSION and hasattr(flask_babel, "_get_current_context")
             and hasattr(flask_babel.Domain, "get_translations"))
+
+
+class FormTranslations:
+    """WTForms' own messages ("Not a valid integer value."...), as Flask-WTF translates them with
+    WTF_I18N_ENABLED, with two differences: the app's catalogue is asked first (it words some better and fills
+    the gaps of WTForms' Chinese catalogue, which lacks e.g. "'%(value)s' is not a valid choice for this
+    field."), and WTForms' catalogue is loaded once per language and process (Flask-WTF reads its .mo file
+    again in every request that validates a form)."""
+
+    def gettext(self, string):
+        if not has_request_context():
+            return string
+        own = flask_babel.get_translations().ugettext(string)
+        return own if own != string else _wtforms_catalogue(str(get_locale())).ugettext(string)
+
+    def ngettext(self, singular, plural, n):
+        if not has_request_context():
+            return singular if n == 1 else plural
+        own = flask_babel.get_translations().ungettext(singular, plural, n)
+        if own not in (singular, plural):
+            return own
+        return _wtforms_catalogue(str(get_locale())).ungettext(singular, plural, n)
+
+
+@functools.lru_cache(maxsize=8)
+def _wtforms_catalogue(locale):
+    from babel import support
+    from wtforms.i18n import messages_path
+
+    return support.Translations.load(messages_path(), [locale], domain="wtforms")
+
+
+def install_form_translations():
+    """Flask-WTF's forms take their translations from ``flask_wtf.form.translations``: ours instead."""
+    import flask_wtf.form
+
+    flask_wtf.form.translations = FORM_TRANSLATIONS
+
+
+FORM_TRANSLATIONS = FormTranslations()
+
+def _wtforms_gaps():
+    """Never called: the WTForms messages its Chinese catalogue lacks, named here so that extraction
+    (scripts/i18n.sh) keeps their translations in ours."""
+    flask_babel.ngettext("'%(value)s' is not a valid choice for this field.",
+                         "'%(value)s' are not valid choices for this field.", 1)
+    flask_babel.gettext("Invalid choice(s): one or more data inputs could not be coerced.")

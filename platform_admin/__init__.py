@@ -32,11 +32,12 @@ def select_locale():
 def init_babel(app, babel):
     import os
 
-    from common.i18n import speed_up_translations
+    from common.i18n import install_form_translations, speed_up_translations
 
     babel.init_app(app, locale_selector=select_locale,
                    default_translation_directories=os.path.join(app.root_path, "translations"))
     speed_up_translations()
+    install_form_translations()
 
 
 def init_app(app):

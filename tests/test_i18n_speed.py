@@ -40,3 +40,22 @@ def test_outside_a_request_strings_are_left_as_written(app):
     assert gettext(IMPORTANT) == IMPORTANT
     with app.app_context():  # jobs and the CLI: the default language
         assert gettext(IMPORTANT) == "重要"
+
+
+def test_wtforms_messages_are_chinese_even_where_wtforms_has_none(app):
+    """WTForms' own messages come from its catalogue (loaded once per language), and the app's catalogue fills
+    its gaps: a multiple choice with an unknown value was answered in English."""
+    from flask_wtf import FlaskForm
+    from werkzeug.datastructures import MultiDict
+    from wtforms import IntegerField, SelectMultipleField
+
+    class Form(FlaskForm):
+        count = IntegerField()
+        roles = SelectMultipleField(choices=[("sales", "销售")])
+
+    for lang, expected in (("zh_CN", ("不是有效的整数。", "“bogus”不是此项的有效选项。")),
+                           ("en", ("Not a valid integer value.", "'bogus' is not a valid choice for this field."))):
+        with app.test_request_context(f"/?lang={lang}"):
+            form = Form(MultiDict([("count", "x"), ("roles", "bogus")]), meta={"csrf": False})
+            assert not form.validate()
+            assert (form.count.errors[0], form.roles.errors[0]) == expected

@@ -54,3 +54,15 @@ def test_wtforms_builtin_messages_are_translated(api_as):
                                                         "email": "not-an-email"})
     assert resp.status_code == 422
     assert resp.json["error"]["fields"]["email"] == ["请输入有效的邮箱地址。"] or "邮箱" in resp.json["error"]["fields"]["email"][0]
+
+
+def test_api_404_and_405_speak_the_readers_language(anon):
+    """werkzeug's own sentences ("The requested URL was not found on the server...") are English only: the API
+    answers a missing URL or a wrong method in the reader's language."""
+    zh = anon.get("/api/v1/no-such-thing")
+    assert zh.status_code == 404 and zh.json["error"]["message"] == "您访问的页面或记录不存在。"
+    en = anon.get("/api/v1/no-such-thing", headers={"Accept-Language": "en"})
+    assert en.json["error"]["message"] == "The page or record you asked for does not exist."
+    wrong = anon.delete("/api/v1/public/sms-codes")
+    assert wrong.status_code == 405 and "requested URL" not in wrong.json["error"]["message"]
+    assert wrong.headers.get("Allow")
