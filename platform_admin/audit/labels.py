@@ -191,8 +191,19 @@ def record_type_label(record_type):
     return RECORD_TYPES.get(record_type, record_type)
 
 
+JOB_ACTORS = {"provision": _l("Provision"), "upgrade": _l("Schema upgrade")}
+
+
 def actor_label(actor):
-    return {"public": _l("Public visitor"), "system": _l("System")}.get(actor, actor)
+    """Who did it, as ops read it: a staff member's username as it is; the public, the system, the command
+    line and background jobs (``job:<kind>``, datasource_registry/jobs.py) by name."""
+    named = {"public": _l("Public visitor"), "system": _l("System"), "cli": _l("Command line")}.get(actor)
+    if named is not None:
+        return named
+    if actor and actor.startswith("job:"):
+        kind = actor[4:]
+        return _l("Background job: %(kind)s", kind=JOB_ACTORS.get(kind, kind))
+    return actor
 
 
 def _time_columns(record_type):

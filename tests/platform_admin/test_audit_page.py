@@ -148,3 +148,12 @@ def test_a_record_links_to_its_page(app, admin):
         ent_id = EnterpriseFactory().id
     page = admin.get(f"/audit/?record_type=enterprise&record_id={ent_id}").text
     assert f'<a href="/enterprises/{ent_id}">#{ent_id}</a>' in page
+
+
+def test_the_command_line_and_background_jobs_are_named_not_coded(app, admin):
+    event(app, actor="cli", action="create", record_type="staff_user", record_id="3")
+    event(app, actor="job:provision", action="update", record_type="datasource", record_id="4")
+    event(app, actor="job:someday", action="update", record_type="datasource", record_id="5")
+    text = visible_text(admin.get("/audit/").text)
+    assert "命令行" in text and "后台任务：初始化数据库" in text and "后台任务：someday" in text
+    assert not re.search(r"\bcli\b", text) and "job:" not in text
