@@ -13,6 +13,7 @@ from flask_babel import lazy_pgettext as _lp
 from sqlalchemy import inspect, select
 
 from common.timeutil import to_local
+from common.validators import display_phone
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def _basic_info(session, customer):
              _("type %(type)s", type=TYPE_LABELS.get(customer.customer_type, customer.customer_type)),
              _("level %(level)s", level=LEVEL_LABELS.get(customer.level, customer.level))]
     if customer.phone:
-        parts.append(_("phone %(phone)s", phone=customer.phone))
+        parts.append(_("phone %(phone)s", phone=display_phone(customer.phone)))
     if customer.tax_id:
         parts.append(_("unified social credit code %(code)s", code=customer.tax_id))
     region = region_of(customer)
@@ -91,7 +92,7 @@ def _contacts(session, customer):
         text = _("Contact %(name)s", name=c.contact_name)
         if c.position:
             text += f"（{c.position}）"
-        text += "；" + _("mobile %(phone)s", phone=c.phone)
+        text += "；" + _("mobile %(phone)s", phone=display_phone(c.phone))
         if c.email:
             text += "；" + _("e-mail %(email)s", email=c.email)
         if c.is_primary:

@@ -218,9 +218,14 @@ def start(principal, from_owner_id, to_owner_id, customer_ids=(), reason="manual
         if not customers:
             raise Invalid({"from_owner_id": [_("This user owns no customers.")]})
     busy = locked(session, [c.id for c in customers])
-    if busy:
-        raise Conflict("customer_in_handover", _("Some of these customers are already in an open handover."),
+    if busy and wanted:
+        names = "、".join(c.customer_name for c in customers if c.id in busy)
+        raise Conflict("customer_in_handover", _("Already in an open handover: %(names)s.", names=names),
                        customer_ids=[str(i) for i in sorted(busy)])
+    if busy:  # none chosen: all the owner's customers that are not already being handed over
+        customers = [c for c in customers if c.id not in busy]
+        if not customers:
+            raise Invalid({"from_owner_id": [_("All of this user's customers are already in open handovers.")]})
     reviewer = principal.user_id if principal.can(REVIEW) else getattr(department_manager(session, owner), "id", None)
     return _create(owner, customers, reason, note, created_by=principal.user_id, to_owner_id=receiver,
                    reviewer_id=reviewer, automatic=False)

@@ -20,6 +20,7 @@ from ..models import SysUser
 from ..people.permissions import route as permission_route
 from . import services
 from .checklist import label_of
+from .locks import locked
 from .forms import (
     ACTION_LABELS,
     REASON_LABELS,
@@ -175,13 +176,15 @@ def register(pages, api):
         owned = _owned_customers(owner_id)
         status = 200
         if request.method == "POST" and request.form.get("pick"):  # "show customers" without JavaScript
-            form.customer_ids.data = [str(c.id) for c in owned]
+            form.customer_ids.data = []  # none ticked: none picked hands over all of them (the hint says so)
         elif form.validate_on_submit():
             try:
                 handover = _start(form, principal)
                 handovers.commit()
             except ApiError as exc:
                 current_tenant.session.rollback()
+                if exc.code == "customer_in_handover":  # marked on the customers' field, naming them
+                    exc.fields = {"customer_ids": [exc.message]}
                 apply_form_errors(form, exc.fields or {"": [exc.message]})
                 status = exc.status
             else:
@@ -189,7 +192,8 @@ def register(pages, api):
                 return redirect(url_for("tenant.handovers_detail", record_id=handover.id))
         elif request.method == "POST":
             status = 422
-        return render_template("tenant/handovers/start.html", form=form, owned=owned,
+        busy = locked(current_tenant.session, [c.id for c in owned])
+        return render_template("tenant/handovers/start.html", form=form, owned=owned, busy=busy,
                                chosen=set(form.customer_ids.data or []), reason_labels=REASON_LABELS), status
 
     def page_action(record_id, action, success):
@@ -220,12 +224,14 @@ def register(pages, api):
                 raise ApiError(403, "forbidden", _("Only the original owner prepares the checklist."))
             page_form(NoteForm)  # CSRF and the note
             errors = {}
+            every = request.form.get("confirm_all") == "y"  # "I have checked every item": one box, not hundreds
             for item in handover.items:
                 note = (request.form.get(f"note-{item.id}") or "").strip()
                 if len(note) > 500:
                     errors[f"note-{item.id}"] = [_("At most %(n)d characters.", n=500)]
                     continue
-                services.annotate(handover, item.id, request.form.get(f"done-{item.id}") == "y", note, principal)
+                done = every or request.form.get(f"done-{item.id}") == "y"
+                services.annotate(handover, item.id, done, note, principal)
             if errors:
                 raise Invalid(errors)
             if request.form.get("submit"):

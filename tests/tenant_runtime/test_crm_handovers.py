@@ -441,3 +441,51 @@ def test_notices_left_unsent_by_redis_go_out_with_the_scheduled_task(app, team, 
     assert run_task() == {"handovers": 1, "sent": 3, "failed": 0}
     assert run_task() == {"handovers": 1, "sent": 0, "failed": 0}
     assert scalar(team.tenant, "SELECT COUNT(*) FROM crm_notice WHERE status = 'skipped'") == 2
+
+
+def test_starting_a_handover_for_some_customers_is_practical(app, team):
+    """The start page lists the owner's customers unticked (none ticked hands over all), shows the ones already in
+    a handover as such; all-but-those is what "none ticked" starts; picking one that is taken names it."""
+    from tests.conftest import csrf_from
+    from tests.tenant_runtime.crm import PASSWORD, page_client
+
+    tenant = team.tenant
+    first, second = team.customers
+    assert team.start(customer_ids=[first]).status_code == 201
+    pages = page_client(app, tenant, "mgr", PASSWORD)
+    form = pages.get(f"/t/{tenant.code}/handovers/new")
+    picked = pages.post(f"/t/{tenant.code}/handovers/new", data={
+        "csrf_token": csrf_from(form.text), "from_owner_id": str(team.owner_id), "to_owner_id": str(team.receiver_id),
+        "handover_reason": "manual", "pick": "1"})
+    listed = picked.text.split('id="field-customer_ids"')[1].split('class="hint"')[0]
+    assert 'name="customer_ids"' in listed and "checked" not in listed  # nothing pre-ticked
+    assert "交接中" in listed and listed.count('name="customer_ids"') == 1  # the taken one cannot be ticked
+    taken = pages.post(f"/t/{tenant.code}/handovers/new", data={
+        "csrf_token": csrf_from(form.text), "from_owner_id": str(team.owner_id), "to_owner_id": str(team.receiver_id),
+        "handover_reason": "manual", "customer_ids": str(first)})
+    field = taken.text.split('id="field-customer_ids"')[1].split('id="field-reason_note"')[0]
+    assert taken.status_code == 409 and "已在进行中的交接里" in field and "has-error" in taken.text
+    name = scalar(tenant, "SELECT customer_name FROM crm_customer WHERE id = :i", i=int(first))
+    assert name in field
+    rest = team.start(customer_ids=[])  # none chosen: every customer not already being handed over
+    assert rest.status_code == 201, rest.json
+    assert [c["id"] for c in rest.json["customers"]] == [second]
+    nothing_left = team.start(customer_ids=[])
+    assert nothing_left.status_code == 422 and "from_owner_id" in nothing_left.json["error"]["fields"]
+
+
+def test_the_checklist_is_confirmed_with_one_box_and_shows_phones_as_people_write_them(app, team):
+    from tests.conftest import csrf_from
+    from tests.tenant_runtime.crm import PASSWORD, page_client
+
+    tenant = team.tenant
+    h = team.start().json
+    owner = page_client(app, tenant, "owner", PASSWORD)
+    detail = owner.get(f"/t/{tenant.code}/handovers/{h['id']}")
+    assert "13911110001" in detail.text and "+8613911110001" not in detail.text
+    assert 'name="confirm_all"' in detail.text
+    saved = owner.post(f"/t/{tenant.code}/handovers/{h['id']}/checklist",
+                       data={"csrf_token": csrf_from(detail.text), "confirm_all": "y", "save": "1"})
+    assert saved.status_code == 302
+    items = team.owner.get(f"/handovers/{h['id']}").json["items"]
+    assert items and all(i["is_completed"] for i in items)
