@@ -101,6 +101,7 @@ def register_template_helpers(app):
     from common.regions import cities_by_province
 
     from .core.columns import Cells
+    from .core.listing import pager_args
     from .core.history import display_value
 
     @app.context_processor
@@ -109,6 +110,7 @@ def register_template_helpers(app):
         return {"tenant_name": info.name if info else None, "tenant_user": g.get("tenant_user"),
                 "impersonator": g.get("impersonator"), "crm_can": _can, "crm_nav": _nav, "crm_session": _session,
                 "crm_cities": cities_by_province, "followup_form": _followup_form, "crm_cells": Cells,
+                "crm_pager": pager_args,
                 "followup_methods": _followup_methods()}
 
     app.add_template_filter(display_value, "history_value")

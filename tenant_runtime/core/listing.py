@@ -8,6 +8,7 @@ row's (key, value, id): a deep page costs what the first page costs. NULLs sort 
 import base64
 import binascii
 import json
+import re
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
@@ -409,3 +410,39 @@ class ListSpec:
         elif value is not None and not isinstance(value, (str, int)) or isinstance(value, int) and not -(2**63) < value < 2**63:
             return None
         return value, last_id
+
+
+# ---------------------------------------------------------------------- the pages' pager
+
+TRAIL_FIRST = "~"  # the first page in a trail (no cursor); "." separates a trail's cursors (base64url has neither)
+TRAIL_MAX = 30
+
+
+def pager_args(args, next_cursor):
+    """The query strings of a list page's "first", "previous" and "next" links, as ``(first, previous, next)``
+    (None where there is no such page). A keyset list cannot step back by itself, so the links carry the
+    cursors of the pages that led here (``trail``, at most TRAIL_MAX): "previous" is the last of them. Only the
+    pages use it; the API's lists go forward with ``next_cursor`` as shared/API.md fixes."""
+    query = args.to_dict(flat=False)
+    here = args.get("cursor") or None
+    raw = args.get("trail") or ""
+    trail = [c for c in raw.split(".") if c and (c == TRAIL_FIRST or _CURSOR_TEXT.fullmatch(c))][-TRAIL_MAX:]
+
+    def page(cursor, trail_items):
+        out = {k: v for k, v in query.items() if k not in ("cursor", "trail")}
+        if cursor:
+            out["cursor"] = cursor
+        if trail_items:
+            out["trail"] = ".".join(trail_items)
+        return out
+
+    first = page(None, None) if here else None
+    previous = None
+    if here:
+        back = trail[-1] if trail else TRAIL_FIRST
+        previous = page(None if back == TRAIL_FIRST else back, trail[:-1])
+    following = page(next_cursor, (trail + [here or TRAIL_FIRST])[-TRAIL_MAX:]) if next_cursor else None
+    return first, previous, following
+
+
+_CURSOR_TEXT = re.compile(r"[A-Za-z0-9_-]{1,400}")

@@ -24,7 +24,7 @@ from .models import CrmSavedView
 from .schemas import Answer, Id, Time
 
 MAX_PER_LIST = 20
-KEPT = ("cursor", "limit")  # a page position is not part of a view
+KEPT = ("cursor", "trail", "limit")  # a page position (and the pages that led to it) is not part of a view
 
 
 class SavedViewForm(FlaskForm):
