@@ -439,7 +439,30 @@ def filtered_query(resource, args, principal, default_limit=None):
 
     params, view = resource.listing.parse(args, default_limit or DEFAULT_LIMIT), args.get("view")
     query = resource.listing.where(resource.visible_query(principal, view), params)
-    return params, query, list_branches(resource, principal, view, params)
+    branches = list_branches(resource, principal, view, params)
+    if params.search and _narrowed(resource, principal, view):
+        if branches is None:
+            query = _search_in_scope(resource, query)
+        else:  # each branch's read; the page's own statement then reads the merged ids by key
+            branches = replace(branches, query=_search_in_scope(resource, branches.query))
+    return params, query, branches
+
+
+def _narrowed(resource, principal, view):
+    """Whether the list is limited to some owners or departments (the data scope, or a view such as 我的客户)."""
+    if not principal.sees_all:
+        return True
+    views = resource.views(principal)
+    return bool(views) and (view if view in views else resource.default_view(principal, views)) != "all"
+
+
+def _search_in_scope(resource, query):
+    """A search (``q``: LIKE '%...%', which no index serves) within a scope: MariaDB would rather read the whole
+    table backwards by id, hoping to meet a page of matches soon, than read the scope's own rows through their
+    index (owner or department, then id) and test only those: a sales user's search read 100,000 rows for 2,700
+    of their own (170 ms; at a million, seconds). Not for an unlimited list, where reading by id and stopping at a
+    page of matches is the best there is."""
+    return query.with_hint(resource.model.__table__, "IGNORE INDEX FOR ORDER BY (PRIMARY)", dialect_name="mysql")
 
 
 def list_rows(resource, args, principal, default_limit=None):
