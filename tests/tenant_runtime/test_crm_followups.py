@@ -192,7 +192,7 @@ def test_home_page_lists_my_follow_ups_due_today_and_overdue(app, tenants):
         body = follow_body(cid) | ({"next_follow_time": when} if when else {})
         assert who.post("/follow-ups", json=body).status_code == 201
     due = _due_section(page_client(app, tenant, "due_a").get(f"/t/{tenant.code}/").text)
-    rows = re.findall(r"<tr( class=\"overdue\")?><td><a [^>]*>([^<]+)</a>", due)
+    rows = re.findall(r"<tr( class=\"overdue\")?><td[^>]*><a [^>]*>([^<]+)</a>", due)
     assert rows == [(' class="overdue"', "逾期甲有限公司"), ("", "今日乙有限公司")]
     other = _due_section(page_client(app, tenant, "due_b").get(f"/t/{tenant.code}/").text)
     assert "别人的逾期戊有限公司" in other and "逾期甲有限公司" not in other and "今日乙有限公司" not in other
