@@ -92,6 +92,8 @@ def init_app(app):
     for bp in (auth_bp, dashboard_bp, public_bp, onboarding_bp, enterprises_bp, contracts_bp, staff_bp, audit_bp,
                outbox_bp, files_bp, datasources_bp, registry_bp, fleet_bp, schedule_bp, api):
         app.register_blueprint(bp)
+    # browsers ask for /favicon.ico wherever a page names no icon (and some always do): the static file
+    app.add_url_rule("/favicon.ico", "favicon", lambda: app.send_static_file("favicon.ico"))
     app.before_request(enforce)
     register_error_handlers(app)
     register_template_helpers(app)

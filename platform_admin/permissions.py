@@ -20,6 +20,7 @@ OPS_VIEW = frozenset({"admin", "ops", "devops"})
 
 MATRIX = {
     # public
+    "favicon": PUBLIC,
     "auth.login": PUBLIC,
     "auth.set_language": PUBLIC,
     "public.register": PUBLIC,
