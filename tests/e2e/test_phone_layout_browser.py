@@ -1,0 +1,143 @@
+"""Phone-width layout in a real headless Chromium at 390 x 844, in Chinese and English: no page scrolls
+sideways (``document.scrollingElement.scrollWidth <= 390``), wide tables scroll inside their own card,
+names and short texts do not break one character a line, and buttons stay whole. The CRM's workspace with
+due follow-ups, a customer 360 with contacts, a lead, a handover, the public pool and a pool rule's form;
+the back office's outbox, applications, enterprises and connection pools, each with data in it. Also: the
+favicon is served. Screenshots: test-artifacts/screenshots/<backend>/phone-*."""
+
+import pytest
+from playwright.sync_api import expect
+
+from extensions import db
+from tests.conftest import PASSWORD as STAFF_PASSWORD
+from tests.e2e.conftest import crm_sign_in
+from tests.e2e.test_ui_browser import single_line
+from tests.factories import ApplicationFactory, EnterpriseFactory
+from tests.tenant_runtime.crm import CONTROL_ON_MARIADB, PASSWORD, add_dept, add_user, tenant_api
+from tests.tenant_runtime.test_crm_pool import DAY, add_customer, now
+
+pytestmark = [pytest.mark.browser, CONTROL_ON_MARIADB]
+
+PHONE = {"width": 390, "height": 844}
+LANGS = (("zh_CN", "zh-CN"), ("en", "en"))
+LONG_NAME = "深圳市万科物业服务有限公司南山分公司"
+
+
+def page_width(page):
+    return page.evaluate("document.scrollingElement.scrollWidth")
+
+
+def check_fits(page, url, shot, name):
+    """``url`` in both languages: the page no wider than the phone, every table's own scroller within it."""
+    for lang, html_lang in LANGS:
+        page.goto(f"{url}{'&' if '?' in url else '?'}lang={lang}")
+        expect(page.locator("html")).to_have_attribute("lang", html_lang)
+        shot(f"{name}-{lang}")
+        assert page_width(page) <= PHONE["width"], (url, lang, page_width(page))
+        overflowing = page.locator("main table").evaluate_all("""tables => tables.filter(t => {
+            const box = t.parentElement.getBoundingClientRect();
+            return box.right > innerWidth + 1; }).length""")
+        assert overflowing == 0, (url, lang, "a table's wrapper sticks out of the screen")
+
+
+def at_least_characters(locator, count):
+    """Every cell's text runs at least ``count`` characters a line (or is shorter): never one a line."""
+    return locator.evaluate_all("""(cells, count) => cells.every(cell => {
+        const text = cell.innerText.trim(), size = parseFloat(getComputedStyle(cell).fontSize);
+        return cell.clientWidth >= Math.min(text.length, count) * size; })""", count)
+
+
+def test_crm_pages_fit_a_phone(app, browser_page, live_server, tenants, screenshots):
+    page, tenant = browser_page, tenants[0]
+    crm = f"{live_server}/t/{tenant.code}"
+    shot = screenshots("phone")
+    page.set_viewport_size(PHONE)
+
+    dept = add_dept(tenant, "华南销售部")
+    seller = add_user(tenant, "xiaoli", ("sales",), dept, full_name="李晓丽")
+    receiver = add_user(tenant, "xiaowang", ("sales",), dept, full_name="王小明")
+    due = [add_customer(tenant, seller, quiet=5, followed=3, next_follow_up_at=now() - k * DAY,
+                        customer_name=f"{LONG_NAME}{k}") for k in (1, 2, 3)]
+    add_customer(tenant, seller, quiet=45, customer_name="沉睡物业有限公司")  # recycled into the pool below
+    admin = tenant_api(app, tenant)
+    for k, position in enumerate(("财务总监", "总经理")):
+        made = admin.post("/contacts", json={"customer_id": due[0], "contact_name": f"陈{position}", "position": position,
+                                            "phone": f"1391111000{k}", "email": f"chen.caiwu{k}@example.com",
+                                            "wechat": f"chen_caiwu_2026_{k}"})
+        assert made.status_code == 201, made.json
+    lead = admin.post("/leads", json={"lead_name": "林静", "company": LONG_NAME, "position": "物业经理",
+                                      "source": "exhibition", "intent_level": "high"})
+    assert lead.status_code == 201, lead.json
+    rule = admin.post("/pool/rules", json={"rule_name": "普通客户30天", "conditions": {
+        "match": "all", "items": [{"field": "inactive_days", "op": "gte", "value": 30}]}})
+    assert rule.status_code == 201, rule.json
+    assert admin.post("/pool/recycle").json == {"recycled": 1}
+    handover = admin.post("/handovers", json={"from_owner_id": str(seller), "to_owner_id": str(receiver),
+                                              "customer_ids": due, "reason_note": "客户重新分配"})
+    assert handover.status_code == 201, handover.json
+
+    # the seller's workspace: due follow-ups with long names, each name a few characters a line, buttons whole
+    crm_sign_in(page, crm, "xiaoli", PASSWORD)
+    check_fits(page, f"{crm}/", shot, "workspace")
+    names = page.locator("#due tbody td.name")
+    expect(names).to_have_count(3)
+    assert at_least_characters(names, 5), "a customer name wraps almost one character a line"
+    buttons = page.locator("#due tbody .btn")
+    assert single_line(buttons), "a 去跟进 button breaks over lines"
+    tops = buttons.evaluate_all("els => els.map(el => el.getBoundingClientRect().height)")
+    assert max(tops) < 40, tops
+
+    page.context.clear_cookies()
+    crm_sign_in(page, crm, "admin", tenant.admin_password)
+    check_fits(page, f"{crm}/customers/{due[0]}", shot, "customer-360")
+    assert single_line(page.locator("#contacts tbody td.short")), "a position or e-mail wraps"
+    expect(page.locator("#contacts tbody")).to_contain_text("财务总监")
+    check_fits(page, f"{crm}/leads/{lead.json['id']}", shot, "lead")
+    check_fits(page, f"{crm}/handovers/{handover.json['id']}", shot, "handover")
+    check_fits(page, f"{crm}/pool/", shot, "pool")
+    expect(page.locator("#pool-table")).to_contain_text("沉睡物业有限公司")
+    check_fits(page, f"{crm}/pool/rules/{rule.json['id']}/edit", shot, "pool-rule")
+    fieldset = page.locator("fieldset.checks-grid").first.bounding_box()
+    form = page.locator("form.form").bounding_box()
+    assert fieldset["x"] + fieldset["width"] <= form["x"] + form["width"], (fieldset, form)
+    assert page.js_errors == [] and page.server_errors == [], (page.js_errors, page.server_errors)
+
+
+def test_back_office_lists_fit_a_phone(app, make_staff, browser_page, live_server, tenants, screenshots):
+    from platform_admin.messaging.models import OutboxMessage
+
+    page, base, tenant = browser_page, live_server, tenants[0]
+    shot = screenshots("phone")
+    page.set_viewport_size(PHONE)
+    with app.app_context():
+        for k in range(3):
+            EnterpriseFactory(name=f"{LONG_NAME}{k}", contact_name="欧阳娜娜")
+            ApplicationFactory(name="司马相如", company_name=f"{LONG_NAME}{k}", status="new")
+        db.session.add_all([
+            OutboxMessage(channel="sms", to="13800138000", body="【绘管家】验证码 123456，5 分钟内有效。",
+                          backend="outbox", status="recorded"),
+            OutboxMessage(channel="email", to="long.address.for.a.property.manager@example.com",
+                          subject="设置您的密码", backend="outbox", status="failed", error="SMTPServerDisconnected",
+                          body=f"{LONG_NAME}的管理员您好，请打开 {base}/t/{tenant.code}/set-password?token="
+                               + "x" * 64 + " 设置密码。")])
+        db.session.commit()
+    tenant_api(app, tenant)  # opens the tenant's pool in this process: the registry page lists it
+    make_staff("layout", roles=("admin", "ops", "devops"), full_name="刘运营")
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", "layout")
+    page.fill("input[name=password]", STAFF_PASSWORD)
+    page.press("input[name=password]", "Enter")
+    expect(page).to_have_url(f"{base}/")
+
+    for path, name in (("/outbox/", "outbox"), ("/applications/", "applications"),
+                       ("/enterprises/", "enterprises"), ("/registry/", "registry")):
+        check_fits(page, f"{base}{path}", shot, name)
+        expect(page.locator("main table tbody tr").first).to_be_visible()
+    assert at_least_characters(page.locator("#registry-engines tbody td.name"), 5), "the company name wraps per character"
+
+    # one favicon for every page: named by the pages, and /favicon.ico answers
+    assert page.locator("link[rel=icon]").count() >= 1
+    for href in page.locator("link[rel=icon]").evaluate_all("links => links.map(l => l.href)") + [f"{base}/favicon.ico"]:
+        answer = page.request.get(href)
+        assert answer.status == 200 and answer.headers["content-type"].startswith("image/"), (href, answer.status)
+    assert page.js_errors == [] and page.server_errors == [], (page.js_errors, page.server_errors)
