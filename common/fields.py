@@ -3,7 +3,7 @@
 from wtforms import DateField, DateTimeLocalField, StringField, TextAreaField
 
 from .timeutil import from_local
-from .validators import empty_to_none
+from .validators import display_phone, empty_to_none
 
 
 class Text(StringField):
@@ -11,6 +11,16 @@ class Text(StringField):
         kwargs.setdefault("filters", [])
         kwargs["filters"] = [empty_to_none, *kwargs["filters"]]
         super().__init__(*args, **kwargs)
+
+
+class Phone(Text):
+    """A phone number, shown in the form as people write it (a mobile as its 11 digits, a landline as
+    ``010-85888888``) whether it holds what was typed, the E.164 a validator made of it or a stored value: a
+    form re-shown after an error, an edit page and a form pre-filled from a record all read alike. What the
+    form hands on (``data``) stays as the validators left it."""
+
+    def _value(self):
+        return display_phone(self.data) if self.data else ""
 
 
 class LongText(TextAreaField):

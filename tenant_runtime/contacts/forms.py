@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, IntegerField, SelectField
 from wtforms.validators import Email, Length, NumberRange, Optional
 
-from common.fields import LongText, Text
+from common.fields import LongText, Phone, Text
 from common.validators import NotBlank, PhoneE164
 
 PREFERENCE_LABELS = {"phone": _l("Phone"), "wechat": _l("WeChat"), "email": _l("Email"), "visit": _l("Visit")}
@@ -15,7 +15,7 @@ class ContactForm(FlaskForm):
     customer_id = IntegerField(_l("Customer"), validators=[Optional(), NumberRange(min=1, max=2**63 - 1)])
     contact_name = Text(_l("Name"), validators=[NotBlank(), Length(max=100)])
     position = Text(_l("Position"), validators=[Optional(), Length(max=100)])
-    phone = Text(_l("Mobile"), validators=[NotBlank(), PhoneE164()])
+    phone = Phone(_l("Mobile"), validators=[NotBlank(), PhoneE164()])
     email = Text(_l("Email"), validators=[Optional(), Email(message=_l("Enter a valid email address.")),
                                           Length(max=100)])
     wechat = Text(_l("WeChat ID"), validators=[Optional(), Length(max=64)])

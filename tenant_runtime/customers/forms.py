@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import Length, Optional, ValidationError
 
-from common.fields import LocalDateTime, LongText, Text
+from common.fields import LocalDateTime, LongText, Phone, Text
 from common.regions import cities_by_province, provinces
 from common.validators import CreditCode, NotBlank, PhoneE164
 
@@ -70,7 +70,7 @@ class TagsField(StringField):
 class CustomerForm(FlaskForm):
     customer_type = SelectField(_l("Customer type"), choices=_choices(TYPE_LABELS), default="enterprise")
     customer_name = Text(_l("Customer name"), validators=[NotBlank(), Length(max=200)])
-    phone = Text(_l("Phone"), validators=[Optional(), PhoneE164()],
+    phone = Phone(_l("Phone"), validators=[Optional(), PhoneE164()],
                  description=_l("Mobile or landline; one customer per number."))
     tax_id = Text(_l("Unified social credit code"), validators=[Optional(), CreditCode()],
                   description=_l("Enterprises only; 18 characters."))

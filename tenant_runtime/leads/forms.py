@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField
 from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
-from common.fields import LongText, Text
+from common.fields import LongText, Phone, Text
 from common.validators import CreditCode, NotBlank, PhoneE164
 
 from ..customers.forms import LEVEL_LABELS, TYPE_LABELS
@@ -32,7 +32,7 @@ EDITABLE_STATUSES = ("new", "following", "invalid")
 class LeadForm(FlaskForm):
     lead_name = Text(_l("Lead name"), validators=[NotBlank(), Length(max=100)],
                      description=_l("A person's or a company's name."))
-    phone = Text(_l("Phone"), validators=[Optional(), PhoneE164()],
+    phone = Phone(_l("Phone"), validators=[Optional(), PhoneE164()],
                  description=_l("Mobile or landline; one lead per number."))
     company = Text(_l("Company"), validators=[Optional(), Length(max=200)])
     position = Text(_l("Position"), validators=[Optional(), Length(max=100)])
@@ -116,12 +116,12 @@ class ConvertForm(FlaskForm):
     customer_type = SelectField(_l("Customer type"), choices=list(TYPE_LABELS.items()), default="enterprise")
     # no Optional() on the conditionally required fields: it stops the chain before their validate_* methods
     customer_name = Text(_l("Customer name"), validators=[Length(max=200)])
-    phone = Text(_l("Phone"), validators=[Optional(), PhoneE164()])
+    phone = Phone(_l("Phone"), validators=[Optional(), PhoneE164()])
     tax_id = Text(_l("Unified social credit code"), validators=[Optional(), CreditCode()])
     level = SelectField(_l("Level"), choices=list(LEVEL_LABELS.items()), default="normal")
     with_contact = BooleanField(_l("Also create a contact from the lead"))
     contact_name = Text(_l("Contact name"), validators=[Length(max=100)])
-    contact_phone = Text(_l("Contact mobile"), validators=[PhoneE164()])
+    contact_phone = Phone(_l("Contact mobile"), validators=[PhoneE164()])
     contact_position = Text(_l("Contact position"), validators=[Optional(), Length(max=100)])
     attach_to = IntegerField(_l("Attach to existing customer"), validators=[Optional(), NumberRange(min=1, max=2**63 - 1)],
                              description=_l("Instead of creating a customer, link the lead to this one."))

@@ -6,7 +6,7 @@ from wtforms import IntegerField, SelectField, SelectMultipleField
 from wtforms.validators import Email, Length, NumberRange, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from common.fields import Text
+from common.fields import Phone, Text
 from common.validators import NotBlank, PhoneE164
 
 from .labels import SCOPE_LABELS
@@ -56,7 +56,7 @@ class UserForm(FlaskForm):
     full_name = Text(_l("Full name"), validators=[NotBlank(), Length(max=50)])
     dept_id = SelectField(_l("Department"), coerce=str, validators=[NotBlank()])
     role_ids = MultiCheckbox(_l("Roles"), coerce=str)
-    phone = Text(_l("Mobile"), validators=[Optional(), PhoneE164()],
+    phone = Phone(_l("Mobile"), validators=[Optional(), PhoneE164()],
                  description=_l("The set-password link is sent here by SMS."))
     email = Text(_l("Email"), validators=[Optional(), Email(message=_l("Enter a valid email address.")),
                                           Length(max=100)])

@@ -362,3 +362,26 @@ def test_list_pages_step_back_as_well_as_forward(app, tenants):
     assert _pager_link(first, "prev") is None and "trail=~" in _pager_link(first, "next")
     tampered = client.get(pages[1][0] + "&trail=%3Cscript%3E.~..zz%25")
     assert tampered.status_code == 200 and "<script>" not in tampered.text
+
+
+def test_forms_show_phones_as_people_type_them(app, tenants):
+    """A phone is stored in E.164 but a form shows it as typed: a mobile as its 11 digits after an error on
+    another field, a landline with its area code apart on the edit page."""
+    import re
+
+    from tests.conftest import csrf_from
+    from tests.tenant_runtime.crm import page_client
+
+    tenant = tenants[0]
+    client = page_client(app, tenant)
+    form = client.get(f"/t/{tenant.code}/customers/new")
+    bad = client.post(f"/t/{tenant.code}/customers/new", data={
+        "csrf_token": csrf_from(form.text), "customer_type": "enterprise", "customer_name": " ",
+        "phone": "13759684922", "level": "normal"})
+    assert bad.status_code == 422 and 'id="field-customer_name"' in bad.text
+    assert re.search(r'<input[^>]*name="phone"[^>]*value="13759684922"', bad.text), bad.text
+    assert "+8613759684922" not in bad.text
+    made = tenant_api(app, tenant).post("/customers", json=customer_body(phone="01085888888"))
+    assert made.status_code == 201 and made.json["phone"] == "+861085888888"  # stored as before
+    edit = client.get(f"/t/{tenant.code}/customers/{made.json['id']}/edit")
+    assert re.search(r'<input[^>]*name="phone"[^>]*value="010-85888888"', edit.text), edit.text

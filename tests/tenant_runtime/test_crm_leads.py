@@ -785,3 +785,18 @@ def test_conversion_without_a_required_name_is_422_naming_it(admin, body, bad):
     resp = admin.post(f"/leads/{lid}/convert", json=body)
     assert resp.status_code == 422 and bad in resp.json["error"]["fields"], resp.json
     assert count(admin.tenant, "crm_customer") == before and admin.get(f"/leads/{lid}").json["status"] != "converted"
+
+
+def test_the_convert_form_shows_the_leads_phone_as_typed(app, admin):
+    """The lead's stored +86 number fills the customer's and the contact's phone as its 11 digits."""
+    import re
+
+    from tests.tenant_runtime.crm import page_client
+
+    t = admin.tenant
+    lid = admin.post("/leads", json=lead_body(phone="17716951988")).json["id"]
+    form = page_client(app, t).get(f"/t/{t.code}/leads/{lid}/convert")
+    assert form.status_code == 200
+    for name in ("phone", "contact_phone"):
+        assert re.search(rf'<input[^>]*name="{name}"[^>]*value="17716951988"', form.text), name
+    assert "+8617716951988" not in form.text
