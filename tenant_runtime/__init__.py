@@ -98,6 +98,7 @@ def register_modules(pages, api):
 def register_template_helpers(app):
     from flask import g
 
+    from common.openapi import is_required
     from common.regions import cities_by_province
 
     from .core.columns import Cells
@@ -114,6 +115,7 @@ def register_template_helpers(app):
                 "followup_methods": _followup_methods()}
 
     app.add_template_filter(display_value, "history_value")
+    app.add_template_test(is_required, "required_field")
     app.add_template_filter(_query, "crm_query")
     app.add_template_filter(_role_label, "crm_role_label")
     app.add_template_filter(_lead_source, "lead_source")

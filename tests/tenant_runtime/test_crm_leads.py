@@ -800,3 +800,28 @@ def test_the_convert_form_shows_the_leads_phone_as_typed(app, admin):
     for name in ("phone", "contact_phone"):
         assert re.search(rf'<input[^>]*name="{name}"[^>]*value="17716951988"', form.text), name
     assert "+8617716951988" not in form.text
+
+
+def _marked(html, name):
+    """Whether the field's label carries the required marker, as the form field macro writes it."""
+    import re
+
+    return re.search(rf'<label for="{name}">[^<]*<span class="req">\*</span></label>', html) is not None
+
+
+def test_required_fields_are_marked(app, admin):
+    """线索名称 on the new lead, 客户名称 on the conversion, the pool's name and the follow-up's content are
+    required: each label shows the marker, and a field that is not required shows none."""
+    from tests.tenant_runtime.crm import page_client
+
+    t = admin.tenant
+    client = page_client(app, t)
+    new = client.get(f"/t/{t.code}/leads/new").text
+    assert _marked(new, "lead_name") and not _marked(new, "phone") and not _marked(new, "company")
+    lid = admin.post("/leads", json=lead_body()).json["id"]
+    convert = client.get(f"/t/{t.code}/leads/{lid}/convert").text
+    assert _marked(convert, "customer_name") and not _marked(convert, "tax_id")
+    detail = client.get(f"/t/{t.code}/leads/{lid}").text
+    assert _marked(detail, "content") and _marked(detail, "reason") and _marked(detail, "to_user_id")
+    pool = client.get(f"/t/{t.code}/lead-pools/new").text
+    assert _marked(pool, "pool_name") and not _marked(pool, "description")
