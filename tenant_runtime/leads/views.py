@@ -37,6 +37,14 @@ def _conversion_answer():
                             name="LeadConversion")
 
 
+def _convert_page_defaults(lead):
+    """The conversion page's first view: the lead's values, and the contact ticked when the lead fills in its
+    fields (a name or a phone), so that what the page shows filled in is what it creates. The API's default stays
+    without a contact: a client asks for one."""
+    defaults = services.convert_defaults(lead)
+    return defaults | {"with_contact": bool(defaults["contact_name"] or defaults["contact_phone"])}
+
+
 def register(pages, api):
     def assign_form(**kwargs):
         return AssignForm(user_choices=_owner_options(current_tenant.session, current_principal()), **kwargs)
@@ -149,7 +157,7 @@ def register(pages, api):
     def leads_convert(record_id):
         principal = current_principal()
         lead = leads.get_visible(record_id, principal)
-        form = ConvertForm(data=services.convert_defaults(lead)) if request.method == "GET" else ConvertForm()
+        form = ConvertForm(data=_convert_page_defaults(lead)) if request.method == "GET" else ConvertForm()
         duplicates, status = [], 200
         if request.method == "POST":
             if form.validate_on_submit():

@@ -825,3 +825,28 @@ def test_required_fields_are_marked(app, admin):
     assert _marked(detail, "content") and _marked(detail, "reason") and _marked(detail, "to_user_id")
     pool = client.get(f"/t/{t.code}/lead-pools/new").text
     assert _marked(pool, "pool_name") and not _marked(pool, "description")
+
+
+def test_the_convert_page_ticks_the_contact_it_fills_in(app, admin):
+    """The contact fields come filled in from the lead, so creating the contact is ticked; unticked on the post,
+    no contact is made. The API still makes one only when asked."""
+    import re
+
+    from tests.conftest import csrf_from
+    from tests.tenant_runtime.crm import page_client
+
+    t = admin.tenant
+    lid = admin.post("/leads", json=lead_body(lead_name="王经理", phone="13800138401")).json["id"]
+    client = page_client(app, t)
+    form = client.get(f"/t/{t.code}/leads/{lid}/convert")
+    assert re.search(r'<input checked[^>]*name="with_contact"', form.text), form.text
+    done = client.post(f"/t/{t.code}/leads/{lid}/convert", data={
+        "csrf_token": csrf_from(form.text), "customer_type": "enterprise", "customer_name": "勾选测试有限公司",
+        "phone": "13800138401", "level": "normal", "contact_name": "王经理", "contact_phone": "13800138401"})
+    assert done.status_code == 302, done.text
+    customer = done.headers["Location"].rstrip("/").rsplit("/", 1)[1]
+    assert admin.get(f"/contacts?customer_id={customer}").json["items"] == []
+    other = admin.post("/leads", json=lead_body(phone="13800138402")).json["id"]
+    converted = admin.post(f"/leads/{other}/convert", json={"customer_name": "接口转化有限公司"})
+    assert converted.status_code == 201, converted.json
+    assert converted.json["contact"] is None
