@@ -63,3 +63,11 @@ def test_a_badge_is_in_the_pages_language(app):
     column = Column("level", "级别", "badge", labels=LEVELS)
     assert _cells(app, "en", [(column, _row(level="important")), (column, _row(level="normal"))]) == [
         '<span class="badge badge-default">Important</span>', '<span class="badge badge-default">Normal</span>']
+
+
+def test_a_reference_links_the_record_it_names(app):
+    column = Column("customer_name", "客户", "ref", target=lambda row: ("tenant.customers_detail", row.customer_id))
+    none = Column("customer_name", "客户", "ref", target=lambda row: None)
+    assert _cells(app, "zh", [(column, _row(customer_name=EVIL, customer_id=7)), (column, _row(customer_name=None)),
+                              (none, _row(customer_name="无链接"))]) == [
+        '<a href="/t/demo/customers/7">&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;</a>', "—", "无链接"]

@@ -48,7 +48,8 @@ class ContactResource(Resource):
     )
     columns = (
         Column("contact_name", _l("Name"), "link", sort="name"),
-        Column("customer.customer_name", _l("Customer")),
+        Column("customer.customer_name", _l("Customer"), "ref",
+               target=lambda c: ("tenant.customers_detail", c.customer_id)),
         Column("position", _l("Position")),
         Column("phone", _l("Mobile"), "phone"),
         Column("is_primary", _l("Primary contact"), "bool"),

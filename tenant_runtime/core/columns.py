@@ -14,10 +14,13 @@ from common.validators import display_phone
 class Column:
     key: str  # attribute of the row (dotted for a relation: "owner.full_name")
     label: object
-    kind: str = "text"  # text link badge time date phone tags bool
+    kind: str = "text"  # text link ref badge time date phone tags bool
     labels: dict = field(default_factory=dict)  # value -> label for badges
     badge_kinds: dict = field(default_factory=dict)  # value -> badge colour
     sort: str | None = None  # the listing's sort key, when the header may sort by it
+    # kind "ref": the record the value names, another resource's, as ``target(row) -> (endpoint, record id)``
+    # (the page of that record is linked), or None where it names none (shown as text)
+    target: object = None
 
     def value(self, row):
         value = row
@@ -47,6 +50,12 @@ class Cells:
                 self._detail = self.resource.endpoint("detail")
             return Markup('<a href="%s">%s</a>') % (url_for(self._detail, record_id=row.id),
                                                      str(value)[:60] if value else DASH)
+        if kind == "ref":
+            target = col.target(row) if value else None
+            if target is None:
+                return escape(value) if value else Markup(DASH)
+            endpoint, record_id = target
+            return Markup('<a href="%s">%s</a>') % (url_for(endpoint, record_id=record_id), str(value)[:60])
         if kind == "badge":
             if not value:
                 return Markup("")

@@ -209,7 +209,7 @@ class Resource:
         detail page) and without sorting (the bin sorts by deletion only)."""
         if self.recycle_columns is not None:
             return self.recycle_columns
-        return tuple(replace(c, kind="text" if c.kind == "link" else c.kind, sort=None) for c in self.columns)
+        return tuple(replace(c, kind="text" if c.kind in ("link", "ref") else c.kind, sort=None) for c in self.columns)
 
     def check_restore(self, obj, principal):
         """The rules before a restore (override to add the entity's own): 403 without ``restore_permission``,

@@ -58,7 +58,8 @@ class FollowUpResource(Resource):
     )
     columns = (
         Column("created_at", _l("Date"), "time"),
-        Column("customer_name", _l("Customer")),
+        Column("customer_name", _l("Customer"), "ref", target=lambda f: (
+            "tenant.leads_detail" if f.relation_type == "lead" else "tenant.customers_detail", f.relation_id)),
         Column("follow_type", _l("Method"), "badge", labels=METHOD_LABELS),
         Column("content", _l("What was said"), "link"),
         Column("author_name", _l("By")),

@@ -282,3 +282,17 @@ def test_follow_ups_recorded_at_the_same_moment_leave_the_newest_ones_times(app,
     after = admin.get(f"/customers/{customer}").json
     assert after["next_follow_up_at"] == newest["next_follow_time"]
     assert after["last_follow_up_at"] == newest["created_at"]
+
+
+def test_the_follow_ups_list_links_each_customer_and_lead(app, admin, customer):
+    """The list's 客户 column opens the customer (or the lead) a follow-up is on, as the customers list links
+    its names."""
+    tenant = admin.tenant
+    name = admin.get(f"/customers/{customer}").json["customer_name"]
+    assert admin.post("/follow-ups", json=follow_body(customer)).status_code == 201
+    lead = admin.post("/leads", json={"lead_name": "列表里的线索"}).json["id"]
+    assert admin.post("/follow-ups", json={"lead_id": lead, "follow_type": "phone", "content": "线索跟进"}).status_code == 201
+    page = page_client(app, tenant).get(f"/t/{tenant.code}/follow-ups/?view=all")
+    assert page.status_code == 200
+    assert f'<td><a href="/t/{tenant.code}/customers/{customer}">{name}</a></td>' in page.text
+    assert re.search(rf'<td><a href="/t/{tenant.code}/leads/{lead}">[^<]*列表里的线索</a></td>', page.text)
