@@ -70,6 +70,14 @@ class ContactResource(Resource):
             form.customer_id.data = int(request.args["customer_id"])
         return form
 
+    def form_context(self, form, obj=None):
+        """The customer the contact is for: chosen in the picker on a new contact, the contact's own on its edit
+        page."""
+        from ..core.scope import current_principal
+        from ..customers.picker import picker_context
+
+        return picker_context(form, current_principal(), request.args, fixed=obj.customer if obj else None)
+
     def _values(self, form):
         return {f: getattr(form, f).data if not isinstance(getattr(form, f).data, str) or getattr(form, f).data
                 else None for f in services.FIELDS} | {"is_key": bool(form.is_key.data)}

@@ -273,6 +273,10 @@ class Resource:
     def detail_context(self, obj):
         return {}
 
+    def form_context(self, form, obj=None):
+        """What the form page shows beyond the form (override), e.g. the customer a record is for."""
+        return {}
+
     def list_context(self, principal):
         return {}
 
@@ -564,7 +568,8 @@ def _saved_views(r, principal):
 
 
 def _render_form(r, form, obj=None, status=200, error=None):
-    return render_template(r.form_template, resource=r, form=form, obj=obj, error=error), status
+    return render_template(r.form_template, resource=r, form=form, obj=obj, error=error,
+                           **r.form_context(form, obj)), status
 
 
 def _page_create(r):

@@ -102,6 +102,22 @@ class FollowUpResource(Resource):
         form.contact_id.choices = [("", _l("— Nobody in particular —"))] + _contact_choices(customer_id)
         return form
 
+    def form_context(self, form, obj=None):
+        """The record the follow-up is on, named on the page (also when it comes back with an error): the lead it
+        was posted for, or the customer chosen in the picker (without one, the picker's search)."""
+        from ..core.scope import current_principal
+        from ..customers.picker import picker_context
+
+        principal = current_principal()
+        if form.lead_id.data:
+            from ..leads.models import CrmLead
+            from ..leads.services import visible_clause
+
+            lead = current_tenant.session.scalar(select(CrmLead).where(
+                CrmLead.id == form.lead_id.data, visible_clause(principal))) if 0 < form.lead_id.data < 2**63 else None
+            return {"on_lead": True, "lead": lead}
+        return {"on_lead": False, "lead": None, **picker_context(form, principal, request.args)}
+
     def created_url(self, obj):
         # recorded from the customer's (or lead's) page, or the form: back to that record's timeline
         endpoint = "tenant.leads_detail" if obj.relation_type == "lead" else "tenant.customers_detail"

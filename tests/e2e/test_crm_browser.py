@@ -1,6 +1,7 @@
 """The CRM in a real headless Chromium, as its people use it: a tenant administrator creates a department
 and users; a sales user chooses a password through the link, creates a customer (the duplicate check
-firing on a second try), adds a contact and a follow-up and finds it due on the workspace; their manager
+firing on a second try), adds a contact and a follow-up and finds it due on the workspace, then records
+another from the follow-ups list, choosing the customer by its name; their manager
 sees the customer, a sales user of another department does not until its owner returns it to the public
 pool, where that user looks at it and claims it. Screenshots: test-artifacts/screenshots/
 <backend>/crm-*."""
@@ -124,6 +125,16 @@ def test_a_sales_team_works_in_the_crm(app, browser_page, live_server, tenants, 
     page.click("nav.sidebar >> text=工作台")
     expect(page.locator("#due")).to_contain_text("深圳星河物业服务有限公司")
     shot("07-due-today-on-the-workspace")
+    # a follow-up from the follow-ups list: the customer found by name and chosen, no number to know
+    page.click("nav.sidebar >> text=跟进记录")
+    page.click("text=+ 新建")
+    page.fill("#pick-customer input[name=q]", "星河")
+    page.click("#pick-customer button[type=submit]")
+    page.get_by_role("link", name="选择 深圳星河物业服务有限公司").click()
+    expect(page.locator("#field-customer_id")).to_contain_text("深圳星河物业服务有限公司")
+    page.fill("textarea[name=content]", "电话确认了拜访安排。")
+    page.click("form.form button[type=submit]")
+    expect(page.locator("#follow_ups .timeline")).to_contain_text("电话确认了拜访安排")
     sign_out()
 
     # the manager sees it; a sales user of another department does not

@@ -266,3 +266,20 @@ def test_the_contact_form_page_shows_errors_and_saves_nothing(app, admin, custom
         "csrf_token": csrf_from(form.text), "customer_id": customer, "contact_name": "张三", "phone": "13700137000"})
     assert ok.status_code == 302
     assert count_contacts(tenant) == before + 1
+
+
+def test_the_contact_picker_does_not_offer_another_departments_customer(app, tenants):
+    from tests.tenant_runtime.crm import page_client
+
+    tenant = tenants[0]
+    east, west = add_dept(tenant, "东区"), add_dept(tenant, "西区")
+    add_user(tenant, "ct_east", ("sales",), east)
+    add_user(tenant, "ct_west", ("sales",), west)
+    tenant_api(app, tenant, "ct_east").post("/customers", json=customer_body(customer_name="东区联系人客户有限公司"))
+    theirs = tenant_api(app, tenant, "ct_west").post("/customers", json=customer_body(
+        customer_name="西区联系人客户有限公司")).json["id"]
+    client = page_client(app, tenant, "ct_east")
+    found = client.get(f"/t/{tenant.code}/contacts/new?q=联系人客户").text
+    assert "东区联系人客户有限公司" in found and "西区联系人客户有限公司" not in found
+    refused = client.get(f"/t/{tenant.code}/contacts/new?customer_id={theirs}").text
+    assert "西区联系人客户有限公司" not in refused and 'name="customer_id"' not in refused

@@ -296,3 +296,72 @@ def test_the_follow_ups_list_links_each_customer_and_lead(app, admin, customer):
     assert page.status_code == 200
     assert f'<td><a href="/t/{tenant.code}/customers/{customer}">{name}</a></td>' in page.text
     assert re.search(rf'<td><a href="/t/{tenant.code}/leads/{lead}">[^<]*列表里的线索</a></td>', page.text)
+
+
+def _hidden_customer(html):
+    found = re.search(r'<input type="hidden" name="customer_id" value="(\d+)">', html)
+    return found.group(1) if found else None
+
+
+def test_the_customer_picker_finds_only_customers_the_user_can_see(app, tenants):
+    """新建跟进 without a customer searches by name or phone among the user's customers only: a sales user does
+    not find another department's customer, by name or by number, and cannot choose it by its id either."""
+    tenant = tenants[0]
+    east, west = add_dept(tenant, "东区"), add_dept(tenant, "西区")
+    add_user(tenant, "pick_east", ("sales",), east)
+    add_user(tenant, "pick_west", ("sales",), west)
+    mine = tenant_api(app, tenant, "pick_east").post("/customers", json=customer_body(
+        customer_name="东区选我物业有限公司", phone="13759684922")).json["id"]
+    theirs = tenant_api(app, tenant, "pick_west").post("/customers", json=customer_body(
+        customer_name="西区别选物业有限公司", phone="13759684933")).json["id"]
+    client = page_client(app, tenant, "pick_east")
+    base = f"/t/{tenant.code}/follow-ups/new"
+    first = client.get(base)
+    assert first.status_code == 200 and 'id="pick-customer"' in first.text and _hidden_customer(first.text) is None
+    assert f'href="{base}?customer_id={mine}"' in first.text and "西区别选" not in first.text
+    for q in ("选", "物业", "1375968", "137-5968-4922"):
+        found = client.get(base, query_string={"q": q}).text
+        assert f'href="{base}?customer_id={mine}"' in found, q
+        assert "西区别选" not in found and f"customer_id={theirs}" not in found, q
+    assert "东区选我" not in client.get(base, query_string={"q": "西区别选"}).text
+    refused = client.get(f"{base}?customer_id={theirs}")
+    assert "西区别选" not in refused.text and _hidden_customer(refused.text) is None
+    assert 'id="pick-customer"' in refused.text and "请选择你有权查看的客户。" in refused.text
+
+
+def test_choosing_a_customer_sets_the_form(app, admin, customer):
+    """A match's 选择 link opens the form for that customer: its name links to it, 更换 goes back to the search,
+    its id is a hidden field, and the follow-up is recorded on it."""
+    tenant = admin.tenant
+    name = admin.get(f"/customers/{customer}").json["customer_name"]
+    client = page_client(app, tenant)
+    base = f"/t/{tenant.code}/follow-ups/new"
+    form = client.get(f"{base}?customer_id={customer}")
+    assert form.status_code == 200 and 'id="pick-customer"' not in form.text
+    assert f'<a href="/t/{tenant.code}/customers/{customer}">{name}</a>' in form.text
+    assert f'href="{base}">更换</a>' in form.text and _hidden_customer(form.text) == customer
+    assert re.search(r'<label>客户<span class="req">\*</span></label>', form.text)
+    posted = client.post(base, data={"csrf_token": csrf_from(form.text), "customer_id": customer,
+                                     "follow_type": "phone", "content": "选好客户再记"})
+    assert posted.status_code == 302 and f"/customers/{customer}" in posted.headers["Location"]
+    assert admin.get(f"/follow-ups?customer_id={customer}").json["items"][0]["content"] == "选好客户再记"
+
+
+def test_an_empty_inline_follow_up_keeps_its_customer(app, admin, customer):
+    """The 跟进 form on a customer's page sent without content comes back naming that customer (and carrying
+    it), and 取消 goes back to the customer's page, not to the follow-ups list."""
+    tenant = admin.tenant
+    name = admin.get(f"/customers/{customer}").json["customer_name"]
+    client = page_client(app, tenant)
+    page = client.get(f"/t/{tenant.code}/customers/{customer}")
+    assert re.search(r'<label for="content">[^<]*<span class="req">\*</span>', page.text)  # required, marked
+    before = follow_up_count(tenant)
+    resp = client.post(f"/t/{tenant.code}/follow-ups/new", content_type="multipart/form-data", data={
+        "csrf_token": csrf_from(page.text), "customer_id": customer, "follow_type": "phone", "contact_id": "",
+        "content": "", "next_follow_time": "", "next_content": ""})
+    assert resp.status_code == 422 and "此项为必填项。" in resp.text
+    assert f'<a href="/t/{tenant.code}/customers/{customer}">{name}</a>' in resp.text
+    assert _hidden_customer(resp.text) == customer and 'id="pick-customer"' not in resp.text
+    cancel = re.search(r'<a class="btn btn-ghost" href="([^"]+)">取消</a>', resp.text).group(1)
+    assert cancel == f"/t/{tenant.code}/customers/{customer}"
+    assert follow_up_count(tenant) == before

@@ -1,0 +1,69 @@
+"""Choosing the customer a record is for (a follow-up, a contact) on a page that works without JavaScript.
+
+A form without a chosen customer shows a search (name or phone) among the customers the user can see, each
+match a link back to the same form with ``?customer_id=<id>``; with one chosen, the form names it and carries its
+id in a hidden field. The API takes ``customer_id`` as before; the service still checks the customer it is given
+(``contacts.services.visible_customer``).
+"""
+
+import re
+
+from flask_babel import gettext as _
+from sqlalchemy import or_
+
+from ..context import current_tenant
+from .models import CrmCustomer
+from .resource import customers
+
+C = CrmCustomer
+PICK_LIMIT = 10  # matches shown: a short list, the search narrows it
+_PHONE_PUNCTUATION = re.compile(r"[\s\-()（）]")
+
+
+def chosen_customer(customer_id, principal):
+    """The customer with this id when the user can see it (not deleted, in their data scope), else None."""
+    if not isinstance(customer_id, int) or not 0 < customer_id < 2**63:
+        return None
+    query = customers.scope(customers.base_query().where(C.id == customer_id), principal)
+    return current_tenant.session.scalar(query)
+
+
+def matches(principal, q, limit=PICK_LIMIT):
+    """Up to ``limit`` customers the user can see whose name or phone contains ``q`` (newest first; without ``q``
+    the newest), and whether there are more: one statement, the owners' names joined in it."""
+    query = customers.scope(customers.base_query(), principal)
+    q = (q or "").strip()[:100]
+    if q:
+        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conditions = [C.customer_name.like(pattern, escape="\\")]
+        digits = _phone_digits(q)
+        if digits:
+            conditions.append(C.phone.like(f"%{digits}%"))
+        query = query.where(or_(*conditions))
+    rows = current_tenant.session.scalars(query.order_by(C.id.desc()).limit(limit + 1)).all()
+    return rows[:limit], len(rows) > limit
+
+
+def _phone_digits(q):
+    """What of a typed number is in the stored E.164 (``+8613759684922``, ``+861085888888``): the digits, without
+    a leading 0 (010-85888888) or the country code; None when ``q`` is not (part of) a number."""
+    digits = _PHONE_PUNCTUATION.sub("", q).removeprefix("+86").lstrip("0")
+    return digits if len(digits) >= 3 and digits.isdigit() else None
+
+
+def picker_context(form, principal, args, fixed=None):
+    """What a form with a customer picker shows: ``customer`` (the chosen one, or ``fixed``: a record's own
+    customer on its edit page) or, without one, the search ``customer_q`` and its ``customer_matches``. A chosen id
+    the user may not see (another's customer, a deleted one, none) is not named: the search is shown, with the
+    error on the field."""
+    if fixed is not None:
+        return {"customer": fixed}
+    field = form.customer_id
+    customer = chosen_customer(field.data, principal) if field.data else None
+    if field.data and customer is None and not field.errors:
+        field.errors = [_("Choose a customer you can see.")]
+    if customer is not None:
+        return {"customer": customer}
+    q = (args.get("q") or "").strip()[:100]
+    rows, more = matches(principal, q)
+    return {"customer": None, "customer_q": q, "customer_matches": rows, "customer_more": more}
