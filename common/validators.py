@@ -133,6 +133,28 @@ class NotBlank:
             raise StopValidation(_l("This field is required."))
 
 
+class Chosen:
+    """A record chosen by its id (the customer of a contact or a follow-up) must be given: left out, blank or null,
+    the field says ``message`` (not "Not a valid integer value."), together with the form's other errors. With
+    ``unless`` naming another field that is given (a follow-up on a lead), it may be left out, as with
+    ``Optional``."""
+
+    def __init__(self, message, unless=None):
+        self.message, self.unless = message, unless
+
+    def __call__(self, form, field):
+        if not _blank(field.raw_data):
+            return
+        field.errors[:] = []
+        if self.unless and not _blank(form[self.unless].raw_data):
+            raise StopValidation()
+        raise StopValidation(self.message)
+
+
+def _blank(raw_data):
+    return not raw_data or (isinstance(raw_data[0], str) and not raw_data[0].strip())
+
+
 class StrongPassword:
     """The platform's rule for people's passwords (staff and tenant users alike): at least 10 characters,
     not only digits and not only letters."""
@@ -152,8 +174,8 @@ def empty_to_none(value):
     return value or None
 
 
-__all__ = ["ChinesePhone", "CreditCode", "Money", "NotBlank", "StrongPassword", "ValidationError", "empty_to_none",
-           "normalize_phone", "strip"]
+__all__ = ["ChinesePhone", "Chosen", "CreditCode", "Money", "NotBlank", "StrongPassword", "ValidationError",
+           "empty_to_none", "normalize_phone", "strip"]
 
 
 def to_e164(value):

@@ -7,14 +7,15 @@ from wtforms import IntegerField, SelectField
 from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
 from common.fields import LocalDateTime, LongText, Text
-from common.validators import NotBlank
+from common.validators import Chosen, NotBlank
 
 METHOD_LABELS = {"phone": _l("Phone call"), "visit": _l("Visit"), "wechat": _l("WeChat"), "email": _l("Email"),
                  "other": _l("Other")}
 
 
 class FollowUpForm(FlaskForm):
-    customer_id = IntegerField(_l("Customer"), validators=[Optional(), NumberRange(min=1, max=2**63 - 1)])
+    customer_id = IntegerField(_l("Customer"), validators=[Chosen(_l("Choose a customer."), unless="lead_id"),
+                                                           NumberRange(min=1, max=2**63 - 1)])
     lead_id = IntegerField(_l("Lead"), validators=[Optional(), NumberRange(min=1, max=2**63 - 1)],
                            description=_l("Instead of a customer: the lead followed up."))
     contact_id = SelectField(_l("Spoke with"), coerce=str, validators=[Optional()], validate_choice=False)

@@ -268,6 +268,40 @@ def test_the_contact_form_page_shows_errors_and_saves_nothing(app, admin, custom
     assert count_contacts(tenant) == before + 1
 
 
+def test_the_contact_form_picks_its_customer_and_reports_every_error_at_once(app, admin, customer):
+    """/contacts/new without a customer shows the search among the user's customers, and the customer field
+    marked required; a post with a bad e-mail and no customer names both on one answer, keeping what was typed
+    (the mobile as typed); a customer chosen is named and carried, on the form and after an error."""
+    import re
+
+    from tests.conftest import csrf_from
+    from tests.tenant_runtime.crm import page_client
+
+    tenant = admin.tenant
+    name = admin.get(f"/customers/{customer}").json["customer_name"]
+    client = page_client(app, tenant)
+    base = f"/t/{tenant.code}/contacts/new"
+    form = client.get(base)
+    assert form.status_code == 200 and 'id="pick-customer"' in form.text
+    assert f'href="{base}?customer_id={customer}"' in form.text
+    assert re.search(r'<label>客户<span class="req">\*</span></label>', form.text)
+    before = count_contacts(tenant)
+    both = client.post(base, data={"csrf_token": csrf_from(form.text), "contact_name": "张三",
+                                   "phone": "13759684922", "email": "not-an-email"})
+    assert both.status_code == 422
+    assert 'class="field has-error" id="field-customer_id"' in both.text and "请选择客户。" in both.text
+    assert 'class="field has-error" id="field-email"' in both.text
+    assert re.search(r'<input[^>]*name="phone"[^>]*value="13759684922"', both.text)
+    chosen = client.get(f"{base}?customer_id={customer}")
+    assert f'<a href="/t/{tenant.code}/customers/{customer}">{name}</a>' in chosen.text
+    assert f'<input type="hidden" name="customer_id" value="{customer}">' in chosen.text
+    assert 'id="pick-customer"' not in chosen.text
+    bad = client.post(base, data={"csrf_token": csrf_from(form.text), "customer_id": customer,
+                                  "contact_name": "张三", "phone": "13759684922", "email": "not-an-email"})
+    assert bad.status_code == 422 and f'<input type="hidden" name="customer_id" value="{customer}">' in bad.text
+    assert 'id="pick-customer"' not in bad.text and count_contacts(tenant) == before
+
+
 def test_the_contact_picker_does_not_offer_another_departments_customer(app, tenants):
     from tests.tenant_runtime.crm import page_client
 

@@ -365,3 +365,10 @@ def test_an_empty_inline_follow_up_keeps_its_customer(app, admin, customer):
     cancel = re.search(r'<a class="btn btn-ghost" href="([^"]+)">取消</a>', resp.text).group(1)
     assert cancel == f"/t/{tenant.code}/customers/{customer}"
     assert follow_up_count(tenant) == before
+
+
+def test_a_follow_up_without_customer_or_lead_names_the_customer_with_the_other_errors(admin):
+    """Neither a customer nor a lead: 422 naming the customer, together with any other bad field, on one answer."""
+    resp = admin.post("/follow-ups", json={"follow_type": "fax", "content": "没有客户"})
+    assert resp.status_code == 422 and set(resp.json["error"]["fields"]) == {"customer_id", "follow_type"}
+    assert admin.post("/follow-ups", json={"customer_id": "", "follow_type": "phone", "content": "x"}).status_code == 422
