@@ -38,11 +38,12 @@ def _conversion_answer():
 
 
 def _convert_page_defaults(lead):
-    """The conversion page's first view: the lead's values, and the contact ticked when the lead fills in its
-    fields (a name or a phone), so that what the page shows filled in is what it creates. The API's default stays
-    without a contact: a client asks for one."""
+    """The conversion page's first view: the lead's values, and the contact ticked when the lead gives what a
+    contact needs, a phone (its name always comes along, from the lead's name), so that what the page shows
+    filled in is what it creates, and a lead without a phone converts without first unticking the box. The API's
+    default stays without a contact: a client asks for one."""
     defaults = services.convert_defaults(lead)
-    return defaults | {"with_contact": bool(defaults["contact_name"] or defaults["contact_phone"])}
+    return defaults | {"with_contact": bool(defaults["contact_phone"])}
 
 
 def register(pages, api):

@@ -840,6 +840,9 @@ def test_the_convert_page_ticks_the_contact_it_fills_in(app, admin):
     client = page_client(app, t)
     form = client.get(f"/t/{t.code}/leads/{lid}/convert")
     assert re.search(r'<input checked[^>]*name="with_contact"', form.text), form.text
+    no_phone = admin.post("/leads", json=lead_body(lead_name="只有名字", phone=None, email="x@example.com")).json["id"]
+    assert not re.search(r'<input checked[^>]*name="with_contact"',
+                         client.get(f"/t/{t.code}/leads/{no_phone}/convert").text)  # nothing to make a contact of
     done = client.post(f"/t/{t.code}/leads/{lid}/convert", data={
         "csrf_token": csrf_from(form.text), "customer_type": "enterprise", "customer_name": "勾选测试有限公司",
         "phone": "13800138401", "level": "normal", "contact_name": "王经理", "contact_phone": "13800138401"})
