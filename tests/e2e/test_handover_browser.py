@@ -51,8 +51,9 @@ def test_a_handover_from_start_to_confirmation(app, browser_page, live_server, t
     page.click("text=发起交接")
     page.select_option("select[name=from_owner_id]", label="李销售")
     page.click("text=列出该负责人的客户")
-    for name in names:
-        expect(page.get_by_label(name)).to_be_checked()
+    for name in names:  # listed, none ticked (none ticked hands over all); the manager picks them
+        expect(page.get_by_label(name)).not_to_be_checked()
+        page.get_by_label(name).check()
     page.select_option("select[name=to_owner_id]", label="赵接手")
     page.fill("textarea[name=reason_note]", "客户重新分配")
     shot("1-start")
@@ -64,9 +65,10 @@ def test_a_handover_from_start_to_confirmation(app, browser_page, live_server, t
     # the original owner finds it on the workspace and confirms every item
     sign_in("owner")
     open_task()
-    checks = page.locator("#checklist-form input[type=checkbox]")
+    page.check("#confirm-all")  # one box for every item; the page's script ticks them all
+    checks = page.locator("#checklist-form input[name^=done-]")
     for k in range(checks.count()):
-        checks.nth(k).check()
+        expect(checks.nth(k)).to_be_checked()
     page.locator("#checklist-form input[type=text]").first.fill("老客户，月底续约")
     shot("2-checklist")
     page.click("#checklist-form button[name=submit]")
