@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from sqlalchemy import or_
 
 from ..context import current_tenant
+from ..core.resource import search_in_scope
 from .models import CrmCustomer
 from .resource import customers
 
@@ -40,6 +41,8 @@ def matches(principal, q, limit=PICK_LIMIT):
         if digits:
             conditions.append(C.phone.like(f"%{digits}%"))
         query = query.where(or_(*conditions))
+        if not principal.sees_all:  # the scope's rows through their index, not the table backwards by id
+            query = search_in_scope(customers, query)
     rows = current_tenant.session.scalars(query.order_by(C.id.desc()).limit(limit + 1)).all()
     return rows[:limit], len(rows) > limit
 
