@@ -18,7 +18,7 @@ from sqlalchemy import func, insert, select
 from werkzeug.security import generate_password_hash
 
 from .contacts.models import CrmContact
-from .customers.models import CrmCustomer, CrmCustomerTag
+from .customers.models import CrmCustomer, CrmCustomerTag, pinyin_key
 from .customers.services import name_key
 from .followups.models import CrmFollowUp
 from .leads.models import STATUS_FOLLOWING, STATUS_NEW, CrmLead, CrmLeadPool
@@ -341,6 +341,7 @@ def fill_volume(conn, customers, follow_ups, contacts=None, chunk=5000, progress
                 next_at = (now - timedelta(days=rng.randrange(1, 10)) if roll < 0.1 else
                            now + timedelta(days=rng.randrange(0, 30), hours=rng.randrange(24)) if roll < 0.4 else None)
                 rows.append({"id": cid, "customer_name": name, "name_key": name_key(name),
+                             "name_pinyin": pinyin_key(name),
                              "customer_type": "enterprise", "phone": f"+86166{cid:08d}", "industry": industry,
                              "province_code": province, "city_code": city,
                              "level": levels[rng.randrange(len(levels))], "status": "active",

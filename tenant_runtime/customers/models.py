@@ -9,6 +9,7 @@ Uniqueness is the database's: ``phone`` (E.164) is unique, and so is ``tax_id``,
 carry. A soft-deleted customer keeps both, so a deleted record never frees its phone until it is purged.
 """
 
+import unicodedata
 from datetime import datetime
 
 from sqlalchemy import (
@@ -18,6 +19,8 @@ from sqlalchemy import (
     String,
     Text,
     bindparam,
+    event,
+    inspect,
     select,
     text,
 )
@@ -45,6 +48,8 @@ class CrmCustomer(TenantBase):
         Index("ix_crm_customer_last_follow", "last_follow_up_at"),
         # the public pool's list (owner NULL, live, in_pool), latest arrivals first, and its count (0007)
         Index("ix_crm_customer_pool_list", "owner_id", "deleted_at", "status", "sea_time", "id"),
+        # every live customer by name, in pinyin order (0008)
+        Index("ix_crm_customer_name_sort", "deleted_at", "name_pinyin", "id"),
         MYSQL_TABLE_OPTIONS,
     )
     __history__ = True  # every change is recorded in crm_change_log (tenant_runtime/core/history.py)
@@ -53,6 +58,8 @@ class CrmCustomer(TenantBase):
     customer_name: Mapped[str] = mapped_column(String(200))
     # the name as the duplicate check compares it (no 有限公司, spaces or full-width letters)
     name_key: Mapped[str] = mapped_column(String(200), index=True)
+    # the name's sort key, its pinyin (北京… before 上海… before 武汉…): set with the name (``pinyin_key``)
+    name_pinyin: Mapped[str | None] = mapped_column(String(400))
     customer_type: Mapped[str] = mapped_column(String(20), default="enterprise")
     phone: Mapped[str | None] = mapped_column(String(20), unique=True)
     tax_id: Mapped[str | None] = mapped_column(String(18), unique=True)
@@ -96,6 +103,24 @@ class CrmCustomer(TenantBase):
             if preloaded is not None:
                 return list(preloaded)
         return [t.tag for t in self.tags]
+
+
+def pinyin_key(name):
+    """How a name sorts for a Chinese reader: its pinyin, case folded, then the name itself for what reads the
+    same (重庆 chongqing; letters and digits as they are). A name's sort key is set whenever the name is
+    (``_set_pinyin``); a migration filled existing rows (0008_customer_name_pinyin)."""
+    from pypinyin import lazy_pinyin
+
+    text = unicodedata.normalize("NFKC", name or "")
+    return ("".join(lazy_pinyin(text)).casefold() + " " + text)[:400]
+
+
+@event.listens_for(CrmCustomer, "before_insert")
+@event.listens_for(CrmCustomer, "before_update")
+def _set_pinyin(mapper, connection, customer):
+    if customer.customer_name is not None and (customer.name_pinyin is None or
+                                               inspect(customer).attrs.customer_name.history.has_changes()):
+        customer.name_pinyin = pinyin_key(customer.customer_name)
 
 
 # where ``preload_tag_names`` keeps a customer's tag names, beside its mapped attributes in the instance's dict

@@ -110,7 +110,8 @@ class CustomerResource(Resource):
             "created": SortKey(C.id, _l("Created")),
             "last_follow_up": SortKey(C.last_follow_up_at, _l("Last follow-up"), nullable=True),
             "next_follow_up": SortKey(C.next_follow_up_at, _l("Next follow-up"), nullable=True),
-            "name": SortKey(C.customer_name, _l("Name")),
+            # by pinyin, as a Chinese reader orders names (the code points would put 上海 before 北京)
+            "name": SortKey(C.name_pinyin, _l("Name"), nullable=True),
         },
         default_sort="-created",
         views=("mine", "subordinates", "all"),

@@ -385,3 +385,21 @@ def test_forms_show_phones_as_people_type_them(app, tenants):
     assert made.status_code == 201 and made.json["phone"] == "+861085888888"  # stored as before
     edit = client.get(f"/t/{tenant.code}/customers/{made.json['id']}/edit")
     assert re.search(r'<input[^>]*name="phone"[^>]*value="010-85888888"', edit.text), edit.text
+
+
+def test_sorting_by_name_follows_pinyin_and_a_renamed_customer_moves(admin):
+    """Names sort as a Chinese reader orders them (北京 beijing, 重庆 chongqing, 上海 shanghai), not by code point
+    (上海 before 北京), and a renamed customer takes its new place."""
+    made = {name: admin.post("/customers", json=customer_body(customer_name=name)).json["id"]
+            for name in ("上海拼音物业有限公司", "北京拼音物业有限公司", "重庆拼音物业有限公司")}
+
+    def names(sort):
+        return [n for n in _names(admin.get(f"/customers?q=拼音&sort={sort}")) if "拼音" in n]
+
+    assert names("name") == ["北京拼音物业有限公司", "重庆拼音物业有限公司", "上海拼音物业有限公司"]
+    assert names("-name") == ["上海拼音物业有限公司", "重庆拼音物业有限公司", "北京拼音物业有限公司"]
+    assert admin.patch(f"/customers/{made['北京拼音物业有限公司']}",
+                       json={"customer_name": "武汉拼音物业有限公司"}).status_code == 200
+    assert names("name") == ["重庆拼音物业有限公司", "上海拼音物业有限公司", "武汉拼音物业有限公司"]
+    history = admin.get(f"/customers/{made['北京拼音物业有限公司']}/history").json["items"]
+    assert all(c["field"] != "name_pinyin" for h in history for c in h["changes"])  # a key, not a change

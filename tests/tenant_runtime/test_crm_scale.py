@@ -149,7 +149,7 @@ def filled(app, tenants):
     ("created", "c.id ASC"),
     ("-last_follow_up", "c.last_follow_up_at IS NULL, c.last_follow_up_at DESC, c.id DESC"),
     ("next_follow_up", "c.next_follow_up_at IS NULL, c.next_follow_up_at ASC, c.id ASC"),
-    ("name", "c.customer_name ASC, c.id ASC"),
+    ("name", "c.name_pinyin IS NULL, c.name_pinyin ASC, c.id ASC"),
 ])
 def test_a_scope_read_branch_by_branch_pages_like_the_plain_query(app, filled, sort, order):
     """The director sees the whole centre (his own customers and thirteen departments): walking his list in

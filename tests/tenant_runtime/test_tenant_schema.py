@@ -34,7 +34,7 @@ from tests.conftest import BACKENDS, MYSQL_SERVER, create_mysql_database
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TENANT_TABLES = set(TenantBase.metadata.tables)
-HEAD = "0007_pool_list_index"
+HEAD = "0008_customer_name_pinyin"
 
 
 def _mysql_engine():
@@ -204,6 +204,36 @@ def test_0006_gives_leads_a_soft_delete_and_existing_administrators_lead_restore
         conn.commit()
         columns = {c["name"] for c in sa.inspect(conn).get_columns("crm_lead")}
         assert not {"deleted_at", "deleted_by"} & columns
+        conn.rollback()
+
+
+def test_0008_gives_existing_customers_their_pinyin_sort_key(engine):
+    """Customers already there at 0007 get their name's pinyin (more than one batch of them), and a downgrade
+    takes the column away."""
+    from tenant_runtime.customers.models import pinyin_key
+
+    names = ["上海金地实业有限公司", "北京雅居实业有限公司", "重庆保利教育科技有限公司", "长沙星河物流有限公司"] * 600
+    with engine.connect() as conn:
+        tenant_schema.upgrade(conn, "0007_pool_list_index")
+        dept = conn.execute(sa.text("INSERT INTO sys_dept (dept_name, created_at) VALUES ('总部', '2026-01-01')"))
+        user = conn.execute(sa.text("INSERT INTO sys_user (username, full_name, dept_id, password_hash, created_at, "
+                                    "updated_at) VALUES ('u', 'u', :d, 'x', '2026-01-01', '2026-01-01')"),
+                            {"d": dept.lastrowid}).lastrowid
+        conn.execute(sa.text("INSERT INTO crm_customer (customer_name, name_key, customer_type, level, status, "
+                             "deal_status, created_by, created_at, updated_at) VALUES (:n, :n, 'enterprise', "
+                             "'normal', 'active', 'potential', :u, '2026-01-01', '2026-01-01')"),
+                     [{"n": f"{n}{i}", "u": user} for i, n in enumerate(names)])
+        conn.commit()
+        assert tenant_schema.upgrade(conn) == HEAD
+        rows = conn.execute(sa.text("SELECT customer_name, name_pinyin FROM crm_customer ORDER BY id")).all()
+        assert len(rows) == 2400 and all(key == pinyin_key(name) for name, key in rows)
+        ordered = [name for (name,) in conn.execute(sa.text(
+            "SELECT customer_name FROM crm_customer WHERE id <= 4 ORDER BY name_pinyin")).all()]
+        assert ordered == ["北京雅居实业有限公司1", "长沙星河物流有限公司3", "重庆保利教育科技有限公司2", "上海金地实业有限公司0"]
+        conn.rollback()
+        command.downgrade(tenant_schema.alembic_config(conn), "0007_pool_list_index")
+        conn.commit()
+        assert "name_pinyin" not in {c["name"] for c in sa.inspect(conn).get_columns("crm_customer")}
         conn.rollback()
 
 
@@ -412,7 +442,7 @@ def test_control_migrations_do_not_see_the_tenant_revision():
     tenant = ScriptDirectory(tenant_schema.SCRIPT_LOCATION)
     assert {script.revision for script in tenant.walk_revisions()} == {
         "0001_tenant_initial", "0002_sessions_and_password_links", "0003_crm_core", "0005_handover_pool_leads",
-        "0006_pool_clock_and_list_indexes", HEAD}
+        "0006_pool_clock_and_list_indexes", "0007_pool_list_index", HEAD}
 
 
 def test_registry_does_not_import_the_tenant_runtime():
