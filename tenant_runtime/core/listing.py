@@ -25,6 +25,11 @@ MAX_LIMIT = 200
 COUNT_CAP = 10000  # lists say "10000+" instead of counting a million rows
 
 
+def escape_like(text):
+    """``text`` matched literally in a LIKE pattern with ``ESCAPE '\\'``: its backslashes, % and _ escaped."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 @dataclass(frozen=True)
 class Branches:
     """The data scope as disjoint conditions whose union it is (``Principal.scope_branches``), with the list's
@@ -289,7 +294,7 @@ class ListSpec:
         for name, value in params.filters.items():
             query = query.where(self.filters[name].clause(value))
         if params.search:
-            pattern = "%" + params.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            pattern = "%" + escape_like(params.search) + "%"
             query = query.where(or_(*(col.like(pattern, escape="\\") for col in self.search)))
         return query
 

@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from sqlalchemy import or_
 
 from ..context import current_tenant
+from ..core.listing import escape_like
 from ..core.resource import search_in_scope
 from .models import CrmCustomer
 from .resource import customers
@@ -35,7 +36,7 @@ def matches(principal, q, limit=PICK_LIMIT):
     query = customers.scope(customers.base_query(), principal)
     q = (q or "").strip()[:100]
     if q:
-        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = "%" + escape_like(q) + "%"
         conditions = [C.customer_name.like(pattern, escape="\\")]
         digits = _phone_digits(q)
         if digits:

@@ -15,6 +15,7 @@ from common.timeutil import from_local
 
 from ..context import current_tenant
 from ..core import history
+from ..core.listing import escape_like
 from ..core.lookups import user_names
 from ..models import USER_STATUS_ENABLED, SysUser, utcnow
 from .models import CrmCustomer, CrmCustomerTag
@@ -72,10 +73,6 @@ def mask_name(name):
 SIMILAR_MIN = 2  # characters of a normalised name before names that start with it count as similar
 
 
-def _like_prefix(text):
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 def find_duplicates(principal, phone=None, tax_id=None, name=None, exclude_id=None, limit=10, similar=False):
     """Customers that already have this phone, tax id or (normalised) company name, deleted ones
     included. Each match says why it matched; a record the user may not see shows only its name and a
@@ -92,7 +89,7 @@ def find_duplicates(principal, phone=None, tax_id=None, name=None, exclude_id=No
     if key:
         conditions.append(CrmCustomer.name_key == key)
         if similar and len(key) >= SIMILAR_MIN:
-            conditions.append(CrmCustomer.name_key.like(_like_prefix(key), escape="\\"))
+            conditions.append(CrmCustomer.name_key.like(escape_like(key) + "%", escape="\\"))
     if not conditions:
         return []
     query = select(CrmCustomer).where(or_(*conditions))
