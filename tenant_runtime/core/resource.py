@@ -119,9 +119,12 @@ class Resource:
             query = self.scope(query, principal)
         views = self.views(principal)
         if views:
-            key = view if view in views else self.default_view(principal, views)
-            query = views[key][1](query)
+            query = views[self.view_key(principal, view, views)][1](query)
         return query
+
+    def view_key(self, principal, view, views):
+        """The built-in view a list shows: the one asked for, or the default."""
+        return view if view in views else self.default_view(principal, views)
 
     def get_visible(self, record_id, principal=None):
         if not 0 < record_id <= MAX_ID:
@@ -457,7 +460,7 @@ def _narrowed(resource, principal, view):
     if not principal.sees_all:
         return True
     views = resource.views(principal)
-    return bool(views) and (view if view in views else resource.default_view(principal, views)) != "all"
+    return bool(views) and resource.view_key(principal, view, views) != "all"
 
 
 def search_in_scope(resource, query):
@@ -553,7 +556,7 @@ def _page_list(r):
             rows, cursor, params, total, errors = [], None, None, 0, exc.fields
         return render_template(r.list_template, resource=r, rows=rows, next_cursor=cursor, params=params,
                                total=total, errors=errors, principal=principal, views=views,
-                               current_view=view if view in views else r.default_view(principal, views),
+                               current_view=r.view_key(principal, view, views),
                                saved_views=_saved_views(r, principal),
                                **r.list_context(principal))
     return view
