@@ -90,4 +90,3 @@ def apply_form_errors(form, fields):
             field.errors = list(field.errors) + [str(m) for m in messages]
         else:
             form.form_errors.extend(str(m) for m in messages)
-

@@ -27,7 +27,6 @@ def speed_up_translations():
 
     Outside an app context everything is as before (no translations). Only for the Flask-Babel version these
     internals were read from; another version is left alone (tests/test_i18n_speed.py notices)."""
-    import flask_babel
     from flask.globals import _cv_app
 
     if getattr(flask_babel, "_fast_translations", False) or not _internals_known(flask_babel):
@@ -111,6 +110,7 @@ def install_form_translations():
 
 
 FORM_TRANSLATIONS = FormTranslations()
+
 
 def _wtforms_gaps():
     """Never called: the WTForms messages its Chinese catalogue lacks, named here so that extraction

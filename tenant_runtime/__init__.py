@@ -102,8 +102,8 @@ def register_template_helpers(app):
     from common.regions import cities_by_province
 
     from .core.columns import Cells
-    from .core.listing import pager_args
     from .core.history import display_value
+    from .core.listing import pager_args
 
     @app.context_processor
     def tenant_globals():

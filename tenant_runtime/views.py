@@ -5,7 +5,7 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 from flask_babel import gettext as _
 
 from common.apidoc import endpoint
-from common.errors import ApiError, driver_error_number, error_response, lost_race, wants_json
+from common.errors import FRIENDLY, ApiError, driver_error_number, error_response, lost_race, wants_json
 from common.forms import json_body
 from datasource_registry.hostpolicy import HostNotAllowed
 from datasource_registry.pool import IdentityMismatch
@@ -114,8 +114,6 @@ def _error_page(status, message, code=None, title=None):
         signed_in = g.get("tenant_user") is not None or auth.signed_in_to(info.tenant_id)
         back = (url_for("tenant.home", tenant_code=info.code) if signed_in else
                 url_for("tenant.login", tenant_code=info.code), signed_in)
-    from common.errors import FRIENDLY
-
     default_title = FRIENDLY.get(status, FRIENDLY[503])()[0]  # 403 "Not allowed", 404 "Not found"...
     return render_template("tenant/error.html", status=status, code=code, title=title, message=message,
                            back=back, default_title=default_title), status

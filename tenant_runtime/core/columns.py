@@ -48,14 +48,13 @@ class Cells:
         if kind == "link":
             if self._detail is None:
                 self._detail = self.resource.endpoint("detail")
-            return Markup('<a href="%s">%s</a>') % (url_for(self._detail, record_id=row.id),
-                                                     str(value)[:60] if value else DASH)
+            return _link(self._detail, row.id, str(value)[:60] if value else DASH)
         if kind == "ref":
             target = col.target(row) if value else None
             if target is None:
                 return escape(value) if value else Markup(DASH)
             endpoint, record_id = target
-            return Markup('<a href="%s">%s</a>') % (url_for(endpoint, record_id=record_id), str(value)[:60])
+            return _link(endpoint, record_id, str(value)[:60])
         if kind == "badge":
             if not value:
                 return Markup("")
@@ -88,3 +87,7 @@ class Cells:
         td = Markup("<td>%s</td>")
         return Markup("").join(Markup("<tr>%s</tr>") % Markup("").join(td % self(col, row) for col in columns)
                                for row in rows)
+
+
+def _link(endpoint, record_id, text):
+    return Markup('<a href="%s">%s</a>') % (url_for(endpoint, record_id=record_id), text)
