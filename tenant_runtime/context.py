@@ -22,7 +22,9 @@ class TenantSession(Session):
     listener for that event makes SQLAlchemy build an ORMExecuteState and prepare each statement twice."""
 
     def may_have_written(self) -> bool:
-        return bool(self.new or self.dirty or self.deleted or self.info.get(_WROTE))
+        # what flush() itself asks (any object added, deleted or touched), without building the new/dirty/deleted
+        # sets that ``Session.dirty`` makes to drop touched objects whose values came back the same
+        return bool(self.info.get(_WROTE)) or not self._is_clean()
 
     def _note(self, statement) -> None:
         if not getattr(statement, "is_select", False):  # DML, and text() of any kind: assume it wrote

@@ -42,7 +42,8 @@ class ContactResource(Resource):
             "is_key": _Flag(_l("Key decision maker"), CrmContact.is_key, YES_NO),
             "do_not_contact": _Flag(_l("Do not contact"), CrmContact.do_not_contact, YES_NO),
         },
-        search=(CrmContact.contact_name, CrmContact.phone, CrmContact.email),
+        search=(CrmContact.contact_name, CrmContact.email),
+        phones=(CrmContact.phone,),
         sorts={"created": SortKey(CrmContact.id, _l("Created")), "name": SortKey(CrmContact.contact_name, _l("Name"))},
         default_sort="-created",
     )

@@ -30,6 +30,29 @@ def escape_like(text):
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+_PHONE_PUNCTUATION = re.compile(r"[\s\-()（）]")
+
+
+def phone_digits(q):
+    """What of a typed number is in a stored E.164 phone (``+8613759684922``, ``+861085888888``): the digits,
+    without a leading 0 (010-85888888) or the country code (+86 137 5968 4922); None when ``q`` is not (part of)
+    a number of at least 3 digits."""
+    digits = _PHONE_PUNCTUATION.sub("", q).removeprefix("+86").lstrip("0")
+    return digits if len(digits) >= 3 and digits.isdigit() else None
+
+
+def search_clause(q, columns, phones=()):
+    """The condition of a search for ``q``: contained in one of ``columns``, or, when ``q`` is (part of) a
+    phone number however it was typed (``010-85888888``, ``137 5968 4922``), its digits contained in one of the
+    E.164 ``phones``."""
+    pattern = "%" + escape_like(q) + "%"
+    conditions = [col.like(pattern, escape="\\") for col in columns]
+    if phones and any(ch.isdigit() for ch in q):  # a name never matches a phone column
+        digits = phone_digits(q)
+        conditions += [col.like(f"%{digits}%") if digits else col.like(pattern, escape="\\") for col in phones]
+    return or_(*conditions)
+
+
 @dataclass(frozen=True)
 class Branches:
     """The data scope as disjoint conditions whose union it is (``Principal.scope_branches``), with the list's
@@ -211,10 +234,11 @@ class ListParams:
 class ListSpec:
     model: object
     filters: dict
-    search: tuple
+    search: tuple  # columns a search (?q=) looks in
     sorts: dict  # name -> SortKey
     default_sort: str  # "-created"
     views: tuple = ()  # the built-in views a user may pick with ?view= (which ones depends on their scope)
+    phones: tuple = ()  # E.164 phone columns a search also looks in, by the digits typed (search_clause)
 
     def __post_init__(self):
         for name, flt in self.filters.items():
@@ -222,8 +246,12 @@ class ListSpec:
 
     def openapi_parameters(self):
         """Every query parameter this list reads (the API document's), beside ``limit`` and ``cursor``."""
+        described = "search: contained in " + ", ".join(col.key for col in self.search)
+        if self.phones:
+            described += "; or a phone number however typed (010-85888888, +86 137 5968 4922) in " + ", ".join(
+                col.key for col in self.phones)
         params = [{"name": "q", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 100},
-                   "description": "search"}]
+                   "description": described}]
         for flt in self.filters.values():
             params += flt.openapi()
         keys = [f"{sign}{name}" for name in self.sorts for sign in ("", "-")]
@@ -294,8 +322,7 @@ class ListSpec:
         for name, value in params.filters.items():
             query = query.where(self.filters[name].clause(value))
         if params.search:
-            pattern = "%" + escape_like(params.search) + "%"
-            query = query.where(or_(*(col.like(pattern, escape="\\") for col in self.search)))
+            query = query.where(search_clause(params.search, self.search, self.phones))
         return query
 
     def page(self, session, query, params, branches=None):

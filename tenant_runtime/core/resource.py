@@ -194,6 +194,7 @@ class Resource:
     def recycle_listing(self):
         """The recycle bin's list: no filters, the list's search fields, newest first."""
         return ListSpec(model=self.model, filters={}, search=self.listing.search,
+                        phones=self.listing.phones,
                         sorts={"deleted": SortKey(self.model.id, _l("Deleted"))}, default_sort="-deleted")
 
     def deleted_query(self):

@@ -6,20 +6,16 @@ id in a hidden field. The API takes ``customer_id`` as before; the service still
 (``contacts.services.visible_customer``).
 """
 
-import re
-
 from flask_babel import gettext as _
-from sqlalchemy import or_
 
 from ..context import current_tenant
-from ..core.listing import escape_like
+from ..core.listing import search_clause
 from ..core.resource import search_in_scope
 from .models import CrmCustomer
 from .resource import customers
 
 C = CrmCustomer
 PICK_LIMIT = 10  # matches shown: a short list, the search narrows it
-_PHONE_PUNCTUATION = re.compile(r"[\s\-()（）]")
 
 
 def chosen_customer(customer_id, principal):
@@ -36,23 +32,11 @@ def matches(principal, q, limit=PICK_LIMIT):
     query = customers.scope(customers.base_query(), principal)
     q = (q or "").strip()[:100]
     if q:
-        pattern = "%" + escape_like(q) + "%"
-        conditions = [C.customer_name.like(pattern, escape="\\")]
-        digits = _phone_digits(q)
-        if digits:
-            conditions.append(C.phone.like(f"%{digits}%"))
-        query = query.where(or_(*conditions))
+        query = query.where(search_clause(q, customers.listing.search, customers.listing.phones))
         if not principal.sees_all:  # the scope's rows through their index, not the table backwards by id
             query = search_in_scope(customers, query)
     rows = current_tenant.session.scalars(query.order_by(C.id.desc()).limit(limit + 1)).all()
     return rows[:limit], len(rows) > limit
-
-
-def _phone_digits(q):
-    """What of a typed number is in the stored E.164 (``+8613759684922``, ``+861085888888``): the digits, without
-    a leading 0 (010-85888888) or the country code; None when ``q`` is not (part of) a number."""
-    digits = _PHONE_PUNCTUATION.sub("", q).removeprefix("+86").lstrip("0")
-    return digits if len(digits) >= 3 and digits.isdigit() else None
 
 
 def picker_context(form, principal, args, fixed=None):

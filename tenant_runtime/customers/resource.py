@@ -105,7 +105,8 @@ class CustomerResource(Resource):
             "last_follow_up": DateRange(_l("Last follow-up"), C.last_follow_up_at, advanced=True),
             "no_follow_days": InactiveDays(_l("No follow-up for (days)"), C.last_follow_up_at, C.created_at),
         },
-        search=(C.customer_name, C.phone),
+        search=(C.customer_name,),
+        phones=(C.phone,),
         sorts={
             "created": SortKey(C.id, _l("Created")),
             "last_follow_up": SortKey(C.last_follow_up_at, _l("Last follow-up"), nullable=True),

@@ -82,7 +82,8 @@ class LeadResource(Resource):
             "pool_id": Ref(_l("Lead pool"), L.pool_id, options=_pool_options),
             "created": DateRange(_l("Created"), L.created_at, advanced=True),
         },
-        search=(L.lead_name, L.phone, L.company),
+        search=(L.lead_name, L.company),
+        phones=(L.phone,),
         sorts={
             "created": SortKey(L.id, _l("Created")),
             "last_follow_up": SortKey(L.last_follow_up_at, _l("Last follow-up"), nullable=True),

@@ -156,7 +156,8 @@ class UserResource(PeopleResource):
             "status": Choice(_l("Status"), SysUser.status, STATUS_LABELS),
             "role_id": Exists(_l("Role"), SysUserRole.user_id, SysUserRole.role_id, SysUser.id),
         },
-        search=(SysUser.full_name, SysUser.username, SysUser.phone),
+        search=(SysUser.full_name, SysUser.username),
+        phones=(SysUser.phone,),
         sorts={"name": SortKey(SysUser.full_name, _l("Name")), "created": SortKey(SysUser.id, _l("Created"))},
         default_sort="name",
     )

@@ -79,7 +79,8 @@ POOL_LIST = ListSpec(
         "original_owner_id": OriginalOwner(_l("Original owner"), CustomerPool.original_owner_id,
                                            options=_owner_options),
     },
-    search=(C.customer_name, C.phone),
+    search=(C.customer_name,),
+    phones=(C.phone,),
     # every customer in the pool has its sea_time (recycling and a return set it; 0007 filled any without),
     # so the sort reads ix_crm_customer_pool_list in order instead of sorting the whole pool
     sorts={"recycled": SortKey(C.sea_time, _l("Entered the pool")),

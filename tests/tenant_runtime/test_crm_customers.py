@@ -403,3 +403,28 @@ def test_sorting_by_name_follows_pinyin_and_a_renamed_customer_moves(admin):
     assert names("name") == ["重庆拼音物业有限公司", "上海拼音物业有限公司", "武汉拼音物业有限公司"]
     history = admin.get(f"/customers/{made['北京拼音物业有限公司']}/history").json["items"]
     assert all(c["field"] != "name_pinyin" for h in history for c in h["changes"])  # a key, not a change
+
+
+def test_a_number_is_found_however_it_is_typed(app, admin):
+    """Phones are kept as E.164 (+861085888888), but people type them as they read them: with the area code's 0,
+    spaces, dashes, brackets or +86. Every list's search (customers, 公海, contacts, leads, users) looks for the
+    digits; a word never matches a phone."""
+    office = admin.post("/customers", json=customer_body(customer_name="号码办公物业", phone="010-85888888"))
+    mobile = admin.post("/customers", json=customer_body(customer_name="号码手机物业", phone="13759684922"))
+    assert office.status_code == mobile.status_code == 201, (office.json, mobile.json)
+    for q, expected in (("010-85888888", ["号码办公物业"]), ("(010) 8588 8888", ["号码办公物业"]),
+                        ("+86 10 8588-8888", ["号码办公物业"]), ("8588 8888", ["号码办公物业"]),
+                        ("137 5968 4922", ["号码手机物业"]), ("+86 137-5968-4922", ["号码手机物业"]),
+                        ("4922", ["号码手机物业"]), ("+861375968", ["号码手机物业"]), ("号码", ["号码手机物业", "号码办公物业"]),
+                        ("010-85888899", [])):
+        assert _names(admin.get("/customers", query_string={"q": q})) == expected, q
+    contact = admin.post("/contacts", json={"customer_id": office.json["id"], "contact_name": "号码联系人",
+                                            "phone": "137 0013 7001"})
+    assert contact.status_code == 201, contact.json
+    found = admin.get("/contacts", query_string={"q": "137-0013-7001"})
+    assert [c["contact_name"] for c in found.json["items"]] == ["号码联系人"]
+    lead = admin.post("/leads", json={"lead_name": "号码线索", "company": "号码线索物业", "source": "exhibition",
+                                      "intent_level": "high", "phone": "021-64011234"})
+    assert lead.status_code == 201, lead.json
+    assert [x["lead_name"] for x in admin.get("/leads", query_string={"q": "(021)6401 1234"}).json["items"]] == [
+        "号码线索"]

@@ -123,4 +123,14 @@ def test_the_tenant_session_knows_when_it_may_have_written(tmp_path):
                         .returning(SysToken.id)).all()
         assert session.may_have_written()
         session.rollback()
+        token = SysToken(user_id=1, token_hash="k" * 64, expires_at=utcnow())
+        session.add(token)
+        session.commit()
+        assert not session.may_have_written()
+        token.last_used_at = utcnow()  # an object changed, not flushed yet
+        assert session.may_have_written()
+        session.rollback()
+        session.delete(token)  # an object deleted, not flushed yet
+        assert session.may_have_written()
+        session.rollback()
     engine.dispose()
