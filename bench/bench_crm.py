@@ -27,13 +27,16 @@ departments and below, ~1/3) and the sales director (the whole centre), each on 
 on a deep keyset page (a cursor 90 % down the id range) filtered by a level (``level=important``, 2 in
 10), plus the sales user's unfiltered first page, the public pool (公海: the first page and one 90 % down,
 newest arrival first; the first run of a kept tenant fills it with one real recycling run taking every
-customer from advertising, a sixth), a customer's 360 view and (information) the region
+customer from advertising, a sixth), searches (``?q=``) by the sales user and the director for a word that one
+customer's name holds (set before measuring; the word index's case, tenant_runtime/customers/words.py) and by
+the director for a word most names hold (物业), a customer's 360 view and (information) the region
 manager's HTML list page, signed in on the pages, with its capped count ("10000+"), and the floor
 under every API request, ``GET /me`` (routing, token check, the user; nothing to replay). Printed: p50 and p95
 of both sides, the app/bare ratio of the p95s, this process's CPU per request (``time.process_time``,
 which other people's load on the machine disturbs less than wall time), the load average, and
-``EXPLAIN`` of every API list statement (index used, rows, no filesort). Goals: list p95 < 50 ms; app p95
-<= 1.3 x bare p95.
+``EXPLAIN`` of every API list statement (index used, rows, no filesort). Goals: list p95 < 50 ms (the list's
+pages, filtered by scope and level, as issue 8 sets it; the searches are printed beside it, without that goal);
+app p95 <= 1.3 x bare p95.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from _harness import DEFAULT_SERVER, BenchEnv, median, pct, run_main
 LIST_GOAL_MS = 50.0
 RATIO_GOAL = 1.3
 FOLLOW_UPS_PER_CUSTOMER = 3
+RARE_NAME, RARE_WORD, COMMON_WORD = "龙腾四海物业管理有限公司", "龙腾四海", "物业"
 
 
 def parse_args():
@@ -169,6 +173,7 @@ def measure(env, args):
 
     from datasource_registry import tenant_schema
     from tenant_runtime.customers.resource import customers as customer_resource
+    from tenant_runtime.customers.words import reindex
 
     state, app = env.state, env.app
     code, database = state["code"], state["database"]
@@ -189,6 +194,12 @@ def measure(env, args):
         sample_customer = conn.execute(sa.text(
             "SELECT c.id FROM crm_customer c WHERE c.owner_id = :u AND EXISTS (SELECT 1 FROM crm_contact k "
             "WHERE k.customer_id = c.id) ORDER BY c.id DESC LIMIT 1"), {"u": users["vol_s000"]}).scalar()
+        # one customer with a name no other holds, for a search of a rare word (the word index's case)
+        rare_id = conn.execute(sa.text("SELECT id FROM crm_customer WHERE owner_id = :u AND id < :s ORDER BY id DESC "
+                                       "LIMIT 1"), {"u": users["vol_s000"], "s": sample_customer}).scalar()
+        conn.execute(sa.text("UPDATE crm_customer SET customer_name = :n WHERE id = :i"), {"n": RARE_NAME, "i": rare_id})
+        reindex(conn, rare_id, RARE_NAME)
+        conn.commit()
     customers_n, follow_ups_n, min_id, max_id = counts
     deep_id = min_id + (max_id - min_id) // 10  # 90 % down a newest-first list
     deep = customer_resource.listing._encode("created", deep_id, deep_id)
@@ -211,7 +222,9 @@ def measure(env, args):
         raise RuntimeError(f"page sign-in: {resp.status_code}")
 
     api = f"/t/{code}/api/v1"
-    scenarios = [  # key, label, user, path (under the API; "page:" a page), is a list
+    # key, label, user, path (under the API; "page:" a page), a list (True: under the list p95 goal; "search": a
+    # list's search, which the issue's goal, set for the list's pages filtered by scope and level, leaves out)
+    scenarios = [
         ("sales_first", "sales user, own, level, first page", "vol_s000", "/customers?level=important", True),
         ("sales_deep", "sales user, own, level, deep page", "vol_s000", f"/customers?level=important&cursor={deep}",
          True),
@@ -224,6 +237,12 @@ def measure(env, args):
          "/customers?level=important", True),
         ("director_deep", "director, centre and below, level, deep page", "vol_director",
          f"/customers?level=important&cursor={deep}", True),
+        ("search_rare_sales", f"sales user, own, search for a word one customer holds ({RARE_WORD})", "vol_s000",
+         f"/customers?q={RARE_WORD}", "search"),
+        ("search_rare_director", f"director, centre and below, search for {RARE_WORD}", "vol_director",
+         f"/customers?q={RARE_WORD}", "search"),
+        ("search_common_director", f"director, centre and below, search for a common word ({COMMON_WORD})",
+         "vol_director", f"/customers?q={COMMON_WORD}", "search"),
         ("pool_first", f"public pool ({pool_n:,} customers), first page", "vol_s000", "/pool", True),
         ("pool_deep", "public pool, deep page", "vol_s000", f"/pool?cursor={pool_deep}", True),
         ("view360", "360 view of one of the sales user's customers", "vol_s000", f"/customers/{sample_customer}/360",
@@ -341,7 +360,9 @@ def measure(env, args):
             goal.append("ratio " + ("MET" if ratio <= RATIO_GOAL else "NOT MET"))
         else:
             ratio = float("nan")  # nothing of the CRM's to replay: information only
-        if is_list:
+        if is_list == "search":
+            goal.insert(0, "a search: no goal")
+        elif is_list:
             worst_list = max(worst_list, ap95)
             goal.insert(0, "p95 " + ("MET" if ap95 * 1000 < LIST_GOAL_MS else "NOT MET"))
         bare_cells = (f"{median(b) * 1000:.2f} ms | {bp95 * 1000:.2f} ms | {ratio:.2f}" if replay[key]
@@ -358,12 +379,13 @@ def measure(env, args):
           f"(worst {worst_list * 1000:.2f} ms); app <= {RATIO_GOAL} x bare: "
           f"{'MET' if worst_ratio <= RATIO_GOAL else 'NOT MET'} (worst {worst_ratio:.2f})")
     print()
-    print("EXPLAIN of each list statement (the first statement on crm_customer):")
+    print("EXPLAIN of each list statement (the first statement on crm_customer after any word counts):")
     with bare_engine.connect() as conn:
         for key, label, _user, _path, is_list in scenarios:
             if not is_list:
                 continue
-            statement, params = replay[key][0]
+            # the list's own statement: not the word index's capped counts that a search may ask first
+            statement, params = next((s, p) for s, p in replay[key] if " AS word" not in s)
             print(f"- {label}")
             for row in conn.exec_driver_sql("EXPLAIN " + statement, params).mappings():
                 print(f"    {row['id']} {row['select_type']:<12} {row['table']!s:<14} {row['type']!s:<6} "

@@ -18,8 +18,9 @@ from sqlalchemy import func, insert, select
 from werkzeug.security import generate_password_hash
 
 from .contacts.models import CrmContact
-from .customers.models import CrmCustomer, CrmCustomerTag, pinyin_key
+from .customers.models import CrmCustomer, CrmCustomerTag, CrmCustomerWord, pinyin_key
 from .customers.services import name_key
+from .customers.words import index_rows
 from .followups.models import CrmFollowUp
 from .leads.models import STATUS_FOLLOWING, STATUS_NEW, CrmLead, CrmLeadPool
 from .leads.services import default_pool
@@ -317,7 +318,7 @@ def fill_volume(conn, customers, follow_ups, contacts=None, chunk=5000, progress
     try:
         for k in range(chunks):
             lo, hi = customers * k // chunks, customers * (k + 1) // chunks  # this chunk's customers (0-based)
-            rows, tags, people, follows = [], [], [], []
+            rows, tags, people, follows, words = [], [], [], [], []
             # this chunk's share of the follow-ups, each on a random customer of the chunk
             per_customer = [0] * (hi - lo)
             for _ in range(_share(follow_ups, chunks, k)):
@@ -340,6 +341,7 @@ def fill_volume(conn, customers, follow_ups, contacts=None, chunk=5000, progress
                 roll = rng.random()
                 next_at = (now - timedelta(days=rng.randrange(1, 10)) if roll < 0.1 else
                            now + timedelta(days=rng.randrange(0, 30), hours=rng.randrange(24)) if roll < 0.4 else None)
+                words += index_rows(cid, name)
                 rows.append({"id": cid, "customer_name": name, "name_key": name_key(name),
                              "name_pinyin": pinyin_key(name),
                              "customer_type": "enterprise", "phone": f"+86166{cid:08d}", "industry": industry,
@@ -359,7 +361,8 @@ def fill_volume(conn, customers, follow_ups, contacts=None, chunk=5000, progress
                                    "owner_id": owner_id, "created_by": owner_id, "created_at": created,
                                    "updated_at": created})
             conn.execute(insert(customer_table), rows)
-            for table, batch in ((tag_table, tags), (contact_table, people), (follow_table, follows)):
+            for table, batch in ((tag_table, tags), (contact_table, people), (follow_table, follows),
+                                 (CrmCustomerWord.__table__, words)):
                 if batch:
                     conn.execute(insert(table), batch)
             conn.commit()

@@ -228,6 +228,7 @@ class ListParams:
     cursor: tuple | None
     limit: int
     active: dict = field(default_factory=dict)  # the raw parameters in effect, for links and saved views
+    narrowing: tuple | None = None  # (the search's narrowing condition or None,) once ListSpec.narrow has run
 
 
 @dataclass
@@ -239,6 +240,8 @@ class ListSpec:
     default_sort: str  # "-created"
     views: tuple = ()  # the built-in views a user may pick with ?view= (which ones depends on their scope)
     phones: tuple = ()  # E.164 phone columns a search also looks in, by the digits typed (search_clause)
+    # narrow(q): a condition that keeps a search to the few rows that may match (an index of words), or None
+    narrow: object = None
 
     def __post_init__(self):
         for name, flt in self.filters.items():
@@ -323,6 +326,11 @@ class ListSpec:
             query = query.where(self.filters[name].clause(value))
         if params.search:
             query = query.where(search_clause(params.search, self.search, self.phones))
+            if self.narrow is not None:
+                if params.narrowing is None:  # asked once per request: the list and its branches share it
+                    params.narrowing = (self.narrow(params.search),)
+                if params.narrowing[0] is not None:
+                    query = query.where(params.narrowing[0])
         return query
 
     def page(self, session, query, params, branches=None):

@@ -13,6 +13,7 @@ import unicodedata
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     DateTime,
     ForeignKey,
     Index,
@@ -123,6 +124,17 @@ def _set_pinyin(mapper, connection, customer):
         customer.name_pinyin = pinyin_key(customer.customer_name)
 
 
+@event.listens_for(CrmCustomer, "after_insert")
+@event.listens_for(CrmCustomer, "after_update")
+def _index_words(mapper, connection, customer):
+    state = inspect(customer)
+    if not state.attrs.customer_name.history.has_changes():
+        return
+    from .words import reindex
+
+    reindex(connection, customer.id, customer.customer_name)
+
+
 # where ``preload_tag_names`` keeps a customer's tag names, beside its mapped attributes in the instance's dict
 PRELOADED_TAGS = "_preloaded_tag_names"
 
@@ -136,6 +148,20 @@ class CrmCustomerTag(TenantBase):
     customer_id: Mapped[int] = mapped_column(IdType, ForeignKey("crm_customer.id", ondelete="CASCADE"),
                                              primary_key=True)
     tag: Mapped[str] = mapped_column(String(30), primary_key=True)
+
+
+class CrmCustomerWord(TenantBase):
+    """The word index of customers' names (``tenant_runtime.customers.words``): a row per pair of adjacent Han
+    characters in a name and the customer, so that a search for a rare Chinese word reads its few customers
+    instead of every name (``LIKE '%…%'`` can use no index). Kept by the ORM with the name, filled for existing
+    customers by 0009."""
+
+    __tablename__ = "crm_customer_word"
+    __table_args__ = (MYSQL_TABLE_OPTIONS,)
+
+    word: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # ``words.pair_code``: the pair as a number
+    customer_id: Mapped[int] = mapped_column(IdType, ForeignKey("crm_customer.id", ondelete="CASCADE"),
+                                             primary_key=True, index=True)
 
 
 # built once: SQLAlchemy keys a statement's compiled form by the whole statement, once per statement object

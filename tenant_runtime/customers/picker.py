@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from ..context import current_tenant
 from ..core.listing import search_clause
 from ..core.resource import search_in_scope
+from . import words
 from .models import CrmCustomer
 from .resource import customers
 
@@ -33,6 +34,9 @@ def matches(principal, q, limit=PICK_LIMIT):
     q = (q or "").strip()[:100]
     if q:
         query = query.where(search_clause(q, customers.listing.search, customers.listing.phones))
+        narrowed = words.narrowed(current_tenant.session, q)
+        if narrowed is not None:
+            query = query.where(narrowed)
         if not principal.sees_all:  # the scope's rows through their index, not the table backwards by id
             query = search_in_scope(customers, query)
     rows = current_tenant.session.scalars(query.order_by(C.id.desc()).limit(limit + 1)).all()

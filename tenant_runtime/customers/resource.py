@@ -26,7 +26,7 @@ from ..core.resource import Resource
 from ..core.sections import sections_for
 from ..io.export import ExportColumn
 from ..models import SysDept, SysUser
-from . import services
+from . import services, words
 from .forms import (
     DEAL_STATUS_LABELS,
     INDUSTRY_LABELS,
@@ -107,6 +107,7 @@ class CustomerResource(Resource):
         },
         search=(C.customer_name,),
         phones=(C.phone,),
+        narrow=lambda q: words.narrowed(current_tenant.session, q),
         sorts={
             "created": SortKey(C.id, _l("Created")),
             "last_follow_up": SortKey(C.last_follow_up_at, _l("Last follow-up"), nullable=True),

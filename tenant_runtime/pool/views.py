@@ -21,6 +21,7 @@ from ..core.lookups import user_names
 from ..core.scope import current_principal
 from ..customers.forms import LABELS, LEVEL_LABELS
 from ..customers.models import CrmCustomer
+from ..customers import words
 from ..customers.resource import DEPT_NAME_JOINED, customers
 from ..followups import services as followup_services
 from ..followups.forms import METHOD_LABELS
@@ -81,6 +82,7 @@ POOL_LIST = ListSpec(
     },
     search=(C.customer_name,),
     phones=(C.phone,),
+    narrow=lambda q: words.narrowed(current_tenant.session, q),
     # every customer in the pool has its sea_time (recycling and a return set it; 0007 filled any without),
     # so the sort reads ix_crm_customer_pool_list in order instead of sorting the whole pool
     sorts={"recycled": SortKey(C.sea_time, _l("Entered the pool")),

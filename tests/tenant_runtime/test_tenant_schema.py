@@ -34,7 +34,7 @@ from tests.conftest import BACKENDS, MYSQL_SERVER, create_mysql_database
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TENANT_TABLES = set(TenantBase.metadata.tables)
-HEAD = "0008_customer_name_pinyin"
+HEAD = "0009_customer_word_index"
 
 
 def _mysql_engine():
@@ -234,6 +234,43 @@ def test_0008_gives_existing_customers_their_pinyin_sort_key(engine):
         command.downgrade(tenant_schema.alembic_config(conn), "0007_pool_list_index")
         conn.commit()
         assert "name_pinyin" not in {c["name"] for c in sa.inspect(conn).get_columns("crm_customer")}
+        conn.rollback()
+
+
+def test_0009_indexes_the_words_of_existing_customers_and_can_run_again(engine):
+    """Customers already there at 0008 (more than one batch) get their names' pairs of Han characters in
+    crm_customer_word; a run interrupted after some batches, run again, gives the same index, no row twice."""
+    from tenant_runtime.customers.words import pairs
+
+    names = ["上海金地实业有限公司", "ABC物业", "重庆保利教育科技", "A栋B座", "长沙星河物流有限公司"] * 500
+    with engine.connect() as conn:
+        tenant_schema.upgrade(conn, "0008_customer_name_pinyin")
+        dept = conn.execute(sa.text("INSERT INTO sys_dept (dept_name, created_at) VALUES ('总部', '2026-01-01')"))
+        user = conn.execute(sa.text("INSERT INTO sys_user (username, full_name, dept_id, password_hash, created_at, "
+                                    "updated_at) VALUES ('u', 'u', :d, 'x', '2026-01-01', '2026-01-01')"),
+                            {"d": dept.lastrowid}).lastrowid
+        conn.execute(sa.text("INSERT INTO crm_customer (customer_name, name_key, customer_type, level, status, "
+                             "deal_status, created_by, created_at, updated_at) VALUES (:n, :n, 'enterprise', "
+                             "'normal', 'active', 'potential', :u, '2026-01-01', '2026-01-01')"),
+                     [{"n": f"{n}{i}", "u": user} for i, n in enumerate(names)])
+        conn.commit()
+
+        def index():
+            return sorted(conn.execute(sa.text("SELECT customer_id, word FROM crm_customer_word")).all())
+
+        assert tenant_schema.upgrade(conn) == HEAD
+        expected = sorted((cid, code) for cid, name in conn.execute(sa.text(
+            "SELECT id, customer_name FROM crm_customer")).all() for code in pairs(name))
+        assert index() == expected and len(expected) == 500 * (9 + 1 + 7 + 0 + 9)
+        conn.execute(sa.text("DELETE FROM crm_customer_word WHERE customer_id > 1000"))  # as if stopped there
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0008_customer_name_pinyin'"))
+        conn.commit()
+        assert tenant_schema.upgrade(conn) == HEAD
+        assert index() == expected
+        conn.rollback()
+        command.downgrade(tenant_schema.alembic_config(conn), "0008_customer_name_pinyin")
+        conn.commit()
+        assert "crm_customer_word" not in _tables(engine)
         conn.rollback()
 
 
@@ -442,7 +479,7 @@ def test_control_migrations_do_not_see_the_tenant_revision():
     tenant = ScriptDirectory(tenant_schema.SCRIPT_LOCATION)
     assert {script.revision for script in tenant.walk_revisions()} == {
         "0001_tenant_initial", "0002_sessions_and_password_links", "0003_crm_core", "0005_handover_pool_leads",
-        "0006_pool_clock_and_list_indexes", "0007_pool_list_index", HEAD}
+        "0006_pool_clock_and_list_indexes", "0007_pool_list_index", "0008_customer_name_pinyin", HEAD}
 
 
 def test_registry_does_not_import_the_tenant_runtime():

@@ -1,0 +1,96 @@
+"""Searching customers by a Chinese word through the word index (tenant_runtime/customers/words.py), on real
+MariaDB tenants: the index gives the same answers as reading every name, follows renames, keeps to the data
+scope, and is used only when one of the word's pairs is rare."""
+
+import pytest
+
+from tenant_runtime.customers import words
+from tests.tenant_runtime.crm import (
+    CONTROL_ON_MARIADB,
+    add_dept,
+    add_user,
+    customer_body,
+    tenant_api,
+)
+
+def test_pairs_of_han_characters_are_the_words_of_a_name():
+    code = words.pair_code
+    assert words.pairs("上海明德物业") == [code("上", "海"), code("海", "明"), code("明", "德"), code("德", "物"),
+                                        code("物", "业")]
+    assert words.pairs("A栋物业3号楼") == [code("栋", "物"), code("物", "业"), code("号", "楼")]  # no pair across a letter
+    assert words.pairs("物业物业") == [code("物", "业"), code("业", "物")]  # each once
+    assert words.pairs("ＡＢＣ") == [] and words.pairs("乙") == [] and words.pairs("") == []
+    assert words.pairs("\uf900\u4e00") == [code("\u8c48", "\u4e00")]  # a compatibility ideograph, folded (NFKC)
+
+
+def _names(client, q, **params):
+    resp = client.get("/customers", query_string={"q": q, "limit": 200, **params})
+    assert resp.status_code == 200, resp.json
+    return sorted(c["customer_name"] for c in resp.json["items"])
+
+
+@pytest.fixture
+def few_are_rare(monkeypatch):
+    """A word index where a pair held by fewer than 3 customers is rare (the real cap is 2,000)."""
+    monkeypatch.setattr(words, "CAP", 3)
+
+
+@CONTROL_ON_MARIADB
+def test_a_rare_word_is_found_through_the_index_with_the_same_answer(app, tenants, few_are_rare):
+    admin = tenant_api(app, tenants[0])
+    names = ["上海明德物业有限公司", "北京明德物业有限公司", "杭州明德科技有限公司", "上海龙腾四海物业", "深圳四海通物流",
+             "广州德物业务中心", "业务与务物"]
+    ids = {}
+    for name in names:
+        resp = admin.post("/customers", json=customer_body(customer_name=name))
+        assert resp.status_code == 201, resp.json
+        ids[name] = resp.json["id"]
+
+    # 龙腾 is held by one customer: the index narrows; 有限公司's pairs are all held by 3: the plain plan serves
+    assert _names(admin, "龙腾四海") == ["上海龙腾四海物业"]
+    assert _names(admin, "四海") == ["上海龙腾四海物业", "深圳四海通物流"]
+    assert _names(admin, "明德物业") == ["上海明德物业有限公司", "北京明德物业有限公司"]
+    assert _names(admin, "德物业") == ["上海明德物业有限公司", "北京明德物业有限公司", "广州德物业务中心"]
+    assert _names(admin, "有限公司") == ["上海明德物业有限公司", "北京明德物业有限公司", "杭州明德科技有限公司"]
+    assert _names(admin, "海龙腾") == ["上海龙腾四海物业"] and _names(admin, "腾龙") == [] and _names(admin, "不存在") == []
+    # every pair of 业务物 is in 业务与务物, but not the word itself: the name's LIKE still decides
+    assert _names(admin, "业务物") == [] and _names(admin, "务物") == ["业务与务物"]
+    # a renamed customer is found by its new name only; a deleted one not at all
+    assert admin.patch(f"/customers/{ids['深圳四海通物流']}", json={"customer_name": "深圳飞鸿物流"}).status_code == 200
+    assert _names(admin, "四海通") == [] and _names(admin, "飞鸿") == ["深圳飞鸿物流"]
+    assert admin.delete(f"/customers/{ids['上海龙腾四海物业']}").status_code in (200, 204)
+    assert _names(admin, "龙腾") == []
+
+
+@CONTROL_ON_MARIADB
+def test_the_index_is_used_only_for_a_rare_pair(app, tenants, few_are_rare):
+    admin = tenant_api(app, tenants[0])
+    for name in ("甲乙物业", "丙丁物业", "戊己物业", "庚辛物业"):
+        assert admin.post("/customers", json=customer_body(customer_name=name)).status_code == 201
+    from sqlalchemy.orm import Session
+
+    engine = tenants[0].engine()
+    try:
+        with Session(bind=engine) as session:
+            assert words.rarest(session, "物业") is None  # held by 4: common
+            assert words.rarest(session, "甲乙物业") == words.pair_code("甲", "乙")  # the rarest of its three pairs
+            assert words.rarest(session, "ABC") is None and words.rarest(session, "甲") is None
+            assert words.rarest(session, "壬癸") == words.pair_code("壬", "癸")  # held by none: nothing to read
+    finally:
+        engine.dispose()
+
+
+@CONTROL_ON_MARIADB
+def test_a_word_search_keeps_to_the_data_scope(app, tenants, few_are_rare):
+    tenant = tenants[0]
+    east, west = add_dept(tenant, "东区"), add_dept(tenant, "西区")
+    add_user(tenant, "w_east", ("sales",), east)
+    add_user(tenant, "w_west", ("sales",), west)
+    east_api, west_api = tenant_api(app, tenant, "w_east"), tenant_api(app, tenant, "w_west")
+    assert east_api.post("/customers", json=customer_body(customer_name="东区龙腾物业")).status_code == 201
+    assert west_api.post("/customers", json=customer_body(customer_name="西区龙腾物业")).status_code == 201
+    assert _names(east_api, "龙腾") == ["东区龙腾物业"]
+    assert _names(west_api, "龙腾") == ["西区龙腾物业"]
+    assert _names(tenant_api(app, tenant), "龙腾") == ["东区龙腾物业", "西区龙腾物业"]
+    page = east_api.get("/customers", query_string={"q": "龙腾物业", "view": "mine"})
+    assert [c["customer_name"] for c in page.json["items"]] == ["东区龙腾物业"]
