@@ -449,6 +449,8 @@ def filtered_query(resource, args, principal, default_limit=None):
     query = resource.listing.where(resource.visible_query(principal, view), params)
     branches = list_branches(resource, principal, view, params)
     if params.search and _narrowed(resource, principal, view):
+        if not (params.narrowing and params.narrowing[0] is not None):  # the word index did not narrow it
+            params.probe = query.with_hint(resource.model.__table__, "FORCE INDEX (PRIMARY)", dialect_name="mysql")
         if branches is None:
             query = search_in_scope(resource, query)
         else:  # each branch's read; the page's own statement then reads the merged ids by key
