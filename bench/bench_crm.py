@@ -249,6 +249,8 @@ def measure(env, args):
          False),
         ("region_page", "region manager, list page (HTML, 20 rows and the capped count), level", "vol_m0",
          "page:/customers/?view=all&level=important", False),
+        ("region_page_search", f"region manager, list page (HTML, 20 rows and the capped count), search for "
+         f"{COMMON_WORD}", "vol_m0", f"page:/customers/?view=all&q={COMMON_WORD}", False),
         ("me", "the floor: GET /me (routing, token check, the user; no CRM data)", "vol_m0", "/me", False),
     ]
 

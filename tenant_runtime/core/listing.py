@@ -23,7 +23,15 @@ from ..models import utcnow
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 COUNT_CAP = 10000  # lists say "10000+" instead of counting a million rows
+SEARCH_COUNT_CAP = 1000  # and a search "1000+": its matches are read row by row (a LIKE), ten times fewer
 PROBE_ROWS = 5000  # rows a search's first try in id order may examine (MariaDB's LIMIT ... ROWS EXAMINED)
+COUNT_PROBE_ROWS = 200_000  # and a search's count in id order (tens of ms at a million customers)
+
+
+def count_cap(params):
+    """Where a list page's count stops (it then says "more than"): lower for a search, whose every match is a
+    row read for its LIKE."""
+    return SEARCH_COUNT_CAP if params is not None and params.search else COUNT_CAP
 
 
 def escape_like(text):
@@ -231,6 +239,8 @@ class ListParams:
     active: dict = field(default_factory=dict)  # the raw parameters in effect, for links and saved views
     narrowing: tuple | None = None  # (the search's narrowing condition or None,) once ListSpec.narrow has run
     probe: object = None  # a search's first try at the page, in id order, examining few rows (ListSpec.page)
+    by_id: object = None  # a search's query read in primary-key order, for its count (ListSpec.count)
+    probe_filled: bool = False  # the first try filled the page: the scope is wide (ListSpec.count)
 
 
 @dataclass
@@ -359,6 +369,7 @@ class ListSpec:
             rows = session.scalars(probe.order_by(*order).limit(params.limit + 1)
                                    .suffix_with(f"ROWS EXAMINED {PROBE_ROWS}", dialect="mysql")).all()
             if len(rows) > params.limit:
+                params.probe_filled = True
                 rows = rows[: params.limit]
                 return rows, self._encode(params.sort, getattr(rows[-1], col.key), rows[-1].id)
         if branches:
@@ -393,11 +404,30 @@ class ListSpec:
                                                         merged.c.id, params.descending)).limit(limit).subquery()
         return query.join(ids, ids.c.id == id_col)
 
-    def count(self, session, query, branches=None, cap=None):
-        """How many rows match, counted up to ``cap`` + 1 (default COUNT_CAP: the page shows "10000+"). With
+    def count(self, session, query, branches=None, cap=None, params=None):
+        """How many rows match, counted up to ``cap`` + 1 (default ``count_cap``: the page shows "10000+", a
+        search "1000+"). With
         ``branches`` (a ``Branches``, see ``page``) the capped counts of one branch after the other, each
-        through its own index, until they pass the cap."""
-        cap = COUNT_CAP if cap is None else cap
+        through its own index, until they pass the cap.
+
+        A search (``params.by_id``, see core.resource.filtered_query) of every row, or of a wide scope (its page
+        came from ``page``'s first try), is first counted in primary-key order, examining at most
+        COUNT_PROBE_ROWS rows: MariaDB answers no row at all when it stops there, and the
+        count is then made as above. Without it a common word cost seconds at a million customers: the
+        scope's indexes read every match's row at random (a region manager's 物业: 1.6 s), and an unlimited
+        list's count chose the name index (3 s; a word no name holds, 34 s), where reading by id takes 30 ms."""
+        cap = count_cap(params) if cap is None else cap
+        # within a scope only when its page came from the first try in id order (a wide scope): a narrow one
+        # (a sales user's) would examine the budget's rows in vain before its own index answers
+        if params is not None and params.by_id is not None and (params.probe is None or params.probe_filled) and \
+                session.get_bind().dialect.name in ("mysql", "mariadb"):
+            ids = self._ids_up_to(params.by_id, cap)
+            counted = session.scalar(select(func.count()).select_from(ids.subquery())
+                                     .suffix_with(f"LIMIT ROWS EXAMINED {COUNT_PROBE_ROWS}", dialect="mysql"))
+            if counted is not None:
+                return counted
+            if params.probe is None:  # an unlimited list: reading by id is still its best plan
+                return self._capped_count(session, ids)
         if not branches:
             return self._capped_count(session, self._ids_up_to(query, cap))
         shaped, total = self._ids_up_to(branches.query, cap), 0  # shared by every branch, built once

@@ -46,7 +46,7 @@ from common.timeutil import to_local
 
 from ..context import current_tenant
 from ..people.permissions import requires
-from .listing import ListSpec, SortKey
+from .listing import ListSpec, SortKey, count_cap
 from .lookups import user_names
 from .models import CrmChangeLog
 from .schemas import HistoryEntrySchema
@@ -448,9 +448,12 @@ def filtered_query(resource, args, principal, default_limit=None):
     params, view = resource.listing.parse(args, default_limit or DEFAULT_LIMIT), args.get("view")
     query = resource.listing.where(resource.visible_query(principal, view), params)
     branches = list_branches(resource, principal, view, params)
-    if params.search and _narrowed(resource, principal, view):
-        if not (params.narrowing and params.narrowing[0] is not None):  # the word index did not narrow it
-            params.probe = query.with_hint(resource.model.__table__, "FORCE INDEX (PRIMARY)", dialect_name="mysql")
+    narrowed = params.search and _narrowed(resource, principal, view)
+    if params.search and not (params.narrowing and params.narrowing[0] is not None):  # no word index narrowed it
+        params.by_id = query.with_hint(resource.model.__table__, "FORCE INDEX (PRIMARY)", dialect_name="mysql")
+        if narrowed:  # the page's first try (ListSpec.page); an unlimited list reads by id anyway
+            params.probe = params.by_id
+    if narrowed:
         if branches is None:
             query = search_in_scope(resource, query)
         else:  # each branch's read; the page's own statement then reads the merged ids by key
@@ -554,11 +557,13 @@ def _page_list(r):
         errors = {}
         try:
             rows, cursor, params, query, branches = list_rows(r, request.args, principal, default_limit=20)
-            total = r.listing.count(current_tenant.session, query, branches=branches)
+            total = r.listing.count(current_tenant.session, query, branches=branches, params=params)
         except Invalid as exc:
             rows, cursor, params, total, errors = [], None, None, 0, exc.fields
+
         return render_template(r.list_template, resource=r, rows=rows, next_cursor=cursor, params=params,
-                               total=total, errors=errors, principal=principal, views=views,
+                               total=total, count_cap=count_cap(params), errors=errors, principal=principal,
+                               views=views,
                                current_view=r.view_key(principal, view, views),
                                saved_views=_saved_views(r, principal),
                                **r.list_context(principal))

@@ -204,7 +204,7 @@ def prepare(resource, args, principal):
     if errors:
         raise Invalid(errors)
     cap, view = current_app.config["CRM_EXPORT_MAX_ROWS"], filters.get("view")
-    total = resource.listing.count(current_tenant.session, query, branches=branches, cap=cap)
+    total = resource.listing.count(current_tenant.session, query, branches=branches, cap=cap, params=params)
     if total > cap:
         raise ApiError(422, "export_too_large", _(
             "More than %(cap)s records match, more than one export may hold. Narrow the filters (a department, an "

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from tenant_runtime.core import listing
 from tenant_runtime.demo import TAGS, VOLUME_GROUPS, VOLUME_REGIONS, VOLUME_SALES
+from tests.tenant_runtime.crm import page_client as admin_pages
 from tests.tenant_runtime.crm import (
     CONTROL_ON_MARIADB,
     Statements,
@@ -213,9 +214,9 @@ def test_the_list_page_counts_the_scope_branch_by_branch(app, filled, monkeypatc
         page = client.get(f"/t/{t.code}/customers/?view=all" + (f"&level={level}" if level else ""))
         assert page.status_code == 200
         assert f"共 {expected} 条记录" in page.text
-    # past the cap the count stops at cap + 1 (the template says "more than" at 10,001)
+    # past the cap the count stops at cap + 1, and the page says "more than" the cap
     monkeypatch.setattr(listing, "COUNT_CAP", 30)
-    assert "共 31 条记录" in client.get(f"/t/{t.code}/customers/?view=all").text
+    assert "超过 30 条记录" in client.get(f"/t/{t.code}/customers/?view=all").text
 
 
 # --- EXPLAIN ---------------------------------------------------------------------------------------------
@@ -372,6 +373,39 @@ def test_a_search_in_a_wide_scope_takes_the_page_read_in_id_order(app, volume, m
     sales = tenant_api(app, t, "vol_s000", FILL_PASSWORD)
     statements.during(lambda: sales.get("/customers?q=1&limit=20"))
     assert probe_statement(statements) and "IGNORE INDEX FOR ORDER BY (PRIMARY)" in list_statement(statements)[0]
+
+
+def test_a_search_is_counted_in_id_order_when_its_scope_is_wide(app, volume, monkeypatch):
+    """The page's "共 N 条" for a search: an administrator's (every customer) and a region manager's whose page
+    came from the first try in id order are counted in primary-key order, examining at most COUNT_PROBE_ROWS
+    rows, with the same totals as the scope's own count; past that budget MariaDB answers no row and the count
+    falls back to it. A sales user's search, whose page did not come from the first try, is not tried."""
+    t = volume
+    monkeypatch.setattr(listing, "SEARCH_COUNT_CAP", 10000)  # every total below exact
+    statements = Statements(t)
+    m1, region = user_id(t, "vol_m1"), one(t, "SELECT dept_id FROM sys_user WHERE username = 'vol_m1'")
+    like = "(customer_name LIKE '%%2%%' OR phone LIKE '%%2%%') AND deleted_at IS NULL"
+    cases = [("admin", "", one(t, f"SELECT COUNT(*) FROM crm_customer WHERE {like}")),
+             ("vol_m1", "view=all&", one(t, f"SELECT COUNT(*) FROM crm_customer WHERE {like} AND "
+                                          "(owner_id = :me OR dept_id IN :d)", me=m1, d=tuple(subtree(t, region))))]
+    for who, view, expected in cases:
+        client = admin_pages(app, t) if who == "admin" else page_client(app, t, who)
+        page = statements.during(lambda: client.get(f"/t/{t.code}/customers/?{view}q=2"))
+        assert f"共 {expected} 条记录" in page.text, who
+        counts = [st for st, _p in statements.seen if "count(*)" in st.lower()]
+        assert len(counts) == 1 and "LIMIT ROWS EXAMINED" in counts[0] and "FORCE INDEX (PRIMARY)" in counts[0], \
+            statements.texts()
+        monkeypatch.setattr(listing, "COUNT_PROBE_ROWS", 10)  # stopped: the scope's own count answers
+        page = statements.during(lambda: client.get(f"/t/{t.code}/customers/?{view}q=2"))
+        assert f"共 {expected} 条记录" in page.text, who
+        monkeypatch.setattr(listing, "COUNT_PROBE_ROWS", 200_000)
+    # a search's count stops sooner than a list's: "超过 1,000 条记录" (here at 5)
+    monkeypatch.setattr(listing, "SEARCH_COUNT_CAP", 5)
+    assert "超过 5 条记录" in admin_pages(app, t).get(f"/t/{t.code}/customers/?q=2").text
+    assert "超过 5 条记录" not in admin_pages(app, t).get(f"/t/{t.code}/customers/").text
+    monkeypatch.setattr(listing, "PROBE_ROWS", 10)  # the sales user's page does not come from the first try
+    statements.during(lambda: page_client(app, t, "vol_s000").get(f"/t/{t.code}/customers/?q=2"))
+    assert not any("ROWS EXAMINED" in st and "count(*)" in st.lower() for st, _p in statements.seen)
 
 
 def test_a_search_of_every_customer_keeps_reading_by_id(app, volume):
