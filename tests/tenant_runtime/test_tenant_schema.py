@@ -207,6 +207,20 @@ def test_0006_gives_leads_a_soft_delete_and_existing_administrators_lead_restore
         conn.rollback()
 
 
+def _customers_at(conn, revision, names):
+    """A tenant at ``revision`` with a department, a user and a customer per name (numbered, in order)."""
+    tenant_schema.upgrade(conn, revision)
+    dept = conn.execute(sa.text("INSERT INTO sys_dept (dept_name, created_at) VALUES ('总部', '2026-01-01')"))
+    user = conn.execute(sa.text("INSERT INTO sys_user (username, full_name, dept_id, password_hash, created_at, "
+                                "updated_at) VALUES ('u', 'u', :d, 'x', '2026-01-01', '2026-01-01')"),
+                        {"d": dept.lastrowid}).lastrowid
+    conn.execute(sa.text("INSERT INTO crm_customer (customer_name, name_key, customer_type, level, status, "
+                         "deal_status, created_by, created_at, updated_at) VALUES (:n, :n, 'enterprise', "
+                         "'normal', 'active', 'potential', :u, '2026-01-01', '2026-01-01')"),
+                 [{"n": f"{n}{i}", "u": user} for i, n in enumerate(names)])
+    conn.commit()
+
+
 def test_0008_gives_existing_customers_their_pinyin_sort_key(engine):
     """Customers already there at 0007 get their name's pinyin (more than one batch of them), and a downgrade
     takes the column away."""
@@ -214,16 +228,7 @@ def test_0008_gives_existing_customers_their_pinyin_sort_key(engine):
 
     names = ["上海金地实业有限公司", "北京雅居实业有限公司", "重庆保利教育科技有限公司", "长沙星河物流有限公司"] * 600
     with engine.connect() as conn:
-        tenant_schema.upgrade(conn, "0007_pool_list_index")
-        dept = conn.execute(sa.text("INSERT INTO sys_dept (dept_name, created_at) VALUES ('总部', '2026-01-01')"))
-        user = conn.execute(sa.text("INSERT INTO sys_user (username, full_name, dept_id, password_hash, created_at, "
-                                    "updated_at) VALUES ('u', 'u', :d, 'x', '2026-01-01', '2026-01-01')"),
-                            {"d": dept.lastrowid}).lastrowid
-        conn.execute(sa.text("INSERT INTO crm_customer (customer_name, name_key, customer_type, level, status, "
-                             "deal_status, created_by, created_at, updated_at) VALUES (:n, :n, 'enterprise', "
-                             "'normal', 'active', 'potential', :u, '2026-01-01', '2026-01-01')"),
-                     [{"n": f"{n}{i}", "u": user} for i, n in enumerate(names)])
-        conn.commit()
+        _customers_at(conn, "0007_pool_list_index", names)
         assert tenant_schema.upgrade(conn) == HEAD
         rows = conn.execute(sa.text("SELECT customer_name, name_pinyin FROM crm_customer ORDER BY id")).all()
         assert len(rows) == 2400 and all(key == pinyin_key(name) for name, key in rows)
@@ -244,16 +249,7 @@ def test_0009_indexes_the_words_of_existing_customers_and_can_run_again(engine):
 
     names = ["上海金地实业有限公司", "ABC物业", "重庆保利教育科技", "A栋B座", "长沙星河物流有限公司"] * 500
     with engine.connect() as conn:
-        tenant_schema.upgrade(conn, "0008_customer_name_pinyin")
-        dept = conn.execute(sa.text("INSERT INTO sys_dept (dept_name, created_at) VALUES ('总部', '2026-01-01')"))
-        user = conn.execute(sa.text("INSERT INTO sys_user (username, full_name, dept_id, password_hash, created_at, "
-                                    "updated_at) VALUES ('u', 'u', :d, 'x', '2026-01-01', '2026-01-01')"),
-                            {"d": dept.lastrowid}).lastrowid
-        conn.execute(sa.text("INSERT INTO crm_customer (customer_name, name_key, customer_type, level, status, "
-                             "deal_status, created_by, created_at, updated_at) VALUES (:n, :n, 'enterprise', "
-                             "'normal', 'active', 'potential', :u, '2026-01-01', '2026-01-01')"),
-                     [{"n": f"{n}{i}", "u": user} for i, n in enumerate(names)])
-        conn.commit()
+        _customers_at(conn, "0008_customer_name_pinyin", names)
 
         def index():
             return sorted(conn.execute(sa.text("SELECT customer_id, word FROM crm_customer_word")).all())
