@@ -46,7 +46,7 @@ from common.timeutil import to_local
 
 from ..context import current_tenant
 from ..people.permissions import requires
-from .listing import ListSpec, SortKey, count_cap
+from .listing import ListSpec, SortKey, count_cap, exact_phone
 from .lookups import user_names
 from .models import CrmChangeLog
 from .schemas import HistoryEntrySchema
@@ -449,7 +449,8 @@ def filtered_query(resource, args, principal, default_limit=None):
     query = resource.listing.where(resource.visible_query(principal, view), params)
     branches = list_branches(resource, principal, view, params)
     narrowed = params.search and _narrowed(resource, principal, view)
-    if params.search and not (params.narrowing and params.narrowing[0] is not None):  # no word index narrowed it
+    if params.search and not (params.narrowing and params.narrowing[0] is not None) and not (
+            resource.listing.phones and exact_phone(params.search)):  # neither the word index nor a phone's
         params.by_id = query.with_hint(resource.model.__table__, "FORCE INDEX (PRIMARY)", dialect_name="mysql")
         if narrowed:  # the page's first try (ListSpec.page); an unlimited list reads by id anyway
             params.probe = params.by_id

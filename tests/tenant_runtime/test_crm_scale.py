@@ -408,6 +408,24 @@ def test_a_search_is_counted_in_id_order_when_its_scope_is_wide(app, volume, mon
     assert not any("ROWS EXAMINED" in st and "count(*)" in st.lower() for st, _p in statements.seen)
 
 
+@pytest.mark.parametrize("who", ["admin", "vol_s000", "vol_director"])
+def test_a_whole_phone_number_is_looked_up_by_its_index(app, volume, who):
+    """A caller's number pasted as people write it (+86 166-0000-xxxx) is the stored E.164: one row through the
+    phone's unique index, whoever searches (a LIKE of its digits read every row), and no first try in id order."""
+    t = volume
+    owner = user_id(t, "vol_s000")
+    cid, phone = rows(t, "SELECT id, phone FROM crm_customer WHERE owner_id = :u ORDER BY id LIMIT 1", u=owner)[0]
+    typed = f"+86 {phone[3:6]}-{phone[6:10]}-{phone[10:]}"
+    client = tenant_api(app, t) if who == "admin" else tenant_api(app, t, who, FILL_PASSWORD)
+    statements = Statements(t)
+    found = statements.during(lambda: client.get("/customers", query_string={"q": typed, "limit": 20}))
+    assert [item["id"] for item in found.json["items"]] == [str(cid)]
+    assert not any("ROWS EXAMINED" in s for s, _p in statements.seen), statements.texts()
+    plan = [p for p in explain(t, *list_statement(statements)) if p["table"] == "crm_customer"]
+    assert any(p["type"] == "const" and "phone" in str(p["key"]) for p in plan), plan
+    assert all(p["rows"] <= 1 for p in plan), plan
+
+
 def test_a_search_of_every_customer_keeps_reading_by_id(app, volume):
     """Unlimited (the administrator's 全部客户), reading by id and stopping at a page of matches is the best plan:
     no hint."""
