@@ -29,7 +29,8 @@ on a deep keyset page (a cursor 90 % down the id range) filtered by a level (``l
 newest arrival first; the first run of a kept tenant fills it with one real recycling run taking every
 customer from advertising, a sixth), searches (``?q=``) by the sales user and the director for a word that one
 customer's name holds (set before measuring; the word index's case, tenant_runtime/customers/words.py) and by
-the director for a word most names hold (物业), a customer's 360 view and (information) the region
+the director for a word most names hold (物业) and for a whole phone number as people type it, a customer's
+360 view and (information) the region
 manager's HTML list page, signed in on the pages, with its capped count ("10000+"), and the floor
 under every API request, ``GET /me`` (routing, token check, the user; nothing to replay). Printed: p50 and p95
 of both sides, the app/bare ratio of the p95s, this process's CPU per request (``time.process_time``,
@@ -200,6 +201,8 @@ def measure(env, args):
         conn.execute(sa.text("UPDATE crm_customer SET customer_name = :n WHERE id = :i"), {"n": RARE_NAME, "i": rare_id})
         reindex(conn, rare_id, RARE_NAME)
         conn.commit()
+        phone = conn.execute(sa.text("SELECT phone FROM crm_customer WHERE id = :i"), {"i": rare_id}).scalar()
+    typed_phone = f"{phone[3:6]} {phone[6:10]} {phone[10:]}"  # as people write it: 166 0099 9963
     customers_n, follow_ups_n, min_id, max_id = counts
     deep_id = min_id + (max_id - min_id) // 10  # 90 % down a newest-first list
     deep = customer_resource.listing._encode("created", deep_id, deep_id)
@@ -241,6 +244,8 @@ def measure(env, args):
          f"/customers?q={RARE_WORD}", "search"),
         ("search_rare_director", f"director, centre and below, search for {RARE_WORD}", "vol_director",
          f"/customers?q={RARE_WORD}", "search"),
+        ("search_phone_director", f"director, centre and below, search for a whole phone number ({typed_phone})",
+         "vol_director", "/customers?q=" + typed_phone.replace(" ", "+"), "search"),
         ("search_common_director", f"director, centre and below, search for a common word ({COMMON_WORD})",
          "vol_director", f"/customers?q={COMMON_WORD}", "search"),
         ("pool_first", f"public pool ({pool_n:,} customers), first page", "vol_s000", "/pool", True),
