@@ -30,6 +30,11 @@ PROBE_ROWS = 5000  # rows a search's first try in id order may examine (MariaDB'
 COUNT_PROBE_ROWS = 200_000  # and a search's count in id order (tens of ms at a million customers)
 
 
+def _is_mariadb(session):
+    """Whether the session's server is MariaDB: ``LIMIT … ROWS EXAMINED`` is its own, which MySQL refuses."""
+    return getattr(session.get_bind().dialect, "is_mariadb", False)
+
+
 def count_cap(params):
     """Where a list page's count stops (it then says "more than"): lower for a search, whose every match is a
     row read for its LIKE."""
@@ -376,7 +381,7 @@ class ListSpec:
         if after is not None:
             query = query.where(after)
         order = self._order(key, col, id_col, params.descending)
-        if params.probe is not None and col is id_col and session.get_bind().dialect.name in ("mysql", "mariadb"):
+        if params.probe is not None and col is id_col and _is_mariadb(session):
             # A search within a scope (see core.resource.filtered_query) first reads in id order, as an unlimited
             # list does, examining at most PROBE_ROWS rows: a common word in a wide scope (a director's 物业) fills
             # the page at once, where the scope's own indexes read each department's rows until each has a page.
@@ -436,7 +441,7 @@ class ListSpec:
         # within a scope only when its page came from the first try in id order (a wide scope): a narrow one
         # (a sales user's) would examine the budget's rows in vain before its own index answers
         if params is not None and params.by_id is not None and (params.probe is None or params.probe_filled) and \
-                session.get_bind().dialect.name in ("mysql", "mariadb"):
+                _is_mariadb(session):
             ids = self._ids_up_to(params.by_id, cap)
             counted = session.scalar(select(func.count()).select_from(ids.subquery())
                                      .suffix_with(f"LIMIT ROWS EXAMINED {COUNT_PROBE_ROWS}", dialect="mysql"))
