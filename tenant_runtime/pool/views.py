@@ -16,7 +16,7 @@ from common.forms import apply_form_errors, form_from_json, json_body, validate_
 from common.regions import place
 
 from ..context import current_tenant
-from ..core.listing import Choice, DateRange, ListSpec, Ref, SortKey
+from ..core.listing import Choice, DateRange, ListSpec, Ref, SortKey, count_cap
 from ..core.lookups import user_names
 from ..core.scope import current_principal
 from ..customers.forms import LABELS, LEVEL_LABELS
@@ -216,11 +216,11 @@ def register(pages, api):
         errors = {}
         try:
             rows, cursor, params, query = _pool_page(request.args, 20)
-            total = POOL_LIST.count(session(), query)
+            total = POOL_LIST.count(session(), query, params=params)
         except Invalid as exc:
             rows, cursor, params, total, errors = [], None, None, 0, exc.fields
         return render_template("tenant/pool/list.html", rows=rows, next_cursor=cursor, params=params, total=total,
-                               errors=errors, principal=principal, listing=POOL_LIST, labels=LABELS,
+                               count_cap=count_cap(params), errors=errors, principal=principal, listing=POOL_LIST, labels=LABELS,
                                reason_labels=REASON_LABELS, assignees=_assign_choices(principal)
                                if principal.can("pool.assign") else [])
 
