@@ -142,6 +142,12 @@ def test_a_sales_team_works_in_the_crm(app, browser_page, live_server, tenants, 
     page.goto(f"{crm}/customers/?view=all")
     expect(page.locator("table")).to_contain_text("深圳星河物业服务有限公司")
     shot("08-manager-sees-the-team")
+    # the top bar's search finds a number as it is read out (its digits) and a word of the name
+    for typed in ("138-0013-8000", "138 0013", "星河物业"):
+        page.fill("form.global-search input[name=q]", typed)
+        page.press("form.global-search input[name=q]", "Enter")
+        expect(page.locator("table")).to_contain_text("深圳星河物业服务有限公司")
+        expect(page.locator("nav.pager")).to_contain_text("共 1 条记录")
     sign_out()
     sign_in("xiaozhao", CHOSEN)
     page.goto(f"{crm}/customers/?view=all")
