@@ -256,6 +256,8 @@ def measure(env, args):
          "page:/customers/?view=all&level=important", False),
         ("region_page_search", f"region manager, list page (HTML, 20 rows and the capped count), search for "
          f"{COMMON_WORD}", "vol_m0", f"page:/customers/?view=all&q={COMMON_WORD}", False),
+        ("picker_search", f"region manager, a new follow-up's customer picker (HTML), search for {COMMON_WORD}",
+         "vol_m0", f"page:/follow-ups/new?q={COMMON_WORD}", False),
         ("me", "the floor: GET /me (routing, token check, the user; no CRM data)", "vol_m0", "/me", False),
     ]
 

@@ -7,11 +7,10 @@ id in a hidden field. The API takes ``customer_id`` as before; the service still
 """
 
 from flask_babel import gettext as _
+from werkzeug.datastructures import MultiDict
 
 from ..context import current_tenant
-from ..core.listing import search_clause
-from ..core.resource import search_in_scope
-from . import words
+from ..core.resource import list_rows
 from .models import CrmCustomer
 from .resource import customers
 
@@ -29,18 +28,17 @@ def chosen_customer(customer_id, principal):
 
 def matches(principal, q, limit=PICK_LIMIT):
     """Up to ``limit`` customers the user can see whose name or phone contains ``q`` (newest first; without ``q``
-    the newest), and whether there are more: one statement, the owners' names joined in it."""
-    query = customers.scope(customers.base_query(), principal)
-    q = (q or "").strip()[:100]
+    the newest), and whether there are more: the customer list's own search (``全部客户`` as far as the user's
+    scope goes), so the picker reads what the list reads: the word index, a whole phone by its index, a wide
+    scope in id order first, a narrow one department by department. (Its own statement, the scope as one
+    condition under the hint against reading by id, made MariaDB sort every match of a common word in a wide
+    scope: a director's 物业 took 33 s at a million customers in that statement's shape, by hand.)"""
+    args = MultiDict({"view": "all"})
+    q = (q or "").strip()
     if q:
-        query = query.where(search_clause(q, customers.listing.search, customers.listing.phones))
-        narrowed = words.narrowed(current_tenant.session, q)
-        if narrowed is not None:
-            query = query.where(narrowed)
-        if not principal.sees_all:  # the scope's rows through their index, not the table backwards by id
-            query = search_in_scope(customers, query)
-    rows = current_tenant.session.scalars(query.order_by(C.id.desc()).limit(limit + 1)).all()
-    return rows[:limit], len(rows) > limit
+        args["q"] = q
+    rows, cursor, *_parsed = list_rows(customers, args, principal, default_limit=limit)
+    return rows, cursor is not None
 
 
 def picker_context(form, principal, args, fixed=None):
