@@ -29,8 +29,8 @@ on a deep keyset page (a cursor 90 % down the id range) filtered by a level (``l
 newest arrival first; the first run of a kept tenant fills it with one real recycling run taking every
 customer from advertising, a sixth), searches (``?q=``) by the sales user and the director for a word that one
 customer's name holds (set before measuring; the word index's case, tenant_runtime/customers/words.py) and by
-the director for a word most names hold (物业) and for a whole phone number as people type it, a customer's
-360 view and (information) the region
+the director for a word most names hold (物业) and for a whole phone number as people type it, the region
+manager's list page and a new follow-up's customer picker (HTML) searching 物业, a customer's 360 view and (information) the region
 manager's HTML list page, signed in on the pages, with its capped count ("10000+"), and the floor
 under every API request, ``GET /me`` (routing, token check, the user; nothing to replay). Printed: p50 and p95
 of both sides, the app/bare ratio of the p95s, this process's CPU per request (``time.process_time``,
