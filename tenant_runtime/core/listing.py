@@ -10,15 +10,15 @@ import binascii
 import json
 import re
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, exists, func, or_, select, union_all
 
 from common.errors import Invalid
-from common.validators import to_e164
 from common.timeutil import end_of_local_day_utc, start_of_local_day_utc
+from common.validators import to_e164
 
 from ..models import utcnow
 
@@ -365,6 +365,12 @@ class ListSpec:
                 if params.narrowing[0] is not None:
                     query = query.where(params.narrowing[0])
         return query
+
+    def indexed(self, params):
+        """Whether ``params``' search reads through an index of its own: the word index narrowed it (``where``
+        has run), or it is a whole phone number, compared as stored (``search_clause``)."""
+        return bool(params.narrowing and params.narrowing[0] is not None) or bool(
+            self.phones and exact_phone(params.search))
 
     def page(self, session, query, params, branches=None):
         """One page of rows and the cursor of the next page (None on the last one).

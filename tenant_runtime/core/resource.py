@@ -46,7 +46,7 @@ from common.timeutil import to_local
 
 from ..context import current_tenant
 from ..people.permissions import requires
-from .listing import ListSpec, SortKey, count_cap, exact_phone
+from .listing import ListSpec, SortKey, count_cap
 from .lookups import user_names
 from .models import CrmChangeLog
 from .schemas import HistoryEntrySchema
@@ -449,8 +449,7 @@ def filtered_query(resource, args, principal, default_limit=None):
     query = resource.listing.where(resource.visible_query(principal, view), params)
     branches = list_branches(resource, principal, view, params)
     narrowed = params.search and _narrowed(resource, principal, view)
-    if params.search and not (params.narrowing and params.narrowing[0] is not None) and not (
-            resource.listing.phones and exact_phone(params.search)):  # neither the word index nor a phone's
+    if params.search and not resource.listing.indexed(params):
         params.by_id = query.with_hint(resource.model.__table__, "FORCE INDEX (PRIMARY)", dialect_name="mysql")
         if narrowed:  # the page's first try (ListSpec.page); an unlimited list reads by id anyway
             params.probe = params.by_id
@@ -561,7 +560,6 @@ def _page_list(r):
             total = r.listing.count(current_tenant.session, query, branches=branches, params=params)
         except Invalid as exc:
             rows, cursor, params, total, errors = [], None, None, 0, exc.fields
-
         return render_template(r.list_template, resource=r, rows=rows, next_cursor=cursor, params=params,
                                total=total, count_cap=count_cap(params), errors=errors, principal=principal,
                                views=views,
@@ -694,4 +692,4 @@ def _page_restore(r):
     return view
 
 
-__all__ = ["REGISTERED", "Resource", "deleted_rows", "duplicate_field", "filtered_query", "history_of", "history_rows", "list_rows", "register", "search_in_scope"]
+__all__ = ["REGISTERED", "Resource", "deleted_rows", "duplicate_field", "filtered_query", "history_of", "history_rows", "list_rows", "register"]

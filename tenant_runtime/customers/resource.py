@@ -107,7 +107,7 @@ class CustomerResource(Resource):
         },
         search=(C.customer_name,),
         phones=(C.phone,),
-        narrow=lambda q: words.narrowed(current_tenant.session, q),
+        narrow=words.narrow,
         sorts={
             "created": SortKey(C.id, _l("Created")),
             "last_follow_up": SortKey(C.last_follow_up_at, _l("Last follow-up"), nullable=True),

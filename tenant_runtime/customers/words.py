@@ -14,9 +14,11 @@ The pairs are taken from the name's NFKC form (full-width and compatibility form
 """
 
 import unicodedata
+from itertools import pairwise
 
 from sqlalchemy import bindparam, delete, func, insert, literal, select, union_all
 
+from ..context import current_tenant
 from .models import CrmCustomer, CrmCustomerWord
 
 CAP = 2000  # customers read at most through the index; at or above it for every pair, the plain plan serves
@@ -39,7 +41,7 @@ def pairs(text):
     """The codes of the pairs of adjacent Han characters in ``text`` (NFKC), in order of appearance, each once."""
     text = unicodedata.normalize("NFKC", text or "")
     found = {}
-    for a, b in zip(text, text[1:]):
+    for a, b in pairwise(text):
         if _han(a) and _han(b):
             found.setdefault(pair_code(a, b), None)
     return list(found)
@@ -76,6 +78,11 @@ def rarest(session, q):
     rows = session.execute(_COUNTS[len(codes)], {f"w{i}": code for i, code in enumerate(codes)}).all()
     word, n = min(rows, key=lambda row: row[1])
     return int(word) if n < CAP else None
+
+
+def narrow(q):
+    """``narrowed`` on the request's tenant: a customer list's ``ListSpec.narrow``."""
+    return narrowed(current_tenant.session, q)
 
 
 def narrowed(session, q):

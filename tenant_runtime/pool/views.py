@@ -19,9 +19,9 @@ from ..context import current_tenant
 from ..core.listing import Choice, DateRange, ListSpec, Ref, SortKey, count_cap
 from ..core.lookups import user_names
 from ..core.scope import current_principal
+from ..customers import words
 from ..customers.forms import LABELS, LEVEL_LABELS
 from ..customers.models import CrmCustomer
-from ..customers import words
 from ..customers.resource import DEPT_NAME_JOINED, customers
 from ..followups import services as followup_services
 from ..followups.forms import METHOD_LABELS
@@ -82,7 +82,7 @@ POOL_LIST = ListSpec(
     },
     search=(C.customer_name,),
     phones=(C.phone,),
-    narrow=lambda q: words.narrowed(current_tenant.session, q),
+    narrow=words.narrow,
     # every customer in the pool has its sea_time (recycling and a return set it; 0007 filled any without),
     # so the sort reads ix_crm_customer_pool_list in order instead of sorting the whole pool
     sorts={"recycled": SortKey(C.sea_time, _l("Entered the pool")),
@@ -220,8 +220,8 @@ def register(pages, api):
         except Invalid as exc:
             rows, cursor, params, total, errors = [], None, None, 0, exc.fields
         return render_template("tenant/pool/list.html", rows=rows, next_cursor=cursor, params=params, total=total,
-                               count_cap=count_cap(params), errors=errors, principal=principal, listing=POOL_LIST, labels=LABELS,
-                               reason_labels=REASON_LABELS, assignees=_assign_choices(principal)
+                               count_cap=count_cap(params), errors=errors, principal=principal, listing=POOL_LIST,
+                               labels=LABELS, reason_labels=REASON_LABELS, assignees=_assign_choices(principal)
                                if principal.can("pool.assign") else [])
 
     @route(api, "/pool/<int:customer_id>", "pool.view")
