@@ -4,6 +4,7 @@ read branch by branch over the data scope returns exactly what the plain query r
 and in every sort, and on MariaDB the list statements read through the list indexes (EXPLAIN: an index
 key, no filesort over the table). Behaviour, not timing: bench/bench_crm.py measures the time."""
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -395,6 +396,10 @@ def test_a_search_is_counted_in_id_order_when_its_scope_is_wide(app, volume, mon
         counts = [st for st, _p in statements.seen if "count(*)" in st.lower()]
         assert len(counts) == 1 and "LIMIT ROWS EXAMINED" in counts[0] and "FORCE INDEX (PRIMARY)" in counts[0], \
             statements.texts()
+        # the page's next link (its cursor, its trail) keeps the search and answers with the same count
+        following = re.search(r'<a class="btn btn-sm" rel="next" href="([^"]+)"', page.text).group(1)
+        second = client.get(following.replace("&amp;", "&"))
+        assert second.status_code == 200 and "q=2" in following and f"共 {expected} 条记录" in second.text, who
         monkeypatch.setattr(listing, "COUNT_PROBE_ROWS", 10)  # stopped: the scope's own count answers
         page = statements.during(lambda: client.get(f"/t/{t.code}/customers/?{view}q=2"))
         assert f"共 {expected} 条记录" in page.text, who
