@@ -18,7 +18,8 @@ from sqlalchemy import func, insert, select
 from werkzeug.security import generate_password_hash
 
 from .contacts.models import CrmContact
-from .customers.models import CrmCustomer, CrmCustomerTag, CrmCustomerWord, pinyin_key
+from .core.pinyin import pinyin_key
+from .customers.models import CrmCustomer, CrmCustomerTag, CrmCustomerWord
 from .customers.services import name_key
 from .customers.words import index_rows
 from .followups.models import CrmFollowUp

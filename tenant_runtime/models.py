@@ -20,11 +20,14 @@ from sqlalchemy import (
     MetaData,
     SmallInteger,
     String,
+    event,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from common import limits
+
+from .core.pinyin import pinyin_column, refresh_on_rename
 
 # Same convention as the control database (extensions.NAMING), copied rather than imported so the
 # tenant schema does not depend on the Flask extensions module.
@@ -60,6 +63,10 @@ def utcnow():
 
 class TenantBase(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+# a renamed customer, contact, lead, pool or user gets its pinyin sort key in the same UPDATE (core/pinyin.py)
+event.listen(TenantBase, "before_update", refresh_on_rename, propagate=True)
 
 
 class TenantIdentity(TenantBase):
@@ -99,6 +106,7 @@ class SysUser(TenantBase):
     # Lengths from common.limits: the control plane's forms accept no more than provisioning copies here.
     username: Mapped[str] = mapped_column(String(limits.USERNAME), unique=True)
     full_name: Mapped[str] = mapped_column(String(limits.PERSON_NAME))
+    name_pinyin: Mapped[str | None] = pinyin_column("full_name")  # people lists and pickers sort by it (0010)
     dept_id: Mapped[int] = mapped_column(IdType, ForeignKey("sys_dept.id"), index=True)
     phone: Mapped[str | None] = mapped_column(String(limits.PHONE))
     email: Mapped[str | None] = mapped_column(String(limits.EMAIL))

@@ -4,9 +4,10 @@ the customer) and do-not-contact with who set it and when (seed 003's ``doNotCon
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, SmallInteger, String, Text, UniqueConstraint, text
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..core.pinyin import pinyin_column
 from ..models import MYSQL_TABLE_OPTIONS, IdType, TenantBase, utcnow
 
 
@@ -16,6 +17,7 @@ class CrmContact(TenantBase):
         UniqueConstraint("customer_id", "phone", name="uq_crm_contact_customer_phone"),  # seed 002 uk_customer_phone
         # 1 on the primary contact, NULL on the others: the database allows one primary per customer
         UniqueConstraint("customer_id", "primary_marker", name="uq_crm_contact_primary"),
+        Index("ix_crm_contact_name_sort", "deleted_at", "name_pinyin", "id"),  # every live contact by name (0010)
         MYSQL_TABLE_OPTIONS,
     )
     __history__ = True
@@ -23,6 +25,7 @@ class CrmContact(TenantBase):
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
     customer_id: Mapped[int] = mapped_column(IdType, ForeignKey("crm_customer.id"), index=True)
     contact_name: Mapped[str] = mapped_column(String(100))
+    name_pinyin: Mapped[str | None] = pinyin_column("contact_name")  # the list sorts names by it (0010)
     position: Mapped[str | None] = mapped_column(String(100))
     phone: Mapped[str] = mapped_column(String(20))
     email: Mapped[str | None] = mapped_column(String(100))

@@ -44,7 +44,7 @@ class ContactResource(Resource):
         },
         search=(CrmContact.contact_name, CrmContact.email),
         phones=(CrmContact.phone,),
-        sorts={"created": SortKey(CrmContact.id, _l("Created")), "name": SortKey(CrmContact.contact_name, _l("Name"))},
+        sorts={"created": SortKey(CrmContact.id, _l("Created")), "name": SortKey(CrmContact.name_pinyin, _l("Name"), nullable=True)},
         default_sort="-created",
     )
     columns = (

@@ -9,7 +9,6 @@ Uniqueness is the database's: ``phone`` (E.164) is unique, and so is ``tax_id``,
 carry. A soft-deleted customer keeps both, so a deleted record never frees its phone until it is purged.
 """
 
-import unicodedata
 from datetime import datetime
 
 from sqlalchemy import (
@@ -27,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..core.pinyin import pinyin_column
 from ..models import MYSQL_TABLE_OPTIONS, IdType, TenantBase, utcnow
 
 CUSTOMER_TYPES = ("enterprise", "individual")
@@ -59,8 +59,8 @@ class CrmCustomer(TenantBase):
     customer_name: Mapped[str] = mapped_column(String(200))
     # the name as the duplicate check compares it (no 有限公司, spaces or full-width letters)
     name_key: Mapped[str] = mapped_column(String(200), index=True)
-    # the name's sort key, its pinyin (北京… before 上海… before 武汉…): set with the name (``pinyin_key``)
-    name_pinyin: Mapped[str | None] = mapped_column(String(400))
+    # the name's sort key, its pinyin (北京… before 上海… before 武汉…): set with the name (core/pinyin.py)
+    name_pinyin: Mapped[str | None] = pinyin_column("customer_name")
     customer_type: Mapped[str] = mapped_column(String(20), default="enterprise")
     phone: Mapped[str | None] = mapped_column(String(20), unique=True)
     tax_id: Mapped[str | None] = mapped_column(String(18), unique=True)
@@ -104,24 +104,6 @@ class CrmCustomer(TenantBase):
             if preloaded is not None:
                 return list(preloaded)
         return [t.tag for t in self.tags]
-
-
-def pinyin_key(name):
-    """How a name sorts for a Chinese reader: its pinyin, case folded, then the name itself for what reads the
-    same (重庆 chongqing; letters and digits as they are). A name's sort key is set whenever the name is
-    (``_set_pinyin``); a migration filled existing rows (0008_customer_name_pinyin)."""
-    from pypinyin import lazy_pinyin
-
-    text = unicodedata.normalize("NFKC", name or "")
-    return ("".join(lazy_pinyin(text)).casefold() + " " + text)[:400]
-
-
-@event.listens_for(CrmCustomer, "before_insert")
-@event.listens_for(CrmCustomer, "before_update")
-def _set_pinyin(mapper, connection, customer):
-    if customer.customer_name is not None and (customer.name_pinyin is None or
-                                               inspect(customer).attrs.customer_name.history.has_changes()):
-        customer.name_pinyin = pinyin_key(customer.customer_name)
 
 
 @event.listens_for(CrmCustomer, "after_insert")

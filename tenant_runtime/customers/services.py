@@ -49,7 +49,7 @@ def assignable_users(principal, session=None):
     query = select(SysUser.id, SysUser.full_name, SysUser.dept_id).where(SysUser.status == USER_STATUS_ENABLED)
     if not principal.sees_all:
         query = query.where(or_(SysUser.id == principal.user_id, SysUser.dept_id.in_(sorted(principal.dept_ids))))
-    return session.execute(query.order_by(SysUser.full_name)).all()
+    return session.execute(query.order_by(SysUser.name_pinyin, SysUser.id)).all()
 
 
 def _resolve_owner(owner_id, principal):

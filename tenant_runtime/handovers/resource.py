@@ -26,7 +26,7 @@ H = CrmHandover
 def _people(session, principal):
     from ..models import SysUser
 
-    query = select(SysUser.id, SysUser.full_name).order_by(SysUser.full_name)
+    query = select(SysUser.id, SysUser.full_name).order_by(SysUser.name_pinyin, SysUser.id)
     if not principal.sees_all:
         query = query.where(SysUser.dept_id.in_(sorted(principal.dept_ids | {principal.dept_id})))
     return session.execute(query).all()

@@ -41,7 +41,7 @@ from .schemas import HandoverItemSchema, HandoverSchema
 
 def managed_users(principal):
     """Users whose customers the principal may hand over (enabled or not: a departed user's too)."""
-    query = select(SysUser.id, SysUser.full_name).order_by(SysUser.full_name)
+    query = select(SysUser.id, SysUser.full_name).order_by(SysUser.name_pinyin, SysUser.id)
     if not principal.sees_all:
         query = query.where(SysUser.dept_id.in_(sorted(principal.dept_ids)) if principal.dept_ids else
                             SysUser.id == -1)
@@ -292,4 +292,4 @@ def _owned_customers(owner_id):
         return []
     return current_tenant.session.scalars(select(CrmCustomer).where(
         CrmCustomer.owner_id == int(owner_id), CrmCustomer.deleted_at.is_(None))
-        .order_by(CrmCustomer.customer_name).limit(500)).all()
+        .order_by(CrmCustomer.name_pinyin, CrmCustomer.id).limit(500)).all()

@@ -16,6 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..core.pinyin import pinyin_column
 from ..models import MYSQL_TABLE_OPTIONS, IdType, TenantBase, utcnow
 
 # seed 002's codes
@@ -29,6 +30,7 @@ class CrmLeadPool(TenantBase):
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
     pool_name: Mapped[str] = mapped_column(String(100), unique=True)
+    name_pinyin: Mapped[str | None] = pinyin_column("pool_name")  # the pools' list sorts names by it (0010)
     description: Mapped[str | None] = mapped_column(Text)
     is_public: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("1"))
     dept_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("sys_dept.id"))  # a department's own pool
@@ -44,12 +46,14 @@ class CrmLead(TenantBase):
     __table_args__ = (
         Index("ix_crm_lead_pool_status", "pool_id", "status"),
         Index("ix_crm_lead_owner_list", "owner_id", "status", "id"),
+        Index("ix_crm_lead_name_sort", "deleted_at", "name_pinyin", "id"),  # every live lead by name (0010)
         MYSQL_TABLE_OPTIONS,
     )
     __history__ = True
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
     lead_name: Mapped[str] = mapped_column(String(100))
+    name_pinyin: Mapped[str | None] = pinyin_column("lead_name")  # the list sorts names by it (0010)
     phone: Mapped[str | None] = mapped_column(String(20), unique=True)  # seed: uk_phone, no duplicate leads
     company: Mapped[str | None] = mapped_column(String(200))
     position: Mapped[str | None] = mapped_column(String(100))

@@ -88,7 +88,7 @@ class LeadResource(Resource):
             "created": SortKey(L.id, _l("Created")),
             "last_follow_up": SortKey(L.last_follow_up_at, _l("Last follow-up"), nullable=True),
             "next_follow_up": SortKey(L.next_follow_up_at, _l("Next follow-up"), nullable=True),
-            "name": SortKey(L.lead_name, _l("Name")),
+            "name": SortKey(L.name_pinyin, _l("Name"), nullable=True),
         },
         default_sort="-created",
         views=("mine", "pool", "all"),
@@ -201,7 +201,7 @@ class LeadPoolResource(Resource):
     unique_fields = {"uq_crm_lead_pool_pool_name": "pool_name", "crm_lead_pool.pool_name": "pool_name"}
     listing = ListSpec(model=CrmLeadPool, filters={}, search=(CrmLeadPool.pool_name,),
                        sorts={"created": SortKey(CrmLeadPool.id, _l("Created")),
-                              "name": SortKey(CrmLeadPool.pool_name, _l("Name"))},
+                              "name": SortKey(CrmLeadPool.name_pinyin, _l("Name"), nullable=True)},
                        default_sort="created")
     columns = (
         Column("pool_name", _l("Pool name"), "link", sort="name"),

@@ -128,7 +128,7 @@ class RoleResource(PeopleResource):
         from .labels import role_label
 
         members = current_tenant.session.scalars(select(SysUser).where(SysUser.roles.contains(obj))
-                                                 .order_by(SysUser.full_name)).all()
+                                                 .order_by(SysUser.name_pinyin, SysUser.id)).all()
         from .forms import permission_choices
 
         return {"members": members, "role_label": role_label(obj), "scope_labels": SCOPE_LABELS,
@@ -158,7 +158,7 @@ class UserResource(PeopleResource):
         },
         search=(SysUser.full_name, SysUser.username),
         phones=(SysUser.phone,),
-        sorts={"name": SortKey(SysUser.full_name, _l("Name")), "created": SortKey(SysUser.id, _l("Created"))},
+        sorts={"name": SortKey(SysUser.name_pinyin, _l("Name"), nullable=True), "created": SortKey(SysUser.id, _l("Created"))},
         default_sort="name",
     )
     columns = (

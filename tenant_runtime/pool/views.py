@@ -68,7 +68,7 @@ class OriginalOwner(Ref):
 
 
 def _owner_options(session, principal):
-    return session.execute(select(SysUser.id, SysUser.full_name).order_by(SysUser.full_name)).all()
+    return session.execute(select(SysUser.id, SysUser.full_name).order_by(SysUser.name_pinyin, SysUser.id)).all()
 
 
 POOL_LIST = ListSpec(

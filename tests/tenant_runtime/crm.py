@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
 
+from tenant_runtime.core.pinyin import pinyin_key
 from tenant_runtime.people.roles import ensure_builtin_roles
 from tests.conftest import BACKENDS, Api
 
@@ -62,9 +63,10 @@ def add_user(tenant, username=None, roles=("sales",), dept=None, password=PASSWO
         builtin = ensure_builtin_roles(conn)
         dept = dept or conn.execute(sa.text("SELECT id FROM sys_dept WHERE parent_id IS NULL ORDER BY id")).scalar()
         user_id = conn.execute(sa.text(
-            "INSERT INTO sys_user (username, full_name, dept_id, status, password_hash, created_at, updated_at) "
-            "VALUES (:u, :n, :d, :s, :h, :t, :t)"),
-            {"u": username, "n": full_name or f"{username}名", "d": dept, "s": status, "t": _now(),
+            "INSERT INTO sys_user (username, full_name, name_pinyin, dept_id, status, password_hash, created_at, "
+            "updated_at) VALUES (:u, :n, :k, :d, :s, :h, :t, :t)"),
+            {"u": username, "n": full_name or f"{username}名", "k": pinyin_key(full_name or f"{username}名"),
+             "d": dept, "s": status, "t": _now(),
              "h": generate_password_hash(password, method="pbkdf2:sha256:1000")}).lastrowid
         for role in roles:
             role_id = builtin[role] if isinstance(role, str) else role

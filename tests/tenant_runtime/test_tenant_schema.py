@@ -34,7 +34,7 @@ from tests.conftest import BACKENDS, MYSQL_SERVER, create_mysql_database
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TENANT_TABLES = set(TenantBase.metadata.tables)
-HEAD = "0009_customer_word_index"
+HEAD = "0010_names_sort_by_pinyin"
 
 
 def _mysql_engine():
@@ -224,7 +224,7 @@ def _customers_at(conn, revision, names):
 def test_0008_gives_existing_customers_their_pinyin_sort_key(engine):
     """Customers already there at 0007 get their name's pinyin (more than one batch of them), and a downgrade
     takes the column away."""
-    from tenant_runtime.customers.models import pinyin_key
+    from tenant_runtime.core.pinyin import pinyin_key
 
     names = ["上海金地实业有限公司", "北京雅居实业有限公司", "重庆保利教育科技有限公司", "长沙星河物流有限公司"] * 600
     with engine.connect() as conn:
@@ -267,6 +267,56 @@ def test_0009_indexes_the_words_of_existing_customers_and_can_run_again(engine):
         command.downgrade(tenant_schema.alembic_config(conn), "0008_customer_name_pinyin")
         conn.commit()
         assert "crm_customer_word" not in _tables(engine)
+        conn.rollback()
+
+
+def test_0010_gives_contacts_leads_pools_and_people_their_pinyin_sort_key_and_can_run_again(engine):
+    """Contacts (more than one batch), leads, lead pools and users already there at 0009 get their names'
+    pinyin; a run stopped halfway (some keys still missing), run again, finishes the job; a downgrade takes the
+    columns away."""
+    from tenant_runtime.core.pinyin import pinyin_key
+
+    people = ["张伟", "王芳", "李娜", "赵磊", "阿强"]
+    with engine.connect() as conn:
+        _customers_at(conn, "0009_customer_word_index", ["上海金地实业有限公司"])
+        conn.execute(sa.text("INSERT INTO sys_user (username, full_name, dept_id, password_hash, created_at, "
+                             "updated_at) VALUES (:u, :n, 1, 'x', '2026-01-01', '2026-01-01')"),
+                     [{"u": f"p{i}", "n": name} for i, name in enumerate(people)])
+        conn.execute(sa.text("INSERT INTO crm_contact (customer_id, contact_name, phone, created_by, created_at, "
+                             "updated_at) VALUES (1, :n, :p, 1, '2026-01-01', '2026-01-01')"),
+                     [{"n": people[i % 5], "p": f"+86138{i:08d}"} for i in range(2100)])
+        conn.execute(sa.text("INSERT INTO crm_lead_pool (pool_name, created_at) VALUES ('上海池', '2026-01-01'), "
+                             "('北京池', '2026-01-01')"))
+        conn.execute(sa.text("INSERT INTO crm_lead (lead_name, pool_id, created_by, created_at, updated_at) "
+                             "VALUES (:n, 1, 1, '2026-01-01', '2026-01-01')"), [{"n": name} for name in people])
+        conn.commit()
+
+        def keys():
+            return {table: conn.execute(sa.text(f"SELECT {name}, name_pinyin FROM {table} ORDER BY id")).all()
+                    for table, name in (("crm_contact", "contact_name"), ("crm_lead", "lead_name"),
+                                        ("crm_lead_pool", "pool_name"), ("sys_user", "full_name"))}
+
+        assert tenant_schema.upgrade(conn) == HEAD
+        found = keys()
+        assert len(found["crm_contact"]) == 2100 and len(found["sys_user"]) == 6
+        assert all(key == pinyin_key(name) for rows in found.values() for name, key in rows)
+        assert [n for (n,) in conn.execute(sa.text("SELECT lead_name FROM crm_lead ORDER BY name_pinyin"))] == [
+            "阿强", "李娜", "王芳", "张伟", "赵磊"]
+        assert [n for (n,) in conn.execute(sa.text("SELECT pool_name FROM crm_lead_pool ORDER BY name_pinyin"))] == [
+            "北京池", "公共线索池", "上海池"]  # 0005's pool, then these two
+        conn.execute(sa.text("UPDATE crm_contact SET name_pinyin = NULL WHERE id > 1500"))  # as if stopped there
+        conn.execute(sa.text("UPDATE sys_user SET name_pinyin = NULL"))
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0009_customer_word_index'"))
+        conn.commit()
+        assert tenant_schema.upgrade(conn) == HEAD
+        assert keys() == found
+        indexes = {i["name"] for table in ("crm_contact", "crm_lead") for i in sa.inspect(conn).get_indexes(table)}
+        assert {"ix_crm_contact_name_sort", "ix_crm_lead_name_sort"} <= indexes
+        conn.rollback()
+        command.downgrade(tenant_schema.alembic_config(conn), "0009_customer_word_index")
+        conn.commit()
+        assert all("name_pinyin" not in {c["name"] for c in sa.inspect(conn).get_columns(table)}
+                   for table in ("crm_contact", "crm_lead", "crm_lead_pool", "sys_user"))
         conn.rollback()
 
 
@@ -475,7 +525,8 @@ def test_control_migrations_do_not_see_the_tenant_revision():
     tenant = ScriptDirectory(tenant_schema.SCRIPT_LOCATION)
     assert {script.revision for script in tenant.walk_revisions()} == {
         "0001_tenant_initial", "0002_sessions_and_password_links", "0003_crm_core", "0005_handover_pool_leads",
-        "0006_pool_clock_and_list_indexes", "0007_pool_list_index", "0008_customer_name_pinyin", HEAD}
+        "0006_pool_clock_and_list_indexes", "0007_pool_list_index", "0008_customer_name_pinyin",
+        "0009_customer_word_index", HEAD}
 
 
 def test_registry_does_not_import_the_tenant_runtime():

@@ -1,0 +1,72 @@
+"""Names sort as a Chinese reader orders them, by pinyin (阿 a, 北京 beijing, 上海 shanghai, 张 zhang), not by
+code point (张 before 王 before 阿), in every list and picker that sorts by name: contacts, leads, lead pools,
+users and the pickers of a user. Customers have done so since revision 0008 (test_crm_customers.py); revision
+0010 gave the others their key (test_tenant_schema.py). Real MariaDB tenants."""
+
+import re
+
+import pytest
+
+from tests.tenant_runtime.crm import CONTROL_ON_MARIADB, customer_body, every_item, page_client, tenant_api
+
+pytestmark = CONTROL_ON_MARIADB
+
+# pinyin order; by code point it would be 张 (5F20), 段 (6BB5), 王 (738B), 阿 (963F)
+PEOPLE = ["阿朱", "段誉", "王语嫣", "张三丰"]
+
+
+@pytest.fixture
+def admin(app, tenants):
+    return tenant_api(app, tenants[0])
+
+
+def _names(items, field):
+    return [item[field] for item in items]
+
+
+def test_contacts_sort_by_pinyin_across_pages_and_a_renamed_one_moves(admin):
+    customer = admin.post("/customers", json=customer_body()).json["id"]
+    made = {}
+    for i, name in enumerate(reversed(PEOPLE)):
+        resp = admin.post("/contacts", json={"customer_id": customer, "contact_name": name,
+                                             "phone": f"1370013{i:04d}"})
+        assert resp.status_code == 201, resp.json
+        made[name] = resp.json["id"]
+
+    def listed(sort):  # two to a page: the keyset cursor carries the pinyin key
+        return _names(every_item(admin, f"/contacts?customer_id={customer}&sort={sort}&limit=2"), "contact_name")
+
+    assert listed("name") == PEOPLE
+    assert listed("-name") == PEOPLE[::-1]
+    assert admin.patch(f"/contacts/{made['阿朱']}", json={"contact_name": "萧峰"}).status_code == 200
+    assert listed("name") == ["段誉", "王语嫣", "萧峰", "张三丰"]
+    history = admin.get(f"/contacts/{made['阿朱']}/history").json["items"]
+    assert all(change["field"] != "name_pinyin" for entry in history for change in entry["changes"])
+
+
+def test_leads_and_lead_pools_sort_by_pinyin(admin):
+    for name in ("上海拼音线索", "重庆拼音线索", "北京拼音线索"):
+        assert admin.post("/leads", json={"lead_name": name, "source": "exhibition"}).status_code == 201
+    for name in ("上海拼音池", "北京拼音池"):
+        assert admin.post("/lead-pools", json={"pool_name": name, "is_public": True}).status_code == 201
+
+    leads = _names(every_item(admin, "/leads?view=all&q=拼音线索&sort=name&limit=2"), "lead_name")
+    assert leads == ["北京拼音线索", "重庆拼音线索", "上海拼音线索"]
+    pools = [n for n in _names(every_item(admin, "/lead-pools?sort=name&limit=50"), "pool_name") if "拼音" in n]
+    assert pools == ["北京拼音池", "上海拼音池"]
+
+
+def test_users_and_the_owner_pickers_sort_by_pinyin(app, admin):
+    sales = next(r["id"] for r in admin.get("/roles").json["items"] if r["code"] == "sales")
+    dept = admin.get("/departments").json["items"][0]["id"]
+    for i, name in enumerate(("张拼音", "王拼音", "阿拼音")):
+        resp = admin.post("/users", json={"username": f"py{i}{name.encode().hex()[:6]}", "full_name": name,
+                                          "dept_id": dept, "role_ids": [sales]})
+        assert resp.status_code == 201, resp.json
+
+    users = _names(every_item(admin, "/users?q=拼音&sort=name&limit=2"), "full_name")
+    assert users == ["阿拼音", "王拼音", "张拼音"]
+    # the customer list's 负责人 filter offers them in the same order
+    page = page_client(app, admin.tenant).get(f"/t/{admin.tenant.code}/customers/").text
+    offered = [name for name in re.findall(r"<option[^>]*>([^<]*拼音)</option>", page)]
+    assert offered == ["阿拼音", "王拼音", "张拼音"]
