@@ -14,10 +14,11 @@ import secrets
 from collections import Counter
 from datetime import timedelta
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from werkzeug.security import generate_password_hash
 
 from .contacts.models import CrmContact
+from .core.models import CrmChangeLog
 from .core.pinyin import pinyin_key
 from .customers.models import CrmCustomer, CrmCustomerTag, CrmCustomerWord
 from .customers.services import name_key
@@ -153,7 +154,26 @@ def seed_demo(session, password, customers=300, seed=2026):
     # written in the order they happened, as people would have recorded them: "recent activity" is the newest
     session.add_all(sorted(follow_ups, key=lambda f: f.created_at))
     session.flush()
+    _date_history(session)
     return list(DEMO_PASSWORD_USERS)
+
+
+def _date_history(session):
+    """The seed wrote every record now, so each one's history said "created just now, by 系统" under a profile
+    created months ago. Each record's own entries (not the recycling run's, which has its actor) now say what
+    the demo pretends: created when the record says, by whom it says; its follow-up bookkeeping (last and next
+    follow-up, status) at its last follow-up, by its owner."""
+    log = CrmChangeLog.__table__
+    for entity, model in (("customer", CrmCustomer), ("contact", CrmContact), ("lead", CrmLead)):
+        own = model.id == log.c.entity_id
+        last = getattr(model, "last_follow_up_at", model.created_at)
+        for action, at, actor in (("create", model.created_at, model.created_by),
+                                  ("update", func.coalesce(last, model.created_at),
+                                   func.coalesce(model.owner_id, model.created_by))):
+            session.execute(update(log).where(log.c.entity_type == entity, log.c.action == action,
+                                              log.c.user_id.is_(None))
+                            .values(created_at=select(at).where(own).scalar_subquery(),
+                                    user_id=select(actor).where(own).scalar_subquery()))
 
 
 def _demo_leads(session, rng, now, sales, group, used_phones, follow_ups, leads=40):

@@ -72,3 +72,27 @@ def test_follow_ups_were_recorded_in_the_order_they_happened(app, demo):
     assert len(items) == 100
     times = [item["created_at"] for item in items]
     assert times == sorted(times, reverse=True)
+
+
+def test_each_record_s_history_is_dated_as_the_demo_tells_it(app, demo):
+    """A customer created months ago by its owner says so in its history (not "just now, by 系统"), its
+    follow-up bookkeeping is dated at its last follow-up, by its owner; so are contacts and leads."""
+    manager = tenant_api(app, demo, "manager", DEMO_PASSWORD)
+    customers = every_item(manager, "/customers?view=all&limit=100")
+    checked = 0
+    for customer in customers[:40]:
+        history = manager.get(f"/customers/{customer['id']}/history").json["items"]
+        created = next(h for h in history if h["action"] == "create")
+        assert created["created_at"] == customer["created_at"] and created["user_id"] == customer["created_by"]
+        for entry in history:
+            assert entry["user_name"], entry  # somebody did it: no entry of the seed's without an actor
+            if entry["action"] == "update":
+                assert entry["created_at"] == (customer["last_follow_up_at"] or customer["created_at"])
+                checked += 1
+    assert checked  # some customers had their follow-up times written after they were created
+    contact = every_item(manager, "/contacts?limit=100")[0]
+    [created] = manager.get(f"/contacts/{contact['id']}/history").json["items"]
+    assert created["created_at"] == contact["created_at"]
+    lead = every_item(manager, "/leads?view=all&limit=100")[0]
+    entry = manager.get(f"/leads/{lead['id']}/history").json["items"][-1]
+    assert entry["action"] == "create" and entry["created_at"] == lead["created_at"]
