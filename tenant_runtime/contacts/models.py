@@ -18,6 +18,7 @@ class CrmContact(TenantBase):
         # 1 on the primary contact, NULL on the others: the database allows one primary per customer
         UniqueConstraint("customer_id", "primary_marker", name="uq_crm_contact_primary"),
         Index("ix_crm_contact_name_sort", "deleted_at", "name_pinyin", "id"),  # every live contact by name (0010)
+        Index("ix_crm_contact_phone", "phone"),  # a whole number searched, whoever's contact it is (0010)
         MYSQL_TABLE_OPTIONS,
     )
     __history__ = True

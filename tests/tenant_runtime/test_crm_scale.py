@@ -431,6 +431,24 @@ def test_a_whole_phone_number_is_looked_up_by_its_index(app, volume, who):
     assert all(p["rows"] <= 1 for p in plan), plan
 
 
+@pytest.mark.parametrize("who", ["admin", "vol_s000"])
+def test_a_contact_s_whole_phone_number_is_looked_up_by_its_index(app, volume, who):
+    """The same for contacts: their phone was indexed only after the customer (unique per customer), so a pasted
+    number read every contact (revision 0010 gave it an index of its own)."""
+    t = volume
+    owner = user_id(t, "vol_s000")
+    cid, phone = rows(t, "SELECT id, phone FROM crm_contact WHERE owner_id = :u ORDER BY id LIMIT 1", u=owner)[0]
+    typed = f"{phone[3:6]} {phone[6:10]} {phone[10:]}"
+    client = tenant_api(app, t) if who == "admin" else tenant_api(app, t, who, FILL_PASSWORD)
+    statements = Statements(t)
+    found = statements.during(lambda: client.get("/contacts", query_string={"q": typed, "limit": 20}))
+    assert [item["id"] for item in found.json["items"]] == [str(cid)]
+    statement = next((st, p) for st, p in statements.seen if "FROM crm_contact" in st and "LIMIT" in st)
+    plan = [p for p in explain(t, *statement) if p["table"] == "crm_contact"]
+    # a number may be two customers' contacts' (one person, two companies): a few rows, never the table
+    assert plan and all(p["key"] == "ix_crm_contact_phone" and p["rows"] <= 5 for p in plan), str(plan)
+
+
 def test_a_search_of_every_customer_keeps_reading_by_id(app, volume):
     """Unlimited (the administrator's 全部客户), reading by id and stopping at a page of matches is the best plan:
     no hint."""

@@ -311,7 +311,7 @@ def test_0010_gives_contacts_leads_pools_and_people_their_pinyin_sort_key_and_ca
         assert tenant_schema.upgrade(conn) == HEAD
         assert keys() == found
         indexes = {i["name"] for table in ("crm_contact", "crm_lead") for i in sa.inspect(conn).get_indexes(table)}
-        assert {"ix_crm_contact_name_sort", "ix_crm_lead_name_sort"} <= indexes
+        assert {"ix_crm_contact_name_sort", "ix_crm_lead_name_sort", "ix_crm_contact_phone"} <= indexes
         conn.rollback()
         command.downgrade(tenant_schema.alembic_config(conn), "0009_customer_word_index")
         conn.commit()

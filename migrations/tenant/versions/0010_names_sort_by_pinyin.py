@@ -1,4 +1,5 @@
-"""Contacts, leads, lead pools and people sort by name in pinyin order, as customers do since 0008
+"""Contacts, leads, lead pools and people sort by name in pinyin order, as customers do since 0008; contacts
+are found by a whole phone number through an index
 
 Revision ID: 0010_names_sort_by_pinyin
 Revises: 0009_customer_word_index
@@ -8,8 +9,10 @@ Tenant schema (migrations/tenant): applied to every tenant database, MySQL/Maria
 Sorted by name, these lists (and every picker of a user: owners, handover targets) followed code points:
 上海… before 北京…, 张 after 王. Each table gets ``name_pinyin`` (``tenant_runtime.core.pinyin``: filled on
 every insert and rename from now on); this migration fills it for the rows already there, 2,000 at a time,
-and indexes it for the contact and lead lists of everyone sorted by name. MariaDB's DDL does not roll back, so
-every step checks what a failed run already did: running it again finishes the job.
+and indexes it for the contact and lead lists of everyone sorted by name. A contact's phone was indexed only
+after its customer (unique per customer), so a search for a whole number read every contact; it gets an index of
+its own. MariaDB's DDL does not roll back, so every step checks what a failed run already did: running it again
+finishes the job.
 """
 import unicodedata
 
@@ -24,7 +27,9 @@ depends_on = None
 BATCH = 2000
 TABLES = (('crm_contact', 'contact_name'), ('crm_lead', 'lead_name'), ('crm_lead_pool', 'pool_name'),
           ('sys_user', 'full_name'))
-INDEXES = (('ix_crm_contact_name_sort', 'crm_contact'), ('ix_crm_lead_name_sort', 'crm_lead'))
+INDEXES = (('ix_crm_contact_name_sort', 'crm_contact', ['deleted_at', 'name_pinyin', 'id']),
+           ('ix_crm_lead_name_sort', 'crm_lead', ['deleted_at', 'name_pinyin', 'id']),
+           ('ix_crm_contact_phone', 'crm_contact', ['phone']))
 
 
 def _key(name):
@@ -52,13 +57,13 @@ def upgrade():
                 break
             conn.execute(update, [{"key": _key(value), "id": row_id} for row_id, value in rows])
             after = rows[-1][0]
-    for index, table in INDEXES:
+    for index, table, columns in INDEXES:
         if index not in {i['name'] for i in sa.inspect(conn).get_indexes(table)}:
-            op.create_index(index, table, ['deleted_at', 'name_pinyin', 'id'], unique=False)
+            op.create_index(index, table, columns, unique=False)
 
 
 def downgrade():
-    for index, table in INDEXES:
+    for index, table, _columns in INDEXES:
         op.drop_index(index, table_name=table)
     for table, _name in TABLES:
         with op.batch_alter_table(table) as batch:
