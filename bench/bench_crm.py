@@ -28,7 +28,7 @@ on a deep keyset page (a cursor 90 % down the id range) filtered by a level (``l
 10), plus the sales user's unfiltered first page, the public pool (公海: the first page and one 90 % down,
 newest arrival first; the first run of a kept tenant fills it with one real recycling run taking every
 customer from advertising, a sixth), searches (``?q=``) by the sales user and the director for a word that one
-customer's name holds (set before measuring; the word index's case, tenant_runtime/customers/words.py) and by
+customer's name holds (set before measuring; the word index's case, tenant_runtime/core/words.py) and by
 the director for a word most names hold (物业) and for a whole phone number as people type it, the region
 manager's list page and a new follow-up's customer picker (HTML) searching 物业, a customer's 360 view and (information) the region
 manager's HTML list page, signed in on the pages, with its capped count ("10000+"), and the floor
@@ -174,7 +174,7 @@ def measure(env, args):
 
     from datasource_registry import tenant_schema
     from tenant_runtime.customers.resource import customers as customer_resource
-    from tenant_runtime.customers.words import reindex
+    from tenant_runtime.customers.models import CUSTOMER_WORDS
 
     state, app = env.state, env.app
     code, database = state["code"], state["database"]
@@ -199,7 +199,7 @@ def measure(env, args):
         rare_id = conn.execute(sa.text("SELECT id FROM crm_customer WHERE owner_id = :u AND id < :s ORDER BY id DESC "
                                        "LIMIT 1"), {"u": users["vol_s000"], "s": sample_customer}).scalar()
         conn.execute(sa.text("UPDATE crm_customer SET customer_name = :n WHERE id = :i"), {"n": RARE_NAME, "i": rare_id})
-        reindex(conn, rare_id, RARE_NAME)
+        CUSTOMER_WORDS.reindex(conn, rare_id, RARE_NAME)
         conn.commit()
         phone = conn.execute(sa.text("SELECT phone FROM crm_customer WHERE id = :i"), {"i": rare_id}).scalar()
     typed_phone = f"{phone[3:6]} {phone[6:10]} {phone[10:]}"  # as people write it: 166 0099 9963

@@ -20,9 +20,8 @@ from werkzeug.security import generate_password_hash
 from .contacts.models import CrmContact
 from .core.models import CrmChangeLog
 from .core.pinyin import pinyin_key
-from .customers.models import CrmCustomer, CrmCustomerTag, CrmCustomerWord
+from .customers.models import CUSTOMER_WORDS, CrmCustomer, CrmCustomerTag, CrmCustomerWord
 from .customers.services import name_key
-from .customers.words import index_rows
 from .followups.models import CrmFollowUp
 from .leads.models import STATUS_FOLLOWING, STATUS_NEW, CrmLead, CrmLeadPool
 from .leads.services import default_pool
@@ -362,7 +361,7 @@ def fill_volume(conn, customers, follow_ups, contacts=None, chunk=5000, progress
                 roll = rng.random()
                 next_at = (now - timedelta(days=rng.randrange(1, 10)) if roll < 0.1 else
                            now + timedelta(days=rng.randrange(0, 30), hours=rng.randrange(24)) if roll < 0.4 else None)
-                words += index_rows(cid, name)
+                words += CUSTOMER_WORDS.rows(cid, name)
                 rows.append({"id": cid, "customer_name": name, "name_key": name_key(name),
                              "name_pinyin": pinyin_key(name),
                              "customer_type": "enterprise", "phone": f"+86166{cid:08d}", "industry": industry,

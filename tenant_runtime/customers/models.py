@@ -19,14 +19,13 @@ from sqlalchemy import (
     String,
     Text,
     bindparam,
-    event,
-    inspect,
     select,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..core.pinyin import pinyin_column
+from ..core.words import WordIndex
 from ..models import MYSQL_TABLE_OPTIONS, IdType, TenantBase, utcnow
 
 CUSTOMER_TYPES = ("enterprise", "individual")
@@ -106,17 +105,6 @@ class CrmCustomer(TenantBase):
         return [t.tag for t in self.tags]
 
 
-@event.listens_for(CrmCustomer, "after_insert")
-@event.listens_for(CrmCustomer, "after_update")
-def _index_words(mapper, connection, customer):
-    state = inspect(customer)
-    if not state.attrs.customer_name.history.has_changes():
-        return
-    from .words import reindex
-
-    reindex(connection, customer.id, customer.customer_name)
-
-
 # where ``preload_tag_names`` keeps a customer's tag names, beside its mapped attributes in the instance's dict
 PRELOADED_TAGS = "_preloaded_tag_names"
 
@@ -133,7 +121,7 @@ class CrmCustomerTag(TenantBase):
 
 
 class CrmCustomerWord(TenantBase):
-    """The word index of customers' names (``tenant_runtime.customers.words``): a row per pair of adjacent Han
+    """The word index of customers' names (``tenant_runtime.core.words``): a row per pair of adjacent Han
     characters in a name and the customer, so that a search for a rare Chinese word reads its few customers
     instead of every name (``LIKE '%…%'`` can use no index). Kept by the ORM with the name, filled for existing
     customers by 0009."""
@@ -144,6 +132,10 @@ class CrmCustomerWord(TenantBase):
     word: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # ``words.pair_code``: the pair as a number
     customer_id: Mapped[int] = mapped_column(IdType, ForeignKey("crm_customer.id", ondelete="CASCADE"),
                                              primary_key=True, index=True)
+
+
+# kept with the name by the ORM; the customer list, 公海 and the customer picker search through it
+CUSTOMER_WORDS = WordIndex(CrmCustomerWord.__table__, "customer_id", CrmCustomer, "customer_name")
 
 
 # built once: SQLAlchemy keys a statement's compiled form by the whole statement, once per statement object

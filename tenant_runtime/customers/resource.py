@@ -26,7 +26,7 @@ from ..core.resource import Resource
 from ..core.sections import sections_for
 from ..io.export import ExportColumn
 from ..models import SysDept, SysUser
-from . import services, words
+from . import services
 from .forms import (
     DEAL_STATUS_LABELS,
     INDUSTRY_LABELS,
@@ -38,7 +38,7 @@ from .forms import (
     TYPE_LABELS,
     CustomerForm,
 )
-from .models import CrmCustomer, CrmCustomerTag, preload_tag_names
+from .models import CUSTOMER_WORDS, CrmCustomer, CrmCustomerTag, preload_tag_names
 from .schemas import CustomerSchema
 
 LEVEL_BADGES = {"important": "danger", "normal": "info", "potential": "muted"}
@@ -107,7 +107,7 @@ class CustomerResource(Resource):
         },
         search=(C.customer_name,),
         phones=(C.phone,),
-        narrow=words.narrow,
+        narrow=CUSTOMER_WORDS.narrow,
         sorts={
             "created": SortKey(C.id, _l("Created")),
             "last_follow_up": SortKey(C.last_follow_up_at, _l("Last follow-up"), nullable=True),

@@ -19,9 +19,8 @@ from ..context import current_tenant
 from ..core.listing import Choice, DateRange, ListSpec, Ref, SortKey, count_cap
 from ..core.lookups import user_names
 from ..core.scope import current_principal
-from ..customers import words
 from ..customers.forms import LABELS, LEVEL_LABELS
-from ..customers.models import CrmCustomer
+from ..customers.models import CUSTOMER_WORDS, CrmCustomer
 from ..customers.resource import DEPT_NAME_JOINED, customers
 from ..followups import services as followup_services
 from ..followups.forms import METHOD_LABELS
@@ -82,7 +81,7 @@ POOL_LIST = ListSpec(
     },
     search=(C.customer_name,),
     phones=(C.phone,),
-    narrow=words.narrow,
+    narrow=CUSTOMER_WORDS.narrow,
     # every customer in the pool has its sea_time (recycling and a return set it; 0007 filled any without),
     # so the sort reads ix_crm_customer_pool_list in order instead of sorting the whole pool
     sorts={"recycled": SortKey(C.sea_time, _l("Entered the pool")),

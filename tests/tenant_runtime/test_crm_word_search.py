@@ -1,10 +1,11 @@
-"""Searching customers by a Chinese word through the word index (tenant_runtime/customers/words.py), on real
-MariaDB tenants: the index gives the same answers as reading every name, follows renames, keeps to the data
+"""Searching customers and contacts by a Chinese word through the word index (tenant_runtime/core/words.py), on
+real MariaDB tenants: the index gives the same answers as reading every name, follows renames, keeps to the data
 scope, and is used only when one of the word's pairs is rare."""
 
 import pytest
 
-from tenant_runtime.customers import words
+from tenant_runtime.core import words
+from tenant_runtime.customers.models import CUSTOMER_WORDS
 from tests.tenant_runtime.crm import (
     CONTROL_ON_MARIADB,
     add_dept,
@@ -72,10 +73,10 @@ def test_the_index_is_used_only_for_a_rare_pair(app, tenants, few_are_rare):
     engine = tenants[0].engine()
     try:
         with Session(bind=engine) as session:
-            assert words.rarest(session, "物业") is None  # held by 4: common
-            assert words.rarest(session, "甲乙物业") == words.pair_code("甲", "乙")  # the rarest of its three pairs
-            assert words.rarest(session, "ABC") is None and words.rarest(session, "甲") is None
-            assert words.rarest(session, "壬癸") == words.pair_code("壬", "癸")  # held by none: nothing to read
+            assert CUSTOMER_WORDS.rarest(session, "物业") is None  # held by 4: common
+            assert CUSTOMER_WORDS.rarest(session, "甲乙物业") == words.pair_code("甲", "乙")  # the rarest of its three pairs
+            assert CUSTOMER_WORDS.rarest(session, "ABC") is None and CUSTOMER_WORDS.rarest(session, "甲") is None
+            assert CUSTOMER_WORDS.rarest(session, "壬癸") == words.pair_code("壬", "癸")  # held by none: nothing to read
     finally:
         engine.dispose()
 

@@ -245,7 +245,7 @@ def test_0008_gives_existing_customers_their_pinyin_sort_key(engine):
 def test_0009_indexes_the_words_of_existing_customers_and_can_run_again(engine):
     """Customers already there at 0008 (more than one batch) get their names' pairs of Han characters in
     crm_customer_word; a run interrupted after some batches, run again, gives the same index, no row twice."""
-    from tenant_runtime.customers.words import pairs
+    from tenant_runtime.core.words import pairs
 
     names = ["上海金地实业有限公司", "ABC物业", "重庆保利教育科技", "A栋B座", "长沙星河物流有限公司"] * 500
     with engine.connect() as conn:
