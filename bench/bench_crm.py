@@ -173,8 +173,8 @@ def measure(env, args):
     import sqlalchemy as sa
 
     from datasource_registry import tenant_schema
-    from tenant_runtime.customers.resource import customers as customer_resource
     from tenant_runtime.customers.models import CUSTOMER_WORDS
+    from tenant_runtime.customers.resource import customers as customer_resource
 
     state, app = env.state, env.app
     code, database = state["code"], state["database"]

@@ -14,6 +14,7 @@ from tests.tenant_runtime.crm import (
     tenant_api,
 )
 
+
 def test_pairs_of_han_characters_are_the_words_of_a_name():
     code = words.pair_code
     assert words.pairs("上海明德物业") == [code("上", "海"), code("海", "明"), code("明", "德"), code("德", "物"),
