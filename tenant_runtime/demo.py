@@ -17,7 +17,7 @@ from datetime import timedelta
 from sqlalchemy import func, insert, select, update
 from werkzeug.security import generate_password_hash
 
-from .contacts.models import CrmContact
+from .contacts.models import CONTACT_WORDS, CrmContact, CrmContactWord
 from .core.models import CrmChangeLog
 from .core.pinyin import pinyin_key
 from .customers.models import CUSTOMER_WORDS, CrmCustomer, CrmCustomerTag, CrmCustomerWord
@@ -328,6 +328,7 @@ def fill_volume(conn, customers, follow_ups, contacts=None, chunk=5000, progress
     if mysql:
         conn.exec_driver_sql("SET SESSION foreign_key_checks = 0")
     start = (conn.execute(select(func.max(CrmCustomer.id))).scalar() or 0) + 1
+    next_contact = (conn.execute(select(func.max(CrmContact.id))).scalar() or 0) + 1
     now = utcnow().replace(microsecond=0)
     first_day = now - timedelta(days=SPAN_DAYS)
     span = (now - first_day).total_seconds()
@@ -338,7 +339,7 @@ def fill_volume(conn, customers, follow_ups, contacts=None, chunk=5000, progress
     try:
         for k in range(chunks):
             lo, hi = customers * k // chunks, customers * (k + 1) // chunks  # this chunk's customers (0-based)
-            rows, tags, people, follows, words = [], [], [], [], []
+            rows, tags, people, follows, words, contact_words = [], [], [], [], [], []
             # this chunk's share of the follow-ups, each on a random customer of the chunk
             per_customer = [0] * (hi - lo)
             for _ in range(_share(follow_ups, chunks, k)):
@@ -375,14 +376,17 @@ def fill_volume(conn, customers, follow_ups, contacts=None, chunk=5000, progress
                 if rng.random() < 0.3:
                     tags += [{"customer_id": cid, "tag": t} for t in rng.sample(TAGS, rng.randrange(1, 3))]
                 if contacts * (j + 1) // customers > contacts * j // customers:
-                    people.append({"customer_id": cid, "contact_name": _name(rng),
+                    person = _name(rng)
+                    contact_words += CONTACT_WORDS.rows(next_contact, person)
+                    people.append({"id": next_contact, "customer_id": cid, "contact_name": person,
                                    "position": POSITIONS[j % len(POSITIONS)],
                                    "phone": f"+86177{cid:08d}", "is_key": True, "primary_marker": 1,
                                    "owner_id": owner_id, "created_by": owner_id, "created_at": created,
                                    "updated_at": created})
+                    next_contact += 1
             conn.execute(insert(customer_table), rows)
             for table, batch in ((tag_table, tags), (contact_table, people), (follow_table, follows),
-                                 (CrmCustomerWord.__table__, words)):
+                                 (CrmCustomerWord.__table__, words), (CrmContactWord.__table__, contact_words)):
                 if batch:
                     conn.execute(insert(table), batch)
             conn.commit()

@@ -14,7 +14,7 @@ from ..core.sections import Section, register_section
 from ..customers.models import CrmCustomer
 from . import services
 from .forms import ContactForm
-from .models import CrmContact
+from .models import CONTACT_WORDS, CrmContact
 from .schemas import ContactSchema
 
 YES_NO = {"1": _l("Yes"), "0": _l("No")}
@@ -44,6 +44,7 @@ class ContactResource(Resource):
         },
         search=(CrmContact.contact_name, CrmContact.email),
         phones=(CrmContact.phone,),
+        narrow=CONTACT_WORDS.narrow,
         sorts={"created": SortKey(CrmContact.id, _l("Created")), "name": SortKey(CrmContact.name_pinyin, _l("Name"), nullable=True)},
         default_sort="-created",
     )

@@ -287,6 +287,11 @@ def list_statement(statements):
                 if "FROM crm_customer" in s and "LIMIT" in s and "ROWS EXAMINED" not in s)
 
 
+def contact_list_statement(statements):
+    """The contact list's statement (not the word index's capped counts, which read crm_contact_word)."""
+    return next((s, p) for s, p in statements.seen if re.search(r"FROM crm_contact\b(?!_)", s) and "LIMIT" in s)
+
+
 def probe_statement(statements):
     return next(((s, p) for s, p in statements.seen if "ROWS EXAMINED" in s), None)
 
@@ -443,10 +448,27 @@ def test_a_contact_s_whole_phone_number_is_looked_up_by_its_index(app, volume, w
     statements = Statements(t)
     found = statements.during(lambda: client.get("/contacts", query_string={"q": typed, "limit": 20}))
     assert [item["id"] for item in found.json["items"]] == [str(cid)]
-    statement = next((st, p) for st, p in statements.seen if "FROM crm_contact" in st and "LIMIT" in st)
+    statement = contact_list_statement(statements)
     plan = [p for p in explain(t, *statement) if p["table"] == "crm_contact"]
     # a number may be two customers' contacts' (one person, two companies): a few rows, never the table
     assert plan and all(p["key"] == "ix_crm_contact_phone" and p["rows"] <= 5 for p in plan), str(plan)
+
+
+def test_a_contact_s_name_is_searched_through_the_word_index(app, volume):
+    """An administrator's search of every contact for a name reads the name's few contacts through
+    crm_contact_word (the volume fill writes it), not every contact, with the answer a LIKE of every name gives."""
+    t = volume
+    name = one(t, "SELECT contact_name FROM crm_contact WHERE CHAR_LENGTH(contact_name) >= 2 ORDER BY id LIMIT 1")
+    expected = sorted(str(cid) for (cid,) in rows(
+        t, "SELECT c.id FROM crm_contact c JOIN crm_customer u ON u.id = c.customer_id WHERE c.deleted_at IS NULL "
+        "AND u.deleted_at IS NULL AND c.contact_name LIKE :p", p=f"%{name}%"))
+    statements = Statements(t)
+    found = statements.during(lambda: tenant_api(app, t).get("/contacts", query_string={"q": name, "limit": 100}))
+    assert sorted(item["id"] for item in found.json["items"]) == expected and expected
+    statement = contact_list_statement(statements)
+    assert "crm_contact_word" in statement[0]
+    plan = [p for p in explain(t, *statement) if p["table"] == "crm_contact"]
+    assert plan and all(p["type"] in ("eq_ref", "ref", "const", "range") for p in plan), str(plan)
 
 
 def test_a_search_of_every_customer_keeps_reading_by_id(app, volume):

@@ -8,6 +8,7 @@ from tenant_runtime.core import words
 from tenant_runtime.customers.models import CUSTOMER_WORDS
 from tests.tenant_runtime.crm import (
     CONTROL_ON_MARIADB,
+    Statements,
     add_dept,
     add_user,
     customer_body,
@@ -96,3 +97,41 @@ def test_a_word_search_keeps_to_the_data_scope(app, tenants, few_are_rare):
     assert _names(tenant_api(app, tenant), "龙腾") == ["东区龙腾物业", "西区龙腾物业"]
     page = east_api.get("/customers", query_string={"q": "龙腾物业", "view": "mine"})
     assert [c["customer_name"] for c in page.json["items"]] == ["东区龙腾物业"]
+
+
+def _contacts(client, q):
+    resp = client.get("/contacts", query_string={"q": q, "limit": 200})
+    assert resp.status_code == 200, resp.json
+    return sorted(c["contact_name"] for c in resp.json["items"])
+
+
+@CONTROL_ON_MARIADB
+def test_contacts_are_found_by_a_rare_word_through_their_own_index(app, tenants, few_are_rare):
+    """Contacts' names have an index of their own (crm_contact_word): a rare name reads its few contacts, the
+    name's LIKE still decides, a renamed or deleted contact follows, and a sales user finds only the contacts of
+    their own customers."""
+    tenant = tenants[0]
+    dept = add_dept(tenant, "慕组")
+    add_user(tenant, "mu_sales", ("sales",), dept)
+    admin, sales = tenant_api(app, tenant), tenant_api(app, tenant, "mu_sales")
+    theirs = admin.post("/customers", json=customer_body()).json["id"]
+    mine = sales.post("/customers", json=customer_body()).json["id"]
+    made = {}
+    for i, (customer, name) in enumerate([(theirs, "沈慕白"), (theirs, "王慕白"), (mine, "沈慕青"),
+                                          (mine, "慕容白"), (mine, "白慕")]):
+        resp = admin.post("/contacts", json={"customer_id": customer, "contact_name": name,
+                                             "phone": f"1371234{i:04d}"})
+        assert resp.status_code == 201, resp.json
+        made[name] = resp.json["id"]
+
+    statements = Statements(tenant)
+    statements.during(lambda: admin.get("/contacts", query_string={"q": "慕白"}))
+    assert any("crm_contact_word" in st for st, _p in statements.seen), statements.seen  # narrowed by the index
+    assert _contacts(admin, "慕白") == ["沈慕白", "王慕白"]  # not 白慕 nor 慕容白: the LIKE decides
+    assert _contacts(admin, "沈慕") == ["沈慕白", "沈慕青"]
+    assert _contacts(sales, "慕") == ["慕容白", "沈慕青", "白慕"]  # one character: no pair, the plain search
+    assert _contacts(sales, "沈慕") == ["沈慕青"]  # the index keeps to the data scope
+    assert admin.patch(f"/contacts/{made['王慕白']}", json={"contact_name": "王若白"}).status_code == 200
+    assert _contacts(admin, "慕白") == ["沈慕白"] and _contacts(admin, "若白") == ["王若白"]
+    assert admin.delete(f"/contacts/{made['沈慕白']}").status_code in (200, 204)
+    assert _contacts(admin, "慕白") == []

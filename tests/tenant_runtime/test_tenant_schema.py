@@ -34,7 +34,7 @@ from tests.conftest import BACKENDS, MYSQL_SERVER, create_mysql_database
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TENANT_TABLES = set(TenantBase.metadata.tables)
-HEAD = "0010_names_sort_by_pinyin"
+HEAD = "0011_contact_word_index"
 
 
 def _mysql_engine():
@@ -320,6 +320,38 @@ def test_0010_gives_contacts_leads_pools_and_people_their_pinyin_sort_key_and_ca
         conn.rollback()
 
 
+def test_0011_indexes_the_words_of_existing_contacts_and_can_run_again(engine):
+    """Contacts already there at 0010 (more than one batch) get their names' pairs of Han characters in
+    crm_contact_word; a run interrupted after some batches, run again, gives the same index, no row twice."""
+    from tenant_runtime.core.words import pairs
+
+    people = ["欧阳明月", "张伟", "A栋王", "李", "司马相如"]
+    with engine.connect() as conn:
+        _customers_at(conn, "0010_names_sort_by_pinyin", ["上海金地实业有限公司"])
+        conn.execute(sa.text("INSERT INTO crm_contact (customer_id, contact_name, phone, created_by, created_at, "
+                             "updated_at) VALUES (1, :n, :p, 1, '2026-01-01', '2026-01-01')"),
+                     [{"n": people[i % 5], "p": f"+86138{i:08d}"} for i in range(2500)])
+        conn.commit()
+
+        def index():
+            return sorted(conn.execute(sa.text("SELECT contact_id, word FROM crm_contact_word")).all())
+
+        assert tenant_schema.upgrade(conn) == HEAD
+        expected = sorted((cid, code) for cid, name in conn.execute(sa.text(
+            "SELECT id, contact_name FROM crm_contact")).all() for code in pairs(name))
+        assert index() == expected and len(expected) == 500 * (3 + 1 + 1 + 0 + 3)
+        conn.execute(sa.text("DELETE FROM crm_contact_word WHERE contact_id > 1000"))  # as if stopped there
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0010_names_sort_by_pinyin'"))
+        conn.commit()
+        assert tenant_schema.upgrade(conn) == HEAD
+        assert index() == expected
+        conn.rollback()
+        command.downgrade(tenant_schema.alembic_config(conn), "0010_names_sort_by_pinyin")
+        conn.commit()
+        assert "crm_contact_word" not in _tables(engine)
+        conn.rollback()
+
+
 def test_migration_matches_models(migrated):
     with migrated.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), TenantBase.metadata)
@@ -526,7 +558,7 @@ def test_control_migrations_do_not_see_the_tenant_revision():
     assert {script.revision for script in tenant.walk_revisions()} == {
         "0001_tenant_initial", "0002_sessions_and_password_links", "0003_crm_core", "0005_handover_pool_leads",
         "0006_pool_clock_and_list_indexes", "0007_pool_list_index", "0008_customer_name_pinyin",
-        "0009_customer_word_index", HEAD}
+        "0009_customer_word_index", "0010_names_sort_by_pinyin", HEAD}
 
 
 def test_registry_does_not_import_the_tenant_runtime():
