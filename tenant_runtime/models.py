@@ -106,7 +106,7 @@ class SysUser(TenantBase):
     # Lengths from common.limits: the control plane's forms accept no more than provisioning copies here.
     username: Mapped[str] = mapped_column(String(limits.USERNAME), unique=True)
     full_name: Mapped[str] = mapped_column(String(limits.PERSON_NAME))
-    name_pinyin: Mapped[str | None] = pinyin_column("full_name")  # people lists and pickers sort by it (0010)
+    name_pinyin: Mapped[str | None] = pinyin_column("full_name", person=True)  # people lists and pickers sort by it (0010)
     dept_id: Mapped[int] = mapped_column(IdType, ForeignKey("sys_dept.id"), index=True)
     phone: Mapped[str | None] = mapped_column(String(limits.PHONE))
     email: Mapped[str | None] = mapped_column(String(limits.EMAIL))

@@ -39,7 +39,7 @@ class CrmContact(TenantBase):
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
     customer_id: Mapped[int] = mapped_column(IdType, ForeignKey("crm_customer.id"), index=True)
     contact_name: Mapped[str] = mapped_column(String(100))
-    name_pinyin: Mapped[str | None] = pinyin_column("contact_name")  # the list sorts names by it (0010)
+    name_pinyin: Mapped[str | None] = pinyin_column("contact_name", person=True)  # the list sorts names by it (0010)
     position: Mapped[str | None] = mapped_column(String(100))
     phone: Mapped[str] = mapped_column(String(20))
     email: Mapped[str | None] = mapped_column(String(100))

@@ -11,7 +11,9 @@ with ``pinyin_column("<the name's column>")``, and sorts by that column:
 * a tenant migration fills it for rows already there (0008 customers; 0010 contacts, leads, lead pools, users).
 
 The key is the pinyin, case folded, then the name itself, so that names reading the same stay apart and in a
-stable order (重庆 reads chongqing; letters and digits stay as they are).
+stable order (重庆 reads chongqing; letters and digits stay as they are). People's names (contacts, users, and a lead's
+when it reads as one) read their first character as a surname: 曾华 zenghua, 单雄信 shanxiongxin, as an address book
+files them.
 """
 
 import unicodedata
@@ -23,29 +25,55 @@ KEY_LENGTH = 400
 _SOURCE = "pinyin_of"  # the key column's info: the name's column it follows
 
 
-def pinyin_key(name):
-    """How a name sorts for a Chinese reader (see the module's text)."""
+# A surname's reading where its character's common one differs (曾 zēng, not céng as in 曾经): people's names sort
+# by it, as a Chinese address book files 曾华 under Z. Compound surnames are read whole first (单于 chányú).
+SURNAMES = {"曾": "zeng", "单": "shan", "仇": "qiu", "解": "xie", "朴": "piao", "查": "zha", "盖": "ge", "区": "ou",
+            "覃": "qin", "缪": "miao", "召": "shao", "员": "yun", "乐": "yue", "繁": "po", "种": "chong", "秘": "bi",
+            "折": "she", "翟": "zhai", "隗": "wei", "祭": "zhai", "都": "du", "洗": "xian", "佴": "nai", "能": "nai",
+            "黑": "he", "句": "gou", "重": "chong", "藏": "zang"}
+COMPOUND_SURNAMES = {"单于": "chanyu", "乐正": "yuezheng", "尉迟": "yuchi", "万俟": "moqi", "长孙": "zhangsun",
+                     "澹台": "tantai"}
+
+
+def _a_person_s(text):
+    """Whether a name that may be a person's or a company's (a lead's) reads as a person's: two or three
+    characters, or four beginning with a compound surname (a company's is longer: 乐山物业 is not 乐 yuè)."""
+    return 2 <= len(text) <= 3 or (len(text) == 4 and text[:2] in COMPOUND_SURNAMES)
+
+
+def pinyin_key(name, person=False):
+    """How a name sorts for a Chinese reader (see the module's text). ``person``: True for a person's name, whose
+    first character is read as a surname; "maybe" for a name that may be a person's or a company's."""
     from pypinyin import lazy_pinyin
 
     text = unicodedata.normalize("NFKC", name or "")
-    return ("".join(lazy_pinyin(text)).casefold() + " " + text)[:KEY_LENGTH]
+    head, rest = "", text
+    if person == "maybe":
+        person = _a_person_s(text)
+    if person:
+        compound = text[:2] if text[:2] in COMPOUND_SURNAMES else None
+        if compound:
+            head, rest = COMPOUND_SURNAMES[compound], text[2:]
+        elif text[:1] in SURNAMES:
+            head, rest = SURNAMES[text[0]], text[1:]
+    return ((head + "".join(lazy_pinyin(rest))).casefold() + " " + text)[:KEY_LENGTH]
 
 
-def pinyin_column(source):
+def pinyin_column(source, person=False):
     """A nullable column holding the pinyin sort key of the column named ``source`` (its attribute and column
-    name are the same in every model that uses this)."""
+    name are the same in every model that uses this); ``person``: whether the name is a person's (``pinyin_key``)."""
 
     def default(context):
-        return pinyin_key(context.get_current_parameters().get(source))
+        return pinyin_key(context.get_current_parameters().get(source), person)
 
-    return mapped_column(String(KEY_LENGTH), default=default, info={_SOURCE: source})
+    return mapped_column(String(KEY_LENGTH), default=default, info={_SOURCE: (source, person)})
 
 
-_KEYS_OF = {}  # mapper -> its (key attribute, name attribute) pairs
+_KEYS_OF = {}  # mapper -> its pinyin key columns (``_key_columns``)
 
 
 def _key_columns(mapper):
-    """(key attribute, name attribute) pairs of a mapper, found once per mapper."""
+    """(key attribute, (name attribute, a person's name?)) pairs of a mapper, found once per mapper."""
     found = _KEYS_OF.get(mapper)
     if found is None:
         found = _KEYS_OF[mapper] = tuple(
@@ -60,6 +88,6 @@ def refresh_on_rename(mapper, connection, target):
     if not pairs:
         return
     attrs = inspect(target).attrs
-    for key, source in pairs:
+    for key, (source, person) in pairs:
         if attrs[source].history.has_changes():
-            setattr(target, key, pinyin_key(getattr(target, source)))
+            setattr(target, key, pinyin_key(getattr(target, source), person))

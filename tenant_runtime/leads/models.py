@@ -53,7 +53,8 @@ class CrmLead(TenantBase):
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
     lead_name: Mapped[str] = mapped_column(String(100))
-    name_pinyin: Mapped[str | None] = pinyin_column("lead_name")  # the list sorts names by it (0010)
+    # the list sorts names by it (0010); a lead is named for a person or a company (seed: 个人/企业名)
+    name_pinyin: Mapped[str | None] = pinyin_column("lead_name", person="maybe")
     phone: Mapped[str | None] = mapped_column(String(20), unique=True)  # seed: uk_phone, no duplicate leads
     company: Mapped[str | None] = mapped_column(String(200))
     position: Mapped[str | None] = mapped_column(String(100))

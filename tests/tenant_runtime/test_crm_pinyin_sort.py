@@ -44,6 +44,23 @@ def test_contacts_sort_by_pinyin_across_pages_and_a_renamed_one_moves(admin):
     assert all(change["field"] != "name_pinyin" for entry in history for change in entry["changes"])
 
 
+def test_a_person_s_name_is_filed_by_the_surname_s_reading(admin):
+    """曾 reads céng (曾经) but zēng as a surname, 单 dān but shàn, 解 jiě but xiè: an address book files 曾华 under
+    Z. People's names sort so; a lead named for a company (乐山物业) keeps the common reading (lè)."""
+    from tenant_runtime.core.pinyin import pinyin_key
+
+    customer = admin.post("/customers", json=customer_body()).json["id"]
+    names = ["曾华", "蔡丹", "单雄信", "戴军", "解缙", "单于夫"]
+    for i, name in enumerate(names):
+        assert admin.post("/contacts", json={"customer_id": customer, "contact_name": name,
+                                             "phone": f"1370014{i:04d}"}).status_code == 201
+    listed = _names(every_item(admin, f"/contacts?customer_id={customer}&sort=name&limit=50"), "contact_name")
+    # cai, chanyu, dai, shan, xie, zeng (by code point 曾 蔡 戴 单 解; as 曾经 and 单位 read: cai ceng dai dan jie)
+    assert listed == ["蔡丹", "单于夫", "戴军", "单雄信", "解缙", "曾华"]
+    assert pinyin_key("乐山物业", "maybe").startswith("leshan") and pinyin_key("乐嘉", "maybe").startswith("yuejia")
+    assert pinyin_key("曾经沧海物业").startswith("ceng")  # a company's name: no surname
+
+
 def test_leads_and_lead_pools_sort_by_pinyin(admin):
     for name in ("上海拼音线索", "重庆拼音线索", "北京拼音线索"):
         assert admin.post("/leads", json={"lead_name": name, "source": "exhibition"}).status_code == 201

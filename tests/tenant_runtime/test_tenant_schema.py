@@ -276,7 +276,7 @@ def test_0010_gives_contacts_leads_pools_and_people_their_pinyin_sort_key_and_ca
     columns away."""
     from tenant_runtime.core.pinyin import pinyin_key
 
-    people = ["张伟", "王芳", "李娜", "赵磊", "阿强"]
+    people = ["张伟", "王芳", "曾娜", "赵磊", "阿强"]  # 曾 as a surname reads zeng
     with engine.connect() as conn:
         _customers_at(conn, "0009_customer_word_index", ["上海金地实业有限公司"])
         conn.execute(sa.text("INSERT INTO sys_user (username, full_name, dept_id, password_hash, created_at, "
@@ -291,17 +291,19 @@ def test_0010_gives_contacts_leads_pools_and_people_their_pinyin_sort_key_and_ca
                              "VALUES (:n, 1, 1, '2026-01-01', '2026-01-01')"), [{"n": name} for name in people])
         conn.commit()
 
+        tables = {"crm_contact": ("contact_name", True), "crm_lead": ("lead_name", "maybe"),
+                  "crm_lead_pool": ("pool_name", False), "sys_user": ("full_name", True)}
+
         def keys():
             return {table: conn.execute(sa.text(f"SELECT {name}, name_pinyin FROM {table} ORDER BY id")).all()
-                    for table, name in (("crm_contact", "contact_name"), ("crm_lead", "lead_name"),
-                                        ("crm_lead_pool", "pool_name"), ("sys_user", "full_name"))}
+                    for table, (name, _person) in tables.items()}
 
         assert tenant_schema.upgrade(conn) == HEAD
         found = keys()
         assert len(found["crm_contact"]) == 2100 and len(found["sys_user"]) == 6
-        assert all(key == pinyin_key(name) for rows in found.values() for name, key in rows)
+        assert all(key == pinyin_key(name, tables[table][1]) for table, rows in found.items() for name, key in rows)
         assert [n for (n,) in conn.execute(sa.text("SELECT lead_name FROM crm_lead ORDER BY name_pinyin"))] == [
-            "阿强", "李娜", "王芳", "张伟", "赵磊"]
+            "阿强", "王芳", "曾娜", "张伟", "赵磊"]
         assert [n for (n,) in conn.execute(sa.text("SELECT pool_name FROM crm_lead_pool ORDER BY name_pinyin"))] == [
             "北京池", "公共线索池", "上海池"]  # 0005's pool, then these two
         conn.execute(sa.text("UPDATE crm_contact SET name_pinyin = NULL WHERE id > 1500"))  # as if stopped there
