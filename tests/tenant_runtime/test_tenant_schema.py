@@ -242,32 +242,38 @@ def test_0008_gives_existing_customers_their_pinyin_sort_key(engine):
         conn.rollback()
 
 
-def test_0009_indexes_the_words_of_existing_customers_and_can_run_again(engine):
-    """Customers already there at 0008 (more than one batch) get their names' pairs of Han characters in
-    crm_customer_word; a run interrupted after some batches, run again, gives the same index, no row twice."""
+def _word_index_is_filled_and_can_run_again(engine, conn, before, table, key, source, name, expected_rows):
+    """At ``before`` the records of ``source`` (more than one batch) are there; the upgrade gives each name's pairs
+    of Han characters in the word index ``table``; a run interrupted after some batches, run again, gives the same
+    index, no row twice; a downgrade drops the table."""
     from tenant_runtime.core.words import pairs
 
+    def index():
+        return sorted(conn.execute(sa.text(f"SELECT {key}, word FROM {table}")).all())
+
+    assert tenant_schema.upgrade(conn) == HEAD
+    expected = sorted((rid, code) for rid, text in conn.execute(sa.text(
+        f"SELECT id, {name} FROM {source}")).all() for code in pairs(text))
+    assert index() == expected and len(expected) == expected_rows
+    conn.execute(sa.text(f"DELETE FROM {table} WHERE {key} > 1000"))  # as if stopped there
+    conn.execute(sa.text("UPDATE alembic_version SET version_num = :v"), {"v": before})
+    conn.commit()
+    assert tenant_schema.upgrade(conn) == HEAD
+    assert index() == expected
+    conn.rollback()
+    command.downgrade(tenant_schema.alembic_config(conn), before)
+    conn.commit()
+    assert table not in _tables(engine)
+    conn.rollback()
+
+
+def test_0009_indexes_the_words_of_existing_customers_and_can_run_again(engine):
     names = ["上海金地实业有限公司", "ABC物业", "重庆保利教育科技", "A栋B座", "长沙星河物流有限公司"] * 500
     with engine.connect() as conn:
         _customers_at(conn, "0008_customer_name_pinyin", names)
-
-        def index():
-            return sorted(conn.execute(sa.text("SELECT customer_id, word FROM crm_customer_word")).all())
-
-        assert tenant_schema.upgrade(conn) == HEAD
-        expected = sorted((cid, code) for cid, name in conn.execute(sa.text(
-            "SELECT id, customer_name FROM crm_customer")).all() for code in pairs(name))
-        assert index() == expected and len(expected) == 500 * (9 + 1 + 7 + 0 + 9)
-        conn.execute(sa.text("DELETE FROM crm_customer_word WHERE customer_id > 1000"))  # as if stopped there
-        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0008_customer_name_pinyin'"))
-        conn.commit()
-        assert tenant_schema.upgrade(conn) == HEAD
-        assert index() == expected
-        conn.rollback()
-        command.downgrade(tenant_schema.alembic_config(conn), "0008_customer_name_pinyin")
-        conn.commit()
-        assert "crm_customer_word" not in _tables(engine)
-        conn.rollback()
+        _word_index_is_filled_and_can_run_again(engine, conn, "0008_customer_name_pinyin", "crm_customer_word",
+                                                "customer_id", "crm_customer", "customer_name",
+                                                500 * (9 + 1 + 7 + 0 + 9))
 
 
 def test_0010_gives_contacts_leads_pools_and_people_their_pinyin_sort_key_and_can_run_again(engine):
@@ -323,10 +329,6 @@ def test_0010_gives_contacts_leads_pools_and_people_their_pinyin_sort_key_and_ca
 
 
 def test_0011_indexes_the_words_of_existing_contacts_and_can_run_again(engine):
-    """Contacts already there at 0010 (more than one batch) get their names' pairs of Han characters in
-    crm_contact_word; a run interrupted after some batches, run again, gives the same index, no row twice."""
-    from tenant_runtime.core.words import pairs
-
     people = ["欧阳明月", "张伟", "A栋王", "李", "司马相如"]
     with engine.connect() as conn:
         _customers_at(conn, "0010_names_sort_by_pinyin", ["上海金地实业有限公司"])
@@ -334,24 +336,9 @@ def test_0011_indexes_the_words_of_existing_contacts_and_can_run_again(engine):
                              "updated_at) VALUES (1, :n, :p, 1, '2026-01-01', '2026-01-01')"),
                      [{"n": people[i % 5], "p": f"+86138{i:08d}"} for i in range(2500)])
         conn.commit()
-
-        def index():
-            return sorted(conn.execute(sa.text("SELECT contact_id, word FROM crm_contact_word")).all())
-
-        assert tenant_schema.upgrade(conn) == HEAD
-        expected = sorted((cid, code) for cid, name in conn.execute(sa.text(
-            "SELECT id, contact_name FROM crm_contact")).all() for code in pairs(name))
-        assert index() == expected and len(expected) == 500 * (3 + 1 + 1 + 0 + 3)
-        conn.execute(sa.text("DELETE FROM crm_contact_word WHERE contact_id > 1000"))  # as if stopped there
-        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0010_names_sort_by_pinyin'"))
-        conn.commit()
-        assert tenant_schema.upgrade(conn) == HEAD
-        assert index() == expected
-        conn.rollback()
-        command.downgrade(tenant_schema.alembic_config(conn), "0010_names_sort_by_pinyin")
-        conn.commit()
-        assert "crm_contact_word" not in _tables(engine)
-        conn.rollback()
+        _word_index_is_filled_and_can_run_again(engine, conn, "0010_names_sort_by_pinyin", "crm_contact_word",
+                                                "contact_id", "crm_contact", "contact_name",
+                                                500 * (3 + 1 + 1 + 0 + 3))
 
 
 def test_migration_matches_models(migrated):
