@@ -6,6 +6,7 @@ tenant, is an error; there is never a fallback to some other database.
 
 from flask import current_app
 
+from . import tenant_schema
 from .hostpolicy import policy_from_setting
 from .pool import IdentityMismatch, IdentityQuery, Target, make_registry
 from .tls import TlsSetting
@@ -15,16 +16,28 @@ class TenantUnavailable(Exception):
     """The tenant has no usable datasource (not configured, not provisioned, or unreachable)."""
 
 
+class SchemaBehind(IdentityMismatch):
+    """The tenant's database is its own, but at an older revision of the tenant schema than this code's: its
+    fleet upgrade has not reached it yet, or failed. Served anyway, the code would meet missing tables and
+    columns (500s) or write rows without what the new revision keeps beside them (sort keys, word indexes), so
+    the connection is refused until the upgrade is done."""
+
+
 def _judge_identity(rows, error, target):
     if error is not None:
         raise IdentityMismatch(f"tenant {target.tenant_id}: database has no identity marker") from error
-    tenant_id = rows[0][0] if rows else None
+    tenant_id, revision = rows[0] if rows else (None, None)
     if tenant_id is None or int(tenant_id) != int(target.tenant_id):
         raise IdentityMismatch(f"tenant {target.tenant_id}: database belongs to tenant {tenant_id}")
+    if tenant_schema.is_behind(revision):
+        raise SchemaBehind(f"tenant {target.tenant_id}: schema at {revision}, the code's is "
+                           f"{tenant_schema.head_revision()}")
 
 
-# Sent in the same round trip as a new connection's session set-up (pool.IdentityQuery).
-_identity_check = IdentityQuery("SELECT tenant_id FROM tenant_identity WHERE id = 1", _judge_identity)
+# Sent in the same round trip as a new connection's session set-up (pool.IdentityQuery): whose database it is,
+# and the schema revision it is at (every connection, so a tenant upgraded meanwhile is served at once).
+_identity_check = IdentityQuery("SELECT tenant_id, (SELECT MAX(version_num) FROM alembic_version) FROM tenant_identity "
+                                "WHERE id = 1", _judge_identity)
 
 
 def _host_guard(app):

@@ -81,6 +81,19 @@ def head_revision() -> str:
     return head
 
 
+@lru_cache(maxsize=1)
+def _older_revisions():
+    head = head_revision()
+    return frozenset(script.revision for script in _script_directory().walk_revisions() if script.revision != head)
+
+
+def is_behind(revision) -> bool:
+    """Whether a database at ``revision`` lacks some of this code's schema: at an older revision of this code's,
+    or never migrated. A revision this code does not know is newer (a code rollback after an upgrade: revisions
+    only add, so the older code still works on it) and is not behind."""
+    return revision is None or revision in _older_revisions()
+
+
 def current_revision(connection) -> str | None:
     """The revision the database is at, or None when it has never been migrated (empty database)."""
     was_in_transaction = connection.in_transaction()

@@ -9,6 +9,7 @@ from common.errors import FRIENDLY, ApiError, driver_error_number, error_respons
 from common.forms import json_body
 from datasource_registry.hostpolicy import HostNotAllowed
 from datasource_registry.pool import IdentityMismatch
+from datasource_registry.registry import SchemaBehind
 
 from . import auth
 from .context import current_tenant
@@ -135,8 +136,15 @@ def _database_down(exc):
     return _tenant_error(TenantError(503, "tenant_unavailable", _("This company's database is not available right now.")))
 
 
+def _schema_behind(exc):
+    current_app.logger.warning("tenant request refused on %s: %s", request.path, exc)
+    return _tenant_error(TenantError(503, "tenant_upgrading", _(
+        "This company's data is being upgraded to the new version. Please try again in a few minutes.")))
+
+
 for blueprint in (bp, api):
     blueprint.register_error_handler(TenantError, _tenant_error)
+    blueprint.register_error_handler(SchemaBehind, _schema_behind)
     blueprint.register_error_handler(IdentityMismatch, _database_down)
     blueprint.register_error_handler(HostNotAllowed, _database_down)  # the host left the allow-list
     blueprint.register_error_handler(sqlalchemy.exc.OperationalError, _database_down)
