@@ -45,7 +45,8 @@ class ContactResource(Resource):
         search=(CrmContact.contact_name, CrmContact.email),
         phones=(CrmContact.phone,),
         narrow=CONTACT_WORDS.narrow,
-        sorts={"created": SortKey(CrmContact.id, _l("Created")), "name": SortKey(CrmContact.name_pinyin, _l("Name"), nullable=True)},
+        sorts={"created": SortKey(CrmContact.id, _l("Created")),
+               "name": SortKey(CrmContact.name_pinyin, _l("Name"), nullable=True)},
         default_sort="-created",
     )
     columns = (

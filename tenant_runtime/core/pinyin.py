@@ -11,9 +11,9 @@ with ``pinyin_column("<the name's column>")``, and sorts by that column:
 * a tenant migration fills it for rows already there (0008 customers; 0010 contacts, leads, lead pools, users).
 
 The key is the pinyin, case folded, then the name itself, so that names reading the same stay apart and in a
-stable order (重庆 reads chongqing; letters and digits stay as they are). People's names (contacts, users, and a lead's
-when it reads as one) read their first character as a surname: 曾华 zenghua, 单雄信 shanxiongxin, as an address book
-files them.
+stable order (重庆 reads chongqing; letters and digits stay as they are). People's names (contacts, users, and
+a lead's when it reads as one) read their first character as a surname: 曾华 zenghua, 单雄信 shanxiongxin, as
+an address book files them.
 """
 
 import unicodedata
