@@ -56,6 +56,15 @@ def admin_connection(url: sa.engine.URL):
     )
 
 
+def stamp_head(cur, database):
+    """Record a hand-made tenant database as at this code's tenant schema head: the app's identity check reads
+    the revision beside the identity marker and refuses a database behind the code (or never migrated)."""
+    from datasource_registry.tenant_schema import head_revision
+
+    cur.execute(f"CREATE TABLE `{database}`.alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)")
+    cur.execute(f"INSERT INTO `{database}`.alembic_version VALUES (%s)", (head_revision(),))
+
+
 def pct(values, q):
     if not values:
         return float("nan")

@@ -40,7 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import sqlalchemy as sa
-from _harness import DEFAULT_SERVER, admin_connection, ms, pct, run_main
+from _harness import DEFAULT_SERVER, admin_connection, ms, pct, run_main, stamp_head
 from tqdm import tqdm
 
 from datasource_registry.pool import PoolRegistry, Target
@@ -88,6 +88,7 @@ class Databases:
                         cur.execute(f"INSERT INTO `{name}`.whoami VALUES (%s)", (name,))
                         cur.execute(f"CREATE TABLE `{name}`.tenant_identity (id INT PRIMARY KEY, tenant_id BIGINT)")
                         cur.execute(f"INSERT INTO `{name}`.tenant_identity VALUES (1, %s)", (self.tenant_id(name),))
+                        stamp_head(cur, name)
                         bar.update(1)
             finally:
                 conn.close()

@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench._harness import BenchEnv, admin_connection, run_main
+from bench._harness import BenchEnv, admin_connection, run_main, stamp_head
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_REDIS = os.environ.get("TEST_REDIS_SERVER", "redis://127.0.0.1:6379") + "/14"
@@ -114,6 +114,7 @@ def make_tenants(env, n):
                     cur.execute(f"CREATE TABLE `{name}`.tenant_identity (id INT PRIMARY KEY, tenant_id BIGINT NOT NULL, "
                                 "enterprise_no VARCHAR(20), created_at DATETIME)")
                     cur.execute(f"INSERT INTO `{name}`.tenant_identity VALUES (1, %s, NULL, NOW())", (ent_id,))
+                    stamp_head(cur, name)
                     cur.execute(f"CREATE TABLE `{name}`.bench_run (id BIGINT AUTO_INCREMENT PRIMARY KEY, "
                                 "tenant_id BIGINT NOT NULL, ran_at DATETIME NOT NULL)")
                     bar.update(1)

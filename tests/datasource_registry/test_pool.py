@@ -945,6 +945,21 @@ def test_an_upgraded_server_is_learned_again(server, registries, statements, mon
     assert upgraded.dialect.default_schema_name == server.names[2]
 
 
+def mark(conn, database, tenant):
+    """What the app's identity check reads in a tenant database: its identity marker, and the tenant schema
+    revision it is at (this code's head: a database behind it is refused, as test_routing shows)."""
+    from datasource_registry.tenant_schema import head_revision
+
+    conn.execute(sa.text(f"CREATE TABLE `{database}`.tenant_identity (id INT PRIMARY KEY, tenant_id BIGINT)"))
+    conn.execute(sa.text(f"INSERT INTO `{database}`.tenant_identity VALUES (1, {tenant})"))
+    conn.execute(sa.text(f"CREATE TABLE `{database}`.alembic_version (version_num VARCHAR(32) PRIMARY KEY)"))
+    conn.execute(sa.text(f"INSERT INTO `{database}`.alembic_version VALUES (:head)"), {"head": head_revision()})
+
+
+def unmark(conn, database):
+    conn.execute(sa.text(f"DROP TABLE IF EXISTS `{database}`.tenant_identity, `{database}`.alembic_version"))
+
+
 def test_the_identity_query_shares_the_session_set_up_round_trip_and_still_fails_closed(server, registries,
                                                                                          monkeypatch):
     """The app's identity check (an IdentityQuery) is sent behind the session's SET before either answer is
@@ -952,9 +967,8 @@ def test_the_identity_query_shares_the_session_set_up_round_trip_and_still_fails
     connection and closes it; the connection that passes answers its own queries correctly afterwards."""
     from pymysql.connections import Connection
 
-    from datasource_registry.registry import _identity_check
-
     from datasource_registry.mysql_connection import TenantConnection
+    from datasource_registry.registry import _identity_check
 
     events = []  # ("send", connection id, SQL) and ("read", connection id), in order
     send, read, pipelined = Connection._execute_command, Connection._read_packet, TenantConnection._send_pipelined
@@ -978,9 +992,7 @@ def test_the_identity_query_shares_the_session_set_up_round_trip_and_still_fails
     marked = {3: 3, 4: 99}  # database 3 carries tenant 3's marker, database 4 another tenant's; 5 has none
     with server.admin.begin() as conn:
         for db, tenant in marked.items():
-            conn.execute(sa.text(f"CREATE TABLE `{server.names[db]}`.tenant_identity "
-                                 "(id INT PRIMARY KEY, tenant_id BIGINT)"))
-            conn.execute(sa.text(f"INSERT INTO `{server.names[db]}`.tenant_identity VALUES (1, {tenant})"))
+            mark(conn, server.names[db], tenant)
     try:
         reg = registries(budget=10, identity_check=_identity_check)
         events.clear()
@@ -1004,7 +1016,7 @@ def test_the_identity_query_shares_the_session_set_up_round_trip_and_still_fails
     finally:
         with server.admin.begin() as conn:
             for db in marked:
-                conn.execute(sa.text(f"DROP TABLE IF EXISTS `{server.names[db]}`.tenant_identity"))
+                unmark(conn, server.names[db])
 
 
 def test_a_tenant_engine_put_together_directly_is_what_create_engine_would_build():
@@ -1042,13 +1054,11 @@ def marked(server):
     """Databases 0-2 carry the identity markers of tenants 0-2 (the app's identity check reads them)."""
     with server.admin.begin() as conn:
         for db in range(3):
-            conn.execute(sa.text(f"CREATE TABLE `{server.names[db]}`.tenant_identity "
-                                 "(id INT PRIMARY KEY, tenant_id BIGINT)"))
-            conn.execute(sa.text(f"INSERT INTO `{server.names[db]}`.tenant_identity VALUES (1, {db})"))
+            mark(conn, server.names[db], db)
     yield
     with server.admin.begin() as conn:
         for db in range(3):
-            conn.execute(sa.text(f"DROP TABLE IF EXISTS `{server.names[db]}`.tenant_identity"))
+            unmark(conn, server.names[db])
 
 
 def connection_id(conn):
