@@ -1,10 +1,11 @@
-"""A word index for searching names by a Chinese word: customers' names, contacts' names.
+"""A word index for searching names by a Chinese word: customers' names, contacts' names, leads' names and companies.
 
 A search is ``LIKE '%…%'``, which no index can serve: to find a word that few names hold, MariaDB reads every
 name (seconds at a million customers). Chinese names have no spaces to split words at, so the index holds every
 pair of adjacent Han characters of a name (上海明德物业 → 上海, 海明, 明德, 德物, 物业), one row per pair and
-record in a table of its own (``crm_customer_word``, ``crm_contact_word``). Any name that contains a searched word
-contains each of the word's pairs.
+record in a table of its own (``crm_customer_word``, ``crm_contact_word``, ``crm_lead_word``). Any name that contains a
+searched word contains each of the word's pairs. A search over several columns (a lead's name and company) indexes
+the pairs of all of them under the record: whichever column holds the word, the record holds its pairs.
 
 A search for a word with such pairs first counts, capped at ``CAP``, the records of each pair (one statement).
 When the rarest pair has fewer, the list reads only its records (``id IN (…)``, at most ``CAP`` rows by primary
@@ -12,7 +13,7 @@ key) and the name's ``LIKE`` still decides. When every pair is common (物业, �
 plain plan, which stops at the first page of them, is the faster one, so the index is not used.
 
 The pairs are taken from the name's NFKC form (full-width and compatibility forms folded), on both sides. A
-``WordIndex`` keeps its table with the name: every insert or rename through the ORM rewrites the record's rows;
+``WordIndex`` keeps its table with the names: every insert or rename through the ORM rewrites the record's rows;
 bulk inserts (the volume fill) write ``rows()`` themselves, and a tenant migration fills it for rows already there.
 """
 
@@ -38,41 +39,48 @@ def pair_code(a, b):
     return ord(a) * 0x110000 + ord(b)
 
 
-def pairs(text):
-    """The codes of the pairs of adjacent Han characters in ``text`` (NFKC), in order of appearance, each once."""
-    text = unicodedata.normalize("NFKC", text or "")
+def pairs(*texts):
+    """The codes of the pairs of adjacent Han characters in ``texts`` (NFKC; no pair across two texts), in order
+    of appearance, each once."""
     found = {}
-    for a, b in pairwise(text):
-        if _han(a) and _han(b):
-            found.setdefault(pair_code(a, b), None)
+    for text in texts:
+        for a, b in pairwise(unicodedata.normalize("NFKC", text or "")):
+            if _han(a) and _han(b):
+                found.setdefault(pair_code(a, b), None)
     return list(found)
 
 
 class WordIndex:
-    """The word index of one model's name: ``table`` (``word``, and ``key``: the record's id) kept by the ORM
-    whenever the model's ``name`` attribute is written."""
+    """The word index of one model's names: ``table`` (``word``, and ``key``: the record's id) kept by the ORM
+    whenever one of the model's ``names`` attributes is written."""
 
-    def __init__(self, table, key, model, name):
-        self.table, self.key, self.model, self.name = table, table.c[key], model, name
+    def __init__(self, table, key, model, *names):
+        self.table, self.key, self.model, self.names = table, table.c[key], model, names
         self._counts = {n: union_all(*(self._capped_count(i) for i in range(n))) if n > 1 else self._capped_count(0)
                         for n in range(1, MAX_PAIRS + 1)}  # built once: SQLAlchemy keys its compiled form by object
-        event.listen(model, "after_insert", self._written)
-        event.listen(model, "after_update", self._written)
+        event.listen(model, "after_insert", self._inserted)
+        event.listen(model, "after_update", self._updated)
 
-    def rows(self, record_id, name):
-        """The index's rows for a record called ``name`` (for bulk inserts)."""
-        return [{"word": code, self.key.key: record_id} for code in pairs(name)]
+    def rows(self, record_id, *names):
+        """The index's rows for a record with these ``names`` (the values of ``self.names``; for bulk inserts)."""
+        return [{"word": code, self.key.key: record_id} for code in pairs(*names)]
 
-    def reindex(self, connection, record_id, name):
-        """Make the index hold ``name``'s pairs for this record (its old name's are removed)."""
-        connection.execute(delete(self.table).where(self.key == record_id))
-        rows = self.rows(record_id, name)
+    def reindex(self, connection, record_id, *names, new=False):
+        """Make the index hold ``names``' pairs for this record (its old names' are removed). A ``new`` record has
+        none to remove: no DELETE, whose gap lock on the empty range of ids would deadlock concurrent creates."""
+        if not new:
+            connection.execute(delete(self.table).where(self.key == record_id))
+        rows = self.rows(record_id, *names)
         if rows:
             connection.execute(insert(self.table), rows)
 
-    def _written(self, mapper, connection, record):
-        if inspect(record).attrs[self.name].history.has_changes():
-            self.reindex(connection, record.id, getattr(record, self.name))
+    def _inserted(self, mapper, connection, record):
+        self.reindex(connection, record.id, *(getattr(record, name) for name in self.names), new=True)
+
+    def _updated(self, mapper, connection, record):
+        state = inspect(record).attrs
+        if any(state[name].history.has_changes() for name in self.names):
+            self.reindex(connection, record.id, *(getattr(record, name) for name in self.names))
 
     def _capped_count(self, i):
         code = bindparam(f"w{i}")
