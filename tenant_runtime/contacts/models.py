@@ -68,7 +68,9 @@ class CrmContact(TenantBase):
 
 class CrmContactWord(TenantBase):
     """The word index of contacts' names (``tenant_runtime.core.words``), as customers have theirs: a search of
-    every contact for a rare name (沈慕白) reads its few contacts instead of every name. Filled by 0011."""
+    every contact for a rare name (沈慕白) reads its few contacts instead of every name. It holds the pairs of the
+    email too, which the list searches beside the name (an address may be written in Chinese: 王@例子.中国).
+    Filled by 0011."""
 
     __tablename__ = "crm_contact_word"
     __table_args__ = (MYSQL_TABLE_OPTIONS,)
@@ -78,4 +80,4 @@ class CrmContactWord(TenantBase):
                                             primary_key=True, index=True)
 
 
-CONTACT_WORDS = WordIndex(CrmContactWord.__table__, "contact_id", CrmContact, "contact_name")
+CONTACT_WORDS = WordIndex(CrmContactWord.__table__, "contact_id", CrmContact, "contact_name", "email")

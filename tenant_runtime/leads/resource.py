@@ -25,7 +25,7 @@ from .forms import (
     LeadForm,
     LeadPoolForm,
 )
-from .models import CrmLead, CrmLeadPool
+from .models import LEAD_WORDS, CrmLead, CrmLeadPool
 from .schemas import LeadPoolSchema, LeadSchema, SourceLeadSchema
 
 L = CrmLead
@@ -83,6 +83,7 @@ class LeadResource(Resource):
             "created": DateRange(_l("Created"), L.created_at, advanced=True),
         },
         search=(L.lead_name, L.company),
+        narrow=LEAD_WORDS.narrow,
         phones=(L.phone,),
         sorts={
             "created": SortKey(L.id, _l("Created")),

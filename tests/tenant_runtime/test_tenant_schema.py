@@ -34,7 +34,7 @@ from tests.conftest import BACKENDS, MYSQL_SERVER, create_mysql_database
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TENANT_TABLES = set(TenantBase.metadata.tables)
-HEAD = "0011_contact_word_index"
+HEAD = "0012_lead_word_index"
 
 
 def _mysql_engine():
@@ -242,18 +242,18 @@ def test_0008_gives_existing_customers_their_pinyin_sort_key(engine):
         conn.rollback()
 
 
-def _word_index_is_filled_and_can_run_again(engine, conn, before, table, key, source, name, expected_rows):
-    """At ``before`` the records of ``source`` (more than one batch) are there; the upgrade gives each name's pairs
-    of Han characters in the word index ``table``; a run interrupted after some batches, run again, gives the same
-    index, no row twice; a downgrade drops the table."""
+def _word_index_is_filled_and_can_run_again(engine, conn, before, table, key, source, names, expected_rows):
+    """At ``before`` the records of ``source`` (more than one batch) are there; the upgrade gives the pairs of Han
+    characters of each record's ``names`` (its columns) in the word index ``table``; a run interrupted after some
+    batches, run again, gives the same index, no row twice; a downgrade drops the table."""
     from tenant_runtime.core.words import pairs
 
     def index():
         return sorted(conn.execute(sa.text(f"SELECT {key}, word FROM {table}")).all())
 
     assert tenant_schema.upgrade(conn) == HEAD
-    expected = sorted((rid, code) for rid, text in conn.execute(sa.text(
-        f"SELECT id, {name} FROM {source}")).all() for code in pairs(text))
+    expected = sorted((rid, code) for rid, *texts in conn.execute(sa.text(
+        f"SELECT id, {', '.join(names)} FROM {source}")).all() for code in pairs(*texts))
     assert index() == expected and len(expected) == expected_rows
     conn.execute(sa.text(f"DELETE FROM {table} WHERE {key} > 1000"))  # as if stopped there
     conn.execute(sa.text("UPDATE alembic_version SET version_num = :v"), {"v": before})
@@ -272,7 +272,7 @@ def test_0009_indexes_the_words_of_existing_customers_and_can_run_again(engine):
     with engine.connect() as conn:
         _customers_at(conn, "0008_customer_name_pinyin", names)
         _word_index_is_filled_and_can_run_again(engine, conn, "0008_customer_name_pinyin", "crm_customer_word",
-                                                "customer_id", "crm_customer", "customer_name",
+                                                "customer_id", "crm_customer", ["customer_name"],
                                                 500 * (9 + 1 + 7 + 0 + 9))
 
 
@@ -330,15 +330,30 @@ def test_0010_gives_contacts_leads_pools_and_people_their_pinyin_sort_key_and_ca
 
 def test_0011_indexes_the_words_of_existing_contacts_and_can_run_again(engine):
     people = ["欧阳明月", "张伟", "A栋王", "李", "司马相如"]
+    emails = [None, "zw@example.com", "王@例子.中国", None, None]  # an address may be written in Chinese
     with engine.connect() as conn:
         _customers_at(conn, "0010_names_sort_by_pinyin", ["上海金地实业有限公司"])
-        conn.execute(sa.text("INSERT INTO crm_contact (customer_id, contact_name, phone, created_by, created_at, "
-                             "updated_at) VALUES (1, :n, :p, 1, '2026-01-01', '2026-01-01')"),
-                     [{"n": people[i % 5], "p": f"+86138{i:08d}"} for i in range(2500)])
+        conn.execute(sa.text("INSERT INTO crm_contact (customer_id, contact_name, email, phone, created_by, "
+                             "created_at, updated_at) VALUES (1, :n, :e, :p, 1, '2026-01-01', '2026-01-01')"),
+                     [{"n": people[i % 5], "e": emails[i % 5], "p": f"+86138{i:08d}"} for i in range(2500)])
         conn.commit()
         _word_index_is_filled_and_can_run_again(engine, conn, "0010_names_sort_by_pinyin", "crm_contact_word",
-                                                "contact_id", "crm_contact", "contact_name",
-                                                500 * (3 + 1 + 1 + 0 + 3))
+                                                "contact_id", "crm_contact", ["contact_name", "email"],
+                                                500 * (3 + 1 + (1 + 2) + 0 + 3))
+
+
+def test_0012_indexes_the_words_of_existing_leads_name_and_company_and_can_run_again(engine):
+    leads = [("欧阳明月", "上海金地物业"), ("张伟", None), ("A栋王", "ABC"), ("李", "龙腾"), ("物业", "金地物业")]
+    with engine.connect() as conn:
+        _customers_at(conn, "0011_contact_word_index", ["上海金地实业有限公司"])
+        conn.execute(sa.text("INSERT INTO crm_lead (lead_name, company, pool_id, created_by, created_at, "
+                             "updated_at) VALUES (:n, :c, 1, 1, '2026-01-01', '2026-01-01')"),
+                     [{"n": leads[i % 5][0], "c": leads[i % 5][1]} for i in range(2500)])
+        conn.commit()
+        # 物业 is in both of the last lead's columns: one row
+        _word_index_is_filled_and_can_run_again(engine, conn, "0011_contact_word_index", "crm_lead_word",
+                                                "lead_id", "crm_lead", ["lead_name", "company"],
+                                                500 * ((3 + 5) + 1 + 1 + 1 + (1 + 2)))
 
 
 def test_migration_matches_models(migrated):
@@ -547,7 +562,7 @@ def test_control_migrations_do_not_see_the_tenant_revision():
     assert {script.revision for script in tenant.walk_revisions()} == {
         "0001_tenant_initial", "0002_sessions_and_password_links", "0003_crm_core", "0005_handover_pool_leads",
         "0006_pool_clock_and_list_indexes", "0007_pool_list_index", "0008_customer_name_pinyin",
-        "0009_customer_word_index", "0010_names_sort_by_pinyin", HEAD}
+        "0009_customer_word_index", "0010_names_sort_by_pinyin", "0011_contact_word_index", HEAD}
 
 
 def test_registry_does_not_import_the_tenant_runtime():

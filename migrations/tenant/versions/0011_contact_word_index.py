@@ -6,8 +6,8 @@ Create Date: 2026-12-01
 
 Tenant schema (migrations/tenant): applied to every tenant database, MySQL/MariaDB or SQLite.
 A search of every contact (客服, an administrator) for a name few contacts have read every contact's name.
-``crm_contact_word`` holds a row per pair of adjacent Han characters of a contact's name (``tenant_runtime.core.
-words``), kept with the name from now on; this migration fills it for the contacts already there, 2,000 at a time.
+``crm_contact_word`` holds a row per pair of adjacent Han characters of a contact's name and email (``tenant_runtime.
+core.words``; the list searches both), kept with them from now on; this migration fills it for the contacts already there, 2,000 at a time.
 Each batch first removes what an interrupted run left of its contacts' rows, so running it again after a failure
 gives the same index.
 """
@@ -30,13 +30,14 @@ def _han(ch):
             or 0xF900 <= code <= 0xFAFF)
 
 
-def _pairs(name):
-    # frozen copy of tenant_runtime.core.words.pairs as of this revision (and of 0009's)
-    text = unicodedata.normalize("NFKC", name or "")
+def _pairs(*texts):
+    # frozen copy of tenant_runtime.core.words.pairs as of this revision
     found = {}
-    for a, b in zip(text, text[1:]):
-        if _han(a) and _han(b):
-            found.setdefault(ord(a) * 0x110000 + ord(b), None)
+    for text in texts:
+        text = unicodedata.normalize("NFKC", text or "")
+        for a, b in zip(text, text[1:]):
+            if _han(a) and _han(b):
+                found.setdefault(ord(a) * 0x110000 + ord(b), None)
     return list(found)
 
 
@@ -53,7 +54,7 @@ def upgrade():
         )
         op.create_index(op.f('ix_crm_contact_word_contact_id'), 'crm_contact_word', ['contact_id'], unique=False)
     conn = op.get_bind()
-    select = sa.text("SELECT id, contact_name FROM crm_contact WHERE id > :after ORDER BY id LIMIT :n")
+    select = sa.text("SELECT id, contact_name, email FROM crm_contact WHERE id > :after ORDER BY id LIMIT :n")
     clear = sa.text("DELETE FROM crm_contact_word WHERE contact_id > :after AND contact_id <= :last")
     add = sa.text("INSERT INTO crm_contact_word (word, contact_id) VALUES (:word, :contact_id)")
     after = 0
@@ -62,7 +63,7 @@ def upgrade():
         if not rows:
             break
         conn.execute(clear, {"after": after, "last": rows[-1][0]})
-        words = sorted((code, cid) for cid, name in rows for code in _pairs(name))
+        words = sorted((code, cid) for cid, name, email in rows for code in _pairs(name, email))
         if words:
             conn.execute(add, [{"word": code, "contact_id": cid} for code, cid in words])
         after = rows[-1][0]
