@@ -12,8 +12,8 @@ with ``pinyin_column("<the name's column>")``, and sorts by that column:
 
 The key is the pinyin, case folded, then the name itself, so that names reading the same stay apart and in a
 stable order (重庆 reads chongqing; letters and digits stay as they are). People's names (contacts, users, and
-a lead's when it reads as one) read their first character as a surname: 曾华 zenghua, 单雄信 shanxiongxin, as
-an address book files them.
+a lead's when it reads as one, a customer's when the customer is an individual) read their first character as a
+surname: 曾华 zenghua, 单雄信 shanxiongxin, as an address book files them.
 """
 
 import unicodedata
@@ -59,12 +59,26 @@ def pinyin_key(name, person=False):
     return ((head + "".join(lazy_pinyin(rest))).casefold() + " " + text)[:KEY_LENGTH]
 
 
+class PersonWhen:
+    """A name that is a person's when another column of its row holds a value: a customer's name when its type
+    is 个人 (``PersonWhen("customer_type", "individual")``)."""
+
+    def __init__(self, column, value):
+        self.column, self.value = column, value
+
+    def __call__(self, get):
+        """Whether the row is a person's; ``get(column)`` reads the row's value of a column."""
+        return get(self.column) == self.value
+
+
 def pinyin_column(source, person=False):
     """A nullable column holding the pinyin sort key of the column named ``source`` (its attribute and column
-    name are the same in every model that uses this); ``person``: whether the name is a person's (``pinyin_key``)."""
+    name are the same in every model that uses this); ``person``: whether the name is a person's (``pinyin_key``),
+    or a ``PersonWhen`` deciding it by another column of the row."""
 
     def default(context):
-        return pinyin_key(context.get_current_parameters().get(source), person)
+        values = context.get_current_parameters()
+        return pinyin_key(values.get(source), person(values.get) if isinstance(person, PersonWhen) else person)
 
     return mapped_column(String(KEY_LENGTH), default=default, info={_SOURCE: (source, person)})
 
@@ -83,11 +97,14 @@ def _key_columns(mapper):
 
 
 def refresh_on_rename(mapper, connection, target):
-    """``before_update``: a changed name gets its new sort key in the same UPDATE."""
+    """``before_update``: a changed name (or a change of what makes it a person's) gets its new sort key in the
+    same UPDATE."""
     pairs = _key_columns(mapper)
     if not pairs:
         return
     attrs = inspect(target).attrs
     for key, (source, person) in pairs:
-        if attrs[source].history.has_changes():
-            setattr(target, key, pinyin_key(getattr(target, source), person))
+        when = isinstance(person, PersonWhen)
+        if attrs[source].history.has_changes() or (when and attrs[person.column].history.has_changes()):
+            is_person = person(lambda column: getattr(target, column)) if when else person
+            setattr(target, key, pinyin_key(getattr(target, source), is_person))

@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..core.pinyin import pinyin_column
+from ..core.pinyin import PersonWhen, pinyin_column
 from ..core.words import WordIndex
 from ..models import MYSQL_TABLE_OPTIONS, IdType, TenantBase, utcnow
 
@@ -59,7 +59,8 @@ class CrmCustomer(TenantBase):
     # the name as the duplicate check compares it (no 有限公司, spaces or full-width letters)
     name_key: Mapped[str] = mapped_column(String(200), index=True)
     # the name's sort key, its pinyin (北京… before 上海… before 武汉…): set with the name (core/pinyin.py)
-    name_pinyin: Mapped[str | None] = pinyin_column("customer_name")
+    # an individual's name is a person's: its first character reads as a surname (曾华 under Z; 0010)
+    name_pinyin: Mapped[str | None] = pinyin_column("customer_name", person=PersonWhen("customer_type", "individual"))
     customer_type: Mapped[str] = mapped_column(String(20), default="enterprise")
     phone: Mapped[str | None] = mapped_column(String(20), unique=True)
     tax_id: Mapped[str | None] = mapped_column(String(18), unique=True)

@@ -87,3 +87,26 @@ def test_users_and_the_owner_pickers_sort_by_pinyin(app, admin):
     page = page_client(app, admin.tenant).get(f"/t/{admin.tenant.code}/customers/").text
     offered = [name for name in re.findall(r"<option[^>]*>([^<]*拼音)</option>", page)]
     assert offered == ["阿拼音", "王拼音", "张拼音"]
+
+
+def test_an_individual_customer_is_filed_by_the_surname_a_company_by_the_common_reading(admin):
+    """A customer who is a person (个人) has a person's name: 曾华 under Z, 单田 under S. A company whose name
+    begins with the same character keeps the common reading (曾经 céng, 单位 dān), and a customer whose type
+    changes is filed again."""
+    made = {}
+    customers = [("individual", "曾华"), ("enterprise", "曾经沧海物业"), ("individual", "单田"),
+                 ("enterprise", "单位物业服务"), ("individual", "蔡丹"), ("enterprise", "张家物业")]
+    for i, (kind, name) in enumerate(customers):
+        resp = admin.post("/customers", json=customer_body(customer_type=kind, customer_name=name,
+                                                           phone=f"1370015{i:04d}", tags=["拼音排序"]))
+        assert resp.status_code == 201, resp.json
+        made[name] = resp.json["id"]
+
+    def listed():
+        return _names(every_item(admin, "/customers?tag=拼音排序&sort=name&limit=2"), "customer_name")
+
+    # cai, ceng(jing), dan(wei), shan(tian), zeng(hua), zhang(jia)
+    assert listed() == ["蔡丹", "曾经沧海物业", "单位物业服务", "单田", "曾华", "张家物业"]
+    resp = admin.patch(f"/customers/{made['曾华']}", json={"customer_type": "enterprise"})
+    assert resp.status_code == 200, resp.json
+    assert listed() == ["蔡丹", "曾华", "曾经沧海物业", "单位物业服务", "单田", "张家物业"]  # ceng hua, now a company's

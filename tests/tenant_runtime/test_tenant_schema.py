@@ -291,6 +291,11 @@ def test_0010_gives_contacts_leads_pools_and_people_their_pinyin_sort_key_and_ca
         conn.execute(sa.text("INSERT INTO crm_contact (customer_id, contact_name, phone, created_by, created_at, "
                              "updated_at) VALUES (1, :n, :p, 1, '2026-01-01', '2026-01-01')"),
                      [{"n": people[i % 5], "p": f"+86138{i:08d}"} for i in range(2100)])
+        conn.execute(sa.text("INSERT INTO crm_customer (customer_name, name_key, name_pinyin, customer_type, level, "
+                             "status, deal_status, created_by, created_at, updated_at) VALUES (:n, :n, :k, :t, "
+                             "'normal', 'active', 'potential', 1, '2026-01-01', '2026-01-01')"),
+                     [{"n": name, "k": pinyin_key(name), "t": kind}  # as 0008 and the code before 0010 keyed them
+                      for name, kind in (("曾华", "individual"), ("曾经沧海物业", "enterprise"))])
         conn.execute(sa.text("INSERT INTO crm_lead_pool (pool_name, created_at) VALUES ('上海池', '2026-01-01'), "
                              "('北京池', '2026-01-01')"))
         conn.execute(sa.text("INSERT INTO crm_lead (lead_name, pool_id, created_by, created_at, updated_at) "
@@ -312,6 +317,10 @@ def test_0010_gives_contacts_leads_pools_and_people_their_pinyin_sort_key_and_ca
             "阿强", "王芳", "曾娜", "张伟", "赵磊"]
         assert [n for (n,) in conn.execute(sa.text("SELECT pool_name FROM crm_lead_pool ORDER BY name_pinyin"))] == [
             "北京池", "公共线索池", "上海池"]  # 0005's pool, then these two
+        # an individual customer's name is a person's: 曾 reads zeng; a company's keeps ceng
+        keyed = conn.execute(sa.text("SELECT customer_name, name_pinyin FROM crm_customer WHERE id > 1")).all()
+        assert dict(keyed) == {"曾华": pinyin_key("曾华", True), "曾经沧海物业": pinyin_key("曾经沧海物业")}
+        assert pinyin_key("曾华", True).startswith("zenghua") and pinyin_key("曾华").startswith("ceng")
         conn.execute(sa.text("UPDATE crm_contact SET name_pinyin = NULL WHERE id > 1500"))  # as if stopped there
         conn.execute(sa.text("UPDATE sys_user SET name_pinyin = NULL"))
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '0009_customer_word_index'"))

@@ -9,11 +9,12 @@ Tenant schema (migrations/tenant): applied to every tenant database, MySQL/Maria
 Sorted by name, these lists (and every picker of a user: owners, handover targets) followed code points:
 上海… before 北京…, 张 after 王. Each table gets ``name_pinyin`` (``tenant_runtime.core.pinyin``: filled on
 every insert and rename from now on; people's names read their first character as a surname: 曾 zeng); this
-migration fills it for the rows already there, 2,000 at a time,
-and indexes it for the contact and lead lists of everyone sorted by name. A contact's phone was indexed only
-after its customer (unique per customer), so a search for a whole number read every contact; it gets an index of
-its own. MariaDB's DDL does not roll back, so every step checks what a failed run already did: running it again
-finishes the job.
+migration fills it for the rows already there, 2,000 at a time, and indexes it for the contact and lead lists
+of everyone sorted by name. Customers who are individuals (个人) are named for a person too: their key, set by 0008
+with a company's reading, is set again with the surname's. A contact's phone was indexed only after its customer
+(unique per customer), so a search for a whole number read every contact; it gets an index of its own.
+MariaDB's DDL does not roll back, so every step checks what a failed run already did: running it again finishes
+the job.
 """
 import unicodedata
 
@@ -75,6 +76,17 @@ def upgrade():
                 break
             conn.execute(update, [{"key": _key(value, person), "id": row_id} for row_id, value in rows])
             after = rows[-1][0]
+    # individuals' names are people's (setting a key again gives the same key: a run again after a failure is safe)
+    select = sa.text("SELECT id, customer_name FROM crm_customer WHERE customer_type = 'individual' AND id > :after "
+                     "ORDER BY id LIMIT :n")
+    update = sa.text("UPDATE crm_customer SET name_pinyin = :key WHERE id = :id")
+    after = 0
+    while True:
+        rows = conn.execute(select, {"after": after, "n": BATCH}).all()
+        if not rows:
+            break
+        conn.execute(update, [{"key": _key(value, True), "id": row_id} for row_id, value in rows])
+        after = rows[-1][0]
     for index, table, columns in INDEXES:
         if index not in {i['name'] for i in sa.inspect(conn).get_indexes(table)}:
             op.create_index(index, table, columns, unique=False)
