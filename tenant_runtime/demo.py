@@ -362,7 +362,7 @@ def fill_volume(conn, customers, follow_ups, contacts=None, chunk=5000, progress
                 roll = rng.random()
                 next_at = (now - timedelta(days=rng.randrange(1, 10)) if roll < 0.1 else
                            now + timedelta(days=rng.randrange(0, 30), hours=rng.randrange(24)) if roll < 0.4 else None)
-                words += CUSTOMER_WORDS.rows(cid, name)
+                words += CUSTOMER_WORDS.rows(cid, name, f"+86166{cid:08d}")
                 rows.append({"id": cid, "customer_name": name, "name_key": name_key(name),
                              "name_pinyin": pinyin_key(name),
                              "customer_type": "enterprise", "phone": f"+86166{cid:08d}", "industry": industry,
@@ -377,7 +377,7 @@ def fill_volume(conn, customers, follow_ups, contacts=None, chunk=5000, progress
                     tags += [{"customer_id": cid, "tag": t} for t in rng.sample(TAGS, rng.randrange(1, 3))]
                 if contacts * (j + 1) // customers > contacts * j // customers:
                     person = _name(rng)
-                    contact_words += CONTACT_WORDS.rows(next_contact, person)
+                    contact_words += CONTACT_WORDS.rows(next_contact, person, None, f"+86177{cid:08d}")
                     people.append({"id": next_contact, "customer_id": cid, "contact_name": person,
                                    "position": POSITIONS[j % len(POSITIONS)],
                                    "phone": f"+86177{cid:08d}", "is_key": True, "primary_marker": 1,

@@ -80,4 +80,5 @@ class CrmContactWord(TenantBase):
                                             primary_key=True, index=True)
 
 
-CONTACT_WORDS = WordIndex(CrmContactWord.__table__, "contact_id", CrmContact, "contact_name", "email")
+CONTACT_WORDS = WordIndex(CrmContactWord.__table__, "contact_id", CrmContact, "contact_name", "email",
+                          phone="phone")

@@ -359,7 +359,8 @@ class ListSpec:
             query = query.where(self.filters[name].clause(value))
         if params.search:
             query = query.where(search_clause(params.search, self.search, self.phones))
-            if self.narrow is not None:
+            # a whole phone number is compared as stored, through the phone's own index: nothing to narrow
+            if self.narrow is not None and not (self.phones and exact_phone(params.search)):
                 if params.narrowing is None:  # asked once per request: the list and its branches share it
                     params.narrowing = (self.narrow(params.search),)
                 if params.narrowing[0] is not None:

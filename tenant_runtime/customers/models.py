@@ -136,7 +136,7 @@ class CrmCustomerWord(TenantBase):
 
 
 # kept with the name by the ORM; the customer list, 公海 and the customer picker search through it
-CUSTOMER_WORDS = WordIndex(CrmCustomerWord.__table__, "customer_id", CrmCustomer, "customer_name")
+CUSTOMER_WORDS = WordIndex(CrmCustomerWord.__table__, "customer_id", CrmCustomer, "customer_name", phone="phone")
 
 
 # built once: SQLAlchemy keys a statement's compiled form by the whole statement, once per statement object

@@ -99,4 +99,4 @@ class CrmLeadWord(TenantBase):
 
 
 # kept with the name and the company by the ORM; the lead list searches through it
-LEAD_WORDS = WordIndex(CrmLeadWord.__table__, "lead_id", CrmLead, "lead_name", "company")
+LEAD_WORDS = WordIndex(CrmLeadWord.__table__, "lead_id", CrmLead, "lead_name", "company", phone="phone")

@@ -175,3 +175,67 @@ def test_leads_are_found_by_a_rare_word_of_their_name_or_company(app, tenants, f
     assert _leads(admin, "腾四") == []
     assert admin.delete(f"/leads/{made['沈慕白']}").status_code in (200, 204)
     assert _leads(admin, "慕白") == []
+
+
+def test_digit_runs_are_words_and_a_search_narrows_by_those_a_phone_holds_too():
+    assert words.digit_runs("金地3号楼1201室") == [1201] and words.digit_runs("１２０１") == [1201]  # NFKC
+    assert words.digit_runs("+8613900000001") == [8613, 6139, 1390, 3900, 9000, 0, 1]
+    assert words.codes("号楼1201") == [words.pair_code("号", "楼"), 1201]
+    # 0099963 is looked for in a phone as 99963 (no leading 0): only the runs within it narrow
+    assert words.searched_codes("0099963", phones=True) == [9996, 9963]
+    assert words.searched_codes("0099963") == [99, 999, 9996, 9963]  # no phone searched: every run of the text
+    assert words.searched_codes("139 1234", phones=True) == [1234]
+
+
+def _customer_names(client, q):
+    resp = client.get("/customers", query_string={"q": q, "limit": 200})
+    assert resp.status_code == 200, resp.json
+    return sorted(c["customer_name"] for c in resp.json["items"])
+
+
+@CONTROL_ON_MARIADB
+def test_part_of_a_number_is_found_through_the_index_in_phones_and_names(app, tenants, few_are_rare):
+    """尾号: a phone's last digits, or a number in a name, read the few records holding the rarest run of four of
+    them (crm_customer_word; contacts and leads alike), with the answer the LIKE gives; a whole number is
+    compared as stored and reads no index; a changed phone follows."""
+    tenant = tenants[0]
+    admin = tenant_api(app, tenant)
+    made = {}
+    for i, (name, phone) in enumerate([("尾号甲", "13912345678"), ("尾号乙", "13812345678"), ("尾号丙", "13987655678"),
+                                       ("金地3号楼1201室", "13700001111"), ("尾号丁", "010-85881201")]):
+        resp = admin.post("/customers", json=customer_body(customer_name=name, phone=phone))
+        assert resp.status_code == 201, resp.json
+        made[name] = resp.json["id"]
+
+    statements = Statements(tenant)
+    statements.during(lambda: admin.get("/customers", query_string={"q": "2345678"}))
+    assert any("crm_customer_word" in st for st, _p in statements.seen), statements.seen  # narrowed by the index
+    assert _customer_names(admin, "2345678") == ["尾号乙", "尾号甲"]
+    assert _customer_names(admin, "912345678") == ["尾号甲"]
+    assert _customer_names(admin, "1201") == ["尾号丁", "金地3号楼1201室"]  # a landline's digits, a name's
+    assert _customer_names(admin, "楼1201") == ["金地3号楼1201室"]
+    assert _customer_names(admin, "8765 5678") == ["尾号丙"]  # typed with a space
+    assert _customer_names(admin, "0108588") == ["尾号丁"]  # 010 written: stored as +86 10 8588…
+    statements = Statements(tenant)
+    statements.during(lambda: admin.get("/customers", query_string={"q": "139 1234 5678"}))
+    assert not any("crm_customer_word" in st for st, _p in statements.seen)  # a whole number: its own index
+    assert _customer_names(admin, "139 1234 5678") == ["尾号甲"]
+    assert admin.patch(f"/customers/{made['尾号甲']}", json={"phone": "13911112222"}).status_code == 200
+    assert _customer_names(admin, "2345678") == ["尾号乙"] and _customer_names(admin, "11112222") == ["尾号甲"]
+
+    customer = made["尾号乙"]
+    for i, (name, phone, email) in enumerate([("沈一", "13655554321", None), ("沈二", "13666664321", None),
+                                              ("沈三", "13677778888", "shen4321@example.com")]):
+        resp = admin.post("/contacts", json={"customer_id": customer, "contact_name": name, "phone": phone,
+                                             "email": email})
+        assert resp.status_code == 201, resp.json
+    statements = Statements(tenant)
+    statements.during(lambda: admin.get("/contacts", query_string={"q": "54321"}))
+    assert any("crm_contact_word" in st for st, _p in statements.seen), statements.seen
+    assert _contacts(admin, "54321") == ["沈一"]
+    assert _contacts(admin, "4321") == ["沈一", "沈三", "沈二"]  # the e-mail's digits too
+
+    for i, (name, phone) in enumerate([("线索甲", "13544449876"), ("线索乙", "13533339876")]):
+        assert admin.post("/leads", json={"lead_name": name, "phone": phone}).status_code == 201
+    assert [lead for lead, _company in _leads(admin, "4449876")] == ["线索甲"]
+    assert [lead for lead, _company in _leads(admin, "9876")] == ["线索乙", "线索甲"]

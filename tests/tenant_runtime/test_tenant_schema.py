@@ -34,7 +34,7 @@ from tests.conftest import BACKENDS, MYSQL_SERVER, create_mysql_database
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TENANT_TABLES = set(TenantBase.metadata.tables)
-HEAD = "0012_lead_word_index"
+HEAD = "0013_digit_words"
 
 
 def _mysql_engine():
@@ -243,18 +243,19 @@ def test_0008_gives_existing_customers_their_pinyin_sort_key(engine):
 
 
 def _word_index_is_filled_and_can_run_again(engine, conn, before, table, key, source, names, expected_rows):
-    """At ``before`` the records of ``source`` (more than one batch) are there; the upgrade gives the pairs of Han
-    characters of each record's ``names`` (its columns) in the word index ``table``; a run interrupted after some
-    batches, run again, gives the same index, no row twice; a downgrade drops the table."""
-    from tenant_runtime.core.words import pairs
+    """At ``before`` the records of ``source`` (more than one batch) are there; the upgrade gives the words (pairs
+    of Han characters, ``expected_rows`` of them, and runs of digits: 0013) of each record's ``names`` (its columns)
+    in the word index ``table``; a run interrupted after some batches, run again, gives the same index, no row
+    twice; a downgrade drops the table."""
+    from tenant_runtime.core.words import codes
 
     def index():
         return sorted(conn.execute(sa.text(f"SELECT {key}, word FROM {table}")).all())
 
     assert tenant_schema.upgrade(conn) == HEAD
     expected = sorted((rid, code) for rid, *texts in conn.execute(sa.text(
-        f"SELECT id, {', '.join(names)} FROM {source}")).all() for code in pairs(*texts))
-    assert index() == expected and len(expected) == expected_rows
+        f"SELECT id, {', '.join(names)} FROM {source}")).all() for code in codes(*texts))
+    assert index() == expected and len([row for row in expected if row[1] >= 10000]) == expected_rows
     conn.execute(sa.text(f"DELETE FROM {table} WHERE {key} > 1000"))  # as if stopped there
     conn.execute(sa.text("UPDATE alembic_version SET version_num = :v"), {"v": before})
     conn.commit()
@@ -272,7 +273,7 @@ def test_0009_indexes_the_words_of_existing_customers_and_can_run_again(engine):
     with engine.connect() as conn:
         _customers_at(conn, "0008_customer_name_pinyin", names)
         _word_index_is_filled_and_can_run_again(engine, conn, "0008_customer_name_pinyin", "crm_customer_word",
-                                                "customer_id", "crm_customer", ["customer_name"],
+                                                "customer_id", "crm_customer", ["customer_name", "phone"],
                                                 500 * (9 + 1 + 7 + 0 + 9))
 
 
@@ -347,7 +348,7 @@ def test_0011_indexes_the_words_of_existing_contacts_and_can_run_again(engine):
                      [{"n": people[i % 5], "e": emails[i % 5], "p": f"+86138{i:08d}"} for i in range(2500)])
         conn.commit()
         _word_index_is_filled_and_can_run_again(engine, conn, "0010_names_sort_by_pinyin", "crm_contact_word",
-                                                "contact_id", "crm_contact", ["contact_name", "email"],
+                                                "contact_id", "crm_contact", ["contact_name", "email", "phone"],
                                                 500 * (3 + 1 + (1 + 2) + 0 + 3))
 
 
@@ -361,8 +362,59 @@ def test_0012_indexes_the_words_of_existing_leads_name_and_company_and_can_run_a
         conn.commit()
         # 物业 is in both of the last lead's columns: one row
         _word_index_is_filled_and_can_run_again(engine, conn, "0011_contact_word_index", "crm_lead_word",
-                                                "lead_id", "crm_lead", ["lead_name", "company"],
+                                                "lead_id", "crm_lead", ["lead_name", "company", "phone"],
                                                 500 * ((3 + 5) + 1 + 1 + 1 + (1 + 2)))
+
+
+def test_0013_adds_the_runs_of_digits_of_names_and_phones_and_can_run_again(engine):
+    """Customers (more than one batch), contacts and leads already there at 0012 get the runs of four digits of
+    their searched columns and phone in their word index beside the pairs 0009-0012 gave them; a run stopped
+    halfway, run again, gives the same index; a downgrade takes the digits away and leaves the pairs."""
+    from tenant_runtime.core.words import codes, pairs
+
+    tables = (("crm_customer_word", "customer_id", "crm_customer", "customer_name, phone"),
+              ("crm_contact_word", "contact_id", "crm_contact", "contact_name, email, phone"),
+              ("crm_lead_word", "lead_id", "crm_lead", "lead_name, company, phone"))
+    with engine.connect() as conn:
+        _customers_at(conn, "0012_lead_word_index", ["金地3号楼1201室"] * 2100)
+        conn.execute(sa.text("UPDATE crm_customer SET phone = :p WHERE id = :i"),
+                     [{"p": f"+86139{i:08d}", "i": i} for i in range(1, 2101)])
+        conn.execute(sa.text("INSERT INTO crm_contact (customer_id, contact_name, email, phone, created_by, "
+                             "created_at, updated_at) VALUES (1, '张伟', 'zw2026@example.com', '+8613800138101', 1, "
+                             "'2026-01-01', '2026-01-01')"))
+        conn.execute(sa.text("INSERT INTO crm_lead (lead_name, company, phone, pool_id, created_by, created_at, "
+                             "updated_at) VALUES ('王芳', '7天物业', '+8613700137000', 1, 1, '2026-01-01', '2026-01-01')"))
+
+        def index(table, key):
+            return sorted(conn.execute(sa.text(f"SELECT {key}, word FROM {table}")).all())
+
+        def expected(source, columns, words):
+            return sorted((row[0], code) for row in conn.execute(sa.text(f"SELECT id, {columns} FROM {source}"))
+                          for code in words(*row[1:]))
+
+        for table, key, source, columns in tables:  # the pairs, as the ORM wrote them at 0012
+            conn.execute(sa.text(f"INSERT INTO {table} (word, {key}) VALUES (:w, :i)"),
+                         [{"w": code, "i": i} for i, code in expected(source, columns, pairs)])
+        conn.commit()
+
+        assert tenant_schema.upgrade(conn) == HEAD
+        found = {table: index(table, key) for table, key, _source, _columns in tables}
+        for table, key, source, columns in tables:
+            assert found[table] == expected(source, columns, codes)
+        # 1201 of the name, 8613, 6139, ... of the phone; 2026 of the e-mail; 7天 is no run of four
+        assert (1, 1201) in found["crm_customer_word"] and (1, 6139) in found["crm_customer_word"]
+        assert (1, 2026) in found["crm_contact_word"] and (1, 8101) in found["crm_contact_word"]
+        conn.execute(sa.text("DELETE FROM crm_customer_word WHERE customer_id > 1000 AND word < 10000"))  # stopped
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0012_lead_word_index'"))
+        conn.commit()
+        assert tenant_schema.upgrade(conn) == HEAD
+        assert {table: index(table, key) for table, key, _source, _columns in tables} == found
+        conn.rollback()
+        command.downgrade(tenant_schema.alembic_config(conn), "0012_lead_word_index")
+        conn.commit()
+        for table, key, source, columns in tables:
+            assert index(table, key) == expected(source, columns, pairs)
+        conn.rollback()
 
 
 def test_migration_matches_models(migrated):
@@ -571,7 +623,8 @@ def test_control_migrations_do_not_see_the_tenant_revision():
     assert {script.revision for script in tenant.walk_revisions()} == {
         "0001_tenant_initial", "0002_sessions_and_password_links", "0003_crm_core", "0005_handover_pool_leads",
         "0006_pool_clock_and_list_indexes", "0007_pool_list_index", "0008_customer_name_pinyin",
-        "0009_customer_word_index", "0010_names_sort_by_pinyin", "0011_contact_word_index", HEAD}
+        "0009_customer_word_index", "0010_names_sort_by_pinyin", "0011_contact_word_index", "0012_lead_word_index",
+        HEAD}
 
 
 def test_registry_does_not_import_the_tenant_runtime():
