@@ -59,6 +59,19 @@ def _key(name, person):
     return ((head + "".join(lazy_pinyin(rest))).casefold() + " " + text)[:400]
 
 
+def _key_rows(conn, table, name, person, which):
+    """Set the sort key of the rows of ``table`` that ``which`` picks, a batch at a time in id order."""
+    select = sa.text(f"SELECT id, {name} FROM {table} WHERE {which} AND id > :after ORDER BY id LIMIT :n")
+    update = sa.text(f"UPDATE {table} SET name_pinyin = :key WHERE id = :id")
+    after = 0
+    while True:
+        rows = conn.execute(select, {"after": after, "n": BATCH}).all()
+        if not rows:
+            break
+        conn.execute(update, [{"key": _key(value, person), "id": row_id} for row_id, value in rows])
+        after = rows[-1][0]
+
+
 def upgrade():
     conn = op.get_bind()
     inspector = sa.inspect(conn)
@@ -66,27 +79,9 @@ def upgrade():
         if 'name_pinyin' not in {c['name'] for c in inspector.get_columns(table)}:
             with op.batch_alter_table(table) as batch:
                 batch.add_column(sa.Column('name_pinyin', sa.String(length=400), nullable=True))
-        select = sa.text(f"SELECT id, {name} FROM {table} WHERE name_pinyin IS NULL AND id > :after "
-                         "ORDER BY id LIMIT :n")
-        update = sa.text(f"UPDATE {table} SET name_pinyin = :key WHERE id = :id")
-        after = 0
-        while True:
-            rows = conn.execute(select, {"after": after, "n": BATCH}).all()
-            if not rows:
-                break
-            conn.execute(update, [{"key": _key(value, person), "id": row_id} for row_id, value in rows])
-            after = rows[-1][0]
+        _key_rows(conn, table, name, person, "name_pinyin IS NULL")
     # individuals' names are people's (setting a key again gives the same key: a run again after a failure is safe)
-    select = sa.text("SELECT id, customer_name FROM crm_customer WHERE customer_type = 'individual' AND id > :after "
-                     "ORDER BY id LIMIT :n")
-    update = sa.text("UPDATE crm_customer SET name_pinyin = :key WHERE id = :id")
-    after = 0
-    while True:
-        rows = conn.execute(select, {"after": after, "n": BATCH}).all()
-        if not rows:
-            break
-        conn.execute(update, [{"key": _key(value, True), "id": row_id} for row_id, value in rows])
-        after = rows[-1][0]
+    _key_rows(conn, 'crm_customer', 'customer_name', True, "customer_type = 'individual'")
     for index, table, columns in INDEXES:
         if index not in {i['name'] for i in sa.inspect(conn).get_indexes(table)}:
             op.create_index(index, table, columns, unique=False)
