@@ -60,14 +60,15 @@ def pairs(*texts):
 
 
 def digit_runs(*texts):
-    """The codes of the runs of ``DIGITS`` adjacent digits in ``texts`` (NFKC; ASCII digits): the numbers they
-    spell, each once, in order of appearance."""
+    """The codes of the runs of ``DIGITS`` adjacent digits in ``texts`` (NFKC; the decimal digits of any script,
+    which the database's collation compares equal to 0-9): the numbers they spell, each once, in order of
+    appearance."""
     found = {}
     for text in texts:
         text = unicodedata.normalize("NFKC", text or "")
         for i in range(len(text) - DIGITS + 1):
             run = text[i:i + DIGITS]
-            if run.isascii() and run.isdigit():
+            if run.isdecimal():  # any script's digits: MariaDB's collation equates ١ and 1
                 found.setdefault(int(run), None)
     return list(found)
 

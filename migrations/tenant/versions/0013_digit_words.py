@@ -38,7 +38,7 @@ def _runs(*texts):
         text = unicodedata.normalize("NFKC", text or "")
         for i in range(len(text) - DIGITS + 1):
             run = text[i:i + DIGITS]
-            if run.isascii() and run.isdigit():
+            if run.isdecimal():  # any script's digits: MariaDB's collation equates ١ and 1
                 found.setdefault(int(run), None)
     return list(found)
 
