@@ -362,10 +362,11 @@ def fill_volume(conn, customers, follow_ups, contacts=None, chunk=5000, progress
                 roll = rng.random()
                 next_at = (now - timedelta(days=rng.randrange(1, 10)) if roll < 0.1 else
                            now + timedelta(days=rng.randrange(0, 30), hours=rng.randrange(24)) if roll < 0.4 else None)
-                words += CUSTOMER_WORDS.rows(cid, name, f"+86166{cid:08d}")
+                phone = f"+86166{cid:08d}"
+                words += CUSTOMER_WORDS.rows(cid, name, phone)
                 rows.append({"id": cid, "customer_name": name, "name_key": name_key(name),
                              "name_pinyin": pinyin_key(name),
-                             "customer_type": "enterprise", "phone": f"+86166{cid:08d}", "industry": industry,
+                             "customer_type": "enterprise", "phone": phone, "industry": industry,
                              "province_code": province, "city_code": city,
                              "level": levels[rng.randrange(len(levels))], "status": "active",
                              "deal_status": ("potential", "potential", "won", "lost")[rng.randrange(4)],
@@ -376,11 +377,11 @@ def fill_volume(conn, customers, follow_ups, contacts=None, chunk=5000, progress
                 if rng.random() < 0.3:
                     tags += [{"customer_id": cid, "tag": t} for t in rng.sample(TAGS, rng.randrange(1, 3))]
                 if contacts * (j + 1) // customers > contacts * j // customers:
-                    person = _name(rng)
-                    contact_words += CONTACT_WORDS.rows(next_contact, person, None, f"+86177{cid:08d}")
+                    person, contact_phone = _name(rng), f"+86177{cid:08d}"
+                    contact_words += CONTACT_WORDS.rows(next_contact, person, None, contact_phone)
                     people.append({"id": next_contact, "customer_id": cid, "contact_name": person,
                                    "position": POSITIONS[j % len(POSITIONS)],
-                                   "phone": f"+86177{cid:08d}", "is_key": True, "primary_marker": 1,
+                                   "phone": contact_phone, "is_key": True, "primary_marker": 1,
                                    "owner_id": owner_id, "created_by": owner_id, "created_at": created,
                                    "updated_at": created})
                     next_contact += 1
