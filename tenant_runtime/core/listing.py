@@ -360,7 +360,7 @@ class ListSpec:
         if params.search:
             query = query.where(search_clause(params.search, self.search, self.phones))
             # a whole phone number is compared as stored, through the phone's own index: nothing to narrow
-            if self.narrow is not None and not (self.phones and exact_phone(params.search)):
+            if self.narrow is not None and not self.whole_phone(params.search):
                 if params.narrowing is None:  # asked once per request: the list and its branches share it
                     params.narrowing = (self.narrow(params.search),)
                 if params.narrowing[0] is not None:
@@ -370,8 +370,11 @@ class ListSpec:
     def indexed(self, params):
         """Whether ``params``' search reads through an index of its own: the word index narrowed it (``where``
         has run), or it is a whole phone number, compared as stored (``search_clause``)."""
-        return bool(params.narrowing and params.narrowing[0] is not None) or bool(
-            self.phones and exact_phone(params.search))
+        return bool(params.narrowing and params.narrowing[0] is not None) or self.whole_phone(params.search)
+
+    def whole_phone(self, q):
+        """Whether a search for ``q`` is a whole phone number, compared as stored (``search_clause``)."""
+        return bool(self.phones and exact_phone(q))
 
     def page(self, session, query, params, branches=None):
         """One page of rows and the cursor of the next page (None on the last one).
