@@ -228,20 +228,23 @@ def tenant_stream(pieces):
     return stream_with_context(body())
 
 
-def csv_response(export):
+def csv_response(export, finished=lambda: None):
     """Streamed as it is read: a byte-order mark (Excel on Chinese Windows reads UTF-8 by it), the header,
-    then one piece per chunk."""
+    then one piece per chunk; ``finished`` is called once the last piece is read (or the reading stops)."""
 
     def pieces():
-        buf = io.StringIO()
-        writer = csv.writer(buf)
-        writer.writerow(export.headers)
-        yield ("\ufeff" + buf.getvalue()).encode("utf-8")
-        for chunk in export.chunks():
-            buf.seek(0)
-            buf.truncate()
-            writer.writerows([csv_cell(v) for v in values] for values in chunk)
-            yield buf.getvalue().encode("utf-8")
+        try:
+            buf = io.StringIO()
+            writer = csv.writer(buf)
+            writer.writerow(export.headers)
+            yield ("\ufeff" + buf.getvalue()).encode("utf-8")
+            for chunk in export.chunks():
+                buf.seek(0)
+                buf.truncate()
+                writer.writerows([csv_cell(v) for v in values] for values in chunk)
+                yield buf.getvalue().encode("utf-8")
+        finally:
+            finished()
 
     return Response(tenant_stream(pieces), content_type=CONTENT_TYPES["csv"],
                     headers={"Content-Disposition": export.disposition(), "Cache-Control": "no-store"})
@@ -286,12 +289,13 @@ def respond(resource, args):
     release = _export_slot()
     try:
         export.record()
-        resp = csv_response(export) if export.format == "csv" else xlsx_response(export)
+        resp = csv_response(export, release) if export.format == "csv" else xlsx_response(export)
     except BaseException:
         release()
         raise
     if resp.is_streamed and export.format == "csv":
-        resp.call_on_close(release)  # the CSV is read while it streams: the slot is held until the answer closes
+        # the CSV is read while it streams: the slot is held until its last piece is read or the answer closes
+        resp.call_on_close(release)
     else:
         release()  # the Excel file is written: sending it reads nothing more
     return resp

@@ -357,6 +357,7 @@ def test_a_csv_streams_chunk_by_chunk_holding_its_tenant_only_while_it_streams(c
     assert resp.status_code == 200 and resp.is_streamed
     assert bulkhead.in_use(tenant_id) == 1  # the stream's own: the request's was given back before it
     pieces = list(resp.response)
+    assert app.extensions["export_bulkhead"].in_use(tenant_id) == 0  # read to its end: the export slot is back
     first, rest = pieces[0], pieces[1:]
     assert first.startswith(BOM) and first.decode("utf-8-sig").splitlines() == [",".join(ZH_HEADERS)]
     resp.close()
