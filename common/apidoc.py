@@ -15,7 +15,8 @@ cannot disagree with the API.
 
 Input is declared by WTForms classes (the same ones that validate the HTML pages): ``body`` for a JSON
 body, ``query`` for query parameters (validated before the view runs, 422 naming the fields), ``upload``
-for a multipart file field. Output is declared by a marshmallow schema (``common/schemas.py``);
+for a multipart file field (``upload_fields``: a form class declaring the multipart body's other fields).
+Output is declared by a marshmallow schema (``common/schemas.py``);
 ``page=True`` answers the list contract ``{"items": [...], "next_cursor": ...}`` and takes ``limit`` and
 ``cursor``; ``files`` (content types) declares a download, whose view returns the file's response. ``errors`` lists the error statuses the view itself raises; the ones that follow from the
 declaration (400/422 for input, 401/403 for a non-public endpoint, 404 for a path parameter) are added
@@ -61,6 +62,7 @@ class Declaration:
     partial: bool = False  # PATCH: the body is laid over current values, so no field is required
     optional_body: bool = False  # the body may be left out altogether (e.g. a DELETE's confirmation)
     upload: str | None = None  # name of the multipart file field
+    upload_fields: type | None = None  # a WTForms form class: the multipart body's other fields
     files: tuple = ()  # content types of a file answer (a download): the view returns the file's response
     query: type | None = None  # a WTForms form class read from the query string
     errors: tuple = ()
@@ -92,12 +94,13 @@ class Declaration:
 
 
 def endpoint(summary, *, status=200, response=None, page=False, body=None, partial=False, upload=None, query=None,
-             errors=(), description=None, optional_body=False, files=()):
+             errors=(), description=None, optional_body=False, files=(), upload_fields=None):
     """Declare an API view (see the module docstring). Put it under the route decorator."""
     if status != 204 and response is None and not files:
         raise TypeError(f"{summary!r}: an endpoint that answers {status} declares its response schema")
     decl = Declaration(summary=summary, status=status, response=response, page=page, body=body, partial=partial,
-                       upload=upload, files=tuple(files), query=query, errors=tuple(errors), description=description,
+                       upload=upload, upload_fields=upload_fields, files=tuple(files), query=query,
+                       errors=tuple(errors), description=description,
                        optional_body=optional_body)
 
     def decorate(view):
@@ -176,9 +179,10 @@ def _request_body(decl):
             schema.pop("required", None)
         return {"required": not decl.optional_body, "content": {"application/json": {"schema": schema}}}
     if decl.upload is not None:
+        fields = form_schema(decl.upload_fields).get("properties", {}) if decl.upload_fields is not None else {}
         return {"required": True, "content": {"multipart/form-data": {"schema": {
             "type": "object", "required": [decl.upload],
-            "properties": {decl.upload: {"type": "string", "format": "binary"}}}}}}
+            "properties": {**fields, decl.upload: {"type": "string", "format": "binary"}}}}}}
     return None
 
 
