@@ -137,6 +137,11 @@ class Config:
     # TENANT_REQUEST_LIMIT slots) for as long as it reads; more are answered 429 export_busy, so a tenant's exports
     # never take all of its capacity from its other users.
     CRM_EXPORTS_PER_TENANT = _int("CRM_EXPORTS_PER_TENANT", 1)
+    # An import (tenant_runtime/io/importing.py) reads one file of at most this many rows and bytes in one request
+    # and one transaction; imports one tenant may have running per process (more: 429 import_busy).
+    CRM_IMPORT_MAX_ROWS = _int("CRM_IMPORT_MAX_ROWS", 2000)
+    CRM_IMPORT_MAX_BYTES = _int("CRM_IMPORT_MAX_BYTES", 5 * 1024 * 1024)
+    CRM_IMPORTS_PER_TENANT = _int("CRM_IMPORTS_PER_TENANT", 1)
     TENANT_CACHE_TTL = float(os.environ.get("TENANT_CACHE_TTL", "5"))  # seconds a tenant lookup is reused
     # A tenant pool keeps min connections when idle and opens up to max under load; connections idle this
     # many seconds are closed again down to min (HikariCP's idleTimeout; 0 keeps them until evicted).

@@ -21,6 +21,7 @@ def init_app(app):
     PAGE_RENDERERS["/t/"] = render_error_page  # every error under a tenant's path, in the tenant's own look
     app.extensions["tenant_bulkhead"] = Bulkhead()
     app.extensions["export_bulkhead"] = Bulkhead()  # exports in progress per tenant (io/export.py)
+    app.extensions["import_bulkhead"] = Bulkhead()  # imports in progress per tenant (io/importing.py)
     register_modules(bp, api)
     csrf.exempt(api)  # bearer tokens only
     app.register_blueprint(bp)

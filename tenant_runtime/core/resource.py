@@ -84,6 +84,8 @@ class Resource:
     actions = ("list", "create", "detail", "edit", "delete")
     # io.export.ExportColumn: declared, the list gets an export (CSV, Excel) under <module>.export
     export_columns = ()
+    # io.importing.ImportSpec: declared, the list gets an import (Excel, CSV) under <module>.import
+    import_spec = None
 
     # ------------------------------------------------------------------ queries
 
@@ -401,6 +403,10 @@ def register(resource, pages, api):
         from ..io import export
 
         export.register(r, pages, api)
+    if r.import_spec is not None:
+        from ..io import importing
+
+        importing.register(r, pages, api)
 
 
 def _route(blueprint, rule, resource, action, view, methods=("GET",), api=False):

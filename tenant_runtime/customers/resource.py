@@ -25,6 +25,7 @@ from ..core.lookups import attach, user_names
 from ..core.resource import Resource
 from ..core.sections import sections_for
 from ..io.export import ExportColumn
+from ..io.importing import ImportSpec
 from ..models import SysDept, SysUser
 from . import services
 from .forms import (
@@ -151,6 +152,19 @@ class CustomerResource(Resource):
         ExportColumn(None, _l("Created by"), get=lambda c, lookups: lookups["users"].get(c.created_by)),
         ExportColumn("created_at", _l("Created")),
         ExportColumn("remark", _l("Remark")),
+    )
+
+    # 导入: the create form's fields; an export of this list imports again (its extra columns are ignored)
+    import_spec = ImportSpec(
+        fields=("customer_name", "customer_type", "phone", "tax_id", "industry", "scale", "province_code", "city_code",
+                "address", "level", "deal_status", "source", "owner_id", "next_follow_up_at", "tags", "remark"),
+        required=("customer_name",),
+        aliases={"customer_name": ("客户", "公司名称", "企业名称", "单位名称", "名称"),
+                 "customer_type": ("类型",), "phone": ("手机", "电话", "联系电话", "手机号码", "电话号码"),
+                 "tax_id": ("信用代码", "社会信用代码", "税号", "纳税人识别号"), "industry": ("行业",),
+                 "scale": ("规模", "人员规模"), "province_code": ("省份", "省"), "city_code": ("城市", "市"),
+                 "level": ("级别", "等级", "客户级别"), "source": ("来源",), "owner_id": ("客户经理", "销售"),
+                 "next_follow_up_at": ("下次跟进", "下次联系时间"), "remark": ("说明",)},
     )
 
     def views(self, principal):

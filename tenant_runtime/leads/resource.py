@@ -12,6 +12,7 @@ from ..core.resource import Resource
 from ..core.scope import current_principal
 from ..core.sections import Section, register_section
 from ..customers import services as customer_services
+from ..io.importing import ImportSpec
 from ..models import SysDept, SysUser
 from . import services
 from .forms import (
@@ -71,6 +72,15 @@ class LeadResource(Resource):
     label, label_plural = _l("Lead"), _l("Leads")
     detail_template = "tenant/leads/detail.html"
     list_template = "tenant/leads/list.html"
+    import_spec = ImportSpec(
+        fields=("lead_name", "company", "phone", "position", "source", "intent_product", "intent_level", "status",
+                "pool_id", "owner_id", "remark"),
+        required=("lead_name",),
+        aliases={"lead_name": ("姓名", "联系人", "名称"), "company": ("公司", "公司名称", "单位", "单位名称"),
+                 "phone": ("手机", "电话", "联系电话", "手机号码", "电话号码"), "position": ("职务",),
+                 "source": ("来源",), "intent_level": ("意向", "意向度"), "pool_id": ("线索池",),
+                 "owner_id": ("销售",), "remark": ("说明",)},
+    )
     unique_fields = {"uq_crm_lead_phone": "phone", "crm_lead.phone": "phone"}
     listing = ListSpec(
         model=CrmLead,

@@ -14,7 +14,8 @@ ANY_USER = "any_user"
 # module -> (label, {action: label}); the role editor shows exactly this
 CATALOG = {
     "customer": (_l("Customers"), {"view": _l("View"), "create": _l("Create"), "edit": _l("Edit"),
-                                   "delete": _l("Delete"), "export": _l("Export"), "restore": _l("Restore deleted")}),
+                                   "delete": _l("Delete"), "export": _l("Export"), "import": _l("Import"),
+                                   "restore": _l("Restore deleted")}),
     "contact": (_lp("crm", "Contacts"), {"view": _l("View"), "create": _l("Create"), "edit": _l("Edit"),
                                  "delete": _l("Delete")}),
     "followup": (_l("Follow-ups"), {"view": _l("View"), "create": _l("Create")}),
@@ -23,7 +24,8 @@ CATALOG = {
     "handover": (_l("Handovers"), {"view": _l("View"), "start": _l("Start"), "review": _l("Review")}),
     "lead": (_l("Leads"), {"view": _l("View"), "create": _l("Create"), "edit": _l("Edit"), "delete": _l("Delete"),
                            "claim": _l("Claim"), "assign": _l("Assign"), "convert": _l("Convert to a customer"),
-                           "pools": _l("Manage lead pools"), "restore": _l("Restore deleted")}),
+                           "pools": _l("Manage lead pools"), "import": _l("Import"),
+                           "restore": _l("Restore deleted")}),
     "people": (_l("Departments, users and roles"), {"manage": _l("Manage")}),
 }
 ALL_PERMISSIONS = frozenset(f"{module}.{action}" for module, (_label, actions) in CATALOG.items() for action in actions)

@@ -33,7 +33,10 @@ BUILTIN_ROLES = {
 }
 
 
-BUILTIN_ROLES = {code: (name, scope, f"{permissions} {_POOL_HANDOVER_LEADS[code]}")
+_IMPORT = {ADMIN: "customer.import lead.import", "sales_manager": "customer.import lead.import"}  # tenant revision 0014
+
+
+BUILTIN_ROLES = {code: (name, scope, f"{permissions} {_POOL_HANDOVER_LEADS[code]} {_IMPORT.get(code, '')}".strip())
                  for code, (name, scope, permissions) in BUILTIN_ROLES.items()}
 
 

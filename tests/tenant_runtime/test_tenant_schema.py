@@ -34,7 +34,7 @@ from tests.conftest import BACKENDS, MYSQL_SERVER, create_mysql_database
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TENANT_TABLES = set(TenantBase.metadata.tables)
-HEAD = "0013_digit_words"
+HEAD = "0014_import_permissions"
 
 
 def _mysql_engine():
@@ -193,7 +193,7 @@ def test_0006_gives_leads_a_soft_delete_and_existing_administrators_lead_restore
         for code, permissions in (("admin", "lead.view lead.delete"), ("sales", "lead.view")):
             conn.execute(roles.update().where(roles.c.code == code).values(permissions=permissions))
         conn.commit()
-        assert tenant_schema.upgrade(conn) == HEAD
+        assert tenant_schema.upgrade(conn, "0006_pool_clock_and_list_indexes") == "0006_pool_clock_and_list_indexes"
         granted = dict(conn.execute(sa.select(roles.c.code, roles.c.permissions)
                                     .where(roles.c.code.in_(["admin", "sales"]))).all())
         assert granted == {"admin": "lead.delete lead.pools lead.restore lead.view", "sales": "lead.view"}
@@ -205,6 +205,31 @@ def test_0006_gives_leads_a_soft_delete_and_existing_administrators_lead_restore
         columns = {c["name"] for c in sa.inspect(conn).get_columns("crm_lead")}
         assert not {"deleted_at", "deleted_by"} & columns
         conn.rollback()
+
+
+def test_0014_grants_import_to_the_built_in_administrator_and_sales_manager_only(engine):
+    """A tenant at 0013 whose administrator edited the roles: 管理员 and 销售经理 gain customer.import and lead.import
+    beside what they hold, other roles nothing; a downgrade takes exactly those two away again."""
+    roles = sa.table("sys_role", sa.column("code"), sa.column("permissions"))
+    edited = {"admin": "customer.view people.manage", "sales_manager": "customer.view", "sales": "customer.view"}
+    with engine.connect() as conn:
+        tenant_schema.upgrade(conn, "0013_digit_words")
+        for code, permissions in edited.items():
+            conn.execute(roles.update().where(roles.c.code == code).values(permissions=permissions))
+        conn.commit()
+
+        def held():
+            found = dict(conn.execute(sa.select(roles.c.code, roles.c.permissions)
+                                      .where(roles.c.code.in_(sorted(edited)))).all())
+            conn.rollback()
+            return found
+
+        assert tenant_schema.upgrade(conn, "0014_import_permissions") == "0014_import_permissions"
+        assert held() == {"admin": "customer.import customer.view lead.import people.manage",
+                          "sales_manager": "customer.import customer.view lead.import", "sales": "customer.view"}
+        command.downgrade(tenant_schema.alembic_config(conn), "0013_digit_words")
+        conn.commit()
+        assert held() == edited
 
 
 def _customers_at(conn, revision, names):
@@ -624,7 +649,7 @@ def test_control_migrations_do_not_see_the_tenant_revision():
         "0001_tenant_initial", "0002_sessions_and_password_links", "0003_crm_core", "0005_handover_pool_leads",
         "0006_pool_clock_and_list_indexes", "0007_pool_list_index", "0008_customer_name_pinyin",
         "0009_customer_word_index", "0010_names_sort_by_pinyin", "0011_contact_word_index", "0012_lead_word_index",
-        HEAD}
+        "0013_digit_words", HEAD}
 
 
 def test_registry_does_not_import_the_tenant_runtime():

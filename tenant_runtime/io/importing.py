@@ -1,0 +1,582 @@
+"""Import (导入) of records from a spreadsheet, Excel (.xlsx) or CSV, for any resource that declares an
+``import_spec``.
+
+Every row goes through the resource's own create form and create service, as if the person importing had typed
+it into the 新建 page: the same validation (phones normalised, credit codes checked), the same duplicate check
+(查重), the same owner rules, word index and change history. Cells are read as people write them: a column is
+found by its header in either language (客户名称 or "Customer name", an alias such as 手机 or 公司名称, or the
+field's name), a choice by its label (重要, 广东 for 广东省, an owner by name) or its code, a time as Excel
+stores it or as text (2026-12-05, 2026/12/5 14:30, 2026年12月5日). Row numbers are the spreadsheet's own.
+
+The whole file is one transaction. A row that is invalid stops the import: nothing is written and the answer
+(422 ``import_invalid``) lists every such row with its fields, so the file can be corrected and sent again. A
+row that is already in the CRM (its phone, its credit code, its company name), or that repeats an earlier row of
+the file, is skipped and reported (``on_duplicate=skip``, the default), or counts as invalid
+(``on_duplicate=error``). ``dry_run`` checks the whole file the same way and writes nothing. Sending a file
+again after an import only skips what it created, so an import is safe to repeat.
+
+==============  =====================================  =====================================  =================
+action          page                                   API                                    permission
+==============  =====================================  =====================================  =================
+import          GET, POST /<name>/import               POST /<name>/import (multipart)        <module>.import
+template        GET /<name>/import/template?format=    GET /<name>/import/template?format=    <module>.import
+==============  =====================================  =====================================  =================
+
+One import per tenant runs at a time in a process (``CRM_IMPORTS_PER_TENANT``, 429 ``import_busy``); a file
+holds at most ``CRM_IMPORT_MAX_ROWS`` rows and ``CRM_IMPORT_MAX_BYTES`` bytes. Each import is logged (INFO):
+who, which resource, how many rows were created and skipped; no cell is logged.
+"""
+
+import csv
+import io
+import re
+import unicodedata
+import zipfile
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from urllib.parse import quote
+
+from flask import current_app, render_template, request
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Font
+from sqlalchemy.exc import IntegrityError
+from werkzeug.datastructures import MultiDict
+from wtforms import BooleanField, RadioField
+from wtforms.validators import Optional
+
+from common.apidoc import endpoint
+from common.errors import ApiError, Invalid
+from common.i18n import list_join
+from common.uploads import read_upload, sniff
+
+from ..context import current_tenant
+from ..core.scope import current_principal
+from ..people.permissions import requires
+from .export import CONTENT_TYPES, xlsx_cell
+
+ON_DUPLICATE = {"skip": _l("Skip it and import the others"), "error": _l("Treat it as an error: import nothing")}
+DUPLICATE_CODES = ("duplicate", "possible_duplicate")  # the create service's 409s that mean "already there"
+FORMULA_QUOTE = re.compile(r"^'(?=[=+\-@\t\r])")  # the quote an export put before a formula-like text
+HEADER_NOTE = re.compile(r"[（(][^）)]*[）)]|[*＊]")  # 客户名称（必填）, 客户名称*: the header is 客户名称
+DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d",
+                "%Y.%m.%d", "%Y年%m月%d日 %H:%M", "%Y年%m月%d日", "%Y%m%d")
+DAY_STARTS = time(9, 0)  # a date without a time: 09:00 that day, the start of a working day
+LISTED_CHOICES = 40  # the template's notes list the choices of a field with at most this many
+
+
+@dataclass(frozen=True)
+class ImportSpec:
+    """What a resource imports: its create form's fields in the template's order, those a file must have a
+    column for, and other headers people give those columns (``{field: ("手机", "电话")}``)."""
+
+    fields: tuple
+    required: tuple = ()
+    aliases: dict = field(default_factory=dict)
+
+
+@dataclass
+class Column:
+    """One field of the import, as the create form has it (for the current user: owners they manage)."""
+
+    name: str
+    label: str
+    kind: str  # "choice", "time" or "text"
+    choices: list = field(default_factory=list)  # [(value, label)] of a choice
+    required: bool = False
+    description: str = ""
+
+    def normalised_choices(self):
+        """label or code, normalised -> the values it may mean."""
+        found = {}
+        for value, label in self.choices:
+            if value in ("", None):
+                continue
+            for key in {norm(label), norm(value)}:
+                found.setdefault(key, [])
+                if value not in found[key]:
+                    found[key].append(value)
+        return found
+
+
+def norm(text):
+    """Text as headers and choices are compared: full-width folded, case folded, without spaces."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(text)).casefold())
+
+
+# ---------------------------------------------------------------------- the columns a resource takes
+
+
+def form_columns(resource, spec):
+    """The spec's fields as the current user's create form has them."""
+    form = resource.build_form(meta={"csrf": False}, formdata=None)
+    columns = []
+    for name in spec.fields:
+        f = form[name]
+        if f.type in ("SelectField", "RadioField"):
+            choices = f.choices
+            if isinstance(choices, dict):  # grouped (cities by province): every group's options
+                choices = [option for group in choices.values() for option in group]
+            columns.append(Column(name, str(f.label.text), "choice", [(v, str(lbl)) for v, lbl, *_rest in
+                                                                      _pairs(choices)]))
+        elif f.type == "LocalDateTime":
+            columns.append(Column(name, str(f.label.text), "time"))
+        else:
+            columns.append(Column(name, str(f.label.text), "text"))
+        columns[-1].required = name in spec.required
+        columns[-1].description = str(f.description or "")
+    return columns
+
+
+def _pairs(choices):
+    for choice in choices:
+        yield (choice[0], choice[1]) if isinstance(choice, (tuple, list)) else (choice, choice)
+
+
+def header_names(resource, spec, columns):
+    """Normalised header -> field: each field's name, its label in Chinese and in English, its aliases."""
+    names = {}
+    for column in columns:
+        names[norm(column.name)] = column.name
+        names[norm(column.label)] = column.name
+        for alias in spec.aliases.get(column.name, ()):
+            names[norm(alias)] = column.name
+    form_cls = resource.form_class()
+    for locale in ("zh", "en"):
+        with force_locale(locale):
+            for column in columns:
+                unbound = getattr(form_cls, column.name)
+                label = unbound.args[0] if unbound.args else unbound.kwargs.get("label")
+                if label:
+                    names[norm(label)] = column.name
+    return names
+
+
+# ---------------------------------------------------------------------- reading the file
+
+
+def read_table(data, filename):
+    """The file's rows as ``(row number, [cells])``, blank rows left out: an .xlsx's first sheet, or a CSV in
+    UTF-8 (with or without a byte-order mark) or GB18030 (what Excel on Chinese Windows saves)."""
+    if data.startswith(b"\xd0\xcf\x11\xe0"):
+        raise Invalid({"file": [_("This is an old Excel file (.xls). Save it as .xlsx or CSV and send it again.")]})
+    if sniff(data[:8], filename or "file.xlsx", allowed=("xlsx",)) is not None:
+        return _xlsx_rows(data)
+    if data.startswith(b"PK") or b"\x00" in data[:4096]:
+        raise Invalid({"file": [_("Send an Excel file (.xlsx) or a CSV file.")]})
+    return _csv_rows(data)
+
+
+def _xlsx_rows(data):
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise Invalid({"file": [_("This Excel file cannot be read. Save it again as .xlsx and send it.")]}) from exc
+    sheet = book.worksheets[0] if book.worksheets else None
+    if sheet is None:
+        return []
+    rows = []
+    try:
+        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            if any(v not in (None, "") for v in values):
+                rows.append((number, list(values)))
+            if len(rows) > _row_cap() + 1:  # the header and one row too many are enough to say so
+                break
+    finally:
+        book.close()
+    return rows
+
+
+def _csv_rows(data):
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise Invalid({"file": [_("The CSV file is neither UTF-8 nor GBK text.")]})
+    try:
+        dialect = csv.Sniffer().sniff(text[:8192], delimiters=",\t;")
+    except csv.Error:
+        dialect = csv.excel
+    rows = []
+    try:
+        for number, values in enumerate(csv.reader(io.StringIO(text, newline=""), dialect), start=1):
+            if any(v.strip() for v in values):
+                rows.append((number, values))
+            if len(rows) > _row_cap() + 1:
+                break
+    except csv.Error as exc:
+        raise Invalid({"file": [_("The CSV file cannot be read: %(reason)s", reason=str(exc))]}) from exc
+    return rows
+
+
+def _row_cap():
+    return current_app.config["CRM_IMPORT_MAX_ROWS"]
+
+
+def cell_text(value, column):
+    """A cell as the form's text input: Excel's numbers and times written as a person would type them."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S") if column.kind == "time" else value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # a phone kept as a number: 13800138000, not 13800138000.0
+    text = str(value).strip()
+    return FORMULA_QUOTE.sub("", text)
+
+
+def time_text(text):
+    """A time typed in one of the ways people do, as the form reads it (``YYYY-MM-DD HH:MM:SS``); the text
+    itself when it is none of them (the form then says what is wrong)."""
+    for fmt in DATE_FORMATS:
+        try:
+            parsed = datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+        if "%H" not in fmt:
+            parsed = datetime.combine(parsed.date(), DAY_STARTS)
+        return parsed.strftime("%Y-%m-%d %H:%M:%S")
+    return text
+
+
+def choice_value(text, column, lookup):
+    """The choice a cell means (its label, its code, or the one label it starts); raises ValueError saying why
+    it means none, or several."""
+    key = norm(text)
+    found = lookup.get(key)
+    if not found and len(key) >= 2:
+        found = sorted({v for k, values in lookup.items() if k.startswith(key) for v in values})
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise ValueError(_("“%(text)s” matches several options; write it in full.", text=text))
+    labels = [label for value, label in column.choices if value not in ("", None)]
+    if len(labels) <= LISTED_CHOICES:
+        raise ValueError(_("“%(text)s” is not one of: %(options)s.", text=text, options=list_join(labels)))
+    raise ValueError(_("“%(text)s” is not one of the options.", text=text))
+
+
+# ---------------------------------------------------------------------- the import
+
+
+@dataclass
+class Outcome:
+    """What an import did (or, dry run, would do)."""
+
+    dry_run: bool
+    rows: int = 0
+    created_ids: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)  # {"row", "fields", "duplicate_of_row", "matches"}
+    errors: list = field(default_factory=list)  # {"row", "fields"}
+    ignored_columns: list = field(default_factory=list)
+    columns: dict = field(default_factory=dict)  # field -> the file's header for it
+
+    def as_json(self):
+        return {"dry_run": self.dry_run, "rows": self.rows, "created": len(self.created_ids),
+                "ids": [] if self.dry_run else [str(i) for i in self.created_ids], "skipped": len(self.skipped),
+                "skipped_rows": self.skipped, "ignored_columns": self.ignored_columns, "columns": self.columns}
+
+
+def import_file(resource, upload, on_duplicate="skip", dry_run=False, principal=None):
+    """Import ``upload`` (a werkzeug FileStorage) into ``resource`` for ``principal``: the outcome, committed
+    (or, dry run, rolled back); 422 ``import_invalid`` with every invalid row and nothing written."""
+    principal = principal or current_principal()
+    config = current_app.config
+    if upload is None or not upload.filename:
+        raise Invalid({"file": [_("Choose a file.")]})
+    if on_duplicate not in ON_DUPLICATE:
+        raise Invalid({"on_duplicate": [_("Choose skip or error.")]})
+    data = read_upload(upload, "file", config["CRM_IMPORT_MAX_BYTES"])
+    table = read_table(data, upload.filename)
+    spec = resource.import_spec
+    columns = form_columns(resource, spec)
+    by_name = {c.name: c for c in columns}
+    mapping, ignored = map_headers(resource, spec, columns, table)
+    rows = table[1:]
+    if not rows:
+        raise Invalid({"file": [_("The file has no rows under its header.")]})
+    if len(rows) > _row_cap():
+        raise Invalid({"file": [_("The file has more than %(n)s rows. Split it into files of at most %(n)s rows.",
+                                  n=f"{_row_cap():,}")]})
+    outcome = Outcome(dry_run=dry_run, rows=len(rows), ignored_columns=ignored,
+                      columns={name: str(table[0][1][i]).strip() for i, name in mapping.items()})
+    lookups = {c.name: c.normalised_choices() for c in columns if c.kind == "choice"}
+    form_cls, form_kwargs = resource.form_class(), resource.form_kwargs()
+    unique = sorted(set(resource.unique_fields.values()) & set(by_name))
+    seen = {name: {} for name in unique}
+    session = current_tenant.session
+    for number, values in rows:
+        data, problems = {}, {}
+        for index, name in mapping.items():
+            column = by_name[name]
+            text = cell_text(values[index] if index < len(values) else None, column)
+            if not text:
+                continue  # an empty cell: the form's default, as a field left empty on the page
+            if column.kind == "choice":
+                try:
+                    text = choice_value(text, column, lookups[name])
+                except ValueError as exc:
+                    problems[name] = [str(exc)]
+                    continue
+            elif column.kind == "time":
+                text = time_text(text)
+            data[name] = text
+        form = form_cls(formdata=MultiDict(data), meta={"csrf": False}, **form_kwargs)
+        if not form.validate() or problems:
+            outcome.errors.append({"row": number, "fields": {**_form_errors(form), **problems}})
+            continue
+        earlier = next(((name, seen[name][form[name].data]) for name in unique
+                        if form[name].data and form[name].data in seen[name]), None)
+        if earlier is not None:
+            _duplicate(outcome, on_duplicate, {"row": number, "fields": {earlier[0]: [
+                _("The same as row %(row)s of this file.", row=earlier[1])]}, "duplicate_of_row": earlier[1],
+                "matches": []})
+            continue
+        try:
+            with session.begin_nested():
+                obj = resource.create(form, principal)
+                session.flush()
+        except ApiError as exc:
+            entry = {"row": number, "fields": _messages(exc.fields) or {"": [str(exc.message)]}}
+            if exc.code in DUPLICATE_CODES:
+                _duplicate(outcome, on_duplicate, {**entry, "duplicate_of_row": None,
+                                                   "matches": exc.extra.get("duplicates", [])})
+            else:
+                outcome.errors.append(entry)
+            continue
+        except IntegrityError as exc:
+            from ..core.resource import duplicate_field
+
+            name = duplicate_field(exc, resource.unique_fields) or ""
+            _duplicate(outcome, on_duplicate, {"row": number, "fields": {name: [_("Already in use.")]},
+                                               "duplicate_of_row": None, "matches": []})
+            continue
+        outcome.created_ids.append(obj.id)
+        for name in unique:
+            if form[name].data:
+                seen[name][form[name].data] = number
+    if outcome.errors:
+        session.rollback()
+        raise ApiError(422, "import_invalid", _(
+            "%(n)s rows of the file are invalid, so nothing was imported. Correct them and send the file again.",
+            n=len(outcome.errors)), {"file": [_("Some rows are invalid.")]},
+            extra={"rows": outcome.errors, "columns": outcome.columns})
+    if dry_run:
+        session.rollback()
+    else:
+        resource.commit()
+    current_app.logger.info("import: tenant %s user %s imported %d %s (%d skipped, %d rows%s)",
+                            current_tenant.tenant_id, principal.user_id, len(outcome.created_ids), resource.name,
+                            len(outcome.skipped), outcome.rows, ", dry run" if dry_run else "")
+    return outcome
+
+
+def _duplicate(outcome, on_duplicate, entry):
+    (outcome.skipped if on_duplicate == "skip" else outcome.errors).append(entry)
+
+
+def _messages(fields):
+    return {name: [str(m) for m in messages] for name, messages in (fields or {}).items()}
+
+
+def _form_errors(form):
+    return {name: [str(m) for m in messages] for name, messages in form.errors.items()
+            if not isinstance(messages, dict)}
+
+
+def map_headers(resource, spec, columns, table):
+    """``{column index: field}`` from the file's first row, and the headers no field takes; 422 naming the
+    file when a required column is missing or a field has two columns."""
+    if not table:
+        raise Invalid({"file": [_("The file is empty.")]})
+    names = header_names(resource, spec, columns)
+    mapping, ignored, taken = {}, [], {}
+    for index, header in enumerate(table[0][1]):
+        text = "" if header is None else str(header).strip()
+        if not text:
+            continue
+        name = names.get(norm(HEADER_NOTE.sub("", text))) or names.get(norm(text))
+        if name is None:
+            ignored.append(text)
+        elif name in taken:
+            raise Invalid({"file": [_("The columns “%(a)s” and “%(b)s” are the same field.", a=taken[name], b=text)]})
+        else:
+            mapping[index], taken[name] = name, text
+    missing = [c.label for c in columns if c.required and c.name not in taken]
+    if missing:
+        raise Invalid({"file": [_("The file has no column for %(fields)s (the first row holds the column names).",
+                                  fields=list_join(missing))]})
+    return mapping, ignored
+
+
+# ---------------------------------------------------------------------- the template
+
+
+def template_response(resource, fmt):
+    """An empty file to fill: the columns in the spec's order (required ones marked *), and for Excel a second
+    sheet saying what each column takes."""
+    spec = resource.import_spec
+    columns = form_columns(resource, spec)
+    headers = [c.label + ("*" if c.required else "") for c in columns]
+    stem = "{}_{}".format(resource.label_plural, _("import template"))
+    if fmt == "csv":
+        buf = io.StringIO()
+        csv.writer(buf).writerow(headers)
+        body, content_type = ("\ufeff" + buf.getvalue()).encode("utf-8"), CONTENT_TYPES["csv"]
+    else:
+        book = Workbook()
+        sheet = book.active
+        sheet.title = str(resource.label_plural)[:31]
+        sheet.append(headers)
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+        for index, column in enumerate(columns, start=1):
+            sheet.column_dimensions[sheet.cell(1, index).column_letter].width = max(12, 2 * len(column.label) + 4)
+            sheet.cell(1, index).number_format = "@"
+        notes = book.create_sheet(_("Notes"))
+        notes.append([_("Column"), _("Required"), _("What it takes")])
+        for cell in notes[1]:
+            cell.font = Font(bold=True)
+        for column in columns:
+            # the choices are the company's own (pool names, owners): xlsx_cell drops what a sheet cannot hold
+            notes.append([column.label, _("Yes") if column.required else _("No"), xlsx_cell(notes, describe(column))])
+        notes.column_dimensions["A"].width, notes.column_dimensions["C"].width = 20, 90
+        out = io.BytesIO()
+        book.save(out)
+        body, content_type = out.getvalue(), CONTENT_TYPES["xlsx"]
+    name = f"{stem}.{fmt}"
+    fallback = f"{resource.name}_import_template.{fmt}"
+    return current_app.response_class(body, content_type=content_type, headers={
+        "Content-Disposition": f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}",
+        "Cache-Control": "no-store"})
+
+
+def describe(column):
+    """What a column takes, for the template's notes and the import page."""
+    parts = [column.description] if column.description else []
+    if column.kind == "choice":
+        labels = [label for value, label in column.choices if value not in ("", None)]
+        if len(labels) <= LISTED_CHOICES:
+            parts.append(_("One of: %(options)s.", options=list_join(labels)))
+        else:
+            parts.append(_("Its name as the form lists it."))
+    elif column.kind == "time":
+        parts.append(_("A date and time, e.g. 2026-12-05 14:30; a date alone means 09:00 that day."))
+    return " ".join(parts)
+
+
+# ---------------------------------------------------------------------- pages and API
+
+
+class ImportForm(FlaskForm):
+    file = FileField(_l("File"), description=_l("Excel (.xlsx) or CSV, the first row holding the column names."))
+    on_duplicate = RadioField(_l("A record already in the CRM"), choices=list(ON_DUPLICATE.items()), default="skip")
+    dry_run = BooleanField(_l("Only check the file: import nothing"), validators=[Optional()])
+
+
+def _slot():
+    """The tenant's import slot in this process, or 429 ``import_busy``; returns its release."""
+    bulkhead, tenant_id = current_app.extensions["import_bulkhead"], current_tenant.tenant_id
+    if not bulkhead.try_enter(tenant_id, current_app.config.get("CRM_IMPORTS_PER_TENANT", 1)):
+        raise ApiError(429, "import_busy", _("Another import of your company is running. Try again when it has "
+                                             "finished."))
+    return lambda: bulkhead.leave(tenant_id)
+
+
+def run(resource, upload, on_duplicate, dry_run):
+    release = _slot()
+    try:
+        return import_file(resource, upload, on_duplicate, dry_run)
+    finally:
+        release()
+
+
+def _flag(value):
+    return str(value or "").strip().lower() in ("1", "true", "yes", "on", "y")
+
+
+def register(resource, pages, api):
+    """``/<name>/import`` and ``/<name>/import/template`` on the pages and in the API, under ``<module>.import``."""
+    r = resource
+    permission = f"{r.module}.{r.permission('import')}"
+
+    def api_view():
+        outcome = run(r, request.files.get("file"), request.form.get("on_duplicate") or "skip",
+                      _flag(request.form.get("dry_run")))
+        return outcome.as_json()
+
+    def page_view():
+        form = ImportForm()
+        columns = form_columns(r, r.import_spec)
+        outcome, error, status = None, None, 200
+        if request.method == "POST":
+            if form.validate_on_submit():
+                try:
+                    outcome = run(r, form.file.data, form.on_duplicate.data, form.dry_run.data)
+                except ApiError as exc:
+                    current_tenant.session.rollback()
+                    error, status = exc, exc.status
+            else:
+                status = 422
+        return render_template("tenant/io/import.html", resource=r, form=form, columns=columns, outcome=outcome,
+                               error=error, describe=describe, labels={c.name: c.label for c in columns}), status
+
+    def template_view():
+        fmt = request.args.get("format") or "xlsx"
+        if fmt not in CONTENT_TYPES:
+            raise Invalid({"format": [_("Choose csv or xlsx.")]})
+        return template_response(r, fmt)
+
+    name, template_name = f"{r.slug}_import", f"{r.slug}_import_template"
+    declared = endpoint(
+        f"Import {str(r.label_plural).lower()} from an Excel (.xlsx) or CSV file, each row validated and created as "
+        "the create endpoint does, all in one transaction", upload="file", upload_fields=ImportForm,
+        response=OUTCOME_SCHEMA,
+        errors=(413, 422, 429),
+        description="Multipart fields: file; on_duplicate (skip, the default: a row whose phone, credit code or "
+                    "name is already in the CRM, or repeats an earlier row, is skipped and reported; error: such a "
+                    "row is invalid); dry_run (true: check only, write nothing). Any invalid row: 422 "
+                    "import_invalid, nothing written, `rows` lists each invalid row's number (as the spreadsheet "
+                    "numbers it) and fields. Another import of the company in progress: 429 import_busy.",
+    )(api_view)
+    api.add_url_rule(f"/{r.name}/import", endpoint=name, view_func=declared, methods=["POST"])
+    pages.add_url_rule(f"/{r.name}/import", endpoint=name, view_func=page_view, methods=["GET", "POST"])
+    declared_template = endpoint(f"An empty {str(r.label_plural).lower()} import file to fill (Excel with a sheet of "
+                                 "notes, or CSV)", files=(CONTENT_TYPES["xlsx"], CONTENT_TYPES["csv"]),
+                                 query=TemplateQuery)(template_view)
+    api.add_url_rule(f"/{r.name}/import/template", endpoint=template_name, view_func=declared_template)
+    pages.add_url_rule(f"/{r.name}/import/template", endpoint=template_name, view_func=template_view)
+    for blueprint in (pages, api):
+        requires(f"{blueprint.name}.{name}", permission)
+        requires(f"{blueprint.name}.{template_name}", permission)
+
+
+class TemplateQuery(FlaskForm):
+    format = RadioField("format", choices=[("xlsx", "xlsx"), ("csv", "csv")], validators=[Optional()])
+
+
+ROW_ENTRY = {"type": "object", "required": ["row", "fields"], "properties": {
+    "row": {"type": "integer", "description": "the row's number in the spreadsheet (the header is row 1)"},
+    "fields": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+    "duplicate_of_row": {"type": "integer", "nullable": True},
+    "matches": {"type": "array", "items": {"type": "object"}}}}
+OUTCOME_SCHEMA = {"type": "object", "required": ["dry_run", "rows", "created", "ids", "skipped", "skipped_rows"],
+                  "properties": {
+                      "dry_run": {"type": "boolean"},
+                      "rows": {"type": "integer", "description": "data rows read"},
+                      "created": {"type": "integer", "description": "records created (dry run: that would be)"},
+                      "ids": {"type": "array", "items": {"type": "string"}},
+                      "skipped": {"type": "integer"},
+                      "skipped_rows": {"type": "array", "items": ROW_ENTRY},
+                      "ignored_columns": {"type": "array", "items": {"type": "string"}},
+                      "columns": {"type": "object", "additionalProperties": {"type": "string"},
+                                  "description": "field -> the file's header for it"}}}
