@@ -1,6 +1,7 @@
 """The contact, declared once; visible exactly when its customer is."""
 
 from flask import request
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext as _lp
 from sqlalchemy import select
@@ -12,6 +13,7 @@ from ..core.listing import Choice, ListSpec, Ref, SortKey
 from ..core.resource import Resource
 from ..core.sections import Section, register_section
 from ..customers.models import CrmCustomer
+from ..io.importing import ImportSpec, Pointer
 from . import services
 from .forms import ContactForm
 from .models import CONTACT_WORDS, CrmContact
@@ -23,6 +25,20 @@ YES_NO = {"1": _l("Yes"), "0": _l("No")}
 class _Flag(Choice):
     def clause(self, value):
         return self.column.is_(value[0] == "1") if len(value) == 1 else self.column.is_not(None)
+
+
+def customer_named(text, principal):
+    """The id of the one customer the user can see that is called ``text`` (an import's 客户 column)."""
+    name = text.strip()
+    visible = principal.scope_clause(CrmCustomer.owner_id, CrmCustomer.dept_id)
+    ids = current_tenant.session.scalars(select(CrmCustomer.id).where(
+        CrmCustomer.customer_name == name, CrmCustomer.deleted_at.is_(None), visible).limit(2)).all()
+    if not ids:
+        raise ValueError(_("No customer you can see is called “%(name)s”.", name=name))
+    if len(ids) > 1:
+        raise ValueError(_("Several customers you can see are called “%(name)s”; add the contact on the right "
+                           "one's page.", name=name))
+    return ids[0]
 
 
 class ContactResource(Resource):
@@ -57,6 +73,22 @@ class ContactResource(Resource):
         Column("phone", _l("Mobile"), "phone"),
         Column("is_primary", _l("Primary contact"), "bool"),
         Column("do_not_contact", _l("Do not contact"), "bool"),
+    )
+
+    # 导入: a contact names its customer as the customer list shows it; a phone may appear once per customer
+    import_spec = ImportSpec(
+        fields=("customer_id", "contact_name", "position", "phone", "email", "wechat", "communication_preference",
+                "birthday", "is_key", "is_primary", "do_not_contact", "remark"),
+        required=("customer_id", "contact_name", "phone"),
+        aliases={"customer_id": ("客户名称", "所属客户", "公司", "公司名称", "单位"),
+                 "contact_name": ("联系人", "联系人姓名", "姓名"), "position": ("职务", "岗位"),
+                 "phone": ("手机", "手机号", "手机号码", "电话", "联系电话"), "email": ("邮件", "电子邮箱"),
+                 "wechat": ("微信", "微信号"), "communication_preference": ("偏好", "联系方式偏好"),
+                 "birthday": ("出生日期",), "is_key": ("关键人", "决策人"), "is_primary": ("首要联系人",),
+                 "remark": ("备注说明",)},
+        pointers={"customer_id": Pointer(customer_named, _l("The customer's name as the CRM has it (one you "
+                                                            "can see)."))},
+        keys=(("customer_id", "phone"),),
     )
 
     def base_query(self):

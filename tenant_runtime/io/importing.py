@@ -5,8 +5,9 @@ Every row goes through the resource's own create form and create service, as if 
 it into the 新建 page: the same validation (phones normalised, credit codes checked), the same duplicate check
 (查重), the same owner rules, word index and change history. Cells are read as people write them: a column is
 found by its header in either language (客户名称 or "Customer name", an alias such as 手机 or 公司名称, or the
-field's name), a choice by its label (重要, 广东 for 广东省, an owner by name) or its code, a time as Excel
-stores it or as text (2026-12-05, 2026/12/5 14:30, 2026年12月5日). Row numbers are the spreadsheet's own.
+field's name), a choice by its label (重要, 广东 for 广东省, an owner by name) or its code, a record it points at
+by name (a contact's customer), a time or date as Excel stores it or as text (2026-12-05, 2026/12/5 14:30,
+2026年12月5日), a yes/no as 是/否. Row numbers are the spreadsheet's own.
 
 The whole file is one transaction. A row that is invalid stops the import: nothing is written and the answer
 (422 ``import_invalid``) lists every such row with its fields, so the file can be corrected and sent again. A
@@ -66,17 +67,38 @@ HEADER_NOTE = re.compile(r"[（(][^）)]*[）)]|[*＊]")  # 客户名称（必�
 DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d",
                 "%Y.%m.%d", "%Y年%m月%d日 %H:%M", "%Y年%m月%d日", "%Y%m%d")
 DAY_STARTS = time(9, 0)  # a date without a time: 09:00 that day, the start of a working day
+YES = {"是", "有", "对", "√", "✓", "✔", "y", "yes", "true", "1"}
+NO = {"否", "无", "不是", "×", "✗", "n", "no", "false", "0"}
 LISTED_CHOICES = 40  # the template's notes list the choices of a field with at most this many
+
+
+@dataclass(frozen=True)
+class Pointer:
+    """A field that holds another record's id, written in the file as that record's name (a contact's
+    customer): ``resolve(text, principal)`` gives the id, or raises ValueError saying why none or several;
+    ``hint`` says what the column takes."""
+
+    resolve: object
+    hint: str = ""
 
 
 @dataclass(frozen=True)
 class ImportSpec:
     """What a resource imports: its create form's fields in the template's order, those a file must have a
-    column for, and other headers people give those columns (``{field: ("手机", "电话")}``)."""
+    column for, other headers people give those columns (``{field: ("手机", "电话")}``), the fields written as
+    another record's name (``{field: Pointer}``), and the fields whose values together may appear once in a
+    file (``keys``; by default each of the resource's unique fields alone)."""
 
     fields: tuple
     required: tuple = ()
     aliases: dict = field(default_factory=dict)
+    pointers: dict = field(default_factory=dict)
+    keys: tuple = ()
+
+    def file_keys(self, resource, names):
+        """The keys a row of the file is compared to the earlier rows by."""
+        keys = self.keys or tuple((name,) for name in sorted(set(resource.unique_fields.values())))
+        return tuple(key for key in keys if set(key) <= set(names))
 
 
 @dataclass
@@ -85,10 +107,11 @@ class Column:
 
     name: str
     label: str
-    kind: str  # "choice", "time" or "text"
+    kind: str  # "choice", "pointer", "time", "date", "bool" or "text"
     choices: list = field(default_factory=list)  # [(value, label)] of a choice
     required: bool = False
     description: str = ""
+    pointer: Pointer | None = None
 
     def normalised_choices(self):
         """label or code, normalised -> the values it may mean."""
@@ -117,7 +140,9 @@ def form_columns(resource, spec):
     columns = []
     for name in spec.fields:
         f = form[name]
-        if f.type in ("SelectField", "RadioField"):
+        if name in spec.pointers:
+            columns.append(Column(name, str(f.label.text), "pointer", pointer=spec.pointers[name]))
+        elif f.type in ("SelectField", "RadioField"):
             choices = f.choices
             if isinstance(choices, dict):  # grouped (cities by province): every group's options
                 choices = [option for group in choices.values() for option in group]
@@ -125,6 +150,10 @@ def form_columns(resource, spec):
                                                                       _pairs(choices)]))
         elif f.type == "LocalDateTime":
             columns.append(Column(name, str(f.label.text), "time"))
+        elif f.type == "DateField":
+            columns.append(Column(name, str(f.label.text), "date"))
+        elif f.type == "BooleanField":
+            columns.append(Column(name, str(f.label.text), "bool"))
         else:
             columns.append(Column(name, str(f.label.text), "text"))
         columns[-1].required = name in spec.required
@@ -225,9 +254,13 @@ def cell_text(value, column):
     if value is None:
         return ""
     if isinstance(value, datetime):
+        if column.kind == "date":
+            return value.date().isoformat()
         return value.strftime("%Y-%m-%d %H:%M:%S") if column.kind == "time" else value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, bool):
+        return "是" if value else "否"
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # a phone kept as a number: 13800138000, not 13800138000.0
     text = str(value).strip()
@@ -246,6 +279,27 @@ def time_text(text):
             parsed = datetime.combine(parsed.date(), DAY_STARTS)
         return parsed.strftime("%Y-%m-%d %H:%M:%S")
     return text
+
+
+def date_text(text):
+    """A date typed in one of the ways people do, as the form reads it (``YYYY-MM-DD``); the text itself
+    when it is none of them."""
+    for fmt in DATE_FORMATS:
+        try:
+            return datetime.strptime(text, fmt).date().isoformat()
+        except ValueError:
+            continue
+    return text
+
+
+def bool_value(text):
+    """``"y"`` for 是 (yes, 1, √...), ``""`` for 否 (no, 0, ×...); ValueError for anything else."""
+    key = norm(text)
+    if key in YES:
+        return "y"
+    if key in NO:
+        return ""
+    raise ValueError(_("Write 是 or 否 (yes or no)."))
 
 
 def choice_value(text, column, lookup):
@@ -311,8 +365,9 @@ def import_file(resource, upload, on_duplicate="skip", dry_run=False, principal=
                       columns={name: str(table[0][1][i]).strip() for i, name in mapping.items()})
     lookups = {c.name: c.normalised_choices() for c in columns if c.kind == "choice"}
     form_cls, form_kwargs = resource.form_class(), resource.form_kwargs()
-    unique = sorted(set(resource.unique_fields.values()) & set(by_name))
-    seen = {name: {} for name in unique}
+    keys = spec.file_keys(resource, by_name)
+    seen = {key: {} for key in keys}
+    pointed = {}  # (field, text) -> id or the ValueError: a customer named on many rows is looked up once
     session = current_tenant.session
     for number, values in rows:
         data, problems = {}, {}
@@ -321,23 +376,22 @@ def import_file(resource, upload, on_duplicate="skip", dry_run=False, principal=
             text = cell_text(values[index] if index < len(values) else None, column)
             if not text:
                 continue  # an empty cell: the form's default, as a field left empty on the page
-            if column.kind == "choice":
-                try:
-                    text = choice_value(text, column, lookups[name])
-                except ValueError as exc:
-                    problems[name] = [str(exc)]
-                    continue
-            elif column.kind == "time":
-                text = time_text(text)
-            data[name] = text
+            try:
+                text = _cell_value(text, column, lookups, pointed, principal)
+            except ValueError as exc:
+                problems[name] = [str(exc)]
+                continue
+            if text != "":
+                data[name] = text
         form = form_cls(formdata=MultiDict(data), meta={"csrf": False}, **form_kwargs)
         if not form.validate() or problems:
             outcome.errors.append({"row": number, "fields": {**_form_errors(form), **problems}})
             continue
-        earlier = next(((name, seen[name][form[name].data]) for name in unique
-                        if form[name].data and form[name].data in seen[name]), None)
+        row_keys = {key: tuple(form[name].data for name in key) for key in keys
+                    if all(form[name].data for name in key)}
+        earlier = next(((key, seen[key][value]) for key, value in row_keys.items() if value in seen[key]), None)
         if earlier is not None:
-            _duplicate(outcome, on_duplicate, {"row": number, "fields": {earlier[0]: [
+            _duplicate(outcome, on_duplicate, {"row": number, "fields": {earlier[0][-1]: [
                 _("The same as row %(row)s of this file.", row=earlier[1])]}, "duplicate_of_row": earlier[1],
                 "matches": []})
             continue
@@ -361,9 +415,8 @@ def import_file(resource, upload, on_duplicate="skip", dry_run=False, principal=
                                                "duplicate_of_row": None, "matches": []})
             continue
         outcome.created_ids.append(obj.id)
-        for name in unique:
-            if form[name].data:
-                seen[name][form[name].data] = number
+        for key, value in row_keys.items():
+            seen[key][value] = number
     if outcome.errors:
         session.rollback()
         raise ApiError(422, "import_invalid", _(
@@ -378,6 +431,29 @@ def import_file(resource, upload, on_duplicate="skip", dry_run=False, principal=
                             current_tenant.tenant_id, principal.user_id, len(outcome.created_ids), resource.name,
                             len(outcome.skipped), outcome.rows, ", dry run" if dry_run else "")
     return outcome
+
+
+def _cell_value(text, column, lookups, pointed, principal):
+    """A cell's text as the form's input takes it; ValueError saying why it cannot be."""
+    if column.kind == "choice":
+        return choice_value(text, column, lookups[column.name])
+    if column.kind == "pointer":
+        key = (column.name, norm(text))
+        if key not in pointed:
+            try:
+                pointed[key] = str(column.pointer.resolve(text, principal))
+            except ValueError as exc:
+                pointed[key] = exc
+        if isinstance(pointed[key], ValueError):
+            raise pointed[key]
+        return pointed[key]
+    if column.kind == "time":
+        return time_text(text)
+    if column.kind == "date":
+        return date_text(text)
+    if column.kind == "bool":
+        return bool_value(text)
+    return text
 
 
 def _duplicate(outcome, on_duplicate, entry):
@@ -471,6 +547,12 @@ def describe(column):
             parts.append(_("Its name as the form lists it."))
     elif column.kind == "time":
         parts.append(_("A date and time, e.g. 2026-12-05 14:30; a date alone means 09:00 that day."))
+    elif column.kind == "date":
+        parts.append(_("A date, e.g. 1985-06-01."))
+    elif column.kind == "bool":
+        parts.append(_("是 or 否 (empty: 否)."))
+    elif column.kind == "pointer" and column.pointer.hint:
+        parts.append(str(column.pointer.hint))
     return " ".join(parts)
 
 

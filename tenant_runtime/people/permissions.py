@@ -17,7 +17,7 @@ CATALOG = {
                                    "delete": _l("Delete"), "export": _l("Export"), "import": _l("Import"),
                                    "restore": _l("Restore deleted")}),
     "contact": (_lp("crm", "Contacts"), {"view": _l("View"), "create": _l("Create"), "edit": _l("Edit"),
-                                 "delete": _l("Delete")}),
+                                 "delete": _l("Delete"), "import": _l("Import")}),
     "followup": (_l("Follow-ups"), {"view": _l("View"), "create": _l("Create")}),
     "pool": (_l("Public pool"), {"view": _l("View"), "claim": _l("Claim"), "assign": _l("Assign"),
                                  "return": _l("Return to the pool"), "rules": _l("Edit the rules")}),

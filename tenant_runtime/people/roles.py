@@ -33,7 +33,8 @@ BUILTIN_ROLES = {
 }
 
 
-_IMPORT = {ADMIN: "customer.import lead.import", "sales_manager": "customer.import lead.import"}  # tenant revision 0014
+_IMPORT = {ADMIN: "customer.import contact.import lead.import",
+           "sales_manager": "customer.import contact.import lead.import"}  # tenant revision 0014
 
 
 BUILTIN_ROLES = {code: (name, scope, f"{permissions} {_POOL_HANDOVER_LEADS[code]} {_IMPORT.get(code, '')}".strip())

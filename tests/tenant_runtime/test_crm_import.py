@@ -1,4 +1,4 @@
-"""Import (导入) of customers and leads from Excel and CSV on real MariaDB tenants: columns found by their headers
+"""Import (导入) of customers, contacts and leads from Excel and CSV on real MariaDB tenants: columns found by their headers
 in either language, choices by label, every row validated and created as the create form does, nothing written
 when a row is invalid, duplicates skipped (or refused) and reported, a dry run, the limits, the template, the
 page without JavaScript and the permission."""
@@ -371,6 +371,56 @@ def test_the_leads_template_lists_pools_whose_names_a_sheet_cannot_hold(company)
     notes = load_workbook(io.BytesIO(resp.data)).worksheets[1]
     described = {row[0]: row[2] for row in notes.iter_rows(min_row=2, values_only=True)}
     assert "粘贴来的池" in described["线索池"]
+
+
+def test_contacts_import_under_the_customer_each_row_names(company):
+    """A contact's 客户 column is a customer's name among those the importer can see; yes/no as 是/否, a
+    birthday as a date; a phone may appear once per customer (in the file and in the CRM), on two customers
+    it is two contacts; the first contact of a customer is its primary, as on the New form."""
+    admin, mgr = company.api(), company.api("mgr")
+    ours = admin.post("/customers", json=customer_body(customer_name="甲联系人物业有限公司",
+                                                       owner_id=str(company.ids["s1"])))
+    other = admin.post("/customers", json=customer_body(customer_name="乙联系人物业有限公司",
+                                                        owner_id=str(company.ids["s2"])))
+    hidden = admin.post("/customers", json=customer_body(customer_name="丙联系人物业有限公司",
+                                                         owner_id=str(company.ids["outsider"])))
+    assert {ours.status_code, other.status_code, hidden.status_code} == {201}
+    header = ["客户名称", "姓名", "职务", "手机", "生日", "关键决策人", "勿扰", "沟通偏好"]
+    bad = send(mgr, xlsx([header,
+                          ["甲联系人物业有限公司", "赵经理", "总经理", "13700137001", "1980-05-06", "是", "否", "微信"],
+                          ["丙联系人物业有限公司", "钱主任", None, "13700137002", None, None, None, None],
+                          ["丁不存在物业有限公司", "孙会计", None, "13700137003", None, None, None, None],
+                          ["甲联系人物业有限公司", "李出纳", None, "13700137004", None, "也许", None, None]]),
+               resource="contacts")
+    assert bad.status_code == 422, bad.json
+    rows = {r["row"]: r["fields"] for r in bad.json["error"]["rows"]}
+    assert set(rows) == {3, 4, 5}
+    assert "丙联系人物业有限公司" in rows[3]["customer_id"][0]  # outside 王经理's departments: as if it did not exist
+    assert set(rows[4]) == {"customer_id"} and set(rows[5]) == {"is_key"}
+    assert count(company.tenant, "crm_contact", "phone LIKE '+86137001370%'") == 0
+
+    done = send(mgr, xlsx([header,
+                           ["甲联系人物业有限公司", "赵经理", "总经理", "13700137001", datetime(1980, 5, 6), "是", "否",
+                            "微信"],
+                           ["甲联系人物业有限公司", "周助理", None, "137 0013 7005", "1990/1/2", None, "是", None],
+                           ["乙联系人物业有限公司", "赵经理", None, "13700137001", None, None, None, None],
+                           ["甲联系人物业有限公司", "赵经理", None, "13700137001", None, None, None, None]]),
+                resource="contacts")
+    assert done.status_code == 200, done.json
+    assert done.json["created"] == 3 and [r["duplicate_of_row"] for r in done.json["skipped_rows"]] == [2]
+    contacts = {(c["customer_name"], c["contact_name"]): mgr.get(f"/contacts/{c['id']}").json
+                for c in mgr.get("/contacts?limit=50").json["items"]}
+    zhao = contacts[("甲联系人物业有限公司", "赵经理")]
+    assert zhao["is_key"] is True and zhao["is_primary"] is True and zhao["do_not_contact"] is False
+    assert zhao["birthday"] == "1980-05-06" and zhao["position"] == "总经理"
+    assert zhao["communication_preference"] == "wechat"
+    zhou = contacts[("甲联系人物业有限公司", "周助理")]
+    assert zhou["is_primary"] is False and zhou["do_not_contact"] is True and zhou["birthday"] == "1990-01-02"
+    assert contacts[("乙联系人物业有限公司", "赵经理")]["phone"] == "+8613700137001"
+    again = send(mgr, xlsx([header, ["乙联系人物业有限公司", "赵经理", None, "13700137001", None, None, None, None]]),
+                 resource="contacts")
+    assert again.status_code == 200 and again.json["created"] == 0 and again.json["skipped"] == 1
+    assert company.api("s1").post("/contacts/import", data={}, content_type="multipart/form-data").status_code == 403
 
 
 def test_the_api_document_declares_the_import(company):

@@ -208,8 +208,9 @@ def test_0006_gives_leads_a_soft_delete_and_existing_administrators_lead_restore
 
 
 def test_0014_grants_import_to_the_built_in_administrator_and_sales_manager_only(engine):
-    """A tenant at 0013 whose administrator edited the roles: 管理员 and 销售经理 gain customer.import and lead.import
-    beside what they hold, other roles nothing; a downgrade takes exactly those two away again."""
+    """A tenant at 0013 whose administrator edited the roles: 管理员 and 销售经理 gain customer.import,
+    contact.import and lead.import beside what they hold, other roles nothing; a downgrade takes exactly those
+    away again."""
     roles = sa.table("sys_role", sa.column("code"), sa.column("permissions"))
     edited = {"admin": "customer.view people.manage", "sales_manager": "customer.view", "sales": "customer.view"}
     with engine.connect() as conn:
@@ -225,8 +226,9 @@ def test_0014_grants_import_to_the_built_in_administrator_and_sales_manager_only
             return found
 
         assert tenant_schema.upgrade(conn, "0014_import_permissions") == "0014_import_permissions"
-        assert held() == {"admin": "customer.import customer.view lead.import people.manage",
-                          "sales_manager": "customer.import customer.view lead.import", "sales": "customer.view"}
+        assert held() == {"admin": "contact.import customer.import customer.view lead.import people.manage",
+                          "sales_manager": "contact.import customer.import customer.view lead.import",
+                          "sales": "customer.view"}
         command.downgrade(tenant_schema.alembic_config(conn), "0013_digit_words")
         conn.commit()
         assert held() == edited
