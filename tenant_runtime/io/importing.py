@@ -550,7 +550,7 @@ def describe(column):
     elif column.kind == "date":
         parts.append(_("A date, e.g. 1985-06-01."))
     elif column.kind == "bool":
-        parts.append(_("是 or 否 (empty: 否)."))
+        parts.append(_("Yes or no: 是 or 否, y or n (empty: no)."))
     elif column.kind == "pointer" and column.pointer.hint:
         parts.append(str(column.pointer.hint))
     return " ".join(parts)

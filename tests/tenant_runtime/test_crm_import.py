@@ -421,6 +421,11 @@ def test_contacts_import_under_the_customer_each_row_names(company):
                  resource="contacts")
     assert again.status_code == 200 and again.json["created"] == 0 and again.json["skipped"] == 1
     assert company.api("s1").post("/contacts/import", data={}, content_type="multipart/form-data").status_code == 403
+    template = mgr.get("/contacts/import/template?format=xlsx")
+    sheet, notes = load_workbook(io.BytesIO(template.data)).worksheets
+    assert [c.value for c in sheet[1]][:3] == ["客户*", "姓名*", "职位"]
+    described = {row[0]: row[2] for row in notes.iter_rows(min_row=2, values_only=True)}
+    assert "客户名称" in described["客户"] and "是" in described["关键决策人"] and "1985-06-01" in described["生日"]
 
 
 def test_the_api_document_declares_the_import(company):
