@@ -291,6 +291,29 @@ class BenchEnv:
         open_enterprise(ent)
         db.session.commit()
 
+    def volume_tenant(self, customers, password, tables=("crm_customer",)):
+        """One enterprise provisioned and opened through the real services, its tenant filled by
+        ``tenant_runtime.demo.fill_volume`` with ``customers`` customers (no contacts, no follow-ups) owned by
+        its synthetic sales organisation, whose users sign in with ``password``; ``tables`` analysed after.
+        Returns (tenant code, database name)."""
+        from datasource_registry.models import Datasource
+        from extensions import db
+        from tenant_runtime.demo import fill_volume
+
+        with self.app.test_request_context():
+            ent_id, ds_id, code = self.make_enterprise(0)
+            self.provision(ds_id)
+            self.open(ent_id)
+            database = db.session.get(Datasource, ds_id).database
+        engine = self.tenant_engine(database)
+        try:
+            with engine.connect() as conn:
+                fill_volume(conn, customers, 0, contacts=0, password=password)
+                conn.exec_driver_sql(f"ANALYZE TABLE {', '.join(tables)}").all()
+        finally:
+            engine.dispose()
+        return code, database
+
     def tenant_url(self, database):
         return sa.engine.URL.create("mysql+pymysql", username=self.account["username"],
                                     password=self.account["password"], host=self.account["host"],

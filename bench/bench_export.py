@@ -46,21 +46,8 @@ def parse_args():
 
 
 def fill(env, rows):
-    from datasource_registry.models import Datasource
-    from extensions import db
-    from tenant_runtime.demo import fill_volume
-
-    with env.app.test_request_context():
-        ent_id, ds_id, code = env.make_enterprise(0)
-        env.provision(ds_id)
-        env.open(ent_id)
-        database = db.session.get(Datasource, ds_id).database
     password = f"Bench-Export-{secrets.token_hex(4)}x"
-    engine = env.tenant_engine(database)
-    with engine.connect() as conn:
-        fill_volume(conn, rows, 0, contacts=0, password=password)
-        conn.exec_driver_sql("ANALYZE TABLE crm_customer, crm_customer_tag").all()
-    engine.dispose()
+    code, database = env.volume_tenant(rows, password, tables=("crm_customer", "crm_customer_tag"))
     return code, database, password
 
 

@@ -49,21 +49,8 @@ def parse_args():
 
 
 def fill(env, existing):
-    from datasource_registry.models import Datasource
-    from extensions import db
-    from tenant_runtime.demo import fill_volume
-
-    with env.app.test_request_context():
-        ent_id, ds_id, code = env.make_enterprise(0)
-        env.provision(ds_id)
-        env.open(ent_id)
-        database = db.session.get(Datasource, ds_id).database
     password = f"Bench-Import-{secrets.token_hex(4)}x"
-    engine = env.tenant_engine(database)
-    with engine.connect() as conn:
-        fill_volume(conn, existing, 0, contacts=0, password=password)
-        conn.exec_driver_sql("ANALYZE TABLE crm_customer, crm_customer_word").all()
-    engine.dispose()
+    code, _database = env.volume_tenant(existing, password, tables=("crm_customer", "crm_customer_word"))
     return code, password
 
 
