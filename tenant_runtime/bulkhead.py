@@ -24,6 +24,19 @@ class Bulkhead:
             self._in_use[tenant_id] = taken + 1
             return True
 
+    def take(self, tenant_id, limit):
+        """A slot as the function that gives it back (once, however often it is called), or None when the
+        tenant has ``limit`` in use."""
+        if not self.try_enter(tenant_id, limit):
+            return None
+        held = [True]
+
+        def release():
+            if held and held.pop():
+                self.leave(tenant_id)
+
+        return release
+
     def leave(self, tenant_id) -> None:
         with self._lock:
             taken = self._in_use.get(tenant_id, 0) - 1

@@ -304,16 +304,11 @@ def respond(resource, args):
 def _export_slot():
     """One of the tenant's export slots in this process (``CRM_EXPORTS_PER_TENANT``), or 429 ``export_busy``;
     returns the function that gives it back (once, however often it is called)."""
-    bulkhead, tenant_id = current_app.extensions["export_bulkhead"], current_tenant.tenant_id
-    if not bulkhead.try_enter(tenant_id, current_app.config.get("CRM_EXPORTS_PER_TENANT", 1)):
+    release = current_app.extensions["export_bulkhead"].take(current_tenant.tenant_id,
+                                                              current_app.config.get("CRM_EXPORTS_PER_TENANT", 1))
+    if release is None:
         raise ApiError(429, "export_busy", _("Another export of your company is being prepared. Try again when it "
                                              "has finished."))
-    held = [True]
-
-    def release():
-        if held and held.pop():
-            bulkhead.leave(tenant_id)
-
     return release
 
 

@@ -567,11 +567,12 @@ class ImportForm(FlaskForm):
 
 def _slot():
     """The tenant's import slot in this process, or 429 ``import_busy``; returns its release."""
-    bulkhead, tenant_id = current_app.extensions["import_bulkhead"], current_tenant.tenant_id
-    if not bulkhead.try_enter(tenant_id, current_app.config.get("CRM_IMPORTS_PER_TENANT", 1)):
+    release = current_app.extensions["import_bulkhead"].take(current_tenant.tenant_id,
+                                                              current_app.config.get("CRM_IMPORTS_PER_TENANT", 1))
+    if release is None:
         raise ApiError(429, "import_busy", _("Another import of your company is running. Try again when it has "
                                              "finished."))
-    return lambda: bulkhead.leave(tenant_id)
+    return release
 
 
 def run(resource, upload, on_duplicate, dry_run):
