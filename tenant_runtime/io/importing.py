@@ -438,7 +438,7 @@ def _cell_value(text, column, lookups, pointed, principal):
     if column.kind == "choice":
         return choice_value(text, column, lookups[column.name])
     if column.kind == "pointer":
-        key = (column.name, norm(text))
+        key = (column.name, text.strip())  # as the lookup compares it: 甲 公司 is not 甲公司
         if key not in pointed:
             try:
                 pointed[key] = str(column.pointer.resolve(text, principal))

@@ -428,6 +428,19 @@ def test_contacts_import_under_the_customer_each_row_names(company):
     assert "客户名称" in described["客户"] and "是" in described["关键决策人"] and "1985-06-01" in described["生日"]
 
 
+def test_a_customer_name_written_two_ways_is_looked_up_each_way(company):
+    """A row naming the customer with a stray inner space (no such customer) does not decide what a later row
+    naming it exactly means, nor the other way round."""
+    admin = company.api()
+    assert admin.post("/customers", json=customer_body(customer_name="戊联系人物业有限公司")).status_code == 201
+    resp = send(admin, xlsx([["客户", "姓名", "手机"],
+                             ["戊联系人 物业有限公司", "吴一", "13700137101"],
+                             ["戊联系人物业有限公司", "吴二", "13700137102"],
+                             ["戊联系人 物业有限公司", "吴三", "13700137103"]]), resource="contacts")
+    assert resp.status_code == 422
+    assert [r["row"] for r in resp.json["error"]["rows"]] == [2, 4]
+
+
 def test_the_api_document_declares_the_import(company):
     doc = company.api().get("/openapi.json").json
     operation = doc["paths"]["/customers/import"]["post"]
