@@ -267,29 +267,30 @@ def cell_text(value, column):
     return FORMULA_QUOTE.sub("", text)
 
 
-def time_text(text):
-    """A time typed in one of the ways people do, as the form reads it (``YYYY-MM-DD HH:MM:SS``); the text
-    itself when it is none of them (the form then says what is wrong)."""
+def typed_time(text):
+    """``(datetime, whether a time of day was written)`` for a time typed in one of the ways people do, or
+    ``(None, False)``."""
     for fmt in DATE_FORMATS:
         try:
-            parsed = datetime.strptime(text, fmt)
+            return datetime.strptime(text, fmt), "%H" in fmt
         except ValueError:
             continue
-        if "%H" not in fmt:
-            parsed = datetime.combine(parsed.date(), DAY_STARTS)
-        return parsed.strftime("%Y-%m-%d %H:%M:%S")
-    return text
+    return None, False
+
+
+def time_text(text):
+    """A time as the form reads it (``YYYY-MM-DD HH:MM:SS``; a date alone at ``DAY_STARTS``); the text itself
+    when it is none (the form then says what is wrong)."""
+    parsed, with_time = typed_time(text)
+    if parsed is None:
+        return text
+    return (parsed if with_time else datetime.combine(parsed.date(), DAY_STARTS)).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def date_text(text):
-    """A date typed in one of the ways people do, as the form reads it (``YYYY-MM-DD``); the text itself
-    when it is none of them."""
-    for fmt in DATE_FORMATS:
-        try:
-            return datetime.strptime(text, fmt).date().isoformat()
-        except ValueError:
-            continue
-    return text
+    """A date as the form reads it (``YYYY-MM-DD``); the text itself when it is none."""
+    parsed, _with_time = typed_time(text)
+    return text if parsed is None else parsed.date().isoformat()
 
 
 def bool_value(text):
