@@ -341,9 +341,10 @@ class Outcome:
                 "skipped_rows": self.skipped, "ignored_columns": self.ignored_columns, "columns": self.columns}
 
 
-def import_file(resource, upload, on_duplicate="skip", dry_run=False, principal=None):
+def import_file(resource, upload, on_duplicate="skip", dry_run=False, principal=None, columns=None):
     """Import ``upload`` (a werkzeug FileStorage) into ``resource`` for ``principal``: the outcome, committed
-    (or, dry run, rolled back); 422 ``import_invalid`` with every invalid row and nothing written."""
+    (or, dry run, rolled back); 422 ``import_invalid`` with every invalid row and nothing written. ``columns``:
+    ``form_columns`` of the resource for this user, when the caller has them already."""
     principal = principal or current_principal()
     config = current_app.config
     if upload is None or not upload.filename:
@@ -353,7 +354,7 @@ def import_file(resource, upload, on_duplicate="skip", dry_run=False, principal=
     data = read_upload(upload, "file", config["CRM_IMPORT_MAX_BYTES"])
     table = read_table(data, upload.filename)
     spec = resource.import_spec
-    columns = form_columns(resource, spec)
+    columns = columns or form_columns(resource, spec)
     by_name = {c.name: c for c in columns}
     mapping, ignored = map_headers(resource, spec, columns, table)
     rows = table[1:]
@@ -576,10 +577,10 @@ def _slot():
     return release
 
 
-def run(resource, upload, on_duplicate, dry_run):
+def run(resource, upload, on_duplicate, dry_run, columns=None):
     release = _slot()
     try:
-        return import_file(resource, upload, on_duplicate, dry_run)
+        return import_file(resource, upload, on_duplicate, dry_run, columns=columns)
     finally:
         release()
 
@@ -605,7 +606,7 @@ def register(resource, pages, api):
         if request.method == "POST":
             if form.validate_on_submit():
                 try:
-                    outcome = run(r, form.file.data, form.on_duplicate.data, form.dry_run.data)
+                    outcome = run(r, form.file.data, form.on_duplicate.data, form.dry_run.data, columns)
                 except ApiError as exc:
                     current_tenant.session.rollback()
                     error, status = exc, exc.status
