@@ -25,7 +25,7 @@ from ..core.lookups import attach, user_names
 from ..core.resource import Resource
 from ..core.sections import sections_for
 from ..io.export import ExportColumn
-from ..io.importing import ImportSpec
+from ..io.importing import Companion, ImportSpec
 from ..models import SysDept, SysUser
 from . import services
 from .forms import (
@@ -165,6 +165,19 @@ class CustomerResource(Resource):
                  "scale": ("规模", "人员规模"), "province_code": ("省份", "省"), "city_code": ("城市", "市"),
                  "level": ("级别", "等级", "客户级别"), "source": ("来源",), "owner_id": ("客户经理", "销售"),
                  "next_follow_up_at": ("下次跟进", "下次联系时间"), "remark": ("说明",)},
+        # a row's 联系人 columns make the customer's first contact (its primary), in the same savepoint
+        companion=Companion(
+            resource=lambda: _contacts(), link="customer_id", permission="contact.create",
+            fields={"contact_name": "contact_name", "contact_phone": "phone", "contact_position": "position",
+                    "contact_email": "email", "contact_wechat": "wechat"},
+            labels={"contact_name": _l("Contact name"), "contact_phone": _l("Contact's mobile"),
+                    "contact_position": _l("Contact's position"), "contact_email": _l("Contact's email"),
+                    "contact_wechat": _l("Contact's WeChat ID")},
+            aliases={"contact_name": ("联系人", "联系人姓名", "首要联系人"),
+                     "contact_phone": ("联系人电话", "联系人手机号", "联系人手机号码", "联系人联系电话"),
+                     "contact_position": ("联系人职位", "职务", "职位"),
+                     "contact_email": ("联系人邮件", "邮箱", "电子邮箱", "邮件"),
+                     "contact_wechat": ("联系人微信号", "微信", "微信号")}),
     )
 
     def views(self, principal):
@@ -227,6 +240,12 @@ class CustomerResource(Resource):
 
         return {"sections": sections_for(obj, current_principal()), "labels": LABELS,
                 "region": place(obj.province_code, obj.city_code)}
+
+
+def _contacts():
+    from ..contacts.resource import contacts  # contacts import customers: looked up when an import runs
+
+    return contacts
 
 
 customers = CustomerResource()

@@ -83,6 +83,30 @@ class Pointer:
 
 
 @dataclass(frozen=True)
+class Companion:
+    """Columns of a file that make a second record beside each row's own, in the same savepoint: a customer's
+    first contact (联系人, 联系人手机). ``resource()`` gives the other resource; ``fields`` maps the file's names
+    of those columns to the other form's fields, ``labels`` and ``aliases`` name them; ``link`` is the other
+    form's field that takes the new record's id. The columns are offered (template, page, headers) only to a
+    user with ``permission``; a row with none of them filled makes no second record."""
+
+    resource: object
+    link: str
+    fields: dict
+    labels: dict
+    aliases: dict = field(default_factory=dict)
+    permission: str = ""
+
+
+class CompanionRefused(Exception):
+    """The second record of a row cannot be made: ``fields`` by the file's names of its columns."""
+
+    def __init__(self, fields):
+        super().__init__("companion refused")
+        self.fields = fields
+
+
+@dataclass(frozen=True)
 class ImportSpec:
     """What a resource imports: its create form's fields in the template's order, those a file must have a
     column for, other headers people give those columns (``{field: ("手机", "电话")}``), the fields written as
@@ -94,6 +118,7 @@ class ImportSpec:
     aliases: dict = field(default_factory=dict)
     pointers: dict = field(default_factory=dict)
     keys: tuple = ()
+    companion: Companion | None = None
 
     def file_keys(self, resource, names):
         """The keys a row of the file is compared to the earlier rows by."""
@@ -112,6 +137,7 @@ class Column:
     required: bool = False
     description: str = ""
     pointer: Pointer | None = None
+    companion: bool = False  # a column of the spec's companion (a customer's first contact)
 
     def normalised_choices(self):
         """label or code, normalised -> the values it may mean."""
@@ -134,31 +160,34 @@ def norm(text):
 # ---------------------------------------------------------------------- the columns a resource takes
 
 
-def form_columns(resource, spec):
-    """The spec's fields as the current user's create form has them."""
+def form_columns(resource, spec, principal=None):
+    """The spec's fields as the current user's create form has them, then its companion's columns when the
+    user may create what they make."""
     form = resource.build_form(meta={"csrf": False}, formdata=None)
-    columns = []
-    for name in spec.fields:
-        f = form[name]
-        if name in spec.pointers:
-            columns.append(Column(name, str(f.label.text), "pointer", pointer=spec.pointers[name]))
-        elif f.type in ("SelectField", "RadioField"):
-            choices = f.choices
-            if isinstance(choices, dict):  # grouped (cities by province): every group's options
-                choices = [option for group in choices.values() for option in group]
-            columns.append(Column(name, str(f.label.text), "choice", [(v, str(lbl)) for v, lbl, *_rest in
-                                                                      _pairs(choices)]))
-        elif f.type == "LocalDateTime":
-            columns.append(Column(name, str(f.label.text), "time"))
-        elif f.type == "DateField":
-            columns.append(Column(name, str(f.label.text), "date"))
-        elif f.type == "BooleanField":
-            columns.append(Column(name, str(f.label.text), "bool"))
-        else:
-            columns.append(Column(name, str(f.label.text), "text"))
-        columns[-1].required = name in spec.required
-        columns[-1].description = str(f.description or "")
+    columns = [_column(name, form[name], str(form[name].label.text), spec.pointers.get(name), name in spec.required)
+               for name in spec.fields]
+    companion = spec.companion
+    if companion and (principal or current_principal()).can(companion.permission):
+        other = companion.resource().build_form(meta={"csrf": False}, formdata=None)
+        for name, other_name in companion.fields.items():
+            columns.append(_column(name, other[other_name], str(companion.labels[name]), None, False))
+            columns[-1].companion = True
     return columns
+
+
+def _column(name, f, label, pointer, required):
+    if pointer is not None:
+        column = Column(name, label, "pointer", pointer=pointer)
+    elif f.type in ("SelectField", "RadioField"):
+        choices = f.choices
+        if isinstance(choices, dict):  # grouped (cities by province): every group's options
+            choices = [option for group in choices.values() for option in group]
+        column = Column(name, label, "choice", [(v, str(lbl)) for v, lbl, *_rest in _pairs(choices)])
+    else:
+        column = Column(name, label, {"LocalDateTime": "time", "DateField": "date", "BooleanField": "bool"}.get(
+            f.type, "text"))
+    column.required, column.description = required, str(f.description or "")
+    return column
 
 
 def _pairs(choices):
@@ -169,17 +198,21 @@ def _pairs(choices):
 def header_names(resource, spec, columns):
     """Normalised header -> field: each field's name, its label in Chinese and in English, its aliases."""
     names = {}
+    aliases = {**spec.aliases, **(spec.companion.aliases if spec.companion else {})}
     for column in columns:
         names[norm(column.name)] = column.name
         names[norm(column.label)] = column.name
-        for alias in spec.aliases.get(column.name, ()):
+        for alias in aliases.get(column.name, ()):
             names[norm(alias)] = column.name
     form_cls = resource.form_class()
     for locale in ("zh", "en"):
         with force_locale(locale):
             for column in columns:
-                unbound = getattr(form_cls, column.name)
-                label = unbound.args[0] if unbound.args else unbound.kwargs.get("label")
+                if column.companion:
+                    label = spec.companion.labels[column.name]
+                else:
+                    unbound = getattr(form_cls, column.name)
+                    label = unbound.args[0] if unbound.args else unbound.kwargs.get("label")
                 if label:
                     names[norm(label)] = column.name
     return names
@@ -334,11 +367,13 @@ class Outcome:
     errors: list = field(default_factory=list)  # {"row", "fields"}
     ignored_columns: list = field(default_factory=list)
     columns: dict = field(default_factory=dict)  # field -> the file's header for it
+    also_created: dict = field(default_factory=dict)  # the companion's resource name -> records it made
 
     def as_json(self):
         return {"dry_run": self.dry_run, "rows": self.rows, "created": len(self.created_ids),
                 "ids": [] if self.dry_run else [str(i) for i in self.created_ids], "skipped": len(self.skipped),
-                "skipped_rows": self.skipped, "ignored_columns": self.ignored_columns, "columns": self.columns}
+                "skipped_rows": self.skipped, "ignored_columns": self.ignored_columns, "columns": self.columns,
+                "also_created": self.also_created}
 
 
 def import_file(resource, upload, on_duplicate="skip", dry_run=False, principal=None, columns=None):
@@ -354,7 +389,7 @@ def import_file(resource, upload, on_duplicate="skip", dry_run=False, principal=
     data = read_upload(upload, "file", config["CRM_IMPORT_MAX_BYTES"])
     table = read_table(data, upload.filename)
     spec = resource.import_spec
-    columns = columns or form_columns(resource, spec)
+    columns = columns or form_columns(resource, spec, principal)
     by_name = {c.name: c for c in columns}
     mapping, ignored = map_headers(resource, spec, columns, table)
     rows = table[1:]
@@ -371,6 +406,11 @@ def import_file(resource, upload, on_duplicate="skip", dry_run=False, principal=
     seen = {key: {} for key in keys}
     pointed = {}  # (field, text) -> id or the ValueError: a customer named on many rows is looked up once
     session = current_tenant.session
+    companion = spec.companion if any(c.companion for c in columns) else None
+    if companion:
+        other = companion.resource()
+        other_cls, other_kwargs = other.form_class(), other.form_kwargs()
+        outcome.also_created[other.name] = 0
     for number, values in rows:
         data, problems = {}, {}
         for index, name in mapping.items():
@@ -385,6 +425,11 @@ def import_file(resource, upload, on_duplicate="skip", dry_run=False, principal=
                 continue
             if text != "":
                 data[name] = text
+        other_form = None
+        if companion and any(name in data for name in companion.fields):
+            other_form, other_problems = _companion_form(
+                companion, other_cls, other_kwargs, {name: data.pop(name) for name in companion.fields if name in data})
+            problems.update(other_problems)
         form = form_cls(formdata=MultiDict(data), meta={"csrf": False}, **form_kwargs)
         if not form.validate() or problems:
             outcome.errors.append({"row": number, "fields": {**_form_errors(form), **problems}})
@@ -401,6 +446,12 @@ def import_file(resource, upload, on_duplicate="skip", dry_run=False, principal=
             with session.begin_nested():
                 obj = resource.create(form, principal)
                 session.flush()
+                if other_form is not None:
+                    _create_companion(companion, other, other_form, obj, principal)
+                    session.flush()
+        except CompanionRefused as exc:
+            outcome.errors.append({"row": number, "fields": exc.fields})
+            continue
         except ApiError as exc:
             entry = {"row": number, "fields": _messages(exc.fields) or {"": [str(exc.message)]}}
             if exc.code in DUPLICATE_CODES:
@@ -417,6 +468,8 @@ def import_file(resource, upload, on_duplicate="skip", dry_run=False, principal=
                                                "duplicate_of_row": None, "matches": []})
             continue
         outcome.created_ids.append(obj.id)
+        if other_form is not None:
+            outcome.also_created[other.name] += 1
         for key, value in row_keys.items():
             seen[key][value] = number
     if outcome.errors:
@@ -433,6 +486,29 @@ def import_file(resource, upload, on_duplicate="skip", dry_run=False, principal=
                             current_tenant.tenant_id, principal.user_id, len(outcome.created_ids), resource.name,
                             len(outcome.skipped), outcome.rows, ", dry run" if dry_run else "")
     return outcome
+
+
+def _companion_form(companion, form_cls, form_kwargs, cells):
+    """The companion's form from a row's cells (by the file's names), validated, and its problems by those names.
+    Its link holds a stand-in id until the row's own record exists (``_create_companion``)."""
+    formdata = MultiDict({companion.fields[name]: text for name, text in cells.items()} | {companion.link: "1"})
+    form = form_cls(formdata=formdata, meta={"csrf": False}, **form_kwargs)
+    form.validate()
+    by_field = {other_name: name for name, other_name in companion.fields.items()}
+    return form, {by_field.get(name, ""): [str(m) for m in messages] for name, messages in form.errors.items()
+                  if not isinstance(messages, dict)}
+
+
+def _create_companion(companion, other, form, obj, principal):
+    """The companion's record for ``obj``, just created; CompanionRefused (its fields by the file's names) when its
+    service says no."""
+    form[companion.link].data = obj.id
+    try:
+        other.create(form, principal)
+    except ApiError as exc:
+        by_field = {other_name: name for name, other_name in companion.fields.items()}
+        raise CompanionRefused({by_field.get(name, ""): messages for name, messages in _messages(exc.fields).items()}
+                               or {"": [str(exc.message)]}) from exc
 
 
 def _cell_value(text, column, lookups, pointed, principal):
@@ -612,8 +688,10 @@ def register(resource, pages, api):
                     error, status = exc, exc.status
             else:
                 status = 422
+        also_label = r.import_spec.companion.resource().label_plural if r.import_spec.companion else ""
         return render_template("tenant/io/import.html", resource=r, form=form, columns=columns, outcome=outcome,
-                               error=error, describe=describe, labels={c.name: c.label for c in columns}), status
+                               error=error, describe=describe, labels={c.name: c.label for c in columns},
+                               also_label=also_label), status
 
     def template_view():
         fmt = request.args.get("format") or "xlsx"
@@ -664,4 +742,7 @@ OUTCOME_SCHEMA = {"type": "object", "required": ["dry_run", "rows", "created", "
                       "skipped_rows": {"type": "array", "items": ROW_ENTRY},
                       "ignored_columns": {"type": "array", "items": {"type": "string"}},
                       "columns": {"type": "object", "additionalProperties": {"type": "string"},
-                                  "description": "field -> the file's header for it"}}}
+                                  "description": "field -> the file's header for it"},
+                      "also_created": {"type": "object", "additionalProperties": {"type": "integer"},
+                                       "description": "records made beside the rows' own, by kind (a customer "
+                                                      "row's 联系人 columns make its first contact: contacts)"}}}

@@ -346,6 +346,72 @@ def test_the_page_imports_without_javascript(company, app):
     assert s1.get(f"/t/{company.tenant.code}/customers/import").status_code == 403
 
 
+# ---------------------------------------------------------------------- a customer's first contact
+
+
+def contacts_of(api, customer_id):
+    return api.get(f"/contacts?customer_id={customer_id}&limit=50").json["items"]
+
+
+def test_a_customer_row_s_contact_columns_make_its_first_and_primary_contact(company):
+    """WukongCRM's customer sheet carries a 联系人 and a 联系人手机: each row with them gets its customer and
+    that customer's first contact; a row without them, the customer alone."""
+    mgr = company.api("mgr")
+    data = xlsx([
+        ["客户名称", "手机号", "联系人", "联系人手机", "职务", "邮箱", "微信"],
+        ["佛山禅城物业有限公司", "13800138100", "陈总", 13900139100, "总经理", "chen@example.cn", "chen_fs"],
+        ["佛山南海商贸有限公司", "13800138101", None, None, None, None, None],
+    ])
+    dry = send(mgr, data, dry_run="true")
+    assert dry.status_code == 200, dry.json
+    assert dry.json["created"] == 2 and dry.json["also_created"] == {"contacts": 1}
+    assert count(company.tenant, "crm_contact") == 0 and count(company.tenant, "crm_customer") == 0
+
+    resp = send(mgr, data)
+    assert resp.status_code == 200, resp.json
+    assert resp.json["created"] == 2 and resp.json["also_created"] == {"contacts": 1}
+    assert resp.json["columns"]["contact_phone"] == "联系人手机" and resp.json["columns"]["contact_position"] == "职务"
+    firm = by_name(mgr, "佛山禅城物业有限公司")
+    [contact] = contacts_of(mgr, firm["id"])
+    assert contact["contact_name"] == "陈总" and contact["phone"] == "+8613900139100"
+    assert contact["position"] == "总经理" and contact["email"] == "chen@example.cn" and contact["wechat"] == "chen_fs"
+    assert contact["is_primary"] is True  # the customer's first contact
+    assert contacts_of(mgr, by_name(mgr, "佛山南海商贸有限公司")["id"]) == []
+
+    again = send(mgr, data)  # both customers already there: skipped, and so are their contacts
+    assert again.json["created"] == 0 and again.json["skipped"] == 2 and again.json["also_created"] == {"contacts": 0}
+    assert count(company.tenant, "crm_contact") == 1
+
+
+def test_a_bad_contact_cell_is_its_row_s_error_and_nothing_is_written(company):
+    mgr = company.api("mgr")
+    data = csv_bytes([["客户名称", "联系人", "联系人电话"],
+                      ["东莞松山湖物业", "林工", "12345"],  # not a phone
+                      ["东莞长安物业", None, "13900139101"],  # a phone without the contact's name
+                      ["东莞虎门物业", "黄经理", "13900139102"]])
+    resp = send(mgr, data, name="c.csv")
+    assert resp.status_code == 422 and resp.json["error"]["code"] == "import_invalid", resp.json
+    rows = {r["row"]: r["fields"] for r in resp.json["error"]["rows"]}
+    assert set(rows) == {2, 3} and set(rows[2]) == {"contact_phone"} and set(rows[3]) == {"contact_name"}
+    assert count(company.tenant, "crm_customer") == 0 and count(company.tenant, "crm_contact") == 0
+
+
+def test_the_contact_columns_are_offered_only_to_who_may_create_contacts(company, app):
+    admin = company.api()
+    headers = [c.value for c in load_workbook(io.BytesIO(admin.get("/customers/import/template").data)).worksheets[0][1]]
+    assert headers[-5:] == ["联系人", "联系人手机", "联系人职务", "联系人邮箱", "联系人微信号"]
+    role = add_role(company.tenant, "只导客户", SCOPE_SELF, ["customer.view", "customer.create", "customer.import"])
+    add_user(company.tenant, "custonly", (role,), None, full_name="只导客户甲")
+    importer = tenant_api(app, company.tenant, "custonly")
+    headers = [c.value for c in load_workbook(io.BytesIO(importer.get("/customers/import/template").data))
+               .worksheets[0][1]]
+    assert not any(h.startswith("联系人") for h in headers)
+    resp = send(importer, xlsx([["客户名称", "联系人", "联系人手机"], ["中山物业有限公司", "吴总", "13900139103"]]))
+    assert resp.status_code == 200 and resp.json["created"] == 1, resp.json
+    assert resp.json["ignored_columns"] == ["联系人", "联系人手机"] and resp.json["also_created"] == {}
+    assert count(company.tenant, "crm_contact") == 0
+
+
 def test_leads_import_into_a_pool_with_intent_and_status_by_label(company):
     admin = company.api()
     pool = admin.post("/lead-pools", json={"pool_name": "展会线索池", "is_public": True})
