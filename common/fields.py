@@ -1,16 +1,39 @@
 """Form fields with the coercions every form here needs (trimmed text, empty as None)."""
 
+import re
+
+from flask_babel import lazy_gettext as _l
 from wtforms import DateField, DateTimeLocalField, StringField, TextAreaField
+from wtforms.validators import ValidationError
 
 from .timeutil import from_local
 from .validators import display_phone, empty_to_none
 
+LINE_BREAKS = re.compile(r"[\t\r\n\v\f\u2028\u2029]+")  # in a one-line field: a space (pasted from a sheet)
+CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # no text anyone reads holds these
+CONTROL_MESSAGE = _l("Remove the invisible control characters from this text.")
+
+
+def one_line(value):
+    return LINE_BREAKS.sub(" ", value).strip() if isinstance(value, str) else value
+
+
+def refuse_controls(field):
+    if isinstance(field.data, str) and CONTROLS.search(field.data):
+        raise ValidationError(CONTROL_MESSAGE)
+
 
 class Text(StringField):
+    """One line of text: trimmed, empty as None, line breaks and tabs as a space, control characters refused (a
+    NUL or an escape in a name breaks exports, search and whatever reads it next)."""
+
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("filters", [])
-        kwargs["filters"] = [empty_to_none, *kwargs["filters"]]
+        kwargs["filters"] = [one_line, empty_to_none, *kwargs["filters"]]
         super().__init__(*args, **kwargs)
+
+    def pre_validate(self, form):
+        refuse_controls(self)
 
 
 class Phone(Text):
@@ -24,10 +47,15 @@ class Phone(Text):
 
 
 class LongText(TextAreaField):
+    """Text of several lines: empty as None, control characters other than tabs and line breaks refused."""
+
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("filters", [])
         kwargs["filters"] = [empty_to_none, *kwargs["filters"]]
         super().__init__(*args, **kwargs)
+
+    def pre_validate(self, form):
+        refuse_controls(self)
 
 
 class LocalDateTime(DateTimeLocalField):

@@ -3,6 +3,7 @@
 from flask import request
 from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
+from wtforms import SelectMultipleField, StringField
 from wtforms.fields.core import UnboundField
 
 from .errors import ApiError, Invalid
@@ -32,22 +33,39 @@ def _has_lone_surrogate(value):
     return False
 
 
-def _as_formdata(data):
-    md = MultiDict()
+def _takes_list(field_class):
+    """Whether a field reads several values (a JSON list): a multiple choice, or a field that says so (tags)."""
+    return issubclass(field_class, SelectMultipleField) or getattr(field_class, "accepts_list", False)
+
+
+def _as_formdata(data, form_cls):
+    """The JSON body's fields as a form post would send them; 422 naming each field whose value has a type the
+    field cannot hold (a list or ``true`` for a name, an object anywhere), rather than its text (``"None"``,
+    ``"True"``) stored or silently the list's first item."""
+    md, errors = MultiDict(), {}
     for key, value in data.items():
         if value is None:
             continue
-        if isinstance(value, bool):
-            md.add(key, "true" if value else "")
+        field_class = getattr(form_cls, key).field_class
+        if isinstance(value, dict):
+            errors[key] = [_l("Expected text or a number, not an object.")]
         elif isinstance(value, (list, tuple)):
-            for item in value:
-                if isinstance(item, (dict, list)):
-                    raise ApiError(400, "malformed_body", _l("Field %(field)s has an unexpected type.", field=key))
-                md.add(key, str(item))
-        elif isinstance(value, dict):
-            raise ApiError(400, "malformed_body", _l("Field %(field)s has an unexpected type.", field=key))
+            if not _takes_list(field_class):
+                errors[key] = [_l("Expected one value, not a list.")]
+            elif any(item is None or isinstance(item, (dict, list, tuple, bool)) for item in value):
+                errors[key] = [_l("Each item of the list must be text or a number.")]
+            else:
+                for item in value:
+                    md.add(key, str(item))
+        elif isinstance(value, bool):
+            if issubclass(field_class, StringField):  # text (a name, tags): true is no text anyone typed
+                errors[key] = [_l("Expected text, not true or false.")]
+            else:
+                md.add(key, "true" if value else "")
         else:
             md.add(key, str(value))
+    if errors:
+        raise Invalid(errors)
     return md
 
 
@@ -58,11 +76,17 @@ def _field_names(form_cls):
 def form_from_json(form_cls, base=None, **kwargs):
     """Build ``form_cls`` from the JSON body, laid over ``base`` (current values, for PATCH). Keys the form
     does not have are ignored, whatever their value, as a form post ignores fields it does not know."""
+    return form_from_data(form_cls, json_body(), base, **kwargs)
+
+
+def form_from_data(form_cls, body, base=None, **kwargs):
+    """``form_from_json`` for a JSON object already read (a body with another name for a field, an item of a
+    list)."""
     data = dict(base or {})
-    data.update(json_body())
+    data.update(body)
     fields = _field_names(form_cls)
-    return form_cls(formdata=_as_formdata({k: v for k, v in data.items() if k in fields}), meta={"csrf": False},
-                    **kwargs)
+    formdata = _as_formdata({k: v for k, v in data.items() if k in fields}, form_cls)
+    return form_cls(formdata=formdata, meta={"csrf": False}, **kwargs)
 
 
 def validate_or_422(form):

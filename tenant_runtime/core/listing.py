@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, exists, func, or_, select, union_all
+from sqlalchemy import and_, exists, func, or_, select, true, union_all
 
 from common.errors import Invalid
 from common.timeutil import end_of_local_day_utc, start_of_local_day_utc
@@ -191,19 +191,34 @@ class DateRange(Filter):
             try:
                 ends.append(date.fromisoformat(raw) if raw else None)
             except ValueError:
-                raise ValueError(_l("Enter a date as YYYY-MM-DD.")) from None
+                raise ParamError(param, _l("Enter a date as YYYY-MM-DD.")) from None
         if ends[0] and ends[1] and ends[0] > ends[1]:
             raise ValueError(_l("The start date is after the end date."))
         return tuple(ends) if any(ends) else None
 
     def clause(self, value):
         start, end = value
-        conditions = []
-        if start:
-            conditions.append(self.column >= start_of_local_day_utc(start))
-        if end:
-            conditions.append(self.column < end_of_local_day_utc(end))
-        return and_(*conditions)
+        start = _bound(start_of_local_day_utc, start) if start else None
+        end = _bound(end_of_local_day_utc, end) if end else None
+        conditions = ([self.column >= start] if start else []) + ([self.column < end] if end else [])
+        return and_(true(), *conditions)
+
+
+def _bound(convert, day):
+    """``convert(day)``, the UTC time a local day starts or ends at; None for a day at an end of the calendar
+    (0001-01-01, 9999-12-31: what clients send to mean "no bound"), whose bound no row is beyond."""
+    try:
+        return convert(day)
+    except OverflowError:
+        return None
+
+
+class ParamError(ValueError):
+    """A filter's parameter that is invalid, named (a range's second end)."""
+
+    def __init__(self, param, message):
+        super().__init__(message)
+        self.param = param
 
 
 class InactiveDays(Filter):
@@ -314,7 +329,7 @@ class ListSpec:
             try:
                 value = flt.parse(args)
             except ValueError as exc:
-                errors[flt.params()[0]] = [str(exc)]
+                errors[getattr(exc, "param", None) or flt.params()[0]] = [str(exc)]
                 continue
             if value is not None:
                 values[name] = value

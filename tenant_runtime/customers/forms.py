@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import Length, Optional, ValidationError
 
-from common.fields import LocalDateTime, LongText, Phone, Text
+from common.fields import CONTROL_MESSAGE, CONTROLS, LocalDateTime, LongText, Phone, Text
 from common.regions import cities_by_province, provinces
 from common.validators import CreditCode, NotBlank, PhoneE164
 
@@ -44,6 +44,8 @@ def _choices(labels, blank=None):
 class TagsField(StringField):
     """Tags as one text (``重点, 老客户``) on the page or a list in JSON; stored one row per tag."""
 
+    accepts_list = True  # common.forms: a JSON list is its values
+
     def process_formdata(self, valuelist):
         parts = []
         for raw in valuelist:
@@ -61,6 +63,8 @@ class TagsField(StringField):
         return ", ".join(self.data or [])
 
     def pre_validate(self, form):
+        if any(CONTROLS.search(t) for t in self.data or []):
+            raise ValidationError(CONTROL_MESSAGE)
         if len(self.data or []) > TAG_MAX:
             raise ValidationError(_l("At most %(n)d tags.", n=TAG_MAX))
         if any(len(t) > TAG_LENGTH for t in self.data or []):
