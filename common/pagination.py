@@ -56,6 +56,36 @@ def cursor_page(query, id_column, serialize=None):
     }
 
 
+def cursor_id():
+    """The id the request's ``?cursor=`` names (the last of the previous page), None without one; 422 for a bad
+    one."""
+    cursor = request.args.get("cursor")
+    return _decode_cursor(cursor) if cursor else None
+
+
+def encode_cursor(value):
+    return _encode_cursor(value)
+
+
+def listed_page(items, id_of=lambda item: item.id):
+    """A page of a short list read whole, in its order (a record's history, the recycling rules, saved views):
+    ``(items, next_cursor)`` with ``?limit=`` and ``?cursor=`` checked as on every list. The cursor is the id of
+    the last item given; one naming no item of the list (removed meanwhile, or made up) is 422, as any bad
+    cursor."""
+    limit = api_limit()
+    cursor = request.args.get("cursor")
+    start = 0
+    if cursor:
+        after = _decode_cursor(cursor)
+        ids = [int(id_of(item)) for item in items]
+        if after not in ids:
+            raise ApiError(422, "invalid_fields", _l("Invalid cursor."), {"cursor": [_l("Invalid cursor.")]})
+        start = ids.index(after) + 1
+    page = items[start:start + limit]
+    more = len(items) > start + limit
+    return page, (_encode_cursor(id_of(page[-1])) if more and page else None)
+
+
 class Page:
     def __init__(self, items, page, per_page, total):
         self.items, self.page, self.per_page, self.total = items, page, per_page, total

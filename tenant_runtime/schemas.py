@@ -20,7 +20,10 @@ class TenantUserSchema(Answer):
 
 
 class SignedInUserSchema(TenantUserSchema):
-    roles = computed(lambda user: ["admin"] if user.is_admin else [], {"type": "array", "items": {"type": "string"}})
+    roles = computed(lambda user: sorted(r.code or r.role_name for r in user.roles), {
+        "type": "array", "items": {"type": "string"},
+        "description": "the user's roles: a built-in one by its code (admin, sales_manager, sales, service), a "
+                       "company's own by its name"})
 
 
 class TenantTokenSchema(Answer):

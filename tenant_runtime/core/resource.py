@@ -42,6 +42,7 @@ from sqlalchemy.exc import IntegrityError
 from common.apidoc import endpoint
 from common.errors import ApiError, Conflict, Invalid
 from common.forms import apply_form_errors, form_from_json, validate_or_422
+from common.pagination import api_limit, cursor_id, encode_cursor
 from common.timeutil import to_local
 
 from ..context import current_tenant
@@ -346,17 +347,19 @@ def history_rows(entries, users):
     return entries
 
 
-def history_of(obj, limit=100):
-    """Newest first, with the names of who made each change and of owners a change moved (by user id), and of
-    departments a change moved (under ``("dept", id)``: a page shows names, never ids)."""
+def history_of(obj, limit=100, before=None):
+    """Newest first (older than the entry ``before``, when given), with the names of who made each change and of
+    owners a change moved (by user id), and of departments a change moved (under ``("dept", id)``: a page shows
+    names, never ids)."""
     from ..models import SysDept
     from .history import entity_type
     from .lookups import names
 
     session = current_tenant.session
-    entries = session.scalars(select(CrmChangeLog).where(CrmChangeLog.entity_type == entity_type(obj),
-                                                         CrmChangeLog.entity_id == obj.id)
-                              .order_by(CrmChangeLog.id.desc()).limit(limit)).all()
+    query = select(CrmChangeLog).where(CrmChangeLog.entity_type == entity_type(obj), CrmChangeLog.entity_id == obj.id)
+    if before is not None:
+        query = query.where(CrmChangeLog.id < before)
+    entries = session.scalars(query.order_by(CrmChangeLog.id.desc()).limit(limit)).all()
 
     def moved(field):
         return {c.get(k) for e in entries for c in e.changes if c.get("field") == field for k in ("old", "new")}
@@ -520,8 +523,11 @@ def _api_detail(r):
 
 def _api_history(r):
     def view(record_id):
-        entries, users = history_of(r.get_visible(record_id))
-        return {"items": history_rows(entries, users), "next_cursor": None}
+        limit, before = api_limit(), cursor_id()
+        entries, users = history_of(r.get_visible(record_id), limit=limit + 1, before=before)
+        more, entries = len(entries) > limit, entries[:limit]
+        return {"items": history_rows(entries, users),
+                "next_cursor": encode_cursor(entries[-1].id) if more and entries else None}
     return view
 
 

@@ -16,6 +16,7 @@ from wtforms.validators import Length
 
 from common.apidoc import declared_body, endpoint
 from common.errors import Conflict, Invalid
+from common.pagination import listed_page
 from common.validators import NotBlank
 
 from ..context import current_tenant
@@ -103,7 +104,8 @@ def register(pages, api, resources):
         query = select(CrmSavedView).where(CrmSavedView.user_id == g.tenant_user.id)
         if request.args.get("resource"):
             query = query.where(CrmSavedView.resource == request.args["resource"])
-        return {"items": current_tenant.session.scalars(query.order_by(CrmSavedView.id)).all(), "next_cursor": None}
+        items, cursor = listed_page(current_tenant.session.scalars(query.order_by(CrmSavedView.id)).all())
+        return {"items": items, "next_cursor": cursor}
 
     @route(api, "/saved-views", methods=["POST"])
     @endpoint("Save a list's filters and sort under a name", status=201, body=SavedViewForm,

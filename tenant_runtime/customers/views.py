@@ -5,6 +5,7 @@ from flask_babel import gettext as _
 
 from common.apidoc import endpoint
 from common.errors import Invalid
+from common.pagination import api_limit
 from common.validators import is_credit_code, to_e164
 
 from ..core.resource import history_of, history_rows
@@ -54,7 +55,9 @@ def register(pages, api):
             raise Invalid(errors)
         if not (phone or tax_id or name):
             raise Invalid({"name": [_("Give a name, a phone or a unified social credit code.")]})
-        return {"items": services.find_duplicates(current_principal(), phone, tax_id, name, similar=True),
+        # a search's first ``limit`` matches, oldest first (rarely more than a few): no further page
+        return {"items": services.find_duplicates(current_principal(), phone, tax_id, name, similar=True,
+                                                  limit=api_limit()),
                 "next_cursor": None}
 
     @route(pages, "/customers/duplicates", "customer.view")

@@ -216,8 +216,9 @@ def delete_pool(pool, principal):
         raise Conflict("default_pool", _("The default lead pool cannot be deleted."))
     count = pool_lead_count(pool.id)
     if count:
-        raise Conflict("pool_not_empty", _("This lead pool still holds %(count)s leads; move them first.",
-                                           count=count), count=count)
+        raise Conflict("pool_not_empty", _(
+            "%(count)s leads belong to this lead pool: those waiting in it, and those claimed, converted or deleted "
+            "from it, which return to it. Move them to another pool first.", count=count), count=count)
     current_tenant.session.delete(pool)
 
 

@@ -62,6 +62,28 @@ class RuleBody(RuleForm):
     conditions = ConditionsField(_l("Conditions"), validators=[InputRequired()])
 
 
+MAX_RULES = 50
+
+
+class RuleListField(StringField):
+    """The rules of ``PUT /pool/rules``: a JSON list (read by the view, not by the form)."""
+
+    openapi_schema = {"type": "array", "maxItems": MAX_RULES, "items": {
+        "type": "object", "required": ["rule_name", "conditions"], "properties": {
+            "id": {"type": "string", "description": "the rule this item changes; none: a new rule"},
+            "rule_name": {"type": "string", "maxLength": 50}, "enabled": {"type": "boolean"},
+            "sort": {"type": "integer", "minimum": 0, "maximum": 9999,
+                     "description": "the order it is tried in; none: its place in the list"},
+            "conditions": CONDITIONS_SCHEMA}}}
+
+
+class RuleListBody(FlaskForm):
+    """``PUT /pool/rules``: the whole list of rules, each a rule body with the id of the rule it changes (none: a
+    new rule)."""
+
+    rules = RuleListField(_l("Rules"), validators=[InputRequired()])
+
+
 class MultiCheckbox(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
@@ -164,13 +186,13 @@ class ReturnForm(FlaskForm):
 
 
 class AssignForm(FlaskForm):
-    user_id = SelectField(_l("Give to"), coerce=str, validators=[InputRequired()])
+    to_user_id = SelectField(_l("Give to"), coerce=str, validators=[InputRequired()])
 
     def __init__(self, *args, user_choices=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.user_id.choices = [(str(uid), name) for uid, name in user_choices]
+        self.to_user_id.choices = [(str(uid), name) for uid, name in user_choices]
 
-    def validate_user_id(self, field):
+    def validate_to_user_id(self, field):
         from wtforms.validators import ValidationError
 
         if not (field.data or "").isdigit():
@@ -178,4 +200,4 @@ class AssignForm(FlaskForm):
 
     @property
     def user(self):
-        return int(self.user_id.data)
+        return int(self.to_user_id.data)

@@ -291,10 +291,10 @@ def assign(session, customer_id, user_id, principal, now=None):
     now = now or utcnow()
     settings = get_settings(session)
     if not any(uid == user_id for uid, _n, _d in assignable_users(principal, session)):
-        raise Invalid({"user_id": [_("Choose a user you manage.")]})
+        raise Invalid({"to_user_id": [_("Choose a user you manage.")]})
     user = _lock_user(session, user_id)
     if user is None or user.status != USER_STATUS_ENABLED:
-        raise Invalid({"user_id": [_("Choose a user you manage.")]})
+        raise Invalid({"to_user_id": [_("Choose a user you manage.")]})
     customer = _locked_customer(session, customer_id)
     if customer is None:
         raise _not_found()
@@ -464,9 +464,10 @@ def send_recycle_digest(owner_id, day, count):
 # ---------------------------------------------------------------------- history
 
 
-def pool_history(session, customer_id, limit=50):
-    """The customer's moves in and out of the pool, newest first."""
-    return session.scalars(select(CrmChangeLog).where(CrmChangeLog.entity_type == "customer",
-                                                      CrmChangeLog.entity_id == customer_id,
-                                                      CrmChangeLog.action.in_(POOL_ACTIONS))
-                           .order_by(CrmChangeLog.id.desc()).limit(limit)).all()
+def pool_history(session, customer_id, limit=50, before=None):
+    """The customer's moves in and out of the pool, newest first (older than the entry ``before``, when given)."""
+    query = select(CrmChangeLog).where(CrmChangeLog.entity_type == "customer", CrmChangeLog.entity_id == customer_id,
+                                       CrmChangeLog.action.in_(POOL_ACTIONS))
+    if before is not None:
+        query = query.where(CrmChangeLog.id < before)
+    return session.scalars(query.order_by(CrmChangeLog.id.desc()).limit(limit)).all()

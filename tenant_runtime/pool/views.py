@@ -12,7 +12,8 @@ from sqlalchemy.orm import lazyload
 
 from common.apidoc import endpoint
 from common.errors import ApiError, Invalid
-from common.forms import apply_form_errors, form_from_json, json_body, validate_or_422
+from common.forms import apply_form_errors, form_from_data, form_from_json, json_body, validate_or_422
+from common.pagination import api_limit, cursor_id, encode_cursor, listed_page
 from common.regions import place
 
 from ..context import current_tenant
@@ -28,10 +29,12 @@ from ..models import SysUser, utcnow
 from ..people.permissions import route
 from . import exemptions, rules, services
 from .forms import (
+    MAX_RULES,
     AssignForm,
     ReturnForm,
     RuleBody,
     RuleForm,
+    RuleListBody,
     RulePageForm,
     SettingsForm,
 )
@@ -125,9 +128,16 @@ def _pool_page(args, limit=None):
 
 
 def _pool_customer(customer_id):
-    """A customer in the pool (any pool.view user sees the pool), or 404."""
+    """A customer to claim or assign from the pool, or 404: one in the pool (any pool.view user sees the pool),
+    or one the user may know of, to be told it is not in the pool (409 from the service): one they see, or one
+    that has been in the pool, as another's claim just before theirs took it. A customer that never was in the
+    pool and is outside the user's data scope is not found, as on every other path: a claim must not tell a
+    sales user which ids are another department's customers."""
     customer = current_tenant.session.get(C, customer_id) if 0 < customer_id < 2**63 else None
     if customer is None or customer.deleted_at is not None:
+        abort(404)
+    if customer.owner_id is not None and not current_principal().sees(customer.owner_id, customer.dept_id) \
+            and not services.pool_history(current_tenant.session, customer.id, limit=1):
         abort(404)
     return customer
 
@@ -182,10 +192,11 @@ def _rule_values(form, conditions):
             "conditions": conditions}
 
 
-def _api_rule_values(base):
-    """The rule body: the form's fields and the conditions, both checked; all errors in one 422."""
-    data = json_body()
-    form = form_from_json(RuleForm, base=base)
+def _api_rule_values(base, data=None):
+    """The rule body (the request's, or ``data``): the form's fields and the conditions, both checked; all errors
+    in one 422."""
+    data = json_body() if data is None else data
+    form = form_from_data(RuleForm, data, base=base)
     errors = {} if form.validate() else {k: [str(m) for m in v] for k, v in form.errors.items()}
     conditions = data.get("conditions", (base or {}).get("conditions"))
     normalised, condition_errors = rules.validate(conditions)
@@ -269,7 +280,10 @@ def register(pages, api):
     def pool_assign_api(customer_id):
         principal = current_principal()
         customer = _pool_customer(customer_id)
-        form = validate_or_422(form_from_json(AssignForm, user_choices=_assign_choices(principal)))
+        body = json_body()
+        if "to_user_id" not in body and "user_id" in body:  # the name this endpoint took before API.md's
+            body = {**body, "to_user_id": body["user_id"]}
+        form = validate_or_422(form_from_data(AssignForm, body, user_choices=_assign_choices(principal)))
         services.assign(session(), customer.id, form.user, principal)
         session().commit()
         return session().get(C, customer.id)
@@ -295,16 +309,26 @@ def register(pages, api):
                 return redirect(url_for("tenant.pool_list"))
         return render_template("tenant/pool/assign.html", form=form, customer=customer)
 
-    @route(api, "/customers/<int:record_id>/return-to-pool", "pool.return", methods=["POST"])
-    @endpoint("Return a customer to the public pool, saying why (its owner, or a manager who sees it)",
-              body=ReturnForm, response=PoolMoveSchema, errors=(409,))
-    def pool_return_api(record_id):
+    def return_to_pool(record_id):
         principal = current_principal()
         customer = customers.get_visible(record_id, principal)
         form = validate_or_422(form_from_json(ReturnForm))
         services.return_to_pool(session(), customer, form.reason.data, principal)
         session().commit()
         return session().get(C, customer.id)
+
+    @route(api, "/customers/<int:record_id>/recycle", "pool.return", methods=["POST"],
+           endpoint="customer_recycle_api")
+    @endpoint("Put a customer into the public pool by hand, saying why (its owner, or a manager who sees it)",
+              body=ReturnForm, response=PoolMoveSchema, errors=(409,))
+    def customer_recycle_api(record_id):
+        return return_to_pool(record_id)
+
+    @route(api, "/customers/<int:record_id>/return-to-pool", "pool.return", methods=["POST"])
+    @endpoint("The same as POST /customers/{record_id}/recycle (the name the pages use)",
+              body=ReturnForm, response=PoolMoveSchema, errors=(409,))
+    def pool_return_api(record_id):
+        return return_to_pool(record_id)
 
     @route(pages, "/customers/<int:record_id>/return-to-pool", "pool.return", methods=["GET", "POST"])
     def pool_return(record_id):
@@ -369,7 +393,9 @@ def register(pages, api):
     @endpoint("My customers the recycling takes within the reminder days unless followed up",
               response=SoonSchema, page=True)
     def pool_soon_api():
-        return {"items": services.soon_for_owner(session(), g.tenant_user.id), "next_cursor": None}
+        items, cursor = listed_page(services.soon_for_owner(session(), g.tenant_user.id),
+                                    id_of=lambda row: row["customer_id"])
+        return {"items": items, "next_cursor": cursor}
 
     @route(api, "/customers/<int:record_id>/pool-history", "pool.view")
     @endpoint("A customer's moves in and out of the public pool, newest first", response=PoolHistorySchema,
@@ -377,14 +403,18 @@ def register(pages, api):
     def pool_history_api(record_id):
         customer = customers.get_visible(record_id, current_principal()) if _owned(record_id) \
             else _pool_customer(record_id)
-        return {"items": history_entries(customer), "next_cursor": None}
+        limit, before = api_limit(), cursor_id()
+        entries = history_entries(customer, limit=limit + 1, before=before)
+        more, entries = len(entries) > limit, entries[:limit]
+        return {"items": entries, "next_cursor": encode_cursor(entries[-1].id) if more and entries else None}
 
     # ------------------------------------------------------------------ rules
 
     @route(api, "/pool/rules", "pool.rules")
     @endpoint("The recycling rules, in the order they are tried", response=RuleSchema, page=True)
     def pool_rules_api():
-        return {"items": services.all_rules(session()), "next_cursor": None}
+        items, cursor = listed_page(services.all_rules(session()))
+        return {"items": items, "next_cursor": cursor}
 
     @route(api, "/pool/rules", "pool.rules", methods=["POST"], endpoint="pool_rule_create_api")
     @endpoint("Create a recycling rule (conditions checked strictly: 422 names the bad part)", status=201,
@@ -393,6 +423,49 @@ def register(pages, api):
         rule = services.save_rule(session(), None, _api_rule_values({"enabled": True, "sort": 0}))
         session().commit()
         return rule
+
+    @route(api, "/pool/rules", "pool.rules", methods=["PUT"], endpoint="pool_rules_replace_api")
+    @endpoint("Replace the recycling rules with the list given, in one transaction: an item with an id changes "
+              "that rule (fields left out keep their values), one without creates a rule, a rule left out of the "
+              "list is deleted. An item without a sort is tried in its place in the list. Any invalid item: 422 "
+              "naming it (rules.<index>.<field>) and nothing changes", body=RuleListBody, response=RuleSchema,
+              page=True)
+    def pool_rules_replace_api():
+        items = json_body().get("rules")
+        if not isinstance(items, list):
+            raise Invalid({"rules": [_("Give the rules as a list.")]})
+        if len(items) > MAX_RULES:
+            raise Invalid({"rules": [_("At most %(n)d rules.", n=MAX_RULES)]})
+        existing = {rule.id: rule for rule in services.all_rules(session())}
+        plan, errors, named = [], {}, set()
+        for index, item in enumerate(items):
+            if not isinstance(item, dict):
+                errors[f"rules.{index}"] = [_("Each rule is an object.")]
+                continue
+            rule = None
+            if item.get("id") is not None:
+                rule = existing.get(int(item["id"])) if str(item["id"]).isdigit() else None
+                if rule is None or rule.id in named:
+                    errors[f"rules.{index}.id"] = [_("No such rule, or named twice.")]
+                    continue
+                named.add(rule.id)
+            base = {"rule_name": rule.rule_name, "enabled": rule.enabled, "sort": rule.sort,
+                    "conditions": rule.conditions} if rule else {"enabled": True}
+            base["sort"] = index if "sort" not in item else base.get("sort", 0)
+            try:
+                plan.append((rule, _api_rule_values(base, item)))
+            except Invalid as exc:
+                errors.update({f"rules.{index}.{name}": messages for name, messages in exc.fields.items()})
+        if errors:
+            raise Invalid(errors)
+        for rule_id, rule in existing.items():
+            if rule_id not in named:
+                session().delete(rule)
+        session().flush()
+        for rule, values in plan:
+            services.save_rule(session(), rule, values)
+        session().commit()
+        return {"items": services.all_rules(session()), "next_cursor": None}
 
     @route(api, "/pool/rules/<int:rule_id>", "pool.rules", endpoint="pool_rule_api")
     @endpoint("One recycling rule", response=RuleSchema)
@@ -501,8 +574,8 @@ def _owned(customer_id):
     return customer is not None and customer.owner_id is not None
 
 
-def history_entries(customer):
-    entries = services.pool_history(current_tenant.session, customer.id)
+def history_entries(customer, limit=50, before=None):
+    entries = services.pool_history(current_tenant.session, customer.id, limit=limit, before=before)
     owners = {c.get(k) for e in entries for c in e.changes if c.get("field") == "owner_id" for k in ("old", "new")}
     users = user_names(current_tenant.session, {e.user_id for e in entries} | {o for o in owners if o})
     for e in entries:

@@ -460,7 +460,7 @@ def test_the_holding_cap(world):
     (cid,) = pooled(world)
     resp = world.api("s1").post(f"/pool/{cid}/claim")
     assert resp.status_code == 409 and resp.json["error"]["code"] == "holding_cap"
-    assigned = world.api("mgr").post(f"/pool/{cid}/assign", json={"user_id": str(s1)})
+    assigned = world.api("mgr").post(f"/pool/{cid}/assign", json={"to_user_id": str(s1)})
     assert assigned.status_code == 409 and assigned.json["error"]["code"] == "holding_cap"
     assert customer(t, cid)[1] == "in_pool"
 
@@ -496,11 +496,11 @@ def test_twenty_concurrent_claims_of_one_customer_one_wins(app, world, monkeypat
 def test_a_manager_assigns_within_their_scope(world):
     t = world.tenant
     ids = pooled(world, 2)
-    far = world.api("mgr").post(f"/pool/{ids[0]}/assign", json={"user_id": str(world.users["far"])})
-    assert far.status_code == 422 and "user_id" in far.json["error"]["fields"]
-    assert world.api("s1").post(f"/pool/{ids[0]}/assign", json={"user_id": str(world.users["s1"])}
+    far = world.api("mgr").post(f"/pool/{ids[0]}/assign", json={"to_user_id": str(world.users["far"])})
+    assert far.status_code == 422 and "to_user_id" in far.json["error"]["fields"]
+    assert world.api("s1").post(f"/pool/{ids[0]}/assign", json={"to_user_id": str(world.users["s1"])}
                                 ).status_code == 403
-    resp = world.api("mgr").post(f"/pool/{ids[0]}/assign", json={"user_id": str(world.users["s1"])})
+    resp = world.api("mgr").post(f"/pool/{ids[0]}/assign", json={"to_user_id": str(world.users["s1"])})
     assert resp.status_code == 200, resp.json
     assert customer(t, ids[0])[:2] == (world.users["s1"], "active")
     assert pool_row(t, ids[0])[3:5] == ("assigned", str(world.users["s1"]))
@@ -562,7 +562,7 @@ def test_the_customers_page_tells_a_pool_move_in_words_not_codes(app, world):
     assert "<b>状态</b>: <span class=\"muted\">启用</span> → 在公海中" in history
     assert "手动退回 · 客户已无需求" in history and "manual:" not in history
     assert "status" not in history and "recycle_reason" not in history
-    moved = world.admin.post(f"/pool/{cid}/assign", json={"user_id": str(world.users["far"])})  # 客服部's
+    moved = world.admin.post(f"/pool/{cid}/assign", json={"to_user_id": str(world.users["far"])})  # 客服部's
     assert moved.status_code == 200, moved.json
     history = page_client(app, t).get(f"/t/{t.code}/customers/{cid}").text.split('id="history"')[1]
     assert f"<b>部门</b>: <span class=\"muted\">{dept_name}</span> → 客服部" in history
@@ -695,7 +695,7 @@ def test_pages(app, world):
     assign_page = client.get(f"{base}/pool/{mine}/assign")
     assert "s1名" in assign_page.get_data(as_text=True)
     given = client.post(f"{base}/pool/{mine}/assign", data={"csrf_token": csrf_from(assign_page),
-                                                            "user_id": str(world.users["s1"])})
+                                                            "to_user_id": str(world.users["s1"])})
     assert given.status_code == 302 and customer(t, mine)[:2] == (world.users["s1"], "active")
 
 
@@ -752,3 +752,47 @@ def test_recycling_on_an_embedded_sqlite_tenant(app, tmp_path):
             {"field": "owner_id", "old": owner.id, "new": None}, {"field": "status", "old": "active", "new": "in_pool"},
             {"field": "recycle_reason", "old": None, "new": "inactive_days:r"}])
     engine.dispose()
+
+
+# ---------------------------------------------------------------------- API.md's names
+
+
+def test_api_md_s_recycle_and_assign_names(world):
+    """``POST /customers/<id>/recycle`` puts a customer in the pool by hand; ``/pool/<id>/assign`` takes
+    ``to_user_id`` (and, as before, ``user_id``)."""
+    cid = add_customer(world.tenant, world.users["s2"])
+    resp = world.api("s2").post(f"/customers/{cid}/recycle", json={"reason": "客户已转交总部采购"})
+    assert resp.status_code == 200, resp.json
+    assert customer(world.tenant, cid)[:2] == (None, "in_pool")
+    assert world.api("s2").post(f"/customers/{cid}/recycle", json={}).status_code in (404, 409, 422)
+    legacy = world.api("mgr").post(f"/pool/{cid}/assign", json={"user_id": str(world.users["s1"])})
+    assert legacy.status_code == 200 and customer(world.tenant, cid)[0] == world.users["s1"]
+
+
+def test_put_pool_rules_replaces_the_list_in_one_transaction(world):
+    kept = world.rule(inactive_rule(30), name="三十天未跟进")
+    dropped = world.rule(inactive_rule(60), name="六十天未跟进")
+    bad = world.admin.put("/pool/rules", json={"rules": [
+        {"id": kept["id"], "rule_name": "改名"}, {"rule_name": "", "conditions": inactive_rule(10)}]})
+    assert bad.status_code == 422 and "rules.1.rule_name" in bad.json["error"]["fields"], bad.json
+    assert [r["rule_name"] for r in world.admin.get("/pool/rules").json["items"]] == ["三十天未跟进", "六十天未跟进"]
+    assert world.admin.put("/pool/rules", json={"rules": [{"id": "999999", "rule_name": "x"}]}).status_code == 422
+    assert world.admin.put("/pool/rules", json={"rules": "all"}).status_code == 422
+    resp = world.admin.put("/pool/rules", json={"rules": [
+        {"rule_name": "十天未跟进", "conditions": inactive_rule(10)}, {"id": kept["id"], "enabled": False}]})
+    assert resp.status_code == 200, resp.json
+    items = world.admin.get("/pool/rules").json["items"]
+    assert [(r["rule_name"], r["enabled"]) for r in items] == [("十天未跟进", True), ("三十天未跟进", False)]
+    assert items[1]["id"] == kept["id"] and dropped["id"] not in [r["id"] for r in items]
+    assert world.api("s1").put("/pool/rules", json={"rules": []}).status_code == 403
+
+
+def test_a_claim_does_not_tell_which_ids_are_another_department_s_customers(world):
+    theirs = add_customer(world.tenant, world.users["far"])  # 客服部's, never in the pool
+    assert world.api("s1").post(f"/pool/{theirs}/claim").status_code == 404
+    assert world.api("s1").post("/pool/99999999/claim").status_code == 404
+    mine = add_customer(world.tenant, world.users["s1"])
+    assert world.api("s1").post(f"/pool/{mine}/claim").json["error"]["code"] == "not_in_pool"
+    (taken,) = pooled(world)  # in the pool, then claimed by another: a late claim hears 409, as a race's loser
+    assert world.api("far").post(f"/pool/{taken}/claim").status_code == 200
+    assert world.api("s1").post(f"/pool/{taken}/claim").status_code == 409
