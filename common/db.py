@@ -68,3 +68,16 @@ def control_engine_options(config):
     timeouts = {arg: config[key] for arg, key in CONTROL_DB_TIMEOUTS.items() if config.get(key)}
     options["connect_args"] = {**timeouts, **options.get("connect_args", {})}
     return options
+
+
+def savepoint(session):
+    """``session.begin_nested()``, with a real transaction under the savepoint on SQLite too.
+
+    pysqlite opens a transaction by itself only before an INSERT, UPDATE or DELETE: when a SAVEPOINT is the
+    first statement since the last commit, SQLite takes it for the outermost transaction, and its RELEASE commits
+    for good what a later rollback of the session means to undo (an import that answered "nothing imported" kept
+    its valid rows on the embedded default). MySQL and MariaDB are in a transaction from the first statement."""
+    connection = session.connection()
+    if connection.dialect.name == "sqlite" and not connection.connection.dbapi_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN")
+    return session.begin_nested()

@@ -34,6 +34,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from common.db import savepoint
 from common.errors import ApiError, Conflict, Invalid
 from common.timeutil import utcnow
 from extensions import db
@@ -152,7 +153,7 @@ def _claim(fleet_run):
     fleet_run.status, fleet_run.running_slot, fleet_run.finished_at = "running", 1, None
     fleet_run.updated_at = utcnow()
     try:
-        with db.session.begin_nested():
+        with savepoint(db.session):
             db.session.add(fleet_run)
     except IntegrityError:
         raise _in_progress(active_run()) from None

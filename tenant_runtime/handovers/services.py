@@ -33,6 +33,7 @@ from sqlalchemy import and_, exists, insert, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from common.db import savepoint
 from common.errors import ApiError, Conflict, Invalid
 from common.timeutil import to_local
 
@@ -260,7 +261,7 @@ def _create(owner, customers, reason, note, created_by, to_owner_id, reviewer_id
     handover.events = [CrmHandoverEvent(action="start", stage="preparation", note=note, user_id=created_by)]
     session.add(handover)
     try:
-        with session.begin_nested():
+        with savepoint(session):
             session.flush()
     except IntegrityError:  # another handover took one of these customers a moment ago
         raise Conflict("customer_in_handover", _("Some of these customers are already in an open handover.")) from None
@@ -491,7 +492,7 @@ def send_notices(handover_id):
                                status="skipped" if contact.do_not_contact else "queued", dedupe_key=key,
                                error="do_not_contact" if contact.do_not_contact else None)
             try:
-                with session.begin_nested():
+                with savepoint(session):
                     session.add(notice)
             except IntegrityError:  # a concurrent run wrote it first
                 continue

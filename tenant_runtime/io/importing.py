@@ -51,6 +51,7 @@ from wtforms import BooleanField, RadioField
 from wtforms.validators import Optional
 
 from common.apidoc import endpoint
+from common.db import savepoint
 from common.errors import ApiError, Invalid
 from common.i18n import list_join
 from common.uploads import read_upload, sniff
@@ -443,7 +444,7 @@ def import_file(resource, upload, on_duplicate="skip", dry_run=False, principal=
                 "matches": []})
             continue
         try:
-            with session.begin_nested():
+            with savepoint(session):
                 obj = resource.create(form, principal)
                 session.flush()
                 if other_form is not None:

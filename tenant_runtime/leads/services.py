@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from common.db import savepoint
 from common.errors import ApiError, Conflict, Invalid
 
 from ..context import current_tenant
@@ -49,7 +50,7 @@ def default_pool(session=None):
     if pool is not None:
         return pool
     try:
-        with session.begin_nested():
+        with savepoint(session):
             pool = CrmLeadPool(pool_name=DEFAULT_POOL_NAME, is_public=True, created_at=utcnow())
             session.add(pool)
         return pool
