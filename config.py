@@ -118,9 +118,11 @@ class Config:
     TENANT_JOB_TIMEOUT = _int("TENANT_JOB_TIMEOUT", 300)  # rq time limit of one tenant job (provisioning)
     # Bulkhead: requests one tenant may have in progress in one process, beyond which it gets a fast 503, so a
     # tenant whose database hangs can hold at most this many of a process's threads. WEB_THREADS is what gunicorn
-    # runs per process (--threads); by default one tenant may take a quarter of them.
+    # runs per process (--threads); by default one tenant may take half of them. A quarter (2 of 8) answered 503
+    # to one company's third request at once, which a team of ten hits in normal use (a browser review saw 5 of 60
+    # page loads refused with another client busy on the same company).
     WEB_THREADS = _int("WEB_THREADS", 8)
-    TENANT_REQUEST_LIMIT = _int("TENANT_REQUEST_LIMIT", max(1, WEB_THREADS // 4))
+    TENANT_REQUEST_LIMIT = _int("TENANT_REQUEST_LIMIT", max(2, WEB_THREADS // 2))
     # The CRM's scheduled tasks (tenant_runtime/core/tasks.py), run once per tenant and local day by `rq cron`
     # (tenant_runtime/core/cron.py): a tenant's run of day D is due from CRM_SCHEDULE_AT local time on D. At most
     # CRM_SCHEDULE_CONCURRENCY tenants' runs are queued or running at once across all workers (each holds one

@@ -47,7 +47,7 @@ every 20 ms, that were not there when the run started). Both gunicorns run with 
 same command-line options; the routed app's rate limiter stores its counts in Redis (``--redis``, default
 ``$TEST_REDIS_SERVER/13``), which that configuration requires for more than one worker process (a read
 never touches it), and its per-tenant bulkhead (``TENANT_REQUEST_LIMIT``) is set to the thread count: the
-default, a quarter of the threads, would answer most of one tenant's concurrent requests with 503 by design. Without ``wrk`` on the PATH (``apt-get install wrk``) part 2 is skipped and the output
+default, half the threads, would answer most of one tenant's concurrent requests with 503 by design. Without ``wrk`` on the PATH (``apt-get install wrk``) part 2 is skipped and the output
 says so.
 
 Counted, part 3 (information; ``--no-instructions`` skips it): the instructions this process executes per
@@ -590,7 +590,7 @@ def app_env(args, env, database, code, name, ent_id):
 
 def start_pair(base_env, workers, threads, clients, token, code, warm_seconds, procs):
     """Both apps under gunicorn, warmed up. Returns ({side: process}, {side: url})."""
-    # The bulkhead lets one tenant hold a quarter of a process's threads by default; here one tenant is all the
+    # The bulkhead lets one tenant hold half of a process's threads by default; here one tenant is all the
     # load, so its limit is the thread count (the bulkhead's bookkeeping is still paid).
     routed, routed_url = serve("wsgi:app", {**base_env, "TENANT_REQUEST_LIMIT": str(threads)}, workers, threads,
                                token, f"/t/{code}/api/v1/me")

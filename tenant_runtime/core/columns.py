@@ -65,8 +65,8 @@ class Cells:
                 to_local(value).strftime("%Y-%m-%d %H:%M") if value else DASH)
         if kind == "date":
             return Markup('<span class="nowrap">%s</span>') % (value.isoformat() if value else DASH)
-        if kind == "phone":
-            return Markup('<span class="nowrap">%s</span>') % display_phone(value)
+        if kind == "phone":  # a tap calls it on a phone (E.164 in the link, as people write it in the text)
+            return Markup('<a class="nowrap" href="tel:%s">%s</a>') % (value, display_phone(value))
         if kind == "tags":
             return Markup("").join(Markup('<span class="tag">%s</span>') % tag for tag in value or ())
         if kind == "bool":

@@ -212,3 +212,18 @@ def test_edit_pages_round_trip_a_saved_user_and_role(app, tenants):
     assert admin.get(f"/users/{uid}").json == before
     role_page = client.get(f"/t/{tenant.code}/roles/{roles['sales']}/edit")
     assert role_page.status_code == 200 and re.search(r'<input checked[^>]*value="customer.view"', role_page.text)
+
+
+def test_the_people_lists_offer_new_to_an_administrator_only(app, tenants):
+    """人员, 角色 and 部门 are made under 人员管理 (people.manage): their lists' 新建 follows it, as every list's
+    buttons follow the permission their page needs."""
+    from tests.tenant_runtime.crm import page_client
+
+    t = tenants[0]
+    admin = page_client(app, t)
+    for name in ("users", "roles"):
+        page = admin.get(f"/t/{t.code}/{name}/").get_data(as_text=True)
+        assert f'href="/t/{t.code}/{name}/new' in page, name
+    add_user(t, "plainsales", ("sales",), add_dept(t, "新建按钮部"))
+    leads_page = page_client(app, t, "plainsales").get(f"/t/{t.code}/lead-pools/").get_data(as_text=True)
+    assert f'href="/t/{t.code}/lead-pools/new' not in leads_page  # a sales user may not shape the pools
