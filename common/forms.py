@@ -39,9 +39,9 @@ def _takes_list(field_class):
 
 
 def _as_formdata(data, form_cls):
-    """The JSON body's fields as a form post would send them; 422 naming each field whose value has a type the
-    field cannot hold (a list or ``true`` for a name, an object anywhere), rather than its text (``"None"``,
-    ``"True"``) stored or silently the list's first item."""
+    """The JSON body's fields as a form post would send them, and the errors of those whose value has a type the
+    field cannot hold (a list or ``true`` for a name, an object anywhere): such a value is left out, never its
+    text (``"None"``, ``"True"``) stored or silently the list's first item."""
     md, errors = MultiDict(), {}
     for key, value in data.items():
         if value is None:
@@ -64,9 +64,7 @@ def _as_formdata(data, form_cls):
                 md.add(key, "true" if value else "")
         else:
             md.add(key, str(value))
-    if errors:
-        raise Invalid(errors)
-    return md
+    return md, errors
 
 
 def _field_names(form_cls):
@@ -85,8 +83,19 @@ def form_from_data(form_cls, body, base=None, **kwargs):
     data = dict(base or {})
     data.update(body)
     fields = _field_names(form_cls)
-    formdata = _as_formdata({k: v for k, v in data.items() if k in fields}, form_cls)
-    return form_cls(formdata=formdata, meta={"csrf": False}, **kwargs)
+    formdata, type_errors = _as_formdata({k: v for k, v in data.items() if k in fields}, form_cls)
+    form = form_cls(formdata=formdata, meta={"csrf": False}, **kwargs)
+    if type_errors:  # reported by validate() with the other fields' errors, in one 422
+        validate = form.validate
+
+        def validate_with_types(*args, **kw):
+            validate(*args, **kw)  # an Optional() field clears what it had: the type's message goes on after
+            for name, messages in type_errors.items():
+                form[name].errors = [*messages, *(m for m in form[name].errors if m not in messages)]
+            return False
+
+        form.validate = validate_with_types
+    return form
 
 
 def validate_or_422(form):

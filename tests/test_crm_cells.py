@@ -52,7 +52,7 @@ def test_every_kind_of_cell_is_written_and_escaped(app):
     assert written[5] == '<span class="nowrap">2026-01-02 11:04</span>'  # UTC stored, Shanghai shown
     assert written[6] == '<span class="nowrap">—</span>'
     assert written[7] == '<span class="nowrap">2026-01-02</span>'
-    assert written[8] == '<span class="nowrap">010-85888888</span>'
+    assert written[8] == '<a class="nowrap" href="tel:+861085888888">010-85888888</a>'  # a tap calls it
     assert written[9] == '<span class="tag">甲</span><span class="tag">&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;</span>'
     assert written[10:12] == ["✓", ""]
     assert written[12] == "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;"

@@ -532,7 +532,7 @@ WEIRD = {
     "broken_json": ("raw", b'{"amount": ', "application/json", {400}),
     "json_list": ("json", [contract_payload()], None, {400}),
     "json_null": ("raw", b"null", "application/json", {400}),
-    "nested_object": ("json", contract_payload(amount={"value": 1}), None, {400}),
+    "nested_object": ("json", contract_payload(amount={"value": 1}), None, {422}),  # names the field
     "list_amount": ("json", contract_payload(amount=["1", "2"]), None, {201, 422}),
     "huge_float": ("raw", b'{"amount": 1e400, "community_count": 1e400}', "application/json", {422}),
     "huge_int": ("json", contract_payload(community_count=10**40, amount=10**40), None, {422}),

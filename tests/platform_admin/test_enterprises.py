@@ -812,8 +812,8 @@ WEIRD_BODIES = {
     "json_list": ("json", [1, 2], None, {400}),
     "json_string": ("json", "name", None, {400}),
     "json_null": ("raw", b"null", "application/json", {400}),
-    "nested_object": ("json", {"name": {"zh": "x"}}, None, {400}),
-    "list_of_objects": ("json", {"name": [{"a": 1}]}, None, {400}),
+    "nested_object": ("json", {"name": {"zh": "x"}}, None, {422}),  # a value of the wrong type: 422 naming it
+    "list_of_objects": ("json", {"name": [{"a": 1}]}, None, {422}),
     "list_value": ("json", {"name": ["a", "b"]}, None, {201, 422}),
     "numbers_for_codes": ("json", {"province_code": 44, "city_code": 4403}, None, {201}),
     "bool_values": ("json", {"name": True, "province_code": False, "license_no": True}, None, {201, 422}),

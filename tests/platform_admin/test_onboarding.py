@@ -274,7 +274,6 @@ MALFORMED = [
     pytest.param({"data": "null", "content_type": "application/json"}, id="json-null"),
     pytest.param({"data": {"phone": "13900001234"}}, id="form-encoded"),
     pytest.param({}, id="empty"),
-    pytest.param({"json": {"phone": {"nested": "13900001234"}}}, id="nested-object"),
 ]
 
 
@@ -283,6 +282,14 @@ MALFORMED = [
 def test_public_endpoints_reject_a_body_that_is_not_a_json_object(app, path, kwargs):
     resp = app.test_client().post(path, **kwargs)
     assert_error(resp, 400)
+    assert count(app, SmsCode) == 0 and count(app, Application) == 0
+
+
+@pytest.mark.parametrize("path", [SMS, REGISTER])
+def test_a_field_of_the_wrong_json_type_is_a_422_naming_it(app, path):
+    resp = app.test_client().post(path, json={"phone": {"nested": "13900001234"}})
+    assert_error(resp, 422)
+    assert "phone" in resp.get_json()["error"]["fields"]
     assert count(app, SmsCode) == 0 and count(app, Application) == 0
 
 
