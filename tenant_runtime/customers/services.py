@@ -18,7 +18,7 @@ from ..core import history
 from ..core.listing import escape_like
 from ..core.lookups import user_names
 from ..models import USER_STATUS_ENABLED, SysUser, utcnow
-from .models import CrmCustomer, CrmCustomerTag
+from .models import CUSTOMER_WORDS, CrmCustomer, CrmCustomerTag
 
 # Legal-form words a company name may or may not carry: 上海华庭物业有限公司 and 上海华庭物业 are one company.
 _SUFFIXES = ("股份有限公司", "有限责任公司", "集团有限公司", "有限公司", "集团公司", "股份公司", "集团", "公司",
@@ -90,6 +90,15 @@ def find_duplicates(principal, phone=None, tax_id=None, name=None, exclude_id=No
         conditions.append(CrmCustomer.name_key == key)
         if similar and len(key) >= SIMILAR_MIN:
             conditions.append(CrmCustomer.name_key.like(escape_like(key) + "%", escape="\\"))
+            # a word inside the name (保利 for 西安保利物业), through the word index when few names hold it; their
+            # ids looked up first, so the OR stays one of indexed equalities and ranges
+            narrowing = CUSTOMER_WORDS.narrowed(session, name)
+            if narrowing is not None:
+                inside = session.scalars(select(CrmCustomer.id).where(
+                    narrowing, CrmCustomer.name_key.like(f"%{escape_like(key)}%", escape="\\"))
+                    .order_by(CrmCustomer.id).limit(limit)).all()
+                if inside:
+                    conditions.append(CrmCustomer.id.in_(inside))
     if not conditions:
         return []
     query = select(CrmCustomer).where(or_(*conditions))
@@ -103,7 +112,7 @@ def find_duplicates(principal, phone=None, tax_id=None, name=None, exclude_id=No
         reasons = [r for r, hit in (("phone", phone and c.phone == phone), ("tax_id", tax_id and c.tax_id == tax_id),
                                     ("name", key and c.name_key == key),
                                     ("similar_name", similar and key and c.name_key != key
-                                     and c.name_key.startswith(key))) if hit]
+                                     and key in (c.name_key or ""))) if hit]
         owner = owners.get(c.owner_id)
         matches.append({
             "id": str(c.id) if visible else None,

@@ -1,5 +1,7 @@
 """Customer actions beyond the generic ones: the 360 view and the duplicate check."""
 
+import re
+
 from flask import render_template, request
 from flask_babel import gettext as _
 
@@ -43,6 +45,11 @@ def register(pages, api):
         if tax_id and not is_credit_code(tax_id):
             errors["tax_id"] = [_("This is not a valid unified social credit code (check digit mismatch).")]
         name = (request.args.get("name") or "").strip()[:200] or None
+        # a number or a code typed in the name box is looked up as what it is (a caller's number, pasted)
+        if name and not normalized and not phone and re.fullmatch(r"[\d\s()+\-]{7,}", name) and to_e164(name):
+            normalized, name = to_e164(name), None
+        elif name and not tax_id and is_credit_code(name.upper()):
+            tax_id, name = name.upper(), None
         return normalized, tax_id, name, errors
 
     @route(api, "/customers/duplicates", "customer.view")

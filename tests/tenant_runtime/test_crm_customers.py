@@ -164,8 +164,9 @@ def test_duplicate_check_masks_the_owner_of_a_record_the_user_cannot_see(app, ad
 
 
 def test_the_duplicate_check_finds_names_that_start_with_a_short_one(app, admin):
-    """Typing the short name colleagues use (西安宏图) finds 西安宏图商贸有限公司 as a similar name, masked where
-    the user may not see it; a code that is no credit code is refused, not answered 'you can create it'."""
+    """Typing the short name colleagues use (西安宏图) or a word of it (宏图) finds 西安宏图商贸有限公司 as a similar
+    name, masked where the user may not see it; a code that is no credit code is refused, not answered 'you can
+    create it'."""
     from tests.tenant_runtime.crm import page_client
 
     tenant = admin.tenant
@@ -179,7 +180,15 @@ def test_the_duplicate_check_finds_names_that_start_with_a_short_one(app, admin)
         ("西安宏图商贸有限公司", ["similar_name"], "王**", False)]
     assert other.get("/customers/duplicates?name=西安宏图商贸").json["items"][0]["matched_on"] == ["name"]
     assert other.get("/customers/duplicates?name=西").json["items"] == []  # one character is not a name
-    assert other.get("/customers/duplicates?name=宏图商贸").json["items"] == []  # names that start so, not contain
+    # a word inside the name (the brand people know it by) finds it too, through the word index
+    assert [m["customer_name"] for m in other.get("/customers/duplicates?name=宏图商贸").json["items"]] == [
+        "西安宏图商贸有限公司"]
+    assert other.get("/customers/duplicates?name=宏图").json["items"][0]["matched_on"] == ["similar_name"]
+    # a phone or a credit code typed in the name box is looked up as what it is
+    phoned = tenant_api(app, tenant, "sim1").post("/customers", json=customer_body(
+        customer_name="咸阳秦都物业", phone="13102135503")).json
+    by_phone = other.get("/customers/duplicates?name=131 0213 5503").json["items"]
+    assert [(m["customer_name"], m["matched_on"]) for m in by_phone] == [("咸阳秦都物业", ["phone"])], phoned
     bad = other.get("/customers/duplicates?tax_id=123")
     assert bad.status_code == 422 and "tax_id" in bad.json["error"]["fields"]
     pages = page_client(app, tenant)
