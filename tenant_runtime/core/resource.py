@@ -365,10 +365,24 @@ def history_of(obj, limit=100, before=None):
         return {c.get(k) for e in entries for c in e.changes if c.get("field") == field for k in ("old", "new")}
 
     users = user_names(session, {e.user_id for e in entries} | moved("owner_id"))
-    depts = moved("dept_id")
-    if depts - {None}:
-        users.update((("dept", i), name) for i, name in names(session, SysDept.id, SysDept.dept_name, depts).items())
+    for field, (kind, id_column, name_column) in _referenced(SysDept).items():
+        ids = moved(field) - {None}
+        if ids:  # under (kind, id); the page finds the kind under ("ref", field)
+            users[("ref", field)] = kind
+            users.update(((kind, i), name) for i, name in names(session, id_column, name_column, ids).items())
     return entries, users
+
+
+def _referenced(dept_model):
+    """Fields a change may move that hold another record's id, shown by that record's name: field -> (kind, id
+    column, name column)."""
+    from ..customers.models import CrmCustomer
+    from ..leads.models import CrmLeadPool
+
+    return {"dept_id": ("dept", dept_model.id, dept_model.dept_name),
+            "converted_customer_id": ("customer", CrmCustomer.id, CrmCustomer.customer_name),
+            "customer_id": ("customer", CrmCustomer.id, CrmCustomer.customer_name),
+            "pool_id": ("lead_pool", CrmLeadPool.id, CrmLeadPool.pool_name)}
 
 
 # ---------------------------------------------------------------------- routes

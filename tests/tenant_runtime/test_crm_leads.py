@@ -384,7 +384,7 @@ def test_lead_follow_ups_follow_the_lead_scope(team):
 # ---------------------------------------------------------------------- conversion
 
 
-def test_convert_with_a_contact_keeps_follow_ups_and_links_both_ways(admin):
+def test_convert_with_a_contact_keeps_follow_ups_and_links_both_ways(app, admin):
     lid = admin.post("/leads", json=lead_body(lead_name="王经理", company="明德物业转化有限公司", phone="13800138200",
                                               position="行政总监")).json["id"]
     fid = admin.post("/follow-ups", json={"lead_id": lid, "follow_type": "visit", "content": "现场看过"}).json["id"]
@@ -404,6 +404,12 @@ def test_convert_with_a_contact_keeps_follow_ups_and_links_both_ways(admin):
     # the lead keeps its own record: follow-ups and history
     assert [f["id"] for f in admin.get(f"/follow-ups?lead_id={lid}").json["items"]] == [fid]
     assert "converted_customer_id" in {c["field"] for c in admin.get(f"/leads/{lid}/history").json["items"][0]["changes"]}
+    # the lead's page says which customer it became by name, never by its id
+    from tests.tenant_runtime.crm import page_client
+
+    page = page_client(app, admin.tenant).get(f"/t/{admin.tenant.code}/leads/{lid}").get_data(as_text=True)
+    history = page[page.index("已转化为"):][:300]
+    assert "明德物业转化有限公司" in history and f"→ {customer['id']}<" not in history, history
     again = admin.post(f"/leads/{lid}/convert", json={})
     assert again.status_code == 409 and again.json["error"]["code"] == "lead_converted"
 
