@@ -32,6 +32,7 @@ for work beyond the row); history records it as a ``restore`` like any change of
 from dataclasses import replace
 from datetime import date, datetime
 from functools import cached_property
+from urllib.parse import urlencode
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -578,6 +579,10 @@ def _api_delete(r):
 
 def _page_list(r):
     def view():
+        if any(value == "" for _key, value in request.args.items(multi=True)):
+            # 筛选 sends every field of the filter form, the empty ones too: the address keeps what was chosen
+            kept = [(k, v) for k, v in request.args.items(multi=True) if v != ""]
+            return redirect(request.path + (f"?{urlencode(kept)}" if kept else ""))
         principal = current_principal()
         views, view = r.views(principal), request.args.get("view")
         errors = {}

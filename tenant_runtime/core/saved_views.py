@@ -2,7 +2,7 @@
 built-in views (我的客户, 下属客户, 全部客户). A saved view is a query string, checked by the list's own
 declaration when saved, and always applied within the user's data scope like any other."""
 
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from flask import abort, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
@@ -140,7 +140,7 @@ def register(pages, api, resources):
             flash(exc.message, "danger")
             return redirect(back)
         flash(_("View saved."), "success")
-        return redirect(f"{back}?{view.query}")
+        return redirect(f"{back}?{view.query}{'&' if view.query else ''}saved={view.id}")  # its tab, highlighted
 
     @route(pages, "/saved-views/<int:view_id>/delete", methods=["POST"])
     def saved_view_remove(view_id):
@@ -149,4 +149,7 @@ def register(pages, api, resources):
         current_tenant.session.delete(view)
         current_tenant.session.commit()
         flash(_("View deleted."), "success")
-        return redirect(back)
+        # back to the list as it was (its filters kept), unless it was showing the deleted view
+        kept = [(k, v) for k, v in parse_qsl(request.form.get("back") or "", keep_blank_values=False)
+                if k not in ("cursor", "trail") and not (k == "saved" and v == str(view_id))]
+        return redirect(f"{back}?{urlencode(kept)}" if kept else back)

@@ -63,3 +63,37 @@ def test_saving_a_view_from_the_list_page(app, tenants):
         "csrf_token": csrf_from(listing.text), "resource": "customers", "view_name": "一个月没跟进",
         "query": "view=all&level=important&no_follow_days=30"}, follow_redirects=True)
     assert resp.status_code == 200 and "一个月没跟进" in resp.text
+
+
+def test_a_saved_view_opens_as_its_tab_and_deleting_one_keeps_the_list_s_filters(app, tenants):
+    """After 保存为视图 the page is the view, its ☆ tab highlighted; deleting a view (another one) leaves the list
+    with the filters it had."""
+    tenant = tenants[0]
+    client = app.test_client()
+    page = client.get(f"/t/{tenant.code}/login")
+    client.post(f"/t/{tenant.code}/login", data={"username": "admin", "password": tenant.admin_password,
+                                                  "csrf_token": csrf_from(page.text)})
+    base = f"/t/{tenant.code}/customers/"
+    listing = client.get(f"{base}?view=all&level=important")
+    saved = client.post(f"/t/{tenant.code}/saved-views", data={
+        "csrf_token": csrf_from(listing.text), "resource": "customers", "view_name": "重要的",
+        "query": "view=all&level=important"})
+    assert saved.status_code == 302 and "saved=" in saved.headers["Location"]
+    shown = client.get(saved.headers["Location"]).text
+    assert 'class="active">☆ 重要的' in shown
+    view_id = saved.headers["Location"].rsplit("saved=", 1)[1]
+    filtered = client.get(f"{base}?view=all&status=active")
+    gone = client.post(f"/t/{tenant.code}/saved-views/{view_id}/delete", data={
+        "csrf_token": csrf_from(filtered.text), "back": "view=all&status=active"})
+    assert gone.status_code == 302 and gone.headers["Location"].endswith(f"{base}?view=all&status=active")
+
+
+def test_the_filter_form_s_empty_fields_leave_the_address(app, tenants):
+    from tests.tenant_runtime.crm import page_client
+
+    tenant = tenants[0]
+    client = page_client(app, tenant)
+    resp = client.get(f"/t/{tenant.code}/customers/?q=&owner_id=&level=important&status=&view=all")
+    assert resp.status_code == 302
+    assert resp.headers["Location"].endswith(f"/t/{tenant.code}/customers/?level=important&view=all")
+    assert client.get(f"/t/{tenant.code}/customers/?level=important&view=all").status_code == 200
