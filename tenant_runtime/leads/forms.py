@@ -36,7 +36,7 @@ class LeadForm(FlaskForm):
                  description=_l("Mobile or landline; one lead per number."))
     company = Text(_l("Company"), validators=[Optional(), Length(max=200)])
     position = Text(_l("Position"), validators=[Optional(), Length(max=100)])
-    source = SelectField(_l("Source"), choices=[("", _l("— Source —"))] + list(SOURCE_LABELS.items()),
+    source = SelectField(_l("Lead source"), choices=[("", _l("— Source —"))] + list(SOURCE_LABELS.items()),
                          validators=[Optional()])
     intent_product = Text(_l("Product of interest"), validators=[Optional(), Length(max=200)])
     intent_level = SelectField(_l("Intent"), choices=[("", _l("— Intent —"))] + list(INTENT_LABELS.items()),

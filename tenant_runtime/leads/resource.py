@@ -78,14 +78,14 @@ class LeadResource(Resource):
         required=("lead_name",),
         aliases={"lead_name": ("姓名", "联系人", "名称"), "company": ("公司", "公司名称", "单位", "单位名称"),
                  "phone": ("手机", "电话", "联系电话", "手机号码", "电话号码"), "position": ("职务",),
-                 "source": ("来源",), "intent_level": ("意向", "意向度"), "pool_id": ("线索池",),
+                 "source": ("来源", "客户来源"), "intent_level": ("意向", "意向度"), "pool_id": ("线索池",),
                  "owner_id": ("销售",), "remark": ("说明",)},
     )
     unique_fields = {"uq_crm_lead_phone": "phone", "crm_lead.phone": "phone"}
     listing = ListSpec(
         model=CrmLead,
         filters={
-            "source": Choice(_l("Source"), L.source, SOURCE_LABELS),
+            "source": Choice(_l("Lead source"), L.source, SOURCE_LABELS),
             "intent": Coded(_l("Intent"), L.intent_level, INTENT_LABELS, INTENT_CODES),
             "status": Coded(_l("Status"), L.status, STATUS_LABELS, STATUS_CODES),
             "owner_id": Ref(_l("Owner"), L.owner_id, options=_owner_options),
@@ -110,7 +110,7 @@ class LeadResource(Resource):
         Column("phone", _l("Phone"), "phone"),
         Column("status_word", _l("Status"), "badge", labels=STATUS_LABELS, badge_kinds=STATUS_BADGES),
         Column("intent_word", _l("Intent"), "badge", labels=INTENT_LABELS),
-        Column("source", _l("Source"), "badge", labels=SOURCE_LABELS),
+        Column("source", _l("Lead source"), "badge", labels=SOURCE_LABELS),
         Column("owner_label", _l("Owner")),
         Column("next_follow_up_at", _l("Next follow-up"), "time", sort="next_follow_up"),
     )

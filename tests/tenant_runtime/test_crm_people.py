@@ -227,3 +227,15 @@ def test_the_people_lists_offer_new_to_an_administrator_only(app, tenants):
     add_user(t, "plainsales", ("sales",), add_dept(t, "新建按钮部"))
     leads_page = page_client(app, t, "plainsales").get(f"/t/{t.code}/lead-pools/").get_data(as_text=True)
     assert f'href="/t/{t.code}/lead-pools/new' not in leads_page  # a sales user may not shape the pools
+
+
+def test_disabling_a_user_who_owns_customers_says_so_and_offers_the_handover(app, tenants):
+    from tests.tenant_runtime.crm import page_client
+
+    t = tenants[0]
+    uid = add_user(t, "leaving", ("sales",), add_dept(t, "离职部"), full_name="要走的")
+    admin = tenant_api(app, t)
+    assert admin.post("/customers", json=customer_body(owner_id=str(uid))).status_code == 201
+    page = page_client(app, t).get(f"/t/{t.code}/users/{uid}").get_data(as_text=True)
+    assert "TA 名下还有 1 个客户" in page
+    assert f'href="/t/{t.code}/handovers/new?from_owner_id={uid}"' in page
