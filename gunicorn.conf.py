@@ -21,6 +21,9 @@ bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
 workers = int(os.environ.get("WEB_WORKERS") or (2 if _storage_is_shared() else 1))
 threads = int(os.environ.get("WEB_THREADS", "8"))
 accesslog = "-"
+# A list's address carries its filters and a search (a pasted paragraph of names): gunicorn's 4 KB default line
+# answered such a URL with its own HTML 414 before the app could say anything; 8 KB is its largest.
+limit_request_line = 8190
 
 
 def on_starting(server):

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from flask import current_app, g, session
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import defer, joinedload, lazyload, load_only, object_session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -63,7 +63,12 @@ def hash_password(password):
 
 
 def find_user(username):
-    return current_tenant.session.scalar(select(SysUser).where(SysUser.username == (username or "").strip()))
+    """The user signing in as ``username``, its case ignored: MariaDB's collation ignores it (and the column's
+    index serves the comparison); on SQLite, which compares bytes, both sides are lowered."""
+    name, session = (username or "").strip(), current_tenant.session
+    if session.get_bind().dialect.name == "sqlite":
+        return session.scalar(select(SysUser).where(func.lower(SysUser.username) == name.lower()).limit(1))
+    return session.scalar(select(SysUser).where(SysUser.username == name))
 
 
 def password_matches(user, password):

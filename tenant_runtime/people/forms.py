@@ -50,9 +50,12 @@ class RoleForm(FlaskForm):
 
 
 class UserForm(FlaskForm):
+    # kept in lower case: a sign-in compares names without case (MariaDB's collation; SQLite by lower()), so
+    # Sales1 and sales1 are one name, and a phone keyboard's capital first letter signs in all the same
     username = Text(_l("Username"), validators=[NotBlank(), Length(min=2, max=50),
                                                 Regexp(r"^[A-Za-z0-9_.@-]+$",
-                                                       message=_l("Letters, digits and _ . @ - only."))])
+                                                       message=_l("Letters, digits and _ . @ - only."))],
+                    filters=[lambda value: value.lower() if value else value])
     full_name = Text(_l("Full name"), validators=[NotBlank(), Length(max=50)])
     dept_id = SelectField(_l("Department"), coerce=str, validators=[NotBlank()])
     role_ids = MultiCheckbox(_l("Roles"), coerce=str)

@@ -68,6 +68,11 @@ def test_usernames_are_unique(admin):
     assert admin.post("/users", json=body).status_code == 201
     again = admin.post("/users", json={**body, "full_name": "另一个李四"})
     assert again.status_code == 409 and "username" in again.json["error"]["fields"]
+    # one name whatever its case: kept in lower case, so LiSi is lisi on every backend (SQLite compares bytes)
+    capital = admin.post("/users", json={**body, "username": "LiSi", "full_name": "大写李四"})
+    assert capital.status_code == 409 and "username" in capital.json["error"]["fields"]
+    made = admin.post("/users", json={**body, "username": "WangLiu", "full_name": "王六"})
+    assert made.status_code == 201 and made.json["username"] == "wangliu"
 
 
 def test_a_user_with_no_phone_or_email_gets_the_link_shown_to_the_administrator(app, tenants):
