@@ -45,6 +45,36 @@
     var msg = ev.target.getAttribute && ev.target.getAttribute("data-confirm");
     if (msg && !window.confirm(msg)) ev.preventDefault();
   });
+  // Parts of a page that only work with this file (a filter box, a tick-all) stay hidden without it.
+  document.querySelectorAll("[data-js-only]").forEach(function (el) { el.hidden = false; });
+  // A list of checkboxes narrowed to the labels holding what is typed.
+  document.querySelectorAll("[data-filter-list]").forEach(function (box) {
+    box.addEventListener("input", function () {
+      var words = box.value.trim().toLowerCase();
+      document.querySelectorAll(box.getAttribute("data-filter-list")).forEach(function (label) {
+        // a class whose rule outranks .check's display (the hidden attribute would not)
+        label.classList.toggle("filtered-out", words !== "" && label.textContent.toLowerCase().indexOf(words) < 0);
+      });
+    });
+  });
+  // How many of a pick list go: the ticked ones, or (none ticked) what the page says then.
+  document.querySelectorAll("[data-pick-count]").forEach(function (out) {
+    var boxes = document.querySelectorAll(".pick-list input[name=customer_ids]");
+    var show = function () {
+      var n = 0;
+      boxes.forEach(function (b) { if (b.checked) n += 1; });
+      out.textContent = n ? out.getAttribute("data-some").replace("{n}", n) : out.getAttribute("data-none");
+    };
+    document.addEventListener("change", show);
+    show();
+  });
+  // Choosing the owner lists their customers at once (without JavaScript: the button beside it).
+  document.querySelectorAll("[data-autopick]").forEach(function (select) {
+    select.addEventListener("change", function () {
+      var button = select.form && select.form.querySelector("button[name=" + select.getAttribute("data-autopick") + "]");
+      if (button) button.click();
+    });
+  });
   // "Confirm all": tick (or untick) every box it names; without JavaScript the form sends the one box instead.
   document.querySelectorAll("[data-check-all]").forEach(function (all) {
     all.addEventListener("change", function () {

@@ -49,11 +49,16 @@ def test_a_handover_from_start_to_confirmation(app, browser_page, live_server, t
     sign_in("mgr")
     page.click("nav >> text=交接")
     page.click("text=发起交接")
-    page.select_option("select[name=from_owner_id]", label="李销售")
-    page.click("text=列出该负责人的客户")
-    for name in names:  # listed, none ticked (none ticked hands over all); the manager picks them
+    page.select_option("select[name=from_owner_id]", label="李销售")  # the page's script lists their customers
+    count = page.locator("[data-pick-count]")
+    expect(count).to_contain_text("未勾选：将交接全部")  # none ticked hands over all, and the page says so
+    page.fill("input[data-filter-list]", names[0])  # the filter box narrows the list to that name
+    expect(page.get_by_label(names[-1])).to_be_hidden()
+    page.fill("input[data-filter-list]", "")
+    for name in names:  # listed, none ticked; the manager picks them
         expect(page.get_by_label(name)).not_to_be_checked()
         page.get_by_label(name).check()
+    expect(count).to_have_text(f"已勾选：将交接 {len(names)} 个客户")
     page.select_option("select[name=to_owner_id]", label="赵接手")
     page.fill("textarea[name=reason_note]", "客户重新分配")
     shot("1-start")
