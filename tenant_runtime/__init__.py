@@ -104,7 +104,7 @@ def register_template_helpers(app):
 
     from .core.columns import Cells
     from .core.history import display_value
-    from .core.listing import pager_args
+    from .core.listing import page_size_args, pager_args
 
     @app.context_processor
     def tenant_globals():
@@ -113,6 +113,7 @@ def register_template_helpers(app):
                 "impersonator": g.get("impersonator"), "crm_can": _can, "crm_nav": _nav, "crm_session": _session,
                 "crm_cities": cities_by_province, "followup_form": _followup_form, "crm_cells": Cells,
                 "crm_pager": pager_args,
+                "crm_page_sizes": page_size_args,
                 "followup_methods": _followup_methods()}
 
     app.add_template_filter(display_value, "history_value")

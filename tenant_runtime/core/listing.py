@@ -574,4 +574,15 @@ def pager_args(args, next_cursor):
     return first, previous, following
 
 
+PAGE_SIZES = (20, 50, 100)
+
+
+def page_size_args(args, default=20):
+    """The page's "per page" choices as ``[(size, query or None)]``: None for the size shown, else the query of
+    the list from its first page at that size (its filters, search and sort kept)."""
+    query = {k: v for k, v in args.to_dict(flat=False).items() if k not in ("cursor", "trail", "limit")}
+    current = args.get("limit") or str(default)
+    return [(size, None if current == str(size) else {**query, "limit": str(size)}) for size in PAGE_SIZES]
+
+
 _CURSOR_TEXT = re.compile(r"[A-Za-z0-9_-]{1,400}")

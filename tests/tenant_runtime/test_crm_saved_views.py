@@ -97,3 +97,18 @@ def test_the_filter_form_s_empty_fields_leave_the_address(app, tenants):
     assert resp.status_code == 302
     assert resp.headers["Location"].endswith(f"/t/{tenant.code}/customers/?level=important&view=all")
     assert client.get(f"/t/{tenant.code}/customers/?level=important&view=all").status_code == 200
+
+
+def test_a_list_page_offers_20_50_or_100_per_page_keeping_its_filters(app, tenants):
+    from tests.tenant_runtime.crm import customer_body, page_client, tenant_api
+
+    tenant = tenants[0]
+    api = tenant_api(app, tenant)
+    for _ in range(25):
+        assert api.post("/customers", json=customer_body(level="important")).status_code == 201
+    client = page_client(app, tenant)
+    page = client.get(f"/t/{tenant.code}/customers/?view=all&level=important").get_data(as_text=True)
+    assert '<b aria-current="true">20</b>' in page and 'rel="next"' in page  # 25 rows: a second page of 20
+    assert f'href="/t/{tenant.code}/customers/?view=all&amp;level=important&amp;limit=50"' in page
+    fifty = client.get(f"/t/{tenant.code}/customers/?view=all&level=important&limit=50").get_data(as_text=True)
+    assert '<b aria-current="true">50</b>' in fifty and 'rel="next"' not in fifty  # all 25 on one page
