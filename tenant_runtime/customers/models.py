@@ -50,6 +50,8 @@ class CrmCustomer(TenantBase):
         Index("ix_crm_customer_pool_list", "owner_id", "deleted_at", "status", "sea_time", "id"),
         # every live customer by name, in pinyin order (0008)
         Index("ix_crm_customer_name_sort", "deleted_at", "name_pinyin", "id"),
+        # every live customer by level (important < normal < potential as codes), for who sees them all (0015)
+        Index("ix_crm_customer_level_sort", "deleted_at", "level", "id"),
         MYSQL_TABLE_OPTIONS,
     )
     __history__ = True  # every change is recorded in crm_change_log (tenant_runtime/core/history.py)

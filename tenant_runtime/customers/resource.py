@@ -115,6 +115,8 @@ class CustomerResource(Resource):
             "next_follow_up": SortKey(C.next_follow_up_at, _l("Next follow-up"), nullable=True),
             # by pinyin, as a Chinese reader orders names (the code points would put 上海 before 北京)
             "name": SortKey(C.name_pinyin, _l("Name"), nullable=True),
+            # the codes rank as the levels do (important < normal < potential): 重要 first
+            "level": SortKey(C.level, _l("Level")),
         },
         default_sort="-created",
         views=("mine", "subordinates", "all"),
@@ -122,7 +124,7 @@ class CustomerResource(Resource):
     columns = (
         Column("customer_name", _l("Customer name"), "link", sort="name"),
         Column("customer_type", _l("Type"), "badge", labels=TYPE_LABELS),
-        Column("level", _l("Level"), "badge", labels=LEVEL_LABELS, badge_kinds=LEVEL_BADGES),
+        Column("level", _l("Level"), "badge", labels=LEVEL_LABELS, badge_kinds=LEVEL_BADGES, sort="level"),
         Column("phone", _l("Phone"), "phone"),
         Column("owner.full_name", _l("Owner")),
         Column("last_follow_up_at", _l("Last follow-up"), "time", sort="last_follow_up"),

@@ -153,6 +153,8 @@ def filled(app, tenants):
     ("-last_follow_up", "c.last_follow_up_at IS NULL, c.last_follow_up_at DESC, c.id DESC"),
     ("next_follow_up", "c.next_follow_up_at IS NULL, c.next_follow_up_at ASC, c.id ASC"),
     ("name", "c.name_pinyin IS NULL, c.name_pinyin ASC, c.id ASC"),
+    ("level", "c.level ASC, c.id ASC"),
+    ("-level", "c.level DESC, c.id DESC"),
 ])
 def test_a_scope_read_branch_by_branch_pages_like_the_plain_query(app, filled, sort, order):
     """The director sees the whole centre (his own customers and thirteen departments): walking his list in
@@ -574,3 +576,21 @@ def test_the_public_pool_list_reads_its_index_in_order(app, volume):
     count_plan = [p for p in explain(t, *count) if p["table"] == "crm_customer"]
     assert count_plan and all(p["key"] == "ix_crm_customer_pool_list" and "Using index" in (p["Extra"] or "")
                               and "Using index condition" not in (p["Extra"] or "") for p in count_plan), count_plan
+
+
+@pytest.mark.parametrize("who, keys", [
+    ("admin", {"ix_crm_customer_level_sort"}),  # sees every customer: one statement over all of them
+    ("vol_s000", {"ix_crm_customer_owner_list"}),
+    ("vol_m0", {"ix_crm_customer_owner_list", "ix_crm_customer_dept_list", "PRIMARY"}),
+])
+def test_the_level_order_reads_an_index_in_that_order(app, volume, who, keys):
+    """客户分级 as a sort (重要 first): each branch, or the whole company, through an index already in level
+    order, never a filesort of every customer (tenant revision 0015 for the whole company)."""
+    t = volume
+    client = tenant_api(app, t) if who == "admin" else tenant_api(app, t, who, FILL_PASSWORD)
+    statements = Statements(t)
+    first = statements.during(lambda: client.get("/customers?view=all&sort=level&limit=20"))
+    assert first.status_code == 200, first.json
+    levels = [c["level"] for c in first.json["items"]]
+    assert levels and levels == sorted(levels) and levels[0] == "important"
+    assert_indexed(explain(t, *list_statement(statements)), keys, 20, 1 if who == "admin" else branch_count(t, who))
