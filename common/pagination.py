@@ -38,33 +38,31 @@ def api_limit():
     return limit
 
 
+def page_args():
+    """``(limit, before)`` of a list newest first by id: the request's ``?limit=`` and the id its ``?cursor=``
+    names (the last of the previous page; None without one); 422 for either when bad. Read ``limit + 1`` rows
+    older than ``before`` and hand them to ``newest_page``."""
+    cursor = request.args.get("cursor")
+    limit = api_limit()
+    return limit, (_decode_cursor(cursor) if cursor else None)
+
+
+def newest_page(rows, limit):
+    """``(rows, next_cursor)`` of a page from the ``limit + 1`` rows read for it (``page_args``)."""
+    more, rows = len(rows) > limit, rows[:limit]
+    return rows, (_encode_cursor(rows[-1].id) if more and rows else None)
+
+
 def cursor_page(query, id_column, serialize=None):
     """Newest first by id: ``{"items": [...], "next_cursor": ...}``; the items are the rows themselves
     unless ``serialize`` is given (an ``@endpoint(page=True)`` view dumps them with its schema)."""
-    limit = api_limit()
-    cursor = request.args.get("cursor")
-    if cursor:
-        query = query.where(id_column < _decode_cursor(cursor))
+    limit, before = page_args()
+    if before is not None:
+        query = query.where(id_column < before)
     from extensions import db
 
-    rows = db.session.scalars(query.order_by(id_column.desc()).limit(limit + 1)).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return {
-        "items": [serialize(r) for r in rows] if serialize else rows,
-        "next_cursor": _encode_cursor(rows[-1].id) if more and rows else None,
-    }
-
-
-def cursor_id():
-    """The id the request's ``?cursor=`` names (the last of the previous page), None without one; 422 for a bad
-    one."""
-    cursor = request.args.get("cursor")
-    return _decode_cursor(cursor) if cursor else None
-
-
-def encode_cursor(value):
-    return _encode_cursor(value)
+    rows, next_cursor = newest_page(db.session.scalars(query.order_by(id_column.desc()).limit(limit + 1)).all(), limit)
+    return {"items": [serialize(r) for r in rows] if serialize else rows, "next_cursor": next_cursor}
 
 
 def listed_page(items, id_of=lambda item: item.id):
@@ -72,11 +70,9 @@ def listed_page(items, id_of=lambda item: item.id):
     ``(items, next_cursor)`` with ``?limit=`` and ``?cursor=`` checked as on every list. The cursor is the id of
     the last item given; one naming no item of the list (removed meanwhile, or made up) is 422, as any bad
     cursor."""
-    limit = api_limit()
-    cursor = request.args.get("cursor")
+    limit, after = page_args()
     start = 0
-    if cursor:
-        after = _decode_cursor(cursor)
+    if after is not None:
         ids = [int(id_of(item)) for item in items]
         if after not in ids:
             raise ApiError(422, "invalid_fields", _l("Invalid cursor."), {"cursor": [_l("Invalid cursor.")]})

@@ -43,7 +43,7 @@ from sqlalchemy.exc import IntegrityError
 from common.apidoc import endpoint
 from common.errors import ApiError, Conflict, Invalid
 from common.forms import apply_form_errors, form_from_json, validate_or_422
-from common.pagination import api_limit, cursor_id, encode_cursor
+from common.pagination import newest_page, page_args
 from common.timeutil import to_local
 
 from ..context import current_tenant
@@ -538,11 +538,10 @@ def _api_detail(r):
 
 def _api_history(r):
     def view(record_id):
-        limit, before = api_limit(), cursor_id()
+        limit, before = page_args()
         entries, users = history_of(r.get_visible(record_id), limit=limit + 1, before=before)
-        more, entries = len(entries) > limit, entries[:limit]
-        return {"items": history_rows(entries, users),
-                "next_cursor": encode_cursor(entries[-1].id) if more and entries else None}
+        entries, next_cursor = newest_page(entries, limit)
+        return {"items": history_rows(entries, users), "next_cursor": next_cursor}
     return view
 
 

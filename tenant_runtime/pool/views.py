@@ -13,7 +13,7 @@ from sqlalchemy.orm import lazyload
 from common.apidoc import endpoint
 from common.errors import ApiError, Invalid
 from common.forms import apply_form_errors, form_from_data, form_from_json, json_body, validate_or_422
-from common.pagination import api_limit, cursor_id, encode_cursor, listed_page
+from common.pagination import listed_page, newest_page, page_args
 from common.regions import place
 
 from ..context import current_tenant
@@ -403,10 +403,9 @@ def register(pages, api):
     def pool_history_api(record_id):
         customer = customers.get_visible(record_id, current_principal()) if _owned(record_id) \
             else _pool_customer(record_id)
-        limit, before = api_limit(), cursor_id()
-        entries = history_entries(customer, limit=limit + 1, before=before)
-        more, entries = len(entries) > limit, entries[:limit]
-        return {"items": entries, "next_cursor": encode_cursor(entries[-1].id) if more and entries else None}
+        limit, before = page_args()
+        entries, next_cursor = newest_page(history_entries(customer, limit=limit + 1, before=before), limit)
+        return {"items": entries, "next_cursor": next_cursor}
 
     # ------------------------------------------------------------------ rules
 
