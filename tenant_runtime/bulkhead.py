@@ -48,3 +48,19 @@ class Bulkhead:
     def in_use(self, tenant_id) -> int:
         with self._lock:
             return self._in_use.get(tenant_id, 0)
+
+
+def tenant_slot(bulkhead, limit_key, code, message):
+    """One of the request's tenant's slots in ``current_app.extensions[bulkhead]`` (at most ``config[limit_key]``,
+    default 1, in this process) as the function that gives it back (once, however often it is called); none
+    free: 429 ``code`` saying ``message``. Exports and imports each hold one while they run."""
+    from flask import current_app
+
+    from common.errors import ApiError
+
+    from .context import current_tenant
+
+    release = current_app.extensions[bulkhead].take(current_tenant.tenant_id, current_app.config.get(limit_key, 1))
+    if release is None:
+        raise ApiError(429, code, message)
+    return release

@@ -49,6 +49,7 @@ from common.errors import ApiError, Invalid
 from common.i18n import list_join
 from common.timeutil import to_local, utcnow
 
+from ..bulkhead import tenant_slot
 from ..context import current_tenant
 from ..core.resource import filtered_query
 from ..core.scope import current_principal
@@ -302,14 +303,9 @@ def respond(resource, args):
 
 
 def _export_slot():
-    """One of the tenant's export slots in this process (``CRM_EXPORTS_PER_TENANT``), or 429 ``export_busy``;
-    returns the function that gives it back (once, however often it is called)."""
-    release = current_app.extensions["export_bulkhead"].take(current_tenant.tenant_id,
-                                                              current_app.config.get("CRM_EXPORTS_PER_TENANT", 1))
-    if release is None:
-        raise ApiError(429, "export_busy", _("Another export of your company is being prepared. Try again when it "
-                                             "has finished."))
-    return release
+    """One of the tenant's export slots in this process (``CRM_EXPORTS_PER_TENANT``), or 429 ``export_busy``."""
+    return tenant_slot("export_bulkhead", "CRM_EXPORTS_PER_TENANT", "export_busy", _(
+        "Another export of your company is being prepared. Try again when it has finished."))
 
 
 # ---------------------------------------------------------------------- routes

@@ -56,6 +56,7 @@ from common.errors import ApiError, Invalid
 from common.i18n import list_join
 from common.uploads import read_upload, sniff
 
+from ..bulkhead import tenant_slot
 from ..context import current_tenant
 from ..core.scope import current_principal
 from ..people.permissions import requires
@@ -645,13 +646,9 @@ class ImportForm(FlaskForm):
 
 
 def _slot():
-    """The tenant's import slot in this process, or 429 ``import_busy``; returns its release."""
-    release = current_app.extensions["import_bulkhead"].take(current_tenant.tenant_id,
-                                                              current_app.config.get("CRM_IMPORTS_PER_TENANT", 1))
-    if release is None:
-        raise ApiError(429, "import_busy", _("Another import of your company is running. Try again when it has "
-                                             "finished."))
-    return release
+    """The tenant's import slot in this process (``CRM_IMPORTS_PER_TENANT``), or 429 ``import_busy``."""
+    return tenant_slot("import_bulkhead", "CRM_IMPORTS_PER_TENANT", "import_busy", _(
+        "Another import of your company is running. Try again when it has finished."))
 
 
 def run(resource, upload, on_duplicate, dry_run, columns=None):
