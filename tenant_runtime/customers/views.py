@@ -46,8 +46,8 @@ def register(pages, api):
             errors["tax_id"] = [_("This is not a valid unified social credit code (check digit mismatch).")]
         name = (request.args.get("name") or "").strip()[:200] or None
         # a number or a code typed in the name box is looked up as what it is (a caller's number, pasted)
-        if name and not normalized and not phone and re.fullmatch(r"[\d\s()+\-]{7,}", name) and to_e164(name):
-            normalized, name = to_e164(name), None
+        if name and not phone and re.fullmatch(r"[\d\s()+\-]{7,}", name) and (typed := to_e164(name)):
+            normalized, name = typed, None
         elif name and not tax_id and is_credit_code(name.upper()):
             tax_id, name = name.upper(), None
         return normalized, tax_id, name, errors
