@@ -1,6 +1,8 @@
 """Uploaded files: read within the size limit, the type told by content (never by name), and a file name
 safe to store and send back. Used by the control plane's scans and the CRM's attachments alike."""
 
+import contextlib
+import io
 import re
 import unicodedata
 
@@ -31,7 +33,10 @@ NAME_MAX_BYTES = 200
 
 
 def read_upload(file_storage, field_name, limit):
-    """The upload's bytes; 422 naming ``field_name`` when it is empty or larger than ``limit`` bytes."""
+    """The upload's bytes from its start (a create that runs again reads it again); 422 naming ``field_name``
+    when it is empty or larger than ``limit`` bytes."""
+    with contextlib.suppress(AttributeError, OSError, io.UnsupportedOperation):
+        file_storage.stream.seek(0)
     data = file_storage.read(limit + 1)
     if not data:
         raise Invalid({field_name: [_l("The file is empty.")]})

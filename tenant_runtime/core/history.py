@@ -82,8 +82,12 @@ def _record_changes(session, flush_context, instances):
         else:
             action = "update"
         record(session, obj, action, changes)
+    # this flush's new rows only: a flush that failed (a deadlock, a duplicate) never reached after_flush, and
+    # its rows, rolled back, must not be recorded by the next one (a create run again would log one without id)
     if pending_new:
-        session.info.setdefault("history_new", []).extend(pending_new)
+        session.info["history_new"] = pending_new
+    else:
+        session.info.pop("history_new", None)
 
 
 @event.listens_for(TenantSession, "after_flush")
