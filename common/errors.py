@@ -53,7 +53,8 @@ DATABASE_UNAVAILABLE = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.Interfac
 
 # MySQL/MariaDB ended this transaction to let a simultaneous one through (deadlock, lock wait timeout):
 # the database answers and nothing of this request was kept, so it is the losing side of a race, not an outage.
-LOST_RACE_ERRORS = (1205, 1213)
+DEADLOCK = 1213
+LOST_RACE_ERRORS = (1205, DEADLOCK)
 # A deadlock inside a savepoint (``begin_nested``) ends the whole transaction, savepoint included: SQLAlchemy's
 # ROLLBACK TO SAVEPOINT then fails with "SAVEPOINT ... does not exist", and that is the error raised, the
 # deadlock its context.
@@ -74,6 +75,17 @@ def lost_race(exc):
     if number == SAVEPOINT_GONE:
         return lost_race(exc.__context__)
     return number in LOST_RACE_ERRORS
+
+
+def deadlocked(exc):
+    """The database chose this transaction as a deadlock's victim and rolled all of it back: running it again
+    is safe and what MySQL advises. (A lock wait timeout is not: it has already cost the configured wait.)"""
+    if not isinstance(exc, sqlalchemy.exc.OperationalError):
+        return False
+    number = driver_error_number(exc)
+    if number == SAVEPOINT_GONE:
+        return deadlocked(exc.__context__)
+    return number == DEADLOCK
 
 
 def log_database_unavailable(exc, what="control database"):

@@ -34,14 +34,14 @@ from datetime import date, datetime
 from functools import cached_property
 from urllib.parse import urlencode
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from common.apidoc import endpoint
-from common.errors import ApiError, Conflict, Invalid
+from common.errors import ApiError, Conflict, Invalid, deadlocked
 from common.forms import apply_form_errors, form_from_json, validate_or_422
 from common.pagination import newest_page, page_args
 from common.timeutil import to_local
@@ -55,6 +55,7 @@ from .schemas import HistoryEntrySchema
 from .scope import current_principal
 
 MAX_ID = 2**63 - 1
+CREATE_ATTEMPTS = 3  # a create that is a deadlock's victim runs again, at most this many times in all
 
 
 class Resource:
@@ -251,6 +252,25 @@ class Resource:
                 continue
             values[f.name] = _form_value(getattr(obj, f.name), as_text)
         return values
+
+    def create_committed(self, form, principal):
+        """``create`` and commit. A new record touches nothing another request has read, so when MariaDB picks
+        its transaction as a deadlock's victim (seen when many first leads all made the default pool at once)
+        the whole create runs again: the victim kept nothing, and the user asked for one record, not a 409.
+        Edits are not run again: their PATCH was laid over the values read before the race."""
+        attempt = 1
+        while True:
+            try:
+                obj = self.create(form, principal)
+                self.commit()
+                return obj
+            except OperationalError as exc:
+                if attempt == CREATE_ATTEMPTS or not deadlocked(exc):
+                    raise
+                current_tenant.session.rollback()
+                attempt += 1
+                current_app.logger.info("create of a %s lost a deadlock; attempt %d of %d", self.name, attempt,
+                                        CREATE_ATTEMPTS)
 
     def commit(self):
         """Commit, or roll back and answer 409 ``duplicate`` naming the field a unique constraint guards."""
@@ -549,8 +569,7 @@ def _api_create(r):
     def view():
         principal = current_principal()
         form = validate_or_422(form_from_json(r.form, **r.form_kwargs()))
-        obj = r.create(form, principal)
-        r.commit()
+        obj = r.create_committed(form, principal)
         r.preload([obj])
         return obj
     return view
@@ -618,8 +637,7 @@ def _page_create(r):
         form = r.build_form()
         if form.validate_on_submit():
             try:
-                obj = r.create(form, principal)
-                r.commit()
+                obj = r.create_committed(form, principal)
             except ApiError as exc:
                 current_tenant.session.rollback()
                 apply_form_errors(form, exc.fields or {"": [exc.message]})

@@ -174,3 +174,70 @@ class Statements:
     def texts(self):
         """The statements seen, shortened: for an assertion's message."""
         return [" ".join(statement.split())[:120] for statement, _params in self.seen]
+
+
+class Deadlock:
+    """A real deadlock whose victim is the app's transaction. When the app is about to send its first statement
+    starting with ``at`` to the tenant's database, another connection, made the heavier transaction (MariaDB
+    rolls back the lighter one) by 40 rows it writes and later undoes, runs ``hold``: it takes a lock the app's
+    statement needs. It then runs ``wait``, which blocks on a lock the app already holds; once the database
+    shows it waiting, the app's statement goes on and closes the cycle. ``seen``: how many times the app sent
+    that statement; ``waited``: "done" when ``wait`` ran to its end."""
+
+    def __init__(self, tenant, at, hold, wait):
+        import pymysql
+
+        self.tenant, self.at, self.hold, self.wait = tenant, at, hold, wait
+        engine = tenant.engine()
+        url = engine.url
+        engine.dispose()
+        options = {"host": url.host, "port": url.port or 3306, "user": url.username, "password": url.password or ""}
+        self.other = pymysql.connect(database=url.database, autocommit=False, **options)
+        self.watcher = pymysql.connect(autocommit=True, **options)
+        self.seen, self.waited, self.thread = 0, None, None
+
+    def __enter__(self):
+        sa.event.listen(sa.engine.Engine, "before_cursor_execute", self._statement)
+        return self
+
+    def __exit__(self, *exc):
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", self._statement)
+        if self.thread is not None:
+            self.thread.join(60)
+        self.other.close()
+        self.watcher.close()
+
+    def _statement(self, conn, cursor, statement, parameters, context, executemany):
+        if conn.engine.url.database != self.tenant.database or not statement.startswith(self.at):
+            return
+        self.seen += 1
+        if self.seen > 1:
+            return
+        cur = self.other.cursor()
+        cur.executemany("INSERT INTO crm_lead_pool (pool_name, is_public, created_at) VALUES (%s, 1, NOW())",
+                        [(f"死锁对照{secrets.token_hex(4)}",) for _ in range(40)])
+        cur.execute(self.hold)
+        self.thread = threading.Thread(target=self._wait, args=(cur,))
+        self.thread.start()
+        # InnoDB refreshes what information_schema.innodb_trx shows only when nobody has read it for 0.1 s: asked
+        # more often, it would show the other transaction running for as long as it waits
+        while not self._waiting():
+            assert self.thread.is_alive(), f"the other transaction did not wait: {self.waited}"
+            threading.Event().wait(0.25)
+
+    def _wait(self, cur):
+        import pymysql
+
+        try:
+            cur.execute(self.wait)
+            self.waited = "done"
+        except pymysql.err.OperationalError as exc:
+            self.waited = exc.args[0]
+        self.other.rollback()
+
+    def _waiting(self):
+        with self.watcher.cursor() as cur:
+            cur.execute("SELECT trx_state FROM information_schema.innodb_trx WHERE trx_mysql_thread_id = %s",
+                        (self.other.thread_id(),))
+            row = cur.fetchone()
+        return row is not None and row[0] == "LOCK WAIT"

@@ -15,6 +15,7 @@ from tenant_runtime.people.models import SCOPE_ALL
 from tests.conftest import csrf_from
 from tests.tenant_runtime.crm import (
     CONTROL_ON_MARIADB,
+    Deadlock,
     add_dept,
     add_role,
     add_user,
@@ -283,6 +284,25 @@ def test_a_failed_save_leaves_no_file_behind(app, admin, customer):
     assert stored_files(app, tenant) == []
     assert upload(app, tenant, customer, PDF, "报价单.pdf").status_code == 302
     assert len(stored_files(app, tenant)) == 1
+
+
+def test_a_follow_up_whose_save_loses_a_deadlock_is_saved_once_with_its_whole_file(app, admin, customer):
+    """The database rolls the follow-up's transaction back as a deadlock's victim after its file was stored: it
+    runs again, reading the upload from its start, and keeps one follow-up, one attachment and one file with
+    every byte (the first try's file is gone). The deadlock is real: at the attachment's INSERT another
+    transaction holds the end of crm_attachment and waits for the customer row the follow-up has locked."""
+    tenant = admin.tenant
+    with Deadlock(tenant, "INSERT INTO crm_attachment ", hold="SELECT id FROM crm_attachment FOR UPDATE",
+                  wait=f"SELECT id FROM crm_customer WHERE id = {int(customer)} FOR UPDATE") as deadlock:
+        resp = upload(app, tenant, customer, PDF, "报价单.pdf")
+    assert resp.status_code == 302, resp.status_code
+    assert deadlock.seen == 2 and deadlock.waited == "done"
+    assert count(tenant, "crm_follow_up") == 1
+    [attachment] = attachments_of(admin, customer)
+    assert attachment["size"] == len(PDF)
+    [path] = stored_files(app, tenant)
+    with open(path, "rb") as fh:
+        assert fh.read() == PDF
 
 
 def test_the_timeline_links_each_file(app, admin, customer):

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from tests.factories import credit_code
 from tests.tenant_runtime.crm import (
     CONTROL_ON_MARIADB,
+    Deadlock,
     add_dept,
     add_user,
     at_once,
@@ -120,6 +121,27 @@ def test_concurrent_creates_without_the_default_pool_make_it_once_and_all_succee
     assert sorted(code for code, _ in results) == [201] * 50, [body for code, body in results if code != 201][:3]
     assert sql(tenant, "SELECT COUNT(*) FROM crm_lead_pool")[0][0] == 1
     assert {body["pool"]["name"] for _code, body in results} == {"公共线索池"}
+
+
+def test_a_create_that_loses_a_real_deadlock_runs_again_and_saves_one_lead(app, tenants, monkeypatch):
+    """MariaDB picks the create's transaction as a deadlock's victim (rolled back whole): the create runs again
+    and answers 201 with one lead (its history one entry), not 409. The deadlock is real: at the lead's INSERT
+    another transaction holds the pool row the lead's foreign key reads and waits for the token row the create
+    has just touched."""
+    monkeypatch.setitem(app.config, "TENANT_TOKEN_TOUCH_INTERVAL", 0)  # every request writes its token's row
+    tenant = tenants[0]
+    api = tenant_api(app, tenant)
+    pool_id = int(api.post("/leads", json=lead_body()).json["pool"]["id"])  # the default pool, made if missing
+    with Deadlock(tenant, "INSERT INTO crm_lead ", hold=f"SELECT id FROM crm_lead_pool WHERE id = {pool_id} FOR UPDATE",
+                  wait="UPDATE sys_token SET last_used_at = last_used_at") as deadlock:
+        resp = api.post("/leads", json=lead_body(phone="13911110000"))
+    assert resp.status_code == 201, resp.json
+    assert deadlock.seen == 2, "the create was not the deadlock's victim"
+    assert deadlock.waited == "done"
+    assert sql(tenant, "SELECT COUNT(*) FROM crm_lead WHERE phone = '+8613911110000'")[0][0] == 1
+    history = api.get(f"/leads/{resp.json['id']}/history").json["items"]
+    assert [entry["action"] for entry in history] == ["create"]
+    assert sql(tenant, "SELECT COUNT(*) FROM crm_lead_pool WHERE pool_name LIKE '死锁对照%'")[0][0] == 0
 
 
 def test_fifty_concurrent_creates_with_one_phone_give_one_201(app, tenants, monkeypatch):
