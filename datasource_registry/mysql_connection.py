@@ -27,8 +27,7 @@ import struct
 
 from pymysql import err
 from pymysql.charset import charset_by_name
-from pymysql.connections import Connection
-from pymysql.connections import MAX_PACKET_LEN
+from pymysql.connections import MAX_PACKET_LEN, Connection
 from pymysql.constants import COMMAND
 
 __all__ = ["TenantConnection"]

@@ -3,7 +3,7 @@ the hooks plain Flask runs, in Flask's order, minus the extension hooks scoped o
 the security headers (common.headers) must reach every answer, whoever built it."""
 
 import pytest
-from flask import Blueprint, Flask, after_this_request, g, jsonify
+from flask import Blueprint, Flask, after_this_request, g
 
 from app import PlatformFlask
 from common.headers import SecurityHeadersMiddleware

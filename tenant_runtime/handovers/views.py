@@ -20,7 +20,6 @@ from ..models import SysUser
 from ..people.permissions import route as permission_route
 from . import services
 from .checklist import label_of
-from .locks import locked
 from .forms import (
     ACTION_LABELS,
     REASON_LABELS,
@@ -34,6 +33,7 @@ from .forms import (
     ReceiverForm,
     RejectForm,
 )
+from .locks import locked
 from .models import CrmHandoverItem
 from .resource import decorate, handovers
 from .schemas import HandoverItemSchema, HandoverSchema

@@ -1,9 +1,8 @@
 """The customer archive on real MariaDB tenants: validation, uniqueness (also under 50 concurrent creates),
 the duplicate check, change history, soft delete and restore, filters, sorting and keyset pages."""
 
-from datetime import timedelta
-
 import re
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa

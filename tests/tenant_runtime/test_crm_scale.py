@@ -12,13 +12,13 @@ import sqlalchemy as sa
 
 from tenant_runtime.core import listing
 from tenant_runtime.demo import TAGS, VOLUME_GROUPS, VOLUME_REGIONS, VOLUME_SALES
-from tests.tenant_runtime.crm import page_client as admin_pages
 from tests.tenant_runtime.crm import (
     CONTROL_ON_MARIADB,
     Statements,
     every_item,
     tenant_api,
 )
+from tests.tenant_runtime.crm import page_client as admin_pages
 
 pytestmark = CONTROL_ON_MARIADB
 
