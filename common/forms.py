@@ -3,7 +3,7 @@
 from flask import request
 from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
-from wtforms import SelectMultipleField, StringField
+from wtforms import BooleanField, SelectMultipleField, StringField
 from wtforms.fields.core import UnboundField
 
 from .errors import ApiError, Invalid
@@ -83,6 +83,10 @@ def form_from_data(form_cls, body, base=None, **kwargs):
     data = dict(base or {})
     data.update(body)
     fields = _field_names(form_cls)
+    for name in fields:  # a box a form post leaves unticked is false; one a JSON body leaves out has its default
+        unbound = getattr(form_cls, name)
+        if data.get(name) is None and issubclass(unbound.field_class, BooleanField) and unbound.kwargs.get("default"):
+            data[name] = True
     formdata, type_errors = _as_formdata({k: v for k, v in data.items() if k in fields}, form_cls)
     form = form_cls(formdata=formdata, meta={"csrf": False}, **kwargs)
     if type_errors:  # reported by validate() with the other fields' errors, in one 422

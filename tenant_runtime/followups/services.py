@@ -51,6 +51,8 @@ def add_to_lead(lead_id, values, principal, upload=None):
         raise Invalid({"lead_id": [_("Choose a lead you can see.")]})
     if lead.status == STATUS_CONVERTED:
         raise Invalid({"lead_id": [_("This lead is a customer now: follow up the customer.")]})
+    if lead.owner_id is None:
+        raise Invalid({"lead_id": [_("This lead is in its pool: claim it before following it up.")]})
     now = utcnow()
     follow_up = CrmFollowUp(relation_type="lead", relation_id=lead.id, created_by=principal.user_id, created_at=now,
                             **values)

@@ -184,6 +184,7 @@ class LeadResource(Resource):
         return {"timeline": lead_timeline(obj.id), "labels": {"statuses": STATUS_LABELS, "intents": INTENT_LABELS,
                                                                "sources": SOURCE_LABELS},
                 "status_word": STATUS_WORDS.get(obj.status), "customer": customer,
+                "may_change": services.may_change(obj, principal),
                 "customer_visible": customer is not None and customer.deleted_at is None
                 and principal.sees(customer.owner_id, customer.dept_id),
                 "may_claim": obj.owner_id is None and services.may_claim_from(obj.pool, principal),

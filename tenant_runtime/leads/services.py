@@ -95,6 +95,12 @@ def visible_clause(principal, session=None):
                           and_(CrmLead.owner_id.is_(None), CrmLead.pool_id.in_(pools))))
 
 
+# How long a lead someone took from a pool still answers a claim with 409 ``already_claimed`` to a user who
+# cannot see it now: long enough for one who saw it in the pool to lose the race; after it, 404 as if absent,
+# so a claim does not tell which ids are other departments' leads.
+RECENTLY_TAKEN = timedelta(minutes=10)
+
+
 def claimable_lead(lead_id, principal):
     """The lead a claim names: one the user sees, or one in a pool open to them that someone has just taken
     (so a claim that lost the race hears 409, not 404). Others are 404, as if absent."""
@@ -104,8 +110,12 @@ def claimable_lead(lead_id, principal):
         abort(404)
     session = current_tenant.session
     pools = [p.id for p in accessible_pools(principal, session)]
+    taken = select(CrmChangeLog.id).where(CrmChangeLog.entity_type == "lead", CrmChangeLog.entity_id == CrmLead.id,
+                                          CrmChangeLog.action.in_(("claim", "assign")),
+                                          CrmChangeLog.created_at >= utcnow() - RECENTLY_TAKEN).exists()
+    just_taken = and_(CrmLead.pool_id.in_(pools), taken)
     lead = session.scalar(select(CrmLead).where(CrmLead.id == lead_id, LIVE,
-                                                or_(visible_clause(principal, session), CrmLead.pool_id.in_(pools))))
+                                                or_(visible_clause(principal, session), just_taken)))
     if lead is None:
         abort(404)
     return lead
@@ -181,10 +191,22 @@ def _refuse_converted(lead):
         raise Conflict("lead_converted", _("This lead has been converted to a customer; it no longer changes."))
 
 
+def may_change(lead, principal):
+    """A lead in its pool is everyone's to see there and nobody's to work: it is claimed (or assigned) first.
+    Only a user who sees every lead (an administrator tidying the pool) edits or deletes it there."""
+    return lead.owner_id is not None or principal.sees_all
+
+
+def _refuse_unowned(lead, principal):
+    if not may_change(lead, principal):
+        raise Conflict("lead_unowned", _("This lead is in its pool: claim it before changing it."))
+
+
 def update_lead(lead, values, principal, pool_id=None):
     """Edit the lead's fields. Status moves by seed 002's codes: 新增 -> 跟进中 or 失效, 跟进中 <-> 失效; once
     followed up (or found invalid) a lead is never 新增 again, and only a conversion makes it 已转化."""
     _refuse_converted(lead)
+    _refuse_unowned(lead, principal)
     if values.get("status") == STATUS_NEW and lead.status != STATUS_NEW:
         raise Invalid({"status": [_("A lead that was followed up or found invalid cannot be new again.")]})
     if values.get("phone") and values["phone"] != lead.phone:
@@ -201,6 +223,7 @@ def delete_lead(lead, principal):
     """Soft delete: a converted lead stays (its customer links to it); any other is marked deleted, and the row,
     its follow-ups, their attachments and its phone stay until an administrator restores (or purges) it."""
     _refuse_converted(lead)
+    _refuse_unowned(lead, principal)
     lead.deleted_at, lead.deleted_by = utcnow(), principal.user_id
 
 

@@ -262,6 +262,34 @@ def test_scope_owned_leads_by_data_scope_unowned_by_pool(team):
     assert refused.status_code == 422 and "pool_id" in refused.json["error"]["fields"]
 
 
+def test_a_lead_in_its_pool_is_claimed_before_anyone_works_it(app, team):
+    """Seen in the pool, not editable, deletable or followed up there by a sales user (409 ``lead_unowned``,
+    422 naming ``lead_id``), and the page offers neither 编辑 nor the follow-up form; once claimed, all of it.
+    An administrator may still tidy (edit, delete) a pool lead."""
+    from tests.tenant_runtime.crm import page_client
+
+    admin, s2 = team.api("admin"), team.api("s2")
+    lid = admin.post("/leads", json=lead_body(owner_id="pool", remark="原备注")).json["id"]
+    edited = s2.patch(f"/leads/{lid}", json={"remark": "改了"})
+    assert edited.status_code == 409 and edited.json["error"]["code"] == "lead_unowned"
+    followed = s2.post("/follow-ups", json={"lead_id": lid, "follow_type": "phone", "content": "未领取先跟进"})
+    assert followed.status_code == 422 and "lead_id" in followed.json["error"]["fields"]
+    refused = team.api("mgr").delete(f"/leads/{lid}")  # a manager of a department, not of every lead
+    assert refused.status_code == 409 and refused.json["error"]["code"] == "lead_unowned", refused.json
+    lead = admin.get(f"/leads/{lid}").json
+    assert lead["remark"] == "原备注" and lead["status"] == "new" and lead["last_follow_up_at"] is None
+    page = page_client(app, team.tenant, "ls2").get(f"/t/{team.tenant.code}/leads/{lid}")
+    assert page.status_code == 200
+    assert f"/leads/{lid}/edit" not in page.text and 'id="add-follow-up"' not in page.text
+    assert "领取" in page.text
+    assert s2.post(f"/leads/{lid}/claim").status_code == 200
+    assert s2.patch(f"/leads/{lid}", json={"remark": "改了"}).json["remark"] == "改了"
+    assert s2.post("/follow-ups", json={"lead_id": lid, "follow_type": "phone", "content": "领取后跟进"}).status_code == 201
+    other = admin.post("/leads", json=lead_body(owner_id="pool")).json["id"]
+    assert admin.patch(f"/leads/{other}", json={"remark": "管理员整理"}).status_code == 200
+    assert admin.delete(f"/leads/{other}").status_code == 204
+
+
 def test_a_department_pool_is_claimed_only_by_that_department(team):
     admin = team.api("admin")
     lid = admin.post("/leads", json=lead_body(owner_id="pool", pool_id=team.pool_id)).json["id"]
@@ -284,9 +312,32 @@ def test_pools_are_managed_by_an_administrator_only(team):
     assert dup.status_code == 409 and "pool_name" in dup.json["error"]["fields"]
     s2_pools = {p["pool_name"] for p in team.api("s2").get("/lead-pools").json["items"]}
     assert "一组线索池" not in s2_pools
+    # is_public left out (or null) is its documented default, true, as the form's box starts ticked
+    for body in ({"pool_name": "默认公共池"}, {"pool_name": "空值公共池", "is_public": None}):
+        made = team.api("admin").post("/lead-pools", json=body)
+        assert made.status_code == 201 and made.json["is_public"] is True, made.json
 
 
 # ---------------------------------------------------------------------- claim, assign, return, recycle
+
+
+def test_a_claim_does_not_tell_another_departments_lead_exists(app, team):
+    """s2 cannot see s1's lead: claiming it is 404 like any other id, unless it left a pool open to s2 in the
+    last minutes (the race a claimer from that pool just lost: 409 ``already_claimed``)."""
+    s1, s2 = team.api("s1"), team.api("s2")
+    owned = s1.post("/leads", json=lead_body()).json["id"]
+    assert s2.get(f"/leads/{owned}").status_code == 404
+    assert s2.post(f"/leads/{owned}/claim").status_code == 404
+    pooled = team.api("admin").post("/leads", json=lead_body(owner_id="pool")).json["id"]
+    assert s1.post(f"/leads/{pooled}/claim").status_code == 200
+    lost = s2.post(f"/leads/{pooled}/claim")
+    assert lost.status_code == 409 and lost.json["error"]["code"] == "already_claimed"
+    engine = team.tenant.engine()
+    with engine.begin() as conn:  # the claim was a while ago
+        conn.execute(sa.text("UPDATE crm_change_log SET created_at = created_at - INTERVAL 1 HOUR "
+                             "WHERE entity_type = 'lead' AND entity_id = :i"), {"i": pooled})
+    engine.dispose()
+    assert s2.post(f"/leads/{pooled}/claim").status_code == 404
 
 
 def test_twenty_concurrent_claims_one_wins_the_others_409(app, team, monkeypatch):
