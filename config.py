@@ -123,6 +123,11 @@ class Config:
     # page loads refused with another client busy on the same company).
     WEB_THREADS = _int("WEB_THREADS", 8)
     TENANT_REQUEST_LIMIT = _int("TENANT_REQUEST_LIMIT", max(2, WEB_THREADS // 2))
+    # A request finding all of its tenant's slots taken waits up to TENANT_SLOT_WAIT seconds for one while the
+    # tenant moves (one of its requests began or ended within TENANT_SLOT_PROGRESS seconds: a burst); a tenant
+    # whose requests all hang on its database has not, and its next request gets the 503 at once.
+    TENANT_SLOT_WAIT = float(os.environ.get("TENANT_SLOT_WAIT", "2"))
+    TENANT_SLOT_PROGRESS = float(os.environ.get("TENANT_SLOT_PROGRESS", "1"))
     # The CRM's scheduled tasks (tenant_runtime/core/tasks.py), run once per tenant and local day by `rq cron`
     # (tenant_runtime/core/cron.py): a tenant's run of day D is due from CRM_SCHEDULE_AT local time on D. At most
     # CRM_SCHEDULE_CONCURRENCY tenants' runs are queued or running at once across all workers (each holds one

@@ -59,9 +59,11 @@ def _take_slot(app, ctx, tenant_id):
     """One of the tenant's request slots in this process (the bulkhead), held until teardown; none free: 503."""
     if ctx.get("tenant_slot") is not None:
         return
-    limit = app.config.get("TENANT_REQUEST_LIMIT", 4)
+    config = app.config
+    limit = config.get("TENANT_REQUEST_LIMIT", 4)
     bulkhead = app.extensions["tenant_bulkhead"]
-    if not bulkhead.try_enter(tenant_id, limit):
+    if not bulkhead.try_enter(tenant_id, limit, config.get("TENANT_SLOT_WAIT", 0.0),
+                              config.get("TENANT_SLOT_PROGRESS", 0.0)):
         app.logger.warning("tenant %s busy: %s requests in progress in this process", tenant_id, limit)
         raise _busy()
     ctx.tenant_slot = (bulkhead, tenant_id)  # given back in teardown without looking the bulkhead up again

@@ -90,9 +90,12 @@ def commit_api(resp):
 
 
 def _tenant_error(exc):
+    # busy is a moment's state: a client (or a person) may try again after a second
+    headers = [("Retry-After", "1")] if exc.code == "tenant_busy" else None
     if wants_json():
-        return error_response(exc.status, exc.code, exc.message, exc.fields, exc.extra)
-    return _error_page(exc.status, exc.message, code=exc.code)
+        return error_response(exc.status, exc.code, exc.message, exc.fields, exc.extra, headers=headers)
+    body, status = _error_page(exc.status, exc.message, code=exc.code)
+    return body, status, headers or {}
 
 
 def _tenant_from_path():
