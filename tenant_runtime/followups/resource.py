@@ -81,6 +81,13 @@ class FollowUpResource(Resource):
         return {"mine": (_l("My follow-ups"), lambda q: q.where(F.created_by == principal.user_id)),
                 "all": (_l("All follow-ups"), lambda q: q)}
 
+    def default_view(self, principal, views):
+        """My follow-ups, unless the list is one record's (``customer_id``, ``lead_id``): then everyone's the
+        user may see, as the record's page shows them."""
+        if request.args.get("customer_id") or request.args.get("lead_id"):
+            return "all"
+        return super().default_view(principal, views)
+
     def preload(self, rows):
         session = current_tenant.session
         services.decorate(session, rows)

@@ -265,6 +265,24 @@ def test_recent_activity_on_the_home_page_follows_the_data_scope(app, tenants):
     assert [f["content"] for f in east_list] == ["东区的拜访纪要"]
 
 
+def test_one_records_follow_ups_are_everyones_the_user_may_see_as_on_its_page(app, tenants):
+    """``/follow-ups?customer_id=`` (or ``lead_id``) without ``view`` lists the record's follow-ups by anyone,
+    as the record's page does; the plain list stays 我的跟进."""
+    tenant = tenants[0]
+    sales = add_dept(tenant, "销售部")
+    add_user(tenant, "fv_sales", ("sales",), sales)
+    add_user(tenant, "fv_mgr", ("sales_manager",), sales)
+    owner, manager = tenant_api(app, tenant, "fv_sales"), tenant_api(app, tenant, "fv_mgr")
+    cid = owner.post("/customers", json=customer_body()).json["id"]
+    assert owner.post("/follow-ups", json=follow_body(cid, content="销售的拜访")).status_code == 201
+    assert manager.post("/follow-ups", json=follow_body(cid, content="经理的电话")).status_code == 201
+    for api in (owner, manager):
+        listed = api.get(f"/follow-ups?customer_id={cid}").json["items"]
+        assert {f["content"] for f in listed} == {"销售的拜访", "经理的电话"}
+    assert {f["content"] for f in owner.get("/follow-ups").json["items"]} == {"销售的拜访"}
+    assert {f["content"] for f in owner.get(f"/follow-ups?customer_id={cid}&view=mine").json["items"]} == {"销售的拜访"}
+
+
 def test_follow_ups_recorded_at_the_same_moment_leave_the_newest_ones_times(app, admin, customer, monkeypatch):
     """Eight colleagues record a follow-up on one customer at once, each with another next time: the
     customer's next follow-up is the newest record's, and its last follow-up that record's time."""
