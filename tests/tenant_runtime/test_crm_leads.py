@@ -578,6 +578,8 @@ def test_pages_claim_follow_up_and_convert_without_javascript(app, team):
     claimed = client.post(f"{base}/leads/{lid}/claim", data={"csrf_token": token}, follow_redirects=True)
     assert claimed.status_code == 200 and "ls1名" in claimed.text
     assert "退回线索池" in claimed.text and "退回公海" not in claimed.text  # a lead goes back to its lead pool
+    history = claimed.text[claimed.text.index('class="timeline history"'):]
+    assert "领取" in history and "公海" not in history  # the lead's history speaks of its pool, not the 公海
     followed = client.post(f"{base}/follow-ups/new", data={"csrf_token": token, "lead_id": lid, "follow_type": "phone",
                                                           "content": "页面上记的跟进"})
     assert followed.status_code == 302 and f"/leads/{lid}" in followed.headers["Location"]
