@@ -84,6 +84,7 @@ class Resource:
     list_template = "tenant/crud/list.html"
     form_template = "tenant/crud/form.html"
     unique_fields = {}  # constraint name or "table.column" -> form field, for 409 duplicate
+    history_words = {}  # field -> {stored code: word}: what the history API answers for coded fields
     actions = ("list", "create", "detail", "edit", "delete")
     # io.export.ExportColumn: declared, the list gets an export (CSV, Excel) under <module>.export
     export_columns = ()
@@ -361,11 +362,19 @@ def duplicate_field(exc, unique_fields):
 # ---------------------------------------------------------------------- change history
 
 
-def history_rows(entries, users):
-    """The entries with the names of who made them, ready for ``HistoryEntrySchema``."""
+def history_rows(entries, users, words=None):
+    """The entries with the names of who made them, ready for ``HistoryEntrySchema``. ``words``: field ->
+    {stored code: the word the record's own JSON answers} (a lead's status 2 is "following" there too)."""
+    rows = []
     for entry in entries:
-        entry.user_name = users.get(entry.user_id)
-    return entries
+        changes = entry.changes
+        if words:
+            changes = [{**c, "old": words[c["field"]].get(c.get("old"), c.get("old")),
+                        "new": words[c["field"]].get(c.get("new"), c.get("new"))} if c.get("field") in words else c
+                       for c in changes]
+        rows.append({"id": entry.id, "action": entry.action, "user_id": entry.user_id,
+                     "user_name": users.get(entry.user_id), "changes": changes, "created_at": entry.created_at})
+    return rows
 
 
 def history_of(obj, limit=100, before=None):
@@ -561,7 +570,7 @@ def _api_history(r):
         limit, before = page_args()
         entries, users = history_of(r.get_visible(record_id), limit=limit + 1, before=before)
         entries, next_cursor = newest_page(entries, limit)
-        return {"items": history_rows(entries, users), "next_cursor": next_cursor}
+        return {"items": history_rows(entries, users, r.history_words), "next_cursor": next_cursor}
     return view
 
 

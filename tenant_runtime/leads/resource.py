@@ -18,6 +18,7 @@ from . import services
 from .forms import (
     INTENT_CODES,
     INTENT_LABELS,
+    INTENT_WORDS,
     SOURCE_LABELS,
     STATUS_CODES,
     STATUS_LABELS,
@@ -70,6 +71,7 @@ class LeadResource(Resource):
     restore_forbidden = _l("Only an administrator can restore a deleted lead.")
     not_deleted = _l("This lead is not deleted.")
     label, label_plural = _l("Lead"), _l("Leads")
+    history_words = {"status": STATUS_WORDS, "intent_level": INTENT_WORDS}
     detail_template = "tenant/leads/detail.html"
     list_template = "tenant/leads/list.html"
     import_spec = ImportSpec(

@@ -169,7 +169,7 @@ def test_edit_records_history_and_a_converted_lead_no_longer_changes(admin):
     history = admin.get(f"/leads/{lid}/history").json["items"]
     assert [h["action"] for h in history] == ["update", "create"]
     changes = {c["field"]: (c["old"], c["new"]) for c in history[0]["changes"]}
-    assert changes == {"intent_level": (1, 2), "status": (1, 2)}
+    assert changes == {"intent_level": ("low", "medium"), "status": ("new", "following")}  # as the lead answers
     back = admin.patch(f"/leads/{lid}", json={"status": "new"})
     assert back.status_code == 422 and "status" in back.json["error"]["fields"]
     assert admin.patch(f"/leads/{lid}", json={"status": "invalid"}).json["status"] == "invalid"
