@@ -172,7 +172,8 @@ def check_phone(phone, principal, exclude_id=None):
     raise Conflict("duplicate", _("A lead with this phone already exists."), {"phone": [_("Already in use.")]},
                    duplicates=[{"id": str(lead.id) if visible else None, "lead_name": lead.lead_name,
                                 "owner_name": (owner if visible else customer_services.mask_name(owner))
-                                if owner else None, "in_pool": lead.owner_id is None, "visible": visible}])
+                                if owner else None, "in_pool": lead.owner_id is None, "visible": visible,
+                                "deleted": lead.deleted_at is not None}])
 
 
 def create(values, principal, owner_choice="", pool_id=None):

@@ -561,6 +561,29 @@ def _login(app, tenant, username, password):
     return client
 
 
+def test_the_new_lead_page_names_the_lead_that_holds_the_phone(app, team):
+    """A phone already on a lead in the pool: the page says which lead (linked) and that it can be claimed, not
+    only 已被占用; one on a deleted lead says an administrator can restore it."""
+    from tests.conftest import csrf_from
+    from tests.tenant_runtime.crm import PASSWORD
+
+    admin = team.api("admin")
+    pooled = admin.post("/leads", json=lead_body(lead_name="池中的老线索", owner_id="pool", phone="13911112222")).json["id"]
+    gone = admin.post("/leads", json=lead_body(lead_name="删掉的线索", phone="13911113333")).json["id"]
+    assert admin.delete(f"/leads/{gone}").status_code == 204
+    client = _login(app, team.tenant, "ls1", PASSWORD)
+    base = f"/t/{team.tenant.code}"
+    form = client.get(f"{base}/leads/new")
+    page = client.post(f"{base}/leads/new", data={"csrf_token": csrf_from(form.text), "lead_name": "新线索",
+                                                  "phone": "139 1111 2222", "source": "website"})
+    assert page.status_code == 409
+    assert f'href="{base}/leads/{pooled}"' in page.text and "池中的老线索" in page.text and "打开即可领取" in page.text
+    page = client.post(f"{base}/leads/new", data={"csrf_token": csrf_from(form.text), "lead_name": "新线索",
+                                                  "phone": "13911113333", "source": "website"})
+    assert page.status_code == 409 and "删掉的线索" in page.text and "可请管理员恢复" in page.text
+    assert f"/leads/{gone}" not in page.text
+
+
 def test_pages_claim_follow_up_and_convert_without_javascript(app, team):
     from tests.conftest import csrf_from
     from tests.tenant_runtime.crm import PASSWORD
