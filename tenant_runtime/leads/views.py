@@ -159,7 +159,7 @@ def register(pages, api):
         principal = current_principal()
         lead = leads.get_visible(record_id, principal)
         form = ConvertForm(data=_convert_page_defaults(lead)) if request.method == "GET" else ConvertForm()
-        duplicates, status = [], 200
+        duplicates, status, overridable = [], 200, False
         if request.method == "POST":
             if form.validate_on_submit():
                 try:
@@ -168,6 +168,7 @@ def register(pages, api):
                 except ApiError as exc:
                     current_tenant.session.rollback()
                     duplicates = exc.extra.get("duplicates", [])
+                    overridable = exc.code == "possible_duplicate"  # a similar name; a taken phone or code is not
                     apply_form_errors(form, exc.fields or {"": [exc.message]})
                     status = exc.status
                 else:
@@ -176,4 +177,5 @@ def register(pages, api):
                     return redirect(url_for("tenant.customers_detail", record_id=customer.id))
             else:
                 status = 422
-        return render_template("tenant/leads/convert.html", lead=lead, form=form, duplicates=duplicates), status
+        return render_template("tenant/leads/convert.html", lead=lead, form=form, duplicates=duplicates,
+                               overridable=overridable), status

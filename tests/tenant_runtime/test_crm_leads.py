@@ -547,6 +547,31 @@ def test_a_similar_company_name_can_be_confirmed_as_another_customer(admin):
     assert sure.status_code == 201, sure.json
 
 
+def test_the_convert_page_offers_create_anyway_only_for_a_similar_name(app, admin):
+    """仍然创建 overrides a similar name (possible_duplicate); a phone another customer holds cannot be
+    overridden, so the page does not offer it there (ticking it only met the same refusal)."""
+    from tests.conftest import csrf_from
+    from tests.tenant_runtime.crm import page_client
+
+    assert admin.post("/customers", json=customer_body(customer_name="锦程物业管理有限公司")).status_code == 201
+    assert admin.post("/customers", json=customer_body(phone="13912340001")).status_code == 201
+    similar = admin.post("/leads", json=lead_body(company="锦程物业管理")).json["id"]
+    phone = admin.post("/leads", json=lead_body(company="全新物业有限公司", phone="13912340001")).json["id"]
+    client = page_client(app, admin.tenant)
+    base = f"/t/{admin.tenant.code}"
+
+    def convert(lid, name):
+        form = client.get(f"{base}/leads/{lid}/convert")
+        return client.post(f"{base}/leads/{lid}/convert", data={
+            "csrf_token": csrf_from(form.text), "customer_type": "enterprise", "customer_name": name, "level": "normal",
+            "phone": "13912340001" if lid == phone else ""})
+
+    maybe = convert(similar, "锦程物业管理")
+    assert maybe.status_code == 409 and 'name="confirm_duplicate"' in maybe.text
+    taken = convert(phone, "全新物业有限公司")
+    assert taken.status_code == 409 and 'name="confirm_duplicate"' not in taken.text
+
+
 # ---------------------------------------------------------------------- pages
 
 
