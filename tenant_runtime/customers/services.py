@@ -42,13 +42,19 @@ def name_key(name):
 # ---------------------------------------------------------------------- owners
 
 
-def assignable_users(principal, session=None):
+def assignable_users(principal, session=None, permission=None):
     """Enabled users the principal may make owners: everyone for an all-seeing scope, else the users of
-    the departments they see, and themselves."""
+    the departments they see, and themselves; with ``permission``, only users one of whose roles grants it
+    (a lead goes to someone who may work leads, not to 客服, who could only look at it)."""
+    from ..people.models import SysRole, SysUserRole
+
     session = session or current_tenant.session
     query = select(SysUser.id, SysUser.full_name, SysUser.dept_id).where(SysUser.status == USER_STATUS_ENABLED)
     if not principal.sees_all:
         query = query.where(or_(SysUser.id == principal.user_id, SysUser.dept_id.in_(sorted(principal.dept_ids))))
+    if permission:
+        roles = [r.id for r in session.scalars(select(SysRole)) if permission in r.permission_set]
+        query = query.where(SysUser.id.in_(select(SysUserRole.user_id).where(SysUserRole.role_id.in_(roles))))
     return session.execute(query.order_by(SysUser.name_pinyin, SysUser.id)).all()
 
 

@@ -46,7 +46,8 @@ class Coded(Choice):
 
 
 def _owner_options(session, principal):
-    return [(uid, name) for uid, name, _dept in customer_services.assignable_users(principal, session)]
+    return [(uid, name) for uid, name, _dept
+            in customer_services.assignable_users(principal, session, permission=services.LEAD_WORKER)]
 
 
 def _pool_options(session, principal):

@@ -37,6 +37,7 @@ from .models import (
 )
 
 DEFAULT_POOL_NAME = "公共线索池"
+LEAD_WORKER = "lead.edit"  # what an owner of a lead must be allowed: a lead is given only to someone who can work it
 OPEN_STATUSES = (STATUS_NEW, STATUS_FOLLOWING)
 
 # ---------------------------------------------------------------------- pools
@@ -148,7 +149,7 @@ def _owner(choice, principal):
     if choice == "pool":
         return None, None
     owner_id = int(choice) if choice else principal.user_id
-    for uid, _name, dept_id in customer_services.assignable_users(principal):
+    for uid, _name, dept_id in customer_services.assignable_users(principal, permission=LEAD_WORKER):
         if uid == owner_id:
             return uid, dept_id
     raise Invalid({"owner_id": [_("Choose an owner you manage.")]})
@@ -281,8 +282,8 @@ def claim(lead, principal):
 def assign(lead, to_user_id, principal):
     """A manager gives a lead (from the pool, or from one of their people) to a user they manage."""
     _refuse_converted(lead)
-    target = next(((uid, dept) for uid, _name, dept in customer_services.assignable_users(principal)
-                   if uid == to_user_id), None)
+    target = next(((uid, dept) for uid, _name, dept
+                   in customer_services.assignable_users(principal, permission=LEAD_WORKER) if uid == to_user_id), None)
     if target is None:
         raise Invalid({"to_user_id": [_("Choose an owner you manage.")]})
     if lead.owner_id == to_user_id:

@@ -321,6 +321,19 @@ def test_pools_are_managed_by_an_administrator_only(team):
 # ---------------------------------------------------------------------- claim, assign, return, recycle
 
 
+def test_a_lead_is_given_only_to_someone_who_may_work_leads(app, team):
+    """客服 sees leads but may not edit them: neither assign nor create offers them as owner (422 naming the
+    field), so no lead is stuck with an owner who cannot follow it up."""
+    service = add_user(team.tenant, "lsvc", ("service",), team.depts["sales"])
+    admin = team.api("admin")
+    lid = admin.post("/leads", json=lead_body(owner_id="pool")).json["id"]
+    refused = admin.post(f"/leads/{lid}/assign", json={"to_user_id": str(service)})
+    assert refused.status_code == 422 and "to_user_id" in refused.json["error"]["fields"]
+    made = admin.post("/leads", json=lead_body(owner_id=str(service)))
+    assert made.status_code == 422 and "owner_id" in made.json["error"]["fields"]
+    assert admin.post(f"/leads/{lid}/assign", json={"to_user_id": str(team.ids["s1"])}).status_code == 200
+
+
 def test_a_claim_does_not_tell_another_departments_lead_exists(app, team):
     """s2 cannot see s1's lead: claiming it is 404 like any other id, unless it left a pool open to s2 in the
     last minutes (the race a claimer from that pool just lost: 409 ``already_claimed``)."""
