@@ -10,8 +10,11 @@ with ``pinyin_column("<the name's column>")``, and sorts by that column:
   ``tenant_runtime.models``);
 * a tenant migration fills it for rows already there (0008 customers; 0010 contacts, leads, lead pools, users).
 
-The key is the pinyin, case folded, then the name itself, so that names reading the same stay apart and in a
-stable order (重庆 reads chongqing; letters and digits stay as they are). People's names (contacts, users, and
+The key is the pinyin, case folded, each syllable ended by ``0`` (below every letter, so that syllables compare
+one by one, as an address book files them: 李 li before 刘 liu, 李想 li0xiang0 before 刘一 liu0yi0, where the
+joined spellings lixiang and liuyi would put 刘 first), then the name itself, so that names reading the same stay
+apart and in a stable order (重庆 reads chong0qing0; letters and digits stay as they are). Tenant revision 0016
+keyed the rows already there this way. People's names (contacts, users, and
 a lead's when it reads as one, a customer's when the customer is an individual) read their first character as a
 surname: 曾华 zenghua, 单雄信 shanxiongxin, as an address book files them.
 """
@@ -22,6 +25,7 @@ from sqlalchemy import String, inspect
 from sqlalchemy.orm import mapped_column
 
 KEY_LENGTH = 400
+SYLLABLE_END = "0"  # ends each syllable of the key: below every letter, in every collation
 _SOURCE = "pinyin_of"  # the key column's info: the name's column it follows
 
 
@@ -56,7 +60,8 @@ def pinyin_key(name, person=False):
             head, rest = COMPOUND_SURNAMES[compound], text[2:]
         elif text[:1] in SURNAMES:
             head, rest = SURNAMES[text[0]], text[1:]
-    return ((head + "".join(lazy_pinyin(rest))).casefold() + " " + text)[:KEY_LENGTH]
+    syllables = ([head] if head else []) + lazy_pinyin(rest)
+    return ("".join(s + SYLLABLE_END for s in syllables).casefold() + " " + text)[:KEY_LENGTH]
 
 
 class PersonWhen:

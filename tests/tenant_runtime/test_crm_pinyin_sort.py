@@ -57,8 +57,8 @@ def test_a_person_s_name_is_filed_by_the_surname_s_reading(admin):
     listed = _names(every_item(admin, f"/contacts?customer_id={customer}&sort=name&limit=50"), "contact_name")
     # cai, chanyu, dai, shan, xie, zeng (by code point 曾 蔡 戴 单 解; as 曾经 and 单位 read: cai ceng dai dan jie)
     assert listed == ["蔡丹", "单于夫", "戴军", "单雄信", "解缙", "曾华"]
-    assert pinyin_key("乐山物业", "maybe").startswith("leshan") and pinyin_key("乐嘉", "maybe").startswith("yuejia")
-    assert pinyin_key("曾经沧海物业").startswith("ceng")  # a company's name: no surname
+    assert pinyin_key("乐山物业", "maybe").startswith("le0shan0") and pinyin_key("乐嘉", "maybe").startswith("yue0jia0")
+    assert pinyin_key("曾经沧海物业").startswith("ceng0")  # a company's name: no surname
 
 
 def test_leads_and_lead_pools_sort_by_pinyin(admin):

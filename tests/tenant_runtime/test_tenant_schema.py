@@ -34,7 +34,7 @@ from tests.conftest import BACKENDS, MYSQL_SERVER, create_mysql_database
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TENANT_TABLES = set(TenantBase.metadata.tables)
-HEAD = "0015_level_sort"
+HEAD = "0016_pinyin_syllables"
 
 
 def _mysql_engine():
@@ -348,7 +348,7 @@ def test_0010_gives_contacts_leads_pools_and_people_their_pinyin_sort_key_and_ca
         # an individual customer's name is a person's: 曾 reads zeng; a company's keeps ceng
         keyed = conn.execute(sa.text("SELECT customer_name, name_pinyin FROM crm_customer WHERE id > 1")).all()
         assert dict(keyed) == {"曾华": pinyin_key("曾华", True), "曾经沧海物业": pinyin_key("曾经沧海物业")}
-        assert pinyin_key("曾华", True).startswith("zenghua") and pinyin_key("曾华").startswith("ceng")
+        assert pinyin_key("曾华", True).startswith("zeng0hua0") and pinyin_key("曾华").startswith("ceng0")
         conn.execute(sa.text("UPDATE crm_contact SET name_pinyin = NULL WHERE id > 1500"))  # as if stopped there
         conn.execute(sa.text("UPDATE sys_user SET name_pinyin = NULL"))
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '0009_customer_word_index'"))
@@ -362,6 +362,45 @@ def test_0010_gives_contacts_leads_pools_and_people_their_pinyin_sort_key_and_ca
         conn.commit()
         assert all("name_pinyin" not in {c["name"] for c in sa.inspect(conn).get_columns(table)}
                    for table in ("crm_contact", "crm_lead", "crm_lead_pool", "sys_user"))
+        conn.rollback()
+
+
+def test_0016_keys_names_syllable_by_syllable_and_can_run_again(engine):
+    """Keys written by 0008/0010 joined the syllables (liuyi before lixiang): 0016 keys every row again so that
+    李 sorts before 刘 (a person's name, an individual customer's, a company's as a company's), and run again
+    after a stop it finishes with the same keys."""
+    from tenant_runtime.core.pinyin import pinyin_key
+
+    people = ["刘一", "李想", "刘洋", "李晓东"]
+    joined = {"刘一": "liuyi 刘一", "李想": "lixiang 李想", "刘洋": "liuyang 刘洋", "李晓东": "lixiaodong 李晓东"}
+    with engine.connect() as conn:
+        _customers_at(conn, "0015_level_sort", ["刘家物业有限公司", "李家物业有限公司"])
+        conn.execute(sa.text("INSERT INTO sys_user (username, full_name, name_pinyin, dept_id, password_hash, "
+                             "created_at, updated_at) VALUES (:u, :n, :k, 1, 'x', '2026-01-01', '2026-01-01')"),
+                     [{"u": f"p{i}", "n": name, "k": joined[name]} for i, name in enumerate(people)])
+        conn.execute(sa.text("INSERT INTO crm_customer (customer_name, name_key, name_pinyin, customer_type, level, "
+                             "status, deal_status, created_by, created_at, updated_at) VALUES (:n, :n, :k, "
+                             "'individual', 'normal', 'active', 'potential', 1, '2026-01-01', '2026-01-01')"),
+                     [{"n": name, "k": joined[name]} for name in people])
+        conn.execute(sa.text("UPDATE crm_customer SET name_pinyin = 'liujiawuyeyouxiangongsi x' WHERE id = 1"))
+        conn.commit()
+        assert tenant_schema.upgrade(conn) == HEAD
+
+        def order(sql):
+            return [n for (n,) in conn.execute(sa.text(sql))]
+
+        assert order("SELECT full_name FROM sys_user WHERE username LIKE 'p%' ORDER BY name_pinyin") == [
+            "李想", "李晓东", "刘洋", "刘一"]
+        assert order("SELECT customer_name FROM crm_customer ORDER BY name_pinyin") == [
+            "李家物业有限公司1", "李想", "李晓东", "刘家物业有限公司0", "刘洋", "刘一"]
+        keyed = conn.execute(sa.text("SELECT customer_name, customer_type, name_pinyin FROM crm_customer")).all()
+        assert all(key == pinyin_key(name, kind == "individual") for name, kind, key in keyed)
+        before = conn.execute(sa.text("SELECT id, name_pinyin FROM sys_user ORDER BY id")).all()
+        conn.execute(sa.text("UPDATE sys_user SET name_pinyin = 'x' WHERE username = 'p3'"))  # as if stopped there
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0015_level_sort'"))
+        conn.commit()
+        assert tenant_schema.upgrade(conn) == HEAD
+        assert conn.execute(sa.text("SELECT id, name_pinyin FROM sys_user ORDER BY id")).all() == before
         conn.rollback()
 
 
@@ -651,7 +690,7 @@ def test_control_migrations_do_not_see_the_tenant_revision():
         "0001_tenant_initial", "0002_sessions_and_password_links", "0003_crm_core", "0005_handover_pool_leads",
         "0006_pool_clock_and_list_indexes", "0007_pool_list_index", "0008_customer_name_pinyin",
         "0009_customer_word_index", "0010_names_sort_by_pinyin", "0011_contact_word_index", "0012_lead_word_index",
-        "0013_digit_words", "0014_import_permissions", HEAD}
+        "0013_digit_words", "0014_import_permissions", "0015_level_sort", HEAD}
 
 
 def test_registry_does_not_import_the_tenant_runtime():
