@@ -344,7 +344,7 @@ def test_the_customer_picker_finds_only_customers_the_user_can_see(app, tenants)
     assert "东区选我" not in client.get(base, query_string={"q": "西区别选"}).text
     refused = client.get(f"{base}?customer_id={theirs}")
     assert "西区别选" not in refused.text and _hidden_customer(refused.text) is None
-    assert 'id="pick-customer"' in refused.text and "请选择你有权查看的客户。" in refused.text
+    assert 'id="pick-customer"' in refused.text and "请选择您有权查看的客户。" in refused.text
 
 
 def test_choosing_a_customer_sets_the_form(app, admin, customer):
