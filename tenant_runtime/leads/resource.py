@@ -147,6 +147,13 @@ class LeadResource(Resource):
         return {"owner_choices": _owner_options(session, principal),
                 "pool_choices": _pool_options(session, principal)}
 
+    def build_form(self, editing=False, **kwargs):
+        """Editing a lead already followed up (or found invalid): 新线索 is not offered, as it cannot be chosen."""
+        form = super().build_form(editing, **kwargs)
+        if editing and (kwargs.get("data") or {}).get("status") not in (None, "", "new"):
+            form.status.choices = [c for c in form.status.choices if c[0] != "new"]
+        return form
+
     def create(self, form, principal):
         pool_id = int(form.pool_id.data) if (form.pool_id.data or "").isdigit() else None
         return services.create(services.values_from(form), principal, owner_choice=form.owner_id.data or "",

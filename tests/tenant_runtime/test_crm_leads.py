@@ -622,6 +622,19 @@ def test_the_new_lead_page_names_the_lead_that_holds_the_phone(app, team):
     assert f"/leads/{gone}" not in page.text
 
 
+def test_the_edit_page_of_a_followed_up_lead_does_not_offer_new(app, admin):
+    from tests.tenant_runtime.crm import page_client
+
+    fresh = admin.post("/leads", json=lead_body()).json["id"]
+    followed = admin.post("/leads", json=lead_body()).json["id"]
+    assert admin.patch(f"/leads/{followed}", json={"status": "following"}).status_code == 200
+    client = page_client(app, admin.tenant)
+    base = f"/t/{admin.tenant.code}"
+    assert '<option selected value="new">' in client.get(f"{base}/leads/{fresh}/edit").text
+    page = client.get(f"{base}/leads/{followed}/edit").text
+    assert 'value="following"' in page and 'value="new"' not in page
+
+
 def test_pages_claim_follow_up_and_convert_without_javascript(app, team):
     from tests.conftest import csrf_from
     from tests.tenant_runtime.crm import PASSWORD
