@@ -82,19 +82,25 @@ def test_requests_beyond_a_tenants_limit_get_a_fast_503_while_others_are_served(
     assert client.get(f"/t/{hung.code}/api/v1/me", headers=bearer(hung_token)).status_code == 200
 
 
+def _all_slots_held(app, tenant, monkeypatch, limit, progress):
+    """The tenant's ``limit`` slots taken as requests in progress would take them (TENANT_SLOT_WAIT 60 s); its
+    next request started in the background: (the bulkhead, the request's thread, the box its answer goes to)."""
+    monkeypatch.setitem(app.config, "TENANT_REQUEST_LIMIT", limit)
+    monkeypatch.setitem(app.config, "TENANT_SLOT_WAIT", 60)
+    monkeypatch.setitem(app.config, "TENANT_SLOT_PROGRESS", progress)
+    token = token_for(app.test_client(), tenant)
+    bulkhead = app.extensions["tenant_bulkhead"]
+    assert all(bulkhead.try_enter(tenant.id, limit) for _ in range(limit))
+    thread, box = in_background(lambda: app.test_client().get(f"/t/{tenant.code}/api/v1/me", headers=bearer(token)))
+    return bulkhead, thread, box
+
+
 def test_a_burst_waits_for_a_slot_that_a_quick_request_gives_back(app, tenants, monkeypatch):
     """Every slot of the company is taken by requests that are moving (they began a moment ago): the next one
     waits for a slot instead of a 503, and gets its answer once one is given back."""
-    monkeypatch.setitem(app.config, "TENANT_REQUEST_LIMIT", 2)
-    monkeypatch.setitem(app.config, "TENANT_SLOT_WAIT", 60)
-    monkeypatch.setitem(app.config, "TENANT_SLOT_PROGRESS", 60)
     tenant = tenants[0]
-    token = token_for(app.test_client(), tenant)
-    bulkhead = app.extensions["tenant_bulkhead"]
-    assert bulkhead.try_enter(tenant.id, 2) and bulkhead.try_enter(tenant.id, 2)  # two requests in progress
+    bulkhead, thread, box = _all_slots_held(app, tenant, monkeypatch, limit=2, progress=60)
     try:
-        thread, box = in_background(lambda: app.test_client().get(f"/t/{tenant.code}/api/v1/me",
-                                                                  headers=bearer(token)))
         assert eventually(lambda: bulkhead.waiting(tenant.id) == 1), "the third request did not wait"
         assert "result" not in box
         bulkhead.leave(tenant.id)  # one of them ends
@@ -108,16 +114,9 @@ def test_a_burst_waits_for_a_slot_that_a_quick_request_gives_back(app, tenants, 
 def test_a_tenant_that_has_not_moved_is_refused_without_waiting(app, tenants, monkeypatch):
     """All slots are held by requests that have made no progress for longer than TENANT_SLOT_PROGRESS (a
     hung database): the next request is refused with 503 ``tenant_busy`` at once, not after TENANT_SLOT_WAIT."""
-    monkeypatch.setitem(app.config, "TENANT_REQUEST_LIMIT", 1)
-    monkeypatch.setitem(app.config, "TENANT_SLOT_WAIT", 60)
-    monkeypatch.setitem(app.config, "TENANT_SLOT_PROGRESS", 0)
     tenant = tenants[0]
-    token = token_for(app.test_client(), tenant)
-    bulkhead = app.extensions["tenant_bulkhead"]
-    assert bulkhead.try_enter(tenant.id, 1)
+    bulkhead, thread, box = _all_slots_held(app, tenant, monkeypatch, limit=1, progress=0)
     try:
-        thread, box = in_background(lambda: app.test_client().get(f"/t/{tenant.code}/api/v1/me",
-                                                                  headers=bearer(token)))
         thread.join(app.config["TENANT_SLOT_WAIT"] / 2)
         assert not thread.is_alive(), "the request waited for a slot of a tenant that is not moving"
         assert box["result"].status_code == 503 and box["result"].json["error"]["code"] == "tenant_busy"
