@@ -104,7 +104,10 @@ def seed_demo(session, password, customers=300, seed=2026):
     admin.password_hash = hashed
     owners = [users["sales1"], users["sales2"], users["sales3"], users["manager"]]
     used_phones, follow_ups = set(), []
-    for i in range(customers):
+    # ids follow the order records were made, as they do in a real CRM (the lists' 创建时间 sort is by id)
+    created_times = sorted(now - timedelta(days=rng.randrange(1, 180), minutes=rng.randrange(1440))
+                           for _ in range(customers))
+    for i, created in enumerate(created_times):
         owner = rng.choice(owners)
         province, city, city_name = rng.choice(CITIES)
         word, (kind, industry) = rng.choice(WORDS), rng.choice(KINDS)
@@ -112,7 +115,6 @@ def seed_demo(session, password, customers=300, seed=2026):
         name = f"{city_name}{word}{kind}有限公司" if enterprise else _name(rng)
         if enterprise and i % 7 == 0:
             name = f"{city_name}{word}{kind}{rng.choice(['服务', '集团', '发展'])}有限公司"
-        created = now - timedelta(days=rng.randrange(1, 180), minutes=rng.randrange(1440))
         customer = CrmCustomer(
             customer_type="enterprise" if enterprise else "individual", customer_name=name, name_key=name_key(name),
             phone=_mobile(rng, used_phones), industry=industry if enterprise else None,
@@ -183,8 +185,8 @@ def _demo_leads(session, rng, now, sales, group, used_phones, follow_ups, leads=
                              is_public=False, dept_id=group.id, recycle_days=30, created_at=now - timedelta(days=90))
     session.add(group_pool)
     session.flush()
-    for i in range(leads):
-        created = now - timedelta(days=rng.randrange(0, 60), minutes=rng.randrange(1440))
+    created_times = sorted(now - timedelta(days=rng.randrange(0, 60), minutes=rng.randrange(1440)) for _ in range(leads))
+    for i, created in enumerate(created_times):
         city = rng.choice(CITIES)[2]
         owner = rng.choice(sales) if i % 3 else None  # a third wait in a pool
         pool = group_pool if owner is None and i % 2 else public

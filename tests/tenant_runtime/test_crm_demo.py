@@ -74,6 +74,15 @@ def test_follow_ups_were_recorded_in_the_order_they_happened(app, demo):
     assert times == sorted(times, reverse=True)
 
 
+@pytest.mark.parametrize("path", ["/customers?view=all&sort=-created", "/leads?view=all&sort=-created",
+                                  "/contacts?sort=-created"])
+def test_sorted_by_creation_the_lists_show_their_creation_times_in_order(app, demo, path):
+    """创建时间 sorts by id, as a CRM's records are made in id order; the demo's records were too."""
+    manager = tenant_api(app, demo, "manager", DEMO_PASSWORD)
+    times = [item["created_at"] for item in every_item(manager, f"{path}&limit=100")]
+    assert len(times) > 30 and times == sorted(times, reverse=True)
+
+
 def test_each_record_s_history_is_dated_as_the_demo_tells_it(app, demo):
     """A customer created months ago by its owner says so in its history (not "just now, by 系统"), its
     follow-up bookkeeping is dated at its last follow-up, by its owner; so are contacts and leads."""
