@@ -498,7 +498,8 @@ def filtered_query(resource, args, principal, default_limit=None):
     for reading and counting it."""
     from .listing import DEFAULT_LIMIT
 
-    params, view = resource.listing.parse(args, default_limit or DEFAULT_LIMIT), args.get("view")
+    params, view = resource.listing.parse(args, default_limit or DEFAULT_LIMIT), args.get("view") or None
+    check_view(resource, view)
     query = resource.listing.where(resource.visible_query(principal, view), params)
     branches = list_branches(resource, principal, view, params)
     narrowed = params.search and _narrowed(resource, principal, view)
@@ -512,6 +513,14 @@ def filtered_query(resource, args, principal, default_limit=None):
         else:  # each branch's read; the page's own statement then reads the merged ids by key
             branches = replace(branches, query=search_in_scope(resource, branches.query))
     return params, query, branches
+
+
+def check_view(resource, view):
+    """A view asked for by name is one of the list's: a misspelt one is refused naming ``view``, rather than
+    answered with the default view's rows. One the user does not have (a sales user's 全部客户, which for them
+    is 我的客户 anyway) shows the default view, as a link shared by a manager should."""
+    if view is not None and view not in (resource.listing.views or ()):
+        raise Invalid({"view": [str(_l("No such view."))]})
 
 
 def _narrowed(resource, principal, view):

@@ -36,6 +36,22 @@ def test_a_bad_end_of_a_range_is_named_itself(admin, param):
     assert resp.status_code == 422 and set(resp.json["error"]["fields"]) == {param}, resp.json
 
 
+@pytest.mark.parametrize("path", ["/customers", "/customers/export", "/leads", "/follow-ups", "/handovers"])
+def test_a_misspelt_view_is_a_422_naming_view_not_another_view_s_rows(admin, path):
+    resp = admin.get(f"{path}?view=everything")
+    assert resp.status_code == 422 and set(resp.json["error"]["fields"]) == {"view"}, resp.json
+
+
+def test_a_view_the_user_does_not_have_shows_their_default(app, tenants):
+    """A manager's link to 全部客户 opened by a sales user: their own customers, all they may see."""
+    add_user(tenants[0], "view_sales", roles=("sales",), dept=add_dept(tenants[0], "视图销售部"))
+    sales = tenant_api(app, tenants[0], "view_sales", PASSWORD)
+    made = sales.post("/customers", json=customer_body())
+    assert made.status_code == 201, made.json
+    assert [c["id"] for c in sales.get("/customers?view=all").json["items"]] == [made.json["id"]]
+    assert sales.get("/customers?view=all").json == sales.get("/customers?view=mine").json
+
+
 @pytest.mark.parametrize("path", ["/customers", "/auth/token"])
 def test_a_body_nested_a_thousand_deep_is_400(admin, app, path):
     deep = "[" * 1000 + "]" * 1000
