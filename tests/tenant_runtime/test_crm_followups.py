@@ -265,6 +265,31 @@ def test_recent_activity_on_the_home_page_follows_the_data_scope(app, tenants):
     assert [f["content"] for f in east_list] == ["东区的拜访纪要"]
 
 
+def test_recent_activity_holds_follow_ups_on_leads_too_linking_the_lead(app, tenants):
+    """A sales team's day is as much leads as customers: the home page's recent activity shows both, newest
+    first, each linked to its record, and a lead's only to whoever may see the lead."""
+    tenant = tenants[0]
+    east, west = add_dept(tenant, "线索东区"), add_dept(tenant, "线索西区")
+    add_user(tenant, "rl_east", ("sales",), east)
+    add_user(tenant, "rl_west", ("sales",), west)
+    api = tenant_api(app, tenant, "rl_east")
+    cid = api.post("/customers", json=customer_body()).json["id"]
+    lead = api.post("/leads", json={"lead_name": "线索王先生", "company": "上海明德物业有限公司", "source": "exhibition"})
+    assert lead.status_code == 201, lead.json
+    assert api.post("/follow-ups", json=follow_body(cid, content="客户的电话纪要")).status_code == 201
+    assert api.post("/follow-ups", json={"lead_id": lead.json["id"], "follow_type": "visit",
+                                         "content": "线索的上门纪要"}).status_code == 201
+
+    def recent(username):
+        html = page_client(app, tenant, username).get(f"/t/{tenant.code}/").text
+        return re.search(r'<section class="card" id="recent">(.*?)</section>', html, re.DOTALL).group(1)
+
+    mine = recent("rl_east")
+    assert mine.index("线索的上门纪要") < mine.index("客户的电话纪要")  # the newest first
+    assert f'/t/{tenant.code}/leads/{lead.json["id"]}"' in mine and f'/t/{tenant.code}/customers/{cid}"' in mine
+    assert "线索的上门纪要" not in recent("rl_west")
+
+
 def test_one_records_follow_ups_are_everyones_the_user_may_see_as_on_its_page(app, tenants):
     """``/follow-ups?customer_id=`` (or ``lead_id``) without ``view`` lists the record's follow-ups by anyone,
     as the record's page does; the plain list stays 我的跟进."""
