@@ -677,7 +677,9 @@ def test_home_shows_my_leads_to_follow_up(app, team):
                                              "next_follow_time": "2099-01-01T09:00"})
     home = _login(app, team.tenant, "ls1", PASSWORD).get(f"/t/{team.tenant.code}/")
     assert home.status_code == 200
-    assert "待跟进的线索" in home.text and "已约好的线索" not in home.text
+    panel = home.text.split('id="my-leads"', 1)[1].split("</section>", 1)[0]
+    assert "待跟进的线索" in panel and "已约好的线索" not in panel
+    assert "已约好的线索" in home.text.split('id="recent"', 1)[1]  # its follow-up is recent activity
 
 
 def test_an_attachment_on_a_lead_follow_up_is_seen_exactly_by_who_sees_the_lead(app, team):
