@@ -3,8 +3,14 @@
 import re
 
 from flask_babel import lazy_gettext as _l
-from wtforms import DateField, DateTimeLocalField, StringField, TextAreaField
-from wtforms.validators import ValidationError
+from wtforms import (
+    DateField,
+    DateTimeLocalField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import StopValidation, ValidationError
 
 from .timeutil import from_local
 from .validators import display_phone, empty_to_none
@@ -56,6 +62,24 @@ class LongText(TextAreaField):
 
     def pre_validate(self, form):
         refuse_controls(self)
+
+
+class Select(SelectField):
+    """A required choice, answered with one message: left out or blank, only its validator's "required" (not
+    also "Not a valid choice."); not among the choices, ``invalid`` (or WTForms' "Not a valid choice.") and
+    nothing more checked."""
+
+    def __init__(self, *args, invalid=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.invalid = invalid
+
+    def pre_validate(self, form):
+        if self.data in (None, ""):
+            return  # the validators say it is required
+        try:
+            super().pre_validate(form)
+        except ValidationError as exc:
+            raise StopValidation(self.invalid or exc.args[0]) from None
 
 
 class LocalDateTime(DateTimeLocalField):

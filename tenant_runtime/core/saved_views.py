@@ -11,11 +11,12 @@ from flask_wtf import FlaskForm
 from marshmallow import fields
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
-from wtforms import SelectField, StringField
+from wtforms import StringField
 from wtforms.validators import Length
 
 from common.apidoc import declared_body, endpoint
 from common.errors import Conflict, Invalid
+from common.fields import Select
 from common.pagination import listed_page
 from common.validators import NotBlank
 
@@ -29,7 +30,7 @@ KEPT = ("cursor", "trail", "limit")  # a page position (and the pages that led t
 
 
 class SavedViewForm(FlaskForm):
-    resource = SelectField(_l("List"), validators=[NotBlank()])
+    resource = Select(_l("List"), validators=[NotBlank()])
     view_name = StringField(_l("View name"), validators=[NotBlank(), Length(max=50)])
     query = StringField(_l("Filters"), validators=[Length(max=1000)],
                         description="the list's query string, e.g. level=important&no_follow_days=30")

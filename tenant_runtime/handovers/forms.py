@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, SelectMultipleField
 from wtforms.validators import Length, Optional, ValidationError
 
-from common.fields import LongText, Text
+from common.fields import LongText, Select, Text
 from common.validators import NotBlank
 
 REASON_LABELS = {"manual": _l("Reassignment"), "resignation": _l("Resignation"),
@@ -41,8 +41,8 @@ def _user_choices(users, blank):
 
 
 class HandoverStartForm(FlaskForm):
-    from_owner_id = SelectField(_l("Current owner"), validators=[NotBlank()])
-    to_owner_id = SelectField(_l("Receiver"), validators=[NotBlank()])
+    from_owner_id = Select(_l("Current owner"), validators=[NotBlank()])
+    to_owner_id = Select(_l("Receiver"), validators=[NotBlank()])
     customer_ids = IdList(_l("Customers"), description=_l("Leave empty to hand over all of the owner's customers."))
     handover_reason = SelectField(_l("Reason"), choices=list(REASON_LABELS.items()), default="manual")
     reason_note = LongText(_l("Note"), validators=[Optional(), Length(max=500)])
@@ -54,7 +54,7 @@ class HandoverStartForm(FlaskForm):
 
 
 class ReceiverForm(FlaskForm):
-    to_owner_id = SelectField(_l("Receiver"), validators=[NotBlank()])
+    to_owner_id = Select(_l("Receiver"), validators=[NotBlank()])
 
     def __init__(self, *args, receivers=(), **kwargs):
         super().__init__(*args, **kwargs)

@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField
 from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
-from common.fields import LongText, Phone, Text
+from common.fields import LongText, Phone, Select, Text
 from common.validators import CreditCode, NotBlank, PhoneE164
 
 from ..customers.forms import LEVEL_LABELS, TYPE_LABELS
@@ -98,7 +98,7 @@ class ReasonForm(FlaskForm):
 
 
 class AssignForm(FlaskForm):
-    to_user_id = SelectField(_l("Assign to"), coerce=str, validators=[NotBlank()])
+    to_user_id = Select(_l("Assign to"), coerce=str, validators=[NotBlank()])
 
     def __init__(self, *args, user_choices=(), **kwargs):
         super().__init__(*args, **kwargs)

@@ -6,7 +6,7 @@ from wtforms import IntegerField, SelectField, SelectMultipleField
 from wtforms.validators import Email, Length, NumberRange, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from common.fields import Phone, Text
+from common.fields import Phone, Select, Text
 from common.validators import NotBlank, PhoneE164
 
 from .labels import SCOPE_LABELS
@@ -57,7 +57,7 @@ class UserForm(FlaskForm):
                                                        message=_l("Letters, digits and _ . @ - only."))],
                     filters=[lambda value: value.lower() if value else value])
     full_name = Text(_l("Full name"), validators=[NotBlank(), Length(max=50)])
-    dept_id = SelectField(_l("Department"), coerce=str, validators=[NotBlank()])
+    dept_id = Select(_l("Department"), coerce=str, validators=[NotBlank()])
     role_ids = MultiCheckbox(_l("Roles"), coerce=str)
     phone = Phone(_l("Mobile"), validators=[Optional(), PhoneE164()],
                  description=_l("The set-password link is sent here by SMS."))

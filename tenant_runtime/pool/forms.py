@@ -15,7 +15,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from common.fields import Text
+from common.fields import Select, Text
 from common.validators import NotBlank
 
 from ..customers.forms import (
@@ -186,7 +186,8 @@ class ReturnForm(FlaskForm):
 
 
 class AssignForm(FlaskForm):
-    to_user_id = SelectField(_l("Give to"), coerce=str, validators=[InputRequired()])
+    to_user_id = Select(_l("Give to"), coerce=str, validators=[InputRequired()],
+                        invalid=_l("Choose a user you manage."))
 
     def __init__(self, *args, user_choices=(), **kwargs):
         super().__init__(*args, **kwargs)

@@ -382,6 +382,9 @@ def test_assign_by_a_manager_within_their_people(team):
     assert team.api("s1").post(f"/leads/{lid}/assign", json={"to_user_id": str(team.ids["s2"])}).status_code == 403
     bad = team.api("mgr").post(f"/leads/{lid}/assign", json={"to_user_id": "999999"})
     assert bad.status_code == 422 and "to_user_id" in bad.json["error"]["fields"]
+    for body in ({}, {"to_user_id": ""}, {"to_user_id": None}, {"to_user_id": "abc"}):
+        refused = team.api("mgr").post(f"/leads/{lid}/assign", json=body)  # one message, not two that clash
+        assert refused.status_code == 422 and len(refused.json["error"]["fields"]["to_user_id"]) == 1, refused.json
     done = team.api("mgr").post(f"/leads/{lid}/assign", json={"to_user_id": str(team.ids["s2"])})
     assert done.status_code == 200, done.json
     assert done.json["owner"]["id"] == str(team.ids["s2"]) and not done.json["in_pool"]
