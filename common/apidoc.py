@@ -151,7 +151,7 @@ def _path_parameter(name, converter):
     return {"name": name, "in": "path", "required": True, "schema": schema}
 
 
-def _query_parameters(decl):
+def _query_parameters(decl, method):
     params = []
     if hasattr(decl.query, "openapi_parameters"):
         params += decl.query.openapi_parameters()
@@ -162,7 +162,7 @@ def _query_parameters(decl):
                 schema = field_schema(fld)
                 schema.pop("nullable", None)  # a query string has no null: leave the parameter out
                 params.append({"name": fld.name, "in": "query", "required": False, "schema": schema})
-    if decl.page:
+    if decl.page and method == "GET":  # a PUT that answers the list takes no page position
         params += [
             {"name": "limit", "in": "query", "required": False,
              "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}},
@@ -272,7 +272,7 @@ def _operation(source, rule, method, decl):
     if not public:
         op["security"] = [{"bearer": []}]
     params = [_path_parameter(arg, rule._converters[arg]) for arg in path_arguments]
-    params += _query_parameters(decl)
+    params += _query_parameters(decl, method)
     if params:
         op["parameters"] = params
     body = _request_body(decl)

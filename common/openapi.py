@@ -74,7 +74,7 @@ def _limits(field, schema):
             if any(isinstance(v, NotBlank) for v in field.validators):
                 schema.setdefault("pattern", r"\S")
         elif schema["type"] == "array":
-            schema["minItems"] = 1
+            schema.setdefault("minItems", 1)
     return schema
 
 

@@ -68,8 +68,10 @@ MAX_RULES = 50
 class RuleListField(StringField):
     """The rules of ``PUT /pool/rules``: a JSON list (read by the view, not by the form)."""
 
-    openapi_schema = {"type": "array", "maxItems": MAX_RULES, "items": {
-        "type": "object", "required": ["rule_name", "conditions"], "properties": {
+    openapi_schema = {
+        "type": "array", "minItems": 0, "maxItems": MAX_RULES,
+        "description": "an empty list deletes every rule (nothing is then recycled automatically)",
+        "items": {"type": "object", "description": "a new rule (no id) needs rule_name and conditions", "properties": {
             "id": {"type": "string", "description": "the rule this item changes; none: a new rule"},
             "rule_name": {"type": "string", "maxLength": 50}, "enabled": {"type": "boolean"},
             "sort": {"type": "integer", "minimum": 0, "maximum": 9999,

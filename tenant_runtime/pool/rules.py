@@ -66,7 +66,7 @@ def validate(conditions):
     for key in set(conditions) - {"match", "items"}:
         bad(f"conditions.{key}", _l("Unknown key."))
     match = conditions.get("match")
-    if match not in MATCHES:
+    if not isinstance(match, str) or match not in MATCHES:
         bad("conditions.match", _l("Use all (AND) or any (OR)."))
     items = conditions.get("items")
     if not isinstance(items, list) or not items:
@@ -98,12 +98,12 @@ def _validate_item(item, path, bad):
     for key in set(item) - {"field", "op", "value"}:
         bad(f"{path}.{key}", _l("Unknown key."))
     field = item.get("field")
-    if field not in FIELDS:
+    if not isinstance(field, str) or field not in FIELDS:
         bad(f"{path}.field", _l("Unknown field."))
         return None
     _label, ops, kind, choices = FIELDS[field]
     op = item.get("op")
-    if op not in ops:
+    if not isinstance(op, str) or op not in ops:
         bad(f"{path}.op", _l("Not an operator of this field."))
         return None
     value = item.get("value")

@@ -115,6 +115,18 @@ def test_tenant_login_body_is_documented(tenant_spec):
     assert tenant_spec["paths"]["/me"]["get"]["security"] == [{"bearer": []}]
 
 
+def test_only_reads_take_a_page_position(spec, tenant_spec):
+    """PUT /pool/rules answers the list but takes no limit or cursor, and its empty list is allowed (it
+    deletes every rule) rather than documented as minItems 1."""
+    for document in (spec, tenant_spec):
+        for method, path, op in operations(document):
+            names = {p["name"] for p in op.get("parameters", []) if p["in"] == "query"}
+            assert method == "GET" or not names & {"limit", "cursor"}, (method, path)
+    put = tenant_spec["paths"]["/pool/rules"]["put"]
+    rules = put["requestBody"]["content"]["application/json"]["schema"]["properties"]["rules"]
+    assert rules["minItems"] == 0 and "required" not in rules["items"]
+
+
 def test_documented_statuses_are_the_answered_ones(app, spec, anon, api_as, make_staff):
     make_staff("alice", roles=("admin",))
     login = anon.post("/api/v1/auth/token", json={"username": "alice", "password": "Correct-Horse-42"})

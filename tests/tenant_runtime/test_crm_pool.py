@@ -133,6 +133,12 @@ def world(app, tenants):
     ({"match": "all", "items": [{"field": "inactive_days", "op": "gte", "value": 30},
                                 {"field": "never_followed_up", "op": "is", "value": "yes"}]},
      "conditions.items[1].value"),
+    # a JSON object or list where a name belongs is a bad name, not a server error
+    ({"match": {"all": 1}, "items": [{"field": "inactive_days", "op": "gte", "value": 30}]}, "conditions.match"),
+    ({"match": "all", "items": [{"field": ["inactive_days"], "op": "gte", "value": 30}]},
+     "conditions.items[0].field"),
+    ({"match": "all", "items": [{"field": "inactive_days", "op": {"gte": 1}, "value": 30}]},
+     "conditions.items[0].op"),
 ])
 def test_rule_conditions_are_checked_strictly_422_naming_the_bad_part(world, conditions, bad):
     body = {"rule_name": "坏规则"}
@@ -785,6 +791,9 @@ def test_put_pool_rules_replaces_the_list_in_one_transaction(world):
     assert [(r["rule_name"], r["enabled"]) for r in items] == [("十天未跟进", True), ("三十天未跟进", False)]
     assert items[1]["id"] == kept["id"] and dropped["id"] not in [r["id"] for r in items]
     assert world.api("s1").put("/pool/rules", json={"rules": []}).status_code == 403
+    cleared = world.admin.put("/pool/rules", json={"rules": []})  # the documented way to recycle nothing
+    assert cleared.status_code == 200 and cleared.json["items"] == [], cleared.json
+    assert world.admin.get("/pool/rules").json["items"] == []
 
 
 def test_a_claim_does_not_tell_which_ids_are_another_department_s_customers(world):
