@@ -1,22 +1,28 @@
 """Form fields with the coercions every form here needs (trimmed text, empty as None)."""
 
 import re
+from typing import ClassVar
 
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     DateField,
     DateTimeLocalField,
+    IntegerField,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
 from wtforms.validators import StopValidation, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from .timeutil import from_local
 from .validators import display_phone, empty_to_none
 
 LINE_BREAKS = re.compile(r"[\t\r\n\v\f\u2028\u2029]+")  # in a one-line field: a space (pasted from a sheet)
-CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # no text anyone reads holds these
+# No text anyone reads holds these: C0/C1 controls, and the bidirectional overrides and isolates that make
+# 物业\u202egpj.exe show as something else ("Trojan Source"); the plain marks LRM/RLM stay allowed.
+CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 CONTROL_MESSAGE = _l("Remove the invisible control characters from this text.")
 
 
@@ -80,6 +86,32 @@ class Select(SelectField):
             super().pre_validate(form)
         except ValidationError as exc:
             raise StopValidation(self.invalid or exc.args[0]) from None
+
+
+class MultiChoice(SelectMultipleField):
+    """Several choices: those not among them named in one plain sentence, not WTForms' quoted Python list."""
+
+    def pre_validate(self, form):
+        if not self.validate_choice or not self.data:
+            return
+        acceptable = {self.coerce(choice[0]) for choice in self.iter_choices()}
+        unknown = list(dict.fromkeys(str(value) for value in self.data if value not in acceptable))
+        if unknown:
+            raise ValidationError(_l("Not valid choices: %(values)s.", values="、".join(unknown)))
+
+
+class MultiCheckbox(MultiChoice):
+    """Checkboxes on a page, a list in JSON."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class RecordId(IntegerField):
+    """The id of a record a body refers to (a contact's customer): ids are strings in this API (shared/API.md),
+    and a JSON number is taken too."""
+
+    openapi_schema: ClassVar[dict] = {"type": "string", "pattern": r"^[1-9][0-9]{0,18}$"}
 
 
 class LocalDateTime(DateTimeLocalField):

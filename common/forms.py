@@ -1,5 +1,8 @@
 """One form class validates both an HTML post and a JSON body, so each rule is written once."""
 
+import json
+import math
+
 from flask import request
 from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
@@ -13,24 +16,46 @@ def json_body():
     """The request's JSON object, or 400 when the body is not a JSON object."""
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
+        if not request.is_json and request.get_data():  # curl -d '{...}' sends form-urlencoded
+            raise ApiError(400, "malformed_body", _l("Send the body as JSON, with Content-Type: application/json."))
         raise ApiError(400, "malformed_body", _l("The body must be a JSON object."))
-    if _has_lone_surrogate(data):  # valid JSON ("\\ud800"), but no database can store it: 400, not a 500
+    problem = _unstorable(data)
+    if problem == "surrogate":  # valid JSON ("\\ud800"), but no database can store it: 400, not a 500
         raise ApiError(400, "malformed_body", _l("The body contains text that is not valid Unicode."))
+    if problem == "number":
+        _refuse_non_finite(data)
     return data
 
 
-def _has_lone_surrogate(value):
+def _refuse_non_finite(data):
+    """NaN and Infinity, which Python's parser takes but JSON (RFC 8259) does not have: 400. A number too large
+    for a float (1e400, valid JSON that parses as infinity): 422 naming the fields that hold one."""
+    def refuse(constant):
+        raise ValueError(constant)
+
+    try:
+        json.loads(request.get_data(), parse_constant=refuse)
+    except ValueError:
+        raise ApiError(400, "malformed_body", _l("The body contains NaN or Infinity, which JSON does not have.")) \
+            from None
+    raise Invalid({key: [_l("This number is too large.")] for key, value in data.items() if _unstorable(value)})
+
+
+def _unstorable(value):
+    """What in a parsed body no column can hold: a lone surrogate in text, or a number that is not finite."""
     if isinstance(value, str):
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            return True
-        return False
+            return "surrogate"
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else "number"
     if isinstance(value, dict):
-        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+        return next(filter(None, (_unstorable(k) or _unstorable(v) for k, v in value.items())), None)
     if isinstance(value, list):
-        return any(_has_lone_surrogate(v) for v in value)
-    return False
+        return next(filter(None, map(_unstorable, value)), None)
+    return None
 
 
 def _takes_list(field_class):
@@ -57,11 +82,14 @@ def _as_formdata(data, form_cls):
             else:
                 for item in value:
                     md.add(key, str(item))
-        elif isinstance(value, bool):
-            if issubclass(field_class, StringField):  # text (a name, tags): true is no text anyone typed
-                errors[key] = [_l("Expected text, not true or false.")]
-            else:
+        elif issubclass(field_class, BooleanField):  # only JSON's true and false: "no" or 0 is not read as yes
+            if isinstance(value, bool):
                 md.add(key, "true" if value else "")
+            else:
+                errors[key] = [_l("Give true or false.")]
+        elif isinstance(value, bool):  # true or false is no text, number, date or choice anyone gave
+            errors[key] = [_l("Expected text, not true or false.") if issubclass(field_class, StringField)
+                           else _l("Expected a value, not true or false.")]
         else:
             md.add(key, str(value))
     return md, errors

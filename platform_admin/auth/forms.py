@@ -1,9 +1,9 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, SelectMultipleField, StringField
+from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
-from common.fields import Text
+from common.fields import MultiChoice, Text
 from common.validators import ChinesePhone, NotBlank, StrongPassword
 
 from .models import ROLES
@@ -21,8 +21,8 @@ class StaffCreateForm(FlaskForm):
     full_name = Text(_l("Full name"), validators=[Optional(), Length(max=64)])
     phone = Text(_l("Phone"), validators=[Optional(), ChinesePhone()])
     email = Text(_l("Email"), validators=[Optional(), Email(message=_l("Enter a valid email address.")), Length(max=120)])
-    roles = SelectMultipleField(_l("Roles"), choices=[(r, ROLE_LABELS[r]) for r in ROLES],
-                                validators=[DataRequired(message=_l("Choose at least one role."))])
+    roles = MultiChoice(_l("Roles"), choices=[(r, ROLE_LABELS[r]) for r in ROLES],
+                        validators=[DataRequired(message=_l("Choose at least one role."))])
     password = PasswordField(_l("Initial password"), validators=[DataRequired(), StrongPassword()])
 
 
@@ -30,7 +30,7 @@ class StaffUpdateForm(FlaskForm):
     full_name = Text(_l("Full name"), validators=[Optional(), Length(max=64)])
     phone = Text(_l("Phone"), validators=[Optional(), ChinesePhone()])
     email = Text(_l("Email"), validators=[Optional(), Email(message=_l("Enter a valid email address.")), Length(max=120)])
-    roles = SelectMultipleField(_l("Roles"), choices=[(r, ROLE_LABELS[r]) for r in ROLES],
-                                validators=[DataRequired(message=_l("Choose at least one role."))])
+    roles = MultiChoice(_l("Roles"), choices=[(r, ROLE_LABELS[r]) for r in ROLES],
+                        validators=[DataRequired(message=_l("Choose at least one role."))])
     is_active = BooleanField(_l("Active"))
     password = PasswordField(_l("New password"), validators=[Optional(), StrongPassword()])

@@ -2,22 +2,14 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, SelectField, SelectMultipleField
+from wtforms import IntegerField, SelectField
 from wtforms.validators import Email, Length, NumberRange, Optional, Regexp
-from wtforms.widgets import CheckboxInput, ListWidget
 
-from common.fields import Phone, Select, Text
+from common.fields import MultiCheckbox, Phone, Select, Text
 from common.validators import NotBlank, PhoneE164
 
 from .labels import SCOPE_LABELS
 from .permissions import CATALOG
-
-
-class MultiCheckbox(SelectMultipleField):
-    """Checkboxes on the page, a list in JSON."""
-
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 class DeptForm(FlaskForm):

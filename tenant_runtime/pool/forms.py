@@ -9,13 +9,11 @@ from wtforms import (
     BooleanField,
     IntegerField,
     SelectField,
-    SelectMultipleField,
     StringField,
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
 
-from common.fields import Select, Text
+from common.fields import MultiCheckbox, Select, Text
 from common.validators import NotBlank
 
 from ..customers.forms import (
@@ -68,7 +66,7 @@ MAX_RULES = 50
 class RuleListField(StringField):
     """The rules of ``PUT /pool/rules``: a JSON list (read by the view, not by the form)."""
 
-    openapi_schema = {
+    openapi_schema: ClassVar[dict] = {
         "type": "array", "minItems": 0, "maxItems": MAX_RULES,
         "description": "an empty list deletes every rule (nothing is then recycled automatically)",
         "items": {"type": "object", "description": "a new rule (no id) needs rule_name and conditions", "properties": {
@@ -85,10 +83,6 @@ class RuleListBody(FlaskForm):
 
     rules = RuleListField(_l("Rules"), validators=[InputRequired()])
 
-
-class MultiCheckbox(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 def _choices(labels):

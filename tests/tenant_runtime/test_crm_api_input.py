@@ -86,7 +86,7 @@ def test_a_value_of_the_wrong_type_is_a_422_naming_its_field(admin, tenants, val
 
 
 def test_control_characters_are_refused_and_line_breaks_in_a_name_are_a_space(admin):
-    for name in ("控制\u0000字符", "控制\u001b字符", "控制\u0085字符"):
+    for name in ("控制\u0000字符", "控制\u001b字符", "控制\u0085字符", "物业\u202e司公限有", "物业\u2067隔离\u2069"):
         resp = admin.post("/customers", json=customer_body(customer_name=name))
         assert resp.status_code == 422 and "customer_name" in resp.json["error"]["fields"], (name, resp.json)
     assert admin.post("/customers", json=customer_body(tags=["重\u0007点"])).status_code == 422
@@ -134,3 +134,64 @@ def test_short_lists_check_their_limit_too(admin, path):
     assert admin.get(f"{path}{sep}limit=201").status_code == 422
     assert admin.get(f"{path}{sep}limit=abc").status_code == 422
     assert admin.get(f"{path}{sep}limit=5").status_code == 200
+
+
+@pytest.mark.parametrize("value", [0, 1, "0", "no", "off", "False", "true", 2, "maybe"])
+def test_a_yes_or_no_takes_only_true_or_false(admin, tenants, value):
+    """``"no"`` or ``0`` read as yes would mark a contact 勿扰 or a customer exempt from recycling by mistake."""
+    customer = admin.post("/customers", json=customer_body()).json["id"]
+    contact = {"customer_id": customer, "contact_name": "王经理", "phone": "13800138312"}
+    resp = admin.post("/contacts", json={**contact, "do_not_contact": value})
+    assert resp.status_code == 422 and list(resp.json["error"]["fields"]) == ["do_not_contact"], resp.json
+    assert admin.get(f"/contacts?customer_id={customer}").json["items"] == []
+    made = admin.post("/contacts", json={**contact, "is_key": True, "do_not_contact": False})
+    assert made.status_code == 201 and (made.json["is_key"], made.json["do_not_contact"]) == (True, False)
+    assert admin.patch(f"/contacts/{made.json['id']}", json={"is_key": value}).status_code == 422
+    assert admin.get(f"/contacts/{made.json['id']}").json["is_key"] is True
+    before = admin.get("/pool/settings").json
+    assert admin.patch("/pool/settings", json={"exempt_signed_contracts": value}).status_code == 422
+    assert admin.get("/pool/settings").json == before
+
+
+@pytest.mark.parametrize("body", [
+    '{"customer_name": "甲物业", "remark": NaN}', '{"customer_name": "甲物业", "remark": Infinity}',
+    '{"customer_name": "甲物业", "remark": -Infinity}', '{"customer_name": "甲物业", "tags": [NaN]}',
+])
+def test_numbers_json_does_not_have_are_a_malformed_body(admin, app, body):
+    """Python's parser takes NaN and Infinity, stored as "nan" and "inf"; JSON has no such number."""
+    resp = admin.post("/customers", data=body, content_type="application/json", json=None)
+    assert resp.status_code == 400 and resp.json["error"]["code"] == "malformed_body", resp.json
+    assert admin.get("/customers").json["items"] == []
+    too_large = admin.post("/customers", data='{"customer_name": "甲物业", "remark": 1e999}',
+                           content_type="application/json", json=None)  # valid JSON, but no float holds it
+    assert too_large.status_code == 422 and set(too_large.json["error"]["fields"]) == {"remark"}
+    assert admin.get("/customers").json["items"] == []
+    control = app.test_client().post("/api/v1/auth/token", data='{"username": "a", "password": NaN}',
+                                     content_type="application/json")
+    assert control.status_code == 400 and control.json["error"]["code"] == "malformed_body"
+
+
+@pytest.mark.parametrize("path, field", [("/follow-ups", "lead_id"), ("/follow-ups", "customer_id"),
+                                         ("/departments", "sort"), ("/departments", "parent_id")])
+def test_false_where_no_yes_or_no_belongs_is_a_422_like_true(admin, path, field):
+    """``false`` was read as blank (no lead, order 0) while ``true`` was refused."""
+    bodies = {"/follow-ups": {"customer_id": admin.post("/customers", json=customer_body()).json["id"]
+                              if field != "customer_id" else None, "content": "电话沟通"},
+              "/departments": {"dept_name": "假部门"}}
+    for value in (False, True):
+        resp = admin.post(path, json={**bodies[path], field: value})
+        assert resp.status_code == 422 and field in resp.json["error"]["fields"], (value, resp.json)
+
+
+def test_unknown_choices_are_named_in_plain_words(admin):
+    resp = admin.post("/roles", json={"role_name": "坏角色", "data_scope": "self", "permissions": ["99999", "abc"]})
+    assert resp.status_code == 422, resp.json
+    assert resp.json["error"]["fields"]["permissions"] == ["不是有效的选项：99999、abc。"]
+
+
+def test_json_sent_without_its_content_type_is_told_so(admin):
+    """``curl -d '{...}'`` sends form-urlencoded: "the body must be a JSON object" did not say what was wrong."""
+    resp = admin.post("/customers", data='{"customer_name": "甲物业"}', content_type="application/x-www-form-urlencoded",
+                      json=None, headers={"Accept-Language": "en"})
+    assert resp.status_code == 400 and "Content-Type: application/json" in resp.json["error"]["message"], resp.json
+    assert admin.get("/customers").json["items"] == []
