@@ -5,7 +5,7 @@ from flask import request
 from flask_babel import gettext as _
 
 from common.apidoc import endpoint
-from common.errors import Conflict, Invalid
+from common.errors import ApiError, Invalid
 from common.uploads import EXTENSIONS
 
 from ..context import current_tenant
@@ -21,13 +21,13 @@ FILE_TYPES = tuple(sorted(set(EXTENSIONS) - {"application/zip"}))  # what core/a
 def register(pages, api):
     @api.post("/follow-ups/<int:record_id>/attachments")
     @endpoint("Add a file (an image, a PDF or an Office document, told by its content) to a follow-up you "
-              "recorded (409 not_author on someone else's: a follow-up is its author's record)", status=201,
-              upload="attachment", response=AttachmentSchema, errors=(409, 413))
+              "recorded (403 not_author on someone else's: a follow-up is its author's record)", status=201,
+              upload="attachment", response=AttachmentSchema, errors=(413,))
     def follow_ups_attachment_add(record_id):
         principal = current_principal()
         follow_up = follow_ups.get_visible(record_id, principal)
         if follow_up.created_by != principal.user_id:
-            raise Conflict("not_author", _("Only the person who recorded a follow-up adds files to it."))
+            raise ApiError(403, "not_author", _("Only the person who recorded a follow-up adds files to it."))
         upload = request.files.get("attachment")
         if upload is None or not upload.filename:
             raise Invalid({"attachment": [_("Choose a file.")]})

@@ -365,7 +365,7 @@ def test_the_api_adds_files_to_ones_own_follow_up_and_downloads_them(app, compan
     missing = add(east, PDF, "x.pdf", field="file")
     assert missing.status_code == 422 and "attachment" in missing.json["error"]["fields"]
     not_author = add(mgr, PDF, "经理补充.pdf")
-    assert not_author.status_code == 409 and not_author.json["error"]["code"] == "not_author"
+    assert not_author.status_code == 403 and not_author.json["error"]["code"] == "not_author"
     assert add(west, PDF, "外人.pdf").status_code == 404
     assert count(tenant, "crm_attachment") == before
     assert east.get("/attachments/999999").json["error"]["code"] == "not_found"
