@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from sqlalchemy import insert, select
 
 from common import limits
+from common.validators import to_e164
 from datasource_registry.jobs import JobFailure
 
 from . import password_links
@@ -33,8 +34,9 @@ def check_profile_fits(enterprise):
 def from_profile(enterprise):
     """What the tenant's root department (its name) and first administrator (name, phone, e-mail) take from
     the enterprise's profile."""
+    phone = enterprise.contact_phone  # stored in E.164 as the user form stores it (one that is not kept as typed)
     return enterprise.name or "总部", {"full_name": enterprise.contact_name or "管理员",
-                                       "phone": enterprise.contact_phone, "email": enterprise.email}
+                                       "phone": to_e164(phone) or phone, "email": enterprise.email}
 
 
 def create_first_admin(conn, enterprise, report):

@@ -61,7 +61,7 @@ def test_a_profile_at_every_limit_provisions_and_arrives_whole(app, api_as, tena
     assert job["status"] == "finished", job
     dept, user = tenant_rows(app, created.json["id"])
     assert dept == AT_MAX["name"]
-    assert (user.full_name, user.email, user.phone) == (AT_MAX["contact_name"], AT_MAX["email"], "13800138000")
+    assert (user.full_name, user.email, user.phone) == (AT_MAX["contact_name"], AT_MAX["email"], "+8613800138000")
 
 
 def test_an_application_at_every_limit_converts_to_a_profile_that_provisions(app, api_as, tenant_account):

@@ -244,3 +244,16 @@ def test_disabling_a_user_who_owns_customers_says_so_and_offers_the_handover(app
     page = page_client(app, t).get(f"/t/{t.code}/users/{uid}").get_data(as_text=True)
     assert "TA 名下还有 1 个客户" in page
     assert f'href="/t/{t.code}/handovers/new?from_owner_id={uid}"' in page
+
+
+def test_the_first_administrator_s_phone_is_stored_as_the_user_form_stores_it():
+    """Copied from the enterprise's 联系电话 as typed (138 0013 8000), it answered differently from every phone
+    the user form had saved (+8613800138000) until someone edited the account."""
+    from types import SimpleNamespace
+
+    from tenant_runtime.provisioning import from_profile
+
+    profile = SimpleNamespace(name="锦绣物业", contact_name="李娜", contact_phone="138 0013 8000", email=None)
+    assert from_profile(profile)[1]["phone"] == "+8613800138000"
+    assert from_profile(SimpleNamespace(**{**vars(profile), "contact_phone": "010-62345678"}))[1]["phone"] == \
+        "+861062345678"
