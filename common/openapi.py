@@ -21,7 +21,7 @@ from wtforms.validators import (
     Regexp,
 )
 
-from .validators import NotBlank
+from .validators import Chosen, NotBlank
 
 REQUIRED = DataRequired | InputRequired | NotBlank
 
@@ -79,7 +79,12 @@ def _limits(field, schema):
 
 
 def is_required(field):
-    return any(isinstance(v, REQUIRED) for v in field.validators)
+    return any(isinstance(v, REQUIRED) or (isinstance(v, Chosen) and not v.unless) for v in field.validators)
+
+
+def _required_unless(field):
+    """The other field that, given, lets this one be left out (a follow-up's customer, unless it is on a lead)."""
+    return next((v.unless for v in field.validators if isinstance(v, Chosen) and v.unless), None)
 
 
 def field_schema(field):
@@ -88,6 +93,9 @@ def field_schema(field):
         schema["default"] = field.default
     if field.description:
         schema["description"] = str(field.description)
+    if _required_unless(field):
+        schema["description"] = " ".join(filter(None, (schema.get("description"),
+                                                       f"Required unless {_required_unless(field)} is given.")))
     if not is_required(field):
         schema["nullable"] = True  # null is the same as leaving the field out
     return schema

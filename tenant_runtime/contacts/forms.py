@@ -2,17 +2,17 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, IntegerField, SelectField
+from wtforms import BooleanField, DateField, SelectField
 from wtforms.validators import Email, Length, NumberRange, Optional
 
-from common.fields import LongText, Phone, Text
+from common.fields import LongText, Phone, RecordId, Text
 from common.validators import Chosen, NotBlank, PhoneE164
 
 PREFERENCE_LABELS = {"phone": _l("Phone"), "wechat": _l("WeChat"), "email": _l("Email"), "visit": _l("Visit")}
 
 
 class ContactForm(FlaskForm):
-    customer_id = IntegerField(_l("Customer"), validators=[Chosen(_l("Choose a customer.")),
+    customer_id = RecordId(_l("Customer"), validators=[Chosen(_l("Choose a customer.")),
                                                            NumberRange(min=1, max=2**63 - 1)])
     contact_name = Text(_l("Name"), validators=[NotBlank(), Length(max=100)])
     position = Text(_l("Position"), validators=[Optional(), Length(max=100)])

@@ -301,8 +301,8 @@ class ListSpec:
         if self.phones:
             described += "; or a phone number however typed (010-85888888, +86 137 5968 4922) in " + ", ".join(
                 col.key for col in self.phones)
-        params = [{"name": "q", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 100},
-                   "description": described}]
+        params = [{"name": "q", "in": "query", "required": False, "schema": {"type": "string"},
+                   "description": described + "; text past its first 100 characters is not searched"}]
         for flt in self.filters.values():
             params += flt.openapi()
         keys = [f"{sign}{name}" for name in self.sorts for sign in ("", "-")]
@@ -341,7 +341,7 @@ class ListSpec:
         if search:
             active["q"] = [search]
         sort = args.get("sort") or self.default_sort
-        name = sort.lstrip("-")
+        name = sort.removeprefix("-")  # one minus: "--created" is no sort key
         if name not in self.sorts:
             errors["sort"] = [str(_l("Not a valid sort key."))]
             name, sort = self.default_sort.lstrip("-"), self.default_sort

@@ -99,8 +99,12 @@ def register(pages, api, resources):
             raise Invalid({"resource": [_("Not a list with views.")]})
         return by_name[name]
 
+    class SavedViewQuery(FlaskForm):
+        resource = Select(_l("List"), choices=[(name, name) for name in sorted(by_name)],
+                          description="only the views of this list")  # left out or blank: every list's
+
     @route(api, "/saved-views")
-    @endpoint("Your saved list views (?resource= narrows them to one list)", response=SavedViewSchema, page=True)
+    @endpoint("Your saved list views", response=SavedViewSchema, page=True, query=SavedViewQuery)
     def saved_view_list():
         query = select(CrmSavedView).where(CrmSavedView.user_id == g.tenant_user.id)
         if request.args.get("resource"):

@@ -1,7 +1,7 @@
 """Output-schema pieces the CRM's resources share, on top of common.schemas (ids as strings, times with
 their offset, every field always present)."""
 
-from marshmallow import fields
+from marshmallow import fields, post_dump
 
 from common.schemas import Answer, Derived, Id, Time, computed, nullable
 
@@ -19,8 +19,18 @@ def ref(obj_id, name):
 
 class ChangeSchema(Answer):
     field = fields.String()
-    old = fields.Raw(allow_none=True, metadata={"description": "the value before (times in UTC with an offset)"})
+    old = fields.Raw(allow_none=True, metadata={"description": "the value before (times in UTC with an offset; "
+                                                               "the id of a record, as a string)"})
     new = fields.Raw(allow_none=True)
+
+    @post_dump
+    def ids_as_strings(self, data, **_kw):
+        """An owner or a department changed is an id: a string, as every id in this API."""
+        if data["field"].endswith("_id"):
+            for key in ("old", "new"):
+                if isinstance(data[key], int) and not isinstance(data[key], bool):
+                    data[key] = str(data[key])
+        return data
 
 
 class HistoryEntrySchema(Answer):

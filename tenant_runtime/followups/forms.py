@@ -3,10 +3,10 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import IntegerField, SelectField
+from wtforms import SelectField
 from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
-from common.fields import LocalDateTime, LongText, Text
+from common.fields import LocalDateTime, LongText, RecordId, Text
 from common.validators import Chosen, NotBlank
 
 METHOD_LABELS = {"phone": _l("Phone call"), "visit": _l("Visit"), "wechat": _l("WeChat"), "email": _l("Email"),
@@ -14,9 +14,9 @@ METHOD_LABELS = {"phone": _l("Phone call"), "visit": _l("Visit"), "wechat": _l("
 
 
 class FollowUpForm(FlaskForm):
-    customer_id = IntegerField(_l("Customer"), validators=[Chosen(_l("Choose a customer."), unless="lead_id"),
+    customer_id = RecordId(_l("Customer"), validators=[Chosen(_l("Choose a customer."), unless="lead_id"),
                                                            NumberRange(min=1, max=2**63 - 1)])
-    lead_id = IntegerField(_l("Lead"), validators=[Optional(), NumberRange(min=1, max=2**63 - 1)],
+    lead_id = RecordId(_l("Lead"), validators=[Optional(), NumberRange(min=1, max=2**63 - 1)],
                            description=_l("Instead of a customer: the lead followed up."))
     contact_id = SelectField(_l("Spoke with"), coerce=str, validators=[Optional()], validate_choice=False)
     follow_type = SelectField(_l("Method"), choices=list(METHOD_LABELS.items()), default="phone")

@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField
 from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
-from common.fields import LongText, Phone, Select, Text
+from common.fields import LongText, Phone, RecordId, Select, Text
 from common.validators import CreditCode, NotBlank, PhoneE164
 
 from ..customers.forms import LEVEL_LABELS, TYPE_LABELS
@@ -123,7 +123,7 @@ class ConvertForm(FlaskForm):
     contact_name = Text(_l("Contact name"), validators=[Length(max=100)])
     contact_phone = Phone(_l("Contact mobile"), validators=[PhoneE164()])
     contact_position = Text(_l("Contact position"), validators=[Optional(), Length(max=100)])
-    attach_to = IntegerField(_l("Attach to existing customer"), validators=[Optional(), NumberRange(min=1, max=2**63 - 1)],
+    attach_to = RecordId(_l("Attach to existing customer"), validators=[Optional(), NumberRange(min=1, max=2**63 - 1)],
                              description=_l("Instead of creating a customer, link the lead to this one."))
     confirm_duplicate = BooleanField(_l("Create it anyway: it is not the same customer"))
 

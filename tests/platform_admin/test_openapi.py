@@ -127,6 +127,20 @@ def test_only_reads_take_a_page_position(spec, tenant_spec):
     assert rules["minItems"] == 0 and "required" not in rules["items"]
 
 
+def test_record_ids_in_bodies_are_strings_and_required_where_the_form_requires_them(tenant_spec):
+    def body(method, path):
+        return tenant_spec["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+
+    contact = body("post", "/contacts")
+    assert "customer_id" in contact["required"] and contact["properties"]["customer_id"]["type"] == "string"
+    follow_up = body("post", "/follow-ups")
+    assert "customer_id" not in follow_up.get("required", [])
+    assert "Required unless lead_id is given." in follow_up["properties"]["customer_id"]["description"]
+    assert follow_up["properties"]["lead_id"]["type"] == "string"
+    saved = tenant_spec["paths"]["/saved-views"]["get"]["parameters"]
+    assert {"name": "resource", "in": "query"}.items() <= next(p for p in saved if p["name"] == "resource").items()
+
+
 def test_documented_statuses_are_the_answered_ones(app, spec, anon, api_as, make_staff):
     make_staff("alice", roles=("admin",))
     login = anon.post("/api/v1/auth/token", json={"username": "alice", "password": "Correct-Horse-42"})

@@ -288,7 +288,8 @@ def test_filters_search_and_sorting(app, admin):
 @pytest.mark.parametrize("query,param", [
     ("level=vip", "level"), ("owner_id=abc", "owner_id"), ("created_from=2026-13-01", "created_from"),
     ("created_from=2026-02-01&created_to=2026-01-01", "created_from"), ("no_follow_days=0", "no_follow_days"),
-    ("sort=-password", "sort"), ("limit=0", "limit"), ("limit=201", "limit"), ("cursor=bm9wZQ", "cursor"),
+    ("sort=-password", "sort"), ("sort=--created", "sort"), ("limit=0", "limit"), ("limit=201", "limit"),
+    ("cursor=bm9wZQ", "cursor"),
 ])
 def test_bad_list_parameters_are_422_naming_them(admin, query, param):
     resp = admin.get(f"/customers?{query}")

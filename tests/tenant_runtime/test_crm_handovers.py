@@ -136,7 +136,7 @@ def test_a_handover_goes_through_its_three_stages_and_moves_everything_to_the_re
     history = team.receiver.get(f"/customers/{first}/history").json["items"]
     entry = next(e for e in history if e["action"] == "handover")
     assert entry["user_name"] == "赵接手"
-    assert {"field": "owner_id", "old": team.owner_id, "new": team.receiver_id} in entry["changes"]
+    assert {"field": "owner_id", "old": str(team.owner_id), "new": str(team.receiver_id)} in entry["changes"]
     assert scalar(tenant, "SELECT COUNT(*) FROM crm_change_log WHERE entity_type = 'contact' AND action = 'handover'") == 3
     # the customer's 360 view lists the handover
     [seen] = team.receiver.get(f"/customers/{first}/360").json["handovers"]

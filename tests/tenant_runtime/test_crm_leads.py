@@ -392,7 +392,7 @@ def test_assign_by_a_manager_within_their_people(team):
     assert again.status_code == 200 and again.json["owner"]["id"] == str(team.ids["s1"])
     history = admin.get(f"/leads/{lid}/history").json["items"]
     assert [h["action"] for h in history[:2]] == ["assign", "assign"]
-    assert history[0]["changes"][0] == {"field": "owner_id", "old": team.ids["s2"], "new": team.ids["s1"]}
+    assert history[0]["changes"][0] == {"field": "owner_id", "old": str(team.ids["s2"]), "new": str(team.ids["s1"])}
 
 
 def test_return_to_the_pool_needs_a_reason_and_the_owner(team):
@@ -438,7 +438,7 @@ def test_scheduled_recycle_returns_stale_leads_once(app, team):
                                                  a=stale, b=followed, c=fresh, d=elsewhere)}
     assert owners[stale] is None and owners[followed] and owners[fresh] and owners[elsewhere]
     entry = team.api("admin").get(f"/leads/{stale}/history").json["items"][0]
-    assert entry["action"] == "recycle" and entry["changes"][0]["old"] == team.ids["s1"]
+    assert entry["action"] == "recycle" and entry["changes"][0]["old"] == str(team.ids["s1"])
 
 
 # ---------------------------------------------------------------------- follow-ups

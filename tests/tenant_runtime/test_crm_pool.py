@@ -285,7 +285,7 @@ def test_the_dry_run_is_exactly_what_the_real_run_takes_and_a_second_run_takes_n
         history = world.admin.get(f"/customers/{cid}/history").json["items"]
         assert history[0]["action"] == "recycle"
         changes = {c["field"]: (c["old"], c["new"]) for c in history[0]["changes"]}
-        assert changes["owner_id"] == (owner, None) and changes["status"] == ("active", "in_pool")
+        assert changes["owner_id"] == (str(owner), None) and changes["status"] == ("active", "in_pool")
     again = world.admin.post("/pool/recycle")
     assert again.json == {"recycled": 0}
     assert execute(t, "SELECT COUNT(*) FROM customer_pool")[0][0] == total

@@ -25,6 +25,9 @@ def test_a_saved_view_is_the_lists_filters_under_a_name(app, tenants):
     listed = admin.get(f"/customers?{made.json['query']}").json["items"]
     assert [c["customer_name"] for c in listed] == ["重要甲"]
     assert [v["view_name"] for v in admin.get("/saved-views?resource=customers").json["items"]] == ["重要客户"]
+    assert admin.get("/saved-views?resource=leads").json["items"] == []
+    misspelt = admin.get("/saved-views?resource=customer")  # not every view as if unfiltered
+    assert misspelt.status_code == 422 and set(misspelt.json["error"]["fields"]) == {"resource"}, misspelt.json
 
 
 def test_a_view_the_list_would_refuse_is_refused(app, tenants):
