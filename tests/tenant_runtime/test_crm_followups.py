@@ -2,6 +2,7 @@
 follow-up moved in the same transaction (a failure keeps both), the home page's due-today and overdue
 lists per user, and the timeline of the 360 view."""
 
+import functools
 import re
 from datetime import datetime, timedelta
 
@@ -55,6 +56,18 @@ def follow_up_count(tenant):
 def customer_times(tenant, customer):
     return tuple(db_row(tenant, "SELECT last_follow_up_at, next_follow_up_at FROM crm_customer WHERE id = :i",
                         i=customer))
+
+
+def sales_east_and_west(tenant, prefix, names=("东区", "西区"), parent=None):
+    """A sales user in each of two sibling departments: ``<prefix>_east`` and ``<prefix>_west``."""
+    for name, side in zip(names, ("east", "west"), strict=True):
+        add_user(tenant, f"{prefix}_{side}", ("sales",), add_dept(tenant, name, parent))
+
+
+def recent_activity(app, tenant, username):
+    """The 最近动态 card of the user's home page."""
+    html = page_client(app, tenant, username).get(f"/t/{tenant.code}/").text
+    return re.search(r'<section class="card" id="recent">(.*?)</section>', html, re.DOTALL).group(1)
 
 
 @pytest.mark.parametrize("method", ["phone", "visit", "wechat", "email", "other"])
@@ -223,9 +236,7 @@ def test_the_form_does_not_offer_the_contacts_of_a_customer_the_user_cannot_see(
     """Opening the follow-up form with another department's customer number shows none of its contacts
     (the choices are part of that customer's record), neither on the first view nor after an error."""
     tenant = tenants[0]
-    east, west = add_dept(tenant, "东区"), add_dept(tenant, "西区")
-    add_user(tenant, "fu_east", ("sales",), east)
-    add_user(tenant, "fu_west", ("sales",), west)
+    sales_east_and_west(tenant, "fu")
     owner = tenant_api(app, tenant, "fu_east")
     cid = owner.post("/customers", json=customer_body()).json["id"]
     assert owner.post("/contacts", json={"customer_id": cid, "contact_name": "机密联系人王",
@@ -245,19 +256,13 @@ def test_the_form_does_not_offer_the_contacts_of_a_customer_the_user_cannot_see(
 def test_recent_activity_on_the_home_page_follows_the_data_scope(app, tenants):
     tenant = tenants[0]
     sales = add_dept(tenant, "销售部")
-    east, west = add_dept(tenant, "东区", sales), add_dept(tenant, "西区", sales)
-    add_user(tenant, "ra_east", ("sales",), east)
-    add_user(tenant, "ra_west", ("sales",), west)
+    sales_east_and_west(tenant, "ra", parent=sales)
     add_user(tenant, "ra_mgr", ("sales_manager",), sales)
     for who, text in (("ra_east", "东区的拜访纪要"), ("ra_west", "西区的电话纪要")):
         api = tenant_api(app, tenant, who)
         cid = api.post("/customers", json=customer_body()).json["id"]
         assert api.post("/follow-ups", json=follow_body(cid, content=text)).status_code == 201
-
-    def recent(username):
-        html = page_client(app, tenant, username).get(f"/t/{tenant.code}/").text
-        return re.search(r'<section class="card" id="recent">(.*?)</section>', html, re.DOTALL).group(1)
-
+    recent = functools.partial(recent_activity, app, tenant)
     assert "东区的拜访纪要" in recent("ra_east") and "西区的电话纪要" not in recent("ra_east")
     assert "西区的电话纪要" in recent("ra_west") and "东区的拜访纪要" not in recent("ra_west")
     assert "东区的拜访纪要" in recent("ra_mgr") and "西区的电话纪要" in recent("ra_mgr")
@@ -269,9 +274,7 @@ def test_recent_activity_holds_follow_ups_on_leads_too_linking_the_lead(app, ten
     """A sales team's day is as much leads as customers: the home page's recent activity shows both, newest
     first, each linked to its record, and a lead's only to whoever may see the lead."""
     tenant = tenants[0]
-    east, west = add_dept(tenant, "线索东区"), add_dept(tenant, "线索西区")
-    add_user(tenant, "rl_east", ("sales",), east)
-    add_user(tenant, "rl_west", ("sales",), west)
+    sales_east_and_west(tenant, "rl", names=("线索东区", "线索西区"))
     api = tenant_api(app, tenant, "rl_east")
     cid = api.post("/customers", json=customer_body()).json["id"]
     lead = api.post("/leads", json={"lead_name": "线索王先生", "company": "上海明德物业有限公司", "source": "exhibition"})
@@ -279,11 +282,7 @@ def test_recent_activity_holds_follow_ups_on_leads_too_linking_the_lead(app, ten
     assert api.post("/follow-ups", json=follow_body(cid, content="客户的电话纪要")).status_code == 201
     assert api.post("/follow-ups", json={"lead_id": lead.json["id"], "follow_type": "visit",
                                          "content": "线索的上门纪要"}).status_code == 201
-
-    def recent(username):
-        html = page_client(app, tenant, username).get(f"/t/{tenant.code}/").text
-        return re.search(r'<section class="card" id="recent">(.*?)</section>', html, re.DOTALL).group(1)
-
+    recent = functools.partial(recent_activity, app, tenant)
     mine = recent("rl_east")
     assert mine.index("线索的上门纪要") < mine.index("客户的电话纪要")  # the newest first
     assert f'/t/{tenant.code}/leads/{lead.json["id"]}"' in mine and f'/t/{tenant.code}/customers/{cid}"' in mine
