@@ -153,14 +153,24 @@ def _session():
     return current_tenant.session
 
 
-def _followup_form(customer):
+def _followup_form(record):
+    """The quick follow-up form of a customer's or a lead's page. A plan still ahead is named under the next
+    follow-up box: left empty, the follow-up keeps it (followups.services.next_plan)."""
     from flask_babel import lazy_gettext as _l
 
+    from common.timeutil import to_local, utcnow
+
+    from .customers.models import CrmCustomer
     from .followups.forms import FollowUpForm
     from .followups.resource import _contact_choices
 
     form = FollowUpForm(formdata=None)
-    form.contact_id.choices = [("", _l("— Nobody in particular —"))] + _contact_choices(customer.id)
+    if isinstance(record, CrmCustomer):
+        form.contact_id.choices = [("", _l("— Nobody in particular —"))] + _contact_choices(record.id)
+    planned = record.next_follow_up_at
+    if planned is not None and planned > utcnow():
+        form.next_follow_time.description = _l("Leave empty to keep the plan for %(time)s.",
+                                               time=to_local(planned).strftime("%Y-%m-%d %H:%M"))
     return form
 
 

@@ -18,6 +18,15 @@ from ..models import utcnow
 from .models import CrmFollowUp
 
 
+def next_plan(planned, given, now):
+    """The record's next follow-up after one is recorded: the time given; none given, the plan it had if that
+    is still ahead (a call before the planned visit does not cancel the visit), else nothing (this follow-up
+    was the one due)."""
+    if given is not None:
+        return given
+    return planned if planned is not None and planned > now else None
+
+
 def add(customer_id, values, principal, contact_id=None, upload=None):
     customer = visible_customer(customer_id, principal)
     session = current_tenant.session
@@ -34,7 +43,7 @@ def add(customer_id, values, principal, contact_id=None, upload=None):
     session.add(follow_up)
     session.flush()
     customer.last_follow_up_at = now
-    customer.next_follow_up_at = values.get("next_follow_time")
+    customer.next_follow_up_at = next_plan(customer.next_follow_up_at, values.get("next_follow_time"), now)
     if upload is not None and upload.filename:
         attachments.save(upload, "follow_up", follow_up.id, principal)
     return follow_up

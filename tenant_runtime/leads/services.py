@@ -338,8 +338,10 @@ def recycle(session, now):
 
 def followed_up(lead, at, next_at):
     """A follow-up on the lead moves its follow-up times, and a new lead becomes one being followed up."""
+    from ..followups.services import next_plan
+
     lead.last_follow_up_at = at
-    lead.next_follow_up_at = next_at
+    lead.next_follow_up_at = next_plan(lead.next_follow_up_at, next_at, at)
     if lead.status == STATUS_NEW:
         lead.status = STATUS_FOLLOWING
 

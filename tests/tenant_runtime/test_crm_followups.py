@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from common.timeutil import from_local
 from tests.conftest import csrf_from
 from tests.tenant_runtime.crm import (
     CONTROL_ON_MARIADB,
@@ -56,6 +57,13 @@ def follow_up_count(tenant):
 def customer_times(tenant, customer):
     return tuple(db_row(tenant, "SELECT last_follow_up_at, next_follow_up_at FROM crm_customer WHERE id = :i",
                         i=customer))
+
+
+def set_next_follow_up(tenant, customer, when):
+    engine = tenant.engine()
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE crm_customer SET next_follow_up_at = :t WHERE id = :i"), {"t": when, "i": customer})
+    engine.dispose()
 
 
 def sales_east_and_west(tenant, prefix, names=("东区", "西区"), parent=None):
@@ -113,7 +121,7 @@ def test_the_contact_spoken_to_must_be_one_of_the_customers(admin, customer):
     assert ok.status_code == 201 and ok.json["contact_id"] == kept["id"]
 
 
-def test_recording_one_moves_the_customers_last_and_next_follow_up(admin, customer):
+def test_recording_one_moves_the_customers_last_and_next_follow_up(app, admin, customer):
     assert admin.get(f"/customers/{customer}").json["last_follow_up_at"] is None
     made = admin.post("/follow-ups", json=follow_body(customer, next_follow_time="2030-05-01T09:00",
                                                       next_content="带合同上门"))
@@ -123,10 +131,30 @@ def test_recording_one_moves_the_customers_last_and_next_follow_up(admin, custom
     after = admin.get(f"/customers/{customer}").json
     assert after["next_follow_up_at"] == "2030-05-01T09:00:00+08:00"
     assert after["last_follow_up_at"] == made.json["created_at"]
-    # the next one without a plan: the customer has nothing due any more
-    later = admin.post("/follow-ups", json=follow_body(customer, follow_type="visit")).json
+    page = page_client(app, admin.tenant).get(f"/t/{admin.tenant.code}/customers/{customer}").text
+    assert "不填则保留 2030-05-01 09:00 的计划" in page.split('id="add-follow-up"', 1)[1].split("</form>", 1)[0]
+    # a call before the planned visit, recorded without a plan, keeps the visit planned
+    later = admin.post("/follow-ups", json=follow_body(customer, follow_type="phone")).json
     after = admin.get(f"/customers/{customer}").json
-    assert after["next_follow_up_at"] is None and after["last_follow_up_at"] == later["created_at"]
+    assert after["next_follow_up_at"] == "2030-05-01T09:00:00+08:00" and after["last_follow_up_at"] == later["created_at"]
+    # once the plan is due, the follow-up without a new plan is the one that was due: nothing is due any more
+    set_next_follow_up(admin.tenant, customer, datetime(2020, 5, 1, 1, 0))
+    admin.post("/follow-ups", json=follow_body(customer, follow_type="visit"))
+    assert admin.get(f"/customers/{customer}").json["next_follow_up_at"] is None
+
+
+def test_a_next_follow_up_on_a_day_already_past_is_refused(app, admin, customer):
+    """A year typed wrong or a day picked from last month would show the customer overdue the moment it is
+    saved; today (even an hour already past) is a plan for today."""
+    from common.timeutil import local_today
+
+    with app.app_context():
+        today = local_today()
+    refused = admin.post("/follow-ups", json=follow_body(customer, next_follow_time=_local(today - timedelta(days=1), 9)))
+    assert refused.status_code == 422 and set(refused.json["error"]["fields"]) == {"next_follow_time"}, refused.json
+    assert admin.get(f"/customers/{customer}").json["last_follow_up_at"] is None
+    today_plan = admin.post("/follow-ups", json=follow_body(customer, next_follow_time=_local(today, 0, 1)))
+    assert today_plan.status_code == 201, today_plan.json
 
 
 def test_follow_ups_are_records_never_edited_or_deleted(admin, customer):
@@ -202,8 +230,12 @@ def test_home_page_lists_my_follow_ups_due_today_and_overdue(app, tenants):
             "别人的逾期戊有限公司": (b, _local(today - timedelta(days=1), 9))}
     for name, (who, when) in plan.items():
         cid = who.post("/customers", json=customer_body(customer_name=name)).json["id"]
-        body = follow_body(cid) | ({"next_follow_time": when} if when else {})
+        past = when is not None and when < _local(today, 0)
+        body = follow_body(cid) | ({"next_follow_time": when} if when and not past else {})
         assert who.post("/follow-ups", json=body).status_code == 201
+        if past:  # planned days ago and not done since: time passed (no form takes a day already gone)
+            with app.app_context():
+                set_next_follow_up(tenant, cid, from_local(datetime.fromisoformat(when)))
     due = _due_section(page_client(app, tenant, "due_a").get(f"/t/{tenant.code}/").text)
     rows = re.findall(r"<tr( class=\"overdue\")?><td[^>]*><a [^>]*>([^<]+)</a>", due)
     assert rows == [(' class="overdue"', "逾期甲有限公司"), ("", "今日乙有限公司")]

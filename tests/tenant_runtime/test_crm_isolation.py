@@ -1,5 +1,5 @@
 """Nothing of one tenant is visible in another: two session tenants on real MariaDB, the first full of
-customers, contacts, follow-ups with a file, saved views and due follow-ups; the second sees none of it
+customers, contacts, follow-ups with a file, saved views and follow-ups due; the second sees none of it
 in lists, details by id, the 360 view, history, the duplicate check, saved views, attachments or the home
 page, and a path naming one tenant on the other's host, token or session is refused."""
 
@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from common.timeutil import local_today
 from tests.conftest import csrf_from
 from tests.tenant_runtime.crm import customer_body, page_client, tenant_api
 
@@ -16,22 +17,24 @@ PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 @pytest.fixture
 def world(app, tenants):
-    """Tenant A with three customers (the last with a contact, two follow-ups, one overdue, and a file) and
+    """Tenant A with three customers (the last with a contact, two follow-ups, one due today, and a file) and
     a saved view; tenant B with its own administrator and nothing else."""
     a, b = tenants[0], tenants[1]
     api_a = tenant_api(app, a)
+    with app.app_context():
+        later_today = local_today().isoformat() + "T23:59"  # due today: on the home page's list
     ids = [api_a.post("/customers", json=customer_body(customer_name=f"甲方租户客户{i}有限公司",
                                                        phone=f"1381234567{i}")).json["id"] for i in range(3)]
     cid = ids[-1]
     contact = api_a.post("/contacts", json={"customer_id": cid, "contact_name": "甲方联系人",
                                             "phone": "13700137000"}).json
     follow = api_a.post("/follow-ups", json={"customer_id": cid, "follow_type": "visit", "content": "甲方的跟进记录",
-                                             "next_follow_time": "2020-01-01T09:00"}).json
+                                             "next_follow_time": later_today}).json
     client = page_client(app, a)
     page = client.get(f"/t/{a.code}/customers/{cid}")
     assert client.post(f"/t/{a.code}/follow-ups/new", content_type="multipart/form-data", data={
         "csrf_token": csrf_from(page.text), "customer_id": cid, "follow_type": "phone", "content": "甲方带附件的跟进",
-        "next_follow_time": "2020-01-01T09:00", "attachment": (io.BytesIO(PDF), "甲方报价单.pdf")}).status_code == 302
+        "next_follow_time": later_today, "attachment": (io.BytesIO(PDF), "甲方报价单.pdf")}).status_code == 302
     [attachment] = [x for f in api_a.get(f"/customers/{cid}/360").json["follow_ups"] for x in f["attachments"]]
     view = api_a.post("/saved-views", json={"resource": "customers", "view_name": "甲方的视图",
                                             "query": "level=normal"}).json

@@ -764,7 +764,7 @@ def _lead_with_attachment(app, team, **body):
     png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
     posted = s1.post(f"{base}/follow-ups/new", data={"csrf_token": token, "lead_id": lid, "follow_type": "visit",
                                                      "content": "删前的跟进", "attachment": (io.BytesIO(png), "c.png"),
-                                                     "next_follow_time": "2000-01-01T09:00"},
+                                                     "next_follow_time": "2099-01-01T09:00"},
                      content_type="multipart/form-data")
     assert posted.status_code == 302, posted.text
     fid, attachment = sql(t, "SELECT f.id, a.id FROM crm_attachment a JOIN crm_follow_up f ON f.id = a.owner_id "
