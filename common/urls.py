@@ -27,4 +27,20 @@ def public_url(endpoint, **values):
     return adapter.build(endpoint, values, force_external=True)
 
 
-__all__ = ["is_base_url", "public_url"]
+def local_next(target, prefix="/"):
+    """``target`` (a ``next=`` after signing in) when it is a path on this site under ``prefix``, else None.
+
+    Refused: anything with a scheme or host, ``//host`` and ``/\\host`` (browsers read a backslash as a slash,
+    so that is another site), control characters, and for a company's sign-in any path outside its own
+    ``/t/<code>/``."""
+    if not target or not isinstance(target, str) or not target.startswith(prefix):
+        return None
+    if "\\" in target or any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("//"):
+        return None
+    return target
+
+
+__all__ = ["is_base_url", "local_next", "public_url"]

@@ -5,8 +5,16 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 from flask_babel import gettext as _
 
 from common.apidoc import endpoint
-from common.errors import FRIENDLY, ApiError, driver_error_number, error_response, lost_race, wants_json
+from common.errors import (
+    FRIENDLY,
+    ApiError,
+    driver_error_number,
+    error_response,
+    lost_race,
+    wants_json,
+)
 from common.forms import json_body
+from common.urls import local_next
 from datasource_registry.hostpolicy import HostNotAllowed
 from datasource_registry.pool import IdentityMismatch
 from datasource_registry.registry import SchemaBehind
@@ -162,8 +170,9 @@ def login():
         user = auth.authenticate(form.username.data, form.password.data)
         if user is not None:
             current_tenant.session.commit()
-            auth.login_session(user)
-            return redirect(url_for("tenant.home"))
+            auth.login_session(user)  # back to the page that asked for a sign-in, if it is this company's
+            home = url_for("tenant.home")
+            return redirect(local_next(request.args.get("next"), prefix=home) or home)
         form.password.errors = [_("Wrong username or password.")]
         return render_template("tenant/login.html", form=form), 401
     return render_template("tenant/login.html", form=form)

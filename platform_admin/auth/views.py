@@ -1,9 +1,18 @@
-from urllib.parse import urlparse
-
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 
+from common.urls import local_next
 from extensions import db, login_manager
 from platform_admin.audit.recorder import record
 
@@ -26,13 +35,6 @@ def current_session_key():
     return session.get(SESSION_KEY)
 
 
-def _safe_next(target):
-    if not target:
-        return None
-    parsed = urlparse(target)
-    return target if not parsed.netloc and not parsed.scheme and target.startswith("/") and not target.startswith("//") else None
-
-
 @bp.route("/login", methods=["GET", "POST"])
 @login_limits
 def login():
@@ -46,7 +48,7 @@ def login():
             g.audit_actor = user
             record(db.session, "login", "staff_user", user.id)
             db.session.commit()
-            return redirect(_safe_next(request.args.get("next")) or url_for("dashboard.index"))
+            return redirect(local_next(request.args.get("next")) or url_for("dashboard.index"))
         record_failure(form.username.data)
         form.password.errors = [_("Wrong username or password.")]
         return render_template("auth/login.html", form=form), 401
@@ -72,4 +74,4 @@ def set_language(lang):
         if g.get("staff"):
             g.staff.locale = lang
             db.session.commit()
-    return redirect(_safe_next(request.form.get("next")) or url_for("dashboard.index"))
+    return redirect(local_next(request.form.get("next")) or url_for("dashboard.index"))

@@ -139,8 +139,12 @@ def test_login_refuses_open_redirects(app, make_staff):
     make_staff("alice")
     client = app.test_client()
     token = csrf_from(client.get("/login").text)
-    resp = client.post("/login?next=//evil.example/x", data={"username": "alice", "password": PASSWORD, "csrf_token": token})
-    assert resp.headers["Location"] == "/"
+    for target in ("//evil.example/x", "/\\evil.example/x", "https://evil.example/x", "/\r\nSet-Cookie:x"):
+        resp = client.post("/login", query_string={"next": target},
+                           data={"username": "alice", "password": PASSWORD, "csrf_token": token})
+        assert resp.headers["Location"] == "/", target  # a browser reads /\ as //: another site
+        client.post("/logout", data={"csrf_token": csrf_from(client.get("/").text)})
+        token = csrf_from(client.get("/login").text)
 
 
 def test_forms_without_csrf_token_are_refused(app, login_page):
