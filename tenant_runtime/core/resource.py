@@ -407,11 +407,12 @@ def _referenced(dept_model):
     """Fields a change may move that hold another record's id, shown by that record's name: field -> (kind, id
     column, name column)."""
     from ..customers.models import CrmCustomer
-    from ..leads.models import CrmLeadPool
+    from ..leads.models import CrmLead, CrmLeadPool
 
     return {"dept_id": ("dept", dept_model.id, dept_model.dept_name),
             "converted_customer_id": ("customer", CrmCustomer.id, CrmCustomer.customer_name),
             "customer_id": ("customer", CrmCustomer.id, CrmCustomer.customer_name),
+            "source_lead_id": ("lead", CrmLead.id, CrmLead.lead_name),
             "pool_id": ("lead_pool", CrmLeadPool.id, CrmLeadPool.pool_name)}
 
 

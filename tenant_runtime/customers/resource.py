@@ -235,7 +235,7 @@ class CustomerResource(Resource):
     def field_labels(self):
         # fields a move to or from the public pool records (tenant_runtime/pool/services.py)
         return {**super().field_labels(), "recycle_reason": _l("Why in the public pool"), "status": _l("Status"),
-                "dept_id": _l("Department")}
+                "dept_id": _l("Department"), "source_lead_id": _l("Source lead")}
 
     def detail_context(self, obj):
         from ..core.scope import current_principal

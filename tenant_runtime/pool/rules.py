@@ -283,5 +283,6 @@ def describe(conditions):
         else:
             shown = str(value)
         parts.append(f"{label} {ops.get(item['op'], item['op'])} {shown}")
-    joiner = f" {_l('and')} " if conditions.get("match") == "all" else f" {_l('or')} "
+    word = _l("and") if conditions.get("match") == "all" else _l("or")  # outside an f-string, where pybabel looks
+    joiner = f" {word} "
     return joiner.join(parts)

@@ -552,6 +552,12 @@ def test_conversion_refuses_a_duplicate_customer_masked_and_offers_to_attach(app
     view = team.api("mgr").get(f"/customers/{existing}/360").json
     assert fid in [f["id"] for f in view["follow_ups"]] and [lead["id"] for lead in view["source_leads"]] == [lid]
     assert sql(t, "SELECT source_lead_id FROM crm_customer WHERE id = :i", i=existing)[0][0] == int(lid)
+    # the customer's history names the link in words: 来源线索 and the lead's name, not source_lead_id: 32
+    from tests.tenant_runtime.crm import PASSWORD
+
+    page = _login(app, t, "lmgr", PASSWORD).get(f"/t/{t.code}/customers/{existing}").text
+    lead_name = team.api("mgr").get(f"/leads/{lid}").json["lead_name"]
+    assert "source_lead_id" not in page and f"<b>来源线索</b>: <span class=\"muted\">—</span> → {lead_name}" in page
 
 
 def test_a_similar_company_name_can_be_confirmed_as_another_customer(admin):
