@@ -1,6 +1,7 @@
 """The contact form (page and API)."""
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as _lp
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, SelectField
 from wtforms.validators import Email, Length, NumberRange, Optional
@@ -8,7 +9,9 @@ from wtforms.validators import Email, Length, NumberRange, Optional
 from common.fields import LongText, Phone, RecordId, Text
 from common.validators import Chosen, NotBlank, PhoneE164
 
-PREFERENCE_LABELS = {"phone": _l("Phone"), "wechat": _l("WeChat"), "email": _l("Email"), "visit": _l("Visit")}
+# how the contact likes to be reached: 电话 and 邮件 (a call, a message), not the fields 手机号 and 邮箱
+PREFERENCE_LABELS = {"phone": _lp("contact preference", "Phone"), "wechat": _l("WeChat"),
+                     "email": _lp("contact preference", "Email"), "visit": _l("Visit")}
 
 
 class ContactForm(FlaskForm):

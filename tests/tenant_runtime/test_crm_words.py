@@ -18,3 +18,11 @@ def test_a_rule_s_conditions_are_joined_by_a_chinese_word(app, tenants, match, w
     page = page_client(app, tenant).get(f"/t/{tenant.code}/pool/rules").text
     row = page.split("三十天未跟进的重要客户", 1)[1].split("</tr>", 1)[0]
     assert f" {word} " in row and " and " not in row and " or " not in row, row
+
+
+def test_how_a_contact_likes_to_be_reached_reads_as_a_way_not_a_field(app, tenants):
+    """沟通偏好 offers 电话 and 邮件 (a call, a message), not 手机号 and 邮箱, the names of fields."""
+    tenant = tenants[0]
+    form = page_client(app, tenant).get(f"/t/{tenant.code}/contacts/new").text
+    select = form.split('name="communication_preference"', 1)[1].split("</select>", 1)[0]
+    assert '"phone">电话<' in select and '"email">邮件<' in select and "手机号" not in select, select
