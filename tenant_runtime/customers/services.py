@@ -140,12 +140,15 @@ def check_duplicates(principal, values, exclude_id=None, confirmed=False):
                               values.get("customer_name") if values.get("customer_type") == "enterprise" else None,
                               exclude_id=exclude_id)
     taken = {reason for m in matches for reason in m["matched_on"] if reason in ("phone", "tax_id")}
+    # the name in the same answer as a taken phone: not one more round of the form to learn of it
+    same_name = {"customer_name": [_("A customer has this name once 有限公司, spaces and full-width letters are "
+                                     "set aside.")]} if any("name" in m["matched_on"] for m in matches) else {}
     if taken:
         raise Conflict("duplicate", _("A customer with this value already exists."),
-                       {f: [_("Already in use.")] for f in sorted(taken)}, duplicates=matches)
+                       {**{f: [_("Already in use.")] for f in sorted(taken)}, **same_name}, duplicates=matches)
     if matches and not confirmed:
-        raise Conflict("possible_duplicate", _("A customer with a similar name already exists."),
-                       {"customer_name": [_("A customer with this name already exists.")]}, duplicates=matches)
+        raise Conflict("possible_duplicate", _("A customer with a similar name already exists."), same_name,
+                       duplicates=matches)
 
 
 # ---------------------------------------------------------------------- create, update, delete

@@ -137,6 +137,11 @@ def test_same_company_under_another_spelling_is_a_possible_duplicate(admin):
         assert resp.status_code == 409, spelling
         assert resp.json["error"]["code"] == "possible_duplicate"
         assert resp.json["error"]["duplicates"][0]["customer_name"] == "上海华庭物业管理有限公司"
+    # a taken phone and the same name are named in one answer, not the name on the next try
+    assert admin.patch(f"/customers/{first.json['id']}", json={"phone": "13800138555"}).status_code == 200
+    both = admin.post("/customers", json=customer_body(customer_name="上海华庭物业管理", phone="13800138555"))
+    assert both.status_code == 409 and both.json["error"]["code"] == "duplicate"
+    assert set(both.json["error"]["fields"]) == {"phone", "customer_name"}, both.json
     confirmed = admin.post("/customers", json=customer_body(customer_name="上海华庭物业管理", confirm_duplicate=True))
     assert confirmed.status_code == 201
     # an individual of the same name is not a company duplicate
