@@ -69,9 +69,9 @@ class ContactResource(Resource):
         Column("contact_name", _l("Name"), "link", sort="name"),
         Column("customer.customer_name", _l("Customer"), "ref",
                target=lambda c: ("tenant.customers_detail", c.customer_id)),
-        Column("position", _l("Position")),
+        Column("position", _l("Position"), secondary=True),
         Column("phone", _l("Mobile"), "phone"),
-        Column("is_primary", _l("Primary contact"), "bool"),
+        Column("is_primary", _l("Primary contact"), "bool", secondary=True),
         Column("do_not_contact", _l("Do not contact"), "bool"),
     )
 

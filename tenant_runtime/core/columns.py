@@ -21,6 +21,15 @@ class Column:
     # kind "ref": the record the value names, another resource's, as ``target(row) -> (endpoint, record id)``
     # (the page of that record is linked), or None where it names none (shown as text)
     target: object = None
+    # a phone's list leaves it out (crm.css, under 600 px), so the name, the key value and the row's action fit
+    secondary: bool = False
+    # long text (a follow-up's content): cut to the table's width with an ellipsis, never widening the table
+    clip: bool = False
+
+    @property
+    def cell_class(self):
+        """The class of the column's cells, where crm.css places them."""
+        return " ".join(name for name, on in (("secondary", self.secondary), ("clip", self.clip)) if on)
 
     def value(self, row):
         value = row
@@ -84,8 +93,10 @@ class Cells:
 
     def body(self, columns, rows):
         """Every row's ``<tr>`` of cells, for the list's ``<tbody>``."""
-        td = Markup("<td>%s</td>")
-        return Markup("").join(Markup("<tr>%s</tr>") % Markup("").join(td % self(col, row) for col in columns)
+        tds = [Markup('<td class="%s">') % col.cell_class + Markup("%s</td>") if col.cell_class
+               else Markup("<td>%s</td>") for col in columns]
+        return Markup("").join(Markup("<tr>%s</tr>") % Markup("").join(td % self(col, row)
+                                                                        for col, td in zip(columns, tds))
                                for row in rows)
 
 

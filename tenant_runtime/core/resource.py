@@ -309,6 +309,13 @@ class Resource:
     def list_context(self, principal):
         return {}
 
+    def record_name(self, obj):
+        """What a record is called in its pages' titles and breadcrumbs: its list's name (the link column), or
+        its number."""
+        column = next((c for c in self.columns if c.kind == "link"), None)
+        value = column.value(obj) if column is not None else None
+        return str(value) if value else f"#{obj.id}"
+
     def field_labels(self):
         """Field name -> label, for change history."""
         form = self.build_form(meta={"csrf": False}, formdata=None)

@@ -123,13 +123,14 @@ class CustomerResource(Resource):
     )
     columns = (
         Column("customer_name", _l("Customer name"), "link", sort="name"),
-        Column("customer_type", _l("Type"), "badge", labels=TYPE_LABELS),
-        Column("level", _l("Level"), "badge", labels=LEVEL_LABELS, badge_kinds=LEVEL_BADGES, sort="level"),
+        Column("customer_type", _l("Type"), "badge", labels=TYPE_LABELS, secondary=True),
+        Column("level", _l("Level"), "badge", labels=LEVEL_LABELS, badge_kinds=LEVEL_BADGES, sort="level",
+               secondary=True),
         Column("phone", _l("Phone"), "phone"),
-        Column("owner.full_name", _l("Owner")),
-        Column("last_follow_up_at", _l("Last follow-up"), "time", sort="last_follow_up"),
+        Column("owner.full_name", _l("Owner"), secondary=True),
+        Column("last_follow_up_at", _l("Last follow-up"), "time", sort="last_follow_up", secondary=True),
         Column("next_follow_up_at", _l("Next follow-up"), "time", sort="next_follow_up"),
-        Column("tag_names", _l("Tags"), "tags"),
+        Column("tag_names", _l("Tags"), "tags", secondary=True),
     )
     # 导出: every field of the list and the profile a sales team works with in Excel, as the page shows it
     export_columns = (
@@ -180,6 +181,14 @@ class CustomerResource(Resource):
                      "contact_position": ("联系人职位", "职务", "职位"),
                      "contact_email": ("联系人邮件", "邮箱", "电子邮箱", "邮件"),
                      "contact_wechat": ("联系人微信号", "微信", "微信号")}),
+        notes={"city_code": _l("The city's name, with or without 市: 深圳 or 深圳市; it must be a city of the row's "
+                               "province (for 北京, 上海, 天津 and 重庆, the same name again)."),
+               "contact_name": _l("The customer's first contact; filled in, the row also creates this contact as "
+                                  "the customer's primary contact."),
+               "contact_phone": _l("The contact's mobile, e.g. 13800138000; needed with the contact's name."),
+               "contact_position": _l("The contact's job title, e.g. 总经理 or 财务总监."),
+               "contact_email": _l("An e-mail address, e.g. wang@example.com."),
+               "contact_wechat": _l("The WeChat ID (微信号), not the nickname.")},
     )
 
     def views(self, principal):

@@ -47,7 +47,7 @@ class FollowUpResource(Resource):
         model=CrmFollowUp,
         filters={
             "customer_id": RelationRef(_l("Customer"), F.relation_id, relation="customer"),
-            "lead_id": RelationRef(_l("Lead"), F.relation_id, relation="lead", advanced=True),
+            "lead_id": RelationRef(_l("Lead"), F.relation_id, relation="lead"),
             "follow_type": Choice(_l("Method"), F.follow_type, METHOD_LABELS),
             "created": DateRange(_l("Date"), F.created_at),
         },
@@ -60,10 +60,10 @@ class FollowUpResource(Resource):
         Column("created_at", _l("Date"), "time"),
         Column("customer_name", _l("Customer"), "ref", target=lambda f: (
             "tenant.leads_detail" if f.relation_type == "lead" else "tenant.customers_detail", f.relation_id)),
-        Column("follow_type", _l("Method"), "badge", labels=METHOD_LABELS),
-        Column("content", _l("What was said"), "link"),
-        Column("author_name", _l("By")),
-        Column("next_follow_time", _l("Next follow-up"), "time"),
+        Column("follow_type", _l("Method"), "badge", labels=METHOD_LABELS, secondary=True),
+        Column("content", _l("What was said"), "link", clip=True),
+        Column("author_name", _l("By"), secondary=True),
+        Column("next_follow_time", _l("Next follow-up"), "time", secondary=True),
     )
 
     def scope(self, query, principal):

@@ -57,12 +57,12 @@ class HandoverResource(Resource):
     columns = (
         Column("title", _l("Handover"), "link"),
         Column("current_stage", _l("Stage"), "badge", labels=STAGE_LABELS, badge_kinds=STAGE_BADGES),
-        Column("handover_reason", _l("Reason"), "badge", labels=REASON_LABELS),
+        Column("handover_reason", _l("Reason"), "badge", labels=REASON_LABELS, secondary=True),
         Column("from_owner_name", _l("Current owner")),
         Column("to_owner_name", _l("Receiver")),
-        Column("reviewer_name", _l("Reviewer")),
+        Column("reviewer_name", _l("Reviewer"), secondary=True),
         Column("customer_count", _l("Customers")),
-        Column("created_at", _l("Started"), "time", sort="created"),
+        Column("created_at", _l("Started"), "time", sort="created", secondary=True),
     )
 
     def base_query(self):

@@ -121,6 +121,8 @@ class ImportSpec:
     pointers: dict = field(default_factory=dict)
     keys: tuple = ()
     companion: Companion | None = None
+    # {a column (a field or a companion's): lazy text}: how to write it, said before what its kind takes
+    notes: dict = field(default_factory=dict)
 
     def file_keys(self, resource, names):
         """The keys a row of the file is compared to the earlier rows by."""
@@ -174,6 +176,9 @@ def form_columns(resource, spec, principal=None):
         for name, other_name in companion.fields.items():
             columns.append(_column(name, other[other_name], str(companion.labels[name]), None, False))
             columns[-1].companion = True
+    for column in columns:
+        if column.name in spec.notes:
+            column.description = " ".join(filter(None, (str(spec.notes[column.name]), column.description)))
     return columns
 
 

@@ -109,12 +109,12 @@ class LeadResource(Resource):
     )
     columns = (
         Column("lead_name", _l("Lead name"), "link", sort="name"),
-        Column("company", _l("Company")),
+        Column("company", _l("Company"), secondary=True),
         Column("phone", _l("Phone"), "phone"),
         Column("status_word", _l("Status"), "badge", labels=STATUS_LABELS, badge_kinds=STATUS_BADGES),
-        Column("intent_word", _l("Intent"), "badge", labels=INTENT_LABELS),
-        Column("source", _l("Lead source"), "badge", labels=SOURCE_LABELS),
-        Column("owner_label", _l("Owner")),
+        Column("intent_word", _l("Intent"), "badge", labels=INTENT_LABELS, secondary=True),
+        Column("source", _l("Lead source"), "badge", labels=SOURCE_LABELS, secondary=True),
+        Column("owner_label", _l("Owner"), secondary=True),
         Column("next_follow_up_at", _l("Next follow-up"), "time", sort="next_follow_up"),
     )
 
@@ -228,8 +228,8 @@ class LeadPoolResource(Resource):
     columns = (
         Column("pool_name", _l("Pool name"), "link", sort="name"),
         Column("kind_label", _l("Kind")),
-        Column("dept_label", _l("Department")),
-        Column("recycle_days", _l("Recycle after (days without follow-up)")),
+        Column("dept_label", _l("Department"), secondary=True),
+        Column("recycle_days", _l("Recycle after (days without follow-up)"), secondary=True),
         Column("lead_count", _l("Leads in the pool")),
     )
 

@@ -68,6 +68,9 @@ class DepartmentResource(PeopleResource):
     def list_context(self, principal):
         return {"dept_tree": services.dept_tree}
 
+    def record_name(self, obj):
+        return obj.dept_name
+
     def endpoint(self, action, api=False):
         # departments have no page of their own: their detail is the tree
         if action == "detail" and not api:
@@ -163,12 +166,12 @@ class UserResource(PeopleResource):
     )
     columns = (
         Column("full_name", _l("Name"), "link", sort="name"),
-        Column("username", _l("Username")),
+        Column("username", _l("Username"), secondary=True),
         Column("dept.dept_name", _l("Department")),
         Column("role_names", _l("Roles"), "tags"),
-        Column("phone", _l("Mobile"), "phone"),
+        Column("phone", _l("Mobile"), "phone", secondary=True),
         Column("status_key", _l("Status"), "badge", labels=STATUS_LABELS, badge_kinds={"1": "success", "0": "muted"}),
-        Column("last_login_time", _l("Last sign-in"), "time"),
+        Column("last_login_time", _l("Last sign-in"), "time", secondary=True),
     )
 
     def form_kwargs(self):

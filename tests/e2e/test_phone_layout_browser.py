@@ -141,3 +141,80 @@ def test_back_office_lists_fit_a_phone(app, make_staff, browser_page, live_serve
         answer = page.request.get(href)
         assert answer.status == 200 and answer.headers["content-type"].startswith("image/"), (href, answer.status)
     assert page.js_errors == [] and page.server_errors == [], (page.js_errors, page.server_errors)
+
+
+def within_screen(locator):
+    """Every element's box lies inside the phone's screen, left to right (nothing to scroll to reach it)."""
+    return locator.evaluate_all("""els => els.length > 0 && els.every(el => {
+        const box = el.getBoundingClientRect();
+        return box.width > 0 && box.left >= 0 && box.right <= innerWidth; })""")
+
+
+def test_crm_lists_and_menu_work_on_a_phone(app, browser_page, live_server, tenants, screenshots):
+    """At 390 px a list keeps its name, its key value and the row's action on screen (secondary columns left out),
+    a table that still scrolls shows a shadow at its edge, and every menu entry is on screen without JavaScript;
+    at 1280 px the follow-ups fit their card and the import help wraps."""
+    page, tenant = browser_page, tenants[0]
+    crm = f"{live_server}/t/{tenant.code}"
+    shot = screenshots("phone-list")
+    admin = tenant_api(app, tenant)
+    ids = []
+    for k in range(3):
+        made = admin.post("/customers", json={"customer_type": "enterprise", "customer_name": f"{LONG_NAME}{k}",
+                                              "phone": f"1380013800{k}", "level": "important", "tags": ["老客户"]})
+        assert made.status_code == 201, made.json
+        ids.append(made.json["id"])
+    said = admin.post("/follow-ups", json={"customer_id": ids[0], "follow_type": "visit",
+                                           "content": "上门拜访，参观了小区的智慧门禁，客户比较满意，约定下周再谈续签。" * 2,
+                                           "next_follow_time": "2026-12-20 10:00"})
+    assert said.status_code == 201, said.json
+    assert admin.post("/leads", json={"lead_name": "林静", "company": LONG_NAME, "phone": "13900139000",
+                                      "source": "exhibition"}).status_code == 201
+    assert admin.post(f"/customers/{ids[2]}/return-to-pool", json={"reason": "客户要求更换负责人"}).status_code == 200
+
+    page.set_viewport_size(PHONE)
+    crm_sign_in(page, crm, "admin", tenant.admin_password)
+    # every entry of the administrator's menu (工作台 ... 角色) is on screen: the menu wraps, never scrolls away
+    entries = page.locator("nav.sidebar a")
+    expect(entries).to_have_count(11)
+    assert within_screen(entries), entries.evaluate_all("els => els.map(el => [el.textContent, el.getBoundingClientRect().right])")
+
+    check_fits(page, f"{crm}/customers/?view=all", shot, "customers")  # it leaves the page in English
+    row = page.locator("main table tbody tr", has_text=f"{LONG_NAME}0")
+    assert within_screen(row.locator("td:first-child a")), "the customer's name is off the screen"
+    assert within_screen(row.locator("a[href^='tel:']")), "the customer's phone is off the screen"
+    expect(row.locator("td.secondary").first).to_be_hidden()  # 类型, 分级, 负责人... left out on a phone
+    expect(page.locator("main table thead th", has_text="Owner")).to_be_hidden()
+    expect(page.locator("main table thead th", has_text="Phone")).to_be_visible()
+
+    check_fits(page, f"{crm}/pool/", shot, "pool")
+    claim = page.locator("#pool-table tbody tr", has_text=f"{LONG_NAME}2").get_by_role("button", name="Claim")
+    assert within_screen(claim), "领取 (Claim) is off the screen"
+    check_fits(page, f"{crm}/follow-ups/?view=all", shot, "follow-ups")
+    assert within_screen(page.locator("main table tbody td.clip")), "the follow-up's content is off the screen"
+    expect(page.locator("details.more-filters")).to_have_count(0)
+    check_fits(page, f"{crm}/leads/?view=all", shot, "leads")
+    assert within_screen(page.locator("main table tbody td:first-child a"))
+    # a table wider than its card shows that it scrolls: shadows at the card's edges, covered where it ends
+    backgrounds = page.locator("main .table-wrap").first.evaluate(
+        "el => [getComputedStyle(el).backgroundImage, getComputedStyle(el).backgroundAttachment]")
+    assert backgrounds[0].count("linear-gradient") == 4 and "local" in backgrounds[1], backgrounds
+
+    # the English 未跟进天数 box shows its whole placeholder (it read "No follow-up for (")
+    page.goto(f"{crm}/customers/")
+    box = page.locator("input[name=no_follow_days]")
+    assert box.evaluate("""el => { const style = getComputedStyle(el), ctx = document.createElement('canvas').getContext('2d');
+        ctx.font = style.font;
+        return ctx.measureText(el.placeholder).width <= el.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight); }"""), \
+        box.get_attribute("placeholder")
+
+    page.set_viewport_size({"width": 1280, "height": 900})
+    for path, name in (("/follow-ups/?view=all&lang=zh_CN", "follow-ups-1280"), ("/customers/import", "import-1280")):
+        page.goto(crm + path)
+        if "import" in path:
+            page.locator("details.card summary").click()
+        shot(name)
+        table = page.locator("main table").last
+        sizes = table.evaluate("t => [t.scrollWidth, t.parentElement.clientWidth]")
+        assert sizes[0] <= sizes[1], (path, sizes)  # 下次跟进时间 / the 34 provinces no longer run past the card
+    assert page.js_errors == [] and page.server_errors == [], (page.js_errors, page.server_errors)
