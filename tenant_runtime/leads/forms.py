@@ -47,6 +47,7 @@ class LeadForm(FlaskForm):
     owner_id = SelectField(_l("Owner"), coerce=str, validators=[Optional()],
                            description=_l("Leave empty to own it yourself; choose the pool to leave it unowned."))
     remark = LongText(_l("Remark"), validators=[Optional(), Length(max=2000)])
+    confirm_duplicate = BooleanField(_l("Save it anyway: it is someone new, not that customer"))
 
     POOL = "pool"  # the owner choice that leaves the lead in its pool
 
@@ -62,6 +63,7 @@ class LeadEditForm(LeadForm):
     """Editing changes the lead's fields; who owns it changes by claim, assign and return."""
 
     owner_id = None
+    confirm_duplicate = None  # asked when a lead is started, not at each edit
 
 
 class LeadPoolForm(FlaskForm):

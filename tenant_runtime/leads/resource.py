@@ -157,7 +157,7 @@ class LeadResource(Resource):
     def create(self, form, principal):
         pool_id = int(form.pool_id.data) if (form.pool_id.data or "").isdigit() else None
         return services.create(services.values_from(form), principal, owner_choice=form.owner_id.data or "",
-                               pool_id=pool_id)
+                               pool_id=pool_id, confirmed=form.confirm_duplicate.data)
 
     def update(self, obj, form, principal):
         pool_id = int(form.pool_id.data) if (form.pool_id.data or "").isdigit() else None

@@ -177,8 +177,22 @@ def check_phone(phone, principal, exclude_id=None):
                                 "deleted": lead.deleted_at is not None}])
 
 
-def create(values, principal, owner_choice="", pool_id=None):
+def check_customers(values, principal):
+    """A new lead whose phone or company is already a customer's: 409 ``possible_duplicate`` listing the
+    customers (masked where the user may not see them), so that the customer is followed up rather than a
+    second record started, unless the user confirms it is a new lead."""
+    matches = customer_services.find_duplicates(principal, phone=values.get("phone"), name=values.get("company"))
+    if matches:
+        fields = {name: [_("Already a customer's.")] for name, reason in (("phone", "phone"), ("company", "name"))
+                  if any(reason in m["matched_on"] for m in matches)}
+        raise Conflict("possible_duplicate", _("This is already a customer: follow the customer up, or save the "
+                                               "lead anyway if it is someone new."), fields, duplicates=matches)
+
+
+def create(values, principal, owner_choice="", pool_id=None, confirmed=False):
     check_phone(values.get("phone"), principal)
+    if not confirmed:
+        check_customers(values, principal)
     pool = _pool_for(pool_id, principal)
     owner_id, dept_id = _owner(owner_choice, principal)
     now = utcnow()

@@ -531,7 +531,13 @@ def test_conversion_refuses_a_duplicate_customer_masked_and_offers_to_attach(app
     # a customer owned in 二组, invisible to 一组's sales user
     existing = team.api("s2").post("/customers", json=customer_body(customer_name="华庭置业有限公司",
                                                                    phone="13800138300")).json["id"]
-    lid = team.api("s1").post("/leads", json=lead_body(company="华庭置业", phone="13800138300")).json["id"]
+    # started as a lead although it is a customer: the check says so (masked), and the user goes on anyway
+    first = team.api("s1").post("/leads", json=lead_body(company="华庭置业", phone="13800138300"))
+    assert first.status_code == 409 and first.json["error"]["code"] == "possible_duplicate", first.json
+    assert set(first.json["error"]["fields"]) == {"phone", "company"}
+    assert first.json["error"]["duplicates"][0]["id"] is None  # 二组's customer: not visible to 一组
+    lid = team.api("s1").post("/leads", json=lead_body(company="华庭置业", phone="13800138300",
+                                                       confirm_duplicate=True)).json["id"]
     refused = team.api("s1").post(f"/leads/{lid}/convert", json={})
     assert refused.status_code == 409 and refused.json["error"]["code"] == "duplicate"
     match = refused.json["error"]["duplicates"][0]
@@ -562,7 +568,7 @@ def test_conversion_refuses_a_duplicate_customer_masked_and_offers_to_attach(app
 
 def test_a_similar_company_name_can_be_confirmed_as_another_customer(admin):
     assert admin.post("/customers", json=customer_body(customer_name="锦程物业管理有限公司")).status_code == 201
-    lid = admin.post("/leads", json=lead_body(company="锦程物业管理")).json["id"]
+    lid = admin.post("/leads", json=lead_body(company="锦程物业管理", confirm_duplicate=True)).json["id"]
     maybe = admin.post(f"/leads/{lid}/convert", json={})
     assert maybe.status_code == 409 and maybe.json["error"]["code"] == "possible_duplicate"
     sure = admin.post(f"/leads/{lid}/convert", json={"confirm_duplicate": True})
@@ -577,8 +583,9 @@ def test_the_convert_page_offers_create_anyway_only_for_a_similar_name(app, admi
 
     assert admin.post("/customers", json=customer_body(customer_name="锦程物业管理有限公司")).status_code == 201
     assert admin.post("/customers", json=customer_body(phone="13912340001")).status_code == 201
-    similar = admin.post("/leads", json=lead_body(company="锦程物业管理")).json["id"]
-    phone = admin.post("/leads", json=lead_body(company="全新物业有限公司", phone="13912340001")).json["id"]
+    similar = admin.post("/leads", json=lead_body(company="锦程物业管理", confirm_duplicate=True)).json["id"]
+    phone = admin.post("/leads", json=lead_body(company="全新物业有限公司", phone="13912340001",
+                                                confirm_duplicate=True)).json["id"]
     client = page_client(app, admin.tenant)
     base = f"/t/{admin.tenant.code}"
 
@@ -1019,3 +1026,23 @@ def test_the_convert_page_ticks_the_contact_it_fills_in(app, admin):
     converted = admin.post(f"/leads/{other}/convert", json={"customer_name": "接口转化有限公司"})
     assert converted.status_code == 201, converted.json
     assert converted.json["contact"] is None
+
+
+def test_a_new_lead_that_is_already_a_customer_says_so_on_the_page(app, admin):
+    """新建线索 with a customer's phone: the page names the customer (a link to it), the lead is not saved, and
+    only then is 仍然保存 offered; ticked, the lead is saved."""
+    from tests.conftest import csrf_from
+    from tests.tenant_runtime.crm import page_client
+
+    cid = admin.post("/customers", json=customer_body(customer_name="北京恒泰物流有限公司", phone="13911503392")).json["id"]
+    client = page_client(app, admin.tenant)
+    base = f"/t/{admin.tenant.code}"
+    blank = client.get(f"{base}/leads/new")
+    assert 'name="confirm_duplicate"' not in blank.text  # not asked before there is a match
+    form = {"csrf_token": csrf_from(blank.text), "lead_name": "周先生", "phone": "13911503392", "status": "new"}
+    refused = client.post(f"{base}/leads/new", data=form)
+    assert refused.status_code == 409 and 'id="duplicates"' in refused.text
+    assert f'href="{base}/customers/{cid}">北京恒泰物流有限公司</a>' in refused.text
+    assert 'name="confirm_duplicate"' in refused.text and admin.get("/leads?q=周先生").json["items"] == []
+    saved = client.post(f"{base}/leads/new", data={**form, "confirm_duplicate": "y"})
+    assert saved.status_code == 302 and len(admin.get("/leads?q=周先生").json["items"]) == 1
