@@ -170,6 +170,11 @@ class Resource:
         """What the page says after a create (default: saved)."""
         return _("Saved."), "success"
 
+    def check_invalid_form(self, form, principal):
+        """A create form refused for its own errors may still say what the save would have: return the
+        ``ApiError`` (a duplicate) its valid fields already meet, shown with the field errors in one round.
+        Default: nothing."""
+
     # ------------------------------------------------------------------ writes (override for rules)
 
     def create(self, form, principal):
@@ -670,7 +675,10 @@ def _page_create(r):
                 return _render_form(r, form, status=exc.status, error=exc)
             flash(*r.created_message(obj))
             return redirect(r.created_url(obj))
-        return _render_form(r, form, status=422 if form.errors else 200)
+        error = r.check_invalid_form(form, principal) if form.errors else None
+        if error is not None:
+            apply_form_errors(form, {k: v for k, v in (error.fields or {}).items() if not form[k].errors})
+        return _render_form(r, form, status=422 if form.errors else 200, error=error)
     return view
 
 

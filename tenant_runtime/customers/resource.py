@@ -6,6 +6,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, lazyload, load_only
 
+from common.errors import ApiError
 from common.regions import city_name, place, province_name
 from common.validators import display_phone
 
@@ -230,6 +231,17 @@ class CustomerResource(Resource):
     def update(self, obj, form, principal):
         return services.update(obj, services.values_from(form), form.tags.data, principal, owner_id=form.owner,
                                confirmed=form.confirm_duplicate.data)
+
+    def check_invalid_form(self, form, principal):
+        """The duplicate check of the fields that are valid, while another (a mistyped credit code) is not:
+        the user learns the customer exists now, not after fixing a field of a record they will not create."""
+        values = {name: getattr(form, name).data for name in ("customer_type", "customer_name", "phone", "tax_id")
+                  if not getattr(form, name).errors}
+        try:
+            services.check_duplicates(principal, values, confirmed=form.confirm_duplicate.data)
+        except ApiError as exc:
+            return exc
+        return None
 
     def delete(self, obj, principal):
         services.delete(obj, principal)

@@ -462,3 +462,23 @@ def test_a_number_is_found_however_it_is_typed(app, admin):
     assert lead.status_code == 201, lead.json
     assert [x["lead_name"] for x in admin.get("/leads", query_string={"q": "(021)6401 1234"}).json["items"]] == [
         "号码线索"]
+
+
+def test_the_new_customer_page_names_a_duplicate_while_another_field_is_wrong(app, admin):
+    """A mistyped credit code no longer hides that the phone and the name are a customer already: both come
+    in the first answer, with the field's own error."""
+    from tests.conftest import csrf_from
+    from tests.tenant_runtime.crm import page_client
+
+    made = admin.post("/customers", json=customer_body(customer_name="北京恒泰物流有限公司", phone="13911503392"))
+    assert made.status_code == 201
+    client = page_client(app, admin.tenant)
+    url = f"/t/{admin.tenant.code}/customers/new"
+    resp = client.post(url, data={"csrf_token": csrf_from(client.get(url).text), "customer_type": "enterprise",
+                                  "customer_name": "北京恒泰物流", "phone": "13911503392", "tax_id": "12345",
+                                  "level": "normal"})
+    assert resp.status_code == 422 and 'id="duplicates"' in resp.text
+    assert "北京恒泰物流有限公司" in resp.text.split('id="duplicates"', 1)[1]
+    fields = {part.split('"', 1)[0]: part for part in resp.text.split('id="field-')[1:]}
+    assert all('class="error"' in fields[name] for name in ("tax_id", "phone", "customer_name"))
+    assert len(admin.get("/customers?q=北京恒泰物流").json["items"]) == 1
