@@ -32,7 +32,7 @@ for work beyond the row); history records it as a ``restore`` like any change of
 from dataclasses import replace
 from datetime import date, datetime
 from functools import cached_property
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -45,6 +45,7 @@ from common.errors import ApiError, Conflict, Invalid, deadlocked
 from common.forms import apply_form_errors, form_from_json, validate_or_422
 from common.pagination import newest_page, page_args
 from common.timeutil import to_local
+from common.urls import local_next
 
 from ..context import current_tenant
 from ..people.permissions import requires
@@ -715,11 +716,31 @@ def _page_edit(r):
 def _page_delete(r):
     def view(record_id):
         principal = current_principal()
-        r.delete(r.get_visible(record_id, principal), principal)
-        r.commit()
+        obj = r.get_visible(record_id, principal)
+        try:
+            r.delete(obj, principal)
+            r.commit()
+        except ApiError as exc:  # refused (a department with people, a pool with leads...): nothing deleted
+            current_tenant.session.rollback()
+            flash(exc.message, "danger")
+            return redirect(_page_sent_from(r, record_id))
         flash(_("Deleted."), "success")
         return redirect(url_for(r.endpoint("list")))
     return view
+
+
+def _page_sent_from(r, record_id):
+    """The page a form was posted from, when it is one of this company's (the browser's Referer, a path under
+    ``/t/<code>/`` of this host), else the record's page: where a refused action sends the user back to."""
+    sent_from = urlsplit(request.referrer or "")
+    if sent_from.netloc == request.host and sent_from.path != request.path:
+        back = local_next(sent_from.path + (f"?{sent_from.query}" if sent_from.query else ""),
+                          prefix=url_for("tenant.home"))
+        if back:
+            return back
+    if "detail" in r.actions:
+        return url_for(r.endpoint("detail"), record_id=record_id)
+    return url_for(r.endpoint("list"))
 
 
 # ---------------------------------------------------------------------- recycle bin
