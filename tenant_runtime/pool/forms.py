@@ -187,7 +187,9 @@ class AssignForm(FlaskForm):
 
     def __init__(self, *args, user_choices=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.to_user_id.choices = [(str(uid), name) for uid, name in user_choices]
+        # blank first, as assigning a lead and handing over start: a person chosen in advance would get the
+        # customer with one click, perhaps the very one it was just recycled from
+        self.to_user_id.choices = [("", _l("— Choose —"))] + [(str(uid), name) for uid, name in user_choices]
 
     def validate_to_user_id(self, field):
         from wtforms.validators import ValidationError

@@ -7,6 +7,7 @@ settings row first, so two runs never overlap and the second finds nothing left 
 
 import uuid
 from datetime import timedelta
+from functools import cached_property
 
 from flask_babel import gettext as _
 from sqlalchemy import (
@@ -238,9 +239,7 @@ def _in_pool(customer):
 
 
 def _holding_check(session, user_id, settings):
-    held = session.scalar(select(func.count()).select_from(C).where(C.owner_id == user_id, C.deleted_at.is_(None))
-                          .with_for_update())
-    if held >= settings.holding_cap:
+    if ClaimLimits(session, user_id, settings, lock=True).held >= settings.holding_cap:
         raise Conflict("holding_cap", _("This user already holds %(n)d customers, the most allowed.",
                                         n=settings.holding_cap))
 
@@ -251,35 +250,81 @@ def _lock_user(session, user_id):
     return user
 
 
+class ClaimLimits:
+    """One user's standing against the pool's claim limits at ``now``: the settings, and the claims made today
+    and the customers held, each counted when first asked (``lock``: as a claim counts them, FOR UPDATE)."""
+
+    def __init__(self, session, user_id, settings=None, now=None, lock=False):
+        self.session, self.user_id, self.lock = session, user_id, lock
+        self.settings, self.now = settings or get_settings(session), now or utcnow()
+
+    def _count(self, query):
+        return self.session.scalar(query.with_for_update() if self.lock else query)
+
+    @cached_property
+    def claimed_today(self):
+        # claims made today, from the history (a pool row forgets a claim when the customer goes back)
+        day_start = start_of_local_day_utc(to_local(self.now).date())
+        return self._count(select(func.count()).select_from(CrmChangeLog).where(
+            CrmChangeLog.user_id == self.user_id, CrmChangeLog.created_at >= day_start,
+            CrmChangeLog.action == "claim", CrmChangeLog.entity_type == "customer"))
+
+    @cached_property
+    def held(self):
+        return self._count(select(func.count()).select_from(C).where(C.owner_id == self.user_id,
+                                                                     C.deleted_at.is_(None)))
+
+
+def claim_refusal(customer, row, is_locked, limits):
+    """Why ``limits.user_id`` may not claim ``customer`` (its pool row ``row``; ``is_locked``: in an open handover)
+    now: the 409 a claim answers, or None. The one rule the claim enforces and the pages' 领取 buttons show."""
+    settings, now = limits.settings, limits.now
+    if not _in_pool(customer):
+        return Conflict("not_in_pool", _("This customer is no longer in the public pool."))
+    if is_locked:
+        return Conflict("locked", _("This customer is in an open handover."))
+    cooldown = settings.reclaim_cooldown_days
+    if (row is not None and row.original_owner_id == str(limits.user_id) and cooldown
+            and row.recycled_at > now - timedelta(days=cooldown)):
+        until = to_local(row.recycled_at + timedelta(days=cooldown))
+        return Conflict("reclaim_cooldown", _("You owned this customer until it went to the pool; you may claim it "
+                                              "again from %(when)s.", when=until.strftime("%Y-%m-%d %H:%M")))
+    if limits.claimed_today >= settings.daily_claim_cap:
+        return Conflict("daily_claim_cap", _("You have claimed %(n)d customers today, the most allowed.",
+                                             n=settings.daily_claim_cap))
+    if limits.held >= settings.holding_cap:
+        return Conflict("holding_cap", _("You already hold %(n)d customers, the most allowed.",
+                                         n=settings.holding_cap))
+    return None
+
+
+def claim_refusals(session, customers, user_id, now=None):
+    """``{customer id: 409}`` for the ``customers`` (pairs of a pool customer and its pool row) that ``user_id``
+    may not claim now, by ``claim_refusal``: the user's counts read once, the customers' locks at once."""
+    if not customers:
+        return {}
+    limits = ClaimLimits(session, user_id, now=now)
+    busy = locked(session, [c.id for c, _row in customers])
+    refusals = {c.id: claim_refusal(c, row, c.id in busy, limits) for c, row in customers}
+    return {cid: refusal for cid, refusal in refusals.items() if refusal is not None}
+
+
 def claim(session, customer_id, principal, now=None):
-    """A sales user takes a customer from the pool: caps and the previous owner's cool-down enforced; of
-    many claims of one customer at once exactly one wins (the customer's row is locked, the others then
-    find it claimed: 409 ``not_in_pool``)."""
+    """A sales user takes a customer from the pool: caps and the previous owner's cool-down enforced
+    (``claim_refusal``); of many claims of one customer at once exactly one wins (the customer's row is locked,
+    the others then find it claimed: 409 ``not_in_pool``)."""
     now = now or utcnow()
     settings = get_settings(session)
     user = _lock_user(session, principal.user_id)  # one claim of this user at a time: the caps hold
     customer = _locked_customer(session, customer_id)
     if customer is None:
         raise _not_found()
-    if not _in_pool(customer):
-        raise Conflict("not_in_pool", _("This customer is no longer in the public pool."))
-    if locked(session, [customer.id]):
-        raise Conflict("locked", _("This customer is in an open handover."))
-    row = _pool_row(session, customer.id)
-    if (row is not None and row.original_owner_id == str(user.id) and settings.reclaim_cooldown_days
-            and row.recycled_at > now - timedelta(days=settings.reclaim_cooldown_days)):
-        until = to_local(row.recycled_at + timedelta(days=settings.reclaim_cooldown_days))
-        raise Conflict("reclaim_cooldown", _("You owned this customer until it went to the pool; you may claim it "
-                                             "again from %(when)s.", when=until.strftime("%Y-%m-%d %H:%M")))
-    day_start = start_of_local_day_utc(to_local(now).date())
-    # claims made today, from the history (a pool row forgets a claim when the customer goes back)
-    claimed_today = session.scalar(select(func.count()).select_from(CrmChangeLog).where(
-        CrmChangeLog.user_id == user.id, CrmChangeLog.created_at >= day_start, CrmChangeLog.action == "claim",
-        CrmChangeLog.entity_type == "customer").with_for_update())
-    if claimed_today >= settings.daily_claim_cap:
-        raise Conflict("daily_claim_cap", _("You have claimed %(n)d customers today, the most allowed.",
-                                            n=settings.daily_claim_cap))
-    _holding_check(session, user.id, settings)
+    in_pool = _in_pool(customer)
+    row = _pool_row(session, customer.id) if in_pool else None
+    refusal = claim_refusal(customer, row, in_pool and bool(locked(session, [customer.id])),
+                            ClaimLimits(session, user.id, settings, now, lock=True))
+    if refusal is not None:
+        raise refusal
     _take(session, customer, row, user, "claim", "claimed", now)
     return customer
 

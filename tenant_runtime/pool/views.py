@@ -174,6 +174,21 @@ def _preview_args():
     return int(raw or 0), int(limit)
 
 
+# a refusal of every claim the user makes today (shown once above the list), and the short words a list row
+# gives a refusal of its own customer (the whole sentence is the disabled button's title)
+USER_LIMITS = ("daily_claim_cap", "holding_cap")
+ROW_REFUSALS = {"reclaim_cooldown": _l("Yours until it was recycled"), "locked": _l("In a handover")}
+
+
+def _claim_refusals(principal, rows):
+    """Why the user may not claim each of ``rows`` (pool customers, preloaded) now, by the rule the claim
+    enforces: ``{customer id: the 409 a claim would answer}``; empty for a user who may not claim at all (the
+    pages offer no 领取 then)."""
+    if not principal.can("pool.claim"):
+        return {}
+    return services.claim_refusals(current_tenant.session, [(c, c.pool_row) for c in rows], principal.user_id)
+
+
 def _assign_choices(principal):
     from ..customers.services import assignable_users
 
@@ -229,10 +244,12 @@ def register(pages, api):
             total = POOL_LIST.count(session(), query, params=params)
         except Invalid as exc:
             rows, cursor, params, total, errors = [], None, None, 0, exc.fields
+        refusals = _claim_refusals(principal, rows)
         return render_template("tenant/pool/list.html", rows=rows, next_cursor=cursor, params=params, total=total,
                                count_cap=count_cap(params), errors=errors, principal=principal, listing=POOL_LIST,
-                               labels=LABELS, reason_labels=REASON_LABELS, assignees=_assign_choices(principal)
-                               if principal.can("pool.assign") else [])
+                               labels=LABELS, reason_labels=REASON_LABELS, refusals=refusals,
+                               row_refusals=ROW_REFUSALS, user_refusal=next(
+                                   (r for r in refusals.values() if r.code in USER_LIMITS), None))
 
     @route(api, "/pool/<int:customer_id>", "pool.view")
     @endpoint("A customer in the public pool, as anyone who may claim it sees it: the profile without phone, tax "
@@ -249,7 +266,7 @@ def register(pages, api):
         return render_template("tenant/pool/detail.html", c=customer, region=place(customer.province_code, customer.city_code),
                                labels=LABELS,
                                reason_labels=REASON_LABELS, method_labels=METHOD_LABELS,
-                               assignees=_assign_choices(principal) if principal.can("pool.assign") else [])
+                               refusal=_claim_refusals(principal, [customer]).get(customer.id))
 
     # ------------------------------------------------------------------ claim, assign, return
 
@@ -264,11 +281,13 @@ def register(pages, api):
 
     @route(pages, "/pool/<int:customer_id>/claim", "pool.claim", methods=["POST"])
     def pool_claim(customer_id):
+        customer = _pool_customer(customer_id)
+        name = customer.customer_name  # for the refusal: the pool list it goes back to no longer names it
         try:
-            customer = services.claim(session(), _pool_customer(customer_id).id, current_principal())
+            customer = services.claim(session(), customer.id, current_principal())
         except ApiError as exc:
             session().rollback()
-            flash(exc.message, "danger")
+            flash(_("%(name)s could not be claimed: %(reason)s", name=name, reason=exc.message), "danger")
             return redirect(url_for("tenant.pool_list"))
         session().commit()
         flash(_("%(name)s is yours now.", name=customer.customer_name), "success")
@@ -307,7 +326,8 @@ def register(pages, api):
                 session().commit()
                 flash(_("Assigned."), "success")
                 return redirect(url_for("tenant.pool_list"))
-        return render_template("tenant/pool/assign.html", form=form, customer=customer)
+        status = 422 if form.errors else 200
+        return render_template("tenant/pool/assign.html", form=form, customer=customer), status
 
     def return_to_pool(record_id):
         principal = current_principal()

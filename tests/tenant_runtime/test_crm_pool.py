@@ -805,3 +805,118 @@ def test_a_claim_does_not_tell_which_ids_are_another_department_s_customers(worl
     (taken,) = pooled(world)  # in the pool, then claimed by another: a late claim hears 409, as a race's loser
     assert world.api("far").post(f"/pool/{taken}/claim").status_code == 200
     assert world.api("s1").post(f"/pool/{taken}/claim").status_code == 409
+
+
+# ---------------------------------------------------------------------- the pages' claim and assign
+
+
+def test_the_assign_page_starts_with_no_one_chosen_and_a_blank_choice_changes_nothing(app, world):
+    """分配 offers "— 请选择 —" first, as assigning a lead does: the first person listed (perhaps the one the customer
+    was just recycled from) is not chosen for the manager, and submitting nobody says the field is required, once."""
+    import re
+
+    from tests.conftest import csrf_from
+    from tests.tenant_runtime.crm import page_client
+
+    t = world.tenant
+    (cid,) = pooled(world)
+    client = page_client(app, t, "mgr")
+    page = client.get(f"/t/{t.code}/pool/{cid}/assign")
+    assert page.status_code == 200
+    select = re.search(r'(?s)<select[^>]*name="to_user_id".*?</select>', page.text).group(0)
+    options = re.findall(r'<option([^>]*)>([^<]*)</option>', select)
+    assert options[0][1] == "— 请选择 —" and 'value=""' in options[0][0], options
+    assert not any("selected" in attrs for attrs, _label in options[1:]), options
+    blank = client.post(f"/t/{t.code}/pool/{cid}/assign", data={"csrf_token": csrf_from(page.text), "to_user_id": ""})
+    assert blank.status_code == 422
+    field = blank.text.split('id="field-to_user_id"')[1].split("</div>\n")[0] if 'id="field-to_user_id"' in \
+        blank.text else blank.text
+    assert blank.text.count('class="error"') == 1 and "此项为必填项。" in field, field
+    assert customer(t, cid)[:2] == (None, "in_pool") and pool_row(t, cid)[3] == "available"
+    given = client.post(f"/t/{t.code}/pool/{cid}/assign", data={"csrf_token": csrf_from(page.text),
+                                                                "to_user_id": str(world.users["s1"])})
+    assert given.status_code == 302 and customer(t, cid)[:2] == (world.users["s1"], "active")
+
+
+def claim_button(html, cid):
+    """The 领取 of customer ``cid`` on the pool list: ("form", None) when it can be pressed, else ("disabled", the
+    refusal's code) with its title."""
+    import re
+
+    row = html.split(f'data-customer="{cid}"')[1].split("</tr>")[0]
+    disabled = re.search(r'<button type="button" class="btn btn-sm muted" disabled title="([^"]*)" '
+                         r'data-refusal="([a-z_]+)">', row)
+    if disabled:
+        return "disabled", disabled.group(2), disabled.group(1)
+    assert f"/pool/{cid}/claim" in row, row
+    return "form", None, None
+
+
+def test_the_pool_pages_offer_claim_only_where_the_claim_rule_allows_it(app, world):
+    """领取 is disabled, with the reason, where the claim would be refused, by the same rule (the page's reason is
+    the 409's code and message): the previous owner's cool-down, an open handover, the daily cap, the holding cap."""
+    from tests.tenant_runtime.crm import page_client
+
+    t, s1 = world.tenant, world.users["s1"]
+    mine, other = pooled(world, owner=s1)[0], pooled(world)[0]  # s1's until the recycling, s2's
+    page = page_client(app, t, "s1")
+    base = f"/t/{t.code}"
+
+    listing = page.get(f"{base}/pool/").text
+    state, code, title = claim_button(listing, mine)
+    refused = world.api("s1").post(f"/pool/{mine}/claim").json["error"]
+    assert (state, code) == ("disabled", "reclaim_cooldown") == ("disabled", refused["code"])
+    assert title == refused["message"] and "之后再次领取" in title
+    assert "回收前由您负责" in listing.split(f'data-customer="{mine}"')[1].split("</tr>")[0]
+    assert claim_button(listing, other)[0] == "form" and 'id="claim-refusal"' not in listing
+    detail = page.get(f"{base}/pool/{mine}").text
+    assert f"/pool/{mine}/claim" not in detail and 'id="claim" disabled' in detail
+    assert refused["message"] in detail.split('id="claim-refusal"')[1].split("</div>")[0]
+    assert 'id="claim-refusal"' not in page.get(f"{base}/pool/{other}").text
+    assert claim_button(page_client(app, t, "s2").get(f"{base}/pool/").text, mine)[0] == "form"
+
+    # an open handover
+    handover = execute(t, "INSERT INTO crm_handover (from_owner_id, handover_reason, current_stage, "
+                          "started_automatically, created_at, updated_at) VALUES (:o, 'manual', 'preparation', 0, "
+                          ":t, :t)", {"o": world.users["s2"], "t": now()})
+    execute(t, "INSERT INTO crm_handover_customer (handover_id, customer_id, open_marker) VALUES (:h, :c, 1)",
+            {"h": handover, "c": other})
+    assert claim_button(page.get(f"{base}/pool/").text, other)[:2] == ("disabled", "locked")
+    assert world.api("s1").post(f"/pool/{other}/claim").json["error"]["code"] == "locked"
+    execute(t, "DELETE FROM crm_handover_customer WHERE handover_id = :h", {"h": handover})
+
+    # the daily cap: every row, and said once above the list
+    world.settings(daily_claim_cap=1, reclaim_cooldown_days=0)
+    third = pooled(world)[0]
+    assert claim_button(page.get(f"{base}/pool/").text, mine)[0] == "form"
+    assert world.api("s1").post(f"/pool/{other}/claim").status_code == 200
+    listing = page.get(f"{base}/pool/").text
+    refused = world.api("s1").post(f"/pool/{third}/claim").json["error"]
+    assert refused["code"] == "daily_claim_cap"
+    assert {claim_button(listing, c)[1] for c in (mine, third)} == {"daily_claim_cap"}
+    assert refused["message"] in listing.split('id="claim-refusal"')[1].split("</div>")[0]
+
+    # the holding cap
+    world.settings(daily_claim_cap=10, holding_cap=1)
+    listing = page.get(f"{base}/pool/").text
+    refused = world.api("s1").post(f"/pool/{third}/claim").json["error"]
+    assert refused["code"] == "holding_cap" and "您已持有 1 个客户" in refused["message"]
+    assert claim_button(listing, third)[:2] == ("disabled", "holding_cap")
+    world.settings(holding_cap=10)
+    assert claim_button(page.get(f"{base}/pool/").text, third)[0] == "form"
+
+
+def test_a_refused_claim_on_the_page_names_the_customer(app, world):
+    from tests.conftest import csrf_from
+    from tests.tenant_runtime.crm import page_client
+
+    t = world.tenant
+    (cid,) = pooled(world, owner=world.users["s1"])
+    name = execute(t, "SELECT customer_name FROM crm_customer WHERE id = :c", {"c": cid})[0][0]
+    page = page_client(app, t, "s1")
+    token = csrf_from(page.get(f"/t/{t.code}/pool/").text)
+    resp = page.post(f"/t/{t.code}/pool/{cid}/claim", data={"csrf_token": token}, follow_redirects=True)
+    assert resp.request.path == f"/t/{t.code}/pool/"
+    flashed = resp.text.split('class="alert alert-danger"')[1].split("</div>")[0]
+    assert name in flashed and "之后再次领取" in flashed, flashed
+    assert customer(t, cid)[:2] == (None, "in_pool")
