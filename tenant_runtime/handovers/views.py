@@ -12,7 +12,7 @@ from common.errors import ApiError, Invalid
 from common.forms import apply_form_errors, form_errors
 
 from ..context import current_tenant
-from ..core.resource import MAX_ID
+from ..core.resource import MAX_ID, history_of
 from ..core.scope import current_principal
 from ..customers.models import CrmCustomer
 from ..customers.services import assignable_users
@@ -196,13 +196,18 @@ def register(pages, api):
         return render_template("tenant/handovers/start.html", form=form, owned=owned, busy=busy,
                                chosen=set(form.customer_ids.data or []), reason_labels=REASON_LABELS), status
 
-    def page_action(record_id, action, success):
+    def page_action(record_id, action, success, refused=None):
+        """Run ``action`` and go back to the handover's page with what came of it; ``refused(handover, exc)`` may
+        answer a refusal itself (a page showing the form again) instead of the message on the page."""
         handover = _handover(record_id)
         try:
             action(handover, current_principal())
             handovers.commit()
         except ApiError as exc:
             current_tenant.session.rollback()
+            shown = refused(handover, exc) if refused else None
+            if shown is not None:
+                return shown
             messages = [str(m) for ms in (exc.fields or {}).values() for m in ms]
             flash(" ".join(messages) or exc.message, "danger")
         else:
@@ -236,8 +241,18 @@ def register(pages, api):
                 raise Invalid(errors)
             if request.form.get("submit"):
                 services.submit_preparation(handover, principal, request.form.get("note") or None)
+
+        def refused(handover, exc):
+            # a checklist not complete or a note too long: the page again with what was entered, nothing lost
+            if exc.code != "checklist_incomplete" and not isinstance(exc, Invalid):
+                return None
+            entered = _entered_checklist(request.form)
+            entered.update(error=exc.message, fields=exc.fields or {}, open=set(exc.extra.get("items", ())))
+            return _detail_page(handover, exc.status, entered=entered)
+
         submitted = bool(request.form.get("submit"))
-        return page_action(record_id, act, _("Submitted for review.") if submitted else _("Checklist saved."))
+        return page_action(record_id, act, _("Submitted for review.") if submitted else _("Checklist saved."),
+                           refused)
 
     @route(pages, "/handovers/<int:record_id>/receiver", "handover.start")
     def handovers_receiver(record_id):
@@ -273,6 +288,22 @@ def register(pages, api):
             form = page_form(NoteForm)
             services.cancel(handover, principal, form.note.data)
         return page_action(record_id, act, _("Handover cancelled."))
+
+
+def _entered_checklist(posted):
+    """What the checklist's form sent: the items ticked (ids as text), each item's note, and "confirm all"."""
+    return {"all": posted.get("confirm_all") == "y",
+            "done": {key[5:] for key, value in posted.items() if key.startswith("done-") and value == "y"},
+            "notes": {key[5:]: value for key, value in posted.items() if key.startswith("note-")}}
+
+
+def _detail_page(handover, status, **extra):
+    """The handover's page (as its detail view shows it) with ``extra`` for the template, answering ``status``."""
+    _loaded(handover)
+    entries, users = history_of(handover, limit=30)
+    return render_template(handovers.detail_template, resource=handovers, obj=handover, history=entries,
+                           history_users=users, principal=current_principal(), **detail_context(handover),
+                           **extra), status
 
 
 def _start(form, principal):

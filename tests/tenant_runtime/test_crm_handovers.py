@@ -489,3 +489,51 @@ def test_the_checklist_is_confirmed_with_one_box_and_shows_phones_as_people_writ
     assert saved.status_code == 302
     items = team.owner.get(f"/handovers/{h['id']}").json["items"]
     assert items and all(i["is_completed"] for i in items)
+
+
+def test_a_refused_submission_shows_the_checklist_again_as_it_was_entered(app, team):
+    """提交审核 with an item unticked: the page again (not a redirect to the saved checklist), the ticks and notes
+    as entered, the unticked rows marked, and nothing saved or submitted."""
+    import re
+
+    from tests.conftest import csrf_from
+    from tests.tenant_runtime.crm import PASSWORD, page_client
+
+    tenant = team.tenant
+    h = team.start().json
+    ticked, *unticked = [str(i["id"]) for i in h["items"]]
+    owner = page_client(app, tenant, "owner", PASSWORD)
+    detail = owner.get(f"/t/{tenant.code}/handovers/{h['id']}")
+    resp = owner.post(f"/t/{tenant.code}/handovers/{h['id']}/checklist", data={
+        "csrf_token": csrf_from(detail.text), f"done-{ticked}": "y", f"note-{ticked}": "客户比较在意价格",
+        f"note-{unticked[0]}": "", "note": "其余明天核对", "submit": "1"})
+    assert resp.status_code == 409
+    assert "请先确认清单中的每一项。" in resp.text.split('id="checklist-error"')[1].split("</div>")[0]
+    form = resp.text.split('id="checklist-form"')[1].split("</form>")[0]
+    assert re.search(rf'name="done-{ticked}" value="y" checked', form)
+    assert f'name="note-{ticked}" value="客户比较在意价格"' in form
+    assert "其余明天核对" in form  # the note of the submission
+    for item in unticked:
+        assert not re.search(rf'name="done-{item}" value="y" checked', form)
+        row = form.split(f'id="item-{item}"')[1].split("</tr>")[0]
+        assert "未确认" in row
+    assert f'id="item-{ticked}"' not in form
+    saved = team.owner.get(f"/handovers/{h['id']}").json
+    assert saved["current_stage"] == "preparation"
+    assert not any(i["is_completed"] or i["owner_note"] for i in saved["items"])
+    # ticked, the same submission goes through
+    again = owner.post(f"/t/{tenant.code}/handovers/{h['id']}/checklist", data={
+        "csrf_token": csrf_from(resp.text), "confirm_all": "y", f"note-{ticked}": "客户比较在意价格", "submit": "1"})
+    assert again.status_code == 302
+    saved = team.owner.get(f"/handovers/{h['id']}").json
+    assert saved["current_stage"] == "review"
+    assert [i["owner_note"] for i in saved["items"] if str(i["id"]) == ticked] == ["客户比较在意价格"]
+
+
+def test_the_start_page_says_once_that_none_picked_hands_over_all(app, team):
+    from tests.tenant_runtime.crm import PASSWORD, page_client
+
+    pages = page_client(app, team.tenant, "mgr", PASSWORD)
+    for path in ("/handovers/new", f"/handovers/new?from_owner_id={team.owner_id}"):
+        text = pages.get(f"/t/{team.tenant.code}{path}").text
+        assert text.count("全部客户") == 1, path
