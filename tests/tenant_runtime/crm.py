@@ -25,6 +25,15 @@ def _now():
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def db_row(tenant, sql, **params):
+    """The first row of a statement run straight on the tenant's database (what a test checks was stored)."""
+    engine = tenant.engine()
+    with engine.connect() as conn:
+        row = conn.execute(sa.text(sql), params).first()
+    engine.dispose()
+    return row
+
+
 def root_dept(tenant):
     engine = tenant.engine()
     with engine.connect() as conn:

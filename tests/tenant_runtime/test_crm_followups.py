@@ -17,6 +17,7 @@ from tests.tenant_runtime.crm import (
     add_user,
     at_once,
     customer_body,
+    db_row,
     page_client,
     tenant_api,
 )
@@ -40,14 +41,6 @@ def follow_body(customer, **overrides):
     body = {"customer_id": customer, "follow_type": "phone", "content": "电话沟通了续约意向"}
     body.update(overrides)
     return body
-
-
-def db_row(tenant, sql, **params):
-    engine = tenant.engine()
-    with engine.connect() as conn:
-        row = conn.execute(sa.text(sql), params).first()
-    engine.dispose()
-    return row
 
 
 def follow_up_count(tenant):

@@ -1,13 +1,13 @@
 """Page flows that must not strand the user: a delete the CRM refuses goes back to the page it was asked from
 (the list or the record's page, never another site) with the reason, and deletes nothing; the API keeps its 409."""
 
-import sqlalchemy as sa
 
 from tests.conftest import csrf_from
 from tests.tenant_runtime.crm import (
     CONTROL_ON_MARIADB,
     add_dept,
     add_user,
+    db_row,
     page_client,
     tenant_api,
 )
@@ -16,11 +16,7 @@ pytestmark = CONTROL_ON_MARIADB
 
 
 def count(tenant, sql, **params):
-    engine = tenant.engine()
-    with engine.connect() as conn:
-        value = conn.execute(sa.text(sql), params).scalar()
-    engine.dispose()
-    return value
+    return db_row(tenant, sql, **params)[0]
 
 
 def flashed_danger(resp):
