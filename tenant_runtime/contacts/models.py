@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..core.pinyin import pinyin_column
+from ..core.pinyin import pinyin_column, pinyin_search_column
 from ..core.words import WordIndex
 from ..models import MYSQL_TABLE_OPTIONS, IdType, TenantBase, utcnow
 
@@ -40,6 +40,7 @@ class CrmContact(TenantBase):
     customer_id: Mapped[int] = mapped_column(IdType, ForeignKey("crm_customer.id"), index=True)
     contact_name: Mapped[str] = mapped_column(String(100))
     name_pinyin: Mapped[str | None] = pinyin_column("contact_name", person=True)  # the list sorts names by it (0010)
+    name_search: Mapped[str | None] = pinyin_search_column("contact_name", person=True)  # wanghua, wh find 王华 (0017)
     position: Mapped[str | None] = mapped_column(String(100))
     phone: Mapped[str] = mapped_column(String(20))
     email: Mapped[str | None] = mapped_column(String(100))

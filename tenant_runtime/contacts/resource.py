@@ -9,10 +9,10 @@ from sqlalchemy.orm import joinedload
 
 from ..context import current_tenant
 from ..core.columns import Column
-from ..core.listing import Choice, ListSpec, Ref, SortKey
+from ..core.listing import Choice, Linked, ListSpec, Ref, SortKey
 from ..core.resource import Resource
 from ..core.sections import Section, register_section
-from ..customers.models import CrmCustomer
+from ..customers.models import CUSTOMER_WORDS, CrmCustomer
 from ..io.importing import ImportSpec, Pointer
 from . import services
 from .forms import ContactForm
@@ -58,7 +58,9 @@ class ContactResource(Resource):
             "is_key": _Flag(_l("Key decision maker"), CrmContact.is_key, YES_NO),
             "do_not_contact": _Flag(_l("Do not contact"), CrmContact.do_not_contact, YES_NO),
         },
-        search=(CrmContact.contact_name, CrmContact.email),
+        # and a contact by its customer's name, the list's 客户 column
+        search=(CrmContact.contact_name, CrmContact.email,
+                Linked(CrmCustomer.id, CrmContact.customer_id, (CrmCustomer.customer_name,), words=CUSTOMER_WORDS)),
         phones=(CrmContact.phone,),
         narrow=CONTACT_WORDS.narrow,
         sorts={"created": SortKey(CrmContact.id, _l("Created")),

@@ -16,8 +16,8 @@ from sqlalchemy import event, inspect
 from ..context import TenantSession
 from .models import CrmChangeLog
 
-SKIPPED = frozenset({"id", "name_key", "name_pinyin", "created_at", "updated_at", "deleted_by", "primary_marker",
-                     "dnc_set_at", "dnc_set_by",
+SKIPPED = frozenset({"id", "name_key", "name_pinyin", "name_search", "created_at", "updated_at", "deleted_by",
+                     "primary_marker", "dnc_set_at", "dnc_set_by",
                      "last_follow_up_at"})  # moves with every follow-up, which is its own record
 
 

@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..core.pinyin import PersonWhen, pinyin_column
+from ..core.pinyin import PersonWhen, pinyin_column, pinyin_search_column
 from ..core.words import WordIndex
 from ..models import MYSQL_TABLE_OPTIONS, IdType, TenantBase, utcnow
 
@@ -63,6 +63,9 @@ class CrmCustomer(TenantBase):
     # the name's sort key, its pinyin (北京… before 上海… before 武汉…): set with the name (core/pinyin.py)
     # an individual's name is a person's: its first character reads as a surname (曾华 under Z; 0010)
     name_pinyin: Mapped[str | None] = pinyin_column("customer_name", person=PersonWhen("customer_type", "individual"))
+    # the name's initials and whole pinyin, which a search in letters finds it by (hengtai, bjht; 0017)
+    name_search: Mapped[str | None] = pinyin_search_column("customer_name",
+                                                           person=PersonWhen("customer_type", "individual"))
     customer_type: Mapped[str] = mapped_column(String(20), default="enterprise")
     phone: Mapped[str | None] = mapped_column(String(20), unique=True)
     tax_id: Mapped[str | None] = mapped_column(String(18), unique=True)

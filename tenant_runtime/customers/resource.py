@@ -11,6 +11,7 @@ from common.regions import city_name, place, province_name
 from common.validators import display_phone
 
 from ..auth import SHOWN_USER
+from ..contacts.models import CONTACT_WORDS, CrmContact
 from ..context import current_tenant
 from ..core.columns import Column
 from ..core.listing import (
@@ -18,6 +19,7 @@ from ..core.listing import (
     DateRange,
     Exists,
     InactiveDays,
+    Linked,
     ListSpec,
     Ref,
     SortKey,
@@ -107,13 +109,18 @@ class CustomerResource(Resource):
             "last_follow_up": DateRange(_l("Last follow-up"), C.last_follow_up_at, advanced=True),
             "no_follow_days": InactiveDays(_l("No follow-up for (days)"), C.last_follow_up_at, C.created_at),
         },
-        search=(C.customer_name,),
+        # and a customer by one of its contacts' names or phones (a contact not deleted)
+        search=(C.customer_name, Linked(CrmContact.customer_id, C.id, (CrmContact.contact_name,),
+                                        phones=(CrmContact.phone,), only=(CrmContact.deleted_at.is_(None),),
+                                        words=CONTACT_WORDS)),
         phones=(C.phone,),
         narrow=CUSTOMER_WORDS.narrow,
+        # a header's first click: latest first for times, A to Z for names, 重要 first, the next follow-up soonest
         sorts={
             "created": SortKey(C.id, _l("Created")),
             "last_follow_up": SortKey(C.last_follow_up_at, _l("Last follow-up"), nullable=True),
-            "next_follow_up": SortKey(C.next_follow_up_at, _l("Next follow-up"), nullable=True),
+            "next_follow_up": SortKey(C.next_follow_up_at, _l("Next follow-up"), nullable=True,
+                                      descending_first=False),
             # by pinyin, as a Chinese reader orders names (the code points would put 上海 before 北京)
             "name": SortKey(C.name_pinyin, _l("Name"), nullable=True),
             # the codes rank as the levels do (important < normal < potential): 重要 first

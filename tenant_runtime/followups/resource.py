@@ -8,11 +8,12 @@ from common.timeutil import from_local
 
 from ..context import current_tenant
 from ..core.columns import Column
-from ..core.listing import Choice, DateRange, ListSpec, Ref, SortKey
+from ..core.listing import Choice, DateRange, Linked, ListSpec, Ref, SortKey
 from ..core.lookups import names
 from ..core.resource import Resource
 from ..core.sections import Section, register_section
-from ..customers.models import CrmCustomer
+from ..customers.models import CUSTOMER_WORDS, CrmCustomer
+from ..leads.models import LEAD_WORDS, CrmLead
 from . import services
 from .forms import METHOD_LABELS, FollowUpForm
 from .models import CrmFollowUp
@@ -51,7 +52,12 @@ class FollowUpResource(Resource):
             "follow_type": Choice(_l("Method"), F.follow_type, METHOD_LABELS),
             "created": DateRange(_l("Date"), F.created_at),
         },
-        search=(F.content,),
+        # and the name of the customer or lead it is on, the list's 客户 column
+        search=(F.content,
+                Linked(CrmCustomer.id, F.relation_id, (CrmCustomer.customer_name,), when=F.relation_type == "customer",
+                       words=CUSTOMER_WORDS),
+                Linked(CrmLead.id, F.relation_id, (CrmLead.lead_name,), when=F.relation_type == "lead",
+                       words=LEAD_WORDS)),
         sorts={"created": SortKey(F.id, _l("Date"))},
         default_sort="-created",
         views=("mine", "all"),

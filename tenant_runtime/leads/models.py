@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..core.pinyin import pinyin_column
+from ..core.pinyin import pinyin_column, pinyin_search_column
 from ..core.words import WordIndex
 from ..models import MYSQL_TABLE_OPTIONS, IdType, TenantBase, utcnow
 
@@ -57,6 +57,7 @@ class CrmLead(TenantBase):
     lead_name: Mapped[str] = mapped_column(String(100))
     # the list sorts names by it (0010); a lead is named for a person or a company (seed: 个人/企业名)
     name_pinyin: Mapped[str | None] = pinyin_column("lead_name", person="maybe")
+    name_search: Mapped[str | None] = pinyin_search_column("lead_name", person="maybe")  # found in pinyin (0017)
     phone: Mapped[str | None] = mapped_column(String(20), unique=True)  # seed: uk_phone, no duplicate leads
     company: Mapped[str | None] = mapped_column(String(200))
     position: Mapped[str | None] = mapped_column(String(100))

@@ -101,7 +101,8 @@ class LeadResource(Resource):
         sorts={
             "created": SortKey(L.id, _l("Created")),
             "last_follow_up": SortKey(L.last_follow_up_at, _l("Last follow-up"), nullable=True),
-            "next_follow_up": SortKey(L.next_follow_up_at, _l("Next follow-up"), nullable=True),
+            "next_follow_up": SortKey(L.next_follow_up_at, _l("Next follow-up"), nullable=True,
+                                      descending_first=False),  # a header's first click: soonest first
             "name": SortKey(L.name_pinyin, _l("Name"), nullable=True),
         },
         default_sort="-created",
