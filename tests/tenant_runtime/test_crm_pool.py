@@ -572,6 +572,12 @@ def test_the_customers_page_tells_a_pool_move_in_words_not_codes(app, world):
     assert moved.status_code == 200, moved.json
     history = page_client(app, t).get(f"/t/{t.code}/customers/{cid}").text.split('id="history"')[1]
     assert f"<b>部门</b>: <span class=\"muted\">{dept_name}</span> → 客服部" in history
+    # a recycle reads as the 公海记录 beside it does: 回收到公海 (回收入池 is a lead's, back to its 线索池)
+    world.rule(inactive_rule(30))
+    recycled = add_customer(t, s1, quiet=45)
+    assert world.admin.post("/pool/recycle").json["recycled"] >= 1
+    history = page_client(app, t).get(f"/t/{t.code}/customers/{recycled}").text.split('id="history"')[1]
+    assert "回收到公海" in history and "回收入池" not in history
 
 
 def test_a_manager_returns_a_subordinates_customer_a_colleague_cannot(world):
