@@ -318,9 +318,10 @@ def register(pages, api):
             except Invalid as exc:
                 session().rollback()
                 apply_form_errors(form, exc.fields)
-            except ApiError as exc:
+            except ApiError as exc:  # the receiver at their holding cap, a handover opened meanwhile
                 session().rollback()
-                flash(exc.message, "danger")
+                flash(_("%(name)s could not be assigned: %(reason)s", name=customer.customer_name,
+                        reason=exc.message), "danger")
                 return redirect(url_for("tenant.pool_list"))
             else:
                 session().commit()

@@ -458,7 +458,10 @@ def test_the_daily_claim_cap(world):
     assert world.api("mgr").post(f"/pool/{ids[2]}/claim").status_code == 200  # the cap is per user
 
 
-def test_the_holding_cap(world):
+def test_the_holding_cap(app, world):
+    from tests.conftest import csrf_from
+    from tests.tenant_runtime.crm import page_client
+
     t, s1 = world.tenant, world.users["s1"]
     add_customer(t, s1, 1)
     add_customer(t, s1, 1)
@@ -469,6 +472,13 @@ def test_the_holding_cap(world):
     assigned = world.api("mgr").post(f"/pool/{cid}/assign", json={"to_user_id": str(s1)})
     assert assigned.status_code == 409 and assigned.json["error"]["code"] == "holding_cap"
     assert customer(t, cid)[1] == "in_pool"
+    # on the page the refusal says which customer it was about, as a refused claim does
+    client = page_client(app, t, "mgr")
+    url = f"/t/{t.code}/pool/{cid}/assign"
+    refused = client.post(url, data={"csrf_token": csrf_from(client.get(url).text), "to_user_id": str(s1)},
+                          follow_redirects=True)
+    name = execute(t, "SELECT customer_name FROM crm_customer WHERE id = :i", {"i": cid})[0][0]
+    assert f"未能分配 {name}：" in refused.text and customer(t, cid)[1] == "in_pool"
 
 
 def test_the_previous_owner_may_not_reclaim_during_the_cool_down(world):
