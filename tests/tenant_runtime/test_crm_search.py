@@ -20,6 +20,7 @@ from tests.tenant_runtime.crm import (
     add_dept,
     add_user,
     customer_body,
+    every_item,
     page_client,
     tenant_api,
 )
@@ -322,3 +323,18 @@ def test_a_customer_is_found_by_a_contact_through_the_contacts_indexes(app, volu
         assert sorted(item["id"] for item in found.json["items"]) == expected and expected, q
         plan = [p for p in explain(t, *list_statement(statements)) if p["table"] in ("crm_customer", "crm_contact")]
         assert plan and all(p["type"] in ("eq_ref", "ref", "const", "range", "index_merge") for p in plan), (q, plan)
+
+
+@pytest.mark.parametrize("sort", ["-created", "name", "-next_follow_up"])
+def test_a_search_pages_on_with_its_cursor_finding_each_match_once(admin, linked_reads, sort):
+    """Page 2 of a pinyin search, and of one found through contacts: every match once, in a short page at a
+    time, whichever sort (the cursor carries the search's own key)."""
+    by_name = {_customer(admin, f"恒泰{name}物业有限公司") for name in ("甲", "乙", "丙", "丁", "戊")}
+    by_contact = set()
+    for i in range(4):
+        cid = _customer(admin, f"其他{i}号有限公司")
+        _contact(admin, cid, "王华", f"1370013{i:04d}")
+        by_contact.add(cid)
+    for q, expected in (("hengtai", by_name), ("wanghua", by_contact), ("王华", by_contact)):
+        found = [c["id"] for c in every_item(admin, f"/customers?{urlencode({'q': q, 'sort': sort})}&limit=2")]
+        assert sorted(found) == sorted(expected), (q, sort)
