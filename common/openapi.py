@@ -93,9 +93,10 @@ def field_schema(field):
         schema["default"] = field.default
     if field.description:
         schema["description"] = str(field.description)
-    if _required_unless(field):
+    other = _required_unless(field)
+    if other:
         schema["description"] = " ".join(filter(None, (schema.get("description"),
-                                                       f"Required unless {_required_unless(field)} is given.")))
+                                                       f"Required unless {other} is given.")))
     if not is_required(field):
         schema["nullable"] = True  # null is the same as leaving the field out
     return schema

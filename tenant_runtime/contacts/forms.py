@@ -16,7 +16,7 @@ PREFERENCE_LABELS = {"phone": _lp("contact preference", "Phone"), "wechat": _l("
 
 class ContactForm(FlaskForm):
     customer_id = RecordId(_l("Customer"), validators=[Chosen(_l("Choose a customer.")),
-                                                           NumberRange(min=1, max=2**63 - 1)])
+                                                       NumberRange(min=1, max=2**63 - 1)])
     contact_name = Text(_l("Name"), validators=[NotBlank(), Length(max=100)])
     position = Text(_l("Position"), validators=[Optional(), Length(max=100)])
     phone = Phone(_l("Mobile"), validators=[NotBlank(), PhoneE164()])

@@ -678,7 +678,8 @@ def _page_create(r):
             return redirect(r.created_url(obj))
         error = r.check_invalid_form(form, principal) if form.errors else None
         if error is not None:
-            apply_form_errors(form, {k: v for k, v in (error.fields or {}).items() if not form[k].errors})
+            apply_form_errors(form, {k: v for k, v in (error.fields or {}).items()
+                                     if k not in form or not form[k].errors})
         return _render_form(r, form, status=422 if form.errors else 200, error=error)
     return view
 

@@ -126,7 +126,7 @@ class ConvertForm(FlaskForm):
     contact_phone = Phone(_l("Contact mobile"), validators=[PhoneE164()])
     contact_position = Text(_l("Contact position"), validators=[Optional(), Length(max=100)])
     attach_to = RecordId(_l("Attach to existing customer"), validators=[Optional(), NumberRange(min=1, max=2**63 - 1)],
-                             description=_l("Instead of creating a customer, link the lead to this one."))
+                         description=_l("Instead of creating a customer, link the lead to this one."))
     confirm_duplicate = BooleanField(_l("Create it anyway: it is not the same customer"))
 
     def validate_customer_name(self, field):

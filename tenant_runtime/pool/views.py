@@ -313,6 +313,7 @@ def register(pages, api):
         customer = _pool_customer(customer_id)
         form = AssignForm(user_choices=_assign_choices(principal))
         if form.validate_on_submit():
+            name = customer.customer_name  # for a refusal: read before the rollback expires the row
             try:
                 services.assign(session(), customer.id, form.user, principal)
             except Invalid as exc:
@@ -320,8 +321,7 @@ def register(pages, api):
                 apply_form_errors(form, exc.fields)
             except ApiError as exc:  # the receiver at their holding cap, a handover opened meanwhile
                 session().rollback()
-                flash(_("%(name)s could not be assigned: %(reason)s", name=customer.customer_name,
-                        reason=exc.message), "danger")
+                flash(_("%(name)s could not be assigned: %(reason)s", name=name, reason=exc.message), "danger")
                 return redirect(url_for("tenant.pool_list"))
             else:
                 session().commit()
