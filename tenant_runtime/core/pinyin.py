@@ -122,7 +122,9 @@ _SEARCHED = re.compile(r"[A-Za-z]+(?:['\s]+[A-Za-z]+)*")
 def search_letters(q):
     """What a search for ``q`` looks for in a name's ``pinyin_search_text``: ``q`` in lower case without its spaces
     and apostrophes (``Heng Tai``, ``xi'an``) when it is ASCII letters alone, else None (a Chinese word, digits: the
-    name itself is searched, as typed)."""
+    name itself is searched, as typed). Full-width letters, which an IME in full-width mode types (ｈｅｎｇｔａｉ,
+    ｘｉ’ａｎ), are those letters: the pinyin is kept in ASCII (NFKC, as ``pinyin_search_text`` reads the name)."""
+    q = unicodedata.normalize("NFKC", q).replace("\u2019", "'")
     return re.sub(r"['\s]", "", q).lower() if _SEARCHED.fullmatch(q) else None
 
 

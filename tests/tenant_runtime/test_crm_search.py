@@ -80,6 +80,8 @@ def test_the_searchable_pinyin_holds_initials_and_whole_pinyin():
     assert pinyin.pinyin_search_text("ＩＢＭ中国 2号") == "ibmzgh ibmzhongguohao"
     assert [pinyin.search_letters(q) for q in ("HengTai", "heng tai", "xi'an", "恒泰", "ht2", "")] == [
         "hengtai", "hengtai", "xian", None, None, None]
+    # typed in full width (an IME's full-width mode): the same letters, as the name's own are kept (NFKC)
+    assert [pinyin.search_letters(q) for q in ("ｈｅｎｇｔａｉ", "ＢＪＨＴ", "ｘｉ’ａｎ")] == ["hengtai", "bjht", "xian"]
 
 
 @CONTROL_ON_MARIADB
