@@ -144,10 +144,17 @@ class Config:
     # TENANT_REQUEST_LIMIT slots) for as long as it reads; more are answered 429 export_busy, so a tenant's exports
     # never take all of its capacity from its other users.
     CRM_EXPORTS_PER_TENANT = _int("CRM_EXPORTS_PER_TENANT", 1)
-    # An import (tenant_runtime/io/importing.py) reads one file of at most this many rows and bytes in one request
-    # and one transaction; imports one tenant may have running per process (more: 429 import_busy).
-    CRM_IMPORT_MAX_ROWS = _int("CRM_IMPORT_MAX_ROWS", 2000)
-    CRM_IMPORT_MAX_BYTES = _int("CRM_IMPORT_MAX_BYTES", 5 * 1024 * 1024)
+    # An import (tenant_runtime/io/importing.py) takes a file of at most this many rows and bytes (the bytes are kept
+    # in the tenant's database until a worker has imported them: below MariaDB's max_allowed_packet, 16 MB). A file
+    # of up to CRM_IMPORT_INLINE_ROWS rows is imported within the request, in one transaction; a larger one by a job
+    # (io/import_jobs.py) that may run CRM_IMPORT_JOB_TIMEOUT seconds and counts as stopped when its progress is
+    # older than CRM_IMPORT_STALE_SECONDS. Imports one tenant may have running per process (more: 429 import_busy).
+    CRM_IMPORT_MAX_ROWS = _int("CRM_IMPORT_MAX_ROWS", 50000)
+    CRM_IMPORT_MAX_BYTES = _int("CRM_IMPORT_MAX_BYTES", 10 * 1024 * 1024)
+    CRM_IMPORT_INLINE_ROWS = _int("CRM_IMPORT_INLINE_ROWS", 2000)
+    CRM_IMPORT_JOB_TIMEOUT = _int("CRM_IMPORT_JOB_TIMEOUT", 3600)
+    CRM_IMPORT_STALE_SECONDS = _int("CRM_IMPORT_STALE_SECONDS", 600)
+    CRM_IMPORT_CHUNK_ROWS = _int("CRM_IMPORT_CHUNK_ROWS", 500)  # rows the job commits at a time
     CRM_IMPORTS_PER_TENANT = _int("CRM_IMPORTS_PER_TENANT", 1)
     TENANT_CACHE_TTL = float(os.environ.get("TENANT_CACHE_TTL", "5"))  # seconds a tenant lookup is reused
     # A tenant pool keeps min connections when idle and opens up to max under load; connections idle this

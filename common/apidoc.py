@@ -67,6 +67,7 @@ class Declaration:
     query: type | None = None  # a WTForms form class read from the query string
     errors: tuple = ()
     description: str | None = None
+    also: tuple = ()  # ((status, response schema), ...): other successful answers; the view returns (result, status)
 
     @functools.cached_property
     def dumper(self):
@@ -81,6 +82,12 @@ class Declaration:
             return current_app.response_class(status=204)
         if self.files:
             return result
+        if self.also and isinstance(result, tuple):
+            result, status = result
+            schema = dict(self.also)[status]
+            resp = jsonify(result if isinstance(schema, dict) else schema().dump(result))
+            resp.status_code = status
+            return resp
         if isinstance(self.response, dict):
             body = result
         elif self.page:
@@ -94,14 +101,14 @@ class Declaration:
 
 
 def endpoint(summary, *, status=200, response=None, page=False, body=None, partial=False, upload=None, query=None,
-             errors=(), description=None, optional_body=False, files=(), upload_fields=None):
+             errors=(), description=None, optional_body=False, files=(), upload_fields=None, also=()):
     """Declare an API view (see the module docstring). Put it under the route decorator."""
     if status != 204 and response is None and not files:
         raise TypeError(f"{summary!r}: an endpoint that answers {status} declares its response schema")
     decl = Declaration(summary=summary, status=status, response=response, page=page, body=body, partial=partial,
                        upload=upload, upload_fields=upload_fields, files=tuple(files), query=query,
                        errors=tuple(errors), description=description,
-                       optional_body=optional_body)
+                       optional_body=optional_body, also=tuple(also))
 
     def decorate(view):
         @functools.wraps(view)
@@ -265,6 +272,9 @@ def _operation(source, rule, method, decl):
         "description": " ".join(part for part in (who, decl.description) if part),
         "responses": {str(decl.status): _success(decl)},
     }
+    for status, schema in decl.also:
+        op["responses"][str(status)] = {"description": STATUS_TEXT.get(status, "OK"),
+                                        "content": {"application/json": {"schema": schema}}}
     path_arguments = sorted(set(rule.arguments) - set(source.server_arguments))
     for status in _error_statuses(decl, path_arguments, public, source.common_errors):
         op["responses"][str(status)] = {"description": STATUS_TEXT.get(status, "Error"),

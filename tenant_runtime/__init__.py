@@ -62,6 +62,7 @@ def register_modules(pages, api):
     from .followups.resource import follow_ups
     from .handovers import views as handover_views
     from .handovers.resource import handovers
+    from .io import import_views
     from .leads import views as lead_views
     from .leads.resource import lead_pools, leads
     from .people import views as people_views
@@ -79,6 +80,7 @@ def register_modules(pages, api):
     pool_views.register(pages, api)
     saved_views.register(pages, api, (customers, contacts, follow_ups, leads, users, departments, roles))
     followup_views.register(pages, api)
+    import_views.register(pages, api)
     crm, settings = _l("Customers"), _l("Settings")
     for item in (
         NavItem("tenant.home", _l("Workspace"), None, order=0),

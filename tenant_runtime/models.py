@@ -206,6 +206,7 @@ from .core import models as _core  # noqa: E402,F401
 from .customers import models as _customers  # noqa: E402,F401
 from .followups import models as _followups  # noqa: E402,F401
 from .handovers import models as _handovers  # noqa: E402,F401
+from .io import models as _io  # noqa: E402,F401
 from .leads import models as _leads  # noqa: E402,F401
 from .notices import models as _notices  # noqa: E402,F401
 from .people import models as _people  # noqa: E402,F401

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from urllib.parse import quote
 
-from flask import current_app, render_template, request
+from flask import current_app, g, redirect, render_template, request, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -228,19 +228,21 @@ def header_names(resource, spec, columns):
 # ---------------------------------------------------------------------- reading the file
 
 
-def read_table(data, filename):
+def read_table(data, filename, cap=None):
     """The file's rows as ``(row number, [cells])``, blank rows left out: an .xlsx's first sheet, or a CSV in
-    UTF-8 (with or without a byte-order mark) or GB18030 (what Excel on Chinese Windows saves)."""
+    UTF-8 (with or without a byte-order mark) or GB18030 (what Excel on Chinese Windows saves). Reading stops
+    past ``cap`` rows (default ``CRM_IMPORT_MAX_ROWS``) and the header: one row too many is enough to say so."""
+    cap = cap or _row_cap()
     if data.startswith(b"\xd0\xcf\x11\xe0"):
         raise Invalid({"file": [_("This is an old Excel file (.xls). Save it as .xlsx or CSV and send it again.")]})
     if sniff(data[:8], filename or "file.xlsx", allowed=("xlsx",)) is not None:
-        return _xlsx_rows(data)
+        return _xlsx_rows(data, cap)
     if data.startswith(b"PK") or b"\x00" in data[:4096]:
         raise Invalid({"file": [_("Send an Excel file (.xlsx) or a CSV file.")]})
-    return _csv_rows(data)
+    return _csv_rows(data, cap)
 
 
-def _xlsx_rows(data):
+def _xlsx_rows(data, cap):
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
@@ -253,14 +255,14 @@ def _xlsx_rows(data):
         for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
             if any(v not in (None, "") for v in values):
                 rows.append((number, list(values)))
-            if len(rows) > _row_cap() + 1:  # the header and one row too many are enough to say so
+            if len(rows) > cap + 1:  # the header and one row too many are enough to say so
                 break
     finally:
         book.close()
     return rows
 
 
-def _csv_rows(data):
+def _csv_rows(data, cap):
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             text = data.decode(encoding)
@@ -278,7 +280,7 @@ def _csv_rows(data):
         for number, values in enumerate(csv.reader(io.StringIO(text, newline=""), dialect), start=1):
             if any(v.strip() for v in values):
                 rows.append((number, values))
-            if len(rows) > _row_cap() + 1:
+            if len(rows) > cap + 1:
                 break
     except csv.Error as exc:
         raise Invalid({"file": [_("The CSV file cannot be read: %(reason)s", reason=str(exc))]}) from exc
@@ -383,21 +385,38 @@ class Outcome:
                 "also_created": self.also_created}
 
 
-def import_file(resource, upload, on_duplicate="skip", dry_run=False, principal=None, columns=None):
-    """Import ``upload`` (a werkzeug FileStorage) into ``resource`` for ``principal``: the outcome, committed
-    (or, dry run, rolled back); 422 ``import_invalid`` with every invalid row and nothing written. ``columns``:
-    ``form_columns`` of the resource for this user, when the caller has them already."""
-    principal = principal or current_principal()
-    config = current_app.config
+@dataclass
+class Prepared:
+    """A file read and its columns found, ready to import: ``rows`` are ``(row number, [cells])`` under the
+    header."""
+
+    resource: object
+    columns: list
+    mapping: dict  # column index -> field
+    ignored: list
+    headers: dict  # field -> the file's header for it
+    rows: list
+
+    def outcome(self, dry_run):
+        return Outcome(dry_run=dry_run, rows=len(self.rows), ignored_columns=self.ignored, columns=self.headers)
+
+
+def read_upload_options(upload, on_duplicate):
+    """The upload's bytes, after checking the form's other fields; 422 naming what is missing or wrong."""
     if upload is None or not upload.filename:
         raise Invalid({"file": [_("Choose a file.")]})
     if on_duplicate not in ON_DUPLICATE:
         raise Invalid({"on_duplicate": [_("Choose skip or error.")]})
-    data = read_upload(upload, "file", config["CRM_IMPORT_MAX_BYTES"])
-    table = read_table(data, upload.filename)
+    return read_upload(upload, "file", current_app.config["CRM_IMPORT_MAX_BYTES"])
+
+
+def prepare(resource, data, filename, principal=None, columns=None):
+    """Read ``data`` (the file's bytes) and find its columns for ``resource``: 422 naming the file when it cannot
+    be read, has no rows, too many, or lacks a required column. ``columns``: ``form_columns`` of the resource
+    for this user, when the caller has them already."""
+    table = read_table(data, filename)
     spec = resource.import_spec
     columns = columns or form_columns(resource, spec, principal)
-    by_name = {c.name: c for c in columns}
     mapping, ignored = map_headers(resource, spec, columns, table)
     rows = table[1:]
     if not rows:
@@ -405,93 +424,140 @@ def import_file(resource, upload, on_duplicate="skip", dry_run=False, principal=
     if len(rows) > _row_cap():
         raise Invalid({"file": [_("The file has more than %(n)s rows. Split it into files of at most %(n)s rows.",
                                   n=f"{_row_cap():,}")]})
-    outcome = Outcome(dry_run=dry_run, rows=len(rows), ignored_columns=ignored,
-                      columns={name: str(table[0][1][i]).strip() for i, name in mapping.items()})
-    lookups = {c.name: c.normalised_choices() for c in columns if c.kind == "choice"}
-    form_cls, form_kwargs = resource.form_class(), resource.form_kwargs()
-    keys = spec.file_keys(resource, by_name)
-    seen = {key: {} for key in keys}
-    pointed = {}  # (field, text) -> id or the ValueError: a customer named on many rows is looked up once
-    session = current_tenant.session
-    companion = spec.companion if any(c.companion for c in columns) else None
-    if companion:
-        other = companion.resource()
-        other_cls, other_kwargs = other.form_class(), other.form_kwargs()
-        outcome.also_created[other.name] = 0
-    for number, values in rows:
-        data, problems = {}, {}
-        for index, name in mapping.items():
-            column = by_name[name]
-            text = cell_text(values[index] if index < len(values) else None, column)
-            if not text:
-                continue  # an empty cell: the form's default, as a field left empty on the page
-            try:
-                text = _cell_value(text, column, lookups, pointed, principal)
-            except ValueError as exc:
-                problems[name] = [str(exc)]
-                continue
-            if text != "":
-                data[name] = text
-        other_form = None
-        if companion and any(name in data for name in companion.fields):
-            other_form, other_problems = _companion_form(
-                companion, other_cls, other_kwargs, {name: data.pop(name) for name in companion.fields if name in data})
-            problems.update(other_problems)
-        form = form_cls(formdata=MultiDict(data), meta={"csrf": False}, **form_kwargs)
-        if not form.validate() or problems:
-            outcome.errors.append({"row": number, "fields": {**_form_errors(form), **problems}})
-            continue
-        row_keys = {key: tuple(form[name].data for name in key) for key in keys
-                    if all(form[name].data for name in key)}
-        earlier = next(((key, seen[key][value]) for key, value in row_keys.items() if value in seen[key]), None)
-        if earlier is not None:
-            _duplicate(outcome, on_duplicate, {"row": number, "fields": {earlier[0][-1]: [
-                _("The same as row %(row)s of this file.", row=earlier[1])]}, "duplicate_of_row": earlier[1],
-                "matches": []})
-            continue
-        try:
-            with savepoint(session):
-                obj = resource.create(form, principal)
-                session.flush()
-                if other_form is not None:
-                    _create_companion(companion, other, other_form, obj, principal)
-                    session.flush()
-        except CompanionRefused as exc:
-            outcome.errors.append({"row": number, "fields": exc.fields})
-            continue
-        except ApiError as exc:
-            entry = {"row": number, "fields": _messages(exc.fields) or {"": [str(exc.message)]}}
-            if exc.code in DUPLICATE_CODES:
-                _duplicate(outcome, on_duplicate, {**entry, "duplicate_of_row": None,
-                                                   "matches": exc.extra.get("duplicates", [])})
-            else:
-                outcome.errors.append(entry)
-            continue
-        except IntegrityError as exc:
-            from ..core.resource import duplicate_field
+    return Prepared(resource, columns, mapping, ignored,
+                    {name: str(table[0][1][i]).strip() for i, name in mapping.items()}, rows)
 
-            name = duplicate_field(exc, resource.unique_fields) or ""
-            _duplicate(outcome, on_duplicate, {"row": number, "fields": {name: [_("Already in use.")]},
-                                               "duplicate_of_row": None, "matches": []})
-            continue
-        outcome.created_ids.append(obj.id)
-        if other_form is not None:
-            outcome.also_created[other.name] += 1
-        for key, value in row_keys.items():
-            seen[key][value] = number
+
+class RowImporter:
+    """Creates a prepared file's rows, as many at a time as it is given (``add``), each in a savepoint of the
+    tenant's session; the caller commits or rolls back. Remembers the rows it has seen, so that a row repeating
+    an earlier one of the file is a duplicate whichever batch the earlier one was in."""
+
+    def __init__(self, prepared, on_duplicate, principal):
+        self.prepared, self.on_duplicate, self.principal = prepared, on_duplicate, principal
+        resource, columns = prepared.resource, prepared.columns
+        spec = resource.import_spec
+        self.by_name = {c.name: c for c in columns}
+        self.lookups = {c.name: c.normalised_choices() for c in columns if c.kind == "choice"}
+        self.form_cls, self.form_kwargs = resource.form_class(), resource.form_kwargs()
+        self.keys = spec.file_keys(resource, self.by_name)
+        self.seen = {key: {} for key in self.keys}
+        self.pointed = {}  # (field, text) -> id or the ValueError: a customer named on many rows is looked up once
+        self.companion = spec.companion if any(c.companion for c in columns) else None
+        if self.companion:
+            self.other = self.companion.resource()
+            self.other_cls, self.other_kwargs = self.other.form_class(), self.other.form_kwargs()
+
+    def add(self, rows, outcome):
+        """Create ``rows`` (a slice of the prepared rows) into ``outcome``: created ids, skipped and invalid rows."""
+        resource, session, companion = self.prepared.resource, current_tenant.session, self.companion
+        if companion:
+            outcome.also_created.setdefault(self.other.name, 0)
+        for number, values in rows:
+            data, problems = {}, {}
+            for index, name in self.prepared.mapping.items():
+                column = self.by_name[name]
+                text = cell_text(values[index] if index < len(values) else None, column)
+                if not text:
+                    continue  # an empty cell: the form's default, as a field left empty on the page
+                try:
+                    text = _cell_value(text, column, self.lookups, self.pointed, self.principal)
+                except ValueError as exc:
+                    problems[name] = [str(exc)]
+                    continue
+                if text != "":
+                    data[name] = text
+            other_form = None
+            if companion and any(name in data for name in companion.fields):
+                other_form, other_problems = _companion_form(
+                    companion, self.other_cls, self.other_kwargs,
+                    {name: data.pop(name) for name in companion.fields if name in data})
+                problems.update(other_problems)
+            form = self.form_cls(formdata=MultiDict(data), meta={"csrf": False}, **self.form_kwargs)
+            if not form.validate() or problems:
+                outcome.errors.append({"row": number, "fields": {**_form_errors(form), **problems}})
+                continue
+            row_keys = {key: tuple(form[name].data for name in key) for key in self.keys
+                        if all(form[name].data for name in key)}
+            earlier = next(((key, self.seen[key][value]) for key, value in row_keys.items()
+                            if value in self.seen[key]), None)
+            if earlier is not None:
+                self._duplicate(outcome, {"row": number, "fields": {earlier[0][-1]: [
+                    _("The same as row %(row)s of this file.", row=earlier[1])]}, "duplicate_of_row": earlier[1],
+                    "matches": []})
+                continue
+            try:
+                with savepoint(session):
+                    obj = resource.create(form, self.principal)
+                    session.flush()
+                    if other_form is not None:
+                        _create_companion(companion, self.other, other_form, obj, self.principal)
+                        session.flush()
+            except CompanionRefused as exc:
+                outcome.errors.append({"row": number, "fields": exc.fields})
+                continue
+            except ApiError as exc:
+                entry = {"row": number, "fields": _messages(exc.fields) or {"": [str(exc.message)]}}
+                if exc.code in DUPLICATE_CODES:
+                    self._duplicate(outcome, {**entry, "duplicate_of_row": None,
+                                              "matches": exc.extra.get("duplicates", [])})
+                else:
+                    outcome.errors.append(entry)
+                continue
+            except IntegrityError as exc:
+                from ..core.resource import duplicate_field
+
+                name = duplicate_field(exc, resource.unique_fields) or ""
+                self._duplicate(outcome, {"row": number, "fields": {name: [_("Already in use.")]},
+                                          "duplicate_of_row": None, "matches": []})
+                continue
+            outcome.created_ids.append(obj.id)
+            if other_form is not None:
+                outcome.also_created[self.other.name] += 1
+            for key, value in row_keys.items():
+                self.seen[key][value] = number
+        return outcome
+
+    def _duplicate(self, outcome, entry):
+        (outcome.skipped if self.on_duplicate == "skip" else outcome.errors).append(entry)
+
+
+def invalid_answer(errors, headers):
+    """The 422 of a file with invalid rows: nothing was imported."""
+    return ApiError(422, "import_invalid", _(
+        "%(n)s rows of the file are invalid, so nothing was imported. Correct them and send the file again.",
+        n=len(errors)), {"file": [_("Some rows are invalid.")]}, extra={"rows": errors, "columns": headers})
+
+
+def log_import(resource, principal, outcome, background=False):
+    current_app.logger.info("import: tenant %s user %s imported %d %s (%d skipped, %d rows%s%s)",
+                            current_tenant.tenant_id, principal.user_id, len(outcome.created_ids), resource.name,
+                            len(outcome.skipped), outcome.rows, ", dry run" if outcome.dry_run else "",
+                            ", in the background" if background else "")
+
+
+def import_file(resource, upload, on_duplicate="skip", dry_run=False, principal=None, columns=None):
+    """Import ``upload`` (a werkzeug FileStorage) into ``resource`` for ``principal``: the outcome, committed
+    (or, dry run, rolled back); 422 ``import_invalid`` with every invalid row and nothing written. ``columns``:
+    ``form_columns`` of the resource for this user, when the caller has them already."""
+    principal = principal or current_principal()
+    data = read_upload_options(upload, on_duplicate)
+    prepared = prepare(resource, data, upload.filename, principal, columns)
+    return import_prepared(prepared, on_duplicate, dry_run, principal)
+
+
+def import_prepared(prepared, on_duplicate, dry_run, principal):
+    """The whole of a prepared file in one transaction (``import_file``)."""
+    resource, session = prepared.resource, current_tenant.session
+    outcome = RowImporter(prepared, on_duplicate, principal).add(prepared.rows, prepared.outcome(dry_run))
     if outcome.errors:
         session.rollback()
-        raise ApiError(422, "import_invalid", _(
-            "%(n)s rows of the file are invalid, so nothing was imported. Correct them and send the file again.",
-            n=len(outcome.errors)), {"file": [_("Some rows are invalid.")]},
-            extra={"rows": outcome.errors, "columns": outcome.columns})
+        raise invalid_answer(outcome.errors, outcome.columns)
     if dry_run:
         session.rollback()
     else:
         resource.commit()
-    current_app.logger.info("import: tenant %s user %s imported %d %s (%d skipped, %d rows%s)",
-                            current_tenant.tenant_id, principal.user_id, len(outcome.created_ids), resource.name,
-                            len(outcome.skipped), outcome.rows, ", dry run" if dry_run else "")
+    log_import(resource, principal, outcome)
     return outcome
 
 
@@ -539,10 +605,6 @@ def _cell_value(text, column, lookups, pointed, principal):
     if column.kind == "bool":
         return bool_value(text)
     return text
-
-
-def _duplicate(outcome, on_duplicate, entry):
-    (outcome.skipped if on_duplicate == "skip" else outcome.errors).append(entry)
 
 
 def _messages(fields):
@@ -657,9 +719,21 @@ def _slot():
 
 
 def run(resource, upload, on_duplicate, dry_run, columns=None):
+    """Import the upload: the ``Outcome`` of a file imported within the request, or the ``CrmImport`` of one of
+    more than ``CRM_IMPORT_INLINE_ROWS`` rows, which a job imports (``import_jobs``)."""
+    from . import import_jobs
+
+    principal = current_principal()
+    data = read_upload_options(upload, on_duplicate)
+    prepared = prepare(resource, data, upload.filename, principal, columns)
+    if len(prepared.rows) > current_app.config["CRM_IMPORT_INLINE_ROWS"]:
+        return import_jobs.queue_import(prepared, data, upload.filename, on_duplicate, dry_run, principal)
     release = _slot()
     try:
-        return import_file(resource, upload, on_duplicate, dry_run, columns=columns)
+        if import_jobs.busy_import(current_tenant.session) is not None:
+            raise ApiError(429, "import_busy", _("Another import of your company is running. Try again when it "
+                                                 "has finished."))
+        return import_prepared(prepared, on_duplicate, dry_run, principal)
     finally:
         release()
 
@@ -670,13 +744,17 @@ def _flag(value):
 
 def register(resource, pages, api):
     """``/<name>/import`` and ``/<name>/import/template`` on the pages and in the API, under ``<module>.import``."""
+    from .import_views import ImportSchema
+
     r = resource
     permission = f"{r.module}.{r.permission('import')}"
 
     def api_view():
         outcome = run(r, request.files.get("file"), request.form.get("on_duplicate") or "skip",
                       _flag(request.form.get("dry_run")))
-        return outcome.as_json()
+        if isinstance(outcome, Outcome):
+            return outcome.as_json()
+        return outcome, 202  # a background import: its progress at GET /imports/<id>
 
     def page_view():
         form = ImportForm()
@@ -686,15 +764,22 @@ def register(resource, pages, api):
             if form.validate_on_submit():
                 try:
                     outcome = run(r, form.file.data, form.on_duplicate.data, form.dry_run.data, columns)
+                    if not isinstance(outcome, Outcome):  # a background import: its own page shows it
+                        return redirect(url_for("tenant.import_page", import_id=outcome.id))
                 except ApiError as exc:
                     current_tenant.session.rollback()
                     error, status = exc, exc.status
             else:
                 status = 422
         also_label = r.import_spec.companion.resource().label_plural if r.import_spec.companion else ""
+        from .import_views import STATUS_LABELS, recent
+
+        imports = [i for i in recent(g.tenant_user.id, 10) if i.resource == r.name][:5]
         return render_template("tenant/io/import.html", resource=r, form=form, columns=columns, outcome=outcome,
                                error=error, describe=describe, labels={c.name: c.label for c in columns},
-                               also_label=also_label), status
+                               also_label=also_label, imports=imports, import_status_labels=STATUS_LABELS,
+                               inline_rows=current_app.config["CRM_IMPORT_INLINE_ROWS"],
+                               max_rows=current_app.config["CRM_IMPORT_MAX_ROWS"]), status
 
     def template_view():
         fmt = request.args.get("format") or "xlsx"
@@ -705,14 +790,18 @@ def register(resource, pages, api):
     name, template_name = f"{r.slug}_import", f"{r.slug}_import_template"
     declared = endpoint(
         f"Import {str(r.label_plural).lower()} from an Excel (.xlsx) or CSV file, each row validated and created as "
-        "the create endpoint does, all in one transaction", upload="file", upload_fields=ImportForm,
-        response=OUTCOME_SCHEMA,
-        errors=(413, 422, 429),
+        "the create endpoint does: all in one transaction, or, a large file, by a background job", upload="file", upload_fields=ImportForm,
+        response=OUTCOME_SCHEMA, also=((202, ImportSchema),),
+        errors=(413, 422, 429, 503),
         description="Multipart fields: file; on_duplicate (skip, the default: a row whose phone, credit code or "
                     "name is already in the CRM, or repeats an earlier row, is skipped and reported; error: such a "
                     "row is invalid); dry_run (true: check only, write nothing). Any invalid row: 422 "
                     "import_invalid, nothing written, `rows` lists each invalid row's number (as the spreadsheet "
-                    "numbers it) and fields. Another import of the company in progress: 429 import_busy.",
+                    "numbers it) and fields. Another import of the company in progress: 429 import_busy. A file of "
+                    "more rows than one request imports (CRM_IMPORT_INLINE_ROWS, 2,000; at most "
+                    "CRM_IMPORT_MAX_ROWS, 50,000) is imported in the background: 202 with the import, whose "
+                    "progress and outcome GET /imports/{import_id} gives (the same promise: any invalid row and "
+                    "nothing is written); 503 queue_unavailable when the job queue does not take it.",
     )(api_view)
     api.add_url_rule(f"/{r.name}/import", endpoint=name, view_func=declared, methods=["POST"])
     pages.add_url_rule(f"/{r.name}/import", endpoint=name, view_func=page_view, methods=["GET", "POST"])

@@ -71,7 +71,8 @@ def test_every_success_answer_has_a_schema(spec, tenant_spec):
     for document in (spec, tenant_spec):
         for method, path, op in operations(document):
             successes = {s: r for s, r in op["responses"].items() if s.startswith("2")}
-            assert len(successes) == 1, (method, path)
+            # one success answer; an import also answers 202 when a job takes the file (io/import_jobs.py)
+            assert len(successes) == 1 or set(successes) == {"200", "202"}, (method, path)
             for status, response in successes.items():
                 if status == "204":
                     continue

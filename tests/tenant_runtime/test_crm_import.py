@@ -27,8 +27,7 @@ pytestmark = CONTROL_ON_MARIADB
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-@pytest.fixture
-def company(app, tenants):
+def make_company(app, tenants):
     """销售部 > 一组 (sales user s1 张一), 二组 (s2 李二); 王经理 manages 销售部 and may import (the built-in sales
     manager role); s1 has the built-in sales role alone (no import)."""
     t = tenants[0]
@@ -47,6 +46,11 @@ def company(app, tenants):
             return tenant_api(app, t, name) if name != "admin" else tenant_api(app, t)
 
     return World()
+
+
+@pytest.fixture
+def company(app, tenants):
+    return make_company(app, tenants)
 
 
 def xlsx(rows):

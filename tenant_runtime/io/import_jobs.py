@@ -1,0 +1,225 @@
+"""Imports too large for one request: a file of more than ``CRM_IMPORT_INLINE_ROWS`` rows (up to
+``CRM_IMPORT_MAX_ROWS``) is kept in the tenant's ``crm_import`` and imported by a worker (``core.jobs``: the job
+carries the tenant's id and the import's; inline where there is no Redis, as every CRM job).
+
+The file's promise stays the one a small file's import makes: when any row is invalid, nothing is written. The job
+reads the file twice, ``CRM_IMPORT_CHUNK_ROWS`` rows at a time. The first pass (checking) creates each chunk's rows as the import
+would and rolls the chunk back: invalid rows are collected, and the import ends ``invalid`` listing them, with
+nothing written. The second pass (importing) creates the rows again and commits each chunk together with the
+import's progress (``written_rows``), so a job that stops halfway (a worker killed, a database gone) resumes after
+the last chunk it committed and creates nothing twice (继续导入 on the page, ``POST /imports/<id>/resume``). A row
+the first pass accepted that the second refuses (a record with its phone created meanwhile) is skipped and listed.
+
+Who sent the file sees its progress and outcome (``GET /imports/<id>``, the page ``/imports/<id>``, which
+refreshes itself while the job runs), and nobody else. The file's bytes are dropped when the import ends; its
+outcome lists at most ``LISTED`` rows of each kind, and counts them all.
+"""
+
+from datetime import timedelta
+
+from flask import current_app, g, has_request_context
+from flask_babel import force_locale, get_locale
+from flask_babel import gettext as _
+from sqlalchemy import or_, select
+
+from common.errors import ApiError
+
+from ..auth import WITH_ROLES
+from ..context import current_tenant
+from ..core import jobs
+from ..core.scope import principal_for
+from ..models import SysUser, utcnow
+from .importing import RowImporter, log_import, prepare
+from .models import (
+    RUNNING,
+    STATUS_CHECKING,
+    STATUS_DONE,
+    STATUS_FAILED,
+    STATUS_IMPORTING,
+    STATUS_INVALID,
+    STATUS_QUEUED,
+    CrmImport,
+)
+
+LISTED = 1000  # rows of each kind (skipped, invalid) an outcome lists
+
+
+def stale_before():
+    """A running import whose progress is older than this has stopped (its worker is gone)."""
+    return utcnow() - timedelta(seconds=current_app.config["CRM_IMPORT_STALE_SECONDS"])
+
+
+def stalled(record):
+    """Whether ``record`` says it runs but has made no progress for ``CRM_IMPORT_STALE_SECONDS``."""
+    return record.status in RUNNING and (record.updated_at or record.created_at) < stale_before()
+
+
+def busy_import(session):
+    """Another import of the company still running (queued or making progress lately), or None."""
+    return session.scalar(select(CrmImport).where(CrmImport.status.in_(RUNNING),
+                                                  or_(CrmImport.updated_at.is_(None),
+                                                      CrmImport.updated_at >= stale_before()))
+                          .order_by(CrmImport.id).limit(1))
+
+
+def queue_import(prepared, data, filename, on_duplicate, dry_run, principal):
+    """Keep the file and start its job: the ``CrmImport`` (inline where there is no Redis: finished by then).
+    429 ``import_busy`` while another import of the company runs; 503 when the queue does not take the job."""
+    session = current_tenant.session
+    if busy_import(session) is not None:
+        raise ApiError(429, "import_busy", _("Another import of your company is running. Try again when it has "
+                                             "finished."))
+    now = utcnow()
+    record = CrmImport(resource=prepared.resource.name, user_id=principal.user_id, file_name=(filename or "")[:255],
+                       file_data=data, on_duplicate=on_duplicate, dry_run=bool(dry_run),
+                       locale=str(get_locale() or current_app.config.get("BABEL_DEFAULT_LOCALE", "zh")),
+                       status=STATUS_QUEUED, total_rows=len(prepared.rows), checked_rows=0, written_rows=0, created=0,
+                       skipped=0, created_at=now, updated_at=now)
+    session.add(record)
+    session.commit()
+    start(record)
+    return record
+
+
+def start(record):
+    """Put ``record``'s job on the queue (or run it inline); 503 ``queue_unavailable`` when Redis refuses it."""
+    from redis import RedisError
+
+    session, tenant_id, record_id = current_tenant.session, current_tenant.tenant_id, record.id
+    inline = not current_app.config.get("REDIS_URL")
+    try:
+        jobs.enqueue(run_import, tenant_id, record_id, job_id=f"crm-import-{tenant_id}-{record_id}-{record.written_rows}",
+                     timeout=current_app.config["CRM_IMPORT_JOB_TIMEOUT"])
+    except RedisError as exc:
+        current_app.logger.warning("import %s of tenant %s not queued: %s", record_id, tenant_id, type(exc).__name__)
+        record.status, record.error, record.updated_at = STATUS_FAILED, _("The import could not be queued."), utcnow()
+        session.commit()
+        raise ApiError(503, "queue_unavailable", _("Imports cannot be started right now. Try again in a minute.")) \
+            from exc
+    except Exception:
+        if not inline:
+            raise
+        # inline, the job ran here: it logged its error and marked the import failed, which the page shows
+    session.refresh(record)  # an inline job has finished it on a session of its own
+
+
+def resume(record):
+    """Start a failed or stopped import again from where it stopped; 409 when it is running or has finished."""
+    session = current_tenant.session
+    if record.status in RUNNING and not stalled(record):
+        raise ApiError(409, "import_running", _("The import is still running."))
+    if (record.status != STATUS_FAILED and record.status not in RUNNING) or record.file_data is None:
+        raise ApiError(409, "import_finished", _("The import has finished."))
+    other = busy_import(session)
+    if other is not None and other.id != record.id:
+        raise ApiError(429, "import_busy", _("Another import of your company is running. Try again when it has "
+                                             "finished."))
+    # only a job that had finished checking goes on writing; any other checks the file again from its start
+    stopped_in = record.status if record.status in RUNNING else (record.result or {}).get("stopped_in")
+    record.status = STATUS_IMPORTING if stopped_in == STATUS_IMPORTING else STATUS_QUEUED
+    record.error, record.updated_at = None, utcnow()
+    session.commit()
+    start(record)
+    return record
+
+
+# ---------------------------------------------------------------------- the job
+
+
+def run_import(import_id):
+    """The job: import ``crm_import`` row ``import_id`` of the bound tenant. Idempotent: a finished import is left
+    as it is, a stopped one goes on after its last committed chunk."""
+    session = current_tenant.session
+    record = session.get(CrmImport, import_id)
+    data = record.file_data if record is not None else None  # read once: the record reloads without it
+    if record is None or record.status not in RUNNING or data is None:
+        return {"status": record.status if record else None}
+    from ..core.resource import REGISTERED
+
+    resource = REGISTERED.get(record.resource)
+    user = session.scalars(select(SysUser).where(SysUser.id == record.user_id).options(*WITH_ROLES)).unique().first()
+    with force_locale(record.locale):
+        if resource is None or user is None or not user.is_enabled:
+            return _finish(record, STATUS_FAILED, error=_("The person who sent the file can no longer import."))
+        principal = principal_for(user, session)
+        if not principal.can(f"{resource.module}.{resource.permission('import')}"):
+            return _finish(record, STATUS_FAILED, error=_("The person who sent the file can no longer import."))
+        g.tenant_user, g.tenant_principal = user, principal  # the create forms and services read them
+        try:
+            if has_request_context():  # inline: within the request that sent the file
+                return _run(record, resource, principal, data)
+            # in a worker: the create forms read their request as on the 新建 page's POST, which sends no query
+            with current_app.test_request_context("/", method="POST"):
+                return _run(record, resource, principal, data)
+        except Exception:
+            session.rollback()
+            current_app.logger.exception("import %s of tenant %s stopped", import_id, current_tenant.tenant_id)
+            record = session.get(CrmImport, import_id)
+            _finish(record, STATUS_FAILED, keep_file=True, result={**(record.result or {}), "stopped_in": record.status},
+                    error=_("The import stopped on an error. What it had imported stays; resume it to go on."))
+            raise
+
+
+def _run(record, resource, principal, data):
+    session, record_id = current_tenant.session, record.id
+    chunk = current_app.config["CRM_IMPORT_CHUNK_ROWS"]
+    prepared = prepare(resource, data, record.file_name, principal)
+    rows = prepared.rows
+    if record.status in (STATUS_QUEUED, STATUS_CHECKING):
+        _progress(record, status=STATUS_CHECKING, checked_rows=0, started_at=record.started_at or utcnow())
+        importer, outcome = RowImporter(prepared, record.on_duplicate, principal), prepared.outcome(dry_run=True)
+        for at in range(0, len(rows), chunk):
+            importer.add(rows[at:at + chunk], outcome)
+            session.rollback()  # checking: nothing of it stays
+            record = session.get(CrmImport, record_id)
+            _progress(record, checked_rows=min(len(rows), at + chunk))
+        if outcome.errors:
+            return _finish(record, STATUS_INVALID, result={
+                "rows": len(rows), "invalid": len(outcome.errors), "invalid_rows": outcome.errors[:LISTED],
+                "columns": outcome.columns, "ignored_columns": outcome.ignored_columns})
+        if record.dry_run:
+            log_import(resource, principal, outcome, background=True)
+            return _finish(record, STATUS_DONE, created=len(outcome.created_ids), skipped=len(outcome.skipped),
+                           result=_result(outcome, [], outcome.skipped, outcome.also_created))
+        _progress(record, status=STATUS_IMPORTING, written_rows=0, created=0, skipped=0,
+                  result=_result(outcome, [], [], {}))
+    # writing: on from the last committed chunk, each chunk committed with the progress that says it is done
+    importer, total = RowImporter(prepared, record.on_duplicate, principal), prepared.outcome(dry_run=False)
+    for at in range(record.written_rows, len(rows), chunk):
+        part = importer.add(rows[at:at + chunk], prepared.outcome(dry_run=False))
+        refused = part.skipped + part.errors  # a row refused now was accepted by the check: skipped, and listed
+        listed = (record.result or {}).get("skipped_rows", [])
+        also = dict((record.result or {}).get("also_created") or {})
+        for name, n in part.also_created.items():
+            also[name] = also.get(name, 0) + n
+        record.written_rows, record.created = min(len(rows), at + chunk), record.created + len(part.created_ids)
+        record.skipped += len(refused)
+        record.result = _result(prepared.outcome(False), [], (listed + refused)[:LISTED], also)
+        record.updated_at = utcnow()
+        resource.commit()  # the chunk's rows and the progress saying they are written, together
+        record = session.get(CrmImport, record_id)
+        total.created_ids += part.created_ids
+        total.skipped += refused
+    log_import(resource, principal, total, background=True)
+    return _finish(record, STATUS_DONE)
+
+
+def _result(outcome, errors, skipped, also_created):
+    return {"rows": outcome.rows, "columns": outcome.columns, "ignored_columns": outcome.ignored_columns,
+            "skipped_rows": skipped[:LISTED], "also_created": also_created, "invalid_rows": errors[:LISTED]}
+
+
+def _progress(record, **values):
+    for name, value in values.items():
+        setattr(record, name, value)
+    record.updated_at = utcnow()
+    current_tenant.session.commit()
+
+
+def _finish(record, status, keep_file=False, **values):
+    now = utcnow()
+    values = {"status": status, "updated_at": now, "finished_at": now, **values}
+    if not keep_file:
+        values["file_data"] = None  # the customers' data goes once the import has done with it
+    _progress(record, **values)
+    return {"status": status, "created": record.created, "skipped": record.skipped}

@@ -1,0 +1,300 @@
+"""Background imports (tenant_runtime/io/import_jobs.py) on real MariaDB tenants: a file of more rows than one request
+imports is kept and imported by a job (inline without Redis, by a real rq worker with it), chunk by chunk; any
+invalid row and nothing is written; a job that stops resumes after its last committed chunk and creates nothing
+twice; only the person who sent the file sees it; one import per company at a time; the page works without
+JavaScript."""
+
+import io
+import secrets
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from rq.job import Job, JobStatus
+
+from common.timeutil import utcnow
+from tenant_runtime.io import importing
+from tests.tenant_runtime.crm import CONTROL_ON_MARIADB, page_client
+from tests.tenant_runtime.test_crm_import import count, make_company, send, xlsx
+
+pytestmark = CONTROL_ON_MARIADB
+
+
+@pytest.fixture
+def company(app, tenants):
+    """test_crm_import's company: 王经理 (mgr) may import, s1 and s2 may not."""
+    return make_company(app, tenants)
+
+
+@pytest.fixture
+def small_batches(app, monkeypatch):
+    """More than 3 rows go to the background, 2 rows per chunk: a file of a few rows spans several chunks."""
+    monkeypatch.setitem(app.config, "CRM_IMPORT_INLINE_ROWS", 3)
+    monkeypatch.setitem(app.config, "CRM_IMPORT_CHUNK_ROWS", 2)
+
+
+def names(n, tag=None):
+    tag = tag or secrets.token_hex(3)
+    return [f"后台导入{tag}第{k}号物业公司" for k in range(n)]
+
+
+def sheet(company_names, extra=None):
+    rows = [["客户名称", "客户分级"]] + [[name, "重要"] for name in company_names]
+    return xlsx(rows + (extra or []))
+
+
+def imported(tenant, prefix="后台导入"):
+    return count(tenant, "crm_customer", f"customer_name LIKE '{prefix}%'")
+
+
+def import_row(tenant, import_id):
+    engine = tenant.engine()
+    try:
+        with engine.connect() as conn:
+            return conn.execute(sa.text("SELECT status, total_rows, checked_rows, written_rows, created, skipped, "
+                                        "file_data IS NULL AS file_gone FROM crm_import WHERE id = :i"),
+                                {"i": import_id}).mappings().one()
+    finally:
+        engine.dispose()
+
+
+def set_import(tenant, import_id, **values):
+    engine = tenant.engine()
+    try:
+        with engine.begin() as conn:
+            sets = ", ".join(f"{name} = :{name}" for name in values)
+            conn.execute(sa.text(f"UPDATE crm_import SET {sets} WHERE id = :i"), {"i": import_id, **values})
+    finally:
+        engine.dispose()
+
+
+# ---------------------------------------------------------------------- inline (no Redis: the embedded default)
+
+
+def test_a_large_file_is_imported_by_a_job_and_its_progress_and_outcome_are_kept(company, small_batches):
+    mgr = company.api("mgr")
+    batch = names(7)
+    resp = send(mgr, sheet(batch, [[batch[2], "普通"]]))  # the last row repeats the third: skipped
+    assert resp.status_code == 202, resp.json
+    body = resp.json
+    assert body["status"] == "done" and body["rows"] == 8 and body["progress"] == 100  # inline: done already
+    assert body["created"] == 7 and body["skipped"] == 1 and body["written_rows"] == 8 and body["checked_rows"] == 8
+    [skipped] = body["result"]["skipped_rows"]
+    assert skipped["row"] == 9 and [m["customer_name"] for m in skipped["matches"]] == [batch[2]]  # 查重, by name
+    assert imported(company.tenant) == 7
+    assert import_row(company.tenant, int(body["id"]))["file_gone"] == 1  # the customers' data is not kept
+    again = mgr.get(f"/imports/{body['id']}")
+    assert again.status_code == 200 and again.json == body
+    assert [i["id"] for i in mgr.get("/imports").json["items"]] == [body["id"]]
+    # the records were made as the create form makes them: found by the list's search, owned by the importer
+    found = mgr.get(f"/customers?q={batch[5]}").json["items"]
+    assert [c["customer_name"] for c in found] == [batch[5]] and found[0]["owner"]["name"] == "王经理"
+
+
+def test_any_invalid_row_in_any_chunk_and_nothing_is_written(company, small_batches):
+    mgr = company.api("mgr")
+    batch = names(6)
+    resp = send(mgr, sheet(batch[:5], [[batch[5], "顶级"]]))  # row 7, in the third chunk: no such level
+    assert resp.status_code == 202 and resp.json["status"] == "invalid", resp.json
+    assert resp.json["created"] == 0 and resp.json["written_rows"] == 0 and resp.json["result"]["invalid"] == 1
+    [entry] = resp.json["result"]["invalid_rows"]
+    assert entry["row"] == 7 and set(entry["fields"]) == {"level"}
+    assert imported(company.tenant) == 0  # the first chunks were checked and rolled back, not kept
+
+
+def test_a_dry_run_in_the_background_checks_every_row_and_writes_nothing(company, small_batches):
+    resp = send(company.api("mgr"), sheet(names(5)), dry_run="true")
+    assert resp.status_code == 202 and resp.json["status"] == "done" and resp.json["dry_run"] is True, resp.json
+    assert resp.json["created"] == 5 and resp.json["written_rows"] == 0
+    assert imported(company.tenant) == 0
+
+
+def test_a_job_that_stops_halfway_resumes_after_its_last_chunk_and_creates_nothing_twice(company, small_batches,
+                                                                                         monkeypatch):
+    mgr = company.api("mgr")
+    batch = names(7)
+    real_add, calls = importing.RowImporter.add, {"writing": 0}
+
+    def failing_add(self, rows, outcome):
+        if not outcome.dry_run:  # the writing pass: its second chunk meets a database gone away
+            calls["writing"] += 1
+            if calls["writing"] == 2:
+                raise sa.exc.OperationalError("INSERT", {}, Exception("server has gone away"))
+        return real_add(self, rows, outcome)
+
+    monkeypatch.setattr(importing.RowImporter, "add", failing_add)
+    resp = send(mgr, sheet(batch))
+    assert resp.status_code == 202 and resp.json["status"] == "failed", resp.json
+    assert resp.json["written_rows"] == 2 and resp.json["created"] == 2 and "继续" in resp.json["error"]
+    assert imported(company.tenant) == 2  # the first chunk was committed with its progress
+    assert import_row(company.tenant, int(resp.json["id"]))["file_gone"] == 0  # kept to go on with
+
+    monkeypatch.setattr(importing.RowImporter, "add", real_add)
+    resumed = mgr.post(f"/imports/{resp.json['id']}/resume")
+    assert resumed.status_code == 202 and resumed.json["status"] == "done", resumed.json
+    assert resumed.json["created"] == 7 and resumed.json["skipped"] == 0 and resumed.json["written_rows"] == 7
+    assert imported(company.tenant) == 7  # each row once
+    finished = mgr.post(f"/imports/{resp.json['id']}/resume")
+    assert finished.status_code == 409 and finished.json["error"]["code"] == "import_finished"
+
+
+def test_a_job_that_stopped_while_checking_checks_again_from_the_start(company, small_batches, monkeypatch):
+    mgr = company.api("mgr")
+    real_add, calls = importing.RowImporter.add, {"n": 0}
+
+    def failing_add(self, rows, outcome):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("worker lost")
+        return real_add(self, rows, outcome)
+
+    monkeypatch.setattr(importing.RowImporter, "add", failing_add)
+    resp = send(mgr, sheet(names(5)))
+    assert resp.json["status"] == "failed" and resp.json["written_rows"] == 0 and imported(company.tenant) == 0
+    monkeypatch.setattr(importing.RowImporter, "add", real_add)
+    resumed = mgr.post(f"/imports/{resp.json['id']}/resume")
+    assert resumed.json["status"] == "done" and resumed.json["created"] == 5 and imported(company.tenant) == 5
+
+
+def test_only_the_person_who_sent_the_file_sees_its_import(company, small_batches, app, tenants):
+    resp = send(company.api("mgr"), sheet(names(4)))
+    import_id = resp.json["id"]
+    admin = company.api()  # even the administrator: the import's rows are in the lists, the file is the sender's
+    assert admin.get(f"/imports/{import_id}").status_code == 404
+    assert admin.post(f"/imports/{import_id}/resume").status_code == 404
+    assert admin.get("/imports").json["items"] == []
+    other = page_client(app, tenants[1])
+    assert other.get(f"/t/{tenants[1].code}/imports/{import_id}").status_code == 404
+    for bad in ("0", "99999999999999999999", "abc"):
+        assert company.api("mgr").get(f"/imports/{bad}").status_code == 404
+
+
+def test_one_import_of_a_company_at_a_time_and_a_stalled_one_can_be_resumed(company, small_batches, app):
+    mgr = company.api("mgr")
+    first = send(mgr, sheet(names(4)))
+    import_id = first.json["id"]
+    set_import(company.tenant, int(import_id), status="importing", updated_at=utcnow())  # as if a worker had it
+    for data in (sheet(names(5)), sheet(names(1))):  # background and within the request alike
+        busy = send(mgr, data)
+        assert busy.status_code == 429 and busy.json["error"]["code"] == "import_busy", busy.json
+    running = mgr.post(f"/imports/{import_id}/resume")
+    assert running.status_code == 409 and running.json["error"]["code"] == "import_running"
+    # its worker died: no progress for longer than CRM_IMPORT_STALE_SECONDS, and others may import again
+    set_import(company.tenant, int(import_id), updated_at=utcnow() - timedelta(
+        seconds=app.config["CRM_IMPORT_STALE_SECONDS"] + 5))
+    assert send(mgr, sheet(names(1))).status_code == 200
+
+
+def test_an_importer_who_lost_the_permission_before_the_job_ran_imports_nothing(company, small_batches, app,
+                                                                                  crm_redis, crm_worker):
+    mgr = company.api("mgr")
+    resp = send(mgr, sheet(names(4)))
+    assert resp.status_code == 202 and resp.json["status"] == "queued"
+    set_user_roles(company.tenant, company.ids["mgr"], "sales")
+    result = crm_worker()
+    assert result.returncode == 0, result.stderr[-2000:]
+    row = import_row(company.tenant, int(resp.json["id"]))
+    assert row["status"] == "failed" and imported(company.tenant) == 0
+
+
+def set_user_roles(tenant, user_id, code):
+    engine = tenant.engine()
+    try:
+        with engine.begin() as conn:
+            role = conn.execute(sa.text("SELECT id FROM sys_role WHERE code = :c"), {"c": code}).scalar()
+            conn.execute(sa.text("DELETE FROM sys_user_role WHERE user_id = :u"), {"u": user_id})
+            conn.execute(sa.text("INSERT INTO sys_user_role (user_id, role_id) VALUES (:u, :r)"), {"u": user_id, "r": role})
+    finally:
+        engine.dispose()
+
+
+# ---------------------------------------------------------------------- a real worker on real Redis
+
+
+def test_a_real_worker_imports_the_file_on_its_own_tenant_in_chunks(company, small_batches, app, tenants,
+                                                                    crm_redis, crm_worker):
+    mgr = company.api("mgr")
+    batch = names(9)
+    resp = send(mgr, sheet(batch))
+    assert resp.status_code == 202, resp.json
+    assert resp.json["status"] == "queued" and resp.json["progress"] == 0 and resp.json["rows"] == 9
+    assert imported(company.tenant) == 0  # nothing yet: the worker has not run
+    [queued] = crm_redis.keys("rq:job:crm-import-*")
+    job = Job.fetch(queued.decode().removeprefix("rq:job:"), connection=crm_redis)
+    assert job.meta == {"tenant_id": company.tenant.id}  # the job carries its tenant
+    result = crm_worker(CRM_IMPORT_CHUNK_ROWS=2)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert job.get_status(refresh=True) == JobStatus.FINISHED, job.latest_result().exc_string
+    done = mgr.get(f"/imports/{resp.json['id']}").json
+    assert done["status"] == "done" and done["created"] == 9 and done["written_rows"] == 9
+    assert imported(company.tenant) == 9 and imported(tenants[1]) == 0  # on its own tenant only
+
+
+def test_a_queue_that_does_not_take_the_job_is_a_503_and_the_import_says_so(company, small_batches, app,
+                                                                             monkeypatch):
+    monkeypatch.setitem(app.config, "REDIS_URL", "redis://127.0.0.1:1/0")  # nothing listens there
+    monkeypatch.setitem(app.config, "REDIS_SOCKET_TIMEOUT", 1)
+    mgr = company.api("mgr")
+    resp = send(mgr, sheet(names(4)))
+    assert resp.status_code == 503 and resp.json["error"]["code"] == "queue_unavailable", resp.json
+    [item] = mgr.get("/imports").json["items"]
+    assert item["status"] == "failed" and imported(company.tenant) == 0
+
+
+# ---------------------------------------------------------------------- the pages
+
+
+def test_the_page_sends_a_large_file_to_its_own_page_which_shows_the_outcome(company, small_batches, app):
+    from tests.conftest import csrf_from
+
+    code = company.tenant.code
+    browser = page_client(app, company.tenant, "mgr")
+    page = browser.get(f"/t/{code}/customers/import")
+    assert "在后台导入" in page.text
+    batch = names(4)
+    sent = browser.post(f"/t/{code}/customers/import", data={
+        "csrf_token": csrf_from(page.text), "on_duplicate": "skip",
+        "file": (io.BytesIO(sheet(batch, [[batch[0], "重要"]])), "大客户表.xlsx")},
+        content_type="multipart/form-data")
+    assert sent.status_code == 302 and "/imports/" in sent.headers["Location"]
+    shown = browser.get(sent.headers["Location"])
+    assert shown.status_code == 200 and "大客户表.xlsx" in shown.text and "已完成" in shown.text
+    assert "http-equiv=\"refresh\"" not in shown.text  # finished: no more refreshing
+    assert "已导入 4 条" in shown.text and "第 6 行" in shown.text  # the skipped repeat, by its row
+    back = browser.get(f"/t/{code}/customers/import")
+    assert "大客户表.xlsx" in back.text  # listed among the recent imports
+
+
+def test_a_running_import_s_page_refreshes_itself_and_a_stalled_one_offers_to_resume(company, small_batches, app,
+                                                                                    crm_redis, crm_worker):
+    code = company.tenant.code
+    resp = send(company.api("mgr"), sheet(names(4)))
+    browser = page_client(app, company.tenant, "mgr")
+    page = browser.get(f"/t/{code}/imports/{resp.json['id']}")
+    assert "http-equiv=\"refresh\"" in page.text and "等待开始" in page.text and "继续导入" not in page.text
+    set_import(company.tenant, int(resp.json["id"]), updated_at=utcnow() - timedelta(hours=1))
+    page = browser.get(f"/t/{code}/imports/{resp.json['id']}")
+    assert "http-equiv=\"refresh\"" not in page.text and "继续导入" in page.text
+    from tests.conftest import csrf_from
+
+    resumed = browser.post(f"/t/{code}/imports/{resp.json['id']}/resume", data={"csrf_token": csrf_from(page.text)})
+    assert resumed.status_code == 302
+    assert crm_worker().returncode == 0
+    assert "已完成" in browser.get(f"/t/{code}/imports/{resp.json['id']}").text and imported(company.tenant) == 4
+
+
+def test_the_import_endpoint_documents_its_background_answer(company):
+    doc = company.api().get("/openapi.json").json
+    responses = doc["paths"]["/customers/import"]["post"]["responses"]
+    assert {"200", "202", "503"} <= set(responses)
+    assert "/imports/{import_id}" in doc["paths"] and "/imports/{import_id}/resume" in doc["paths"]
+
+
+def test_import_jobs_refuse_a_stale_job_id_for_a_finished_import(company, small_batches, app):
+    """rq may run a job twice: the second run of a finished import changes nothing."""
+    resp = send(company.api("mgr"), sheet(names(4)))
+    from tenant_runtime.core import jobs
+
+    with app.app_context():
+        again = jobs.run("tenant_runtime.io.import_jobs:run_import", company.tenant.id, int(resp.json["id"]))
+    assert again == {"status": "done"} and imported(company.tenant) == 4
