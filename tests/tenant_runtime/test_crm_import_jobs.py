@@ -298,3 +298,49 @@ def test_import_jobs_refuse_a_stale_job_id_for_a_finished_import(company, small_
     with app.app_context():
         again = jobs.run("tenant_runtime.io.import_jobs:run_import", company.tenant.id, int(resp.json["id"]))
     assert again == {"status": "done"} and imported(company.tenant) == 4
+
+
+def test_a_worker_killed_halfway_leaves_committed_batches_and_the_resumed_job_creates_each_row_once(
+        company, app, crm_redis, crm_worker, monkeypatch):
+    """A real worker process killed (SIGKILL, its work-horse included) while it writes: the batches it committed
+    stay, the import says it is importing until it is stale, and resumed on another worker it finishes without
+    a row created twice."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.tenant_runtime.crm_rq import REDIS_URL, ROOT, worker_env
+
+    monkeypatch.setitem(app.config, "CRM_IMPORT_INLINE_ROWS", 3)
+    mgr = company.api("mgr")
+    batch = names(300)
+    resp = send(mgr, sheet(batch))
+    assert resp.status_code == 202 and resp.json["status"] == "queued", resp.json
+    import_id = int(resp.json["id"])
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "rq.cli", "worker", "--burst", "--worker-class",
+         "datasource_registry.worker.TenantWorker", "--url", REDIS_URL, "tenants", "crm"],
+        cwd=ROOT, env=worker_env(app, CRM_IMPORT_CHUNK_ROWS=5), stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120  # a bound on a wait for an event, not a timing assertion
+        while import_row(company.tenant, import_id)["written_rows"] < 5:
+            assert worker.poll() is None, "the worker finished before it was killed"
+            assert time.monotonic() < deadline, "the worker never committed a batch"
+            time.sleep(0.05)
+        os.killpg(worker.pid, signal.SIGKILL)
+    finally:
+        worker.wait(timeout=30)
+    killed = import_row(company.tenant, import_id)
+    assert killed["status"] == "importing" and 5 <= killed["written_rows"] < 300
+    assert imported(company.tenant) == killed["created"] == killed["written_rows"]  # batches whole, with progress
+    assert mgr.post(f"/imports/{import_id}/resume").json["error"]["code"] == "import_running"  # not stale yet
+    set_import(company.tenant, import_id, updated_at=utcnow() - timedelta(
+        seconds=app.config["CRM_IMPORT_STALE_SECONDS"] + 5))
+    assert mgr.post(f"/imports/{import_id}/resume").status_code == 202
+    assert crm_worker(CRM_IMPORT_CHUNK_ROWS=50).returncode == 0
+    done = mgr.get(f"/imports/{import_id}").json
+    assert done["status"] == "done" and done["created"] == 300 and done["skipped"] == 0, done
+    assert imported(company.tenant) == 300
