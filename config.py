@@ -155,6 +155,7 @@ class Config:
     CRM_IMPORT_JOB_TIMEOUT = _int("CRM_IMPORT_JOB_TIMEOUT", 3600)
     CRM_IMPORT_STALE_SECONDS = _int("CRM_IMPORT_STALE_SECONDS", 600)
     CRM_IMPORT_CHUNK_ROWS = _int("CRM_IMPORT_CHUNK_ROWS", 500)  # rows the job commits at a time
+    CRM_IMPORT_KEEP_DAYS = _int("CRM_IMPORT_KEEP_DAYS", 7)  # a stopped import's file is kept this long for 继续导入
     CRM_IMPORTS_PER_TENANT = _int("CRM_IMPORTS_PER_TENANT", 1)
     TENANT_CACHE_TTL = float(os.environ.get("TENANT_CACHE_TTL", "5"))  # seconds a tenant lookup is reused
     # A tenant pool keeps min connections when idle and opens up to max under load; connections idle this

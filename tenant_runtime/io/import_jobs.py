@@ -20,6 +20,7 @@ from datetime import timedelta
 from flask import current_app, g, has_request_context
 from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 
 from common.errors import ApiError
@@ -28,6 +29,7 @@ from ..auth import WITH_ROLES
 from ..context import current_tenant
 from ..core import jobs
 from ..core.scope import principal_for
+from ..core.tasks import tenant_task
 from ..models import SysUser, utcnow
 from .importing import RowImporter, log_import, prepare
 from .models import (
@@ -223,3 +225,24 @@ def _finish(record, status, keep_file=False, **values):
         values["file_data"] = None  # the customers' data goes once the import has done with it
     _progress(record, **values)
     return {"status": status, "created": record.created, "skipped": record.skipped}
+
+
+# ---------------------------------------------------------------------- the files nobody resumed
+
+
+@tenant_task("imports.expire", _l("Drop the files of imports stopped and not resumed"), order=90)
+def expire(session, now):
+    """The daily task: an import that stopped (failed, or running without progress) and was not resumed within
+    ``CRM_IMPORT_KEEP_DAYS`` loses its file (the customers' data it holds) and ends ``failed``; what it had
+    written stays. Idempotent: an import already without its file is left alone."""
+    keep = timedelta(days=current_app.config["CRM_IMPORT_KEEP_DAYS"])
+    stopped = select(CrmImport.id).where(CrmImport.status.in_((*RUNNING, STATUS_FAILED)),
+                                         CrmImport.file_data.is_not(None),
+                                         or_(CrmImport.updated_at.is_(None), CrmImport.updated_at < now - keep))
+    ids = session.scalars(stopped).all()
+    for record in session.scalars(select(CrmImport).where(CrmImport.id.in_(ids))) if ids else ():
+        with force_locale(record.locale):  # in the sender's language, as the job writes its errors
+            record.error = _("The import was not resumed in time: its file was deleted. Send the file again.")
+        record.file_data, record.status, record.finished_at, record.updated_at = None, STATUS_FAILED, now, now
+    session.commit()
+    return {"expired": len(ids)}

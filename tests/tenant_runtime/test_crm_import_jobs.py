@@ -344,3 +344,41 @@ def test_a_worker_killed_halfway_leaves_committed_batches_and_the_resumed_job_cr
     done = mgr.get(f"/imports/{import_id}").json
     assert done["status"] == "done" and done["created"] == 300 and done["skipped"] == 0, done
     assert imported(company.tenant) == 300
+
+
+def test_a_stopped_import_not_resumed_within_the_kept_days_loses_its_file_and_keeps_what_it_wrote(
+        company, small_batches, app, monkeypatch):
+    from tenant_runtime.core import jobs
+    from tenant_runtime.core.tasks import TASKS
+
+    mgr = company.api("mgr")
+    real_add, calls = importing.RowImporter.add, {"writing": 0}
+
+    def failing_add(self, rows, outcome):
+        if not outcome.dry_run:
+            calls["writing"] += 1
+            if calls["writing"] == 2:
+                raise RuntimeError("database gone")
+        return real_add(self, rows, outcome)
+
+    monkeypatch.setattr(importing.RowImporter, "add", failing_add)
+    stopped = int(send(mgr, sheet(names(5))).json["id"])
+    monkeypatch.setattr(importing.RowImporter, "add", real_add)
+    finished = int(send(mgr, sheet(names(4))).json["id"])
+    days = app.config["CRM_IMPORT_KEEP_DAYS"]
+    set_import(company.tenant, stopped, updated_at=utcnow() - timedelta(days=days, minutes=1))
+
+    def run_task():
+        with app.app_context():
+            tenant = jobs.bind(company.tenant.id)
+            try:
+                return TASKS["imports.expire"].run(tenant.session, utcnow())
+            finally:
+                tenant.close()
+
+    assert run_task() == {"expired": 1} and run_task() == {"expired": 0}  # once
+    gone = mgr.get(f"/imports/{stopped}").json
+    assert gone["status"] == "failed" and "重新" in gone["error"] and import_row(company.tenant, stopped)["file_gone"]
+    assert mgr.post(f"/imports/{stopped}/resume").json["error"]["code"] == "import_finished"
+    assert imported(company.tenant) == 2 + 4  # the stopped import's first batch and the other import stay
+    assert mgr.get(f"/imports/{finished}").json["status"] == "done"
