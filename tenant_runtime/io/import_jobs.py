@@ -16,12 +16,13 @@ outcome lists at most ``LISTED`` rows of each kind, and counts them all.
 """
 
 from datetime import timedelta
+from secrets import token_hex
 
 from flask import current_app, g, has_request_context
 from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 
 from common.errors import ApiError
 
@@ -90,7 +91,7 @@ def start(record):
     session, tenant_id, record_id = current_tenant.session, current_tenant.tenant_id, record.id
     inline = not current_app.config.get("REDIS_URL")
     try:
-        jobs.enqueue(run_import, tenant_id, record_id, job_id=f"crm-import-{tenant_id}-{record_id}-{record.written_rows}",
+        jobs.enqueue(run_import, tenant_id, record_id, job_id=f"crm-import-{tenant_id}-{record_id}-{token_hex(4)}",
                      timeout=current_app.config["CRM_IMPORT_JOB_TIMEOUT"])
     except RedisError as exc:
         current_app.logger.warning("import %s of tenant %s not queued: %s", record_id, tenant_id, type(exc).__name__)
@@ -102,6 +103,7 @@ def start(record):
         if not inline:
             raise
         # inline, the job ran here: it logged its error and marked the import failed, which the page shows
+    session.rollback()  # nothing is pending: a new transaction, whose reads see what the inline job committed
     session.refresh(record)  # an inline job has finished it on a session of its own
 
 
@@ -110,7 +112,8 @@ def resume(record):
     session = current_tenant.session
     if record.status in RUNNING and not stalled(record):
         raise ApiError(409, "import_running", _("The import is still running."))
-    if (record.status != STATUS_FAILED and record.status not in RUNNING) or record.file_data is None:
+    has_file = session.scalar(select(CrmImport.file_data.is_not(None)).where(CrmImport.id == record.id))
+    if (record.status != STATUS_FAILED and record.status not in RUNNING) or not has_file:
         raise ApiError(409, "import_finished", _("The import has finished."))
     other = busy_import(session)
     if other is not None and other.id != record.id:
@@ -118,9 +121,17 @@ def resume(record):
                                              "finished."))
     # only a job that had finished checking goes on writing; any other checks the file again from its start
     stopped_in = record.status if record.status in RUNNING else (record.result or {}).get("stopped_in")
-    record.status = STATUS_IMPORTING if stopped_in == STATUS_IMPORTING else STATUS_QUEUED
-    record.error, record.updated_at = None, utcnow()
+    status, now = (STATUS_IMPORTING if stopped_in == STATUS_IMPORTING else STATUS_QUEUED), utcnow()
+    # taken only if nobody took it since it was read: two clicks on 继续导入 start one job, not two
+    taken = session.execute(update(CrmImport).where(
+        CrmImport.id == record.id, CrmImport.status == record.status,
+        CrmImport.updated_at == record.updated_at if record.updated_at else CrmImport.updated_at.is_(None))
+        .values(status=status, error=None, updated_at=now).execution_options(synchronize_session=False)).rowcount
+    if not taken:
+        session.rollback()
+        raise ApiError(409, "import_running", _("The import is still running."))
     session.commit()
+    session.refresh(record)
     start(record)
     return record
 

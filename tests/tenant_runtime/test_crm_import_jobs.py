@@ -5,6 +5,7 @@ twice; only the person who sent the file sees it; one import per company at a ti
 JavaScript."""
 
 import io
+import os
 import secrets
 from datetime import timedelta
 
@@ -300,12 +301,30 @@ def test_import_jobs_refuse_a_stale_job_id_for_a_finished_import(company, small_
     assert again == {"status": "done"} and imported(company.tenant) == 4
 
 
+def descendants(pid):
+    """The ids of ``pid``'s child processes and theirs (from /proc)."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parents.setdefault(int(f.read().rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+            except (OSError, IndexError, ValueError):
+                continue
+    found, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
 def test_a_worker_killed_halfway_leaves_committed_batches_and_the_resumed_job_creates_each_row_once(
         company, app, crm_redis, crm_worker, monkeypatch):
     """A real worker process killed (SIGKILL, its work-horse included) while it writes: the batches it committed
     stay, the import says it is importing until it is stale, and resumed on another worker it finishes without
     a row created twice."""
-    import os
+    import contextlib
     import signal
     import subprocess
     import sys
@@ -330,7 +349,9 @@ def test_a_worker_killed_halfway_leaves_committed_batches_and_the_resumed_job_cr
             assert worker.poll() is None, "the worker finished before it was killed"
             assert time.monotonic() < deadline, "the worker never committed a batch"
             time.sleep(0.05)
-        os.killpg(worker.pid, signal.SIGKILL)
+        for pid in [*descendants(worker.pid), worker.pid]:  # rq's work-horse runs in a process group of its own
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
     finally:
         worker.wait(timeout=30)
     killed = import_row(company.tenant, import_id)
@@ -382,3 +403,18 @@ def test_a_stopped_import_not_resumed_within_the_kept_days_loses_its_file_and_ke
     assert mgr.post(f"/imports/{stopped}/resume").json["error"]["code"] == "import_finished"
     assert imported(company.tenant) == 2 + 4  # the stopped import's first batch and the other import stay
     assert mgr.get(f"/imports/{finished}").json["status"] == "done"
+
+
+def test_two_clicks_on_resume_at_once_start_one_job(company, small_batches, app, crm_redis, crm_worker):
+    from tests.tenant_runtime.crm import at_once
+
+    resp = send(company.api("mgr"), sheet(names(4)))
+    import_id = int(resp.json["id"])
+    set_import(company.tenant, import_id, status="failed")
+    clients = [company.api("mgr") for _ in range(2)]
+    answers = at_once(2, lambda i: clients[i].post(f"/imports/{import_id}/resume"))
+    assert sorted(a.status_code for a in answers) == [202, 409], [a.json for a in answers]
+    assert len(crm_redis.keys("rq:job:crm-import-*")) == 2  # the first enqueue and one resume
+    assert crm_worker().returncode == 0
+    done = company.api("mgr").get(f"/imports/{import_id}").json
+    assert done["status"] == "done" and done["created"] == 4 and imported(company.tenant) == 4
