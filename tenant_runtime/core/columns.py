@@ -21,7 +21,8 @@ class Column:
     # kind "ref": the record the value names, another resource's, as ``target(row) -> (endpoint, record id)``
     # (the page of that record is linked), or None where it names none (shown as text)
     target: object = None
-    # a phone's list leaves it out (crm.css, under 600 px), so the name, the key value and the row's action fit
+    # a narrow list leaves it out (crm.css: a card under 760 px, a phone or a small tablet), so the name, the key
+    # value and the row's action fit without scrolling sideways
     secondary: bool = False
     # long text (a follow-up's content): cut to the table's width with an ellipsis, never widening the table
     clip: bool = False

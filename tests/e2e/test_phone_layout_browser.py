@@ -218,3 +218,74 @@ def test_crm_lists_and_menu_work_on_a_phone(app, browser_page, live_server, tena
         sizes = table.evaluate("t => [t.scrollWidth, t.parentElement.clientWidth]")
         assert sizes[0] <= sizes[1], (path, sizes)  # 下次跟进时间 / the 34 provinces no longer run past the card
     assert page.js_errors == [] and page.server_errors == [], (page.js_errors, page.server_errors)
+
+
+def shown_heads(page):
+    """The headers of the page's list that the browser shows (a secondary column's is left out)."""
+    return page.locator("main table thead th").evaluate_all(
+        "ths => ths.filter(th => getComputedStyle(th).display !== 'none').map(th => th.innerText.trim())")
+
+
+def sideways(page):
+    """How far the page and the list's card scroll sideways: [page, table in its card], both 0 when it fits."""
+    return page.locator("main .table-wrap").first.evaluate("""wrap => [
+        document.scrollingElement.scrollWidth - innerWidth, wrap.querySelector('table').scrollWidth - wrap.clientWidth]""")
+
+
+def test_lists_fit_a_phone_and_a_small_tablet_without_scrolling(app, browser_page, live_server, tenants, screenshots):
+    """At 390 px (a phone), at 700 px (a small tablet or a narrow window: the menu sits above the page up to
+    760 px) and at 768 px (a tablet upright: the menu beside a 506 px card) the customers, contacts, follow-ups and
+    leads lists scroll sideways neither as a page nor inside their card, with long names, times, a lead's company
+    and owner in them: the secondary columns are left out (crm.css, a card under 760 px). A lead keeps its name,
+    phone, status and owner. At 1280 px every column is back and each list still fits its card."""
+    page, tenant = browser_page, tenants[0]
+    crm = f"{live_server}/t/{tenant.code}"
+    shot = screenshots("fit")
+    seller = add_user(tenant, "nana", ("sales",), full_name="欧阳娜娜")
+    admin = tenant_api(app, tenant)
+    ids = []
+    for k in range(3):
+        made = admin.post("/customers", json={"customer_type": "enterprise", "customer_name": f"{LONG_NAME}{k}",
+                                              "phone": f"1380013800{k}", "level": "important", "tags": ["老客户", "续签"]})
+        assert made.status_code == 201, made.json
+        ids.append(made.json["id"])
+        said = admin.post("/follow-ups", json={"customer_id": made.json["id"], "follow_type": "visit",
+                                               "content": "上门拜访，参观了小区的智慧门禁，客户比较满意，约定下周再谈续签。" * 2,
+                                               "next_follow_time": "2026-12-20 10:00"})
+        assert said.status_code == 201, said.json
+        contact = admin.post("/contacts", json={"customer_id": made.json["id"], "contact_name": f"陈财务{k}",
+                                                "position": "财务总监", "phone": f"1391111000{k}"})
+        assert contact.status_code == 201, contact.json
+        lead = admin.post("/leads", json={"lead_name": f"林静{k}", "company": f"广州市越秀物业管理有限公司天河分公司{k}",
+                                          "phone": f"1390013900{k}",
+                                          "source": "exhibition", "intent_level": "high", "owner_id": str(seller)})
+        assert lead.status_code == 201, lead.json
+        followed = admin.post("/follow-ups", json={"lead_id": lead.json["id"], "follow_type": "phone",
+                                                   "content": "电话沟通，对方有意向", "next_follow_time": "2026-12-21 15:30"})
+        assert followed.status_code == 201, followed.json
+    lists = (("/customers/?view=all", "customers"), ("/contacts/", "contacts"),
+             ("/follow-ups/?view=all", "follow-ups"), ("/leads/?view=all", "leads"))
+
+    crm_sign_in(page, crm, "admin", tenant.admin_password)
+    for width in (390, 700, 768):
+        page.set_viewport_size({"width": width, "height": 844})
+        for path, name in lists:
+            for lang, _html_lang in LANGS:
+                page.goto(f"{crm}{path}{'&' if '?' in path else '?'}lang={lang}")
+                expect(page.locator("main table tbody tr").first).to_be_visible()
+                shot(f"{name}-{width}-{lang}")
+                assert sideways(page) == [0, 0], (width, path, lang, sideways(page), shown_heads(page))
+        page.goto(f"{crm}/leads/?view=all&lang=zh_CN")
+        assert shown_heads(page) == ["线索名称", "手机号", "状态", "负责人"], width
+        expect(page.locator("main table tbody tr", has_text="林静0")).to_contain_text("欧阳娜娜")
+
+    page.set_viewport_size({"width": 1280, "height": 900})
+    for path, name in lists:
+        page.goto(f"{crm}{path}{'&' if '?' in path else '?'}lang=zh_CN")
+        shot(f"{name}-1280")
+        assert "secondary" in page.locator("main table tbody tr").first.inner_html(), path
+        assert page.locator("main table tbody td.secondary").evaluate_all(
+            "tds => tds.every(td => getComputedStyle(td).display !== 'none')"), path
+        assert sideways(page) == [0, 0], (path, sideways(page))
+    assert shown_heads(page) == ["线索名称", "公司", "手机号", "状态", "意向", "线索来源", "负责人", "下次跟进时间"]
+    assert page.js_errors == [] and page.server_errors == [], (page.js_errors, page.server_errors)
