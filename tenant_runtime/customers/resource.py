@@ -170,6 +170,7 @@ class CustomerResource(Resource):
         fields=("customer_name", "customer_type", "phone", "tax_id", "industry", "scale", "province_code", "city_code",
                 "address", "level", "deal_status", "source", "owner_id", "next_follow_up_at", "tags", "remark"),
         required=("customer_name",),
+        similar={"customer_name": lambda name: services.name_key(name)},
         aliases={"customer_name": ("客户", "公司名称", "企业名称", "单位名称", "名称"),
                  "customer_type": ("类型",), "phone": ("手机", "电话", "联系电话", "手机号码", "电话号码"),
                  "tax_id": ("信用代码", "社会信用代码", "税号", "纳税人识别号"), "industry": ("行业",),

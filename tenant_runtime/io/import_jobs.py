@@ -48,8 +48,19 @@ LISTED = 1000  # rows of each kind (skipped, invalid) an outcome lists
 
 
 def stale_before():
-    """A running import whose progress is older than this has stopped (its worker is gone)."""
-    return utcnow() - timedelta(seconds=current_app.config["CRM_IMPORT_STALE_SECONDS"])
+    """A running import whose progress is older than this has stopped (its worker is gone). Inline (no Redis) a
+    batch is short (``batch_rows``) and nothing else could be running it after a restart: a minute is enough."""
+    seconds = current_app.config["CRM_IMPORT_STALE_SECONDS"]
+    if not current_app.config.get("REDIS_URL"):
+        seconds = min(seconds, 60)
+    return utcnow() - timedelta(seconds=seconds)
+
+
+def batch_rows():
+    """Rows a batch creates. On SQLite (the embedded demo) a write transaction locks the whole database, so the
+    batches are small and the company's other users wait a moment between them, not the whole batch."""
+    rows = current_app.config["CRM_IMPORT_CHUNK_ROWS"]
+    return min(rows, 20) if current_tenant.session.get_bind().dialect.name == "sqlite" else rows
 
 
 def stalled(record):
@@ -65,13 +76,23 @@ def busy_import(session):
                           .order_by(CrmImport.id).limit(1))
 
 
+def refuse_while_busy(session, record_id=None):
+    """429 ``import_busy`` naming who imports which file, while another import of the company runs."""
+    other = busy_import(session)
+    if other is None or other.id == record_id:
+        return
+    sender = session.get(SysUser, other.user_id)
+    raise ApiError(429, "import_busy", _(
+        "%(name)s is importing %(file)s (%(rows)s rows) for your company. Try again when it has finished.",
+        name=sender.full_name if sender is not None else "—", file=other.file_name,
+        rows=f"{other.total_rows:,}"))
+
+
 def queue_import(prepared, data, filename, on_duplicate, dry_run, principal):
     """Keep the file and start its job: the ``CrmImport`` (inline where there is no Redis: finished by then).
     429 ``import_busy`` while another import of the company runs; 503 when the queue does not take the job."""
     session = current_tenant.session
-    if busy_import(session) is not None:
-        raise ApiError(429, "import_busy", _("Another import of your company is running. Try again when it has "
-                                             "finished."))
+    refuse_while_busy(session)
     now = utcnow()
     record = CrmImport(resource=prepared.resource.name, user_id=principal.user_id, file_name=(filename or "")[:255],
                        file_data=data, on_duplicate=on_duplicate, dry_run=bool(dry_run),
@@ -115,10 +136,7 @@ def resume(record):
     has_file = session.scalar(select(CrmImport.file_data.is_not(None)).where(CrmImport.id == record.id))
     if (record.status != STATUS_FAILED and record.status not in RUNNING) or not has_file:
         raise ApiError(409, "import_finished", _("The import has finished."))
-    other = busy_import(session)
-    if other is not None and other.id != record.id:
-        raise ApiError(429, "import_busy", _("Another import of your company is running. Try again when it has "
-                                             "finished."))
+    refuse_while_busy(session, record.id)
     # only a job that had finished checking goes on writing; any other checks the file again from its start
     stopped_in = record.status if record.status in RUNNING else (record.result or {}).get("stopped_in")
     status, now = (STATUS_IMPORTING if stopped_in == STATUS_IMPORTING else STATUS_QUEUED), utcnow()
@@ -175,7 +193,7 @@ def run_import(import_id):
 
 def _run(record, resource, principal, data):
     session, record_id = current_tenant.session, record.id
-    chunk = current_app.config["CRM_IMPORT_CHUNK_ROWS"]
+    chunk = batch_rows()
     prepared = prepare(resource, data, record.file_name, principal)
     rows = prepared.rows
     if record.status in (STATUS_QUEUED, STATUS_CHECKING):

@@ -37,19 +37,21 @@ def progress(record):
 
 class ImportSchema(Answer):
     id = Id()
-    resource = fields.String(metadata={"description": "the list imported into: customers, contacts, leads"})
+    resource = fields.String(metadata={"description": "the list imported into", "enum": ["customers", "contacts",
+                                                                                         "leads"]})
     file_name = fields.String()
     status = fields.String(metadata={"description": "queued, checking, importing, done, invalid (nothing "
-                                                    "imported), failed (stopped: POST .../resume goes on)"})
+                                                    "imported), failed (stopped: POST .../resume goes on)",
+                                     "enum": ["queued", "checking", "importing", "done", "invalid", "failed"]})
     dry_run = fields.Boolean()
-    on_duplicate = fields.String()
+    on_duplicate = fields.String(metadata={"enum": ["skip", "error"]})
     rows = fields.Integer(attribute="total_rows", metadata={"description": "data rows in the file"})
     checked_rows = fields.Integer()
     written_rows = fields.Integer()
     progress = computed(progress, {"type": "integer", "description": "0-100"})
     created = fields.Integer()
     skipped = fields.Integer()
-    result = computed(lambda r: r.result or {}, {
+    result = computed(lambda r: {k: v for k, v in (r.result or {}).items() if k != "stopped_in"}, {
         "type": "object", "description": "what the import did: rows, columns (field -> the file's header), "
         "ignored_columns, skipped_rows and invalid_rows (each {row, fields}, at most 1,000 listed), invalid (how "
         "many rows are invalid), also_created"})
@@ -69,9 +71,12 @@ def own(import_id):
     return record
 
 
-def recent(user_id, limit=KEPT):
-    return current_tenant.session.scalars(select(CrmImport).where(CrmImport.user_id == user_id)
-                                          .options(defer(CrmImport.file_data))
+def recent(user_id, limit=KEPT, resource=None):
+    """The user's latest imports (of one list's, with ``resource``), newest first."""
+    query = select(CrmImport).where(CrmImport.user_id == user_id)
+    if resource is not None:
+        query = query.where(CrmImport.resource == resource)
+    return current_tenant.session.scalars(query.options(defer(CrmImport.file_data))
                                           .order_by(CrmImport.id.desc()).limit(limit)).all()
 
 
@@ -84,7 +89,8 @@ def register(pages, api):
         return decorator
 
     @route(api, "/imports")
-    @endpoint("Your imports run in the background (files of more rows than one request imports), newest first",
+    @endpoint("Your latest 50 imports run in the background (files of more rows than one request imports), "
+              "newest first",
               response=ImportSchema, page=True)
     def import_list():
         items, cursor = listed_page(recent(g.tenant_user.id))
@@ -111,10 +117,12 @@ def register(pages, api):
 
         resource = REGISTERED.get(record.resource)
         running = record.status in RUNNING and not import_jobs.stalled(record)
+        has_file = current_tenant.session.scalar(select(CrmImport.file_data.is_not(None))
+                                                 .where(CrmImport.id == record.id))
         companion = resource.import_spec.companion if resource is not None else None
         return render_template("tenant/io/import_status.html", record=record, resource=resource,
                                also_label=companion.resource().label_plural if companion else "",
-                               progress=progress(record), running=running, stalled=import_jobs.stalled(record),
+                               progress=progress(record), running=running, has_file=has_file, stalled=import_jobs.stalled(record),
                                status_label=STATUS_LABELS[record.status])
 
     @route(pages, "/imports/<int:import_id>/resume", methods=["POST"])

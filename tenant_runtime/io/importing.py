@@ -123,6 +123,10 @@ class ImportSpec:
     companion: Companion | None = None
     # {a column (a field or a companion's): lazy text}: how to write it, said before what its kind takes
     notes: dict = field(default_factory=dict)
+    # {field: a function giving its value as the create service's 查重 compares it}: a row whose value compares
+    # equal to an earlier row's repeats it (广州某某有限公司 and 广州某某), found in the file itself, so that a
+    # background import's check, which rolls its batches back, finds what the create service would
+    similar: dict = field(default_factory=dict)
 
     def file_keys(self, resource, names):
         """The keys a row of the file is compared to the earlier rows by."""
@@ -441,7 +445,8 @@ class RowImporter:
         self.lookups = {c.name: c.normalised_choices() for c in columns if c.kind == "choice"}
         self.form_cls, self.form_kwargs = resource.form_class(), resource.form_kwargs()
         self.keys = spec.file_keys(resource, self.by_name)
-        self.seen = {key: {} for key in self.keys}
+        self.similar = {(name,): compare for name, compare in spec.similar.items() if name in self.by_name}
+        self.seen = {key: {} for key in (*self.keys, *self.similar)}
         self.pointed = {}  # (field, text) -> id or the ValueError: a customer named on many rows is looked up once
         self.companion = spec.companion if any(c.companion for c in columns) else None
         if self.companion:
@@ -479,6 +484,8 @@ class RowImporter:
                 continue
             row_keys = {key: tuple(form[name].data for name in key) for key in self.keys
                         if all(form[name].data for name in key)}
+            row_keys.update({key: (compare(form[key[0]].data),) for key, compare in self.similar.items()
+                             if form[key[0]].data and compare(form[key[0]].data)})
             earlier = next(((key, self.seen[key][value]) for key, value in row_keys.items()
                             if value in self.seen[key]), None)
             if earlier is not None:
@@ -730,9 +737,7 @@ def run(resource, upload, on_duplicate, dry_run, columns=None):
         return import_jobs.queue_import(prepared, data, upload.filename, on_duplicate, dry_run, principal)
     release = _slot()
     try:
-        if import_jobs.busy_import(current_tenant.session) is not None:
-            raise ApiError(429, "import_busy", _("Another import of your company is running. Try again when it "
-                                                 "has finished."))
+        import_jobs.refuse_while_busy(current_tenant.session)
         return import_prepared(prepared, on_duplicate, dry_run, principal)
     finally:
         release()
@@ -774,7 +779,7 @@ def register(resource, pages, api):
         also_label = r.import_spec.companion.resource().label_plural if r.import_spec.companion else ""
         from .import_views import STATUS_LABELS, recent
 
-        imports = [i for i in recent(g.tenant_user.id, 10) if i.resource == r.name][:5]
+        imports = recent(g.tenant_user.id, 5, r.name)
         return render_template("tenant/io/import.html", resource=r, form=form, columns=columns, outcome=outcome,
                                error=error, describe=describe, labels={c.name: c.label for c in columns},
                                also_label=also_label, imports=imports, import_status_labels=STATUS_LABELS,

@@ -81,7 +81,7 @@ def test_a_large_file_is_imported_by_a_job_and_its_progress_and_outcome_are_kept
     assert body["status"] == "done" and body["rows"] == 8 and body["progress"] == 100  # inline: done already
     assert body["created"] == 7 and body["skipped"] == 1 and body["written_rows"] == 8 and body["checked_rows"] == 8
     [skipped] = body["result"]["skipped_rows"]
-    assert skipped["row"] == 9 and [m["customer_name"] for m in skipped["matches"]] == [batch[2]]  # 查重, by name
+    assert skipped["row"] == 9 and skipped["duplicate_of_row"] == 4  # a repeat of the file's row 4, batches apart
     assert imported(company.tenant) == 7
     assert import_row(company.tenant, int(body["id"]))["file_gone"] == 1  # the customers' data is not kept
     again = mgr.get(f"/imports/{body['id']}")
@@ -103,11 +103,25 @@ def test_any_invalid_row_in_any_chunk_and_nothing_is_written(company, small_batc
     assert imported(company.tenant) == 0  # the first chunks were checked and rolled back, not kept
 
 
-def test_a_dry_run_in_the_background_checks_every_row_and_writes_nothing(company, small_batches):
+def test_with_duplicates_as_errors_a_name_repeated_batches_apart_writes_nothing(company, small_batches):
+    """查重 compares names as the create service does (有限公司, spaces and full width left out): a repeat of an
+    earlier batch's row is found while checking, though that batch was rolled back."""
+    batch = names(6)
+    again = batch[0].replace("有限公司", "") if "有限公司" in batch[0] else batch[0] + "有限公司"
+    resp = send(company.api("mgr"), sheet(batch, [[again, "重要"]]), on_duplicate="error")
+    assert resp.status_code == 202 and resp.json["status"] == "invalid", resp.json
+    [entry] = resp.json["result"]["invalid_rows"]
+    assert entry["row"] == 8 and entry["duplicate_of_row"] == 2
+    assert imported(company.tenant) == 0
+
+
+def test_a_dry_run_in_the_background_checks_every_row_and_writes_nothing(company, small_batches, app):
     resp = send(company.api("mgr"), sheet(names(5)), dry_run="true")
     assert resp.status_code == 202 and resp.json["status"] == "done" and resp.json["dry_run"] is True, resp.json
     assert resp.json["created"] == 5 and resp.json["written_rows"] == 0
     assert imported(company.tenant) == 0
+    listed = page_client(app, company.tenant, "mgr").get(f"/t/{company.tenant.code}/customers/import").text
+    assert "仅校验" in listed and "可导入 5 条" in listed
 
 
 def test_a_job_that_stops_halfway_resumes_after_its_last_chunk_and_creates_nothing_twice(company, small_batches,
@@ -176,8 +190,10 @@ def test_one_import_of_a_company_at_a_time_and_a_stalled_one_can_be_resumed(comp
     import_id = first.json["id"]
     set_import(company.tenant, int(import_id), status="importing", updated_at=utcnow())  # as if a worker had it
     for data in (sheet(names(5)), sheet(names(1))):  # background and within the request alike
-        busy = send(mgr, data)
+        busy = company.api().post("/customers/import", json=None, content_type="multipart/form-data",
+                                  data={"file": (io.BytesIO(data), "mine.xlsx")})
         assert busy.status_code == 429 and busy.json["error"]["code"] == "import_busy", busy.json
+        assert "王经理" in busy.json["error"]["message"] and "customers.xlsx" in busy.json["error"]["message"]
     running = mgr.post(f"/imports/{import_id}/resume")
     assert running.status_code == 409 and running.json["error"]["code"] == "import_running"
     # its worker died: no progress for longer than CRM_IMPORT_STALE_SECONDS, and others may import again
@@ -400,6 +416,9 @@ def test_a_stopped_import_not_resumed_within_the_kept_days_loses_its_file_and_ke
     assert run_task() == {"expired": 1} and run_task() == {"expired": 0}  # once
     gone = mgr.get(f"/imports/{stopped}").json
     assert gone["status"] == "failed" and "重新" in gone["error"] and import_row(company.tenant, stopped)["file_gone"]
+    assert "stopped_in" not in gone["result"]
+    page = page_client(app, company.tenant, "mgr").get(f"/t/{company.tenant.code}/imports/{stopped}").text
+    assert "继续导入" not in page and "导入另一个文件" in page  # nothing left to resume: send it again
     assert mgr.post(f"/imports/{stopped}/resume").json["error"]["code"] == "import_finished"
     assert imported(company.tenant) == 2 + 4  # the stopped import's first batch and the other import stay
     assert mgr.get(f"/imports/{finished}").json["status"] == "done"
