@@ -15,6 +15,7 @@ refreshes itself while the job runs), and nobody else. The file's bytes are drop
 outcome lists at most ``LISTED`` rows of each kind, and counts them all.
 """
 
+import time
 from datetime import timedelta
 from secrets import token_hex
 
@@ -23,6 +24,7 @@ from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import OperationalError
 
 from common.errors import ApiError
 
@@ -111,6 +113,8 @@ def start(record):
 
     session, tenant_id, record_id = current_tenant.session, current_tenant.tenant_id, record.id
     inline = not current_app.config.get("REDIS_URL")
+    if inline:  # the job writes on a connection of its own: this one holds no transaction meanwhile (on SQLite
+        session.rollback()  # a reader's lock would make the job's writes wait, then fail 'database is locked')
     try:
         jobs.enqueue(run_import, tenant_id, record_id, job_id=f"crm-import-{tenant_id}-{record_id}-{token_hex(4)}",
                      timeout=current_app.config["CRM_IMPORT_JOB_TIMEOUT"])
@@ -200,7 +204,7 @@ def _run(record, resource, principal, data):
         _progress(record, status=STATUS_CHECKING, checked_rows=0, started_at=record.started_at or utcnow())
         importer, outcome = RowImporter(prepared, record.on_duplicate, principal), prepared.outcome(dry_run=True)
         for at in range(0, len(rows), chunk):
-            importer.add(rows[at:at + chunk], outcome)
+            _batch(importer, rows[at:at + chunk], outcome, record_id)
             session.rollback()  # checking: nothing of it stays
             record = session.get(CrmImport, record_id)
             _progress(record, checked_rows=min(len(rows), at + chunk))
@@ -217,7 +221,7 @@ def _run(record, resource, principal, data):
     # writing: on from the last committed chunk, each chunk committed with the progress that says it is done
     importer, total = RowImporter(prepared, record.on_duplicate, principal), prepared.outcome(dry_run=False)
     for at in range(record.written_rows, len(rows), chunk):
-        part = importer.add(rows[at:at + chunk], prepared.outcome(dry_run=False))
+        part = _batch(importer, rows[at:at + chunk], prepared.outcome(dry_run=False), record_id)
         refused = part.skipped + part.errors  # a row refused now was accepted by the check: skipped, and listed
         listed = (record.result or {}).get("skipped_rows", [])
         also = dict((record.result or {}).get("also_created") or {})
@@ -233,6 +237,38 @@ def _run(record, resource, principal, data):
         total.skipped += refused
     log_import(resource, principal, total, background=True)
     return _finish(record, STATUS_DONE)
+
+
+def _batch(importer, rows, outcome, record_id, attempts=5):
+    """``importer.add(rows, outcome)`` after the batch's claim; on SQLite, tried again from where it was (the
+    rows seen, the outcome) after a moment when another connection holds the database ('database is locked')."""
+    session = current_tenant.session
+    if session.get_bind().dialect.name == "sqlite":
+        time.sleep(0.1)  # between two batches: the company's other writers, waiting on SQLite's lock, get their turn
+    for attempt in range(attempts):
+        seen = {key: dict(values) for key, values in importer.seen.items()}
+        marks = (len(outcome.created_ids), len(outcome.skipped), len(outcome.errors), dict(outcome.also_created))
+        try:
+            _claim(record_id)
+            return importer.add(rows, outcome)
+        except OperationalError as exc:
+            if session.get_bind().dialect.name != "sqlite" or "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            session.rollback()
+            importer.seen = seen
+            del outcome.created_ids[marks[0]:], outcome.skipped[marks[1]:], outcome.errors[marks[2]:]
+            outcome.also_created = marks[3]
+            time.sleep(0.2 * (attempt + 1))
+    return outcome
+
+
+def _claim(record_id):
+    """A batch's first statement: a write (the import's heartbeat), so that the batch holds the right to write
+    before it reads. On SQLite a transaction that reads first and writes later is refused at once ('database is
+    locked', without waiting) when another connection began writing meanwhile; one that writes first waits its
+    turn like any writer."""
+    current_tenant.session.execute(update(CrmImport).where(CrmImport.id == record_id).values(updated_at=utcnow())
+                                   .execution_options(synchronize_session=False))
 
 
 def _result(outcome, errors, skipped, also_created):
