@@ -70,6 +70,11 @@ def stalled(record):
     return record.status in RUNNING and (record.updated_at or record.created_at) < stale_before()
 
 
+def has_file(session, record_id):
+    """Whether the import still holds its file (asked of the database: the bytes are not read)."""
+    return bool(session.scalar(select(CrmImport.file_data.is_not(None)).where(CrmImport.id == record_id)))
+
+
 def busy_import(session):
     """Another import of the company still running (queued or making progress lately), or None."""
     return session.scalar(select(CrmImport).where(CrmImport.status.in_(RUNNING),
@@ -137,8 +142,7 @@ def resume(record):
     session = current_tenant.session
     if record.status in RUNNING and not stalled(record):
         raise ApiError(409, "import_running", _("The import is still running."))
-    has_file = session.scalar(select(CrmImport.file_data.is_not(None)).where(CrmImport.id == record.id))
-    if (record.status != STATUS_FAILED and record.status not in RUNNING) or not has_file:
+    if (record.status != STATUS_FAILED and record.status not in RUNNING) or not has_file(session, record.id):
         raise ApiError(409, "import_finished", _("The import has finished."))
     refuse_while_busy(session, record.id)
     # only a job that had finished checking goes on writing; any other checks the file again from its start
@@ -301,13 +305,12 @@ def expire(session, now):
     ``CRM_IMPORT_KEEP_DAYS`` loses its file (the customers' data it holds) and ends ``failed``; what it had
     written stays. Idempotent: an import already without its file is left alone."""
     keep = timedelta(days=current_app.config["CRM_IMPORT_KEEP_DAYS"])
-    stopped = select(CrmImport.id).where(CrmImport.status.in_((*RUNNING, STATUS_FAILED)),
-                                         CrmImport.file_data.is_not(None),
-                                         or_(CrmImport.updated_at.is_(None), CrmImport.updated_at < now - keep))
-    ids = session.scalars(stopped).all()
-    for record in session.scalars(select(CrmImport).where(CrmImport.id.in_(ids))) if ids else ():
+    stopped = session.scalars(select(CrmImport).where(
+        CrmImport.status.in_((*RUNNING, STATUS_FAILED)), CrmImport.file_data.is_not(None),
+        or_(CrmImport.updated_at.is_(None), CrmImport.updated_at < now - keep))).all()
+    for record in stopped:
         with force_locale(record.locale):  # in the sender's language, as the job writes its errors
             record.error = _("The import was not resumed in time: its file was deleted. Send the file again.")
         record.file_data, record.status, record.finished_at, record.updated_at = None, STATUS_FAILED, now, now
     session.commit()
-    return {"expired": len(ids)}
+    return {"expired": len(stopped)}

@@ -6,7 +6,6 @@ from flask import abort, flash, g, redirect, render_template, url_for
 from flask_babel import lazy_gettext as _l
 from marshmallow import fields
 from sqlalchemy import select
-from sqlalchemy.orm import defer
 
 from common.apidoc import endpoint
 from common.errors import ApiError
@@ -62,9 +61,9 @@ class ImportSchema(Answer):
 
 
 def own(import_id):
-    """The signed-in user's import ``import_id`` (without its file's bytes), or 404."""
+    """The signed-in user's import ``import_id`` (its file's bytes are deferred: never read here), or 404."""
     record = current_tenant.session.scalar(
-        select(CrmImport).where(CrmImport.id == import_id).options(defer(CrmImport.file_data))) \
+        select(CrmImport).where(CrmImport.id == import_id)) \
         if 0 < import_id < 2**63 else None
     if record is None or record.user_id != g.tenant_user.id:
         abort(404)
@@ -76,8 +75,7 @@ def recent(user_id, limit=KEPT, resource=None):
     query = select(CrmImport).where(CrmImport.user_id == user_id)
     if resource is not None:
         query = query.where(CrmImport.resource == resource)
-    return current_tenant.session.scalars(query.options(defer(CrmImport.file_data))
-                                          .order_by(CrmImport.id.desc()).limit(limit)).all()
+    return current_tenant.session.scalars(query.order_by(CrmImport.id.desc()).limit(limit)).all()
 
 
 def register(pages, api):
@@ -117,8 +115,7 @@ def register(pages, api):
 
         resource = REGISTERED.get(record.resource)
         running = record.status in RUNNING and not import_jobs.stalled(record)
-        has_file = current_tenant.session.scalar(select(CrmImport.file_data.is_not(None))
-                                                 .where(CrmImport.id == record.id))
+        has_file = import_jobs.has_file(current_tenant.session, record.id)
         companion = resource.import_spec.companion if resource is not None else None
         return render_template("tenant/io/import_status.html", record=record, resource=resource,
                                also_label=companion.resource().label_plural if companion else "",
