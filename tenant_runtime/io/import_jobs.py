@@ -11,8 +11,9 @@ the last chunk it committed and creates nothing twice (继续导入 on the page,
 the first pass accepted that the second refuses (a record with its phone created meanwhile) is skipped and listed.
 
 Who sent the file sees its progress and outcome (``GET /imports/<id>``, the page ``/imports/<id>``, which
-refreshes itself while the job runs), and nobody else. The file's bytes are dropped when the import ends; its
-outcome lists at most ``LISTED`` rows of each kind, and counts them all.
+refreshes itself while the job runs), and nobody else. The file's bytes are dropped when the import ends, but a
+dry run's, which 导入 on its page (``POST /imports/<id>/confirm``) imports without sending the file again, until the
+daily ``imports.expire`` drops them. An outcome lists at most ``LISTED`` rows of each kind, and counts them all.
 """
 
 import time
@@ -162,6 +163,40 @@ def resume(record):
     return record
 
 
+def confirm(record):
+    """Import the file a finished dry run checked, without sending it again: a new import of the same file with
+    the same choices (the file moves to it; the job checks it again, since the CRM may have changed since), whose
+    id the dry run keeps (``imported_as``). 409 when ``record`` is no finished check, was imported already, or its
+    file was deleted (``CRM_IMPORT_KEEP_DAYS``); 429 while another import of the company runs."""
+    session = current_tenant.session
+    if not record.dry_run or record.status != STATUS_DONE:
+        raise ApiError(409, "import_not_checked", _("Only a finished check of a file can be imported."))
+    if (record.result or {}).get("imported_as"):
+        raise ApiError(409, "import_confirmed", _("This file has been imported already."))
+    data = session.scalar(select(CrmImport.file_data).where(CrmImport.id == record.id))
+    if data is None:
+        raise ApiError(409, "import_file_gone", _("The checked file was deleted after %(days)s days. Send it again.",
+                                                  days=current_app.config["CRM_IMPORT_KEEP_DAYS"]))
+    refuse_while_busy(session)
+    now = utcnow()
+    other = CrmImport(resource=record.resource, user_id=record.user_id, file_name=record.file_name, file_data=data,
+                      on_duplicate=record.on_duplicate, dry_run=False,
+                      locale=str(get_locale() or record.locale), status=STATUS_QUEUED, total_rows=record.total_rows,
+                      checked_rows=0, written_rows=0, created=0, skipped=0, created_at=now, updated_at=now)
+    session.add(other)
+    session.flush()
+    # the file moves only if it is still there: two clicks on 导入 make one import, not two
+    moved = session.execute(update(CrmImport).where(CrmImport.id == record.id, CrmImport.file_data.is_not(None))
+                            .values(file_data=None).execution_options(synchronize_session=False)).rowcount
+    if not moved:
+        session.rollback()
+        raise ApiError(409, "import_confirmed", _("This file has been imported already."))
+    record.result = {**(record.result or {}), "imported_as": other.id}
+    session.commit()
+    start(other)
+    return other
+
+
 # ---------------------------------------------------------------------- the job
 
 
@@ -216,10 +251,11 @@ def _run(record, resource, principal, data):
             return _finish(record, STATUS_INVALID, result={
                 "rows": len(rows), "invalid": len(outcome.errors), "invalid_rows": outcome.errors[:LISTED],
                 "columns": outcome.columns, "ignored_columns": outcome.ignored_columns})
-        if record.dry_run:
+        if record.dry_run:  # its file stays, for 导入 without sending it again (``confirm``)
             log_import(resource, principal, outcome, background=True)
-            return _finish(record, STATUS_DONE, created=len(outcome.created_ids), skipped=len(outcome.skipped),
-                           result=_result(outcome, [], outcome.skipped, outcome.also_created))
+            return _finish(record, STATUS_DONE, keep_file=True, created=len(outcome.created_ids),
+                           skipped=len(outcome.skipped), result=_result(outcome, [], outcome.skipped,
+                                                                        outcome.also_created))
         _progress(record, status=STATUS_IMPORTING, written_rows=0, created=0, skipped=0,
                   result=_result(outcome, [], [], {}))
     # writing: on from the last committed chunk, each chunk committed with the progress that says it is done
@@ -299,18 +335,24 @@ def _finish(record, status, keep_file=False, **values):
 # ---------------------------------------------------------------------- the files nobody resumed
 
 
-@tenant_task("imports.expire", _l("Drop the files of imports stopped and not resumed"), order=90)
+@tenant_task("imports.expire", _l("Drop the files of imports stopped and not resumed, or checked and not imported"),
+             order=90)
 def expire(session, now):
     """The daily task: an import that stopped (failed, or running without progress) and was not resumed within
     ``CRM_IMPORT_KEEP_DAYS`` loses its file (the customers' data it holds) and ends ``failed``; what it had
-    written stays. Idempotent: an import already without its file is left alone."""
-    keep = timedelta(days=current_app.config["CRM_IMPORT_KEEP_DAYS"])
-    stopped = session.scalars(select(CrmImport).where(
-        CrmImport.status.in_((*RUNNING, STATUS_FAILED)), CrmImport.file_data.is_not(None),
-        or_(CrmImport.updated_at.is_(None), CrmImport.updated_at < now - keep))).all()
-    for record in stopped:
+    written stays. A dry run not imported within those days loses its file too, and stays a finished check.
+    Idempotent: an import already without its file is left alone."""
+    before = now - timedelta(days=current_app.config["CRM_IMPORT_KEEP_DAYS"])
+    kept = session.scalars(select(CrmImport).where(
+        CrmImport.file_data.is_not(None), or_(CrmImport.updated_at.is_(None), CrmImport.updated_at < before),
+        or_(CrmImport.status.in_((*RUNNING, STATUS_FAILED)),
+            (CrmImport.status == STATUS_DONE) & CrmImport.dry_run.is_(True)))).all()
+    for record in kept:
+        record.file_data, record.updated_at = None, now
+        if record.status == STATUS_DONE:  # a check nobody imported: it stays what it was
+            continue
         with force_locale(record.locale):  # in the sender's language, as the job writes its errors
             record.error = _("The import was not resumed in time: its file was deleted. Send the file again.")
-        record.file_data, record.status, record.finished_at, record.updated_at = None, STATUS_FAILED, now, now
+        record.status, record.finished_at = STATUS_FAILED, now
     session.commit()
-    return {"expired": len(stopped)}
+    return {"expired": len(kept)}

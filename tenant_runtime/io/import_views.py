@@ -1,23 +1,22 @@
 """A background import's progress and outcome (``io/import_jobs.py``), for the person who sent the file: the API's
-``GET /imports``, ``GET /imports/<id>`` and ``POST /imports/<id>/resume``, and the page ``/imports/<id>``, which
-refreshes itself while the job runs (no JavaScript needed) and then shows what the import did."""
+``GET /imports``, ``GET /imports/<id>``, ``POST /imports/<id>/resume`` and ``POST /imports/<id>/confirm`` (import
+what a dry run checked), and the page ``/imports/<id>``, which refreshes itself while the job runs (no JavaScript
+needed) and then shows what the import did."""
 
-from flask import abort, flash, g, redirect, render_template, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, url_for
 from flask_babel import lazy_gettext as _l
 from marshmallow import fields
 from sqlalchemy import select
 
 from common.apidoc import endpoint
 from common.errors import ApiError
-from common.pagination import listed_page
+from common.pagination import newest_page, page_args
 
 from ..context import current_tenant
 from ..core.schemas import Answer, Id, Time, computed, nullable
 from ..people.permissions import ANY_USER, requires
 from . import import_jobs
 from .models import RUNNING, CrmImport
-
-KEPT = 50  # a person's imports the list shows, newest first
 
 STATUS_LABELS = {"queued": _l("Waiting to start"), "checking": _l("Checking the rows"), "importing": _l("Importing"),
                  "done": _l("Finished"), "invalid": _l("Invalid rows: nothing imported"), "failed": _l("Stopped")}
@@ -50,10 +49,13 @@ class ImportSchema(Answer):
     progress = computed(progress, {"type": "integer", "description": "0-100"})
     created = fields.Integer()
     skipped = fields.Integer()
-    result = computed(lambda r: {k: v for k, v in (r.result or {}).items() if k != "stopped_in"}, {
+    result = computed(lambda r: {k: v for k, v in (r.result or {}).items() if k not in ("stopped_in", "imported_as")}, {
         "type": "object", "description": "what the import did: rows, columns (field -> the file's header), "
         "ignored_columns, skipped_rows and invalid_rows (each {row, fields}, at most 1,000 listed), invalid (how "
         "many rows are invalid), also_created"})
+    imported_as = computed(lambda r: str(r.result["imported_as"]) if (r.result or {}).get("imported_as") else None,
+                           {"type": "string", "nullable": True, "pattern": r"^[0-9]+$",
+                            "description": "a dry run imported since (POST .../confirm): the import that did it"})
     error = nullable()
     created_at = Time()
     started_at = nullable(Time)
@@ -70,7 +72,7 @@ def own(import_id):
     return record
 
 
-def recent(user_id, limit=KEPT, resource=None):
+def recent(user_id, limit, resource=None):
     """The user's latest imports (of one list's, with ``resource``), newest first."""
     query = select(CrmImport).where(CrmImport.user_id == user_id)
     if resource is not None:
@@ -87,11 +89,15 @@ def register(pages, api):
         return decorator
 
     @route(api, "/imports")
-    @endpoint("Your latest 50 imports run in the background (files of more rows than one request imports), "
-              "newest first",
+    @endpoint("Your imports run in the background (files of more rows than one request imports), newest first",
               response=ImportSchema, page=True)
     def import_list():
-        items, cursor = listed_page(recent(g.tenant_user.id))
+        limit, before = page_args()
+        query = select(CrmImport).where(CrmImport.user_id == g.tenant_user.id)
+        if before is not None:
+            query = query.where(CrmImport.id < before)
+        rows = current_tenant.session.scalars(query.order_by(CrmImport.id.desc()).limit(limit + 1)).all()
+        items, cursor = newest_page(rows, limit)
         return {"items": items, "next_cursor": cursor}
 
     @route(api, "/imports/<int:import_id>")
@@ -108,6 +114,17 @@ def register(pages, api):
     def import_resume(import_id):
         return import_jobs.resume(own(import_id))
 
+    @route(api, "/imports/<int:import_id>/confirm", methods=["POST"])
+    @endpoint("Import the file a finished dry run checked, without sending it again", status=202,
+              response=ImportSchema, errors=(409, 429, 503),
+              description="A new import of the same file with the same choices; it checks the file again before it "
+                          "writes (the CRM may have changed since the check), and the dry run's imported_as names "
+                          "it. 409 import_not_checked for anything but a finished dry run, import_confirmed once it "
+                          "has been imported, import_file_gone when its file was deleted (CRM_IMPORT_KEEP_DAYS); "
+                          "429 import_busy while another import of the company runs.")
+    def import_confirm(import_id):
+        return import_jobs.confirm(own(import_id))
+
     @route(pages, "/imports/<int:import_id>")
     def import_page(import_id):
         record = own(import_id)
@@ -120,12 +137,22 @@ def register(pages, api):
         return render_template("tenant/io/import_status.html", record=record, resource=resource,
                                also_label=companion.resource().label_plural if companion else "",
                                progress=progress(record), running=running, has_file=has_file, stalled=import_jobs.stalled(record),
+                               keep_days=current_app.config["CRM_IMPORT_KEEP_DAYS"],
                                status_label=STATUS_LABELS[record.status])
 
     @route(pages, "/imports/<int:import_id>/resume", methods=["POST"])
     def import_resume_page(import_id):
         try:
             import_jobs.resume(own(import_id))
+        except ApiError as exc:
+            current_tenant.session.rollback()
+            flash(exc.message, "danger")
+        return redirect(url_for("tenant.import_page", import_id=import_id))
+
+    @route(pages, "/imports/<int:import_id>/confirm", methods=["POST"])
+    def import_confirm_page(import_id):
+        try:
+            import_id = import_jobs.confirm(own(import_id)).id
         except ApiError as exc:
             current_tenant.session.rollback()
             flash(exc.message, "danger")

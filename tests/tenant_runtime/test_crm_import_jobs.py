@@ -438,3 +438,115 @@ def test_two_clicks_on_resume_at_once_start_one_job(company, small_batches, app,
     assert crm_worker().returncode == 0
     done = company.api("mgr").get(f"/imports/{import_id}").json
     assert done["status"] == "done" and done["created"] == 4 and imported(company.tenant) == 4
+
+
+# ---------------------------------------------------------------------- a checked file imported without sending it again
+
+
+def test_a_checked_file_is_imported_without_sending_it_again_and_checked_again(company, small_batches):
+    from tests.tenant_runtime.crm import customer_body
+
+    mgr = company.api("mgr")
+    batch = names(5)
+    check = send(mgr, sheet(batch), dry_run="true", on_duplicate="skip")
+    check_id = check.json["id"]
+    assert check.json["status"] == "done" and check.json["created"] == 5 and check.json["imported_as"] is None
+    assert not import_row(company.tenant, int(check_id))["file_gone"]  # kept for 导入
+    # between the check and the import, a colleague enters one of the file's companies by hand
+    assert company.api().post("/customers", json=customer_body(customer_name=batch[3])).status_code == 201
+    resp = mgr.post(f"/imports/{check_id}/confirm")
+    assert resp.status_code == 202, resp.json
+    done = resp.json
+    assert done["id"] != check_id and done["dry_run"] is False and done["status"] == "done", done
+    assert done["file_name"] == "customers.xlsx" and done["rows"] == 5
+    assert done["created"] == 4 and done["skipped"] == 1  # checked again: the one entered since is skipped
+    assert imported(company.tenant) == 5  # the four and the colleague's
+    after = mgr.get(f"/imports/{check_id}").json
+    assert after["imported_as"] == done["id"] and after["dry_run"] is True and after["status"] == "done"
+    assert import_row(company.tenant, int(check_id))["file_gone"] and import_row(company.tenant, int(done["id"]))[
+        "file_gone"]  # the file went with the import that used it, and that import dropped it when done
+    again = mgr.post(f"/imports/{check_id}/confirm")
+    assert again.status_code == 409 and again.json["error"]["code"] == "import_confirmed"
+    assert imported(company.tenant) == 5
+    not_a_check = mgr.post(f"/imports/{done['id']}/confirm")
+    assert not_a_check.status_code == 409 and not_a_check.json["error"]["code"] == "import_not_checked"
+    assert company.api().post(f"/imports/{check_id}/confirm").status_code == 404  # the sender's alone
+
+
+def test_an_invalid_check_cannot_be_imported(company, small_batches):
+    mgr = company.api("mgr")
+    check = send(mgr, sheet(names(4), [["", "重要"]]), dry_run="true")
+    assert check.json["status"] == "invalid" and import_row(company.tenant, int(check.json["id"]))["file_gone"]
+    resp = mgr.post(f"/imports/{check.json['id']}/confirm")
+    assert resp.status_code == 409 and resp.json["error"]["code"] == "import_not_checked"
+    assert imported(company.tenant) == 0
+
+
+def test_the_page_of_a_check_imports_it_with_one_click(company, small_batches, app):
+    from tests.conftest import csrf_from
+
+    code = company.tenant.code
+    check = send(company.api("mgr"), sheet(names(4)), dry_run="true")
+    browser = page_client(app, company.tenant, "mgr")
+    page = browser.get(f"/t/{code}/imports/{check.json['id']}")
+    assert "导入这 4 条记录" in page.text and "无需重新上传" in page.text
+    sent = browser.post(f"/t/{code}/imports/{check.json['id']}/confirm", data={"csrf_token": csrf_from(page.text)})
+    assert sent.status_code == 302 and not sent.headers["Location"].endswith(f"/imports/{check.json['id']}")
+    shown = browser.get(sent.headers["Location"])
+    assert "已完成" in shown.text and "已导入 4 条" in shown.text and imported(company.tenant) == 4
+    page = browser.get(f"/t/{code}/imports/{check.json['id']}")
+    assert "导入这 4 条记录" not in page.text and "查看该导入" in page.text
+    twice = browser.post(f"/t/{code}/imports/{check.json['id']}/confirm", data={"csrf_token": csrf_from(page.text)},
+                         follow_redirects=True)
+    assert "该文件已经导入过了" in twice.text and imported(company.tenant) == 4
+
+
+def test_a_check_not_imported_within_the_kept_days_loses_its_file_and_stays_a_check(company, small_batches, app):
+    from tenant_runtime.core import jobs
+    from tenant_runtime.core.tasks import TASKS
+
+    mgr = company.api("mgr")
+    check_id = int(send(mgr, sheet(names(4)), dry_run="true").json["id"])
+    days = app.config["CRM_IMPORT_KEEP_DAYS"]
+    set_import(company.tenant, check_id, updated_at=utcnow() - timedelta(days=days, minutes=1))
+    with app.app_context():
+        tenant = jobs.bind(company.tenant.id)
+        try:
+            assert TASKS["imports.expire"].run(tenant.session, utcnow()) == {"expired": 1}
+        finally:
+            tenant.close()
+    kept = mgr.get(f"/imports/{check_id}").json
+    assert kept["status"] == "done" and kept["created"] == 4 and kept["error"] is None
+    assert import_row(company.tenant, check_id)["file_gone"]
+    resp = mgr.post(f"/imports/{check_id}/confirm")
+    assert resp.status_code == 409 and resp.json["error"]["code"] == "import_file_gone"
+    page = page_client(app, company.tenant, "mgr").get(f"/t/{company.tenant.code}/imports/{check_id}").text
+    assert "导入这 4 条记录" not in page and f"{days} 天后删除" in page
+    assert imported(company.tenant) == 0
+
+
+def test_two_clicks_on_import_at_once_make_one_import(company, small_batches, app, crm_redis, crm_worker):
+    from tests.tenant_runtime.crm import at_once
+
+    check = send(company.api("mgr"), sheet(names(4)), dry_run="true")
+    assert check.status_code == 202 and crm_worker().returncode == 0
+    check_id = check.json["id"]
+    assert company.api("mgr").get(f"/imports/{check_id}").json["status"] == "done"
+    clients = [company.api("mgr") for _ in range(2)]
+    answers = at_once(2, lambda i: clients[i].post(f"/imports/{check_id}/confirm"))
+    assert sorted(a.status_code for a in answers) == [202, 409], [a.json for a in answers]
+    assert count(company.tenant, "crm_import", "dry_run = 0") == 1
+    assert crm_worker().returncode == 0
+    assert imported(company.tenant) == 4
+
+
+def test_the_imports_list_pages_through_every_import_newest_first(company, small_batches):
+    mgr = company.api("mgr")
+    sent = [send(mgr, sheet(names(4)), dry_run="true").json["id"] for _ in range(3)]
+    first = mgr.get("/imports?limit=2").json
+    assert [i["id"] for i in first["items"]] == sent[::-1][:2] and first["next_cursor"]
+    rest = mgr.get(f"/imports?limit=2&cursor={first['next_cursor']}").json
+    assert [i["id"] for i in rest["items"]] == [sent[0]] and rest["next_cursor"] is None
+    for bad in ("limit=0", "cursor=%%%", "limit=abc"):
+        resp = mgr.get(f"/imports?{bad}")
+        assert resp.status_code == 422 and resp.json["error"]["code"] == "invalid_fields", (bad, resp.json)
