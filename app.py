@@ -23,6 +23,7 @@ from common.hooks import (
     scoped_hooks,
 )
 from common.jsonio import BoundedJSONProvider
+from common.sqlite import use_wal
 from config import config_from_env
 from datasource_registry.tls import TlsSetting
 from datasource_registry.tls import install as install_tls
@@ -134,6 +135,7 @@ def create_app(config_object=None):
     with app.app_context():
         for engine in db.engines.values():
             install_tls(engine, control_tls)
+            use_wal(engine)  # the embedded default's control database: readers and the writer side by side
     migrate.init_app(app, db, render_as_batch=True, directory=os.path.join(os.path.dirname(__file__), "migrations"))
     # No ``current_user`` in templates (none uses it): rendering a page, an error page above all, must not
     # load the staff user from the control database.

@@ -72,6 +72,8 @@ from sqlalchemy.pool import QueuePool, StaticPool
 from sqlalchemy.sql import compiler as sql_compiler
 from sqlalchemy.util import queue as sqla_queue
 
+from common.sqlite import use_wal
+
 from . import tls
 from .mysql_connection import TenantConnection
 
@@ -773,6 +775,7 @@ class PoolRegistry:
         registry = self
         identity_check = self._identity_check
         connect_guard = self._connect_guard
+        use_wal(engine)  # an SQLite file: readers and the writer do not lock each other out
 
         @event.listens_for(engine, "do_connect")
         def _before_connect(dialect, conn_rec, cargs, cparams):

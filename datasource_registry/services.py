@@ -11,6 +11,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
 from common.errors import ApiError, Conflict, Invalid
+from common.sqlite import use_wal
 from common.timeutil import utcnow
 from extensions import db
 
@@ -119,6 +120,7 @@ def unpooled_engine(ds, with_database=True, migration=False, connect_timeout=Non
                            hide_parameters=True, connect_args=driver_timeouts(ds, migration, connect_timeout))
     guard_connections(engine)  # before TLS: the admission check runs before any socket opens
     install(engine, TlsSetting.from_config(current_app.config))
+    use_wal(engine)  # an SQLite file is in WAL mode from its first connection (the registry's engines keep it so)
     return engine
 
 
