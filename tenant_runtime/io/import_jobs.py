@@ -13,7 +13,8 @@ the first pass accepted that the second refuses (a record with its phone created
 Who sent the file sees its progress and outcome (``GET /imports/<id>``, the page ``/imports/<id>``, which
 refreshes itself while the job runs), and nobody else. The file's bytes are dropped when the import ends, but a
 dry run's, which 导入 on its page (``POST /imports/<id>/confirm``) imports without sending the file again, until the
-daily ``imports.expire`` drops them. An outcome lists at most ``LISTED`` rows of each kind, and counts them all.
+daily ``imports.expire`` drops them; a small file's dry run, checked within its request, is kept the same way
+(``keep_check``). An outcome lists at most ``LISTED`` rows of each kind, and counts them all.
 """
 
 import time
@@ -111,6 +112,25 @@ def queue_import(prepared, data, filename, on_duplicate, dry_run, principal):
     session.commit()
     start(record)
     return record
+
+
+def keep_check(prepared, data, filename, on_duplicate, outcome, principal):
+    """A dry run checked within the request (a small file) that found rows to import: kept as a finished check
+    with its file, so that 导入 imports it without sending it again (``confirm``). Its id, or None when there is
+    nothing to import."""
+    if not outcome.created_ids:
+        return None
+    session, now = current_tenant.session, utcnow()
+    record = CrmImport(resource=prepared.resource.name, user_id=principal.user_id, file_name=(filename or "")[:255],
+                       file_data=data, on_duplicate=on_duplicate, dry_run=True,
+                       locale=str(get_locale() or current_app.config.get("BABEL_DEFAULT_LOCALE", "zh")),
+                       status=STATUS_DONE, total_rows=outcome.rows, checked_rows=outcome.rows, written_rows=0,
+                       created=len(outcome.created_ids), skipped=len(outcome.skipped),
+                       result=_result(outcome, [], outcome.skipped, outcome.also_created), created_at=now,
+                       started_at=now, updated_at=now, finished_at=now)
+    session.add(record)
+    session.commit()
+    return record.id
 
 
 def start(record):

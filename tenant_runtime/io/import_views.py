@@ -89,7 +89,8 @@ def register(pages, api):
         return decorator
 
     @route(api, "/imports")
-    @endpoint("Your imports run in the background (files of more rows than one request imports), newest first",
+    @endpoint("Your imports run in the background (files of more rows than one request imports) and your kept "
+              "checks (dry runs that found rows to import), newest first",
               response=ImportSchema, page=True)
     def import_list():
         limit, before = page_args()

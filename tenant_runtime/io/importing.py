@@ -13,7 +13,9 @@ The whole file is one transaction. A row that is invalid stops the import: nothi
 (422 ``import_invalid``) lists every such row with its fields, so the file can be corrected and sent again. A
 row that is already in the CRM (its phone, its credit code, its company name), or that repeats an earlier row of
 the file, is skipped and reported (``on_duplicate=skip``, the default), or counts as invalid
-(``on_duplicate=error``). ``dry_run`` checks the whole file the same way and writes nothing. Sending a file
+(``on_duplicate=error``). ``dry_run`` checks the whole file the same way and writes nothing to the CRM; a check
+that found rows to import keeps the file (``import_id``: ``POST /imports/<id>/confirm``, 导入 on the page, imports
+it without it being sent again; the daily ``imports.expire`` drops it after ``CRM_IMPORT_KEEP_DAYS``). Sending a file
 again after an import only skips what it created, so an import is safe to repeat.
 
 ==============  =====================================  =====================================  =================
@@ -381,12 +383,14 @@ class Outcome:
     ignored_columns: list = field(default_factory=list)
     columns: dict = field(default_factory=dict)  # field -> the file's header for it
     also_created: dict = field(default_factory=dict)  # the companion's resource name -> records it made
+    import_id: int | None = None  # a dry run's check, kept with its file for POST /imports/<id>/confirm
 
     def as_json(self):
         return {"dry_run": self.dry_run, "rows": self.rows, "created": len(self.created_ids),
                 "ids": [] if self.dry_run else [str(i) for i in self.created_ids], "skipped": len(self.skipped),
                 "skipped_rows": self.skipped, "ignored_columns": self.ignored_columns, "columns": self.columns,
-                "also_created": self.also_created}
+                "also_created": self.also_created,
+                "import_id": str(self.import_id) if self.import_id is not None else None}
 
 
 @dataclass
@@ -738,7 +742,11 @@ def run(resource, upload, on_duplicate, dry_run, columns=None):
     release = _slot()
     try:
         import_jobs.refuse_while_busy(current_tenant.session)
-        return import_prepared(prepared, on_duplicate, dry_run, principal)
+        outcome = import_prepared(prepared, on_duplicate, dry_run, principal)
+        if dry_run:  # kept, so that 导入 takes the checked file without it being sent again
+            outcome.import_id = import_jobs.keep_check(prepared, data, upload.filename, on_duplicate, outcome,
+                                                       principal)
+        return outcome
     finally:
         release()
 
@@ -842,4 +850,8 @@ OUTCOME_SCHEMA = {"type": "object", "required": ["dry_run", "rows", "created", "
                                   "description": "field -> the file's header for it"},
                       "also_created": {"type": "object", "additionalProperties": {"type": "integer"},
                                        "description": "records made beside the rows' own, by kind (a customer "
-                                                      "row's 联系人 columns make its first contact: contacts)"}}}
+                                                      "row's 联系人 columns make its first contact: contacts)"},
+                      "import_id": {"type": "string", "nullable": True, "pattern": "^[0-9]+$",
+                                    "description": "a dry run that found rows to import: its check, kept with the "
+                                                   "file (GET /imports/{id}); POST /imports/{id}/confirm imports "
+                                                   "the file without sending it again"}}}

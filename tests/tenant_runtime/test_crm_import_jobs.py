@@ -550,3 +550,22 @@ def test_the_imports_list_pages_through_every_import_newest_first(company, small
     for bad in ("limit=0", "cursor=%%%", "limit=abc"):
         resp = mgr.get(f"/imports?{bad}")
         assert resp.status_code == 422 and resp.json["error"]["code"] == "invalid_fields", (bad, resp.json)
+
+
+def test_a_small_file_checked_within_the_request_is_kept_and_imported_without_sending_it_again(company,
+                                                                                                small_batches):
+    mgr = company.api("mgr")
+    batch = names(3)
+    check = send(mgr, sheet(batch), dry_run="true")  # 3 rows: checked within the request
+    assert check.status_code == 200 and check.json["dry_run"] is True and check.json["created"] == 3, check.json
+    check_id = check.json["import_id"]
+    kept = mgr.get(f"/imports/{check_id}").json
+    assert kept["status"] == "done" and kept["dry_run"] is True and kept["created"] == 3 and kept["rows"] == 3
+    assert imported(company.tenant) == 0
+    done = mgr.post(f"/imports/{check_id}/confirm")
+    assert done.status_code == 202 and done.json["status"] == "done" and done.json["created"] == 3, done.json
+    assert imported(company.tenant) == 3
+    # a check with nothing to import (every row already in the CRM) keeps no file
+    nothing = send(mgr, sheet(batch), dry_run="true")
+    assert nothing.status_code == 200 and nothing.json["created"] == 0 and nothing.json["import_id"] is None
+    assert len(mgr.get("/imports").json["items"]) == 2  # the check and its import
