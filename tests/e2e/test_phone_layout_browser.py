@@ -2,8 +2,9 @@
 sideways (``document.scrollingElement.scrollWidth <= 390``), wide tables scroll inside their own card,
 names and short texts do not break one character a line, and buttons stay whole. The CRM's workspace with
 due follow-ups, a customer 360 with contacts, a lead, a handover, the public pool and a pool rule's form;
-the back office's outbox, applications, enterprises and connection pools, each with data in it. Also: the
-favicon is served. Screenshots: test-artifacts/screenshots/<backend>/phone-*."""
+the back office's outbox, applications, enterprises and connection pools, each with data in it; the import
+page's recent large imports. At 1024 px (a small laptop) no CRM table scrolls inside its card. Also: the
+favicon is served. Screenshots: test-artifacts/screenshots/<backend>/phone-* and laptop-*."""
 
 import pytest
 from playwright.sync_api import expect
@@ -14,6 +15,7 @@ from tests.e2e.conftest import crm_sign_in
 from tests.e2e.test_ui_browser import single_line
 from tests.factories import ApplicationFactory, EnterpriseFactory
 from tests.tenant_runtime.crm import CONTROL_ON_MARIADB, PASSWORD, add_dept, add_user, tenant_api
+from tests.tenant_runtime.test_crm_import import send, xlsx
 from tests.tenant_runtime.test_crm_pool import DAY, add_customer, now
 
 pytestmark = [pytest.mark.browser, CONTROL_ON_MARIADB]
@@ -288,4 +290,116 @@ def test_lists_fit_a_phone_and_a_small_tablet_without_scrolling(app, browser_pag
             "tds => tds.every(td => getComputedStyle(td).display !== 'none')"), path
         assert sideways(page) == [0, 0], (path, sideways(page))
     assert shown_heads(page) == ["线索名称", "公司", "手机号", "状态", "意向", "线索来源", "负责人", "下次跟进时间"]
+    assert page.js_errors == [] and page.server_errors == [], (page.js_errors, page.server_errors)
+
+
+SMALL_LAPTOP = {"width": 1024, "height": 768}
+
+
+def tables_wider_than_their_card(page):
+    """Each of the page's tables that scrolls sideways inside its card or scroller: [where, how far in px]."""
+    return page.locator("main table").evaluate_all("""tables => tables.map(t => {
+        const wrap = t.closest('.table-wrap, .scroll-x') || t.parentElement, at = t.closest('[id]');
+        return [(at && at.id) || wrap.className, t.scrollWidth - wrap.clientWidth]; }).filter(([, over]) => over > 0)""")
+
+
+def test_tables_fit_their_card_on_a_small_laptop(app, browser_page, live_server, tenants, screenshots):
+    """At 1024 px (the menu beside the page, a list's card 762 px wide) no list nor any section of a customer 360
+    or a handover scrolls sideways, in Chinese and English, with long names, departments, e-mails and follow-ups in
+    them: a list keeps every column and wraps its long cells (crm.css), a 360 page and a handover are one column
+    there, a contact's e-mail breaks before its @. They scrolled 17 to 280 px inside their card, the 360's
+    contacts 270 px, a handover's checklist 190 px."""
+    page, tenant = browser_page, tenants[0]
+    crm = f"{live_server}/t/{tenant.code}"
+    shot = screenshots("laptop")
+    dept = add_dept(tenant, "华南区域销售一部（深圳南山）")
+    seller = add_user(tenant, "ouyang_nana", ("sales",), add_dept(tenant, "南山物业服务中心客户经理组", dept),
+                      full_name="欧阳娜娜")
+    receiver = add_user(tenant, "wangxiaoming", ("sales",), dept, full_name="王小明")
+    admin = tenant_api(app, tenant)
+    ids = []
+    for k in range(3):
+        made = admin.post("/customers", json={"customer_type": "enterprise", "customer_name": f"{LONG_NAME}{k}",
+                                              "phone": f"1380013800{k}", "level": "important", "tags": ["老客户", "续签"],
+                                              "owner_id": str(seller)})
+        assert made.status_code == 201, made.json
+        ids.append(made.json["id"])
+        said = admin.post("/follow-ups", json={"customer_id": made.json["id"], "follow_type": "visit",
+                                               "content": "上门拜访，参观了小区的智慧门禁，客户比较满意，约定下周再谈续签。" * 2,
+                                               "next_follow_time": "2026-12-20 10:00"})
+        assert said.status_code == 201, said.json
+        contact = admin.post("/contacts", json={"customer_id": made.json["id"], "contact_name": f"陈财务{k}",
+                                                "position": "财务总监", "phone": f"1391111000{k}",
+                                                "email": f"chen.caiwu{k}@wanke-property.com",
+                                                "wechat": f"chen_caiwu_2026_{k}"})
+        assert contact.status_code == 201, contact.json
+        lead = admin.post("/leads", json={"lead_name": f"林静{k}", "company": f"广州市越秀物业管理有限公司天河分公司{k}",
+                                          "phone": f"1390013900{k}", "source": "exhibition", "intent_level": "high",
+                                          "owner_id": str(seller)})
+        assert lead.status_code == 201, lead.json
+    due = [add_customer(tenant, seller, quiet=5, followed=3, next_follow_up_at=now() - k * DAY,
+                        customer_name=f"{LONG_NAME}{k}号") for k in (1, 2)]
+    add_customer(tenant, seller, quiet=45, customer_name="沉睡物业有限公司")  # recycled into the pool below
+    rule = admin.post("/pool/rules", json={"rule_name": "普通客户30天", "conditions": {
+        "match": "all", "items": [{"field": "inactive_days", "op": "gte", "value": 30}]}})
+    assert rule.status_code == 201, rule.json
+    assert admin.post("/pool/recycle").json == {"recycled": 1}
+    handover = admin.post("/handovers", json={"from_owner_id": str(seller), "to_owner_id": str(receiver),
+                                              "customer_ids": due, "reason_note": "客户重新分配"})
+    assert handover.status_code == 201, handover.json
+
+    page.set_viewport_size(SMALL_LAPTOP)
+    crm_sign_in(page, crm, "admin", tenant.admin_password)
+    for path, name in (("/customers/?view=all", "customers"), ("/contacts/", "contacts"),
+                       ("/follow-ups/?view=all", "follow-ups"), ("/leads/?view=all", "leads"), ("/pool/", "pool"),
+                       ("/handovers/", "handovers"), ("/users/", "users"), ("/departments/", "departments"),
+                       ("/roles/", "roles"), ("/customers/import", "import"), ("/", "home"),
+                       (f"/customers/{ids[0]}", "customer-360"), (f"/customers/{due[0]}", "customer-360-handed-over"),
+                       (f"/handovers/{handover.json['id']}", "handover")):
+        for lang, html_lang in LANGS:
+            page.goto(f"{crm}{path}{'&' if '?' in path else '?'}lang={lang}")
+            expect(page.locator("html")).to_have_attribute("lang", html_lang)
+            page.locator("main details").evaluate_all("all => all.forEach(d => { d.open = true; })")  # the column help
+            shot(f"{name}-{lang}")
+            assert tables_wider_than_their_card(page) == [], (path, lang, tables_wider_than_their_card(page))
+            assert page_width(page) <= SMALL_LAPTOP["width"], (path, lang, page_width(page))
+    # every column is still there: the lists wrap instead of leaving any out
+    page.goto(f"{crm}/leads/?view=all&lang=zh_CN")
+    assert shown_heads(page) == ["线索名称", "公司", "手机号", "状态", "意向", "线索来源", "负责人", "下次跟进时间"]
+    page.goto(f"{crm}/customers/{ids[0]}?lang=zh_CN")
+    expect(page.locator("#contacts tbody")).to_contain_text("chen.caiwu0@wanke-property.com")
+    assert page.js_errors == [] and page.server_errors == [], (page.js_errors, page.server_errors)
+
+
+def test_recent_imports_show_the_file_and_its_status_on_a_phone(app, browser_page, live_server, tenants,
+                                                                  screenshots, monkeypatch):
+    """At 390 px the import page's 我最近的大文件导入 keeps each file's name and its 状态 on screen, in Chinese and
+    English: the time it was sent is left out (a secondary column) and a long file name wraps; 状态 was cut off."""
+    monkeypatch.setitem(app.config, "CRM_IMPORT_INLINE_ROWS", 3)  # a file of more rows is a background import
+    page, tenant = browser_page, tenants[0]
+    crm = f"{live_server}/t/{tenant.code}"
+    shot = screenshots("phone")
+    admin = tenant_api(app, tenant)
+    sheet = xlsx([["客户名称", "客户分级"]] + [[f"后台导入第{k}号物业服务有限公司", "重要"] for k in range(5)])
+    for name in ("customers_full_export_2026-12-03_final_version.xlsx", "2026年华南区域全部客户名单（最终版）.xlsx"):
+        sent = send(admin, sheet, name=name, dry_run="true")
+        assert sent.status_code == 202 and sent.json["dry_run"] is True, sent.json
+
+    page.set_viewport_size(PHONE)
+    crm_sign_in(page, crm, "admin", tenant.admin_password)
+    for lang, html_lang in LANGS:
+        page.goto(f"{crm}/customers/import?lang={lang}")
+        expect(page.locator("html")).to_have_attribute("lang", html_lang)
+        rows = page.locator("#recent-imports tbody tr")
+        expect(rows).to_have_count(2)
+        page.locator("#recent-imports").scroll_into_view_if_needed()
+        shot(f"recent-imports-{lang}")
+        assert page_width(page) <= PHONE["width"], (lang, page_width(page))
+        assert within_screen(rows.locator("td:first-child a")), "a file's name is off the screen"
+        status = rows.locator("td:nth-child(3)")
+        assert within_screen(status), ("a file's status is off the screen",
+                                       status.evaluate_all("tds => tds.map(td => td.getBoundingClientRect().right)"))
+        assert within_screen(page.locator("#recent-imports thead th:nth-child(3)")), "状态 is off the screen"
+        assert tables_wider_than_their_card(page) == [], (lang, tables_wider_than_their_card(page))
+    expect(page.locator("#recent-imports tbody")).to_contain_text("customers_full_export_2026-12-03_final_version.xlsx")
     assert page.js_errors == [] and page.server_errors == [], (page.js_errors, page.server_errors)
