@@ -373,7 +373,7 @@ def test_tables_fit_their_card_on_a_small_laptop(app, browser_page, live_server,
 
 def test_recent_imports_show_the_file_and_its_status_on_a_phone(app, browser_page, live_server, tenants,
                                                                   screenshots, monkeypatch):
-    """At 390 px the import page's 我最近的大文件导入 keeps each file's name and its 状态 on screen, in Chinese and
+    """At 390 px the import page's 我最近的导入与校验 keeps each file's name and its 状态 on screen, in Chinese and
     English: the time it was sent is left out (a secondary column) and a long file name wraps; 状态 was cut off."""
     monkeypatch.setitem(app.config, "CRM_IMPORT_INLINE_ROWS", 3)  # a file of more rows is a background import
     page, tenant = browser_page, tenants[0]
