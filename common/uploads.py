@@ -41,7 +41,9 @@ def read_upload(file_storage, field_name, limit):
     if not data:
         raise Invalid({field_name: [_l("The file is empty.")]})
     if len(data) > limit:
-        raise Invalid({field_name: [_l("The file is larger than %(mb)s MB.", mb=limit // (1024 * 1024))]})
+        raise Invalid({field_name: [_l("The file is larger than %(mb)s MB.", mb=limit // (1024 * 1024))
+                                    if limit >= 1024 * 1024 else _l("The file is larger than %(kb)s KB.",
+                                                                    kb=max(1, limit // 1024))]})
     return data
 
 

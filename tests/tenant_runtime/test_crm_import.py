@@ -350,6 +350,27 @@ def test_the_page_imports_without_javascript(company, app):
     assert s1.get(f"/t/{company.tenant.code}/customers/import").status_code == 403
 
 
+def test_the_page_says_what_is_wrong_with_the_file_itself(company, app, monkeypatch):
+    """A file refused as a whole (too large, no rows) is named by what is wrong with it, not by the generic
+    部分字段填写有误 of a form."""
+    from tests.conftest import csrf_from
+
+    monkeypatch.setitem(app.config, "CRM_IMPORT_MAX_BYTES", 20 * 1024)  # (past 500 KB the test client leaks a file)
+    browser = page_client(app, company.tenant, "mgr")
+    url = f"/t/{company.tenant.code}/customers/import"
+    page = browser.get(url)
+    big = browser.post(url, data={"csrf_token": csrf_from(page.text), "on_duplicate": "skip",
+                                  "file": (io.BytesIO(b"x" * (20 * 1024 + 1)), "big.csv")},
+                       content_type="multipart/form-data")
+    alert = big.text.split('class="alert alert-danger" role="alert">', 1)[1].split("</div>", 1)[0]
+    assert big.status_code == 422 and "文件大小不能超过 20 KB" in alert and "部分字段填写有误" not in alert, alert
+    empty = browser.post(url, data={"csrf_token": csrf_from(page.text), "on_duplicate": "skip",
+                                    "file": (io.BytesIO(xlsx([["客户名称"]])), "empty.xlsx")},
+                         content_type="multipart/form-data")
+    alert = empty.text.split('class="alert alert-danger" role="alert">', 1)[1].split("</div>", 1)[0]
+    assert empty.status_code == 422 and "文件在列名行之下没有数据" in alert and "部分字段" not in alert, alert
+
+
 # ---------------------------------------------------------------------- a customer's first contact
 
 

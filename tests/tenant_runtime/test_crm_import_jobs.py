@@ -569,3 +569,21 @@ def test_a_small_file_checked_within_the_request_is_kept_and_imported_without_se
     nothing = send(mgr, sheet(batch), dry_run="true")
     assert nothing.status_code == 200 and nothing.json["created"] == 0 and nothing.json["import_id"] is None
     assert len(mgr.get("/imports").json["items"]) == 2  # the check and its import
+
+
+def test_a_queue_that_does_not_take_the_checked_file_s_job_leaves_an_import_to_resume(company, small_batches, app,
+                                                                                      monkeypatch):
+    mgr = company.api("mgr")
+    check_id = send(mgr, sheet(names(4)), dry_run="true").json["id"]
+    monkeypatch.setitem(app.config, "REDIS_URL", "redis://127.0.0.1:1/0")  # nothing listens there
+    monkeypatch.setitem(app.config, "REDIS_SOCKET_TIMEOUT", 1)
+    resp = mgr.post(f"/imports/{check_id}/confirm")
+    assert resp.status_code == 503 and resp.json["error"]["code"] == "queue_unavailable", resp.json
+    import_id = mgr.get(f"/imports/{check_id}").json["imported_as"]
+    stopped = mgr.get(f"/imports/{import_id}").json
+    assert stopped["status"] == "failed" and not import_row(company.tenant, int(import_id))["file_gone"]
+    assert imported(company.tenant) == 0
+    monkeypatch.setitem(app.config, "REDIS_URL", "")  # the queue is back (inline here): the file was not lost
+    resumed = mgr.post(f"/imports/{import_id}/resume")
+    assert resumed.status_code == 202 and resumed.json["status"] == "done" and resumed.json["created"] == 4
+    assert imported(company.tenant) == 4
