@@ -371,6 +371,31 @@ def test_the_page_says_what_is_wrong_with_the_file_itself(company, app, monkeypa
     assert empty.status_code == 422 and "文件在列名行之下没有数据" in alert and "部分字段" not in alert, alert
 
 
+def test_a_row_skipped_for_several_reasons_is_listed_once_with_its_match_once(company, app):
+    """A row whose phone and name are both taken: its row number once, a line for each column, and the customer it
+    matches (with its owner) once, not once per column."""
+    import re
+
+    from tests.conftest import csrf_from
+
+    admin = company.api()
+    assert admin.post("/customers", json=customer_body(customer_name="重复两处物业有限公司",
+                                                       phone="13800138555")).status_code == 201
+    browser = page_client(app, company.tenant, "mgr")
+    url = f"/t/{company.tenant.code}/customers/import"
+    page = browser.get(url)
+    checked = browser.post(url, data={
+        "csrf_token": csrf_from(page.text), "on_duplicate": "skip", "dry_run": "y",
+        "file": (io.BytesIO(xlsx([["客户名称", "手机号"], ["重复两处物业有限公司", "13800138555"],
+                                  ["另一家物业有限公司", "13800138556"]])), "a.xlsx")},
+        content_type="multipart/form-data")
+    assert checked.status_code == 200, checked.text
+    skipped = checked.text.split('<table class="table import-rows">', 1)[1].split("</table>", 1)[0]
+    assert skipped.count("第 2 行") == 1 and 'rowspan="2"' in skipped
+    assert "手机号" in skipped and "客户名称" in skipped  # a line for each column
+    assert len(re.findall(r"重复两处物业有限公司 · 负责人", skipped)) == 1, skipped
+
+
 # ---------------------------------------------------------------------- a customer's first contact
 
 
