@@ -245,26 +245,7 @@ def test_lists_fit_a_phone_and_a_small_tablet_without_scrolling(app, browser_pag
     shot = screenshots("fit")
     seller = add_user(tenant, "nana", ("sales",), full_name="欧阳娜娜")
     admin = tenant_api(app, tenant)
-    ids = []
-    for k in range(3):
-        made = admin.post("/customers", json={"customer_type": "enterprise", "customer_name": f"{LONG_NAME}{k}",
-                                              "phone": f"1380013800{k}", "level": "important", "tags": ["老客户", "续签"]})
-        assert made.status_code == 201, made.json
-        ids.append(made.json["id"])
-        said = admin.post("/follow-ups", json={"customer_id": made.json["id"], "follow_type": "visit",
-                                               "content": "上门拜访，参观了小区的智慧门禁，客户比较满意，约定下周再谈续签。" * 2,
-                                               "next_follow_time": "2026-12-20 10:00"})
-        assert said.status_code == 201, said.json
-        contact = admin.post("/contacts", json={"customer_id": made.json["id"], "contact_name": f"陈财务{k}",
-                                                "position": "财务总监", "phone": f"1391111000{k}"})
-        assert contact.status_code == 201, contact.json
-        lead = admin.post("/leads", json={"lead_name": f"林静{k}", "company": f"广州市越秀物业管理有限公司天河分公司{k}",
-                                          "phone": f"1390013900{k}",
-                                          "source": "exhibition", "intent_level": "high", "owner_id": str(seller)})
-        assert lead.status_code == 201, lead.json
-        followed = admin.post("/follow-ups", json={"lead_id": lead.json["id"], "follow_type": "phone",
-                                                   "content": "电话沟通，对方有意向", "next_follow_time": "2026-12-21 15:30"})
-        assert followed.status_code == 201, followed.json
+    long_rows(admin, seller)
     lists = (("/customers/?view=all", "customers"), ("/contacts/", "contacts"),
              ("/follow-ups/?view=all", "follow-ups"), ("/leads/?view=all", "leads"))
 
@@ -296,6 +277,35 @@ def test_lists_fit_a_phone_and_a_small_tablet_without_scrolling(app, browser_pag
 SMALL_LAPTOP = {"width": 1024, "height": 768}
 
 
+def long_rows(admin, seller, customer=None, contact=lambda k: {}, lead_follow_ups=True):
+    """Three customers with long names, tags, a long follow-up and a contact each, and three leads of ``seller``'s
+    (each followed up, unless ``lead_follow_ups`` is False): the customers' ids."""
+    ids = []
+    for k in range(3):
+        made = admin.post("/customers", json={"customer_type": "enterprise", "customer_name": f"{LONG_NAME}{k}",
+                                              "phone": f"1380013800{k}", "level": "important", "tags": ["老客户", "续签"],
+                                              **(customer or {})})
+        assert made.status_code == 201, made.json
+        ids.append(made.json["id"])
+        said = admin.post("/follow-ups", json={"customer_id": made.json["id"], "follow_type": "visit",
+                                               "content": "上门拜访，参观了小区的智慧门禁，客户比较满意，约定下周再谈续签。" * 2,
+                                               "next_follow_time": "2026-12-20 10:00"})
+        assert said.status_code == 201, said.json
+        person = admin.post("/contacts", json={"customer_id": made.json["id"], "contact_name": f"陈财务{k}",
+                                               "position": "财务总监", "phone": f"1391111000{k}", **contact(k)})
+        assert person.status_code == 201, person.json
+        lead = admin.post("/leads", json={"lead_name": f"林静{k}", "company": f"广州市越秀物业管理有限公司天河分公司{k}",
+                                          "phone": f"1390013900{k}", "source": "exhibition", "intent_level": "high",
+                                          "owner_id": str(seller)})
+        assert lead.status_code == 201, lead.json
+        if lead_follow_ups:
+            followed = admin.post("/follow-ups", json={"lead_id": lead.json["id"], "follow_type": "phone",
+                                                       "content": "电话沟通，对方有意向",
+                                                       "next_follow_time": "2026-12-21 15:30"})
+            assert followed.status_code == 201, followed.json
+    return ids
+
+
 def tables_wider_than_their_card(page):
     """Each of the page's tables that scrolls sideways inside its card or scroller: [where, how far in px]."""
     return page.locator("main table").evaluate_all("""tables => tables.map(t => {
@@ -317,26 +327,9 @@ def test_tables_fit_their_card_on_a_small_laptop(app, browser_page, live_server,
                       full_name="欧阳娜娜")
     receiver = add_user(tenant, "wangxiaoming", ("sales",), dept, full_name="王小明")
     admin = tenant_api(app, tenant)
-    ids = []
-    for k in range(3):
-        made = admin.post("/customers", json={"customer_type": "enterprise", "customer_name": f"{LONG_NAME}{k}",
-                                              "phone": f"1380013800{k}", "level": "important", "tags": ["老客户", "续签"],
-                                              "owner_id": str(seller)})
-        assert made.status_code == 201, made.json
-        ids.append(made.json["id"])
-        said = admin.post("/follow-ups", json={"customer_id": made.json["id"], "follow_type": "visit",
-                                               "content": "上门拜访，参观了小区的智慧门禁，客户比较满意，约定下周再谈续签。" * 2,
-                                               "next_follow_time": "2026-12-20 10:00"})
-        assert said.status_code == 201, said.json
-        contact = admin.post("/contacts", json={"customer_id": made.json["id"], "contact_name": f"陈财务{k}",
-                                                "position": "财务总监", "phone": f"1391111000{k}",
-                                                "email": f"chen.caiwu{k}@wanke-property.com",
-                                                "wechat": f"chen_caiwu_2026_{k}"})
-        assert contact.status_code == 201, contact.json
-        lead = admin.post("/leads", json={"lead_name": f"林静{k}", "company": f"广州市越秀物业管理有限公司天河分公司{k}",
-                                          "phone": f"1390013900{k}", "source": "exhibition", "intent_level": "high",
-                                          "owner_id": str(seller)})
-        assert lead.status_code == 201, lead.json
+    ids = long_rows(admin, seller, customer={"owner_id": str(seller)},
+                    contact=lambda k: {"email": f"chen.caiwu{k}@wanke-property.com", "wechat": f"chen_caiwu_2026_{k}"},
+                    lead_follow_ups=False)
     due = [add_customer(tenant, seller, quiet=5, followed=3, next_follow_up_at=now() - k * DAY,
                         customer_name=f"{LONG_NAME}{k}号") for k in (1, 2)]
     add_customer(tenant, seller, quiet=45, customer_name="沉睡物业有限公司")  # recycled into the pool below
