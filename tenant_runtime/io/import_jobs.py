@@ -239,6 +239,7 @@ def run_import(import_id):
         if not principal.can(f"{resource.module}.{resource.permission('import')}"):
             return _finish(record, STATUS_FAILED, error=_("The person who sent the file can no longer import."))
         g.tenant_user, g.tenant_principal = user, principal  # the create forms and services read them
+        session.info["actor_id"] = user.id  # the change history names who imported, as a request's does
         try:
             if has_request_context():  # inline: within the request that sent the file
                 return _run(record, resource, principal, data)

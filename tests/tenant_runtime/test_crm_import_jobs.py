@@ -59,6 +59,19 @@ def import_row(tenant, import_id):
         engine.dispose()
 
 
+def creators(tenant, prefix="后台导入"):
+    """Who the change history says created each imported customer: {user_id: customers}."""
+    engine = tenant.engine()
+    try:
+        with engine.connect() as conn:
+            return dict(conn.execute(sa.text(
+                "SELECT l.user_id, COUNT(*) FROM crm_change_log l JOIN crm_customer c ON c.id = l.entity_id "
+                "WHERE l.entity_type = 'customer' AND l.action = 'create' AND c.customer_name LIKE :p "
+                "GROUP BY l.user_id"), {"p": f"{prefix}%"}).all())
+    finally:
+        engine.dispose()
+
+
 def set_import(tenant, import_id, **values):
     engine = tenant.engine()
     try:
@@ -245,6 +258,7 @@ def test_a_real_worker_imports_the_file_on_its_own_tenant_in_chunks(company, sma
     done = mgr.get(f"/imports/{resp.json['id']}").json
     assert done["status"] == "done" and done["created"] == 9 and done["written_rows"] == 9
     assert imported(company.tenant) == 9 and imported(tenants[1]) == 0  # on its own tenant only
+    assert creators(company.tenant) == {company.ids["mgr"]: 9}  # the history names who imported, not 系统
 
 
 def test_a_queue_that_does_not_take_the_job_is_a_503_and_the_import_says_so(company, small_batches, app,
@@ -461,6 +475,8 @@ def test_a_checked_file_is_imported_without_sending_it_again_and_checked_again(c
     assert done["file_name"] == "customers.xlsx" and done["rows"] == 5
     assert done["created"] == 4 and done["skipped"] == 1  # checked again: the one entered since is skipped
     assert imported(company.tenant) == 5  # the four and the colleague's
+    made_by = creators(company.tenant)  # the history names who imported (not 系统), and the colleague
+    assert made_by[company.ids["mgr"]] == 4 and None not in made_by and sum(made_by.values()) == 5, made_by
     after = mgr.get(f"/imports/{check_id}").json
     assert after["imported_as"] == done["id"] and after["dry_run"] is True and after["status"] == "done"
     assert import_row(company.tenant, int(check_id))["file_gone"] and import_row(company.tenant, int(done["id"]))[
