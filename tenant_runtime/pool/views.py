@@ -311,6 +311,11 @@ def register(pages, api):
     def pool_assign(customer_id):
         principal = current_principal()
         customer = _pool_customer(customer_id)
+        if request.method == "GET" and not (customer.status == "in_pool" and customer.owner_id is None):
+            # claimed or assigned meanwhile: said before anyone fills in the form, as its sending would say
+            flash(_("%(name)s could not be assigned: %(reason)s", name=customer.customer_name,
+                    reason=_("This customer is no longer in the public pool.")), "warning")
+            return redirect(url_for("tenant.pool_list"))
         form = AssignForm(user_choices=_assign_choices(principal))
         if form.validate_on_submit():
             name = customer.customer_name  # for a refusal: read before the rollback expires the row

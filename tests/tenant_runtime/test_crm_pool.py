@@ -852,6 +852,10 @@ def test_the_assign_page_starts_with_no_one_chosen_and_a_blank_choice_changes_no
     given = client.post(f"/t/{t.code}/pool/{cid}/assign", data={"csrf_token": csrf_from(page.text),
                                                                 "to_user_id": str(world.users["s1"])})
     assert given.status_code == 302 and customer(t, cid)[:2] == (world.users["s1"], "active")
+    # the page of a customer assigned (or claimed) meanwhile says so before anyone fills in its form
+    gone = client.get(f"/t/{t.code}/pool/{cid}/assign", follow_redirects=True)
+    assert gone.status_code == 200 and 'name="to_user_id"' not in gone.text
+    assert "该客户已不在公海中" in gone.text, gone.text[:2000]
 
 
 def claim_button(html, cid):
