@@ -56,7 +56,7 @@ def saved_views(resource_name, user_id):
 
 def save(resource, name, query, user_id):
     """Keep ``query`` (a list's query string) under ``name`` for ``user_id``: 422 when the list would refuse
-    it, 409 past MAX_PER_LIST views of one list."""
+    it, 409 past MAX_PER_LIST views of one list or when the user has a view of that name for the list already."""
     args = MultiDict([(k, v) for k, v in MultiDict(_parse(query)).items(multi=True) if k not in KEPT])
     resource.listing.parse(args)  # raises Invalid naming the parameter, like the list would
     session = current_tenant.session
@@ -64,6 +64,14 @@ def save(resource, name, query, user_id):
                                                                      CrmSavedView.resource == resource.name))
     if count >= MAX_PER_LIST:
         raise Conflict("too_many_views", _("Delete a saved view first: a list keeps at most %(n)d.", n=MAX_PER_LIST))
+    name = name.strip()
+    if session.scalar(select(CrmSavedView.id).where(CrmSavedView.user_id == user_id,
+                                                    CrmSavedView.resource == resource.name,
+                                                    CrmSavedView.view_name == name).limit(1)) is not None:
+        # two tabs of one name opening different lists: the second is refused, not silently kept
+        raise Conflict("duplicate", _("You have a view of this list named %(name)s already. Choose another name, "
+                                      "or delete that view first.", name=name),
+                       {"view_name": [_("Already in use.")]})
     view = CrmSavedView(user_id=user_id, resource=resource.name, view_name=name,
                         query=urlencode(list(args.items(multi=True))))
     session.add(view)

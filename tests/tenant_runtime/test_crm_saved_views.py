@@ -40,6 +40,34 @@ def test_a_view_the_list_would_refuse_is_refused(app, tenants):
     assert unknown.status_code == 422
 
 
+def test_a_second_view_of_one_name_is_refused_and_changes_nothing(app, tenants):
+    tenant = tenants[0]
+    admin = tenant_api(app, tenant)
+    first = admin.post("/saved-views", json={"resource": "customers", "view_name": "重点客户", "query": "level=important"})
+    assert first.status_code == 201
+    again = admin.post("/saved-views", json={"resource": "customers", "view_name": " 重点客户 ",
+                                             "query": "level=potential"})
+    assert again.status_code == 409 and again.json["error"]["code"] == "duplicate", again.json
+    assert set(again.json["error"]["fields"]) == {"view_name"} and "重点客户" in again.json["error"]["message"]
+    views = admin.get("/saved-views?resource=customers").json["items"]
+    assert [(v["view_name"], v["query"]) for v in views] == [("重点客户", "level=important")]
+    other_list = admin.post("/saved-views", json={"resource": "leads", "view_name": "重点客户", "query": ""})
+    assert other_list.status_code == 201  # a name is one per list
+    add_user(tenant, "namesake", ("sales",))
+    theirs = tenant_api(app, tenant, "namesake", PASSWORD).post(
+        "/saved-views", json={"resource": "customers", "view_name": "重点客户", "query": ""})
+    assert theirs.status_code == 201  # and one per person
+    page = app.test_client()
+    login = page.get(f"/t/{tenant.code}/login")
+    page.post(f"/t/{tenant.code}/login", data={"username": "admin", "password": tenant.admin_password,
+                                                "csrf_token": csrf_from(login.text)})
+    listing = page.get(f"/t/{tenant.code}/customers/")
+    refused = page.post(f"/t/{tenant.code}/saved-views", data={
+        "csrf_token": csrf_from(listing.text), "resource": "customers", "view_name": "重点客户",
+        "query": "level=normal"}, follow_redirects=True)
+    assert refused.status_code == 200 and "已有名为" in refused.text
+
+
 def test_views_are_private_and_within_scope(app, tenants):
     tenant = tenants[0]
     admin = tenant_api(app, tenant)
