@@ -396,3 +396,27 @@ def test_recent_imports_show_the_file_and_its_status_on_a_phone(app, browser_pag
         assert tables_wider_than_their_card(page) == [], (lang, tables_wider_than_their_card(page))
     expect(page.locator("#recent-imports tbody")).to_contain_text("customers_full_export_2026-12-03_final_version.xlsx")
     assert page.js_errors == [] and page.server_errors == [], (page.js_errors, page.server_errors)
+
+
+def test_saved_view_tabs_wrap_whole_on_a_phone(app, browser_page, live_server, tenants, screenshots):
+    """At 390 px a list's view tabs (我的客户, 下属客户, 全部客户 and the user's saved views) wrap onto more lines,
+    each tab whole on one line: squeezed into one row they broke a character a line and pushed the page 25 px
+    sideways in English."""
+    page, tenant = browser_page, tenants[0]
+    crm = f"{live_server}/t/{tenant.code}"
+    shot = screenshots("phone")
+    admin = tenant_api(app, tenant)
+    for name, query in (("李晓东重要客户", "level=important"), ("一个月没跟进的潜在客户", "level=potential")):
+        assert admin.post("/saved-views", json={"resource": "customers", "view_name": name,
+                                                "query": query}).status_code == 201
+    page.set_viewport_size(PHONE)
+    crm_sign_in(page, crm, "admin", tenant.admin_password)
+    for lang, html_lang in LANGS:
+        page.goto(f"{crm}/customers/?lang={lang}")
+        expect(page.locator("html")).to_have_attribute("lang", html_lang)
+        shot(f"view-tabs-{lang}")
+        assert page_width(page) <= PHONE["width"], (lang, page_width(page))
+        tabs = page.locator(".view-tabs a")
+        assert tabs.count() >= 4
+        assert single_line(tabs), (lang, tabs.evaluate_all("as => as.map(a => [a.innerText, a.offsetHeight])"))
+        assert within_screen(tabs), lang
