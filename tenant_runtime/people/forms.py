@@ -15,7 +15,9 @@ from .permissions import CATALOG
 class DeptForm(FlaskForm):
     dept_name = Text(_l("Department name"), validators=[NotBlank(), Length(max=100)])
     parent_id = SelectField(_l("Parent department"), coerce=str, validators=[Optional()])
-    sort = IntegerField(_l("Order"), default=0, validators=[Optional(), NumberRange(min=0, max=9999)])
+    sort = IntegerField(_l("Order"), validators=[Optional(), NumberRange(min=0, max=9999)],
+                        description=_l("Smaller first among its sibling departments; left empty, a new department "
+                                       "comes after them."))
 
     def __init__(self, *args, dept_choices=(), **kwargs):
         super().__init__(*args, **kwargs)

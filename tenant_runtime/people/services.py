@@ -60,15 +60,23 @@ def _parent(parent_id, dept=None):
 
 
 def create_dept(name, parent_id, sort):
-    dept = SysDept(dept_name=name, parent_id=_parent(parent_id) or _root().id, sort=sort or 0)
+    """A new department; without an order, after its siblings (with 0 it came before every one of them)."""
+    parent = _parent(parent_id) or _root().id
+    if sort is None:
+        last = current_tenant.session.scalar(select(func.max(SysDept.sort)).where(SysDept.parent_id == parent))
+        sort = min((last or 0) + 1, 9999)
+    dept = SysDept(dept_name=name, parent_id=parent, sort=sort)
     current_tenant.session.add(dept)
     return dept
 
 
 def update_dept(dept, name, parent_id, sort):
+    """``sort`` None (the field left empty) keeps the department's place."""
     if dept.parent_id is None and parent_id:
         raise Invalid({"parent_id": [_("The company itself stays at the top.")]})
-    dept.dept_name, dept.sort = name, sort or 0
+    dept.dept_name = name
+    if sort is not None:
+        dept.sort = sort
     if dept.parent_id is not None:
         dept.parent_id = _parent(parent_id, dept) or _root().id
     return dept

@@ -171,6 +171,27 @@ def test_departments_form_a_tree_without_cycles_and_only_empty_ones_go(admin):
     assert admin.delete(f"/departments/{empty['id']}").status_code == 204
 
 
+def test_a_new_department_without_an_order_comes_after_its_siblings(app, admin):
+    """销售三组 added without an order is listed after 销售一组 and 销售二组 (with the form's 0 it came first); one
+    given an order takes it, and an edit that leaves the order empty keeps the department's place."""
+    from tests.tenant_runtime.crm import page_client
+
+    centre = admin.post("/departments", json={"dept_name": "营销中心"}).json
+    for name, sort in (("营销一组", 1), ("营销二组", 2)):
+        assert admin.post("/departments", json={"dept_name": name, "parent_id": centre["id"], "sort": sort}
+                          ).status_code == 201
+    third = admin.post("/departments", json={"dept_name": "营销三组", "parent_id": centre["id"]})
+    assert third.status_code == 201, third.json
+    first = admin.post("/departments", json={"dept_name": "营销零组", "parent_id": centre["id"], "sort": 0}).json
+    renamed = admin.patch(f"/departments/{third.json['id']}", json={"dept_name": "营销三组（新）",
+                                                                    "parent_id": centre["id"]})
+    assert renamed.status_code == 200, renamed.json
+    page = page_client(app, admin.tenant).get(f"/t/{admin.tenant.code}/departments/").text
+    order = [page.index(name) for name in ("营销零组", "营销一组", "营销二组", "营销三组（新）")]
+    assert order == sorted(order), order
+    assert first["dept_name"] == "营销零组"
+
+
 def test_roles_custom_scope_and_guards(app, admin):
     tenant = admin.tenant
     east = admin.post("/departments", json={"dept_name": "华东"}).json
