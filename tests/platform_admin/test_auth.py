@@ -196,6 +196,13 @@ def test_demo_seed_prints_a_working_login(app, anon):
     line = next(l for l in result.output.splitlines() if "admin /" in l)
     password = line.split("admin /", 1)[1].strip()
     assert anon.post("/api/v1/auth/token", json={"username": "admin", "password": password}).status_code == 200
+    with app.app_context():  # the demo company, open and serving its CRM, is marked live as devops would
+        from datasource_registry.models import Datasource
+
+        [ds] = db.session.scalars(select(Datasource)).all()
+        assert ds.implementation_status == "live" and ds.live_at is not None
+    again = app.test_cli_runner().invoke(args=["demo", "seed"])  # a second start changes nothing
+    assert again.exit_code == 0, again.output
 
 
 # --- the throttle counts the account, whatever the spelling (issue 7, item 6) ---------------------
