@@ -49,6 +49,19 @@ def at_least_characters(locator, count):
         return cell.clientWidth >= Math.min(text.length, count) * size; })""", count)
 
 
+def recycle_and_hand_over(admin, seller, receiver, due):
+    """A pool rule that recycles the one customer quiet for 30 days, and a handover of ``due`` from ``seller`` to
+    ``receiver``: the rule's and the handover's answers."""
+    rule = admin.post("/pool/rules", json={"rule_name": "普通客户30天", "conditions": {
+        "match": "all", "items": [{"field": "inactive_days", "op": "gte", "value": 30}]}})
+    assert rule.status_code == 201, rule.json
+    assert admin.post("/pool/recycle").json == {"recycled": 1}
+    handover = admin.post("/handovers", json={"from_owner_id": str(seller), "to_owner_id": str(receiver),
+                                              "customer_ids": due, "reason_note": "客户重新分配"})
+    assert handover.status_code == 201, handover.json
+    return rule, handover
+
+
 def test_crm_pages_fit_a_phone(app, browser_page, live_server, tenants, screenshots):
     page, tenant = browser_page, tenants[0]
     crm = f"{live_server}/t/{tenant.code}"
@@ -70,13 +83,7 @@ def test_crm_pages_fit_a_phone(app, browser_page, live_server, tenants, screensh
     lead = admin.post("/leads", json={"lead_name": "林静", "company": LONG_NAME, "position": "物业经理",
                                       "source": "exhibition", "intent_level": "high"})
     assert lead.status_code == 201, lead.json
-    rule = admin.post("/pool/rules", json={"rule_name": "普通客户30天", "conditions": {
-        "match": "all", "items": [{"field": "inactive_days", "op": "gte", "value": 30}]}})
-    assert rule.status_code == 201, rule.json
-    assert admin.post("/pool/recycle").json == {"recycled": 1}
-    handover = admin.post("/handovers", json={"from_owner_id": str(seller), "to_owner_id": str(receiver),
-                                              "customer_ids": due, "reason_note": "客户重新分配"})
-    assert handover.status_code == 201, handover.json
+    rule, handover = recycle_and_hand_over(admin, seller, receiver, due)
 
     # the seller's workspace: due follow-ups with long names, each name a few characters a line, buttons whole
     crm_sign_in(page, crm, "xiaoli", PASSWORD)
@@ -333,13 +340,7 @@ def test_tables_fit_their_card_on_a_small_laptop(app, browser_page, live_server,
     due = [add_customer(tenant, seller, quiet=5, followed=3, next_follow_up_at=now() - k * DAY,
                         customer_name=f"{LONG_NAME}{k}号") for k in (1, 2)]
     add_customer(tenant, seller, quiet=45, customer_name="沉睡物业有限公司")  # recycled into the pool below
-    rule = admin.post("/pool/rules", json={"rule_name": "普通客户30天", "conditions": {
-        "match": "all", "items": [{"field": "inactive_days", "op": "gte", "value": 30}]}})
-    assert rule.status_code == 201, rule.json
-    assert admin.post("/pool/recycle").json == {"recycled": 1}
-    handover = admin.post("/handovers", json={"from_owner_id": str(seller), "to_owner_id": str(receiver),
-                                              "customer_ids": due, "reason_note": "客户重新分配"})
-    assert handover.status_code == 201, handover.json
+    _rule, handover = recycle_and_hand_over(admin, seller, receiver, due)
 
     page.set_viewport_size(SMALL_LAPTOP)
     crm_sign_in(page, crm, "admin", tenant.admin_password)
