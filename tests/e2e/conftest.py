@@ -15,10 +15,27 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
 
+def closed_first(app):
+    """The app's answers read whole, and their files closed, before the server writes them. When a browser drops a
+    connection (a favicon it no longer waits for), werkzeug's development server fails reading what is left of
+    the request and skips the answer's close(): the static file it was sending stayed open, and the
+    ResourceWarning failed whichever browser test was running (filterwarnings = error)."""
+
+    def wsgi(environ, start_response):
+        answer = app(environ, start_response)
+        try:
+            return [b"".join(answer)]
+        finally:
+            if hasattr(answer, "close"):
+                answer.close()
+
+    return wsgi
+
+
 @pytest.fixture
 def live_server(app, monkeypatch):
     """Serve the app on a free loopback port in a daemon thread; absolute links point there."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, closed_first(app), threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
     monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", f"http://127.0.0.1:{server.server_port}")
