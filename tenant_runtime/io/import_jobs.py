@@ -102,16 +102,22 @@ def queue_import(prepared, data, filename, on_duplicate, dry_run, principal):
     429 ``import_busy`` while another import of the company runs; 503 when the queue does not take the job."""
     session = current_tenant.session
     refuse_while_busy(session)
-    now = utcnow()
-    record = CrmImport(resource=prepared.resource.name, user_id=principal.user_id, file_name=(filename or "")[:255],
-                       file_data=data, on_duplicate=on_duplicate, dry_run=bool(dry_run),
-                       locale=str(get_locale() or current_app.config.get("BABEL_DEFAULT_LOCALE", "zh")),
-                       status=STATUS_QUEUED, total_rows=len(prepared.rows), checked_rows=0, written_rows=0, created=0,
-                       skipped=0, created_at=now, updated_at=now)
+    record = _new_import(prepared.resource.name, principal.user_id, filename, data, on_duplicate, bool(dry_run),
+                         len(prepared.rows))
     session.add(record)
     session.commit()
     start(record)
     return record
+
+
+def _new_import(resource_name, user_id, filename, data, on_duplicate, dry_run, total_rows, **values):
+    """A ``CrmImport`` of the file, queued unless ``values`` say otherwise, in the request's language."""
+    now = utcnow()
+    values = {"status": STATUS_QUEUED, "checked_rows": 0, "created": 0, "skipped": 0, **values}
+    return CrmImport(resource=resource_name, user_id=user_id, file_name=(filename or "")[:255], file_data=data,
+                     on_duplicate=on_duplicate, dry_run=dry_run,
+                     locale=str(get_locale() or current_app.config.get("BABEL_DEFAULT_LOCALE", "zh")),
+                     total_rows=total_rows, written_rows=0, created_at=now, updated_at=now, **values)
 
 
 def keep_check(prepared, data, filename, on_duplicate, outcome, principal):
@@ -121,13 +127,10 @@ def keep_check(prepared, data, filename, on_duplicate, outcome, principal):
     if not outcome.created_ids:
         return None
     session, now = current_tenant.session, utcnow()
-    record = CrmImport(resource=prepared.resource.name, user_id=principal.user_id, file_name=(filename or "")[:255],
-                       file_data=data, on_duplicate=on_duplicate, dry_run=True,
-                       locale=str(get_locale() or current_app.config.get("BABEL_DEFAULT_LOCALE", "zh")),
-                       status=STATUS_DONE, total_rows=outcome.rows, checked_rows=outcome.rows, written_rows=0,
-                       created=len(outcome.created_ids), skipped=len(outcome.skipped),
-                       result=_result(outcome, [], outcome.skipped, outcome.also_created), created_at=now,
-                       started_at=now, updated_at=now, finished_at=now)
+    record = _new_import(prepared.resource.name, principal.user_id, filename, data, on_duplicate, True, outcome.rows,
+                         status=STATUS_DONE, checked_rows=outcome.rows, created=len(outcome.created_ids),
+                         skipped=len(outcome.skipped), started_at=now, finished_at=now,
+                         result=_result(outcome, [], outcome.skipped, outcome.also_created))
     session.add(record)
     session.commit()
     return record.id
@@ -198,11 +201,8 @@ def confirm(record):
         raise ApiError(409, "import_file_gone", _("The checked file was deleted after %(days)s days. Send it again.",
                                                   days=current_app.config["CRM_IMPORT_KEEP_DAYS"]))
     refuse_while_busy(session)
-    now = utcnow()
-    other = CrmImport(resource=record.resource, user_id=record.user_id, file_name=record.file_name, file_data=data,
-                      on_duplicate=record.on_duplicate, dry_run=False,
-                      locale=str(get_locale() or record.locale), status=STATUS_QUEUED, total_rows=record.total_rows,
-                      checked_rows=0, written_rows=0, created=0, skipped=0, created_at=now, updated_at=now)
+    other = _new_import(record.resource, record.user_id, record.file_name, data, record.on_duplicate, False,
+                        record.total_rows)
     session.add(other)
     session.flush()
     # the file moves only if it is still there: two clicks on 导入 make one import, not two

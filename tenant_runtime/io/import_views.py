@@ -72,11 +72,13 @@ def own(import_id):
     return record
 
 
-def recent(user_id, limit, resource=None):
-    """The user's latest imports (of one list's, with ``resource``), newest first."""
+def recent(user_id, limit, resource=None, before=None):
+    """The user's latest imports (of one list's, with ``resource``; older than id ``before``), newest first."""
     query = select(CrmImport).where(CrmImport.user_id == user_id)
     if resource is not None:
         query = query.where(CrmImport.resource == resource)
+    if before is not None:
+        query = query.where(CrmImport.id < before)
     return current_tenant.session.scalars(query.order_by(CrmImport.id.desc()).limit(limit)).all()
 
 
@@ -94,11 +96,7 @@ def register(pages, api):
               response=ImportSchema, page=True)
     def import_list():
         limit, before = page_args()
-        query = select(CrmImport).where(CrmImport.user_id == g.tenant_user.id)
-        if before is not None:
-            query = query.where(CrmImport.id < before)
-        rows = current_tenant.session.scalars(query.order_by(CrmImport.id.desc()).limit(limit + 1)).all()
-        items, cursor = newest_page(rows, limit)
+        items, cursor = newest_page(recent(g.tenant_user.id, limit + 1, before=before), limit)
         return {"items": items, "next_cursor": cursor}
 
     @route(api, "/imports/<int:import_id>")
@@ -132,13 +130,13 @@ def register(pages, api):
         from ..core.resource import REGISTERED
 
         resource = REGISTERED.get(record.resource)
-        running = record.status in RUNNING and not import_jobs.stalled(record)
+        stalled = import_jobs.stalled(record)
         has_file = import_jobs.has_file(current_tenant.session, record.id)
         companion = resource.import_spec.companion if resource is not None else None
         return render_template("tenant/io/import_status.html", record=record, resource=resource,
                                also_label=companion.resource().label_plural if companion else "",
-                               progress=progress(record), running=running, has_file=has_file, stalled=import_jobs.stalled(record),
-                               keep_days=current_app.config["CRM_IMPORT_KEEP_DAYS"],
+                               progress=progress(record), running=record.status in RUNNING and not stalled,
+                               has_file=has_file, stalled=stalled, keep_days=current_app.config["CRM_IMPORT_KEEP_DAYS"],
                                status_label=STATUS_LABELS[record.status])
 
     @route(pages, "/imports/<int:import_id>/resume", methods=["POST"])
