@@ -11,7 +11,7 @@ def is_file_database(url):
     """Whether ``url`` names an SQLite database in a file (not in memory)."""
     database = url.database or ""
     return url.get_backend_name() == "sqlite" and database not in ("", ":memory:") \
-        and "mode=memory" not in str(url.query.get("mode", "")) and not database.startswith("file::memory:")
+        and url.query.get("mode") != "memory" and not database.startswith("file::memory:")
 
 
 def use_wal(engine):

@@ -83,6 +83,8 @@ def test_databases_in_memory_are_left_alone():
     assert not is_file_database(sa.engine.make_url("sqlite://"))
     assert not is_file_database(sa.engine.make_url("sqlite:///:memory:"))
     assert not is_file_database(sa.engine.make_url("mysql+pymysql://u@h/db"))
+    assert not is_file_database(sa.engine.make_url("sqlite:///file:shared?mode=memory&cache=shared&uri=true"))
+    assert is_file_database(sa.engine.make_url("sqlite:///file:tenant.sqlite3?mode=rwc&uri=true"))
     memory = sa.create_engine("sqlite://")
     use_wal(memory)
     assert _mode(memory) == "memory"
