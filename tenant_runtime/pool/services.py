@@ -234,7 +234,8 @@ def _pool_row(session, customer_id):
     return session.scalar(select(CustomerPool).where(CustomerPool.customer_id == str(customer_id)))
 
 
-def _in_pool(customer):
+def is_in_pool(customer):
+    """Whether ``customer`` is in the public pool now (nobody's, waiting for a claim)."""
     return customer.status == "in_pool" and customer.owner_id is None
 
 
@@ -279,7 +280,7 @@ def claim_refusal(customer, row, is_locked, limits):
     """Why ``limits.user_id`` may not claim ``customer`` (its pool row ``row``; ``is_locked``: in an open handover)
     now: the 409 a claim answers, or None. The one rule the claim enforces and the pages' 领取 buttons show."""
     settings, now = limits.settings, limits.now
-    if not _in_pool(customer):
+    if not is_in_pool(customer):
         return Conflict("not_in_pool", _("This customer is no longer in the public pool."))
     if is_locked:
         return Conflict("locked", _("This customer is in an open handover."))
@@ -319,7 +320,7 @@ def claim(session, customer_id, principal, now=None):
     customer = _locked_customer(session, customer_id)
     if customer is None:
         raise _not_found()
-    in_pool = _in_pool(customer)
+    in_pool = is_in_pool(customer)
     row = _pool_row(session, customer.id) if in_pool else None
     refusal = claim_refusal(customer, row, in_pool and bool(locked(session, [customer.id])),
                             ClaimLimits(session, user.id, settings, now, lock=True))
@@ -343,7 +344,7 @@ def assign(session, customer_id, user_id, principal, now=None):
     customer = _locked_customer(session, customer_id)
     if customer is None:
         raise _not_found()
-    if not _in_pool(customer):
+    if not is_in_pool(customer):
         raise Conflict("not_in_pool", _("This customer is no longer in the public pool."))
     if locked(session, [customer.id]):
         raise Conflict("locked", _("This customer is in an open handover."))
@@ -374,7 +375,7 @@ def return_to_pool(session, customer, reason, principal, now=None):
     customer = _locked_customer(session, customer.id)
     if customer is None:
         raise _not_found()
-    if _in_pool(customer):
+    if is_in_pool(customer):
         raise Conflict("already_in_pool", _("This customer is already in the public pool."))
     if customer.owner_id != principal.user_id and not (
             principal.can("pool.assign") and principal.sees(customer.owner_id, customer.dept_id)):

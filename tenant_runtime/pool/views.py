@@ -311,7 +311,7 @@ def register(pages, api):
     def pool_assign(customer_id):
         principal = current_principal()
         customer = _pool_customer(customer_id)
-        if request.method == "GET" and not (customer.status == "in_pool" and customer.owner_id is None):
+        if request.method == "GET" and not services.is_in_pool(customer):
             # claimed or assigned meanwhile: said before anyone fills in the form, as its sending would say
             flash(_("%(name)s could not be assigned: %(reason)s", name=customer.customer_name,
                     reason=_("This customer is no longer in the public pool.")), "warning")
