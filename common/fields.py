@@ -16,6 +16,7 @@ from wtforms import (
 from wtforms.validators import StopValidation, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from .i18n import list_join
 from .timeutil import from_local
 from .validators import display_phone, empty_to_none
 
@@ -97,7 +98,7 @@ class MultiChoice(SelectMultipleField):
         acceptable = {self.coerce(choice[0]) for choice in self.iter_choices()}
         unknown = list(dict.fromkeys(str(value) for value in self.data if value not in acceptable))
         if unknown:
-            raise ValidationError(_l("Not valid choices: %(values)s.", values="、".join(unknown)))
+            raise ValidationError(_l("Not valid choices: %(values)s.", values=list_join(unknown)))
 
 
 class MultiCheckbox(MultiChoice):

@@ -20,6 +20,8 @@ def register_template_helpers(app):
         return to_local(value).strftime(fmt) if value else ""
 
     app.add_template_filter(display_phone, "phone")
+    # names joined as the reader's language does (、 in Chinese, a comma in English)
+    app.add_template_filter(lambda items: list_join([str(i) for i in items]), "list_join")
 
     @app.template_filter("money")
     def money(value):

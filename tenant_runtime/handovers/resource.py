@@ -6,6 +6,8 @@ from flask_babel import lazy_pgettext as _lp
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from common.i18n import list_join
+
 from ..auth import SHOWN_USER
 from ..context import current_tenant
 from ..core.columns import Column
@@ -111,7 +113,7 @@ def decorate(rows, principal):
                            for c in h.customers]
         h.customer_names = {c.customer_id: customer_names.get(c.customer_id, "") for c in h.customers}
         h.customer_count = len(h.customers)
-        shown = "、".join(r["name"] for r in h.customer_rows[:2]) + ("…" if len(h.customer_rows) > 2 else "")
+        shown = list_join([r["name"] for r in h.customer_rows[:2]]) + ("…" if len(h.customer_rows) > 2 else "")
         h.title = f"#{h.id} {shown}"
         h.step = services.next_step(h, principal)
         h.stage_label = STAGE_LABELS.get(h.current_stage, h.current_stage)

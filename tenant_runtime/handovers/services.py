@@ -35,6 +35,7 @@ from sqlalchemy.orm import selectinload
 
 from common.db import savepoint
 from common.errors import ApiError, Conflict, Invalid
+from common.i18n import list_join
 from common.timeutil import to_local
 
 from ..auth import SHOWN_USER
@@ -220,7 +221,7 @@ def start(principal, from_owner_id, to_owner_id, customer_ids=(), reason="manual
             raise Invalid({"from_owner_id": [_("This user owns no customers.")]})
     busy = locked(session, [c.id for c in customers])
     if busy and wanted:
-        names = "、".join(c.customer_name for c in customers if c.id in busy)
+        names = list_join([c.customer_name for c in customers if c.id in busy])
         raise Conflict("customer_in_handover", _("Already in an open handover: %(names)s.", names=names),
                        customer_ids=[str(i) for i in sorted(busy)])
     if busy:  # none chosen: all the owner's customers that are not already being handed over

@@ -253,6 +253,13 @@ def test_customers_in_an_open_handover_cannot_be_reassigned_or_handed_over_twice
     assert moved.status_code == 409 and moved.json["error"]["code"] == "customer_in_handover"
     twice = team.start(customer_ids=[first])
     assert twice.status_code == 409 and twice.json["error"]["code"] == "customer_in_handover"
+    # the busy customers are named as the reader's language lists names
+    names = [team.owner.get(f"/customers/{c}").json["customer_name"] for c in team.customers]
+    again = team.manager.post("/handovers", json={"from_owner_id": str(team.owner_id),
+                                                 "to_owner_id": str(team.receiver_id),
+                                                 "customer_ids": team.customers}, headers={"Accept-Language": "en"})
+    assert again.status_code == 409 and ", ".join(names) in again.json["error"]["message"]
+    assert "、".join(names) in team.start().json["error"]["message"]
     assert team.manager.get(f"/customers/{first}").json["owner"]["name"] == "李销售"
     # the starter cancels: the customers are free again and stay where they were
     cancelled = team.manager.post(f"/handovers/{h['id']}/cancel", json={"note": "改为下月交接"})
@@ -361,6 +368,11 @@ def test_handover_pages_and_home_panel(app, team):
     assert team.owner.get(f"/handovers/{h['id']}").json["current_stage"] == "review"
     listing = owner.get(f"/t/{tenant.code}/handovers/?view=all")
     assert listing.status_code == 200 and f"#{h['id']}" in listing.text
+    names = [team.owner.get(f"/customers/{c}").json["customer_name"] for c in team.customers]
+    assert f"#{h['id']} {'、'.join(names)}" in listing.text
+    english = owner.get(f"/t/{tenant.code}/handovers/?view=all&lang=en")
+    assert f"#{h['id']} {', '.join(names)}" in english.text
+    owner.get(f"/t/{tenant.code}/handovers/?lang=zh_CN")
     section = owner.get(f"/t/{tenant.code}/customers/{team.customers[0]}")
     assert section.status_code == 200 and f"/handovers/{h['id']}" in section.text
     manager = browser("mgr")

@@ -341,9 +341,10 @@ def test_the_page_imports_without_javascript(company, app):
     assert bad.status_code == 422 and "第 2 行" in bad.text and "手机号" in bad.text
     good = browser.post(f"/t/{company.tenant.code}/customers/import", data={
         "csrf_token": csrf_from(page.text), "on_duplicate": "skip",
-        "file": (io.BytesIO(xlsx([["客户名称", "手机号"], ["页面公司", "13800138077"]])), "a.xlsx")},
-        content_type="multipart/form-data")
+        "file": (io.BytesIO(xlsx([["客户名称", "手机号", "部门", "备用"], ["页面公司", "13800138077", "销售部", "x"]])),
+                 "a.xlsx")}, content_type="multipart/form-data")
     assert good.status_code == 200 and "已导入 1 条" in good.text
+    assert "未导入的列：部门、备用" in good.text  # named as Chinese lists names
     assert count(company.tenant, "crm_customer", "customer_name = '页面公司'") == 1
     s1 = page_client(app, company.tenant, "s1")
     assert f"/t/{company.tenant.code}/customers/import" not in s1.get(f"/t/{company.tenant.code}/customers/").text
