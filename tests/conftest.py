@@ -2,7 +2,8 @@
 -> client -> staff accounts and API helpers -> factories.
 
 Every database test runs on real MariaDB and again on SQLite, except the CRM's own (``CONTROL_ON_MARIADB`` in
-tests/tenant_runtime/crm.py), whose control database only routes them to a tenant's MariaDB database. MariaDB is
+tests/tenant_runtime/crm.py), whose control database only routes them to a tenant's MariaDB database, and those
+with a real rq worker (``REAL_WORKER_FIXTURES`` below), which runs beside MariaDB. MariaDB is
 required: if it cannot be reached the run fails loudly instead of skipping (set TEST_DATABASES=sqlite to run
 SQLite alone deliberately on a machine without it).
 """
@@ -43,6 +44,30 @@ def _mysql_database():
     except sa.exc.OperationalError as exc:
         pytest.exit(f"MariaDB is required for the tests and is not reachable at {MYSQL_SERVER}: {exc}", returncode=3)
     return server, name
+
+
+# The fixtures of a real rq worker on real Redis. Workers are the MariaDB deployment's (README: "Running on
+# MySQL/MariaDB and Redis"); the embedded default, SQLite, runs its jobs inline, and those runs are tested on
+# both backends. So a test with a real worker runs with the control database on MariaDB alone, but for those
+# marked ``any_control_database`` (a real worker on a SQLite control database still works, once).
+REAL_WORKER_FIXTURES = frozenset({"run_worker", "crm_worker", "redis_jobs", "crm_redis"})
+
+
+ON_MARIADB = pytest.mark.parametrize("app", [b for b in BACKENDS if b == "mysql"] or BACKENDS, indirect=True)
+
+
+@pytest.hookimpl(tryfirst=True)  # a mark, before pytest reads the marks and the app fixture's own params
+def pytest_generate_tests(metafunc):
+    if "app" not in metafunc.fixturenames or not REAL_WORKER_FIXTURES & set(metafunc.fixturenames):
+        return
+    definition = metafunc.definition
+    if definition.get_closest_marker("any_control_database"):
+        return
+    for mark in definition.iter_markers("parametrize"):
+        names = mark.args[0].split(",") if isinstance(mark.args[0], str) else mark.args[0]
+        if "app" in [n.strip() for n in names]:
+            return  # already chosen (CONTROL_ON_MARIADB)
+    definition.add_marker(ON_MARIADB)
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

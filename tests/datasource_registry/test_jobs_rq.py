@@ -1,6 +1,7 @@
 """Tenant jobs through a real rq worker on real Redis: the tenant travels in job.meta, the worker opens
 that tenant's context, and a tenant job without it is refused."""
 
+import pytest
 from rq import Queue
 from rq.job import Job
 from sqlalchemy import select
@@ -11,6 +12,7 @@ from extensions import db
 from tests.datasource_registry import worker_probe
 
 
+@pytest.mark.any_control_database
 def test_provisioning_runs_in_a_real_worker_with_tenant_context(app, redis_jobs, run_worker, tenant_factory, api_as):
     ent_id = tenant_factory(provision=False)
     devops = api_as("devops")

@@ -4,19 +4,18 @@ import secrets
 import threading
 from datetime import UTC, datetime
 
-import pytest
 import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
 
 from tenant_runtime.core.pinyin import pinyin_key
 from tenant_runtime.people.roles import ensure_builtin_roles
-from tests.conftest import BACKENDS, Api
+from tests.conftest import ON_MARIADB, Api
 
 # For modules whose tests are about the CRM itself: they read and write a tenant's MariaDB database, and the
 # control database only routes them there, so they run with the control database on MariaDB alone, as in
 # production. A SQLite control database (the newcomer's) is the control plane's tests' subject, and the
 # demo tenant's (tests/tenant_runtime/test_crm_demo.py) runs the CRM on SQLite end to end.
-CONTROL_ON_MARIADB = pytest.mark.parametrize("app", [b for b in BACKENDS if b == "mysql"] or BACKENDS, indirect=True)
+CONTROL_ON_MARIADB = ON_MARIADB
 
 PASSWORD = "Tenant-Pass-42"
 
