@@ -5,7 +5,7 @@ owner); every stage change is an event (who, when, what, a note)."""
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..models import MYSQL_TABLE_OPTIONS, IdType, TenantBase, utcnow
@@ -72,7 +72,10 @@ class CrmHandoverItem(TenantBase):
     handover_id: Mapped[int] = mapped_column(IdType, ForeignKey("crm_handover.id", ondelete="CASCADE"), index=True)
     customer_id: Mapped[int] = mapped_column(IdType, ForeignKey("crm_customer.id"))
     item_type: Mapped[str] = mapped_column(String(30))
-    item_description: Mapped[str] = mapped_column(Text)
+    item_description: Mapped[str] = mapped_column(Text)  # the record, written once in Simplified Chinese
+    # the values it was written from (a source's ``describe`` words them in the reader's language); None on items
+    # written before tenant revision 0019, or by a source that keeps text alone
+    item_detail: Mapped[dict | None] = mapped_column(JSON)
     is_completed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("0"))
     owner_note: Mapped[str | None] = mapped_column(String(500))
 

@@ -257,8 +257,8 @@ def _create(owner, customers, reason, note, created_by, to_owner_id, reviewer_id
                            handover_reason=reason, reason_note=note, current_stage="preparation",
                            started_automatically=automatic, created_by=created_by)
     handover.customers = [CrmHandoverCustomer(customer_id=c.id, open_marker=1) for c in customers]
-    handover.items = [CrmHandoverItem(customer_id=cid, item_type=kind, item_description=text)
-                      for cid, kind, text in checklist.generate(session, customers)]
+    handover.items = [CrmHandoverItem(customer_id=cid, item_type=kind, item_description=text, item_detail=detail)
+                      for cid, kind, text, detail in checklist.generate(session, customers)]
     handover.events = [CrmHandoverEvent(action="start", stage="preparation", note=note, user_id=created_by)]
     session.add(handover)
     try:

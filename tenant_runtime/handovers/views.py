@@ -19,7 +19,7 @@ from ..customers.services import assignable_users
 from ..models import SysUser
 from ..people.permissions import route as permission_route
 from . import services
-from .checklist import label_of
+from .checklist import label_of, text_of
 from .forms import (
     ACTION_LABELS,
     REASON_LABELS,
@@ -79,7 +79,8 @@ def detail_context(handover):
     choices = receivers(principal)  # both forms offer the same people: read once
     return {
         "step": step, "step_labels": STEP_LABELS, "stage_labels": STAGE_LABELS, "stage_badges": STAGE_BADGES,
-        "reason_labels": REASON_LABELS, "action_labels": ACTION_LABELS, "item_label": label_of, "groups": groups,
+        "reason_labels": REASON_LABELS, "action_labels": ACTION_LABELS, "item_label": label_of, "item_text": text_of,
+        "groups": groups,
         "is_preparer": services.is_preparer(handover, principal),
         "is_reviewer": services.is_reviewer(handover, principal),
         "may_cancel": handover.is_open and (services.is_reviewer(handover, principal)

@@ -549,3 +549,32 @@ def test_the_start_page_says_once_that_none_picked_hands_over_all(app, team):
     for path in ("/handovers/new", f"/handovers/new?from_owner_id={team.owner_id}"):
         text = pages.get(f"/t/{team.tenant.code}{path}").text
         assert text.count("全部客户") == 1, path
+
+
+def test_the_checklist_reads_in_the_readers_language_and_stays_written_in_chinese(app, team):
+    """Each item is worded from the values it was written from, in the page's language; its description, the
+    record, stays as written in Chinese (in the API too, whatever the reader's language), and an item written
+    before details were kept shows its description."""
+    from tests.tenant_runtime.crm import page_client
+
+    h = team.start().json
+    api_english = team.owner.get(f"/handovers/{h['id']}", headers={"Accept-Language": "en"}).json
+    assert [i["item_description"] for i in api_english["items"]] == [i["item_description"] for i in h["items"]]
+    assert any(i["item_description"].startswith("联系人 陈采购") for i in h["items"])
+    name = team.owner.get(f"/customers/{team.customers[0]}").json["customer_name"]
+    owner = page_client(app, team.tenant, "owner")
+    english = owner.get(f"/t/{team.tenant.code}/handovers/{h['id']}?lang=en").text
+    assert f"Customer {name}; type Enterprise; level Normal" in english
+    assert "Contact 陈采购; mobile" in english and "e-mail chen@example.com" in english
+    assert "Next follow-up planned for 2030-01-02 10:00: 送合同样本" in english
+    assert "联系人 陈采购" not in english and "；" not in english
+    chinese = owner.get(f"/t/{team.tenant.code}/handovers/{h['id']}?lang=zh_CN").text
+    assert f"客户 {name}；类型 企业；级别 普通" in chinese and "联系人 陈采购；手机" in chinese
+    # an item from before tenant revision 0019 has its description alone
+    engine = team.tenant.engine()
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE crm_handover_item SET item_detail = NULL, item_description = '旧的清单项' "
+                             "WHERE handover_id = :h AND item_type = 'follow_up_plans'"), {"h": int(h["id"])})
+    engine.dispose()
+    english = owner.get(f"/t/{team.tenant.code}/handovers/{h['id']}?lang=en").text
+    assert "旧的清单项" in english and "Next follow-up planned" not in english

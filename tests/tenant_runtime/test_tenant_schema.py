@@ -34,7 +34,7 @@ from tests.conftest import BACKENDS, MYSQL_SERVER, create_mysql_database
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TENANT_TABLES = set(TenantBase.metadata.tables)
-HEAD = "0018_background_imports"
+HEAD = "0019_handover_item_detail"
 
 
 def _mysql_engine():
@@ -483,6 +483,30 @@ def test_0013_adds_the_runs_of_digits_of_names_and_phones_and_can_run_again(engi
         conn.rollback()
 
 
+def test_0019_keeps_a_handover_items_detail_and_leaves_older_items_their_description(engine):
+    """At 0018 a handover item holds its description alone; 0019 adds ``item_detail``, empty on that item (its
+    page shows the description), and can run again; a downgrade drops the column."""
+    with engine.connect() as conn:
+        _customers_at(conn, "0018_background_imports", ["上海金地实业有限公司"])
+        handover = conn.execute(sa.text(
+            "INSERT INTO crm_handover (from_owner_id, to_owner_id, handover_reason, current_stage, created_by, "
+            "created_at, updated_at) VALUES (1, 1, 'manual', 'preparation', 1, '2026-01-01', '2026-01-01')")).lastrowid
+        conn.execute(sa.text("INSERT INTO crm_handover_item (handover_id, customer_id, item_type, item_description) "
+                             "VALUES (:h, 1, 'basic_info', '客户 上海金地实业有限公司0')"), {"h": handover})
+        conn.commit()
+        assert tenant_schema.upgrade(conn) == HEAD
+        assert conn.execute(sa.text("SELECT item_description, item_detail FROM crm_handover_item")).one() == \
+            ("客户 上海金地实业有限公司0", None)
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0018_background_imports'"))
+        conn.commit()
+        assert tenant_schema.upgrade(conn) == HEAD  # the column is there already: nothing to do
+        conn.rollback()
+        command.downgrade(tenant_schema.alembic_config(conn), "0018_background_imports")
+        conn.commit()
+        assert "item_detail" not in {c["name"] for c in sa.inspect(conn).get_columns("crm_handover_item")}
+        conn.rollback()
+
+
 def test_migration_matches_models(migrated):
     with migrated.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), TenantBase.metadata)
@@ -691,7 +715,7 @@ def test_control_migrations_do_not_see_the_tenant_revision():
         "0006_pool_clock_and_list_indexes", "0007_pool_list_index", "0008_customer_name_pinyin",
         "0009_customer_word_index", "0010_names_sort_by_pinyin", "0011_contact_word_index", "0012_lead_word_index",
         "0013_digit_words", "0014_import_permissions", "0015_level_sort", "0016_pinyin_syllables", "0017_pinyin_search",
-        HEAD}
+        "0018_background_imports", HEAD}
 
 
 def test_registry_does_not_import_the_tenant_runtime():
