@@ -362,6 +362,18 @@ def test_tables_fit_their_card_on_a_small_laptop(app, browser_page, live_server,
     assert shown_heads(page) == ["线索名称", "公司", "手机号", "状态", "意向", "线索来源", "负责人", "下次跟进时间"]
     page.goto(f"{crm}/customers/{ids[0]}?lang=zh_CN")
     expect(page.locator("#contacts tbody")).to_contain_text("chen.caiwu0@wanke-property.com")
+    # the preparer's checklist, a note box on every item, beside the stage changes at 1280 px and below them at
+    # 1024, in the page's language (in English at 1280 it scrolled 46 px: "Note for the receiver" and its box)
+    page.context.clear_cookies()
+    crm_sign_in(page, crm, "ouyang_nana", PASSWORD)
+    for width in (SMALL_LAPTOP["width"], 1280):
+        page.set_viewport_size({"width": width, "height": 900})
+        for lang, _html_lang in LANGS:
+            page.goto(f"{crm}/handovers/{handover.json['id']}?lang={lang}")
+            expect(page.locator("#checklist-form input[name^=note-]").first).to_be_visible()
+            expect(page.locator("#checklist tbody").first).to_contain_text("Customer " if lang == "en" else "客户 ")
+            shot(f"checklist-{width}-{lang}")
+            assert tables_wider_than_their_card(page) == [], (width, lang, tables_wider_than_their_card(page))
     assert page.js_errors == [] and page.server_errors == [], (page.js_errors, page.server_errors)
 
 
