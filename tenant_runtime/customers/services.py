@@ -213,6 +213,11 @@ def delete(customer, principal):
 
 def region_of(customer):
     """省市 as one reads it: 上海市, 广东省深圳市."""
-    province = province_name(customer.province_code) if customer.province_code else ""
-    city = city_name(customer.province_code, customer.city_code) if customer.city_code else ""
+    return region_name(customer.province_code, customer.city_code)
+
+
+def region_name(province_code, city_code):
+    """``region_of`` from the codes."""
+    province = province_name(province_code) if province_code else ""
+    city = city_name(province_code, city_code) if city_code else ""
     return province + (city if city and city != province else "")

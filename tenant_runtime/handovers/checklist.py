@@ -184,11 +184,9 @@ def _region(province_code, city_code):
     if not province_code:
         return ""
     if _chinese():
-        from common.regions import city_name, province_name
+        from ..customers.services import region_name
 
-        province = province_name(province_code) or ""
-        city = city_name(province_code, city_code) if city_code else ""
-        return province + (city if city and city != province else "")
+        return region_name(province_code, city_code)
     return place(province_code, city_code)
 
 

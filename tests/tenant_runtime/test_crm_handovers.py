@@ -557,6 +557,9 @@ def test_the_checklist_reads_in_the_readers_language_and_stays_written_in_chines
     before details were kept shows its description."""
     from tests.tenant_runtime.crm import page_client
 
+    moved = team.owner.patch(f"/customers/{team.customers[0]}",
+                             json={"province_code": "44", "city_code": "4403", "address": "南山区科技园"})
+    assert moved.status_code == 200, moved.json
     h = team.start().json
     api_english = team.owner.get(f"/handovers/{h['id']}", headers={"Accept-Language": "en"}).json
     assert [i["item_description"] for i in api_english["items"]] == [i["item_description"] for i in h["items"]]
@@ -565,11 +568,13 @@ def test_the_checklist_reads_in_the_readers_language_and_stays_written_in_chines
     owner = page_client(app, team.tenant, "owner")
     english = owner.get(f"/t/{team.tenant.code}/handovers/{h['id']}?lang=en").text
     assert f"Customer {name}; type Enterprise; level Normal" in english
+    assert "address 南山区科技园, Shenzhen, Guangdong" in english
     assert "Contact 陈采购; mobile" in english and "e-mail chen@example.com" in english
     assert "Next follow-up planned for 2030-01-02 10:00: 送合同样本" in english
     assert "联系人 陈采购" not in english and "；" not in english
     chinese = owner.get(f"/t/{team.tenant.code}/handovers/{h['id']}?lang=zh_CN").text
     assert f"客户 {name}；类型 企业；级别 普通" in chinese and "联系人 陈采购；手机" in chinese
+    assert "地址 广东省深圳市南山区科技园" in chinese
     # an item from before tenant revision 0019 has its description alone
     engine = team.tenant.engine()
     with engine.begin() as conn:
