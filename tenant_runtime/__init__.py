@@ -102,7 +102,7 @@ def register_template_helpers(app):
     from flask import g
 
     from common.openapi import is_required
-    from common.regions import cities_by_province
+    from common.regions import city_choices
 
     from .core.columns import Cells
     from .core.history import display_value
@@ -113,7 +113,7 @@ def register_template_helpers(app):
         info = g.get("tenant_info")
         return {"tenant_name": info.name if info else None, "tenant_user": g.get("tenant_user"),
                 "impersonator": g.get("impersonator"), "crm_can": _can, "crm_nav": _nav, "crm_session": _session,
-                "crm_cities": cities_by_province, "followup_form": _followup_form, "crm_cells": Cells,
+                "crm_cities": city_choices, "followup_form": _followup_form, "crm_cells": Cells,
                 "crm_pager": pager_args,
                 "crm_page_sizes": page_size_args,
                 "followup_methods": _followup_methods()}

@@ -8,7 +8,7 @@ from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import Length, Optional, ValidationError
 
 from common.fields import CONTROL_MESSAGE, CONTROLS, LocalDateTime, LongText, Phone, Text
-from common.regions import cities_by_province, provinces
+from common.regions import cities_by_province, city_choices, province_choices
 from common.validators import CreditCode, NotBlank, PhoneE164
 
 TYPE_LABELS = {"enterprise": _l("Enterprise"), "individual": _l("Individual")}
@@ -96,9 +96,11 @@ class CustomerForm(FlaskForm):
 
     def __init__(self, *args, owner_choices=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.province_code.choices = [("", _l("— Province —"))] + provinces()
+        # names in the reader's language (Guangdong, Shaoguan in English); the codes stored are the same
+        self.province_code.choices = [("", _l("— Province —"))] + province_choices()
+        cities = city_choices()
         self.city_code.choices = {"": [("", _l("— City —"))],
-                                  **{name: cities_by_province()[code] for code, name in provinces()}}
+                                  **{name: cities[code] for code, name in province_choices()}}
         self.owner_id.choices = [("", _l("— Me —"))] + [(str(uid), name) for uid, name in owner_choices]
 
     def validate_tax_id(self, field):

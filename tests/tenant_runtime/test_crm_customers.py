@@ -338,6 +338,29 @@ def test_the_detail_page_names_the_region_in_the_readers_language(app, tenants):
     assert english.status_code == 200 and "Hangzhou, Zhejiang" in english.text and "浙江省" not in english.text
 
 
+def test_the_customer_form_names_provinces_and_cities_in_the_readers_language(app, tenants):
+    """The form's province list and its cities were in Chinese on an English page, while the detail page said
+    "Hangzhou, Zhejiang": an English reader picks from English names, the stored codes are the same."""
+    import json
+
+    from tests.tenant_runtime.crm import page_client
+
+    tenant = tenants[0]
+    client = page_client(app, tenant)
+    english = client.get(f"/t/{tenant.code}/customers/new?lang=en")
+    assert english.status_code == 200
+    assert '<option value="33">Zhejiang</option>' in english.text and "浙江省" not in english.text
+    cities = json.loads(english.text.split('id="city-data">')[1].split("</script>")[0])
+    assert ["3301", "Hangzhou"] in cities["33"] and ["1100", "Beijing"] in cities["11"]
+    chinese = client.get(f"/t/{tenant.code}/customers/new?lang=zh_CN")
+    assert '<option value="33">浙江省</option>' in chinese.text
+    assert ["3301", "杭州市"] in json.loads(chinese.text.split('id="city-data">')[1].split("</script>")[0])["33"]
+    # an English post of the codes is saved and read back as before
+    made = tenant_api(app, tenant).post("/customers", json=customer_body(province_code="33", city_code="3301"),
+                                        headers={"Accept-Language": "en"})
+    assert made.status_code == 201 and made.json["province_name"] == "浙江省", made.json
+
+
 def test_the_list_page_shows_page_two(app, tenants):
     from tests.conftest import csrf_from
 
