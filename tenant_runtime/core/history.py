@@ -125,6 +125,11 @@ def display_value(value, field=None):
         return str(labels[value])
     if field in _REASONS and isinstance(value, str):
         return _REASONS[field](value)
+    if field in ("province_code", "city_code") and isinstance(value, str):
+        # GB/T 2260 codes, read as the place they name (a city's first two digits are its province's)
+        from common.regions import place
+
+        return place(value[:2], value if field == "city_code" else None) or value
     if isinstance(value, str) and value.endswith("+00:00") and "T" in value:
         try:
             return to_local(datetime.fromisoformat(value).replace(tzinfo=None)).strftime("%Y-%m-%d %H:%M")

@@ -361,6 +361,31 @@ def test_the_customer_form_names_provinces_and_cities_in_the_readers_language(ap
     assert made.status_code == 201 and made.json["province_name"] == "浙江省", made.json
 
 
+def test_the_change_history_names_a_moved_region_not_its_code(app, tenants):
+    """Moving a customer to another city showed "所属省份: — → 44, 所属城市: — → 4402" in its 变更记录: the
+    history reads the codes as places, as the record's own address does."""
+    from tests.tenant_runtime.crm import page_client
+
+    tenant = tenants[0]
+    admin = tenant_api(app, tenant)
+    made = admin.post("/customers", json=customer_body())
+    assert made.status_code == 201, made.json
+    moved = admin.patch(f"/customers/{made.json['id']}", json={"province_code": "44", "city_code": "4402"})
+    assert moved.status_code == 200, moved.json
+    client = page_client(app, tenant)
+
+    def history(lang):
+        page = client.get(f"/t/{tenant.code}/customers/{made.json['id']}?lang={lang}")
+        assert page.status_code == 200
+        return page.text.split('<ul class="timeline history">')[1].split("</ul>")[0]
+
+    chinese = history("zh_CN")
+    assert "广东省</div>" in chinese and "广东省 韶关市</div>" in chinese, chinese
+    assert "→ 44" not in chinese and "4402" not in chinese
+    english = history("en")
+    assert "Guangdong</div>" in english and "Shaoguan, Guangdong</div>" in english, english
+
+
 def test_the_list_page_shows_page_two(app, tenants):
     from tests.conftest import csrf_from
 
