@@ -183,7 +183,9 @@ def check_customers(values, principal):
     second record started, unless the user confirms it is a new lead."""
     matches = customer_services.find_duplicates(principal, phone=values.get("phone"), name=values.get("company"))
     if matches:
-        fields = {name: [_("Already a customer's.")] for name, reason in (("phone", "phone"), ("company", "name"))
+        said = {"phone": _("A customer has this number."),
+                "company": _("A customer has this name once 有限公司, spaces and full-width letters are set aside.")}
+        fields = {name: [said[name]] for name, reason in (("phone", "phone"), ("company", "name"))
                   if any(reason in m["matched_on"] for m in matches)}
         raise Conflict("possible_duplicate", _("This is already a customer: follow the customer up, or save the "
                                                "lead anyway if it is someone new."), fields, duplicates=matches)

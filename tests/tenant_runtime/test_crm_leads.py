@@ -566,6 +566,21 @@ def test_conversion_refuses_a_duplicate_customer_masked_and_offers_to_attach(app
     assert "source_lead_id" not in page and f"<b>来源线索</b>: <span class=\"muted\">—</span> → {lead_name}" in page
 
 
+def test_a_lead_that_is_already_a_customer_says_which_field_a_customer_has(admin):
+    """The new-lead form marked the phone and the company "已是客户的。" (an unfinished sentence): each field now
+    says what a customer already has, the number or the name, in the reader's language."""
+    assert admin.post("/customers", json=customer_body(customer_name="锦瑞物业管理有限公司",
+                                                       phone="13912340077")).status_code == 201
+    chinese = admin.post("/leads", json=lead_body(company="锦瑞物业管理", phone="13912340077"),
+                         headers={"Accept-Language": "zh-CN"})
+    assert chinese.status_code == 409 and chinese.json["error"]["code"] == "possible_duplicate", chinese.json
+    assert chinese.json["error"]["fields"] == {"phone": ["已有客户使用该号码。"],
+                                               "company": ["已有同名客户（不计“有限公司”、空格和全角字符）。"]}
+    english = admin.post("/leads", json=lead_body(company="锦瑞物业管理", phone="13912340077"),
+                         headers={"Accept-Language": "en"})
+    assert english.json["error"]["fields"]["phone"] == ["A customer has this number."]
+
+
 def test_a_similar_company_name_can_be_confirmed_as_another_customer(admin):
     assert admin.post("/customers", json=customer_body(customer_name="锦程物业管理有限公司")).status_code == 201
     lid = admin.post("/leads", json=lead_body(company="锦程物业管理", confirm_duplicate=True)).json["id"]
