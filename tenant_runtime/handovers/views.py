@@ -255,26 +255,40 @@ def register(pages, api):
         return page_action(record_id, act, _("Submitted for review.") if submitted else _("Checklist saved."),
                            refused)
 
+    def form_refused(key, form_cls, **kwargs):
+        """A refusal of what was entered in one of the page's forms (a reason left empty, no receiver chosen): the
+        page again with each message at its field and the text kept, not a bare 此项为必填项。 above the page."""
+        def refused(handover, exc):
+            form = form_cls(**kwargs)  # what was posted
+            if not exc.fields or any(getattr(form, name, None) is None for name in exc.fields):
+                return None
+            apply_form_errors(form, exc.fields)
+            return _detail_page(handover, exc.status, **{key: form})
+        return refused
+
     @route(pages, "/handovers/<int:record_id>/receiver", "handover.start")
     def handovers_receiver(record_id):
         def act(handover, principal):
             form = page_form(ReceiverForm, receivers=receivers(principal))
             services.set_receiver(handover, int(form.to_owner_id.data), principal)
-        return page_action(record_id, act, _("Receiver chosen."))
+        return page_action(record_id, act, _("Receiver chosen."),
+                           form_refused("receiver_form", ReceiverForm, receivers=receivers(current_principal())))
 
     @route(pages, "/handovers/<int:record_id>/approve", "handover.review")
     def handovers_approve(record_id):
         def act(handover, principal):
             form = page_form(ApproveForm, receivers=receivers(principal))
             services.approve(handover, principal, form.note.data, form.to_owner_id.data or None)
-        return page_action(record_id, act, _("Approved: the receiver confirms now."))
+        return page_action(record_id, act, _("Approved: the receiver confirms now."),
+                           form_refused("approve_form", ApproveForm, receivers=receivers(current_principal())))
 
     @route(pages, "/handovers/<int:record_id>/reject", "handover.review")
     def handovers_reject(record_id):
         def act(handover, principal):
             form = page_form(RejectForm)
             services.reject(handover, principal, form.reason.data)
-        return page_action(record_id, act, _("Sent back to the original owner."))
+        return page_action(record_id, act, _("Sent back to the original owner."),
+                           form_refused("reject_form", RejectForm))
 
     @route(pages, "/handovers/<int:record_id>/confirm", "handover.view")
     def handovers_confirm(record_id):
@@ -303,8 +317,8 @@ def _detail_page(handover, status, **extra):
     _loaded(handover)
     entries, users = history_of(handover, limit=30)
     return render_template(handovers.detail_template, resource=handovers, obj=handover, history=entries,
-                           history_users=users, principal=current_principal(), **detail_context(handover),
-                           **extra), status
+                           history_users=users, principal=current_principal(),
+                           **{**detail_context(handover), **extra}), status  # a form of extra replaces the blank one
 
 
 def _start(form, principal):

@@ -380,7 +380,7 @@ def test_handover_pages_and_home_panel(app, team):
     assert "approve-form" in review.text and "reject-form" in review.text and "checklist-form" not in review.text
     token = csrf_from(review.text)
     empty = manager.post(f"/t/{tenant.code}/handovers/{h['id']}/reject", data={"csrf_token": token, "reason": " "})
-    assert empty.status_code == 302
+    assert empty.status_code == 422
     assert team.owner.get(f"/handovers/{h['id']}").json["current_stage"] == "review"
     sent_back = manager.post(f"/t/{tenant.code}/handovers/{h['id']}/reject",
                              data={"csrf_token": token, "reason": "补充联系人备注"}, follow_redirects=True)
@@ -399,6 +399,39 @@ def test_handover_pages_and_home_panel(app, team):
     bad = manager.post(f"/t/{tenant.code}/handovers/new", data={"csrf_token": csrf_from(start.text),
                                                                  "from_owner_id": str(team.owner_id)})
     assert bad.status_code == 422 and "field-to_owner_id" in bad.text
+
+
+def test_a_refused_send_back_or_receiver_is_marked_at_its_field_with_the_text_kept(app, team):
+    """退回 with the reason left empty flashed a bare "此项为必填项。" above the page, not saying which field, and a
+    reason too long was lost with it: the page now comes again with the message under 退回原因 (or 接手人) and
+    what was typed still in the box; nothing changes."""
+    from tests.conftest import csrf_from
+    from tests.tenant_runtime.crm import PASSWORD, page_client
+
+    tenant = team.tenant
+    h = team.start().json
+    assert team.prepare_all(h).status_code == 200
+    manager = page_client(app, tenant, "mgr", PASSWORD)
+    base = f"/t/{tenant.code}/handovers/{h['id']}"
+    token = csrf_from(manager.get(base).text)
+
+    def block(page, field):
+        return page.text.split(f'id="field-{field}"')[1].split('<div class="field')[0]
+
+    empty = manager.post(f"{base}/reject", data={"csrf_token": token, "reason": " "})
+    assert empty.status_code == 422 and "此项为必填项。" in block(empty, "reason")
+    assert "alert-danger" not in empty.text.split('id="my-step"')[0]  # not a message above the page
+    long_reason = "联系人备注不全" * 80
+    too_long = manager.post(f"{base}/reject", data={"csrf_token": token, "reason": long_reason})
+    assert too_long.status_code == 422 and long_reason in block(too_long, "reason")
+    assert 'class="error"' in block(too_long, "reason")
+    no_one = manager.post(f"{base}/receiver", data={"csrf_token": token, "to_owner_id": ""})
+    assert no_one.status_code == 422 and "此项为必填项。" in block(no_one, "to_owner_id")
+    assert team.manager.get(f"/handovers/{h['id']}").json["current_stage"] == "review"
+    # what goes through goes back to the page as before
+    sent_back = manager.post(f"{base}/reject", data={"csrf_token": token, "reason": "补充联系人备注"})
+    assert sent_back.status_code == 302
+    assert team.manager.get(f"/handovers/{h['id']}").json["current_stage"] == "preparation"
 
 
 @pytest.mark.parametrize("overrides,field", [
