@@ -590,6 +590,18 @@ def test_the_customers_page_tells_a_pool_move_in_words_not_codes(app, world):
     assert "回收到公海" in history and "回收入池" not in history
 
 
+def test_a_customer_returned_by_hand_reads_as_its_pool_record_does_in_its_history(app, world):
+    """退回公海 showed in the customer's 变更记录 as "退回池中", a lead's words (back to its 线索池), while the 公海记录
+    beside it said 退回公海: a customer's history says it as the pool's record does."""
+    from tests.tenant_runtime.crm import page_client
+
+    t, s1 = world.tenant, world.users["s1"]
+    cid = add_customer(t, s1, quiet=12)
+    assert world.api("s1").post(f"/customers/{cid}/return-to-pool", json={"reason": "客户已无需求"}).status_code == 200
+    history = page_client(app, t).get(f"/t/{t.code}/customers/{cid}").text.split('id="history"')[1]
+    assert "· 退回公海</div>" in history and "退回池中" not in history
+
+
 def test_a_manager_returns_a_subordinates_customer_a_colleague_cannot(world):
     t = world.tenant
     cid = add_customer(t, world.users["s2"], 3)
