@@ -433,3 +433,23 @@ def test_saved_view_tabs_wrap_whole_on_a_phone(app, browser_page, live_server, t
         assert tabs.count() >= 4
         assert single_line(tabs), (lang, tabs.evaluate_all("as => as.map(a => [a.innerText, a.offsetHeight])"))
         assert within_screen(tabs), lang
+
+
+def test_the_customer_picker_keeps_an_owners_name_whole_on_a_phone(app, browser_page, live_server, tenants,
+                                                                    screenshots):
+    """新建跟进 / 新建联系人 without a customer: the picker's 负责人 column broke 李晓东 into 李晓 / 东 at 390 px; a person's
+    name stays on one line, the page no wider than the phone."""
+    page, tenant = browser_page, tenants[0]
+    crm = f"{live_server}/t/{tenant.code}"
+    shot = screenshots("phone")
+    seller = add_user(tenant, "xiaodong", ("sales",), full_name="李晓东")
+    for k in range(3):
+        add_customer(tenant, seller, quiet=5, customer_name=f"{LONG_NAME}{k}", phone=f"+861380013800{k}")
+    page.set_viewport_size(PHONE)
+    crm_sign_in(page, crm, "xiaodong", PASSWORD)
+    for path in ("follow-ups/new", "contacts/new"):
+        check_fits(page, f"{crm}/{path}", shot, f"picker-{path.split('/')[0]}")
+        owners = page.locator("#pick-customer tbody td.owner")
+        expect(owners).to_have_count(3)
+        assert single_line(owners), owners.evaluate_all("cs => cs.map(c => [c.innerText, c.offsetHeight])")
+    assert page.js_errors == [] and page.server_errors == [], (page.js_errors, page.server_errors)
