@@ -20,6 +20,8 @@ from .forms import DuplicateQuery
 from .resource import customers
 from .schemas import CustomerSchema, DuplicateSchema
 
+DUPLICATES_SHOWN = 10  # the 查重 page's matches, oldest first
+
 
 def register(pages, api):
     @route(api, "/customers/<int:record_id>/360", "customer.view")
@@ -74,5 +76,8 @@ def register(pages, api):
         if asked and not (phone or tax_id or name or errors):
             errors = {"name": [_("Give a name, a phone or a unified social credit code.")]}
         checked = bool((phone or tax_id or name) and not errors)
-        matches = services.find_duplicates(current_principal(), phone, tax_id, name, similar=True) if checked else []
-        return render_template("tenant/customers/duplicates.html", matches=matches, checked=checked, errors=errors)
+        # one more than is shown: a word in many names (恒泰) says that there are more, not that these are all
+        matches = services.find_duplicates(current_principal(), phone, tax_id, name, similar=True,
+                                           limit=DUPLICATES_SHOWN + 1) if checked else []
+        return render_template("tenant/customers/duplicates.html", matches=matches[:DUPLICATES_SHOWN],
+                               more=len(matches) > DUPLICATES_SHOWN, checked=checked, errors=errors)

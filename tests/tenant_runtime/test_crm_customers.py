@@ -386,6 +386,24 @@ def test_the_change_history_names_a_moved_region_not_its_code(app, tenants):
     assert "Guangdong</div>" in english and "Shaoguan, Guangdong</div>" in english, english
 
 
+def test_the_duplicate_check_page_says_when_it_shows_only_the_first_matches(app, tenants):
+    """查重 for a word in many names (恒泰) listed the first 10 matches as if they were all, an 11th 恒泰 customer
+    nowhere: the page says that only the first 10 are shown and how to narrow them; 10 or fewer, it says nothing."""
+    from tests.tenant_runtime.crm import page_client
+
+    tenant = tenants[0]
+    admin = tenant_api(app, tenant)
+    for k in range(11):
+        assert admin.post("/customers", json=customer_body(customer_name=f"恒泰置业{k:02d}有限公司")).status_code == 201
+    client = page_client(app, tenant)
+    hint = "仅显示前 10 个匹配的客户"
+    many = client.get(f"/t/{tenant.code}/customers/duplicates?name=恒泰置业")
+    assert many.status_code == 200 and hint in many.text
+    assert many.text.count("恒泰置业") - many.text.count("恒泰置业10") >= 10 and "恒泰置业10有限公司" not in many.text
+    few = client.get(f"/t/{tenant.code}/customers/duplicates?name=恒泰置业0")
+    assert few.status_code == 200 and "恒泰置业09有限公司" in few.text and hint not in few.text
+
+
 def test_the_list_page_shows_page_two(app, tenants):
     from tests.conftest import csrf_from
 
