@@ -70,6 +70,10 @@ def create(values, principal, customer_id, primary=False, do_not_contact=False):
 
 
 def update_contact(contact, values, principal, primary=False, do_not_contact=False):
+    if contact.is_primary and not primary:
+        # a customer keeps one primary contact: unticking it alone saved the rest and left it primary, unsaid
+        raise Invalid({"is_primary": [_("A customer always has one primary contact: to change it, make another "
+                                        "contact primary.")]})
     if primary and not contact.is_primary:
         lock_contacts_of(contact.customer_id)
         make_primary(contact)

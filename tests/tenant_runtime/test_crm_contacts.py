@@ -84,6 +84,31 @@ def test_a_new_primary_unsets_the_old_one(admin, customer):
     assert primaries(admin.tenant, customer) == [first["id"]]
 
 
+def test_unticking_the_primary_contact_says_how_to_change_it_instead_of_saving_nothing(app, admin, customer):
+    """编辑联系人 with 主联系人 unticked said 已保存。 and the contact stayed primary (a customer keeps one): the edit is
+    refused at that box, saying to make another contact primary, with what was typed kept; nothing is saved."""
+    from tests.conftest import csrf_from
+    from tests.tenant_runtime.crm import page_client
+
+    first = admin.post("/contacts", json=contact_body(customer, phone="13700137001")).json
+    admin.post("/contacts", json=contact_body(customer, phone="13700137002"))
+    refused = admin.patch(f"/contacts/{first['id']}", json={"is_primary": False, "position": "总经理"})
+    assert refused.status_code == 422 and "is_primary" in refused.json["error"]["fields"], refused.json
+    assert admin.get(f"/contacts/{first['id']}").json["position"] != "总经理"
+    pages = page_client(app, admin.tenant)
+    url = f"/t/{admin.tenant.code}/contacts/{first['id']}/edit"
+    form = pages.get(url)
+    page = pages.post(url, data={"csrf_token": csrf_from(form.text), "customer_id": customer,
+                                 "contact_name": first["contact_name"],
+                                 "phone": "13700137001", "position": "财务总监"})
+    assert page.status_code == 422
+    field = page.text.split('id="field-is_primary"')[1].split('<div class="field')[0]
+    assert "请把另一位联系人设为主联系人" in field and 'value="财务总监"' in page.text
+    assert primaries(admin.tenant, customer) == [first["id"]]
+    # the way that works: another contact made primary
+    assert admin.patch(f"/contacts/{first['id']}", json={"position": "总经理"}).status_code == 200
+
+
 def test_deleting_the_primary_hands_the_flag_to_the_oldest_remaining(admin, customer):
     first = admin.post("/contacts", json=contact_body(customer, phone="13700137001")).json
     second = admin.post("/contacts", json=contact_body(customer, phone="13700137002")).json
