@@ -6,6 +6,7 @@ from sqlalchemy import select, update
 from common.errors import Invalid
 
 from ..context import current_tenant
+from ..core import history
 from ..customers.models import CrmCustomer
 from ..models import utcnow
 from .models import CrmContact
@@ -38,12 +39,15 @@ def make_primary(contact):
     A new contact needs no id yet: it is not among the others. Nothing of ``contact`` is flushed here, so a
     duplicate phone fails at the commit, where it becomes a 409."""
     session = current_tenant.session
-    others = update(CrmContact).where(CrmContact.customer_id == contact.customer_id,
-                                      CrmContact.primary_marker.is_not(None))
+    which = [CrmContact.customer_id == contact.customer_id, CrmContact.primary_marker.is_not(None)]
     if contact.id is not None:
-        others = others.where(CrmContact.id != contact.id)
+        which.append(CrmContact.id != contact.id)
     with session.no_autoflush:
-        session.execute(others.values(primary_marker=None).execution_options(synchronize_session="fetch"))
+        demoted = session.scalars(select(CrmContact.id).where(*which)).all()
+        session.execute(update(CrmContact).where(*which).values(primary_marker=None)
+                        .execution_options(synchronize_session="fetch"))
+    for other in demoted:  # an UPDATE of rows, not objects: their history is written here
+        history.record_row(session, "contact", other, "update", [{"field": "is_primary", "old": True, "new": False}])
     contact.primary_marker = 1
 
 

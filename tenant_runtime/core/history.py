@@ -38,8 +38,17 @@ def plain(value):
     return value
 
 
+# markers a unique index needs (1 on the one row, NULL on the others), recorded as the yes/no they stand for
+FLAGS = {"primary_marker": "is_primary"}
+
+
 def record(session, obj, action, changes):
-    session.add(CrmChangeLog(entity_type=entity_type(obj), entity_id=obj.id, action=action, changes=changes,
+    record_row(session, entity_type(obj), obj.id, action, changes)
+
+
+def record_row(session, kind, entity_id, action, changes):
+    """An entry for a row changed without its object (a bulk UPDATE), ``kind`` as ``entity_type`` names it."""
+    session.add(CrmChangeLog(entity_type=kind, entity_id=entity_id, action=action, changes=changes,
                              user_id=session.info.get("actor_id")))
 
 
@@ -48,13 +57,15 @@ def _column_changes(obj):
     changes = []
     for attr in state.mapper.column_attrs:
         key = attr.key
-        if key in SKIPPED:
+        if key in SKIPPED and key not in FLAGS:
             continue
         history = state.attrs[key].history
         if not history.has_changes():
             continue
         old = history.deleted[0] if history.deleted else None
         new = history.added[0] if history.added else None
+        if key in FLAGS:
+            key, old, new = FLAGS[key], old == 1, new == 1
         if old != new:
             changes.append({"field": key, "old": plain(old), "new": plain(new)})
     return changes

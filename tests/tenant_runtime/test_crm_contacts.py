@@ -109,6 +109,33 @@ def test_unticking_the_primary_contact_says_how_to_change_it_instead_of_saving_n
     assert admin.patch(f"/contacts/{first['id']}", json={"position": "总经理"}).status_code == 200
 
 
+def test_a_change_of_primary_contact_is_in_both_contacts_histories(app, admin, customer):
+    """Making 石秀英 the primary contact left no trace in her 变更记录 nor in that of the contact who lost the flag
+    (an internal 1/NULL marker, skipped): both now read 主联系人: 否 → 是 / 是 → 否, and so does a delete that hands
+    the flag on."""
+    from tests.tenant_runtime.crm import page_client
+
+    first = admin.post("/contacts", json=contact_body(customer, phone="13700137001")).json
+    second = admin.post("/contacts", json=contact_body(customer, phone="13700137002")).json
+    assert admin.patch(f"/contacts/{second['id']}", json={"is_primary": True}).status_code == 200
+
+    def changes(contact_id):
+        return [c for h in admin.get(f"/contacts/{contact_id}/history").json["items"] for c in h["changes"]
+                if c["field"] == "is_primary"]
+
+    assert changes(second["id"]) == [{"field": "is_primary", "old": False, "new": True}]
+    assert changes(first["id"]) == [{"field": "is_primary", "old": True, "new": False}]
+    assert all(c["field"] != "primary_marker" for h in admin.get(f"/contacts/{second['id']}/history").json["items"]
+               for c in h["changes"])
+    pages = page_client(app, admin.tenant)
+    for contact_id, shown in ((second["id"], "否</span> → 是"), (first["id"], "是</span> → 否")):
+        history = pages.get(f"/t/{admin.tenant.code}/contacts/{contact_id}").text.split('class="timeline history"')[1]
+        assert f'<b>主联系人</b>: <span class="muted">{shown}' in history, history[:1500]
+    # deleting the primary hands the flag to the oldest remaining, which says so
+    assert admin.delete(f"/contacts/{second['id']}").status_code == 204
+    assert changes(first["id"])[0] == {"field": "is_primary", "old": False, "new": True}
+
+
 def test_deleting_the_primary_hands_the_flag_to_the_oldest_remaining(admin, customer):
     first = admin.post("/contacts", json=contact_body(customer, phone="13700137001")).json
     second = admin.post("/contacts", json=contact_body(customer, phone="13700137002")).json
