@@ -110,7 +110,7 @@ def register(pages, api):
         except ApiError as exc:
             current_tenant.session.rollback()
             detail = "; ".join(f"{', '.join(v)}" for v in (exc.fields or {}).values())
-            flash(f"{exc.message} {detail}".strip(), "error")
+            flash(f"{exc.message} {detail}".strip(), "danger")
         return redirect(url_for("tenant.leads_detail", record_id=record_id))
 
     @route(pages, "/leads/<int:record_id>/claim", "lead.claim", methods=["POST"])

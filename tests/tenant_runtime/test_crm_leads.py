@@ -619,6 +619,24 @@ def test_the_convert_page_offers_create_anyway_only_for_a_similar_name(app, admi
 # ---------------------------------------------------------------------- pages
 
 
+def test_a_refused_action_on_the_lead_page_is_shown_as_an_error(app, team):
+    """A claim, an assignment or a return the CRM refused came back on the lead's page as a plain black-bordered
+    box (flashed as "error", a category no style knows), not the red of every other refusal: it is "danger"."""
+    from tests.conftest import csrf_from
+    from tests.tenant_runtime.crm import PASSWORD
+
+    t = team.tenant
+    lid = team.api("s1").post("/leads", json=lead_body(lead_name="退回线索")).json["id"]
+    client = _login(app, t, "ls1", PASSWORD)
+    base = f"/t/{t.code}"
+    token = csrf_from(client.get(f"{base}/leads/{lid}").text)
+    refused = client.post(f"{base}/leads/{lid}/return", data={"csrf_token": token, "reason": " "},
+                          follow_redirects=True)
+    assert refused.status_code == 200
+    assert 'class="alert alert-danger"' in refused.text and "alert-error" not in refused.text
+    assert team.api("s1").get(f"/leads/{lid}").json["owner"] is not None  # nothing happened
+
+
 def _login(app, tenant, username, password):
     from tests.conftest import csrf_from
 
