@@ -103,15 +103,36 @@ def register(pages, api):
 
     # ------------------------------------------------------------------ pages
 
-    def _act(record_id, action):
+    def _act(record_id, action, refused=None):
         try:
             action()
             leads.commit()
         except ApiError as exc:
             current_tenant.session.rollback()
+            shown = refused(exc) if refused else None
+            if shown is not None:
+                return shown
             detail = "; ".join(f"{', '.join(v)}" for v in (exc.fields or {}).values())
             flash(f"{exc.message} {detail}".strip(), "danger")
         return redirect(url_for("tenant.leads_detail", record_id=record_id))
+
+    def form_refused(lead, key, form):
+        """A refusal of what was entered in the page's 退回线索池 or 分配 form (a reason left empty, nobody chosen): the
+        lead's page again with the message at the field and the text kept, not a generic line above the page."""
+        def refused(exc):
+            if not exc.fields or any(getattr(form, name, None) is None for name in exc.fields):
+                return None
+            if not form.errors:  # the service's refusal, not the form's own
+                apply_form_errors(form, exc.fields)
+            from ..core.resource import history_of
+
+            lead_again = leads.get_visible(lead.id)
+            leads.preload([lead_again])
+            entries, users = history_of(lead_again, limit=30)
+            return render_template(leads.detail_template, resource=leads, obj=lead_again, history=entries,
+                                   history_users=users, principal=current_principal(),
+                                   **{**leads.detail_context(lead_again), key: form}), exc.status
+        return refused
 
     @route(pages, "/leads/<int:record_id>/claim", "lead.claim", methods=["POST"])
     def leads_claim(record_id):
@@ -136,7 +157,7 @@ def register(pages, api):
                 raise Invalid(form_errors(form))
             services.assign(lead, form.user_id, principal)
             flash(_("Assigned."), "success")
-        return _act(record_id, action)
+        return _act(record_id, action, form_refused(lead, "assign_form", form))
 
     @route(pages, "/leads/<int:record_id>/return", "lead.edit", methods=["POST"])
     def leads_return(record_id):
@@ -152,7 +173,7 @@ def register(pages, api):
                 raise Invalid(form_errors(form), _("Say why the lead goes back to the pool."))
             services.return_to_pool(lead, form.reason.data, principal)
             flash(_("The lead is back in its pool."), "success")
-        return _act(record_id, action)
+        return _act(record_id, action, form_refused(lead, "reason_form", form))
 
     @route(pages, "/leads/<int:record_id>/convert", "lead.convert", methods=["GET", "POST"])
     def leads_convert(record_id):

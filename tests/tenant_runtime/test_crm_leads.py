@@ -626,15 +626,44 @@ def test_a_refused_action_on_the_lead_page_is_shown_as_an_error(app, team):
     from tests.tenant_runtime.crm import PASSWORD
 
     t = team.tenant
-    lid = team.api("s1").post("/leads", json=lead_body(lead_name="退回线索")).json["id"]
-    client = _login(app, t, "ls1", PASSWORD)
+    lid = team.api("s1").post("/leads", json=lead_body(lead_name="分配线索")).json["id"]
+    client = _login(app, t, "lmgr", PASSWORD)
     base = f"/t/{t.code}"
     token = csrf_from(client.get(f"{base}/leads/{lid}").text)
-    refused = client.post(f"{base}/leads/{lid}/return", data={"csrf_token": token, "reason": " "},
+    refused = client.post(f"{base}/leads/{lid}/assign", data={"csrf_token": token,  # to whom it already is
+                                                              "to_user_id": str(team.ids["s1"])},
                           follow_redirects=True)
-    assert refused.status_code == 200
-    assert 'class="alert alert-danger"' in refused.text and "alert-error" not in refused.text
-    assert team.api("s1").get(f"/leads/{lid}").json["owner"] is not None  # nothing happened
+    assert refused.status_code == 200 and "该用户已是这条线索的负责人" in refused.text.split("alert-danger")[1][:200]
+    assert "alert-error" not in refused.text
+
+
+def test_a_refused_return_or_assignment_is_marked_at_its_field_with_the_text_kept(app, team):
+    """退回线索池 with the reason empty, or 分配 with nobody chosen, came back as a line above the lead's page
+    ("部分字段无效。 此项为必填项。"), and a reason too long was lost: the page comes again with the message under the
+    field and what was typed kept; nothing changes."""
+    from tests.conftest import csrf_from
+    from tests.tenant_runtime.crm import PASSWORD
+
+    t = team.tenant
+    lid = team.api("s1").post("/leads", json=lead_body(lead_name="退回线索")).json["id"]
+    base = f"/t/{t.code}/leads/{lid}"
+    owner = _login(app, t, "ls1", PASSWORD)
+    token = csrf_from(owner.get(base).text)
+
+    def block(page, field):
+        return page.text.split(f'id="field-{field}"')[1].split('<div class="field')[0]
+
+    empty = owner.post(f"{base}/return", data={"csrf_token": token, "reason": " "})
+    assert empty.status_code == 422 and "此项为必填项。" in block(empty, "reason")
+    long_reason = "客户暂无预算" * 40
+    too_long = owner.post(f"{base}/return", data={"csrf_token": token, "reason": long_reason})
+    assert too_long.status_code == 422 and f'value="{long_reason}"' in block(too_long, "reason")
+    manager = _login(app, t, "lmgr", PASSWORD)
+    nobody = manager.post(f"{base}/assign", data={"csrf_token": csrf_from(manager.get(base).text), "to_user_id": ""})
+    assert nobody.status_code == 422 and "此项为必填项。" in block(nobody, "to_user_id")
+    assert team.api("s1").get(f"/leads/{lid}").json["owner"]["id"] == str(team.ids["s1"])
+    back = owner.post(f"{base}/return", data={"csrf_token": token, "reason": "客户暂无预算"})
+    assert back.status_code == 302 and team.api("s1").get(f"/leads/{lid}").json["owner"] is None
 
 
 def _login(app, tenant, username, password):
