@@ -453,3 +453,36 @@ def test_the_customer_picker_keeps_an_owners_name_whole_on_a_phone(app, browser_
         expect(owners).to_have_count(3)
         assert single_line(owners), owners.evaluate_all("cs => cs.map(c => [c.innerText, c.offsetHeight])")
     assert page.js_errors == [] and page.server_errors == [], (page.js_errors, page.server_errors)
+
+
+def test_the_workspace_panels_keep_their_buttons_on_a_phone(app, browser_page, live_server, tenants, screenshots):
+    """At 390 px 我待跟进的线索 (lead, company, next follow-up, 去跟进) and, in English, "My customers about to go to the
+    public pool" (its one-line header "Days without follow-up") ran past their card: the row's button was out of
+    sight until the table was scrolled sideways. The company gives way on a phone (as 最近跟进 does in 我的待跟进) and
+    a panel's headers wrap between words: each panel fits its card, its buttons on the screen."""
+    page, tenant = browser_page, tenants[0]
+    crm = f"{live_server}/t/{tenant.code}"
+    shot = screenshots("phone")
+    seller = add_user(tenant, "xiaoli", ("sales",), full_name="李晓丽")
+    admin = tenant_api(app, tenant)
+    rule = admin.post("/pool/rules", json={"rule_name": "30天未跟进", "conditions": {
+        "match": "all", "items": [{"field": "inactive_days", "op": "gte", "value": 30}]}})
+    assert rule.status_code == 201, rule.json
+    for k in range(2):
+        add_customer(tenant, seller, quiet=28, customer_name=f"{LONG_NAME}{k}")
+        lead = admin.post("/leads", json={"lead_name": f"林静{k}", "company": LONG_NAME, "owner_id": str(seller)})
+        assert lead.status_code == 201, lead.json
+    page.set_viewport_size(PHONE)
+    crm_sign_in(page, crm, "xiaoli", PASSWORD)
+    for lang, html_lang in LANGS:
+        page.goto(f"{crm}/?lang={lang}")
+        expect(page.locator("html")).to_have_attribute("lang", html_lang)
+        shot(f"workspace-panels-{lang}")
+        for panel in ("#my-leads", "#recycle-soon"):
+            expect(page.locator(f"{panel} tbody tr")).to_have_count(2)
+            wrapper = page.locator(f"{panel} .scroll-x").evaluate("w => [w.scrollWidth, w.clientWidth]")
+            assert wrapper[0] <= wrapper[1], (lang, panel, wrapper)
+            rights = page.locator(f"{panel} tbody .btn").evaluate_all(
+                "bs => bs.map(b => b.getBoundingClientRect().right)")
+            assert max(rights) <= PHONE["width"] - 14, (lang, panel, rights)
+    assert page.js_errors == [] and page.server_errors == [], (page.js_errors, page.server_errors)
