@@ -63,7 +63,7 @@ class HandoverResource(Resource):
         Column("from_owner_name", _l("Current owner")),
         Column("to_owner_name", _l("Receiver")),
         Column("reviewer_name", _l("Reviewer"), secondary=True),
-        Column("customer_count", _l("Customers")),
+        Column("customer_count", _l("Customers"), secondary=True),  # the title names them
         Column("created_at", _l("Started"), "time", sort="created", secondary=True),
     )
 
