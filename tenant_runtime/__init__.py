@@ -116,7 +116,7 @@ def register_template_helpers(app):
                 "crm_cities": city_choices, "followup_form": _followup_form, "crm_cells": Cells,
                 "crm_pager": pager_args,
                 "crm_page_sizes": page_size_args,
-                "followup_methods": _followup_methods()}
+                "followup_methods": _followup_methods(), "followups_shown": _followups_shown()}
 
     app.add_template_filter(display_value, "history_value")
     app.add_template_test(is_required, "required_field")
@@ -174,6 +174,12 @@ def _followup_form(record):
         form.next_follow_time.description = _l("Leave empty to keep the plan for %(time)s.",
                                                time=to_local(planned).strftime("%Y-%m-%d %H:%M"))
     return form
+
+
+def _followups_shown():
+    from .followups.services import TIMELINE_SHOWN
+
+    return TIMELINE_SHOWN
 
 
 def _followup_methods():

@@ -73,7 +73,10 @@ def add_to_lead(lead_id, values, principal, upload=None):
     return follow_up
 
 
-def timeline(customer_id, limit=50):
+TIMELINE_SHOWN = 50  # a record's page shows its latest follow-ups; the follow-up list, filtered to it, has them all
+
+
+def timeline(customer_id, limit=TIMELINE_SHOWN):
     """The customer's follow-ups, newest first, with their authors and attachments loaded, including those
     recorded on the leads it was converted from (linked through ``crm_lead.converted_customer_id``, not
     re-pointed: each stays the lead's record too)."""
@@ -94,7 +97,7 @@ def _timeline_statement(limit):
         .order_by(CrmFollowUp.id.desc()).limit(limit))
 
 
-def lead_timeline(lead_id, limit=50):
+def lead_timeline(lead_id, limit=TIMELINE_SHOWN):
     session = current_tenant.session
     rows = session.scalars(select(CrmFollowUp).where(CrmFollowUp.relation_type == "lead",
                                                      CrmFollowUp.relation_id == lead_id)

@@ -439,3 +439,32 @@ def test_a_follow_up_without_customer_or_lead_names_the_customer_with_the_other_
     resp = admin.post("/follow-ups", json={"follow_type": "fax", "content": "没有客户"})
     assert resp.status_code == 422 and set(resp.json["error"]["fields"]) == {"customer_id", "follow_type"}
     assert admin.post("/follow-ups", json={"customer_id": "", "follow_type": "phone", "content": "x"}).status_code == 422
+
+
+def test_a_record_page_with_more_follow_ups_than_it_shows_links_to_them_all(app, admin, customer):
+    """A customer's (or a lead's) page shows its latest 50 follow-ups and counted them as "跟进时间线 50" however many
+    there were, the older ones out of reach from the page: it now says that the latest 50 are shown and links to
+    the follow-up list filtered to the record, which has them all."""
+    engine = admin.tenant.engine()
+    lead = admin.post("/leads", json={"lead_name": "林静", "company": "上海明德物业有限公司"}).json["id"]
+    now = datetime.utcnow()
+    with engine.begin() as conn:  # 51 each, written at once (the page is what is under test)
+        for relation, rid in (("customer", customer), ("lead", lead)):
+            conn.execute(sa.text(
+                "INSERT INTO crm_follow_up (relation_type, relation_id, follow_type, content, created_by, created_at, "
+                "updated_at) "
+                "VALUES (:t, :r, 'phone', :c, 1, :at, :at)"),
+                [{"t": relation, "r": rid, "c": f"第{k}次沟通", "at": now - timedelta(hours=k)} for k in range(51)])
+    engine.dispose()
+    pages = page_client(app, admin.tenant)
+    base = f"/t/{admin.tenant.code}"
+    page = pages.get(f"{base}/customers/{customer}").text
+    assert "此处显示最近的 50 条跟进。" in page and f'href="{base}/follow-ups/?customer_id={customer}"' in page
+    listed = pages.get(f"{base}/follow-ups/?customer_id={customer}").text
+    assert re.search(r"共 ?51 ?条", listed), listed[-2000:]
+    lead_page = pages.get(f"{base}/leads/{lead}").text
+    assert "此处显示最近的 50 条跟进。" in lead_page and f'href="{base}/follow-ups/?lead_id={lead}"' in lead_page
+    # a record with fewer says nothing of the kind
+    other = admin.post("/customers", json=customer_body()).json["id"]
+    assert admin.post("/follow-ups", json=follow_body(other)).status_code == 201
+    assert "此处显示最近的" not in pages.get(f"{base}/customers/{other}").text
