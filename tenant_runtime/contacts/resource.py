@@ -133,6 +133,13 @@ class ContactResource(Resource):
     def form_values(self, obj, as_text=True):
         return super().form_values(obj, as_text) | {"is_primary": obj.is_primary, "customer_id": obj.customer_id}
 
+    def detail_context(self, obj):
+        """Who set 勿扰 (the page says "set by ... on ..."), by name."""
+        from ..core.lookups import user_names
+
+        return {"dnc_by": user_names(current_tenant.session, {obj.dnc_set_by}).get(obj.dnc_set_by)
+                if obj.dnc_set_by else None}
+
 
 contacts = ContactResource()
 

@@ -221,6 +221,19 @@ def test_do_not_contact_records_who_and_when(app, admin, customer):
     assert born["do_not_contact"] is True and born["dnc_set_by"] == admin_id(admin) and born["dnc_set_at"]
 
 
+def test_the_contact_page_names_who_set_do_not_contact(app, admin, customer):
+    """A 勿扰 contact's page said "由 — 于 2026-12-04 02:04 设置": the page was never given who set it. It names them."""
+    tenant = admin.tenant
+    add_user(tenant, "dnc_mgr", ("sales_manager",), full_name="钱经理")
+    made = admin.post("/contacts", json=contact_body(customer)).json
+    assert tenant_api(app, tenant, "dnc_mgr").patch(f"/contacts/{made['id']}",
+                                                    json={"do_not_contact": True}).status_code == 200
+    from tests.tenant_runtime.crm import page_client
+
+    page = page_client(app, tenant).get(f"/t/{tenant.code}/contacts/{made['id']}")
+    assert page.status_code == 200 and "由 钱经理 于 " in page.text and "由 — 于" not in page.text
+
+
 def admin_id(api):
     return api.get("/me").json["id"]
 
