@@ -134,11 +134,12 @@ class ContactResource(Resource):
         return super().form_values(obj, as_text) | {"is_primary": obj.is_primary, "customer_id": obj.customer_id}
 
     def detail_context(self, obj):
-        """Who set 勿扰 (the page says "set by ... on ..."), by name."""
+        """Who set 勿扰 (the page says "set by ... on ..."), by name; the preferred channel's words."""
         from ..core.lookups import user_names
+        from .forms import PREFERENCE_LABELS
 
         return {"dnc_by": user_names(current_tenant.session, {obj.dnc_set_by}).get(obj.dnc_set_by)
-                if obj.dnc_set_by else None}
+                if obj.dnc_set_by else None, "preference_labels": PREFERENCE_LABELS}
 
 
 contacts = ContactResource()

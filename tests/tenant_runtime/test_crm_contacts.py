@@ -234,6 +234,25 @@ def test_the_contact_page_names_who_set_do_not_contact(app, admin, customer):
     assert page.status_code == 200 and "由 钱经理 于 " in page.text and "由 — 于" not in page.text
 
 
+def test_the_contact_page_shows_the_preferred_channel(app, admin, customer):
+    """沟通偏好 (微信, 电话...) was asked on the contact's form and kept, but shown nowhere on its page, only in the
+    change history: the page lists it among the contact's details, in the reader's language."""
+    from tests.tenant_runtime.crm import page_client
+
+    made = admin.post("/contacts", json=contact_body(customer, communication_preference="wechat")).json
+    plain = admin.post("/contacts", json=contact_body(customer, phone="13700137008")).json
+    pages = page_client(app, admin.tenant)
+    base = f"/t/{admin.tenant.code}/contacts"
+
+    def details(contact_id, lang):
+        page = pages.get(f"{base}/{contact_id}?lang={lang}").text
+        return page.split('<dl class="kv">')[1].split("</dl>")[0]
+
+    assert "<dt>沟通偏好</dt><dd>微信</dd>" in details(made["id"], "zh_CN")
+    assert "<dt>Prefers</dt><dd>WeChat</dd>" in details(made["id"], "en")
+    assert "<dt>沟通偏好</dt><dd>—</dd>" in details(plain["id"], "zh_CN")
+
+
 def admin_id(api):
     return api.get("/me").json["id"]
 
