@@ -151,7 +151,7 @@ def register(pages, api, resources):
         except (Invalid, Conflict) as exc:
             current_tenant.session.rollback()
             flash(exc.message, "danger")
-            return redirect(back)
+            return redirect(f"{back}?{form.query.data or ''}")  # the list as it was, to save under another name
         flash(_("View saved."), "success")
         return redirect(f"{back}?{view.query}{'&' if view.query else ''}saved={view.id}")  # its tab, highlighted
 

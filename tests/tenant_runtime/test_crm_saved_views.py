@@ -68,6 +68,27 @@ def test_a_second_view_of_one_name_is_refused_and_changes_nothing(app, tenants):
     assert refused.status_code == 200 and "已有名为" in refused.text
 
 
+def test_a_view_name_already_taken_goes_back_to_the_list_with_its_filters(app, tenants):
+    """保存为视图 under a name the user already has said so, but went back to the bare list: the filters the user
+    meant to save were gone and had to be chosen again. The list comes back filtered as it was."""
+    tenant = tenants[0]
+    admin = tenant_api(app, tenant)
+    assert admin.post("/saved-views", json={"resource": "customers", "view_name": "重点客户",
+                                            "query": "level=important"}).status_code == 201
+    page = app.test_client()
+    login = page.get(f"/t/{tenant.code}/login")
+    page.post(f"/t/{tenant.code}/login", data={"username": "admin", "password": tenant.admin_password,
+                                                "csrf_token": csrf_from(login.text)})
+    listing = page.get(f"/t/{tenant.code}/customers/?level=potential&sort=name")
+    refused = page.post(f"/t/{tenant.code}/saved-views", data={
+        "csrf_token": csrf_from(listing.text), "resource": "customers", "view_name": "重点客户",
+        "query": "level=potential&sort=name"})
+    assert refused.status_code == 302
+    assert refused.headers["Location"].endswith(f"/t/{tenant.code}/customers/?level=potential&sort=name")
+    shown = page.get(refused.headers["Location"])
+    assert "已有名为" in shown.text and 'class="alert alert-danger"' in shown.text
+
+
 def test_views_are_private_and_within_scope(app, tenants):
     tenant = tenants[0]
     admin = tenant_api(app, tenant)
