@@ -117,3 +117,18 @@ def test_a_closed_tenant_or_an_unknown_code_offers_no_sign_in(app):
 def test_the_back_office_keeps_its_own_error_page(app, login_page):
     resp = login_page("ops").get("/enterprises/999999")
     assert resp.status_code == 404 and "运营后台" in resp.text
+
+
+def test_the_sign_in_and_set_password_pages_show_the_companys_initial(app, tenants):
+    """The company's sign-in page (and the page a reset link opens) showed the vendor's 绘 beside the company's name,
+    where its error pages and the CRM itself show the company's initial: they show the initial too."""
+    from tests.tenant_runtime.test_password_links import issue_link, link_path
+
+    a = tenants[0]
+    initial = name_of(app, a)[0]
+    assert initial != "绘"
+    client = app.test_client()
+    for path in (f"/t/{a.code}/login", link_path(a, issue_link(app, a))):
+        page = client.get(path)
+        assert page.status_code == 200, path
+        assert f'<span class="logo">{initial}</span>' in page.text and '<span class="logo">绘</span>' not in page.text
