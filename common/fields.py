@@ -14,7 +14,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.validators import StopValidation, ValidationError
-from wtforms.widgets import CheckboxInput, ListWidget
+from wtforms.widgets import CheckboxInput, ListWidget, TelInput
 
 from .i18n import list_join
 from .timeutil import from_local
@@ -53,7 +53,10 @@ class Phone(Text):
     """A phone number, shown in the form as people write it (a mobile as its 11 digits, a landline as
     ``010-85888888``) whether it holds what was typed, the E.164 a validator made of it or a stored value: a
     form re-shown after an error, an edit page and a form pre-filled from a record all read alike. What the
-    form hands on (``data``) stays as the validators left it."""
+    form hands on (``data``) stays as the validators left it. An ``<input type="tel">`` wherever it is shown, so
+    that a phone opens its number pad (the lead forms showed a full keyboard)."""
+
+    widget = TelInput()
 
     def _value(self):
         return display_phone(self.data) if self.data else ""

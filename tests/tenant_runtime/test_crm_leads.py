@@ -3,6 +3,7 @@ creates), data scope, pools (public and a department's), claim (also 20 at once)
 scheduled recycle, follow-ups on leads, and conversion to a customer (with or without a contact, follow-ups
 kept, a duplicate customer refused, attaching to the existing one instead)."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -664,6 +665,24 @@ def test_a_refused_return_or_assignment_is_marked_at_its_field_with_the_text_kep
     assert team.api("s1").get(f"/leads/{lid}").json["owner"]["id"] == str(team.ids["s1"])
     back = owner.post(f"{base}/return", data={"csrf_token": token, "reason": "客户暂无预算"})
     assert back.status_code == 302 and team.api("s1").get(f"/leads/{lid}").json["owner"] is None
+
+
+def test_the_lead_forms_ask_for_phone_numbers_with_a_number_pad(app, team):
+    """新建线索, 编辑线索 and 转为客户 showed their phone boxes as plain text (a full keyboard on a phone) where the
+    customer and contact forms ask with type="tel": every phone box is a tel input."""
+    from tests.tenant_runtime.crm import PASSWORD
+
+    t = team.tenant
+    lid = team.api("s1").post("/leads", json=lead_body(phone="13912340088")).json["id"]
+    client = _login(app, t, "ls1", PASSWORD)
+    base = f"/t/{t.code}/leads"
+    for path, names in (("/new", ("phone",)), (f"/{lid}/edit", ("phone",)),
+                        (f"/{lid}/convert", ("phone", "contact_phone"))):
+        page = client.get(base + path)
+        assert page.status_code == 200, path
+        for name in names:
+            box = re.search(rf'<input[^>]*name="{name}"[^>]*>', page.text).group(0)
+            assert 'type="tel"' in box, (path, box)
 
 
 def _login(app, tenant, username, password):
