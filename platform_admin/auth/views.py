@@ -35,6 +35,15 @@ def current_session_key():
     return session.get(SESSION_KEY)
 
 
+def _clear_session():
+    """A new session for a sign-in or sign-out, keeping only the language the reader chose (中文 / English on
+    the sign-in page), so the next page speaks it as the one before did."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @login_limits
 def login():
@@ -42,7 +51,7 @@ def login():
     if form.validate_on_submit():
         user = authenticate(form.username.data, form.password.data)
         if user:
-            session.clear()  # no session fixation
+            _clear_session()  # no session fixation
             session[SESSION_KEY] = start_session(user)
             login_user(user)
             g.audit_actor = user
@@ -62,7 +71,7 @@ def logout():
     db.session.commit()
     logout_user()
     g.staff = None
-    session.clear()
+    _clear_session()
     flash(_("You have signed out."), "info")
     return redirect(url_for("auth.login"))
 

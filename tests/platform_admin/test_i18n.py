@@ -66,3 +66,24 @@ def test_api_404_and_405_speak_the_readers_language(anon):
     wrong = anon.delete("/api/v1/public/sms-codes")
     assert wrong.status_code == 405 and "requested URL" not in wrong.json["error"]["message"]
     assert wrong.headers.get("Allow")
+
+
+def test_the_language_chosen_on_the_sign_in_page_survives_signing_in_and_out(app, make_staff):
+    """Signing in starts a new session (no fixation) and signing out ends it: the language the reader picked
+    (English on the sign-in page) stays, where the dashboard used to come back in Chinese and the sign-out
+    notice in English sat on a Chinese sign-in page."""
+    import re
+
+    from tests.conftest import PASSWORD
+
+    make_staff("linglish", roles=("ops",))
+    client = app.test_client()
+    page = client.get("/login?lang=en")
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
+    resp = client.post("/login", data={"username": "linglish", "password": PASSWORD, "csrf_token": token})
+    assert resp.status_code == 302
+    home = client.get("/")
+    assert 'lang="en"' in home.text and "Dashboard" in home.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', home.text).group(1)
+    out = client.post("/logout", data={"csrf_token": token}, follow_redirects=True)
+    assert 'lang="en"' in out.text and "You have signed out." in out.text and "Staff sign in" in out.text
