@@ -13,7 +13,7 @@ from extensions import db
 from tests.conftest import PASSWORD as STAFF_PASSWORD
 from tests.e2e.conftest import crm_sign_in
 from tests.e2e.test_ui_browser import single_line
-from tests.factories import ApplicationFactory, EnterpriseFactory
+from tests.factories import ApplicationFactory, ContractFactory, EnterpriseFactory
 from tests.tenant_runtime.crm import CONTROL_ON_MARIADB, PASSWORD, add_dept, add_user, tenant_api
 from tests.tenant_runtime.test_crm_import import send, xlsx
 from tests.tenant_runtime.test_crm_pool import DAY, add_customer, now
@@ -143,6 +143,21 @@ def test_back_office_lists_fit_a_phone(app, make_staff, browser_page, live_serve
         check_fits(page, f"{base}{path}", shot, name)
         expect(page.locator("main table tbody tr").first).to_be_visible()
     assert at_least_characters(page.locator("#registry-engines tbody td.name"), 5), "the company name wraps per character"
+
+    # the menu: it was hidden under 760 px, so a phone reached no section but the dashboard; now every entry
+    # wraps above the page, on screen
+    entries = page.locator("nav.sidebar a")
+    assert entries.count() >= 11
+    expect(entries.first).to_be_visible()
+    assert within_screen(entries), entries.evaluate_all("els => els.map(el => [el.textContent, el.getBoundingClientRect().right])")
+    # the scheduled tasks' status tabs (English: 'Skipped: tenant not available' ran 140 px past the edge) and an
+    # enterprise's contracts (their table pushed the page sideways) fit
+    check_fits(page, f"{base}/schedule/", shot, "schedule")
+    assert within_screen(page.locator("#status-filter a"))
+    with app.app_context():
+        enterprise_id = ContractFactory(enterprise=EnterpriseFactory(name=LONG_NAME)).enterprise.id
+    check_fits(page, f"{base}/enterprises/{enterprise_id}", shot, "enterprise")
+    expect(page.locator("#enterprise-contracts tbody tr")).to_have_count(1)
 
     # one favicon for every page: named by the pages, and /favicon.ico answers
     assert page.locator("link[rel=icon]").count() >= 1
