@@ -135,3 +135,20 @@ def test_an_admin_deletes_an_unreachable_one_with_confirmation_and_reason(app, l
         event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "force_delete")).one()
         assert event.actor == "ops_lead" and event.record_id == str(unreachable_provisioned)
         assert event.after == {"reason": "端口填错，无法连接", "cause": "unreachable"}
+
+
+@pytest.mark.parametrize("lang, listed", [
+    ("zh_CN", "密码须包含：至少 8 位、大写字母、数字、特殊字符。"),
+    ("en", "The password needs at least 8 characters, an upper-case letter, a digit, a special character."),
+])
+def test_a_weak_password_lists_what_it_lacks_in_the_readers_language(app, login_page, enterprise_id, tenant_account,
+                                                                     lang, listed):
+    """What a weak password lacks is joined as the page's language joins a list: 、 in Chinese (it read
+    至少 8 位, 大写字母, 数字, 特殊字符 with English commas)."""
+    page = login_page("devops")
+    url = f"/enterprises/{enterprise_id}/datasource/new?lang={lang}"
+    form = page.get(url)
+    refused = page.post(url, data=form_data(form.text, tenant_account, "save", password="abc"))
+    assert refused.status_code == 422
+    assert listed in refused.text
+    assert saved(app) is None
