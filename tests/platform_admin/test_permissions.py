@@ -177,3 +177,25 @@ def test_a_session_cookie_does_not_authorise_the_api(login_page):
     assert client.get("/").status_code == 200
     resp = client.get("/api/v1/staff")
     assert resp.status_code == 401
+
+
+@pytest.mark.parametrize("role", [A, O, D])
+def test_the_dashboard_links_only_to_pages_the_role_may_open(app, login_page, role):
+    """Devops saw ops' new applications, follow-ups and expiring contracts on the dashboard, each a link that
+    answered 403: a figure or panel is shown only to those who may open what it links to."""
+    import re
+
+    from tests.factories import ApplicationFactory, ContractFactory
+
+    with app.app_context():
+        ApplicationFactory(name="司马相如", status="new")
+        ContractFactory()
+    page = login_page(role)
+    home = page.get("/")
+    assert home.status_code == 200
+    main = home.text.split("<main", 1)[1]
+    links = set(re.findall(r'href="(/[^"]*)"', main))
+    assert links, "the dashboard links somewhere"
+    for href in links:
+        assert page.get(href).status_code == 200, (role, href)
+    assert ("司马相如" in main) == (role != D)
