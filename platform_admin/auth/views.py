@@ -51,10 +51,10 @@ def login():
     if form.validate_on_submit():
         user = authenticate(form.username.data, form.password.data)
         if user:
+            g.audit_actor = user  # before start_session flushes: its last sign-in is theirs, not a public visitor's
             _clear_session()  # no session fixation
             session[SESSION_KEY] = start_session(user)
             login_user(user)
-            g.audit_actor = user
             record(db.session, "login", "staff_user", user.id)
             db.session.commit()
             return redirect(local_next(request.args.get("next")) or url_for("dashboard.index"))
