@@ -51,6 +51,10 @@ class DepartmentResource(PeopleResource):
         form = super().build_form(editing, **kwargs)
         if request.method == "GET" and not editing and request.args.get("parent_id", "").isdigit():
             form.parent_id.data = request.args["parent_id"]  # "+ sub-department" on the tree
+        record_id = (request.view_args or {}).get("record_id")
+        if editing and record_id:  # a department cannot move under itself or below: those are not offered
+            form.parent_id.choices = form.parent_id.choices[:1] + [
+                (str(i), n) for i, n in services.dept_choices(exclude=record_id)]
         return form
 
     def create(self, form, principal):

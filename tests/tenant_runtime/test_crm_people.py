@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import csrf_from
-from tests.tenant_runtime.crm import PASSWORD, add_dept, add_user, customer_body, tenant_api
+from tests.tenant_runtime.crm import PASSWORD, add_dept, add_user, customer_body, page_client, tenant_api
 
 NEW_PASSWORD = "Chosen-Pass-77"
 
@@ -169,6 +169,18 @@ def test_departments_form_a_tree_without_cycles_and_only_empty_ones_go(admin):
     assert admin.delete(f"/departments/{root['id']}").status_code == 409
     empty = admin.post("/departments", json={"dept_name": "临时"}).json
     assert admin.delete(f"/departments/{empty['id']}").status_code == 204
+
+
+def test_a_departments_edit_page_offers_no_parent_below_itself(app, admin):
+    """Editing 销售中心 offered 销售中心 itself and its 一组 as parents, each refused on saving: the page lists only
+    the departments it may move under (the API's cycle check above still answers 422)."""
+    parent = admin.post("/departments", json={"dept_name": "渠道中心"}).json
+    child = admin.post("/departments", json={"dept_name": "渠道一组", "parent_id": parent["id"]}).json
+    other = admin.post("/departments", json={"dept_name": "渠道外部"}).json
+    page = page_client(app, admin.tenant).get(f"/t/{admin.tenant.code}/departments/{parent['id']}/edit").text
+    offered = re.findall(r'<option[^>]*value="(\d*)"', page.split('name="parent_id"', 1)[1].split("</select>", 1)[0])
+    assert other["id"] in offered and "" in offered
+    assert parent["id"] not in offered and child["id"] not in offered, offered
 
 
 def test_a_new_department_without_an_order_comes_after_its_siblings(app, admin):
