@@ -15,7 +15,7 @@ from ..models import SysDept, SysUser
 from . import accounts, services
 from .forms import DeptForm, RoleForm, UserEditForm, UserForm
 from .labels import SCOPE_LABELS
-from .models import SysRole, SysUserRole
+from .models import SCOPE_CUSTOM, SysRole, SysUserRole
 from .schemas import DeptSchema, RoleSchema, UserSchema
 
 
@@ -138,8 +138,10 @@ class RoleResource(PeopleResource):
                                                  .order_by(SysUser.name_pinyin, SysUser.id)).all()
         from .forms import permission_choices
 
+        chosen = [name.strip("\u3000") for dept_id, name in services.dept_choices() if dept_id in obj.dept_ids]
         return {"members": members, "role_label": role_label(obj), "scope_labels": SCOPE_LABELS,
-                "permission_labels": dict(permission_choices())}
+                "permission_labels": dict(permission_choices()),
+                "scope_depts": chosen if obj.data_scope == SCOPE_CUSTOM else []}
 
 
 STATUS_LABELS = {"1": _l("Enabled"), "0": _l("Disabled")}

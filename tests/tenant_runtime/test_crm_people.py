@@ -204,6 +204,21 @@ def test_a_new_department_without_an_order_comes_after_its_siblings(app, admin):
     assert first["dept_name"] == "营销零组"
 
 
+def test_a_roles_page_names_its_chosen_departments(app, admin):
+    """A role seeing 指定部门 showed that badge and nothing else: which departments it covers was only on its edit
+    form. The page names them, in the tree's order."""
+    east = admin.post("/departments", json={"dept_name": "华东审计部"}).json
+    west = admin.post("/departments", json={"dept_name": "西南审计部"}).json
+    admin.post("/departments", json={"dept_name": "华北审计部"})
+    role = admin.post("/roles", json={"role_name": "审计专员", "data_scope": "custom", "dept_ids": [west["id"], east["id"]],
+                                      "permissions": ["customer.view"]}).json
+    page = page_client(app, admin.tenant).get(f"/t/{admin.tenant.code}/roles/{role['id']}").text
+    shown = page.split('id="scope-departments"', 1)[1].split("</p>", 1)[0]
+    assert "华东审计部、西南审计部" in shown and "华北审计部" not in shown
+    own = admin.post("/roles", json={"role_name": "本部门专员", "data_scope": "dept", "permissions": ["customer.view"]}).json
+    assert 'id="scope-departments"' not in page_client(app, admin.tenant).get(f"/t/{admin.tenant.code}/roles/{own['id']}").text
+
+
 def test_roles_custom_scope_and_guards(app, admin):
     tenant = admin.tenant
     east = admin.post("/departments", json={"dept_name": "华东"}).json
