@@ -148,11 +148,12 @@ class Column:
     description: str = ""
     pointer: Pointer | None = None
     companion: bool = False  # a column of the spec's companion (a customer's first contact)
+    labels_elsewhere: list = field(default_factory=list)  # [(value, label)] of a choice in every language
 
     def normalised_choices(self):
-        """label or code, normalised -> the values it may mean."""
+        """label (in either language) or code, normalised -> the values it may mean."""
         found = {}
-        for value, label in self.choices:
+        for value, label in self.choices + self.labels_elsewhere:
             if value in ("", None):
                 continue
             for key in {norm(label), norm(value)}:
@@ -195,7 +196,11 @@ def _column(name, f, label, pointer, required):
         choices = f.choices
         if isinstance(choices, dict):  # grouped (cities by province): every group's options
             choices = [option for group in choices.values() for option in group]
-        column = Column(name, label, "choice", [(v, str(lbl)) for v, lbl, *_rest in _pairs(choices)])
+        pairs = list(_pairs(choices))
+        column = Column(name, label, "choice", [(v, str(lbl)) for v, lbl in pairs])
+        for locale in ("zh", "en"):  # a sheet written in the other language (重要 for an English reader) reads too
+            with force_locale(locale):
+                column.labels_elsewhere += [(v, str(lbl)) for v, lbl in pairs]
     else:
         column = Column(name, label, {"LocalDateTime": "time", "DateField": "date", "BooleanField": "bool"}.get(
             f.type, "text"))

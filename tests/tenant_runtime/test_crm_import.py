@@ -147,6 +147,25 @@ def test_a_gbk_csv_with_english_headers_codes_and_aliases(company):
     assert firm["source"] == "referral" and firm["phone"] == "+8613700137000"
 
 
+def test_a_sheet_in_either_language_imports_whatever_the_importers_language(company):
+    """A sheet filled in Chinese (企业, 重要, as the Chinese template and a Chinese reader's export have it) sent by
+    an administrator reading English was refused row by row ("“重要” is not one of: Important, Normal,
+    Potential"), though the headers were read in either language; and an English sheet sent in Chinese the same.
+    Choices are read by their label in either language."""
+    admin = company.api()
+    chinese = xlsx([["客户名称*", "客户类型", "手机号", "客户分级", "客户来源"],
+                    ["青岛海景物业有限公司", "企业", "13700137001", "重要", "展会"]])
+    resp = admin.post("/customers/import", json=None, data={"file": (io.BytesIO(chinese), "客户.xlsx")},
+                      content_type="multipart/form-data", headers={"Accept-Language": "en"})
+    assert resp.status_code == 200, resp.json
+    english = xlsx([["Customer name", "Customer type", "Phone", "Level"],
+                    ["Qingdao Harbour Estates", "Individual", "13700137002", "Potential"]])
+    assert send(admin, english, name="customers.xlsx").status_code == 200
+    firm, person = by_name(admin, "青岛海景物业有限公司"), by_name(admin, "Qingdao Harbour Estates")
+    assert (firm["customer_type"], firm["level"], firm["source"]) == ("enterprise", "important", "exhibition")
+    assert (person["customer_type"], person["level"]) == ("individual", "potential")
+
+
 def test_an_export_of_the_list_imports_again(company, tenants, app):
     """The export's headers and values (labels, phones as written, local times) are what the import reads: a list
     exported from one company imports into another whose users have the same names."""
