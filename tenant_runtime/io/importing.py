@@ -43,6 +43,7 @@ from flask import current_app, g, redirect, render_template, request, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from openpyxl import Workbook, load_workbook
@@ -540,9 +541,10 @@ class RowImporter:
 
 def invalid_answer(errors, headers):
     """The 422 of a file with invalid rows: nothing was imported."""
-    return ApiError(422, "import_invalid", _(
-        "%(n)s rows of the file are invalid, so nothing was imported. Correct them and send the file again.",
-        n=len(errors)), {"file": [_("Some rows are invalid.")]}, extra={"rows": errors, "columns": headers})
+    return ApiError(422, "import_invalid", ngettext(
+        "%(num)s row of the file is invalid, so nothing was imported. Correct it and send the file again.",
+        "%(num)s rows of the file are invalid, so nothing was imported. Correct them and send the file again.",
+        len(errors)), {"file": [_("Some rows are invalid.")]}, extra={"rows": errors, "columns": headers})
 
 
 def log_import(resource, principal, outcome, background=False):

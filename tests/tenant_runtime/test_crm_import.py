@@ -215,6 +215,18 @@ def test_an_invalid_row_imports_nothing_and_every_bad_row_is_named(company):
     assert count(company.tenant, "crm_customer") == before  # not even the good row
 
 
+def test_one_invalid_row_is_counted_in_the_singular(company):
+    """An English reader whose file had one bad row read "1 rows of the file are invalid"."""
+    admin = company.api()
+    data = xlsx([["Customer name", "Level"], ["", "Important"], ["厦门鹭岛物业有限公司", "Important"]])
+    resp = admin.post("/customers/import", json=None, data={"file": (io.BytesIO(data), "one.xlsx")},
+                      content_type="multipart/form-data", headers={"Accept-Language": "en"})
+    assert resp.status_code == 422
+    assert resp.json["error"]["message"].startswith("1 row of the file is invalid, so nothing was imported. Correct it")
+    data = xlsx([["Customer name", "Level"], ["", "Important"], ["", "Normal"]])
+    assert send(admin, data).json["error"]["message"].startswith("文件中有 2 行有误")
+
+
 def test_duplicates_are_skipped_and_reported_or_refused_on_request(company):
     admin, s1 = company.api(), company.api("s1")
     taken = s1.post("/customers", json=customer_body(customer_name="上海华庭物业有限公司", phone="13800138001"))
