@@ -134,7 +134,10 @@ def test_a_dry_run_in_the_background_checks_every_row_and_writes_nothing(company
     assert resp.json["created"] == 5 and resp.json["written_rows"] == 0
     assert imported(company.tenant) == 0
     listed = page_client(app, company.tenant, "mgr").get(f"/t/{company.tenant.code}/customers/import").text
-    assert "仅校验" in listed and "可导入 5 条" in listed
+    assert "（仅校验）" in listed and "可导入 5 条" in listed
+    # in English the note's brackets are English ones (it read "Finished （Only checked）")
+    listed = page_client(app, company.tenant, "mgr").get(f"/t/{company.tenant.code}/customers/import?lang=en").text
+    assert "(Only checked)" in listed and "（" not in listed
 
 
 def test_a_job_that_stops_halfway_resumes_after_its_last_chunk_and_creates_nothing_twice(company, small_batches,
