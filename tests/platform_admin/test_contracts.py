@@ -420,6 +420,29 @@ def test_ui_contract_form_shows_inline_errors(app, login_page, ent_id):
     assert count(app, Contract) == 0
 
 
+def test_a_form_with_errors_says_the_chosen_scan_must_be_chosen_again(app, login_page, ent_id):
+    """A scan chosen on a form that came back with errors was silently gone (a browser keeps no file over a
+    new page): the contract was then saved without it and 合同扫描件 read —. The page names the file and asks for
+    it again; the enterprise's licence scan the same; a form without errors or without a file says nothing."""
+    page = login_page("ops")
+    url = f"/enterprises/{ent_id}/contracts/new"
+    form = page.get(url)
+    assert 'id="unsaved-scan"' not in form.text
+    resp = page.post(url, content_type="multipart/form-data", data={
+        **contract_payload(amount="1.001"), "scan": (BytesIO(PDF), "合同扫描件.pdf"), "csrf_token": csrf_from(form.text)})
+    assert resp.status_code == 422
+    note = resp.text.split('id="unsaved-scan"', 1)[1].split("</div>", 1)[0]
+    assert "合同扫描件.pdf 尚未保存：保存前请重新选择该文件。" in note
+    resp = page.post(url, data={**contract_payload(amount="1.001"), "csrf_token": csrf_from(form.text)})
+    assert resp.status_code == 422 and 'id="unsaved-scan"' not in resp.text
+    edit = page.get(f"/enterprises/{ent_id}/edit?lang=en")
+    resp = page.post(f"/enterprises/{ent_id}/edit", content_type="multipart/form-data", data={
+        "name": "华庭物业", "license_no": "123", "license_scan": (BytesIO(PDF), "licence.pdf"),
+        "csrf_token": csrf_from(edit.text)})
+    assert "licence.pdf was not saved: choose the file again before saving." in resp.text
+    assert count(app, Contract) == 0
+
+
 # --------------------------------------------------------------------------------------------------
 # Permissions
 # --------------------------------------------------------------------------------------------------
