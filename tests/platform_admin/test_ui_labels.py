@@ -285,3 +285,13 @@ def test_a_run_that_has_not_counted_its_tenants_shows_no_100_percent(app, login_
         run_id = run.id
     page = login_page("devops").get(f"/fleet/{run_id}").text
     assert "正在统计需要升级的租户" in page and "100%" not in page and '<progress max="100" value="0">' in page
+
+
+@pytest.mark.parametrize("lang, says", [("zh_CN", "未配置任务队列：请用 <code>flask crm run-tasks</code> 执行。"),
+                                        ("en", "No job queue is configured: run them with <code>flask crm run-tasks</code>.")])
+def test_the_schedule_page_shows_its_command_as_code_not_markdown(app, login_page, monkeypatch, lang, says):
+    """Without a job queue the scheduled tasks' page read 请用 `flask crm run-tasks` 执行, backticks and all."""
+    monkeypatch.setitem(app.config, "REDIS_URL", None)
+    page = login_page("devops").get(f"/schedule/?lang={lang}")
+    assert page.status_code == 200
+    assert says in page.text and "`" not in page.text.split("<main", 1)[1]
