@@ -102,6 +102,7 @@ COLUMNS = {
     "sha256": _l("Checksum"),
     "relative_path": _l("Stored as"),
     "staff_username": _l("Support staff"),
+    "staff_name": _l("Support staff's name"),
     "username": _l("Username"),
     "limit": _l("Limit"),
 }

@@ -157,3 +157,19 @@ def test_the_command_line_and_background_jobs_are_named_not_coded(app, admin):
     text = visible_text(admin.get("/audit/").text)
     assert "命令行" in text and "后台任务：初始化数据库" in text and "后台任务：someday" in text
     assert not re.search(r"\bcli\b", text) and "job:" not in text
+
+
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+def test_every_audited_column_has_a_label(app, lang):
+    """A support sign-in's pass showed the column name staff_name in its audit line: every column of every
+    audited table reads as a word in both languages."""
+    from flask_babel import force_locale
+
+    from platform_admin.audit.labels import column_label
+
+    with app.test_request_context("/"), force_locale(lang):
+        unlabelled = [(mapper.class_.__tablename__, attr.key) for mapper in db.Model.registry.mappers
+                      if getattr(mapper.class_, "__audit__", True) and hasattr(mapper.class_, "__tablename__")
+                      for attr in mapper.column_attrs
+                      if str(column_label(mapper.class_.__tablename__, attr.key)) == attr.key]
+    assert unlabelled == []
