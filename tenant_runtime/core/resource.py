@@ -171,6 +171,10 @@ class Resource:
         """What the page says after a create (default: saved)."""
         return _("Saved."), "success"
 
+    def saved_message(self, obj):
+        """What the page says after an edit (default: saved)."""
+        return _("Saved."), "success"
+
     def check_invalid_form(self, form, principal):
         """A create form refused for its own errors may still say what the save would have: return the
         ``ApiError`` (a duplicate) its valid fields already meet, shown with the field errors in one round.
@@ -708,7 +712,7 @@ def _page_edit(r):
                 current_tenant.session.rollback()
                 apply_form_errors(form, exc.fields or {"": [exc.message]})
                 return _render_form(r, form, obj, status=exc.status, error=exc)
-            flash(_("Saved."), "success")
+            flash(*r.saved_message(obj))
             return redirect(url_for(r.endpoint("detail"), record_id=obj.id))
         return _render_form(r, form, obj, status=422 if form.errors else 200)
     return view

@@ -1,7 +1,9 @@
 """Departments, roles and users, declared once; all of it is the administrators' (``people.manage``)."""
 
 from flask import request
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import select
 
 from extensions import db
@@ -215,6 +217,9 @@ class UserResource(PeopleResource):
     def created_message(self, obj):
         return link_message(obj.link_info)
 
+    def saved_message(self, obj):
+        return " ".join([_("Saved."), *handover_started(obj)]), "success"
+
     def form_values(self, obj, as_text=True):
         return {"full_name": obj.full_name, "dept_id": str(obj.dept_id), "phone": obj.phone, "email": obj.email,
                 "role_ids": [str(r.id) for r in obj.roles]}
@@ -227,6 +232,15 @@ class UserResource(PeopleResource):
         owned = current_tenant.session.scalar(select(func.count(CrmCustomer.id)).where(
             CrmCustomer.owner_id == obj.id, CrmCustomer.deleted_at.is_(None)))
         return {"owned": owned, "labels": STATUS_LABELS}
+
+
+def handover_started(user):
+    """The sentence saying a move or a disable just put the user's customers into a handover, or none."""
+    handover = getattr(user, "started_handover", None)
+    if handover is None:
+        return []
+    return [ngettext("Their %(num)d customer went into a handover, waiting for a receiver.",
+                     "Their %(num)d customers went into a handover, waiting for a receiver.", len(handover.customers))]
 
 
 def link_message(info):

@@ -197,7 +197,8 @@ def update_user(user, values, role_ids):
     if moved:  # a position change: the customers they own go through a handover, reviewed in the old department
         from ..handovers.services import start_automatic
 
-        start_automatic(user, "position_change", current_tenant.session.info.get("actor_id"), dept_id=user.dept_id)
+        user.started_handover = start_automatic(user, "position_change", current_tenant.session.info.get("actor_id"),
+                                                dept_id=user.dept_id)
     user.full_name, user.phone, user.email = values["full_name"], values.get("phone"), values.get("email")
     user.dept_id = int(values["dept_id"])
     user.roles = roles
@@ -216,6 +217,7 @@ def set_enabled(user, enabled, by):
         disable(user)  # every session and token of the user ends now
         from ..handovers.services import start_automatic
 
-        start_automatic(user, "resignation", by.id)  # their customers wait for a receiver the manager chooses
+        # their customers wait for a receiver the manager chooses (the page says so)
+        user.started_handover = start_automatic(user, "resignation", by.id)
     user.status = USER_STATUS_ENABLED if enabled else USER_STATUS_DISABLED
     return user

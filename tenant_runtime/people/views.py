@@ -9,7 +9,7 @@ from ..context import current_tenant
 from ..models import SysUser
 from ..people.permissions import requires
 from . import accounts, services
-from .resource import link_message, users
+from .resource import handover_started, link_message, users
 from .schemas import LinkSentSchema, UserSchema
 
 
@@ -65,8 +65,8 @@ def register(pages, api):
     @route(pages, "/users/<int:user_id>/disable")
     def users_disable(user_id):
         def act(uid):
-            set_enabled(uid, False)
-            flash(_("Disabled: the user is signed out everywhere."), "success")
+            user = set_enabled(uid, False)
+            flash(" ".join([_("Disabled: the user is signed out everywhere."), *handover_started(user)]), "success")
         return page_action(user_id, act)
 
     @route(pages, "/users/<int:user_id>/enable")

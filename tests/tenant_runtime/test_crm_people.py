@@ -305,3 +305,35 @@ def test_the_first_administrator_s_phone_is_stored_as_the_user_form_stores_it():
     assert from_profile(profile)[1]["phone"] == "+8613800138000"
     assert from_profile(SimpleNamespace(**{**vars(profile), "contact_phone": "010-62345678"}))[1]["phone"] == \
         "+861062345678"
+
+
+def test_moving_or_disabling_a_user_says_their_customers_went_into_a_handover(app, tenants):
+    """Moving a sales user to another department, or disabling one, starts a handover of the customers they own,
+    but the page only said 已保存 / 已停用 (and the disable confirmation still read 请先发起交接): the notice
+    now says how many customers went into a handover, waiting for a receiver. Nothing owned, nothing said."""
+    t = tenants[0]
+    north, south = add_dept(t, "北区交接部"), add_dept(t, "南区交接部")
+    mover = add_user(t, "mover1", ("sales",), north, full_name="调岗的")
+    leaver = add_user(t, "leaver1", ("sales",), north, full_name="离职的")
+    idle = add_user(t, "idle1", ("sales",), north, full_name="没客户的")
+    admin = tenant_api(app, t)
+    for owner, count in ((mover, 2), (leaver, 1)):
+        for _k in range(count):
+            assert admin.post("/customers", json=customer_body(owner_id=str(owner))).status_code == 201
+    page = page_client(app, t)
+    base = f"/t/{t.code}/users"
+
+    def move(uid):
+        form = page.get(f"{base}/{uid}/edit").get_data(as_text=True)
+        roles = [re.search(r'value="(\d+)"', tag).group(1) for tag in re.findall(r"<input[^>]*>", form)
+                 if 'name="role_ids"' in tag and "checked" in tag]
+        return page.post(f"{base}/{uid}/edit", follow_redirects=True, data={
+            "csrf_token": csrf_from(form), "full_name": "调岗的", "dept_id": str(south), "role_ids": roles})
+
+    moved = move(mover).get_data(as_text=True)
+    assert "已保存。 TA 名下的 2 个客户已自动进入交接，等待指定接收人。" in moved
+    quiet = move(idle).get_data(as_text=True)
+    assert "已保存。" in quiet and "自动进入交接" not in quiet
+    detail = page.get(f"{base}/{leaver}").get_data(as_text=True)
+    disabled = page.post(f"{base}/{leaver}/disable", data={"csrf_token": csrf_from(detail)}, follow_redirects=True)
+    assert "已停用：该用户的所有登录已失效。 TA 名下的 1 个客户已自动进入交接，等待指定接收人。" in disabled.get_data(as_text=True)
