@@ -358,6 +358,26 @@ class Exists(Filter):
         return exists().where(self.child_fk == self.parent_id, self.column == value)
 
 
+class ExistsRef(Exists):
+    """An id in a child table chosen from a list (a user's roles): a select on the page, as a Ref is, where a text
+    box took only the role's internal id and a typed name (销售) silently found nobody."""
+
+    kind = "ref"
+
+    def __init__(self, label, child_fk, child_column, parent_id, options, **kw):
+        super().__init__(label, child_fk, child_column, parent_id, **kw)
+        self.options = options  # callable(session, principal) -> [(id, label)] for the page's select
+
+    def schema(self):
+        return Ref.schema(self)
+
+    def parse(self, args):
+        raw = Filter.parse(self, args)
+        if raw is not None and (not raw.isdigit() or not 0 < int(raw) < 2**63):
+            raise ValueError(_l("Not a valid id."))
+        return None if raw is None else int(raw)
+
+
 @dataclass
 class SortKey:
     column: object

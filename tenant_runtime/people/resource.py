@@ -10,7 +10,7 @@ from extensions import db
 
 from ..context import current_tenant
 from ..core.columns import Column
-from ..core.listing import Choice, Exists, ListSpec, Ref, SortKey
+from ..core.listing import Choice, ExistsRef, ListSpec, Ref, SortKey
 from ..core.lookups import attach
 from ..core.resource import Resource
 from ..models import SysDept, SysUser
@@ -165,7 +165,8 @@ class UserResource(PeopleResource):
         filters={
             "dept_id": Ref(_l("Department"), SysUser.dept_id, options=lambda session, principal: services.dept_choices(session)),
             "status": Choice(_l("Status"), SysUser.status, STATUS_LABELS),
-            "role_id": Exists(_l("Role"), SysUserRole.user_id, SysUserRole.role_id, SysUser.id),
+            "role_id": ExistsRef(_l("Role"), SysUserRole.user_id, SysUserRole.role_id, SysUser.id,
+                                 options=lambda session, principal: services.role_choices(session)),
         },
         search=(SysUser.full_name, SysUser.username),
         phones=(SysUser.phone,),

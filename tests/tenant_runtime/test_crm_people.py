@@ -337,3 +337,22 @@ def test_moving_or_disabling_a_user_says_their_customers_went_into_a_handover(ap
     detail = page.get(f"{base}/{leaver}").get_data(as_text=True)
     disabled = page.post(f"{base}/{leaver}/disable", data={"csrf_token": csrf_from(detail)}, follow_redirects=True)
     assert "已停用：该用户的所有登录已失效。 TA 名下的 1 个客户已自动进入交接，等待指定接收人。" in disabled.get_data(as_text=True)
+
+
+def test_the_users_list_filters_by_a_role_chosen_by_name(app, tenants):
+    """The users list's 角色 filter was a text box that took only a role's internal id: typing 销售 found nobody
+    and said nothing. It is a select of the company's roles, by name."""
+    t = tenants[0]
+    seller = add_user(t, "rolefilter1", ("sales",), add_dept(t, "角色筛选部"), full_name="筛选销售")
+    page = page_client(app, t)
+    listed = page.get(f"/t/{t.code}/users/").get_data(as_text=True)
+    select = listed.split('<select name="role_id"', 1)[1].split("</select>", 1)[0]
+    options = dict((label.strip(), value) for value, label in re.findall(r'<option value="(\d+)"[^>]*>([^<]+)</option>', select))
+    assert {"管理员", "销售经理", "销售", "客服"} <= set(options), options
+    sales = page.get(f"/t/{t.code}/users/?role_id={options['销售']}").get_data(as_text=True)
+    assert "筛选销售" in sales and f'value="{options["销售"]}" selected' in sales
+    admins = page.get(f"/t/{t.code}/users/?role_id={options['管理员']}").get_data(as_text=True)
+    assert "筛选销售" not in admins
+    api = tenant_api(app, t)
+    assert seller in [int(u["id"]) for u in api.get(f"/users?role_id={options['销售']}&limit=100").json["items"]]
+    assert api.get("/users?role_id=销售").status_code == 422
