@@ -197,13 +197,15 @@ JOB_ACTORS = {"provision": _l("Provision"), "upgrade": _l("Schema upgrade")}
 
 def actor_label(actor):
     """Who did it, as ops read it: a staff member's username as it is; the public, the system, the command
-    line and background jobs (``job:<kind>``, datasource_registry/jobs.py) by name."""
+    line, background jobs (``job:<kind>``, datasource_registry/jobs.py) and support passes by name."""
     named = {"public": _l("Public visitor"), "system": _l("System"), "cli": _l("Command line")}.get(actor)
     if named is not None:
         return named
     if actor and actor.startswith("job:"):
         kind = actor[4:]
         return _l("Background job: %(kind)s", kind=JOB_ACTORS.get(kind, kind))
+    if actor and actor.startswith("impersonation:"):  # a support pass used (tenant_runtime/impersonation.py)
+        return _l("Support sign-in: %(username)s", username=actor[len("impersonation:"):])
     return actor
 
 

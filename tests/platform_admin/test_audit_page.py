@@ -159,6 +159,14 @@ def test_the_command_line_and_background_jobs_are_named_not_coded(app, admin):
     assert not re.search(r"\bcli\b", text) and "job:" not in text
 
 
+def test_a_support_pass_used_is_named_not_coded(app, admin):
+    """The use of a support sign-in pass read impersonation:ops1 in the 操作人 column."""
+    event(app, actor="impersonation:ops1", action="impersonation_used", record_type="impersonation_grant", record_id="1")
+    text = visible_text(admin.get("/audit/").text)
+    assert "支持登录：ops1" in text and "impersonation:" not in text
+    assert "Support sign-in: ops1" in visible_text(admin.get("/audit/?lang=en").text)
+
+
 @pytest.mark.parametrize("lang", ["zh_CN", "en"])
 def test_every_audited_column_has_a_label(app, lang):
     """A support sign-in's pass showed the column name staff_name in its audit line: every column of every
