@@ -529,4 +529,27 @@ def test_the_handover_list_fits_a_phone(app, browser_page, live_server, tenants,
         shot(f"handovers-{lang}")
         assert sideways(page) == [0, 0], (lang, sideways(page), shown_heads(page))
     assert shown_heads(page) == ["Handover", "Stage", "Current owner", "Receiver"]
+
+
+def test_the_department_tree_fits_a_phone(app, browser_page, live_server, tenants, screenshots):
+    """At 390 px in English the 部门 tree broke 销售一组 into 销 / 售一组 beside its buttons (and the buttons' cell,
+    a flex box, lost its table borders): a name keeps several characters a line and the tree fits its card."""
+    page, tenant = browser_page, tenants[0]
+    crm = f"{live_server}/t/{tenant.code}"
+    shot = screenshots("phone")
+    centre = add_dept(tenant, "华南销售中心")  # under the company: the demo's depth (公司 > 销售部 > 销售一组)
+    for name in ("销售一组", "华南大区1"):
+        add_dept(tenant, name, centre)
+    page.set_viewport_size(PHONE)
+    crm_sign_in(page, crm, "admin", tenant.admin_password)
+    check_fits(page, f"{crm}/departments/", shot, "departments")  # English last
+    names = page.locator("table.tree tbody td:first-child")
+    expect(names.filter(has_text="华南大区1")).to_have_count(1)
+    narrowest = names.evaluate_all("""cells => Math.min(...cells.map(cell => {
+        const range = document.createRange(); range.selectNodeContents(cell);
+        const lines = [...range.getClientRects()].map(r => Math.round(r.top));
+        return cell.innerText.trim().length / new Set(lines).size; }))""")
+    assert narrowest >= 4, narrowest  # characters a line, at least
+    sizes = page.locator("table.tree").evaluate("t => [t.scrollWidth, t.parentElement.clientWidth]")
+    assert sizes[0] <= sizes[1], sizes  # to the demo's depth nothing scrolls sideways (a deeper tree scrolls in its card)
     assert page.js_errors == [] and page.server_errors == [], (page.js_errors, page.server_errors)
