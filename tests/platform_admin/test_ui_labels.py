@@ -295,3 +295,20 @@ def test_the_schedule_page_shows_its_command_as_code_not_markdown(app, login_pag
     page = login_page("devops").get(f"/schedule/?lang={lang}")
     assert page.status_code == 200
     assert says in page.text and "`" not in page.text.split("<main", 1)[1]
+
+
+@pytest.mark.parametrize("lang, who", [("zh_CN", "命令行"), ("en", "Command line")])
+def test_a_fleet_run_started_from_the_command_line_says_so_in_words(app, login_page, lang, who):
+    """A run started by `flask tenants upgrade` read 发起人 CLI, in Chinese too (the audit log says 命令行)."""
+    from datasource_registry.models import FleetRun
+
+    with app.app_context():
+        run = FleetRun(status="finished", target_revision="head", canary_size=1, parallelism=2, total=0, succeeded=0,
+                       failed=0, finished_at=utcnow())
+        db.session.add(run)
+        db.session.commit()
+        run_id = run.id
+    client = login_page("devops")
+    for path in (f"/fleet/{run_id}?lang={lang}", f"/fleet/?lang={lang}"):
+        page = client.get(path).text
+        assert who in page and ">CLI<" not in page, path
