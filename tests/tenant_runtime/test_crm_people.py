@@ -356,12 +356,3 @@ def test_the_users_list_filters_by_a_role_chosen_by_name(app, tenants):
     api = tenant_api(app, t)
     assert seller in [int(u["id"]) for u in api.get(f"/users?role_id={options['销售']}&limit=100").json["items"]]
     assert api.get("/users?role_id=销售").status_code == 422
-
-
-def test_my_account_shows_my_mobile_as_people_write_it(app, tenants):
-    """我的账号 showed the mobile as stored, +8613912345678, where every other page writes 13912345678."""
-    t = tenants[0]
-    uid = add_user(t, "phoneshown", ("sales",), add_dept(t, "号码部"), full_name="号码")
-    assert tenant_api(app, t).patch(f"/users/{uid}", json={"phone": "13912345678"}).status_code == 200
-    page = page_client(app, t, "phoneshown").get(f"/t/{t.code}/account").get_data(as_text=True)
-    assert "13912345678" in page and "+8613912345678" not in page
