@@ -39,6 +39,14 @@ def init_babel(app, babel):
     speed_up_translations()
     install_form_translations()
 
+    @app.before_request
+    def remember_chosen_language():
+        """``?lang=`` on a page is the reader's choice even when the page only redirects (to the sign-in page,
+        the page asked for in ``next``): kept before anything answers, not when a text is first translated."""
+        lang = request.args.get("lang")
+        if lang in app.config["LANGUAGES"] and session.get("lang") != lang and not wants_json():
+            session["lang"] = lang
+
 
 def init_app(app):
     from common.errors import register_error_handlers

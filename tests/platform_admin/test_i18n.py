@@ -87,3 +87,14 @@ def test_the_language_chosen_on_the_sign_in_page_survives_signing_in_and_out(app
     token = re.search(r'name="csrf_token" value="([^"]+)"', home.text).group(1)
     out = client.post("/logout", data={"csrf_token": token}, follow_redirects=True)
     assert 'lang="en"' in out.text and "You have signed out." in out.text and "Staff sign in" in out.text
+
+
+def test_a_language_asked_for_on_a_page_that_redirects_to_sign_in_is_kept(client):
+    """/?lang=… while signed out answers with the sign-in page, the page asked for in ``next``: that page speaks the
+    language asked for, though nothing was translated on the way (the choice was only read when a text was)."""
+    client.get("/login?lang=en")
+    asked = client.get("/?lang=zh_CN")
+    assert asked.status_code == 302 and "/login" in asked.headers["Location"]
+    assert '<html lang="zh-CN"' in client.get(asked.headers["Location"]).text
+    client.get("/?lang=en")
+    assert '<html lang="en"' in client.get("/login").text
