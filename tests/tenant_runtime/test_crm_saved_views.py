@@ -7,6 +7,7 @@ from tests.tenant_runtime.crm import (
     PASSWORD,
     add_user,
     customer_body,
+    page_client,
     tenant_api,
 )
 
@@ -57,10 +58,7 @@ def test_a_second_view_of_one_name_is_refused_and_changes_nothing(app, tenants):
     theirs = tenant_api(app, tenant, "namesake", PASSWORD).post(
         "/saved-views", json={"resource": "customers", "view_name": "重点客户", "query": ""})
     assert theirs.status_code == 201  # and one per person
-    page = app.test_client()
-    login = page.get(f"/t/{tenant.code}/login")
-    page.post(f"/t/{tenant.code}/login", data={"username": "admin", "password": tenant.admin_password,
-                                                "csrf_token": csrf_from(login.text)})
+    page = page_client(app, tenant)
     listing = page.get(f"/t/{tenant.code}/customers/")
     refused = page.post(f"/t/{tenant.code}/saved-views", data={
         "csrf_token": csrf_from(listing.text), "resource": "customers", "view_name": "重点客户",
@@ -75,10 +73,7 @@ def test_a_view_name_already_taken_goes_back_to_the_list_with_its_filters(app, t
     admin = tenant_api(app, tenant)
     assert admin.post("/saved-views", json={"resource": "customers", "view_name": "重点客户",
                                             "query": "level=important"}).status_code == 201
-    page = app.test_client()
-    login = page.get(f"/t/{tenant.code}/login")
-    page.post(f"/t/{tenant.code}/login", data={"username": "admin", "password": tenant.admin_password,
-                                                "csrf_token": csrf_from(login.text)})
+    page = page_client(app, tenant)
     listing = page.get(f"/t/{tenant.code}/customers/?level=potential&sort=name")
     refused = page.post(f"/t/{tenant.code}/saved-views", data={
         "csrf_token": csrf_from(listing.text), "resource": "customers", "view_name": "重点客户",
