@@ -23,6 +23,17 @@ def register_template_helpers(app):
     # names joined as the reader's language does (、 in Chinese, a comma in English)
     app.add_template_filter(lambda items: list_join([str(i) for i in items]), "list_join")
 
+    @app.template_filter("file_size")
+    def file_size(size):
+        """An attachment's size as people read one: 300 B, 12.5 KB, 3.1 MB (1 KB = 1024 B)."""
+        if size is None:
+            return ""
+        if size < 1024:
+            return f"{size} B"
+        if size < 1024 * 1024:
+            return f"{size / 1024:.1f} KB"
+        return f"{size / 1024 / 1024:.1f} MB"
+
     @app.template_filter("money")
     def money(value):
         return f"¥{value:,.2f}" if value is not None else ""

@@ -311,6 +311,10 @@ def test_the_timeline_links_each_file(app, admin, customer):
     [attachment] = attachments_of(admin, customer)
     page = page_client(app, tenant).get(f"/t/{tenant.code}/customers/{customer}").text
     assert re.search(rf'href="/t/{tenant.code}/attachments/{attachment["id"]}">报价单.pdf</a>', page)
+    # its size as people read one (a small file said "0.1 KB", a large one "3072.0 KB")
+    assert f"({len(PDF)} B)" in page
+    size = app.jinja_env.filters["file_size"]
+    assert (size(1536), size(3 * 1024 * 1024), size(1023)) == ("1.5 KB", "3.0 MB", "1023 B")
 
 
 def test_a_file_of_a_follow_up_on_something_else_is_not_judged_by_a_customer_of_the_same_number(app, admin,
