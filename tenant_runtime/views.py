@@ -117,12 +117,20 @@ def _tenant_from_path():
         return None
 
 
+# every page of the company answers so until it passes (maintenance, its database or the platform's down, busy):
+# the way on is the page asked for, again, not the sign-in page, which answers the same
+RETRY_CODES = frozenset({"tenant_suspended", "tenant_unavailable", "platform_unavailable", "tenant_busy"})
+
+
 def _error_page(status, message, code=None, title=None):
     info = g.get("tenant_info") or _tenant_from_path()
     g.tenant_info = info  # the page names the company even when routing failed before resolving it
     # where to go from here: the company's own sign-in (or home when signed in), never the staff's
     back = None
-    if info is not None and code not in ("tenant_not_found", "tenant_closed"):
+    if info is not None and code in RETRY_CODES:
+        again = request.full_path.rstrip("?") if request.method == "GET" else request.path
+        back = (again, "retry")
+    elif info is not None and code not in ("tenant_not_found", "tenant_closed"):
         signed_in = g.get("tenant_user") is not None or auth.signed_in_to(info.tenant_id)
         back = (url_for("tenant.home", tenant_code=info.code) if signed_in else
                 url_for("tenant.login", tenant_code=info.code), signed_in)

@@ -88,7 +88,9 @@ def test_too_many_sign_in_attempts_is_the_tenants_page(app, tenants, monkeypatch
     assert_tenant_page(statuses[-1], 429, name_of(app, a), f"/t/{a.code}/login")
 
 
-def test_a_suspended_tenant_offers_its_own_sign_in(app, tenants):
+def test_a_suspended_tenant_offers_to_try_the_page_again(app, tenants):
+    """Every page of a company under maintenance answers so: its sign-in page offered 前往登录, a link to itself;
+    the page offers to try the page asked for again (重试), the company's own, never the staff's."""
     a = tenants[0]
     with app.app_context():
         from platform_admin.enterprises.models import Enterprise
@@ -98,9 +100,13 @@ def test_a_suspended_tenant_offers_its_own_sign_in(app, tenants):
         enterprise.suspended_at, enterprise.suspend_message = enterprise.opened_at, "今晚升级"
         db.session.commit()
         invalidate()
-    resp = app.test_client().get(f"/t/{a.code}/login")
+    client = app.test_client()
+    resp = client.get(f"/t/{a.code}/login")
     assert_tenant_page(resp, 503, name_of(app, a), f"/t/{a.code}/login")
-    assert "今晚升级" in resp.text
+    assert "今晚升级" in resp.text and "重试" in resp.text and "前往登录" not in resp.text
+    deeper = client.get(f"/t/{a.code}/customers/?level=important&lang=en")
+    assert_tenant_page(deeper, 503, name_of(app, a), f"/t/{a.code}/customers/?level=important&amp;lang=en")
+    assert "Try again" in deeper.text
 
 
 def test_a_closed_tenant_or_an_unknown_code_offers_no_sign_in(app):
