@@ -1,8 +1,12 @@
 """One error shape for the API (shared/API.md) and friendly pages for the UI."""
 
+import math
+import time
+
 import sqlalchemy.exc
 from flask import current_app, g, jsonify, render_template, request
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -140,6 +144,23 @@ FRIENDLY = {
 }
 
 
+def _throttled_message():
+    """A throttled page's sentence saying how long to wait: the breached limit's reset, as its Retry-After says
+    (the sign-in's 5 per 15 minutes: "请在 12 分钟后再试"); None when no limit of this request is known."""
+    from extensions import limiter
+
+    current = limiter.current_limit
+    if current is None:
+        return None
+    seconds = max(1, int(current.reset_at - time.time()))  # as Retry-After counts them
+    if seconds < 60:
+        return ngettext("Too many attempts. Please try again in %(num)d second.",
+                        "Too many attempts. Please try again in %(num)d seconds.", seconds)
+    minutes = math.ceil(seconds / 60)
+    return ngettext("Too many attempts. Please try again in %(num)d minute.",
+                    "Too many attempts. Please try again in %(num)d minutes.", minutes)
+
+
 def register_error_handlers(app):
     @app.errorhandler(ApiError)
     def handle_api_error(exc):
@@ -177,6 +198,8 @@ def register_error_handlers(app):
                            if k.lower() not in ("content-type", "content-length")]
             return error_response(status, message=message, headers=headers)
         title, msg = FRIENDLY.get(status, FRIENDLY[400])()
+        if status == 429:
+            msg = _throttled_message() or msg
         return _page(status, title, msg)
 
     def handle_database_unavailable(exc):

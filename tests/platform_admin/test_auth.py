@@ -117,9 +117,14 @@ def test_page_login_throttled_after_failures(app, make_staff):
     make_staff("alice")
     client = app.test_client()
     token = csrf_from(client.get("/login").text)
-    codes = [client.post("/login", data={"username": "alice", "password": "bad", "csrf_token": token}).status_code
-             for _ in range(6)]
-    assert codes == [401] * 5 + [429]
+    answers = [client.post("/login", data={"username": "alice", "password": "bad", "csrf_token": token})
+               for _ in range(6)]
+    assert [a.status_code for a in answers] == [401] * 5 + [429]
+    # the page says how long to wait (5 failures per 15 minutes: at most 15), as its Retry-After does
+    minutes = -(-int(answers[-1].headers["Retry-After"]) // 60)  # the header is counted a moment after the page
+    assert 1 <= minutes <= 15 and any(f"请在 {m} 分钟后再试" in answers[-1].text for m in (minutes, minutes + 1))
+    english = client.post("/login?lang=en", data={"username": "alice", "password": "bad", "csrf_token": token})
+    assert english.status_code == 429 and "Please try again in" in english.text
 
 
 def test_page_login_and_logout(app, make_staff):

@@ -86,6 +86,9 @@ def test_too_many_sign_in_attempts_is_the_tenants_page(app, tenants, monkeypatch
                 for _ in range(3)]
     assert [r.status_code for r in statuses] == [401, 401, 429]
     assert_tenant_page(statuses[-1], 429, name_of(app, a), f"/t/{a.code}/login")
+    # how long to wait, as its Retry-After says (it said only "please wait a while")
+    wait = int(statuses[-1].headers["Retry-After"])
+    assert 3500 < wait <= 3600 and "请在 60 分钟后再试" in statuses[-1].text
 
 
 def test_a_suspended_tenant_offers_to_try_the_page_again(app, tenants):
