@@ -152,7 +152,11 @@ def _throttled_message():
     current = limiter.current_limit
     if current is None:
         return None
-    seconds = max(1, int(current.reset_at - time.time()))  # as Retry-After counts them
+    try:
+        reset_at = current.reset_at  # read from the limiter's store
+    except Exception:  # noqa: BLE001 - the store failing now must not fail the page; it says "a while" instead
+        return None
+    seconds = max(1, int(reset_at - time.time()))  # as Retry-After counts them
     if seconds < 60:
         return ngettext("Too many attempts. Please try again in %(num)d second.",
                         "Too many attempts. Please try again in %(num)d seconds.", seconds)
