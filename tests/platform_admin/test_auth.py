@@ -353,3 +353,25 @@ def test_deactivating_staff_ends_their_sessions(app, api_as, make_staff):
 
         assert db.session.scalars(select(StaffSession.revoked_at)).one() is not None
     assert not _signed_in(browser)
+
+
+def test_a_throttled_page_whose_store_fails_at_that_moment_still_answers_429(app, make_staff, monkeypatch):
+    """The wait is read from the limiter's store; if that read fails, the page says "a while" instead of failing."""
+    from flask_limiter._extension import RequestLimit
+
+    make_staff("alice")
+    client = app.test_client()
+    token = csrf_from(client.get("/login").text)
+    for _ in range(5):
+        client.post("/login", data={"username": "alice", "password": "bad", "csrf_token": token})
+
+    def store_down(self):
+        raise ConnectionError("store down")
+
+    from extensions import limiter
+
+    # the limiter's own header hook reads it too, and then marks its store dead: this test's only, restored after
+    monkeypatch.setattr(limiter, "_storage_dead", limiter._storage_dead)
+    monkeypatch.setattr(RequestLimit, "reset_at", property(store_down))
+    throttled = client.post("/login", data={"username": "alice", "password": "bad", "csrf_token": token})
+    assert throttled.status_code == 429 and "尝试次数过多" in throttled.text and "分钟后再试" not in throttled.text
