@@ -264,12 +264,16 @@ class Ref(Filter):
         return {"type": "string", "pattern": r"^[0-9]+$"}
 
     def parse(self, args):
-        raw = super().parse(args)
-        if raw is None:
-            return None
-        if not raw.isdigit() or not 0 < int(raw) < 2**63:
-            raise ValueError(_l("Not a valid id."))
-        return int(raw)
+        return _an_id(super().parse(args))
+
+
+def _an_id(raw):
+    """A filter's text as a row id (None when not given); ValueError when it is none."""
+    if raw is None:
+        return None
+    if not raw.isdigit() or not 0 < int(raw) < 2**63:
+        raise ValueError(_l("Not a valid id."))
+    return int(raw)
 
 
 class DateRange(Filter):
@@ -372,10 +376,7 @@ class ExistsRef(Exists):
         return Ref.schema(self)
 
     def parse(self, args):
-        raw = Filter.parse(self, args)
-        if raw is not None and (not raw.isdigit() or not 0 < int(raw) < 2**63):
-            raise ValueError(_l("Not a valid id."))
-        return None if raw is None else int(raw)
+        return _an_id(Filter.parse(self, args))
 
 
 @dataclass

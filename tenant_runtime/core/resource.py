@@ -171,6 +171,13 @@ class Resource:
         """What the page says after a create (default: saved)."""
         return _("Saved."), "success"
 
+    def detail_page(self, obj, status=200, **extra):
+        """The record's page as its detail view shows it (``obj`` preloaded), answering ``status``; ``extra`` for the
+        template replaces what ``detail_context`` gives (a form refused, shown again instead of the blank one)."""
+        entries, users = history_of(obj, limit=30)
+        return render_template(self.detail_template, resource=self, obj=obj, history=entries, history_users=users,
+                               principal=current_principal(), **{**self.detail_context(obj), **extra}), status
+
     def saved_message(self, obj):
         """What the page says after an edit (default: saved)."""
         return _("Saved."), "success"
@@ -692,9 +699,7 @@ def _page_detail(r):
     def view(record_id):
         obj = r.get_visible(record_id)
         r.preload([obj])
-        entries, users = history_of(obj, limit=30)
-        return render_template(r.detail_template, resource=r, obj=obj, history=entries, history_users=users,
-                               principal=current_principal(), **r.detail_context(obj))
+        return r.detail_page(obj)
     return view
 
 

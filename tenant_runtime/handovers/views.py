@@ -12,7 +12,7 @@ from common.errors import ApiError, Invalid
 from common.forms import apply_form_errors, form_errors
 
 from ..context import current_tenant
-from ..core.resource import MAX_ID, history_of
+from ..core.resource import MAX_ID
 from ..core.scope import current_principal
 from ..customers.models import CrmCustomer
 from ..customers.services import assignable_users
@@ -315,10 +315,7 @@ def _entered_checklist(posted):
 def _detail_page(handover, status, **extra):
     """The handover's page (as its detail view shows it) with ``extra`` for the template, answering ``status``."""
     _loaded(handover)
-    entries, users = history_of(handover, limit=30)
-    return render_template(handovers.detail_template, resource=handovers, obj=handover, history=entries,
-                           history_users=users, principal=current_principal(),
-                           **{**detail_context(handover), **extra}), status  # a form of extra replaces the blank one
+    return handovers.detail_page(handover, status, **extra)
 
 
 def _start(form, principal):

@@ -124,14 +124,9 @@ def register(pages, api):
                 return None
             if not form.errors:  # the service's refusal, not the form's own
                 apply_form_errors(form, exc.fields)
-            from ..core.resource import history_of
-
             lead_again = leads.get_visible(lead.id)
             leads.preload([lead_again])
-            entries, users = history_of(lead_again, limit=30)
-            return render_template(leads.detail_template, resource=leads, obj=lead_again, history=entries,
-                                   history_users=users, principal=current_principal(),
-                                   **{**leads.detail_context(lead_again), key: form}), exc.status
+            return leads.detail_page(lead_again, exc.status, **{key: form})
         return refused
 
     @route(pages, "/leads/<int:record_id>/claim", "lead.claim", methods=["POST"])
