@@ -13,9 +13,7 @@ def select_locale():
     supported = current_app.config["LANGUAGES"]
     is_api = wants_json()  # the control plane's API or a tenant's
     lang = request.args.get("lang")
-    if lang in supported:
-        if not is_api:
-            session["lang"] = lang
+    if lang in supported:  # a page's choice is kept for the session by remember_chosen_language, below
         return lang
     if session.get("lang") in supported:
         return session["lang"]

@@ -128,12 +128,12 @@ def _error_page(status, message, code=None, title=None):
     # where to go from here: the company's own sign-in (or home when signed in), never the staff's
     back = None
     if info is not None and code in RETRY_CODES:
-        again = request.full_path.rstrip("?") if request.method == "GET" else request.path
-        back = (again, "retry")
+        back = (request.full_path.rstrip("?") if request.method == "GET" else request.path, _("Try again"))
     elif info is not None and code not in ("tenant_not_found", "tenant_closed"):
-        signed_in = g.get("tenant_user") is not None or auth.signed_in_to(info.tenant_id)
-        back = (url_for("tenant.home", tenant_code=info.code) if signed_in else
-                url_for("tenant.login", tenant_code=info.code), signed_in)
+        if g.get("tenant_user") is not None or auth.signed_in_to(info.tenant_id):
+            back = (url_for("tenant.home", tenant_code=info.code), _("Back to the start"))
+        else:
+            back = (url_for("tenant.login", tenant_code=info.code), _("Go to sign-in"))
     default_title = FRIENDLY.get(status, FRIENDLY[503])()[0]  # 403 "Not allowed", 404 "Not found"...
     return render_template("tenant/error.html", status=status, code=code, title=title, message=message,
                            back=back, default_title=default_title), status

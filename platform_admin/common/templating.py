@@ -21,7 +21,7 @@ def register_template_helpers(app):
 
     app.add_template_filter(display_phone, "phone")
     # names joined as the reader's language does (、 in Chinese, a comma in English)
-    app.add_template_filter(lambda items: list_join([str(i) for i in items]), "list_join")
+    app.add_template_filter(list_join, "list_join")
 
     @app.template_filter("file_size")
     def file_size(size):

@@ -81,7 +81,7 @@ class DatasourceForm(FlaskForm):
         if not any(c in SPECIALS for c in value):
             problems.append(_l("a special character"))
         if problems:
-            raise ValidationError(_l("The password needs %(what)s.", what=list_join([str(p) for p in problems])))
+            raise ValidationError(_l("The password needs %(what)s.", what=list_join(problems)))
 
     def validate_min_connections(self, field):
         if field.data and self.max_connections.data and field.data > self.max_connections.data:
