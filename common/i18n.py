@@ -8,11 +8,15 @@ from flask import has_request_context
 from flask_babel import get_locale
 
 
+def reads_chinese():
+    """Whether the reader's language (the request's, or the one forced) is Chinese."""
+    locale = get_locale()
+    return locale is not None and locale.language == "zh"
+
+
 def list_join(items):
     """Join names (or labels, lazy texts) as the reader's language does: 、 in Chinese, a comma in English."""
-    locale = get_locale()
-    separator = "、" if locale is not None and locale.language == "zh" else ", "
-    return separator.join(str(item) for item in items)
+    return ("、" if reads_chinese() else ", ").join(str(item) for item in items)
 
 
 def speed_up_translations():

@@ -17,6 +17,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext as _lp
 from sqlalchemy import inspect, select
 
+from common.i18n import reads_chinese
 from common.regions import place
 from common.timeutil import to_local
 from common.validators import display_phone
@@ -152,7 +153,7 @@ def _plans(session, customer):
 def _describe_plan(d):
     text = _("Next follow-up planned for %(time)s", time=_when(d["time"]))
     if d.get("planned"):
-        text += ("：" if _chinese() else ": ") + d["planned"]
+        text += ("：" if reads_chinese() else ": ") + d["planned"]
     return text
 
 
@@ -164,26 +165,19 @@ def _when(value):
     return to_local(datetime.fromisoformat(value)).strftime("%Y-%m-%d %H:%M")
 
 
-def _chinese():
-    from flask_babel import get_locale
-
-    locale = get_locale()
-    return locale is None or locale.language == "zh"
-
-
 def _separator():
-    return "；" if _chinese() else "; "
+    return "；" if reads_chinese() else "; "
 
 
 def _bracketed(text):
-    return f"（{text}）" if _chinese() else f" ({text})"
+    return f"（{text}）" if reads_chinese() else f" ({text})"
 
 
 def _region(province_code, city_code):
     """省市 as one reads it (广东省深圳市), or the English place (Shenzhen, Guangdong)."""
     if not province_code:
         return ""
-    if _chinese():
+    if reads_chinese():
         from ..customers.services import region_name
 
         return region_name(province_code, city_code)
@@ -193,7 +187,7 @@ def _region(province_code, city_code):
 def _joined(region, address):
     if not region or not address:
         return region or address or ""
-    return region + address if _chinese() else f"{address}, {region}"
+    return region + address if reads_chinese() else f"{address}, {region}"
 
 
 register_item_source(ItemSource("basic_info", _l("Basic information"), _basic_info, _describe_basic_info, order=10))
