@@ -3,6 +3,7 @@
 import re
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as _lp
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import Length, Optional, ValidationError
@@ -13,7 +14,9 @@ from common.validators import CreditCode, NotBlank, PhoneE164
 
 TYPE_LABELS = {"enterprise": _l("Enterprise"), "individual": _l("Individual")}
 LEVEL_LABELS = {"important": _l("Important"), "normal": _l("Normal"), "potential": _l("Potential")}
-STATUS_LABELS = {"active": _l("Active"), "inactive": _l("Inactive"), "in_pool": _l("In the public pool")}
+STATUS_LABELS = {"active": _lp("customer status", "Active"), "inactive": _lp("customer status", "Inactive"),
+                 "in_pool": _l("In the public pool")}
+EDITABLE_STATUSES = ("active", "inactive")
 DEAL_STATUS_LABELS = {"potential": _l("Prospect"), "won": _l("Won"), "lost": _l("Lost")}
 SOURCE_LABELS = {
     "website": _l("Website"), "exhibition": _l("Exhibition"), "referral": _l("Referral"),
@@ -123,6 +126,19 @@ class CustomerForm(FlaskForm):
     def owner(self):
         return int(self.owner_id.data) if self.owner_id.data else None
 
+
+
+class CustomerEditForm(CustomerForm):
+    """Editing also sets whether the customer is worked (活跃) or set aside (非活跃); a customer enters and leaves
+    the public pool only by the pool's own actions. Not sent, the status stays as it is."""
+
+    status = SelectField(_l("Status"), choices=[(k, STATUS_LABELS[k]) for k in EDITABLE_STATUSES],
+                         validators=[Optional()], validate_choice=False,
+                         description=_l("Inactive: kept, but not being worked for now."))
+
+    def validate_status(self, field):
+        if field.data not in (None, "", *STATUS_LABELS):
+            raise ValidationError(_l("Not a valid choice."))
 
 
 class DuplicateQuery(FlaskForm):

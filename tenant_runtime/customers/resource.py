@@ -40,6 +40,7 @@ from .forms import (
     SOURCE_LABELS,
     STATUS_LABELS,
     TYPE_LABELS,
+    CustomerEditForm,
     CustomerForm,
 )
 from .models import CUSTOMER_WORDS, CrmCustomer, CrmCustomerTag, preload_tag_names
@@ -81,6 +82,7 @@ class CustomerResource(Resource):
     module = "customer"
     model = CrmCustomer
     form = CustomerForm
+    edit_form = CustomerEditForm
     schema = CustomerSchema
     label, label_plural = _l("Customer"), _l("Customers")
     detail_template = "tenant/customers/detail.html"
@@ -238,7 +240,7 @@ class CustomerResource(Resource):
 
     def update(self, obj, form, principal):
         return services.update(obj, services.values_from(form), form.tags.data, principal, owner_id=form.owner,
-                               confirmed=form.confirm_duplicate.data)
+                               confirmed=form.confirm_duplicate.data, status=form.status.data)
 
     def check_invalid_form(self, form, principal):
         """The duplicate check of the fields that are valid, while another (a mistyped credit code) is not:

@@ -175,7 +175,13 @@ def create(values, tags, principal, owner_id=None, confirmed=False):
     return customer
 
 
-def update(customer, values, tags, principal, owner_id=None, confirmed=False):
+def update(customer, values, tags, principal, owner_id=None, confirmed=False, status=None):
+    """``status``: active or inactive (None: as it is); the public pool's own actions move a customer in and out."""
+    if status and status != customer.status:
+        if "in_pool" in (status, customer.status):
+            raise Invalid({"status": [_("A customer enters and leaves the public pool by the pool's own actions "
+                                        "(return to the pool, claim, assign).")]})
+        values = {**values, "status": status}
     changed = {k: v for k, v in values.items() if getattr(customer, k) != v}
     if {"phone", "tax_id", "customer_name"} & changed.keys():
         # only what changes is checked: a record is never a duplicate of itself
