@@ -42,6 +42,9 @@ def filtered_events():
         if value:
             query = query.where(getattr(AuditEvent, name) == value)
     since, until = _when("since"), _when("until")
+    if since and until and since >= until:  # nothing could match: the user swapped the two, say so
+        raise ApiError(422, "invalid_fields", _("The start date is after the end date."),
+                       {"until": [_("Choose an end on or after the start.")]})
     if since:
         query = query.where(AuditEvent.created_at >= since)
     if until:

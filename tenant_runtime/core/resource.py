@@ -167,6 +167,10 @@ class Resource:
         """Where the page goes after a create (default: the new record)."""
         return url_for(self.endpoint("detail"), record_id=obj.id)
 
+    def edited_url(self, obj):
+        """Where the page goes after an edit (default: the record)."""
+        return url_for(self.endpoint("detail"), record_id=obj.id)
+
     def created_message(self, obj):
         """What the page says after a create (default: saved)."""
         return _("Saved."), "success"
@@ -174,9 +178,10 @@ class Resource:
     def detail_page(self, obj, status=200, **extra):
         """The record's page as its detail view shows it (``obj`` preloaded), answering ``status``; ``extra`` for the
         template replaces what ``detail_context`` gives (a form refused, shown again instead of the blank one)."""
-        entries, users = history_of(obj, limit=30)
+        entries, users, paging = _history_page(self, obj)
         return render_template(self.detail_template, resource=self, obj=obj, history=entries, history_users=users,
-                               principal=current_principal(), **{**self.detail_context(obj), **extra}), status
+                               history_paging=paging, principal=current_principal(),
+                               **{**self.detail_context(obj), **extra}), status
 
     def saved_message(self, obj):
         """What the page says after an edit (default: saved)."""
@@ -399,6 +404,25 @@ def history_rows(entries, users, words=None):
         rows.append({"id": entry.id, "action": entry.action, "user_id": entry.user_id,
                      "user_name": users.get(entry.user_id), "changes": changes, "created_at": entry.created_at})
     return rows
+
+
+HISTORY_SHOWN = 30  # changes a detail page shows at once; older ones a page further (?history_before=<entry id>)
+
+
+def _history_page(r, obj):
+    """The detail page's changes: the newest, or those before ``?history_before``; with the links (to the record's
+    page) to the older ones and back to the newest, when there are such."""
+    before = request.args.get("history_before", type=int)
+    before = before if before is not None and 0 < before <= MAX_ID else None
+    entries, users = history_of(obj, limit=HISTORY_SHOWN + 1, before=before)
+    args = {k: v for k, v in request.args.items() if k != "history_before"} if request.method == "GET" else {}
+
+    def link(**more):
+        return url_for(r.endpoint("detail"), record_id=obj.id, **args, **more, _anchor="history")
+
+    paging = {"older": link(history_before=entries[HISTORY_SHOWN - 1].id) if len(entries) > HISTORY_SHOWN else None,
+              "newest": link() if before else None}
+    return entries[:HISTORY_SHOWN], users, paging
 
 
 def history_of(obj, limit=100, before=None):
@@ -718,7 +742,7 @@ def _page_edit(r):
                 apply_form_errors(form, exc.fields or {"": [exc.message]})
                 return _render_form(r, form, obj, status=exc.status, error=exc)
             flash(*r.saved_message(obj))
-            return redirect(url_for(r.endpoint("detail"), record_id=obj.id))
+            return redirect(r.edited_url(obj))
         return _render_form(r, form, obj, status=422 if form.errors else 200)
     return view
 

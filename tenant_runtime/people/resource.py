@@ -1,6 +1,6 @@
 """Departments, roles and users, declared once; all of it is the administrators' (``people.manage``)."""
 
-from flask import request
+from flask import flash, g, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -220,6 +220,17 @@ class UserResource(PeopleResource):
 
     def saved_message(self, obj):
         return " ".join([_("Saved."), *handover_started(obj)]), "success"
+
+    def edited_url(self, obj):
+        """One's own roles changed so that one no longer sees users (an administrator who gave the role to
+        someone else): home, saying why, rather than a refused page."""
+        from ..core.scope import principal_for
+
+        if obj.id == g.tenant_user.id and not principal_for(obj, current_tenant.session).can(
+                self.required_permission("detail")):
+            flash(_("Your roles no longer include managing users."), "info")
+            return url_for("tenant.home")
+        return super().edited_url(obj)
 
     def form_values(self, obj, as_text=True):
         return {"full_name": obj.full_name, "dept_id": str(obj.dept_id), "phone": obj.phone, "email": obj.email,

@@ -133,6 +133,17 @@ def test_an_impossible_date_is_named_not_a_500(app, admin, api_as, until):
     assert resp.status_code == 422 and "until" in resp.json["error"]["fields"]
 
 
+def test_a_range_that_ends_before_it_starts_says_so(app, admin, api_as):
+    """It showed an empty log, as if nothing had happened in those days."""
+    page = admin.get("/audit/?since=2026-03-11&until=2026-03-10")
+    assert page.status_code == 200 and "开始日期晚于结束日期" in page.text
+    assert 'aria-invalid="true"' in page.text.split('name="until"')[0].rsplit("<input", 1)[1] + page.text.split(
+        'name="until"')[1].split(">")[0]
+    resp = api_as("admin").get("/api/v1/audit-events?since=2026-03-11&until=2026-03-10")
+    assert resp.status_code == 422 and list(resp.json["error"]["fields"]) == ["until"]
+    assert api_as("admin").get("/api/v1/audit-events?since=2026-03-10&until=2026-03-10").status_code == 200
+
+
 def test_the_api_keeps_its_raw_codes(app, api_as):
     ops = api_as("ops", username="opal")
     ops.post("/api/v1/applications", json={"name": "张三", "phone": "13800138000"})

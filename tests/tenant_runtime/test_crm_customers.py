@@ -548,3 +548,77 @@ def test_the_new_customer_page_names_a_duplicate_while_another_field_is_wrong(ap
     fields = {part.split('"', 1)[0]: part for part in resp.text.split('id="field-')[1:]}
     assert all('class="error"' in fields[name] for name in ("tax_id", "phone", "customer_name"))
     assert len(admin.get("/customers?q=北京恒泰物流").json["items"]) == 1
+
+
+def test_an_owner_sets_a_customer_aside_and_the_status_filter_finds_it(admin):
+    """非活跃 (seed 001's inactive) was a filter choice nothing could set: an edit sets it, and back; the public
+    pool's own actions stay the only way in and out of the pool."""
+    cid = admin.post("/customers", json=customer_body()).json["id"]
+    aside = admin.patch(f"/customers/{cid}", json={"status": "inactive"})
+    assert aside.status_code == 200 and aside.json["status"] == "inactive"
+    assert cid in [c["id"] for c in admin.get("/customers?status=inactive").json["items"]]
+    assert cid not in [c["id"] for c in admin.get("/customers?status=active").json["items"]]
+    change = admin.get(f"/customers/{cid}/history").json["items"][0]["changes"]
+    assert {"field": "status", "old": "active", "new": "inactive"} in change
+    assert admin.patch(f"/customers/{cid}", json={"level": "important"}).json["status"] == "inactive"  # kept
+
+    into_pool = admin.patch(f"/customers/{cid}", json={"status": "in_pool", "level": "potential"})
+    assert into_pool.status_code == 422 and "status" in into_pool.json["error"]["fields"]
+    unknown = admin.patch(f"/customers/{cid}", json={"status": "asleep"})
+    assert unknown.status_code == 422 and "status" in unknown.json["error"]["fields"]
+    assert admin.get(f"/customers/{cid}").json["level"] == "important"  # a refused edit changed nothing
+
+    assert admin.post(f"/customers/{cid}/return-to-pool", json={"reason": "不再跟进"}).status_code == 200
+    out = admin.patch(f"/customers/{cid}", json={"status": "active"})
+    assert out.status_code == 422 and "status" in out.json["error"]["fields"]
+    edited = admin.patch(f"/customers/{cid}", json={"remark": "公海中补充说明"})  # other fields still edit
+    assert edited.status_code == 200 and edited.json["status"] == "in_pool"
+
+
+def test_the_edit_page_sets_the_status_except_for_a_pool_customer(app, tenants):
+    from tests.platform_admin.test_edit_forms import post_back
+    from tests.tenant_runtime.crm import page_client
+
+    tenant = tenants[0]
+    api = tenant_api(app, tenant)
+    cid = api.post("/customers", json=customer_body()).json["id"]
+    client = page_client(app, tenant)
+    page, saved = post_back(client, f"/t/{tenant.code}/customers/{cid}/edit", {"status": "inactive"})
+    select = page.text.split('name="status"')[1].split("</select>")[0]
+    assert re.findall(r'<option[^>]*value="(\w+)"', select) == ["active", "inactive"] and "非活跃" in select
+    assert saved.status_code == 302, saved.text[:600]
+    assert api.get(f"/customers/{cid}").json["status"] == "inactive"
+    assert "非活跃" in client.get(f"/t/{tenant.code}/customers/{cid}").text
+
+    assert api.post(f"/customers/{cid}/return-to-pool", json={"reason": "不再跟进"}).status_code == 200
+    page, saved = post_back(client, f"/t/{tenant.code}/customers/{cid}/edit", {"remark": "仍可补充"})
+    assert 'name="status"' not in page.text  # the pool's actions move it, not this form
+    assert saved.status_code == 302, saved.text[:600]
+    after = api.get(f"/customers/{cid}").json
+    assert (after["status"], after["remark"]) == ("in_pool", "仍可补充")
+
+
+def test_the_detail_page_pages_back_through_a_long_history(app, admin):
+    """The page showed the newest 30 changes and no way to the older ones."""
+    from tests.tenant_runtime.crm import page_client
+
+    tenant = admin.tenant
+    cid = admin.post("/customers", json=customer_body(remark="第0次")).json["id"]
+    for i in range(1, 35):
+        assert admin.patch(f"/customers/{cid}", json={"remark": f"第{i}次"}).status_code == 200
+    client = page_client(app, tenant)
+
+    def shown(url):
+        page = client.get(url)
+        assert page.status_code == 200
+        part = page.text.split('id="history"')[1]
+        return page.text, re.findall(r"第(\d+)次</span>", part.split("</section>")[0])
+
+    html, olds = shown(f"/t/{tenant.code}/customers/{cid}")
+    assert [int(n) for n in olds] == list(range(33, 3, -1))  # 30 updates, newest first: 33→34 … 4→5
+    older = re.search(r'href="([^"]*history_before=\d+[^"]*)"', html)
+    assert older and "更早的变更" in html and "最新变更" not in html
+    html, olds = shown(older.group(1).replace("&amp;", "&"))
+    assert [int(n) for n in olds] == [3, 2, 1, 0]  # the rest of the updates, then the create
+    assert "更早的变更" not in html and "最新变更" in html
+    assert client.get(f"/t/{tenant.code}/customers/{cid}?history_before=x").status_code == 200

@@ -267,6 +267,28 @@ def test_edit_pages_round_trip_a_saved_user_and_role(app, tenants):
     assert role_page.status_code == 200 and re.search(r'<input checked[^>]*value="customer.view"', role_page.text)
 
 
+def test_an_administrator_who_gives_up_the_role_lands_home_not_on_a_refusal(app, tenants):
+    """Saving one's own user without the 管理员 role (another administrator left) went on to the user's page,
+    which the new roles refuse: a 403 right after 已保存."""
+    tenant = tenants[0]
+    uid = add_user(tenant, "admin_b", ("admin",))
+    client = page_client(app, tenant, "admin_b")
+    admin = tenant_api(app, tenant)
+    me = admin.get(f"/users/{uid}").json
+    roles = {r["code"]: r["id"] for r in admin.get("/roles").json["items"] if r["code"]}
+    form = client.get(f"/t/{tenant.code}/users/{me['id']}/edit")
+    saved = client.post(f"/t/{tenant.code}/users/{me['id']}/edit", data={
+        "csrf_token": csrf_from(form.text), "full_name": me["full_name"], "dept_id": str(me["dept_id"]),
+        "role_ids": [str(roles["sales"])]}, follow_redirects=True)
+    assert saved.status_code == 200 and saved.request.path == f"/t/{tenant.code}/"
+    assert "已保存" in saved.text and "您的角色已不再包含用户管理权限" in saved.text
+    assert [r["code"] for r in admin.get(f"/users/{me['id']}").json["roles"]] == ["sales"]
+    # an administrator editing someone else, or keeping the role, goes on to the user's page as before
+    other = add_user(tenant, "plain_c", ("sales",))
+    form = client.get(f"/t/{tenant.code}/users/{other}/edit")
+    assert form.status_code == 403  # admin_b manages users no longer
+
+
 def test_the_people_lists_offer_new_to_an_administrator_only(app, tenants):
     """人员, 角色 and 部门 are made under 人员管理 (people.manage): their lists' 新建 follows it, as every list's
     buttons follow the permission their page needs."""

@@ -128,6 +128,7 @@ def test_a_saved_view_opens_as_its_tab_and_deleting_one_keeps_the_list_s_filters
     assert saved.status_code == 302 and "saved=" in saved.headers["Location"]
     shown = client.get(saved.headers["Location"]).text
     assert 'class="active">☆ 重要的' in shown
+    assert 'data-confirm="删除保存的视图“重要的”？其中的记录不受影响。"' in shown  # × asks first (with JavaScript)
     view_id = saved.headers["Location"].rsplit("saved=", 1)[1]
     filtered = client.get(f"{base}?view=all&status=active")
     gone = client.post(f"/t/{tenant.code}/saved-views/{view_id}/delete", data={
