@@ -478,12 +478,17 @@ def test_the_workspace_panels_keep_their_buttons_on_a_phone(app, browser_page, l
     """At 390 px 我待跟进的线索 (lead, company, next follow-up, 去跟进) and, in English, "My customers about to go to the
     public pool" (its one-line header "Days without follow-up") ran past their card: the row's button was out of
     sight until the table was scrolled sideways. The company gives way on a phone (as 最近跟进 does in 我的待跟进) and
-    a panel's headers wrap between words: each panel fits its card, its buttons on the screen."""
+    a panel's headers wrap between words: each panel fits its card, its buttons on the screen. 我的交接待办 scrolled
+    117 px in English: who hands over and who receives give way on a phone (the handover's title names them)."""
     page, tenant = browser_page, tenants[0]
     crm = f"{live_server}/t/{tenant.code}"
     shot = screenshots("phone")
     seller = add_user(tenant, "xiaoli", ("sales",), full_name="李晓丽")
     admin = tenant_api(app, tenant)
+    receiver = add_user(tenant, "xiaowang", ("sales",), full_name="王小明")
+    handed = add_customer(tenant, seller, quiet=5, customer_name=f"{LONG_NAME}交接")
+    assert admin.post("/handovers", json={"from_owner_id": str(seller), "to_owner_id": str(receiver),
+                                          "customer_ids": [handed], "reason_note": "调岗"}).status_code == 201
     rule = admin.post("/pool/rules", json={"rule_name": "30天未跟进", "conditions": {
         "match": "all", "items": [{"field": "inactive_days", "op": "gte", "value": 30}]}})
     assert rule.status_code == 201, rule.json
@@ -504,6 +509,9 @@ def test_the_workspace_panels_keep_their_buttons_on_a_phone(app, browser_page, l
             rights = page.locator(f"{panel} tbody .btn").evaluate_all(
                 "bs => bs.map(b => b.getBoundingClientRect().right)")
             assert max(rights) <= PHONE["width"] - 14, (lang, panel, rights)
+        expect(page.locator("#handover-tasks tbody tr")).to_have_count(1)
+        wrapper = page.locator("#handover-tasks .scroll-x").evaluate("w => [w.scrollWidth, w.clientWidth]")
+        assert wrapper[0] <= wrapper[1], (lang, "#handover-tasks", wrapper)
     assert page.js_errors == [] and page.server_errors == [], (page.js_errors, page.server_errors)
 
 
