@@ -127,7 +127,6 @@ class CustomerForm(FlaskForm):
         return int(self.owner_id.data) if self.owner_id.data else None
 
 
-
 class CustomerEditForm(CustomerForm):
     """Editing also sets whether the customer is worked (活跃) or set aside (非活跃); a customer enters and leaves
     the public pool only by the pool's own actions. Not sent, the status stays as it is."""
