@@ -11,10 +11,23 @@ import hashlib
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app
+from flask_babel import lazy_gettext as _l
+
+from common.errors import ApiError
 
 
-class SecretUnreadable(Exception):
-    """No configured master key decrypts this secret (keys rotated away or the value was tampered with)."""
+class SecretUnreadable(ApiError):
+    """No configured master key decrypts this secret (keys rotated away or the value was tampered with): the
+    platform's configuration, not the request, so a 503 that says what needs attention, never a 500."""
+
+    def __init__(self, detail="no configured master key decrypts this secret"):
+        super().__init__(503, "secret_unreadable", _l("The datasource's password cannot be read with the master "
+                                                      "keys this server has (SECRET_MASTER_KEYS). An administrator "
+                                                      "needs to check the platform's keys."))
+        self.detail = detail
+
+    def __str__(self):
+        return self.detail
 
 
 def _keys():

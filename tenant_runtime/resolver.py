@@ -50,12 +50,20 @@ def _load(code):
         select(TenantJob.id).where(TenantJob.datasource_id == ds.id, TenantJob.kind == "provision",
                                    TenantJob.status == "finished").limit(1)) is not None
     from datasource_registry.registry import target_for
+    from datasource_registry.secrets import SecretUnreadable
 
+    target = None
+    if provisioned and ds.enterprise_id == enterprise.id:
+        try:
+            target = target_for(ds)
+        except SecretUnreadable:  # a key rotated away from this process: the tenant is unavailable (503), not a 500
+            current_app.logger.error("tenant %s: datasource %s's password cannot be decrypted with this process's "
+                                     "SECRET_MASTER_KEYS", enterprise.id, ds.id)
     return TenantInfo(tenant_id=enterprise.id, code=code.lower(), name=enterprise.name or code,
                       is_open=enterprise.is_open, suspended=enterprise.suspended_at is not None,
                       suspend_message=enterprise.suspend_message, datasource_id=ds.id if ds else None,
                       provisioned=provisioned,
-                      target=target_for(ds) if provisioned and ds.enterprise_id == enterprise.id else None)
+                      target=target)
 
 
 class _Flight:

@@ -265,3 +265,39 @@ def test_a_frozen_tenant_cannot_take_a_servers_threads(app, client, tenants, fro
         frozen_tenant.close()
         server.stop()
 
+
+
+def test_a_master_key_this_process_lacks_is_a_503_for_that_tenant_not_a_500(app, client, tenants, tenant_account,
+                                                                          api_as):
+    """Another process re-encrypted a datasource's password under a key this one was not restarted with (the
+    README's rotation, done in the wrong order): that tenant's pages and API answered 500, and so did the
+    control plane's 测试连接. Now the tenant is unavailable (503, logged), the others are served, and the control
+    plane names what needs attention."""
+    from cryptography.fernet import Fernet
+
+    from tenant_runtime import resolver
+
+    broken, fine = tenants[0], tenants[1]
+    fine_token = token_for(client, fine)
+    foreign = Fernet(Fernet.generate_key()).encrypt(tenant_account["password"].encode()).decode()
+    with app.app_context():
+        table = Datasource.__table__
+        kept = db.session.execute(sa.select(table.c.password_encrypted).where(table.c.id == broken.id)).scalar()
+        db.session.execute(table.update().where(table.c.id == broken.id).values(password_encrypted=foreign))
+        db.session.commit()
+    resolver.invalidate()
+    try:
+        page = client.get(f"/t/{broken.code}/login")
+        assert page.status_code == 503 and "重试" in page.text
+        token = client.post(f"/t/{broken.code}/api/v1/auth/token", json={"username": "admin", "password": "x"})
+        assert token.status_code == 503 and token.json["error"]["code"] == "tenant_unavailable"
+        assert client.get(f"/t/{fine.code}/api/v1/me", headers=bearer(fine_token)).status_code == 200
+        check = api_as("devops").post(f"/api/v1/enterprises/{broken.id}/datasource/check")
+        assert check.status_code == 503 and check.json["error"]["code"] == "secret_unreadable"
+        assert "SECRET_MASTER_KEYS" in check.json["error"]["message"] and tenant_account["password"] not in check.text
+    finally:
+        with app.app_context():
+            db.session.execute(table.update().where(table.c.id == broken.id).values(password_encrypted=kept))
+            db.session.commit()
+        resolver.invalidate()
+    assert client.get(f"/t/{broken.code}/login").status_code == 200
