@@ -19,7 +19,11 @@ demo_cli = click.Group("demo", help="Demo data for a first run.")
 @demo_cli.command("seed")
 @with_appcontext
 def seed():
-    """Create the demo administrator once and print its login."""
+    """Create the demo administrator once and print its login (a development machine's first run)."""
+    if not current_app.config.get("ALLOW_SQLITE_DATASOURCES"):
+        # production: a staff account with every role and a company on SQLite have no place there
+        raise click.ClickException("`flask demo seed` is for a first run on the embedded default: this configuration "
+                                   "refuses SQLite datasources (production). Nothing was created.")
     g.audit_label = "cli"
     secret_file = Path(current_app.instance_path) / "demo-login.txt"
     user = find_staff("admin")
@@ -28,9 +32,9 @@ def seed():
         create_staff("admin", password, ["admin", "ops", "devops"], "演示管理员")
         secret_file.write_text(password)
         secret_file.chmod(0o600)
-    elif secret_file.exists():
+    elif secret_file.exists() and user.check_password(secret_file.read_text().strip()):
         password = secret_file.read_text().strip()
-    else:
+    else:  # changed since, or the file is another database's (the instance folder outlives a control database)
         password = None
     if not db.session.scalar(select(func.count(Application.id))):
         db.session.add_all([

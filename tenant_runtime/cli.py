@@ -24,7 +24,7 @@ def _engine(code):
 @crm_cli.command("demo")
 @click.argument("code")
 @click.option("--password", envvar="DEMO_CRM_PASSWORD", default=None,
-              help="The demo users' password (default: one generated once and kept in instance/demo-crm-login.txt).")
+              help="The demo users' password (default: one generated once and kept in instance/demo-crm-login-<code>.txt).")
 @click.option("--customers", default=300, show_default=True)
 @with_appcontext
 def demo(code, password, customers):
@@ -35,10 +35,11 @@ def demo(code, password, customers):
     from common.urls import public_url
 
     from .context import TenantSession
-    from .demo import DEMO_PASSWORD_USERS, has_customers, seed_demo
+    from .demo import DEMO_PASSWORD_USERS, has_customers, seed_demo, users_with_password
 
     info, engine = _engine(code)
-    secret_file = Path(current_app.instance_path) / "demo-crm-login.txt"
+    # one file per tenant: a demo filled in another tenant does not change what start.sh prints for its own
+    secret_file = Path(current_app.instance_path) / f"demo-crm-login-{info.code}.txt"
     with TenantSession(bind=engine) as session:
         if has_customers(session):
             password = secret_file.read_text().strip() if secret_file.exists() else None
@@ -48,11 +49,13 @@ def demo(code, password, customers):
             session.commit()
             secret_file.write_text(password)
             secret_file.chmod(0o600)
+        users = users_with_password(session, password) if password else list(DEMO_PASSWORD_USERS)
     click.echo("=" * 60)
     click.echo(f"  Demo CRM of {info.name}: {public_url('tenant.login', tenant_code=info.code)}")
-    users = ", ".join(DEMO_PASSWORD_USERS)
-    click.echo(f"  Sign in as any of {users} / {password}" if password else
-               f"  Users: {users} (password set earlier)")
+    click.echo(f"  Sign in as any of {', '.join(users)} / {password}" if password else
+               f"  Users: {', '.join(users)} (password set earlier)")
+    if password and "admin" not in users:
+        click.echo("  (admin keeps the password chosen for it before the demo)")
     click.echo("  (admin: 管理员, manager: 销售经理, sales1/sales2: 销售, service: 客服)")
     click.echo("=" * 60)
 

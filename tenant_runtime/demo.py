@@ -73,8 +73,18 @@ def _mobile(rng, used):
 DEMO_PASSWORD_USERS = ("admin", "manager", "sales1", "sales2", "service")
 
 
+def users_with_password(session, password):
+    """Those of ``DEMO_PASSWORD_USERS`` who sign in with ``password`` (``admin`` keeps one chosen before the demo)."""
+    from werkzeug.security import check_password_hash
+
+    hashes = dict(session.execute(select(SysUser.username, SysUser.password_hash)
+                                  .where(SysUser.username.in_(DEMO_PASSWORD_USERS))).all())
+    return [u for u in DEMO_PASSWORD_USERS if u in hashes and check_password_hash(hashes[u], password)]
+
+
 def seed_demo(session, password, customers=300, seed=2026):
-    """Fill an empty tenant with demo people and customers; returns the demo users' usernames."""
+    """Fill an empty tenant with demo people and customers. The tenant's ``admin`` gets ``password`` too, unless a
+    password was already chosen for it."""
     rng = random.Random(seed)
     now = utcnow()
     conn = session.connection()
@@ -101,7 +111,10 @@ def seed_demo(session, password, customers=300, seed=2026):
         session.add(SysUserRole(user_id=user.id, role_id=roles[role]))
         users[username] = user
     admin = session.scalar(select(SysUser).where(SysUser.username == "admin"))
-    admin.password_hash = hashed
+    from .auth import NO_PASSWORD
+
+    if admin.password_hash == NO_PASSWORD:  # a password someone chose (the first login's link) is theirs to keep
+        admin.password_hash = hashed
     owners = [users["sales1"], users["sales2"], users["sales3"], users["manager"]]
     used_phones, follow_ups = set(), []
     # ids follow the order records were made, as they do in a real CRM (the lists' 创建时间 sort is by id)
@@ -158,7 +171,6 @@ def seed_demo(session, password, customers=300, seed=2026):
     session.add_all(sorted(follow_ups, key=lambda f: f.created_at))
     session.flush()
     _date_history(session)
-    return list(DEMO_PASSWORD_USERS)
 
 
 def _date_history(session):

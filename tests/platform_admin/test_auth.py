@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from extensions import db
 from platform_admin.audit.models import AuditEvent
@@ -208,6 +208,29 @@ def test_demo_seed_prints_a_working_login(app, anon):
         assert ds.implementation_status == "live" and ds.live_at is not None
     again = app.test_cli_runner().invoke(args=["demo", "seed"])  # a second start changes nothing
     assert again.exit_code == 0, again.output
+    assert f"admin / {password}" in again.output
+
+
+def test_demo_seed_prints_no_stale_password_and_refuses_production(app, anon, monkeypatch):
+    """The instance folder outlives a control database: after the admin's password changed (or the file came from
+    another database) a start printed a password that failed, each try counting toward the sign-in throttle. And
+    run with the production settings it made a staff account with every role and a SQLite company there."""
+    first = app.test_cli_runner().invoke(args=["demo", "seed"])
+    password = next(l for l in first.output.splitlines() if "admin /" in l).split("admin /", 1)[1].strip()
+    with app.app_context():
+        from platform_admin.auth.services import find_staff
+
+        find_staff("admin").set_password("Changed-Since-2026")
+        db.session.commit()
+    again = app.test_cli_runner().invoke(args=["demo", "seed"])
+    assert again.exit_code == 0 and password not in again.output and "password set earlier" in again.output
+    monkeypatch.setitem(app.config, "ALLOW_SQLITE_DATASOURCES", False)
+    with app.app_context():
+        staff_before = db.session.scalar(select(func.count(StaffUser.id)))
+    refused = app.test_cli_runner().invoke(args=["demo", "seed"])
+    assert refused.exit_code != 0 and "Nothing was created" in refused.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count(StaffUser.id))) == staff_before
 
 
 # --- the throttle counts the account, whatever the spelling (issue 7, item 6) ---------------------

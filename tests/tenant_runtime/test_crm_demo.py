@@ -2,15 +2,25 @@
 the CRM has, and signs in with the login it prints."""
 
 import pytest
+import sqlalchemy as sa
 
 from tests.tenant_runtime.crm import every_item, tenant_api
 
 DEMO_PASSWORD = "Demo-Crm-2026x"
 
 
+def _forget_admin_password(tenant):
+    """The admin as provisioning leaves it: no password until the first login's link is used."""
+    engine = tenant.engine()
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE sys_user SET password_hash = '!' WHERE username = 'admin'"))
+    engine.dispose()
+
+
 @pytest.fixture
 def demo(app, tenants):
     tenant = tenants[0]
+    _forget_admin_password(tenant)
     result = app.test_cli_runner().invoke(args=["crm", "demo", tenant.code, "--password", DEMO_PASSWORD,
                                                 "--customers", "120"])
     assert result.exit_code == 0, result.output
@@ -105,3 +115,22 @@ def test_each_record_s_history_is_dated_as_the_demo_tells_it(app, demo):
     lead = every_item(manager, "/leads?view=all&limit=100")[0]
     entry = manager.get(f"/leads/{lead['id']}/history").json["items"][-1]
     assert entry["action"] == "create" and entry["created_at"] == lead["created_at"]
+
+
+def test_the_demo_keeps_a_password_the_admin_chose_and_prints_only_what_works(app, tenants):
+    """Run on a tenant whose administrator had set a password (the README's `flask crm demo <code>` on a real
+    tenant), the demo replaced it with its own: the client's chosen password stopped working. And its login went
+    into one file for every tenant, so start.sh then printed another tenant's password for the demo company."""
+    tenant, other = tenants[0], tenants[1]
+    result = app.test_cli_runner().invoke(args=["crm", "demo", tenant.code, "--password", DEMO_PASSWORD,
+                                                "--customers", "20"])
+    assert result.exit_code == 0, result.output
+    assert f"Sign in as any of manager, sales1, sales2, service / {DEMO_PASSWORD}" in result.output
+    assert "admin keeps the password chosen for it" in result.output
+    assert tenant_api(app, tenant, "admin").get("/me").status_code == 200  # its own password still works
+    assert tenant_api(app, tenant, "sales1", DEMO_PASSWORD).get("/me").status_code == 200
+    _forget_admin_password(other)
+    assert app.test_cli_runner().invoke(args=["crm", "demo", other.code, "--password", "Other-Crm-2026x",
+                                              "--customers", "20"]).exit_code == 0
+    again = app.test_cli_runner().invoke(args=["crm", "demo", tenant.code])  # already filled: prints its login
+    assert again.exit_code == 0 and f"/ {DEMO_PASSWORD}" in again.output and "Other-Crm" not in again.output
