@@ -26,6 +26,7 @@ class TenantInfo:
     suspend_message: str | None
     datasource_id: int | None
     provisioned: bool
+    opened_before: bool = True  # False while the company was never opened (开通): its page says "not open yet"
     # Where the tenant's database is (its password decrypted, in memory only): the datasource is immutable,
     # so routing a request needs no control-database read until the tenant changes.
     target: object = field(default=None, repr=False, compare=False)
@@ -60,7 +61,8 @@ def _load(code):
             current_app.logger.error("tenant %s: datasource %s's password cannot be decrypted with this process's "
                                      "SECRET_MASTER_KEYS", enterprise.id, ds.id)
     return TenantInfo(tenant_id=enterprise.id, code=code.lower(), name=enterprise.name or code,
-                      is_open=enterprise.is_open, suspended=enterprise.suspended_at is not None,
+                      is_open=enterprise.is_open, opened_before=enterprise.opened_at is not None,
+                      suspended=enterprise.suspended_at is not None,
                       suspend_message=enterprise.suspend_message, datasource_id=ds.id if ds else None,
                       provisioned=provisioned,
                       target=target)

@@ -36,7 +36,13 @@ def resolve(code):
     ctx = g._get_current_object()  # the hot path of every tenant request: no proxy per use
     ctx.tenant_info = info  # so even a refusal page can name the company
     if not info.is_open:
-        raise TenantError(403, "tenant_closed", _("This company's account is closed. Contact your administrator."))
+        if info.opened_before:
+            raise TenantError(403, "tenant_closed", _("This company's account is closed. Contact your administrator."))
+        # provisioned, its first login sent, not opened yet: the link's page said "closed" to a new client
+        error = TenantError(403, "tenant_closed", _("This company's account is not open yet. The link you were "
+                                                    "sent works once it is; try again later."))
+        error.title = _("Not open yet")
+        raise error
     if info.suspended:
         raise TenantError(503, "tenant_suspended", info.suspend_message or _("Under maintenance. Please come back later."))
     if info.target is None:

@@ -102,7 +102,7 @@ def _tenant_error(exc):
     headers = [("Retry-After", "1")] if exc.code == "tenant_busy" else None
     if wants_json():
         return error_response(exc.status, exc.code, exc.message, exc.fields, exc.extra, headers=headers)
-    body, status = _error_page(exc.status, exc.message, code=exc.code)
+    body, status = _error_page(exc.status, exc.message, code=exc.code, title=getattr(exc, "title", None))
     return body, status, headers or {}
 
 

@@ -196,6 +196,28 @@ def test_provisioning_is_idempotent_and_sends_the_first_login(app, devops, tenan
     assert len([m for m in logins if m.channel == "sms"]) == 1  # the second run issues no new password
 
 
+def test_the_first_login_link_before_opening_says_not_open_yet_and_works_after(app, devops, tenant_factory, api_as):
+    """The SMS says the account is ready as soon as provisioning ends; its link, followed before 开通, said the
+    company's account was closed. It says "not open yet" now, and the same link works once the company is open."""
+    import re
+
+    from platform_admin.enterprises.models import Enterprise
+
+    ent_id = tenant_factory()
+    with app.app_context():
+        [sms] = db.session.scalars(select(OutboxMessage).where(OutboxMessage.purpose == "tenant_first_login",
+                                                               OutboxMessage.channel == "sms")).all()
+        code = db.session.get(Enterprise, ent_id).tenant_code
+    path = re.search(r"(/t/[\w-]+/set-password\?token=[\w-]+)", sms.body).group(1)
+    client = app.test_client()
+    early = client.get(path)
+    assert early.status_code == 403 and "尚未开通" in early.text and "已关闭" not in early.text
+    assert api_as("ops").post(f"/api/v1/enterprises/{ent_id}/open").status_code == 200
+    assert client.get(path).status_code == 200
+    assert api_as("ops").post(f"/api/v1/enterprises/{ent_id}/close").status_code == 200
+    assert "账号已关闭" in client.get(f"/t/{code}/login").text  # once opened, closing is closed
+
+
 def test_opening_requires_a_provisioned_datasource(api_as, tenant_factory, app):
     ops = api_as("ops")
     with app.app_context():
