@@ -38,6 +38,11 @@ class DatasourceForm(FlaskForm):
                                    validators=[InputRequired(message=REQUIRED), NumberRange(min=1, max=500, message=_l("An integer from 1 to 500."))])
     remark = Text(_l("Remark"), validators=[Optional(), Length(max=500)])
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not current_app.config.get("ALLOW_SQLITE_DATASOURCES"):  # production: not offered (still refused if sent)
+            self.type.choices = [c for c in self.type.choices if c[0] != "sqlite"]
+
     def validate_type(self, field):
         if field.data == "sqlite" and not current_app.config.get("ALLOW_SQLITE_DATASOURCES"):
             raise ValidationError(_l("SQLite datasources are for development only."))

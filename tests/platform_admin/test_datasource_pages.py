@@ -81,6 +81,22 @@ def test_a_host_outside_the_allow_list_is_named_on_the_form(app, login_page, ent
     assert saved(app) is None
 
 
+def test_production_does_not_offer_sqlite(app, login_page, api_as, enterprise_id, tenant_account, monkeypatch):
+    """Production listed "SQLite（仅限开发）" and then refused it with a 422."""
+    page = login_page("devops")
+    url = f"/enterprises/{enterprise_id}/datasource/new"
+    assert 'value="sqlite"' in page.get(url).text  # the embedded default's own choice
+    monkeypatch.setitem(app.config, "ALLOW_SQLITE_DATASOURCES", False)
+    form = page.get(url)
+    assert 'value="sqlite"' not in form.text and 'value="mysql"' in form.text
+    sent = page.post(url, data=form_data(form.text, tenant_account, "save", type="sqlite"))
+    assert sent.status_code == 422 and saved(app) is None
+    body = {"type": "sqlite", "username": "x", "password": "Strong-Pass-2026!", "max_connections": 5,
+            "min_connections": 1}
+    refused = api_as("devops").put(f"/api/v1/enterprises/{enterprise_id}/datasource", json=body)
+    assert refused.status_code == 422 and "type" in refused.json["error"]["fields"]
+
+
 def test_the_check_before_provisioning_says_to_provision_first(app, login_page, tenant_factory):
     ent_id = tenant_factory(provision=False)
     page = login_page("devops")

@@ -85,9 +85,11 @@ def test_after_success_the_next_step_is_the_primary_button(app, login_page, conf
     before = buttons(login_page("devops").get(f"/enterprises/{ent_id}").text)
     assert "btn-primary" in before["初始化数据库"]
 
-    devops = buttons(provision(login_page("devops"), ent_id).text)  # devops may not open an enterprise
+    provisioned = provision(login_page("devops"), ent_id).text
+    devops = buttons(provisioned)  # devops may not open an enterprise
     assert "初始化数据库" not in devops and "btn-primary" not in devops["重新初始化"]
     assert "btn-primary" in devops["标记为实施中"]
+    assert "开通" not in devops and "由运营" in element(provisioned, "next-step")["text"]  # who does it, not a button
 
     page = login_page("ops", "devops").get(f"/enterprises/{ent_id}").text  # who may open sees 开通 first
     both = buttons(page)
