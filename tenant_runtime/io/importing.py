@@ -758,8 +758,16 @@ def run(resource, upload, on_duplicate, dry_run, columns=None):
         release()
 
 
-def _flag(value):
-    return str(value or "").strip().lower() in ("1", "true", "yes", "on", "y")
+TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on", "y"), ("", "0", "false", "no", "off", "n")
+
+
+def _flag(value, name="dry_run"):
+    """A multipart field's yes or no; anything else is a 422 naming it (``maybe`` was read as no: a check the
+    client asked for imported the file)."""
+    word = str(value or "").strip().lower()
+    if word not in TRUE_WORDS + FALSE_WORDS:
+        raise Invalid({name: [_("Give true or false.")]})
+    return word in TRUE_WORDS
 
 
 def register(resource, pages, api):

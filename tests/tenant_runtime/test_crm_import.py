@@ -244,6 +244,11 @@ def test_duplicates_are_skipped_and_reported_or_refused_on_request(company):
     assert {r["row"] for r in refused.json["error"]["rows"]} == {2, 3, 5}
     assert count(company.tenant, "crm_customer", "customer_name LIKE '第三家%'") == 0
 
+    for unclear in ("maybe", "t", "2"):  # read as "no", they imported the file the client meant to check
+        refused = send(mgr, data, dry_run=unclear)
+        assert refused.status_code == 422 and list(refused.json["error"]["fields"]) == ["dry_run"], unclear
+    assert count(company.tenant, "crm_customer", "customer_name LIKE '第三家%'") == 0
+
     dry = send(mgr, data, dry_run="true")
     assert dry.status_code == 200 and dry.json["dry_run"] is True
     assert dry.json["created"] == 1 and dry.json["skipped"] == 3 and dry.json["ids"] == []
