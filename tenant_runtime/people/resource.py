@@ -89,6 +89,7 @@ class RoleResource(PeopleResource):
     model = SysRole
     form = RoleForm
     schema = RoleSchema
+    unique_fields = {"uq_sys_role_role_name": "role_name", "sys_role.role_name": "role_name"}
     label, label_plural = _l("Role"), _l("Roles")
     form_template = "tenant/people/role_form.html"
     actions = ("list", "create", "detail", "edit", "delete")

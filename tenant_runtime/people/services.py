@@ -114,13 +114,20 @@ def role_choices(session=None):
 
 def save_role(role, name, scope, permissions, dept_ids, remark):
     """Create (``role`` None) or change a role. The administrator role keeps every permission and all
-    records, whatever is sent; a built-in role keeps its name."""
+    records, and a built-in role keeps its name: a change sent to them is a 409 naming the field (it was dropped
+    while the answer said 200)."""
     from .permissions import ALL_PERMISSIONS
 
     session = current_tenant.session
     if role is None:
         role = SysRole(is_builtin=False)
         session.add(role)
+    if role.is_builtin and name != role.role_name:
+        raise Conflict("builtin_role", _("A built-in role keeps its name."),
+                       {"role_name": [_("A built-in role keeps its name.")]})
+    if role.code == ADMIN and (scope != "all" or not role.permission_set <= set(permissions)):
+        message = _("The administrator role always has every permission and sees every record.")
+        raise Conflict("builtin_role", message, {"data_scope" if scope != "all" else "permissions": [message]})
     if role.code == ADMIN:
         scope, permissions = "all", sorted(ALL_PERMISSIONS)
     if not role.is_builtin:

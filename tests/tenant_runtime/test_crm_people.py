@@ -236,9 +236,23 @@ def test_roles_custom_scope_and_guards(app, admin):
     assert in_use.status_code == 409 and in_use.json["error"]["code"] == "role_in_use"
     builtin = {r["code"]: r for r in admin.get("/roles").json["items"] if r["code"]}
     assert admin.delete(f"/roles/{builtin['sales']['id']}").status_code == 409
-    # the administrator role keeps every permission and all records, whatever is sent
-    kept = admin.patch(f"/roles/{builtin['admin']['id']}", json={"permissions": ["customer.view"], "data_scope": "self"})
-    assert kept.status_code == 200 and kept.json["data_scope"] == "all" and "people.manage" in kept.json["permissions"]
+    # the administrator role keeps every permission and all records, and a built-in role its name: a change sent
+    # to them is refused, naming the field (it was dropped under a 200)
+    admin_role = f"/roles/{builtin['admin']['id']}"
+    for body, field in (({"permissions": ["customer.view"]}, "permissions"), ({"data_scope": "self"}, "data_scope"),
+                        ({"role_name": "超级管理员"}, "role_name")):
+        refused = admin.patch(admin_role, json=body)
+        assert refused.status_code == 409 and refused.json["error"]["code"] == "builtin_role", body
+        assert list(refused.json["error"]["fields"]) == [field]
+    renamed = admin.patch(f"/roles/{builtin['sales']['id']}", json={"role_name": "销售代表"})
+    assert renamed.status_code == 409 and "role_name" in renamed.json["error"]["fields"]
+    kept = admin.get(admin_role).json
+    assert kept["data_scope"] == "all" and "people.manage" in kept["permissions"] and kept["role_name"] == builtin["admin"]["role_name"]
+    assert admin.patch(admin_role, json={"remark": "全部权限"}).status_code == 200  # what may change still does
+    # a second role of one name: 409 duplicate naming the field, as for users
+    again = admin.post("/roles", json={"role_name": "华东审计", "data_scope": "self", "permissions": []})
+    assert again.status_code == 409 and again.json["error"]["code"] == "duplicate"
+    assert list(again.json["error"]["fields"]) == ["role_name"]
 
 
 def test_edit_pages_round_trip_a_saved_user_and_role(app, tenants):
