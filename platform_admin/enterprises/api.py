@@ -1,4 +1,5 @@
 from flask import g, request
+from flask_babel import gettext as _
 from sqlalchemy import or_, select
 
 from common.apidoc import declared_body, endpoint
@@ -24,7 +25,7 @@ def filtered_enterprises():
         opened = Enterprise.opened_at.is_(None) if args["status"] == "not_opened" else Enterprise.opened_at.isnot(None)
         query = query.where(Enterprise.status == STATUS_CLOSED, opened)
     if args.get("province_code"):
-        query = query.where(Enterprise.province_code == args["province_code"])
+        query = query.where(Enterprise.province_code == args["province_code"][:2])  # 310000: 31, as stored
     if args.get("complete") in ("0", "false"):
         query = query.where(services.incomplete_query().whereclause)
     if args.get("q"):
@@ -73,7 +74,7 @@ def enterprise_license_scan(ent_id):
     enterprise = get_or_404(Enterprise, ent_id)
     upload = request.files.get("file")
     if upload is None:
-        raise ApiError(422, "invalid_fields", "multipart field 'file' is required", {"file": ["required"]})
+        raise ApiError(422, "invalid_fields", _("Some fields are invalid."), {"file": [_("Choose a file to upload.")]})
     enterprise.license_scan = save_upload(upload, "file", g.staff)
     commit()
     return enterprise

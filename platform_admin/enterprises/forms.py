@@ -2,7 +2,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import SelectField, StringField
-from wtforms.validators import Email, Length, Optional, ValidationError
+from wtforms.validators import Email, Length, Optional, Regexp, ValidationError
 
 from common import limits
 from common.fields import LongText, Text
@@ -88,7 +88,9 @@ class EnterpriseFilters(FlaskForm):
     status = SelectField(choices=[("0", "0"), ("1", "1"), ("not_opened", "not_opened"), ("closed", "closed")],
                          validators=[Optional()],
                          description="1 open, 0 not open (not_opened: never opened, closed: closed since)")
-    province_code = StringField(description="GB/T 2260 province code, e.g. 110000")
+    province_code = StringField(validators=[Optional(), Regexp(r"^\d{2}(0000)?$", message=_l("Use the two digits (31) or all six (310000)."))],
+                                description="the province's GB/T 2260 code: its two digits as the profile stores them "
+                                            "(31 for 上海) or all six (310000)")
     complete = SelectField(choices=[("0", "0"), ("false", "false")], validators=[Optional()],
                            description="0 or false: only profiles still missing an activation field")
     q = StringField(description="part of the name, enterprise number, licence number or contact phone")

@@ -1,6 +1,6 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, SelectField, StringField
+from wtforms import HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from common import limits
@@ -83,4 +83,5 @@ class ApplicationFilters(FlaskForm):
 class DueFilters(FlaskForm):
     """The due follow-up list's query string (API)."""
 
-    mine = BooleanField(description="only applications the caller owns")
+    mine = SelectField(choices=[("1", "1"), ("true", "true"), ("0", "0"), ("false", "false")],
+                       validators=[Optional()], description="1 or true: only applications the caller owns")

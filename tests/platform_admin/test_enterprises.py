@@ -533,6 +533,17 @@ def test_status_filter_and_incomplete_filter_on_the_list(app, ops, make_ready):
     assert ids("?complete=0") == {incomplete}
 
 
+def test_the_province_filter_takes_the_code_in_two_or_six_digits(app, ops):
+    """The document's example, 110000, found nothing: profiles keep the province's two digits."""
+    shanghai = make(app, EnterpriseFactory, province_code="31", province="上海市")
+    beijing = make(app, EnterpriseFactory, province_code="11", province="北京市")
+    for code in ("31", "310000"):
+        found = {int(item["id"]) for item in ops.get(f"{API}?province_code={code}").get_json()["items"]}
+        assert shanghai in found and beijing not in found, code
+    bad = ops.get(f"{API}?province_code=上海")
+    assert bad.status_code == 422 and list(bad.get_json()["error"]["fields"]) == ["province_code"]
+
+
 # --------------------------------------------------------------------------------------------------
 # The completeness gate: pages
 # --------------------------------------------------------------------------------------------------

@@ -734,6 +734,8 @@ def test_due_list_mine_filters_by_owner(ops, app, make_staff, mine):
         unowned = ApplicationFactory(status="new").id
     assert due_ids(ops) == {str(ours), str(theirs), str(unowned)}
     assert due_ids(ops, f"?mine={mine}") == {str(ours)}
+    unclear = ops.get("/api/v1/follow-ups/due?mine=maybe")  # was read as "no": everyone's list, as if asked
+    assert unclear.status_code == 422 and list(unclear.json["error"]["fields"]) == ["mine"]
 
 
 def test_due_list_is_paginated(ops, app):
