@@ -17,6 +17,9 @@ def ref(obj_id, name):
     return None if obj_id is None else {"id": str(obj_id), "name": name}
 
 
+USER_ID_FIELDS = frozenset({"created_by", "deleted_by", "dnc_set_by"})  # ids whose names do not end in _id
+
+
 class ChangeSchema(Answer):
     field = fields.String()
     old = fields.Raw(allow_none=True, metadata={"description": "the value before (times in UTC with an offset; "
@@ -25,8 +28,9 @@ class ChangeSchema(Answer):
 
     @post_dump
     def ids_as_strings(self, data, **_kw):
-        """An owner or a department changed is an id: a string, as every id in this API."""
-        if data["field"].endswith("_id"):
+        """An owner or a department changed, or who created the record, is an id: a string, as every id in this
+        API."""
+        if data["field"].endswith("_id") or data["field"] in USER_ID_FIELDS:
             for key in ("old", "new"):
                 if isinstance(data[key], int) and not isinstance(data[key], bool):
                     data[key] = str(data[key])

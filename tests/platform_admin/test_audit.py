@@ -27,6 +27,18 @@ def test_create_is_audited_with_actor_ip_and_after_values(app, api_as):
     assert event.created_at is not None
 
 
+def test_the_api_answers_ids_in_the_values_as_strings(app, api_as):
+    """Ids are strings in this API; an event's values carried them as numbers (``"id": 21``)."""
+    ops = api_as("ops")
+    resp = ops.post("/api/v1/applications", json={"name": "张三", "phone": "13800138000", "company_name": "甲物业"})
+    admin = api_as("admin")
+    [event] = [e for e in admin.get("/api/v1/audit-events?record_type=application&action=create").json["items"]
+               if e["record_id"] == resp.json["id"]]
+    ids = {k: v for k, v in event["after"].items() if k == "id" or k.endswith("_id")}
+    assert ids and all(isinstance(v, str) for v in ids.values() if v is not None), ids
+    assert event["after"]["name"] == "张三"
+
+
 def test_update_records_only_changed_fields_before_and_after(app, api_as):
     ops = api_as("ops")
     app_id = ops.post("/api/v1/applications", json={"name": "张三", "phone": "13800138000"}).json["id"]

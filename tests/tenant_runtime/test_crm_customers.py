@@ -214,6 +214,8 @@ def test_every_change_is_in_the_history_with_who_and_what(admin):
     assert changes["next_follow_up_at"]["new"] == "2030-05-01T01:00:00+00:00"  # 09:00 in Shanghai
     assert all(h["user_name"] for h in history)
     assert admin.get(f"/customers/{cid}").json["next_follow_up_at"] == "2030-05-01T09:00:00+08:00"
+    created = {c["field"]: c["new"] for c in history[-1]["changes"]}  # ids are strings here too
+    assert isinstance(created["created_by"], str) and created["created_by"] == created["owner_id"]
 
 
 def test_each_customer_on_a_page_shows_its_own_tags_and_a_change_shows_at_once(admin):
