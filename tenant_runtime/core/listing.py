@@ -420,6 +420,7 @@ class ListSpec:
     sorts: dict  # name -> SortKey
     default_sort: str  # "-created"
     views: tuple = ()  # the built-in views a user may pick with ?view= (which ones depends on their scope)
+    view_default: str = ""  # which view a list without ?view= shows, as the API document says it
     phones: tuple = ()  # E.164 phone columns a search also looks in, by the digits typed (search_clause)
     # narrow(q): a condition that keeps a search to the few rows that may match (an index of words), or None
     narrow: object = None
@@ -457,7 +458,8 @@ class ListSpec:
         params.append({"name": "sort", "in": "query", "required": False, "description": "- for descending",
                        "schema": {"type": "string", "enum": keys, "default": self.default_sort}})
         if self.views:
-            params.append({"name": "view", "in": "query", "required": False, "description": "a built-in view",
+            described = "a built-in view" + (f"; without it, {self.view_default}" if self.view_default else "")
+            params.append({"name": "view", "in": "query", "required": False, "description": described,
                            "schema": {"type": "string", "enum": list(self.views)}})
         return params
 

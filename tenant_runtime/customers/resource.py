@@ -130,6 +130,7 @@ class CustomerResource(Resource):
         },
         default_sort="-created",
         views=("mine", "subordinates", "all"),
+        view_default="all (every customer of the user's data scope), or mine for a user who sees only their own",
     )
     columns = (
         Column("customer_name", _l("Customer name"), "link", sort="name"),

@@ -61,6 +61,7 @@ class FollowUpResource(Resource):
         sorts={"created": SortKey(F.id, _l("Date"))},
         default_sort="-created",
         views=("mine", "all"),
+        view_default="mine (the follow-ups the user recorded), or all with customer_id or lead_id (one record's)",
     )
     columns = (
         Column("created_at", _l("Date"), "time"),

@@ -55,6 +55,7 @@ class HandoverResource(Resource):
         sorts={"created": SortKey(H.id, _l("Started"))},
         default_sort="-created",
         views=("todo", "open", "all"),
+        view_default="todo (the handovers waiting for the user's step)",
     )
     columns = (
         Column("title", _l("Handover"), "link"),

@@ -107,6 +107,7 @@ class LeadResource(Resource):
         },
         default_sort="-created",
         views=("mine", "pool", "all"),
+        view_default="all (every lead of the user's data scope)",
     )
     columns = (
         Column("lead_name", _l("Lead name"), "link", sort="name"),
