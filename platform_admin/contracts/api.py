@@ -1,4 +1,5 @@
 from flask import g, request
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from common.apidoc import declared_body, endpoint
@@ -67,7 +68,7 @@ def contract_scan(contract_id):
     contract = get_or_404(Contract, contract_id)
     upload = request.files.get("file")
     if upload is None:
-        raise ApiError(422, "invalid_fields", "multipart field 'file' is required", {"file": ["required"]})
+        raise ApiError(422, "invalid_fields", _("Some fields are invalid."), {"file": [_("Choose a file to upload.")]})
     contract.scan = save_upload(upload, "file", g.staff)
     commit()
     return contract

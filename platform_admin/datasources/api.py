@@ -1,4 +1,5 @@
 from flask import g, request
+from flask_babel import gettext as _
 
 from common.apidoc import declared_body, endpoint
 from common.db import commit, get_or_404
@@ -22,7 +23,7 @@ from .schemas import (
 
 def _datasource(enterprise):
     if enterprise.datasource is None:
-        raise ApiError(404, "datasource_not_configured", "no datasource configured for this enterprise")
+        raise ApiError(404, "datasource_not_configured", _("No datasource is configured for this enterprise."))
     return enterprise.datasource
 
 
@@ -33,7 +34,7 @@ def _datasource(enterprise):
 def datasource_configure(ent_id):
     enterprise = get_or_404(Enterprise, ent_id)
     if enterprise.datasource is not None:
-        raise ApiError(409, "datasource_immutable", "the datasource is already configured and cannot be changed")
+        raise ApiError(409, "datasource_immutable", _("The datasource is already configured and cannot be changed."))
     form = declared_body(base={"type": "mysql"})
     ds = services.configure(enterprise, form.datasource_data(), by=g.staff)
     commit()
@@ -48,7 +49,7 @@ def datasource_configure(ent_id):
 def datasource_test(ent_id):
     enterprise = get_or_404(Enterprise, ent_id)
     if enterprise.datasource is not None:
-        raise ApiError(409, "datasource_immutable", "the datasource is already configured and cannot be changed")
+        raise ApiError(409, "datasource_immutable", _("The datasource is already configured and cannot be changed."))
     form = declared_body(base={"type": "mysql"})
     return services.try_connection(enterprise, form.datasource_data())
 
@@ -108,7 +109,7 @@ def datasource_check(ent_id):
 def job_get(job_id):
     row = db.session.get(TenantJob, job_id)
     if row is None:
-        raise ApiError(404, "not_found", "no such job")
+        raise ApiError(404, "not_found", _("There is no such job."))
     return row
 
 
