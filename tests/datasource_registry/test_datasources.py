@@ -613,3 +613,16 @@ def test_connection_test_once_configured_is_refused_as_immutable(devops, enterpr
     configure(devops, enterprise_id, tenant_account)
     resp = devops.post(f"/api/v1/enterprises/{enterprise_id}/datasource/test", json=body(tenant_account))
     assert resp.status_code == 409 and resp.json["error"]["code"] == "datasource_immutable"
+
+
+def test_control_plane_refusals_speak_the_readers_language(devops, tenant_factory):
+    """"no such job", "no datasource configured..." and "already configured..." were English whatever the client
+    asked for."""
+    chinese, english = {"Accept-Language": "zh-CN"}, {"Accept-Language": "en"}
+    missing = devops.get("/api/v1/jobs/nosuch", headers=chinese)
+    assert missing.status_code == 404 and missing.json["error"]["message"] == "没有这个任务。"
+    assert devops.get("/api/v1/jobs/nosuch", headers=english).json["error"]["message"] == "There is no such job."
+    ent_id = tenant_factory(provision=False)
+    again = devops.put(f"/api/v1/enterprises/{ent_id}/datasource", json={"type": "mysql"}, headers=chinese)
+    assert again.status_code == 409 and again.json["error"]["code"] == "datasource_immutable"
+    assert again.json["error"]["message"] == "数据源已配置，不允许修改。"
