@@ -93,6 +93,10 @@ def field_schema(field):
         schema["default"] = field.default
     if field.description:
         schema["description"] = str(field.description)
+    if isinstance(field, DateTimeField) and not isinstance(field, DateField):
+        schema["description"] = " ".join(filter(None, (schema.get("description"), (
+            "ISO 8601; a time without an offset is read as local time (APP_TIMEZONE, Asia/Shanghai by default), "
+            "as the pages' forms send it."))))
     other = _required_unless(field)
     if other:
         schema["description"] = " ".join(filter(None, (schema.get("description"),
