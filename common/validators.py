@@ -1,6 +1,7 @@
 """Field rules shared by forms: Chinese phone numbers, unified social credit codes, money."""
 
 import functools
+import re
 from decimal import Decimal, InvalidOperation
 
 import phonenumbers
@@ -108,6 +109,10 @@ class Money:
     def __call__(self, form, field):
         if field.data is None:
             return
+        if isinstance(field.data, str) and not re.fullmatch(r"-?\d+(\.\d+)?", field.data):
+            # Decimal also reads 1e5, +5 and 5_000: an amount is written in digits and a point (as the API
+            # document's pattern says; a minus is let through to be told the amount must be above zero)
+            raise StopValidation(_l("Enter an amount such as 12800.00."))
         try:
             value = Decimal(field.data)
         except (InvalidOperation, TypeError):

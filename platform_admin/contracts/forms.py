@@ -31,7 +31,7 @@ class ContractForm(FlaskForm):
     start_date = Date(_l("Cooperation start"), validators=[InputRequired(message=REQUIRED)])
     end_date = Date(_l("Cooperation end"), validators=[InputRequired(message=REQUIRED)])
     community_count = IntegerField(_l("Authorized communities"),
-                                   validators=[InputRequired(message=REQUIRED), NumberRange(min=1, max=100000, message=_l("At least 1."))])
+                                   validators=[InputRequired(message=REQUIRED), NumberRange(min=1, max=100000, message=_l("From 1 to 100000."))])
     amount = MoneyField(_l("Amount (CNY)"), validators=[InputRequired(message=REQUIRED), Money()])
     party_a_contact = Text(_l("Party A contact"), validators=[NotBlank(), Length(max=50)])
     party_a_phone = Text(_l("Party A phone"), validators=[NotBlank(), ChinesePhone()])

@@ -102,7 +102,7 @@ def test_optional_fields_may_be_omitted_and_status_defaults_to_open(app, ops, en
 
 @pytest.mark.parametrize("sent, shown", [
     ("12800.00", "12800.00"), ("12800", "12800.00"), (12800, "12800.00"), ("0.5", "0.50"), (0.01, "0.01"),
-    ("99999.9", "99999.90"), ("  250.25 ", "250.25"), ("1e3", "1000.00"), ("999999999999.99", "999999999999.99"),
+    ("99999.9", "99999.90"), ("  250.25 ", "250.25"), (1e3, "1000.00"), ("999999999999.99", "999999999999.99"),
 ])
 def test_amount_is_a_decimal_string_with_two_places(app, ops, ent_id, sent, shown):
     created = create(ops, ent_id, amount=sent)
@@ -161,7 +161,8 @@ def test_amount_may_have_at_most_two_decimal_places(app, ops, ent_id, amount):
 
 
 @pytest.mark.parametrize("amount", ["abc", "12,800.00", "¥12800", "12800元", "1/2", "0x10", "1.2.3", True,
-                                    "NaN", "nan", "sNaN", "Infinity", "-Infinity", "inf", "1e999999999"], ids=repr)
+                                    "NaN", "nan", "sNaN", "Infinity", "-Infinity", "inf", "1e999999999", "1e5",
+                                    "+5", "5_000"], ids=repr)
 def test_amount_must_be_a_number(app, ops, ent_id, amount):
     assert_invalid(app, ops, ent_id, contract_payload(amount=amount), "amount")
 
