@@ -137,7 +137,7 @@ def test_the_workspace_reads_the_handover_tasks_at_once(people):
         leaves(k)
     many_tasks, page = statements.count(lambda: browser.get(f"/t/{t.code}/"))
     tasks = page.text.split('id="handover-tasks"')[1].split("</section>")[0]
-    assert all(f'<td class="short">销售代表{k}</td>' in tasks for k in range(PEOPLE)) and tasks.count("<td>2</td>") == PEOPLE
+    assert all(f'<td class="short hide-narrow">销售代表{k}</td>' in tasks for k in range(PEOPLE)) and tasks.count("<td>2</td>") == PEOPLE
     assert many_tasks == one_task, statements.texts()
 
 

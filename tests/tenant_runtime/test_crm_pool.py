@@ -575,7 +575,7 @@ def test_the_customers_page_tells_a_pool_move_in_words_not_codes(app, world):
     page = page_client(app, t).get(f"/t/{t.code}/customers/{cid}")
     assert page.status_code == 200
     history = page.text.split('id="history"')[1]
-    assert "<b>状态</b>: <span class=\"muted\">启用</span> → 在公海中" in history
+    assert "<b>状态</b>: <span class=\"muted\">活跃</span> → 在公海中" in history
     assert "手动退回 · 客户已无需求" in history and "manual:" not in history
     assert "status" not in history and "recycle_reason" not in history
     moved = world.admin.post(f"/pool/{cid}/assign", json={"to_user_id": str(world.users["far"])})  # 客服部's
