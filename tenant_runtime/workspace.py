@@ -17,12 +17,13 @@ from .models import SysImpersonation, SysUser
 
 
 def due_follow_ups(principal, limit=50):
-    """My customers whose next follow-up is today or already past, most overdue first."""
+    """My customers whose next follow-up is today or already past, most overdue first; not those set aside
+    (非活跃: kept, not worked for now), whose plan would otherwise head the list as overdue."""
     today = local_today()
     end_of_today = end_of_local_day_utc(today)
     rows = current_tenant.session.scalars(
         select(CrmCustomer).where(CrmCustomer.owner_id == principal.user_id, CrmCustomer.deleted_at.is_(None),
-                                  CrmCustomer.next_follow_up_at < end_of_today)
+                                  CrmCustomer.next_follow_up_at < end_of_today, CrmCustomer.status != "inactive")
         .order_by(CrmCustomer.next_follow_up_at).limit(limit)).all()
     start_of_today = start_of_local_day_utc(today)
     overdue = [c for c in rows if c.next_follow_up_at < start_of_today]

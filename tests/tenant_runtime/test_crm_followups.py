@@ -239,6 +239,10 @@ def test_home_page_lists_my_follow_ups_due_today_and_overdue(app, tenants):
     assert a.post("/follow-ups", json=follow_body(overdue_id)).status_code == 201
     due = _due_section(page_client(app, tenant, "due_a").get(f"/t/{tenant.code}/").text)
     assert "逾期甲有限公司" not in due and "今日乙有限公司" in due
+    # one set aside (非活跃) is no reminder: "kept, not worked for now"
+    today_id = a.get("/customers?q=今日乙").json["items"][0]["id"]
+    assert a.patch(f"/customers/{today_id}", json={"status": "inactive"}).status_code == 200
+    assert "今日乙有限公司" not in _due_section(page_client(app, tenant, "due_a").get(f"/t/{tenant.code}/").text)
 
 
 def test_the_360_timeline_is_newest_first_with_authors(app, admin, customer):
