@@ -52,7 +52,7 @@ class TagsField(StringField):
     def process_formdata(self, valuelist):
         parts = []
         for raw in valuelist:
-            parts += re.split(r"[,，;；\s]+", str(raw))
+            parts += re.split(r"[,，、;；\s]+", str(raw))  # 、: how a Chinese export joins them
         seen = []
         for tag in (p.strip() for p in parts):
             if tag and tag not in seen:

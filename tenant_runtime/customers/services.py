@@ -182,6 +182,10 @@ def update(customer, values, tags, principal, owner_id=None, confirmed=False, st
             raise Invalid({"status": [_("A customer enters and leaves the public pool by the pool's own actions "
                                         "(return to the pool, claim, assign).")]})
         values = {**values, "status": status}
+    planned, sent = customer.next_follow_up_at, values.get("next_follow_up_at")
+    if planned and sent and planned.replace(second=0, microsecond=0) == sent.replace(second=0, microsecond=0):
+        # the edit page shows a time to the minute: saved back, its seconds were not a change (nor history)
+        values = {**values, "next_follow_up_at": planned}
     changed = {k: v for k, v in values.items() if getattr(customer, k) != v}
     if {"phone", "tax_id", "customer_name"} & changed.keys():
         # only what changes is checked: a record is never a duplicate of itself

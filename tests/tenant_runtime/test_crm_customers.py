@@ -600,6 +600,21 @@ def test_the_edit_page_sets_the_status_except_for_a_pool_customer(app, tenants):
     assert (after["status"], after["remark"]) == ("in_pool", "仍可补充")
 
 
+def test_saving_the_edit_page_unchanged_records_no_change(app, tenants):
+    """The page shows the next follow-up to the minute: saved back unchanged, a plan with seconds (one a follow-up
+    or an import set) was recorded as changed, 04:52 → 04:52."""
+    from tests.platform_admin.test_edit_forms import post_back
+    from tests.tenant_runtime.crm import page_client
+
+    tenant = tenants[0]
+    api = tenant_api(app, tenant)
+    cid = api.post("/customers", json=customer_body(next_follow_up_at="2030-05-01T09:30:27+08:00")).json["id"]
+    _page, saved = post_back(page_client(app, tenant), f"/t/{tenant.code}/customers/{cid}/edit")
+    assert saved.status_code == 302, saved.text[:600]
+    assert [h["action"] for h in api.get(f"/customers/{cid}/history").json["items"]] == ["create"]
+    assert api.get(f"/customers/{cid}").json["next_follow_up_at"] == "2030-05-01T09:30:27+08:00"
+
+
 def test_the_detail_page_pages_back_through_a_long_history(app, admin):
     """The page showed the newest 30 changes and no way to the older ones."""
     from tests.tenant_runtime.crm import page_client

@@ -168,10 +168,11 @@ def test_a_sheet_in_either_language_imports_whatever_the_importers_language(comp
 
 def test_an_export_of_the_list_imports_again(company, tenants, app):
     """The export's headers and values (labels, phones as written, local times) are what the import reads: a list
-    exported from one company imports into another whose users have the same names."""
+    exported from one company imports into another whose users have the same names. Two tags, joined with 、 in a
+    Chinese export, come back as two (they came back as one tag, 老客户、转介绍)."""
     admin = company.api()
     body = customer_body(customer_name="成都锦江物业有限公司", phone="13600136000", level="important",
-                         province_code="51", city_code="5101", tags=["老客户"], source="exhibition",
+                         province_code="51", city_code="5101", tags=["老客户", "转介绍"], source="exhibition",
                          next_follow_up_at="2026-12-28T10:00:00+08:00")
     assert admin.post("/customers", json=body).status_code == 201
     exported = admin.get("/customers/export?format=xlsx&q=锦江物业")
