@@ -37,6 +37,7 @@ from common.db import savepoint
 from common.errors import ApiError, Conflict, Invalid
 from common.i18n import list_join
 from common.timeutil import to_local
+from common.validators import display_phone
 
 from ..auth import SHOWN_USER
 from ..contacts.models import CrmContact
@@ -536,6 +537,6 @@ def _notice_body(contact, customer_name, receiver, handover):
                  date=to_local(handover.completed_at or utcnow()).strftime("%Y-%m-%d"),
                  name=receiver.full_name if receiver else "", customer=customer_name or "")
         if receiver is not None and receiver.phone:
-            text += " " + _("Phone: %(phone)s.", phone=receiver.phone)
+            text += " " + _("Phone: %(phone)s.", phone=display_phone(receiver.phone))  # 13967446522, not +86…
         return text
 

@@ -115,6 +115,10 @@ def test_a_handover_goes_through_its_three_stages_and_moves_everything_to_the_re
     approved = team.manager.post(f"/handovers/{h['id']}/approve", json={"note": "同意"})
     assert approved.status_code == 200 and approved.json["current_stage"] == "confirmation"
     assert team.receiver.get(f"/handovers/{h['id']}").json["next_step"] == "confirm"
+    engine = tenant.engine()  # the notice gives the receiver's number as people dial it
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE sys_user SET phone = '+8613967446522' WHERE full_name = '赵接手'"))
+    engine.dispose()
     confirmed = team.receiver.post(f"/handovers/{h['id']}/confirm", json={})
     assert confirmed.status_code == 200, confirmed.json
     done = confirmed.json
@@ -149,6 +153,7 @@ def test_a_handover_goes_through_its_three_stages_and_moves_everything_to_the_re
     assert by_contact == {(int(team.contacts[0]), "sms"): "sent", (int(team.contacts[0]), "email"): "sent",
                           (dnc, "sms"): "skipped", (dnc, "email"): "skipped", (int(team.contacts[2]), "sms"): "sent"}
     assert all("赵接手" in n["body"] for n in notices)
+    assert all("13967446522" in n["body"] and "+86" not in n["body"] for n in notices)
     from extensions import db
     from platform_admin.messaging.models import OutboxMessage
 
