@@ -68,7 +68,10 @@ def _snapshot(obj):
 def _changes(obj):
     state = inspect(obj)
     before, after = {}, {}
+    quiet = getattr(obj, "__audit_quiet__", ())  # columns another event already tells of (a sign-in's time)
     for attr in state.mapper.column_attrs:
+        if attr.key in quiet:
+            continue
         hist = state.attrs[attr.key].history
         if not hist.has_changes():
             continue

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from flask import Blueprint, render_template, request
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
-from sqlalchemy import select
+from sqlalchemy import func, select
 from wtforms import StringField
 
 from common.apidoc import endpoint
@@ -39,7 +39,9 @@ def filtered_events():
     query = select(AuditEvent)
     for name in ("actor", "action", "record_type", "record_id"):
         value = request.args.get(name, "").strip()
-        if value:
+        if value and name == "actor":  # Admin finds admin: a user name is the same in any case
+            query = query.where(func.lower(AuditEvent.actor) == value.lower())
+        elif value:
             query = query.where(getattr(AuditEvent, name) == value)
     since, until = _when("since"), _when("until")
     if since and until and since >= until:  # nothing could match: the user swapped the two, say so

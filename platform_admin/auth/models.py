@@ -18,6 +18,7 @@ ROLES = ("admin", "ops", "devops")
 class StaffUser(UserMixin, db.Model):
     __tablename__ = "staff_user"
     __audit_exclude__ = ("password_hash",)
+    __audit_quiet__ = ("last_login_at",)  # the login event says when: not a 修改 of the account beside each one
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)

@@ -133,6 +133,13 @@ def test_an_impossible_date_is_named_not_a_500(app, admin, api_as, until):
     assert resp.status_code == 422 and "until" in resp.json["error"]["fields"]
 
 
+def test_the_actor_filter_finds_a_user_name_in_any_case(app, admin, api_as):
+    api_as("ops", username="olivia").post("/api/v1/applications", json={"name": "张三", "phone": "13800138000"})
+    for typed in ("olivia", "Olivia", "OLIVIA"):
+        items = api_as("admin").get(f"/api/v1/audit-events?actor={typed}").json["items"]
+        assert items and {e["actor"] for e in items} == {"olivia"}, typed
+
+
 def test_a_range_that_ends_before_it_starts_says_so(app, admin, api_as):
     """It showed an empty log, as if nothing had happened in those days."""
     page = admin.get("/audit/?since=2026-03-11&until=2026-03-10")
