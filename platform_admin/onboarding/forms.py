@@ -1,10 +1,11 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField
-from wtforms.validators import DataRequired, Length, Optional, Regexp
+from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
 from common import limits
 from common.fields import LocalDateTime, LongText, Text
+from common.timeutil import from_local, local_today, to_local
 from common.validators import ChinesePhone, NotBlank
 
 from .models import CHANNELS, INTENT_LEVELS, PUBLIC_CHANNELS, STATUSES
@@ -69,6 +70,12 @@ class FollowUpForm(FlaskForm):
                  ("intent_confirmed", STATUSES["intent_confirmed"]), ("rejected", STATUSES["rejected"])],
         validators=[Optional()],
     )
+
+    def validate_next_follow_up_at(self, field):
+        """A return visit is planned for today or later: a day already past shows it overdue the moment it is
+        recorded (as the CRM's follow-ups refuse it)."""
+        if field.data is not None and to_local(from_local(field.data)).date() < local_today():
+            raise ValidationError(_l("Choose today or a later day."))
 
 
 class ApplicationFilters(FlaskForm):

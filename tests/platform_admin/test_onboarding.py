@@ -679,10 +679,36 @@ def due_ids(client, query=""):
 
 def with_next_visit(client, app, day, hour, minute=0, status="new"):
     """An application whose next return visit was booked through the API for ``day hour:minute`` local."""
+    from common.timeutil import from_local, local_today
+
     app_id = make_application(app, status=status)
-    resp = visit(client, app_id, next_follow_up_at=local_iso(day, hour, minute))
-    assert resp.status_code == 201, resp.json
+    with app.app_context():
+        today = local_today()
+    if day >= today:
+        resp = visit(client, app_id, next_follow_up_at=local_iso(day, hour, minute))
+        assert resp.status_code == 201, resp.json
+        return str(app_id)
+    # booked then, and the day has passed since (a return visit is planned for today or later)
+    assert visit(client, app_id).status_code == 201
+    with app.app_context():
+        db.session.execute(update(Application).where(Application.id == app_id).values(
+            next_follow_up_at=from_local(datetime.combine(day, time(hour, minute)))))
+        db.session.commit()
     return str(app_id)
+
+
+def test_a_return_visit_is_planned_for_today_or_later(ops, app):
+    """A day already past showed the application overdue the moment the visit was recorded."""
+    from common.timeutil import local_today
+
+    app_id = make_application(app)
+    with app.app_context():
+        today = local_today()
+    yesterday = today - timedelta(days=1)
+    assert_error(visit(ops, app_id, next_follow_up_at=local_iso(yesterday, 10)), 422, "invalid_fields",
+                 ["next_follow_up_at"])
+    assert count(app, FollowUp) == 0
+    assert visit(ops, app_id, next_follow_up_at=local_iso(today, 23, 55)).status_code == 201  # today: fine
 
 
 def test_due_list_has_todays_and_overdue_visits_and_uncontacted_applicants(ops, app):
