@@ -2,10 +2,11 @@
 and a company that always keeps an enabled administrator."""
 
 from flask_babel import gettext as _
-from flask_babel import ngettext
+from flask_babel import ngettext, npgettext
 from sqlalchemy import func, select
 
 from common.errors import Conflict, Invalid
+from common.i18n import list_join
 
 from ..context import current_tenant
 from ..core.scope import dept_children, subtree
@@ -98,7 +99,12 @@ def delete_dept(dept):
     }
     in_use = {k: v for k, v in in_use.items() if v}
     if in_use:
-        raise Conflict("dept_in_use", _("Move its departments, people and customers elsewhere first."), found=in_use)
+        words = {"departments": lambda n: ngettext("%(num)d department", "%(num)d departments", n),
+                 "users": lambda n: ngettext("%(num)d person", "%(num)d people", n),
+                 "customers": lambda n: npgettext("held by a department", "%(num)d customer", "%(num)d customers", n)}
+        held = list_join([words[k](n) for k, n in in_use.items()])
+        raise Conflict("dept_in_use", _("It still holds %(what)s: move them elsewhere first.", what=held),
+                       found=in_use)
     session.delete(dept)
 
 

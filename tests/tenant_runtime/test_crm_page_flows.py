@@ -35,10 +35,14 @@ def test_a_refused_department_delete_goes_back_to_the_list_with_the_reason(app, 
                       headers={"Referer": f"http://localhost/t/{t.code}/departments/"})
     assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/t/{t.code}/departments/")
     shown = pages.get(resp.headers["Location"])
-    assert shown.status_code == 200 and "请先把其下级部门、人员和客户移到别处。" in flashed_danger(shown)
+    assert shown.status_code == 200 and "其下仍有1 名人员，请先移到别处。" in flashed_danger(shown)  # says what it holds
     assert count(t, "SELECT COUNT(*) FROM sys_dept WHERE id = :d", d=service) == 1
     api = tenant_api(app, t).delete(f"/departments/{service}")
     assert api.status_code == 409 and api.json["error"]["code"] == "dept_in_use"
+    assert api.json["error"]["found"] == {"users": 1}
+    add_dept(t, "客服一组", service)
+    both = tenant_api(app, t).delete(f"/departments/{service}", headers={"Accept-Language": "en"})
+    assert both.json["error"]["message"] == "It still holds 1 department, 1 person: move them elsewhere first."
     # a delete that goes through is as before
     empty = add_dept(t, "空部门")
     done = pages.post(f"/t/{t.code}/departments/{empty}/delete", data={"csrf_token": token},
