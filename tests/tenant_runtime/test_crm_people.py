@@ -303,6 +303,28 @@ def test_an_administrator_who_gives_up_the_role_lands_home_not_on_a_refusal(app,
     assert form.status_code == 403  # admin_b manages users no longer
 
 
+def test_the_administrator_roles_page_shows_its_fixed_rights_and_saves_its_remark(app, tenants):
+    """The 管理员 role's page offered its data scope and permissions as if they could change, then refused every
+    change: they are shown, not offered, and what may change (the remark) saves."""
+    from tests.platform_admin.test_edit_forms import form_values
+
+    tenant = tenants[0]
+    admin = tenant_api(app, tenant)
+    role = next(r for r in admin.get("/roles").json["items"] if r["code"] == "admin")
+    client = page_client(app, tenant)
+    page = client.get(f"/t/{tenant.code}/roles/{role['id']}/edit")
+    assert page.status_code == 200 and page.text.count("<fieldset class=\"checks-grid\" disabled>") == 2
+    sent = {}
+    for name, value in form_values(page.text).fields:
+        sent.setdefault(name, []).append(value)
+    sent["remark"] = ["全部权限，勿改"]
+    saved = client.post(f"/t/{tenant.code}/roles/{role['id']}/edit", data=sent)
+    assert saved.status_code == 302, saved.text[:800]
+    after = admin.get(f"/roles/{role['id']}").json
+    assert after["remark"] == "全部权限，勿改" and after["data_scope"] == "all"
+    assert after["permissions"] == role["permissions"]
+
+
 def test_the_people_lists_offer_new_to_an_administrator_only(app, tenants):
     """人员, 角色 and 部门 are made under 人员管理 (people.manage): their lists' 新建 follows it, as every list's
     buttons follow the permission their page needs."""
