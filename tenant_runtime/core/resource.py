@@ -39,6 +39,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
+from werkzeug.exceptions import NotFound
 
 from common.apidoc import endpoint
 from common.errors import ApiError, Conflict, Invalid, deadlocked
@@ -166,6 +167,9 @@ class Resource:
     def created_url(self, obj):
         """Where the page goes after a create (default: the new record)."""
         return url_for(self.endpoint("detail"), record_id=obj.id)
+
+    def shown_elsewhere(self, record_id):
+        """Where a record the user may not see here is shown to them now (its page says so), or None: a 404."""
 
     def edited_url(self, obj):
         """Where the page goes after an edit (default: the record)."""
@@ -721,7 +725,13 @@ def _page_create(r):
 
 def _page_detail(r):
     def view(record_id):
-        obj = r.get_visible(record_id)
+        try:
+            obj = r.get_visible(record_id)
+        except NotFound:
+            elsewhere = r.shown_elsewhere(record_id)  # a record that moved out of the user's sight, to where it is
+            if elsewhere is None:
+                raise
+            return redirect(elsewhere)
         r.preload([obj])
         return r.detail_page(obj)
     return view

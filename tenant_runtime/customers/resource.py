@@ -2,6 +2,8 @@
 
 import re
 
+from flask import flash, url_for
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, lazyload, load_only
@@ -256,6 +258,20 @@ class CustomerResource(Resource):
 
     def delete(self, obj, principal):
         services.delete(obj, principal)
+
+    def shown_elsewhere(self, record_id):
+        """A customer in the public pool (one its owner just returned, a link kept from before) is on the pool's
+        page, for whoever may see the pool: there, saying so, instead of a bare 404."""
+        from ..core.scope import current_principal
+
+        if not (0 < record_id <= 2**63 - 1) or not current_principal().can("pool.view"):
+            return None
+        in_pool = current_tenant.session.scalar(select(C.id).where(
+            C.id == record_id, C.deleted_at.is_(None), C.owner_id.is_(None), C.status == "in_pool"))
+        if in_pool is None:
+            return None
+        flash(_("This customer is in the public pool now."), "info")
+        return url_for("tenant.pool_detail", customer_id=record_id)
 
     def form_values(self, obj, as_text=True):
         values = super().form_values(obj, as_text)

@@ -562,6 +562,23 @@ def test_the_owner_returns_a_customer_with_a_reason(world):
     assert [c["id"] for c in world.admin.get(f"/pool?original_owner_id={s1}").json["items"]] == [str(cid)]
 
 
+def test_a_returned_customers_page_leads_its_old_owner_to_the_pool(app, world):
+    """After 退回公海 the rep's link to the customer (its page, a bookmark) was a bare 404: it opens the customer's
+    page in the pool, saying why. The API keeps its 404; a customer deleted, or out of the pool, stays a 404."""
+    from tests.tenant_runtime.crm import page_client
+
+    t, s1 = world.tenant, world.users["s1"]
+    cid = add_customer(t, s1, quiet=12)
+    assert world.api("s1").post(f"/customers/{cid}/return-to-pool", json={"reason": "不再跟进"}).status_code == 200
+    client = page_client(app, t, "s1")
+    moved = client.get(f"/t/{t.code}/customers/{cid}")
+    assert moved.status_code == 302 and moved.headers["Location"].endswith(f"/t/{t.code}/pool/{cid}")
+    shown = client.get(moved.headers["Location"])
+    assert shown.status_code == 200 and "该客户已在公海中。" in shown.text
+    assert world.api("s1").get(f"/customers/{cid}").status_code == 404
+    assert client.get(f"/t/{t.code}/customers/{cid + 1000}").status_code == 404
+
+
 def test_the_customers_page_tells_a_pool_move_in_words_not_codes(app, world):
     """The change history on the customer's page: field names and values as a person reads them: the status,
     the department by name, and the reason by its label with the owner's words."""
