@@ -602,3 +602,23 @@ def test_the_api_document_declares_the_import(company):
     assert body["required"] == ["file"] and {"file", "on_duplicate", "dry_run"} <= set(body["properties"])
     assert {"413", "422", "429", "403"} <= set(operation["responses"])
     assert "/leads/import" in doc["paths"] and "get" in doc["paths"]["/customers/import/template"]
+
+
+def test_two_people_of_one_name_are_told_apart_by_user_name(app, tenants):
+    """Two 刘洋 in one company: every owner picker showed two identical 刘洋, and an import could give a customer
+    to neither (“刘洋”对应多个选项, and nothing else was accepted). They read 刘洋（liu_a）and 刘洋（liu_b）now."""
+    from tests.tenant_runtime.crm import add_user, page_client
+
+    tenant = tenants[0]
+    first = add_user(tenant, "liu_a", ("sales",), full_name="刘洋")
+    add_user(tenant, "liu_b", ("sales",), full_name="刘洋")
+    form = page_client(app, tenant).get(f"/t/{tenant.code}/customers/new").text
+    assert "刘洋（liu_a）" in form and "刘洋（liu_b）" in form
+    admin = tenant_api(app, tenant)
+    data = csv_bytes([["客户名称", "负责人"], ["同名负责人测试有限公司", "刘洋（liu_a）"]])
+    resp = send(admin, data, name="owners.csv")
+    assert resp.status_code == 200, resp.json
+    made = admin.get("/customers?q=同名负责人测试").json["items"]
+    assert [c["owner"]["id"] for c in made] == [str(first)]
+    vague = send(admin, csv_bytes([["客户名称", "负责人"], ["同名负责人二有限公司", "刘洋"]]), name="o.csv")
+    assert vague.status_code == 422 and "刘洋" in str(vague.json["error"])
