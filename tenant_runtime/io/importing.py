@@ -57,6 +57,7 @@ from common.apidoc import endpoint
 from common.db import savepoint
 from common.errors import ApiError, Invalid
 from common.i18n import list_join
+from common.regions import city_choices, province_choices
 from common.uploads import read_upload, sniff
 
 from ..bulkhead import tenant_slot
@@ -190,6 +191,10 @@ def form_columns(resource, spec, principal=None):
     return columns
 
 
+REGION_NAMES = {"province_code": lambda: province_choices(),
+                "city_code": lambda: [option for group in city_choices().values() for option in group]}
+
+
 def _column(name, f, label, pointer, required):
     if pointer is not None:
         column = Column(name, label, "pointer", pointer=pointer)
@@ -202,6 +207,8 @@ def _column(name, f, label, pointer, required):
         for locale in ("zh", "en"):  # a sheet written in the other language (重要 for an English reader) reads too
             with force_locale(locale):
                 column.labels_elsewhere += [(v, str(lbl)) for v, lbl in pairs]
+                # regions are named per request (plain text, not lazy): 广东省 read by an English reader too
+                column.labels_elsewhere += list(REGION_NAMES.get(name, tuple)())
     else:
         column = Column(name, label, {"LocalDateTime": "time", "DateField": "date", "BooleanField": "bool"}.get(
             f.type, "text"))

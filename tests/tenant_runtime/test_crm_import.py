@@ -622,3 +622,18 @@ def test_two_people_of_one_name_are_told_apart_by_user_name(app, tenants):
     assert [c["owner"]["id"] for c in made] == [str(first)]
     vague = send(admin, csv_bytes([["客户名称", "负责人"], ["同名负责人二有限公司", "刘洋"]]), name="o.csv")
     assert vague.status_code == 422 and "刘洋" in str(vague.json["error"])
+
+
+def test_a_chinese_sheets_regions_import_for_an_english_reader(app, tenants):
+    """广东省 / 深圳市 were refused ("is not one of: Beijing, Tianjin…") when the person importing used the English
+    pages: a Chinese company's sheet imports whatever the reader's language; English names read too."""
+    tenant = tenants[0]
+    admin = tenant_api(app, tenant)
+    data = csv_bytes([["客户名称", "省份", "城市"], ["深圳英文导入有限公司", "广东省", "深圳市"],
+                      ["杭州英文导入有限公司", "Zhejiang", "Hangzhou"]])
+    resp = admin.post("/customers/import", json=None, data={"file": (io.BytesIO(data), "regions.csv")},
+                      content_type="multipart/form-data", headers={"Accept-Language": "en"})
+    assert resp.status_code == 200, resp.json
+    made = {c["customer_name"]: (c["province_code"], c["city_code"])
+            for c in admin.get("/customers?q=英文导入").json["items"]}
+    assert made == {"深圳英文导入有限公司": ("44", "4403"), "杭州英文导入有限公司": ("33", "3301")}
