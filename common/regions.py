@@ -107,6 +107,16 @@ def _city_label(province_code, city_code, name, english):
     return city_name_en(name)
 
 
+def province_label(code):
+    """A province's name in the reader's language (广东省, Guangdong)."""
+    return _province_label(code, province_name(code), _english())
+
+
+def city_label(province_code, city_code):
+    """A city's name in the reader's language (深圳市, Shenzhen)."""
+    return _city_label(province_code, city_code, city_name(province_code, city_code), _english())
+
+
 def province_choices():
     """``[(code, name)]`` in the reader's language."""
     english = _english()

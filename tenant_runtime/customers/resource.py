@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload, lazyload, load_only
 
 from common.errors import ApiError
-from common.regions import city_name, place, province_name
+from common.regions import city_label, place, province_label
 from common.validators import display_phone
 
 from ..auth import SHOWN_USER
@@ -153,8 +153,9 @@ class CustomerResource(Resource):
         ExportColumn("tax_id", _l("Unified social credit code")),
         ExportColumn("industry", _l("Industry"), INDUSTRY_LABELS),
         ExportColumn("scale", _l("Company size"), SCALE_LABELS),
-        ExportColumn(None, _l("Province"), get=lambda c, _lk: province_name(c.province_code) if c.province_code else None),
-        ExportColumn(None, _l("City"), get=lambda c, _lk: city_name(c.province_code, c.city_code) if c.city_code else None),
+        # in the reader's language, as the pages name them (the import reads either)
+        ExportColumn(None, _l("Province"), get=lambda c, _lk: province_label(c.province_code) if c.province_code else None),
+        ExportColumn(None, _l("City"), get=lambda c, _lk: city_label(c.province_code, c.city_code) if c.city_code else None),
         ExportColumn("address", _l("Address")),
         ExportColumn("level", _l("Level"), LEVEL_LABELS),
         ExportColumn("status", _l("Status"), STATUS_LABELS),

@@ -229,12 +229,14 @@ def test_file_names_are_the_resource_and_local_time_with_an_ascii_fallback(compa
 
 def test_english_headers_and_labels_under_an_english_locale(company, app):
     admin = company.api("admin")
-    admin.patch(f"/customers/{company.ids['mgr客户0号有限公司']}", json={"level": "important"})
+    admin.patch(f"/customers/{company.ids['mgr客户0号有限公司']}", json={"level": "important", "province_code": "44",
+                                                                      "city_code": "4403"})
     rows = csv_rows(fetch(admin, "/customers/export?format=csv&level=important",
                            headers={"Accept-Language": "en"}))
     assert rows[0][:3] == ["Customer name", "Customer type", "Phone"]
     row = dict(zip(rows[0], rows[1], strict=True))
     assert row["Level"] == "Important" and row["Customer type"] == "Enterprise" and row["Owner"] == "王经理"
+    assert (row["Province"], row["City"]) == ("Guangdong", "Shenzhen")  # as the English pages name them
     assert "filename*=UTF-8''Customers_" in fetch(admin, "/customers/export", headers={"Accept-Language": "en"}) \
         .headers["Content-Disposition"]
     page = page_client(app, company.tenant)
