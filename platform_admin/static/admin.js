@@ -48,14 +48,17 @@
   // Parts of a page that only work with this file (a filter box, a tick-all) stay hidden without it.
   document.querySelectorAll("[data-js-only]").forEach(function (el) { el.hidden = false; });
   // A list of checkboxes narrowed to the labels holding what is typed.
+  // Each of these also acts once when this file runs, on what was typed or ticked before it did.
   document.querySelectorAll("[data-filter-list]").forEach(function (box) {
-    box.addEventListener("input", function () {
+    var narrow = function () {
       var words = box.value.trim().toLowerCase();
       document.querySelectorAll(box.getAttribute("data-filter-list")).forEach(function (label) {
         // a class whose rule outranks .check's display (the hidden attribute would not)
         label.classList.toggle("filtered-out", words !== "" && label.textContent.toLowerCase().indexOf(words) < 0);
       });
-    });
+    };
+    box.addEventListener("input", narrow);
+    if (box.value) narrow();
   });
   // How many of a pick list go: the ticked ones, or (none ticked) what the page says then.
   document.querySelectorAll("[data-pick-count]").forEach(function (out) {
@@ -70,15 +73,21 @@
   });
   // Choosing the owner lists their customers at once (without JavaScript: the button beside it).
   document.querySelectorAll("[data-autopick]").forEach(function (select) {
-    select.addEventListener("change", function () {
+    var pick = function () {
       var button = select.form && select.form.querySelector("button[name=" + select.getAttribute("data-autopick") + "]");
       if (button) button.click();
-    });
+    };
+    select.addEventListener("change", pick);
+    // An owner chosen before this file ran (a quick hand, or the browser restoring the form) lists theirs too.
+    var shown = select.selectedOptions[0];
+    if (select.value && shown && !shown.defaultSelected) pick();
   });
   // "Confirm all": tick (or untick) every box it names; without JavaScript the form sends the one box instead.
   document.querySelectorAll("[data-check-all]").forEach(function (all) {
-    all.addEventListener("change", function () {
+    var tick = function () {
       document.querySelectorAll(all.getAttribute("data-check-all")).forEach(function (box) { box.checked = all.checked; });
-    });
+    };
+    all.addEventListener("change", tick);
+    if (all.checked !== all.defaultChecked) tick();
   });
 })();

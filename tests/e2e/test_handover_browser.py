@@ -99,3 +99,25 @@ def test_a_handover_from_start_to_confirmation(app, browser_page, live_server, t
     for name in names:
         expect(page.locator("table")).to_contain_text(name)
     assert page.js_errors == [] and page.server_errors == []
+
+
+def test_an_owner_chosen_before_the_script_ran_still_lists_their_customers(app, browser_page, live_server, tenants):
+    """A quick hand (or the browser restoring the form) can pick the owner before the deferred script has
+    run; the script then lists that owner's customers itself instead of waiting for a change that passed."""
+    page, base = browser_page, live_server
+    tenant = tenants[0]
+    crm = f"{base}/t/{tenant.code}"
+    dept = add_dept(tenant, "华南销售部")
+    add_user(tenant, "mgr2", ("sales_manager",), dept=dept, full_name="周经理")
+    add_user(tenant, "owner2", ("sales",), dept=dept, full_name="吴销售")
+    tenant_api(app, tenant, "owner2").post("/customers", json=customer_body(customer_name="海棠湾物业有限公司"))
+    crm_sign_in(page, crm, "mgr2", PASSWORD)
+    page.route("**/static/admin.js", lambda route: route.abort())  # the page first, without its script
+    page.goto(f"{crm}/handovers/new")
+    page.select_option("select[name=from_owner_id]", label="吴销售")
+    expect(page.locator(".pick-list")).to_have_count(0)  # nothing listed yet: no script, no button pressed
+    page.unroute("**/static/admin.js")
+    page.add_script_tag(url=f"{base}/static/admin.js")  # now the script runs, after the choice
+    expect(page.locator("[data-pick-count]")).to_contain_text("未勾选：将交接全部")
+    expect(page.get_by_label("海棠湾物业有限公司")).to_be_visible()
+    expect(page.locator("select[name=from_owner_id] option:checked")).to_have_text("吴销售")
