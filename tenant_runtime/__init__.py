@@ -107,6 +107,7 @@ def register_template_helpers(app):
     from .core.columns import Cells
     from .core.history import display_value
     from .core.listing import page_size_args, pager_args
+    from .core.saved_views import view_draft
 
     @app.context_processor
     def tenant_globals():
@@ -115,7 +116,7 @@ def register_template_helpers(app):
                 "impersonator": g.get("impersonator"), "crm_can": _can, "crm_nav": _nav, "crm_session": _session,
                 "crm_cities": city_choices, "followup_form": _followup_form, "crm_cells": Cells,
                 "crm_pager": pager_args,
-                "crm_page_sizes": page_size_args,
+                "crm_page_sizes": page_size_args, "crm_view_draft": view_draft,
                 "followup_methods": _followup_methods(), "followups_shown": _followups_shown()}
 
     app.add_template_filter(display_value, "history_value")

@@ -4,7 +4,7 @@ declaration when saved, and always applied within the user's data scope like any
 
 from urllib.parse import parse_qsl, urlencode
 
-from flask import abort, flash, g, redirect, request, url_for
+from flask import abort, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -27,6 +27,20 @@ from .schemas import Answer, Id, Time
 
 MAX_PER_LIST = 20
 KEPT = ("cursor", "trail", "limit")  # a page position (and the pages that led to it) is not part of a view
+DRAFT_KEY = "saved_view_draft"  # a name refused on the page, shown once more in the list's save form
+
+
+def keep_draft(resource, name):
+    session[DRAFT_KEY] = {"tenant_id": current_tenant.tenant_id, "resource": resource.name, "name": (name or "")[:200]}
+
+
+def view_draft(resource_name):
+    """The view name this user just had refused on ``resource_name``'s list, once (then forgotten)."""
+    draft = session.get(DRAFT_KEY)
+    if not draft or draft.get("tenant_id") != current_tenant.tenant_id or draft.get("resource") != resource_name:
+        return None
+    session.pop(DRAFT_KEY, None)
+    return draft.get("name") or ""
 
 
 class SavedViewForm(FlaskForm):
@@ -144,6 +158,7 @@ def register(pages, api, resources):
         back = url_for(resource.endpoint("list"))
         if not form.validate_on_submit():
             flash(_("Give the view a name (at most 50 characters)."), "danger")
+            keep_draft(resource, form.view_name.data)
             return redirect(f"{back}?{form.query.data or ''}")
         try:
             view = save(resource, form.view_name.data, form.query.data, g.tenant_user.id)
@@ -151,7 +166,9 @@ def register(pages, api, resources):
         except (Invalid, Conflict) as exc:
             current_tenant.session.rollback()
             flash(exc.message, "danger")
-            return redirect(f"{back}?{form.query.data or ''}")  # the list as it was, to save under another name
+            # the list as it was, its save form open with the name typed, to change it and save again
+            keep_draft(resource, form.view_name.data)
+            return redirect(f"{back}?{form.query.data or ''}")
         flash(_("View saved."), "success")
         return redirect(f"{back}?{view.query}{'&' if view.query else ''}saved={view.id}")  # its tab, highlighted
 

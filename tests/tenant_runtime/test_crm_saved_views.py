@@ -82,6 +82,11 @@ def test_a_view_name_already_taken_goes_back_to_the_list_with_its_filters(app, t
     assert refused.headers["Location"].endswith(f"/t/{tenant.code}/customers/?level=potential&sort=name")
     shown = page.get(refused.headers["Location"])
     assert "已有名为" in shown.text and 'class="alert alert-danger"' in shown.text
+    # its save form is open again with the refused name in it, to change and save, not to type again
+    assert '<details class="save-view" open>' in shown.text
+    assert 'name="view_name"' in shown.text and 'value="重点客户" aria-invalid="true"' in shown.text
+    again = page.get(refused.headers["Location"])  # once: the next visit starts with an empty, closed form
+    assert '<details class="save-view">' in again.text and 'value="重点客户"' not in again.text
 
 
 def test_views_are_private_and_within_scope(app, tenants):
