@@ -20,6 +20,7 @@ from sqlalchemy import (
     MetaData,
     SmallInteger,
     String,
+    UniqueConstraint,
     event,
     text,
 )
@@ -87,7 +88,8 @@ class TenantIdentity(TenantBase):
 
 class SysDept(TenantBase):
     __tablename__ = "sys_dept"
-    __table_args__ = MYSQL_TABLE_OPTIONS
+    # one name per parent: pickers, lists and exports name a department by it (0020)
+    __table_args__ = (UniqueConstraint("parent_id", "dept_name", name="uq_sys_dept_parent_name"), MYSQL_TABLE_OPTIONS)
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
     dept_name: Mapped[str] = mapped_column(String(limits.DEPT_NAME))

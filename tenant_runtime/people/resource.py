@@ -42,6 +42,7 @@ class DepartmentResource(PeopleResource):
     label, label_plural = _l("Department"), _l("Departments")
     list_template = "tenant/people/departments.html"
     actions = ("list", "create", "edit", "delete")
+    unique_fields = {"uq_sys_dept_parent_name": "dept_name", "sys_dept.parent_id, sys_dept.dept_name": "dept_name"}
     listing = ListSpec(model=SysDept, filters={"parent_id": Ref(_l("Parent department"), SysDept.parent_id)},
                        search=(SysDept.dept_name,), sorts={"order": SortKey(SysDept.id, _l("Order"))},
                        default_sort="order")

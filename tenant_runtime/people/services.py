@@ -66,20 +66,37 @@ def create_dept(name, parent_id, sort):
     if sort is None:
         last = current_tenant.session.scalar(select(func.max(SysDept.sort)).where(SysDept.parent_id == parent))
         sort = min((last or 0) + 1, 9999)
+    _name_free(name, parent)
     dept = SysDept(dept_name=name, parent_id=parent, sort=sort)
     current_tenant.session.add(dept)
     return dept
+
+
+def _name_free(name, parent_id, dept=None):
+    """Two departments under one parent never share a name: pickers, lists and exports name them by it.
+    Compared as the database compares (MariaDB ignores case there), so this refuses what the constraint would."""
+    if parent_id is None:
+        return
+    query = select(SysDept.id).where(SysDept.parent_id == parent_id, SysDept.dept_name == name)
+    if dept is not None and dept.id is not None:
+        query = query.where(SysDept.id != dept.id)
+    if current_tenant.session.scalar(query.limit(1)) is not None:
+        message = _("%(parent)s already has a department named %(name)s.",
+                    parent=current_tenant.session.get(SysDept, parent_id).dept_name, name=name)
+        raise Conflict("duplicate", message, {"dept_name": [message]})
 
 
 def update_dept(dept, name, parent_id, sort):
     """``sort`` None (the field left empty) keeps the department's place."""
     if dept.parent_id is None and parent_id:
         raise Invalid({"parent_id": [_("The company itself stays at the top.")]})
+    parent = dept.parent_id if dept.parent_id is None else (_parent(parent_id, dept) or _root().id)
+    with current_tenant.session.no_autoflush:
+        _name_free(name, parent, dept)
     dept.dept_name = name
     if sort is not None:
         dept.sort = sort
-    if dept.parent_id is not None:
-        dept.parent_id = _parent(parent_id, dept) or _root().id
+    dept.parent_id = parent
     return dept
 
 

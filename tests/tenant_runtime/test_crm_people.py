@@ -204,6 +204,41 @@ def test_a_new_department_without_an_order_comes_after_its_siblings(app, admin):
     assert first["dept_name"] == "营销零组"
 
 
+def test_two_departments_under_one_parent_never_share_a_name(app, admin):
+    """Two 客服一组 under 客服中心 could not be told apart in any owner picker, list or export: a second one is
+    refused (created, renamed or moved there), naming the field and leaving both as they were, on the API and
+    on the form, which keeps what was typed; the same name under another parent is fine."""
+    centre = admin.post("/departments", json={"dept_name": "客服中心"}).json
+    other = admin.post("/departments", json={"dept_name": "客服外包"}).json
+    first = admin.post("/departments", json={"dept_name": "客服一组", "parent_id": centre["id"]}).json
+    twin = admin.post("/departments", json={"dept_name": "客服一组", "parent_id": centre["id"]})
+    assert twin.status_code == 409, twin.json
+    assert twin.json["error"]["code"] == "duplicate" and "dept_name" in twin.json["error"]["fields"]
+    assert "客服中心" in twin.json["error"]["message"] and "客服一组" in twin.json["error"]["message"]
+    namesake = admin.post("/departments", json={"dept_name": "客服一组", "parent_id": other["id"]})
+    assert namesake.status_code == 201, namesake.json
+    second = admin.post("/departments", json={"dept_name": "客服二组", "parent_id": centre["id"]}).json
+    renamed = admin.patch(f"/departments/{second['id']}", json={"dept_name": "客服一组", "parent_id": centre["id"]})
+    moved = admin.patch(f"/departments/{namesake.json['id']}", json={"dept_name": "客服一组",
+                                                                    "parent_id": centre["id"]})
+    assert (renamed.status_code, moved.status_code) == (409, 409), (renamed.json, moved.json)
+    assert [d["id"] for d in admin.get(f"/departments?parent_id={other['id']}").json["items"]] == [namesake.json["id"]]
+    kept = admin.patch(f"/departments/{first['id']}", json={"dept_name": "客服一组", "parent_id": centre["id"],
+                                                           "sort": 5})
+    assert kept.status_code == 200, kept.json  # saving a department unchanged is not a clash with itself
+    under_centre = admin.get(f"/departments?parent_id={centre['id']}").json["items"]
+    assert sorted(d["dept_name"] for d in under_centre) == ["客服一组", "客服二组"]
+
+    client = page_client(app, admin.tenant)
+    form = client.get(f"/t/{admin.tenant.code}/departments/new")
+    page = client.post(f"/t/{admin.tenant.code}/departments/new",
+                       data={"csrf_token": csrf_from(form.text), "dept_name": "客服一组", "parent_id": centre["id"]})
+    assert page.status_code == 409
+    assert re.search(r"客服中心.{0,4}(already has|已有)", page.text), page.text[:3000]
+    assert re.search(r'name="dept_name"[^>]*value="客服一组"|value="客服一组"[^>]*name="dept_name"', page.text)
+    assert len(admin.get(f"/departments?parent_id={centre['id']}").json["items"]) == 2
+
+
 def test_a_roles_page_names_its_chosen_departments(app, admin):
     """A role seeing 指定部门 showed that badge and nothing else: which departments it covers was only on its edit
     form. The page names them, in the tree's order."""

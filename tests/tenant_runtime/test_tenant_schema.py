@@ -34,7 +34,7 @@ from tests.conftest import BACKENDS, MYSQL_SERVER, create_mysql_database
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TENANT_TABLES = set(TenantBase.metadata.tables)
-HEAD = "0019_handover_item_detail"
+HEAD = "0020_dept_name_per_parent"
 
 
 def _mysql_engine():
@@ -507,6 +507,38 @@ def test_0019_keeps_a_handover_items_detail_and_leaves_older_items_their_descrip
         conn.rollback()
 
 
+def test_0020_renames_twin_departments_under_one_parent_and_then_refuses_another(engine):
+    """At 0019 a parent may hold three 销售一组. 0020 keeps the oldest under its name and renames each later twin ``<name>（<id>）``; a namesake
+    under another parent keeps its name; afterwards the database itself refuses a twin; a downgrade allows
+    one again."""
+    dept = sa.table("sys_dept", sa.column("id"), sa.column("parent_id"), sa.column("dept_name"),
+                    sa.column("created_at"))
+
+    def add(name, parent):
+        return conn.execute(dept.insert().values(dept_name=name, parent_id=parent,
+                                                 created_at=datetime(2026, 1, 1))).lastrowid
+
+    with engine.connect() as conn:
+        tenant_schema.upgrade(conn, "0019_handover_item_detail")
+        root = add("公司", None)
+        sales, service = add("销售部", root), add("客服部", root)
+        first, second, third = add("销售一组", sales), add("销售一组", sales), add("销售一组", sales)
+        elsewhere = add("销售一组", service)
+        conn.commit()
+        assert tenant_schema.upgrade(conn) == HEAD
+        names = dict(conn.execute(sa.select(dept.c.id, dept.c.dept_name)).all())
+        conn.rollback()
+        assert names[first] == "销售一组" and names[elsewhere] == "销售一组"
+        assert (names[second], names[third]) == (f"销售一组（{second}）", f"销售一组（{third}）")
+        with pytest.raises(sa.exc.IntegrityError):
+            add("销售一组", sales)
+        conn.rollback()
+        command.downgrade(tenant_schema.alembic_config(conn), "0019_handover_item_detail")
+        conn.commit()
+        add("销售一组", sales)
+        conn.commit()
+
+
 def test_migration_matches_models(migrated):
     with migrated.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), TenantBase.metadata)
@@ -715,7 +747,7 @@ def test_control_migrations_do_not_see_the_tenant_revision():
         "0006_pool_clock_and_list_indexes", "0007_pool_list_index", "0008_customer_name_pinyin",
         "0009_customer_word_index", "0010_names_sort_by_pinyin", "0011_contact_word_index", "0012_lead_word_index",
         "0013_digit_words", "0014_import_permissions", "0015_level_sort", "0016_pinyin_syllables", "0017_pinyin_search",
-        "0018_background_imports", HEAD}
+        "0018_background_imports", "0019_handover_item_detail", HEAD}
 
 
 def test_registry_does_not_import_the_tenant_runtime():
