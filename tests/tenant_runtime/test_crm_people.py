@@ -6,7 +6,15 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import csrf_from
-from tests.tenant_runtime.crm import PASSWORD, add_dept, add_user, customer_body, page_client, tenant_api
+from tests.tenant_runtime.crm import (
+    PASSWORD,
+    add_dept,
+    add_user,
+    at_once,
+    customer_body,
+    page_client,
+    tenant_api,
+)
 
 NEW_PASSWORD = "Chosen-Pass-77"
 
@@ -237,6 +245,25 @@ def test_two_departments_under_one_parent_never_share_a_name(app, admin):
     assert re.search(r"客服中心.{0,4}(already has|已有)", page.text), page.text[:3000]
     assert re.search(r'name="dept_name"[^>]*value="客服一组"|value="客服一组"[^>]*name="dept_name"', page.text)
     assert len(admin.get(f"/departments?parent_id={centre['id']}").json["items"]) == 2
+
+
+def test_eight_administrators_adding_one_department_at_once_make_one(app, admin, monkeypatch):
+    """The check before the insert cannot see a twin that is being inserted at that moment: the database's
+    constraint keeps the second out, and it is the same 409 naming dept_name, never a 500."""
+    monkeypatch.setattr(app.extensions["pool_registry"], "wait_timeout", 60.0)
+    monkeypatch.setitem(app.config, "TENANT_REQUEST_LIMIT", 50)
+    centre = admin.post("/departments", json={"dept_name": "并发中心"}).json
+    clients = [tenant_api(app, admin.tenant) for _ in range(4)]
+
+    def add(i):
+        resp = clients[i % 4].post("/departments", json={"dept_name": "并发一组", "parent_id": centre["id"]})
+        return resp.status_code, resp.json
+
+    results = at_once(8, add)
+    assert sorted(code for code, _ in results) == [201] + [409] * 7, results
+    assert all(body["error"]["code"] == "duplicate" and "dept_name" in body["error"]["fields"]
+               for code, body in results if code == 409), results
+    assert len(admin.get(f"/departments?parent_id={centre['id']}").json["items"]) == 1
 
 
 def test_a_roles_page_names_its_chosen_departments(app, admin):
