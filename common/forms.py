@@ -27,6 +27,14 @@ def json_body():
     return data
 
 
+def refuse_malformed_body():
+    """Both APIs' ``before_request``: a JSON body that does not parse is 400 on every endpoint, also on one that
+    reads no body (claim, enable...), rather than doing the action as if the client had said nothing."""
+    if request.method in ("POST", "PUT", "PATCH", "DELETE") and request.is_json and request.get_data(cache=True) \
+            and request.get_json(silent=True) is None:
+        raise ApiError(400, "malformed_body", _l("The body is not valid JSON."))
+
+
 def _refuse_non_finite(data):
     """NaN and Infinity, which Python's parser takes but JSON (RFC 8259) does not have: 400. A number too large
     for a float (1e400, valid JSON that parses as infinity): 422 naming the fields that hold one."""

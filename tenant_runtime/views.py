@@ -13,7 +13,7 @@ from common.errors import (
     lost_race,
     wants_json,
 )
-from common.forms import json_body
+from common.forms import json_body, refuse_malformed_body
 from common.urls import local_next
 from datasource_registry.hostpolicy import HostNotAllowed
 from datasource_registry.pool import IdentityMismatch
@@ -87,6 +87,9 @@ def require_token():
     ctx.tenant_user = auth.user_from_token(request.environ.get("HTTP_AUTHORIZATION", ""))
     if _authorize(ctx) == "login":
         raise ApiError(401, "not_authenticated", _("Sign in first: send a bearer token of this company."))
+
+
+api.before_request(refuse_malformed_body)  # after the token: a stranger learns nothing from a 400
 
 
 @api.after_request

@@ -2,7 +2,10 @@
 
 from flask import Blueprint
 
+from common.forms import refuse_malformed_body
+
 api = Blueprint("api", __name__, url_prefix="/api/v1")
+api.before_request(refuse_malformed_body)  # after the app's own hooks, sign-in among them
 
 
 def sid(value):

@@ -112,6 +112,7 @@ def enterprise_close(ent_id):
 @endpoint("Maintenance mode: the tenant's users see the message until it is resumed", body=SuspendForm,
           response=EnterpriseSchema, errors=(409,))
 def enterprise_suspend(ent_id):
+    get_or_404(Enterprise, ent_id)  # no such enterprise is a 404 whatever the body says
     form = declared_body()
     return _transition(ent_id, services.suspend_enterprise, form.message.data)
 

@@ -65,6 +65,8 @@ def open_enterprise(enterprise):
 
 def close_enterprise(enterprise):
     if not enterprise.is_open:
+        if enterprise.opened_at is None:  # a draft: nothing to close, and "already closed" would say it was open
+            raise Conflict("illegal_transition", _("The enterprise has never been opened."))
         raise Conflict("illegal_transition", _("The enterprise is already closed."))
     enterprise.status = STATUS_CLOSED
     enterprise.closed_at = utcnow()

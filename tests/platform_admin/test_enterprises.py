@@ -505,6 +505,16 @@ def test_open_complete_profile_then_open_again_conflicts_then_close(app, ops, ma
     assert ops.post(f"{API}/{ent_id}/open").get_json()["status"] == 1  # may be reopened
 
 
+def test_closing_a_draft_says_it_was_never_opened_and_suspending_none_is_404(app, ops):
+    draft = ops.post(API, json={"name": "从未开通物业"}).get_json()
+    err = assert_error(ops.post(f"{API}/{draft['id']}/close", headers={"Accept-Language": "en"}), 409,
+                       "illegal_transition")
+    assert "never been opened" in err["message"]  # not "already closed": it never was open
+    assert_error(ops.post(f"{API}/999999999/suspend", json={}), 404)  # no such enterprise, whatever the body
+    assert_error(ops.post(f"{API}/{draft['id']}/close", data="{bad json", content_type="application/json"),
+                 400, "malformed_body")
+
+
 def test_completing_the_profile_lifts_the_open_gate(app, ops, make_ready):
     draft = ops.post(API, json={"name": "草稿物业"}).get_json()
     err = assert_error(ops.post(f"{API}/{draft['id']}/open"), 409, "incomplete_profile")
