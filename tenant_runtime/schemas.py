@@ -1,7 +1,6 @@
 """What the tenant API answers (the CRM modules add theirs beside these)."""
 
 from marshmallow import fields
-from marshmallow.validate import OneOf
 
 from common.schemas import Answer, Derived, Id, computed, nullable
 
@@ -16,7 +15,8 @@ class TenantUserSchema(Answer):
     phone = nullable()
     email = nullable()
     is_admin = fields.Boolean()
-    status = fields.Integer(validate=OneOf([0, 1]), metadata={"description": "0 disabled, 1 enabled"})
+    status = computed(lambda u: "enabled" if u.is_enabled else "disabled",  # as GET /users answers it
+                      {"type": "string", "enum": ["enabled", "disabled"]})
 
 
 class SignedInUserSchema(TenantUserSchema):

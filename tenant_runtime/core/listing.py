@@ -31,6 +31,7 @@ from sqlalchemy import (
     true,
     union_all,
 )
+from werkzeug.datastructures import MultiDict
 
 from common.errors import Invalid
 from common.timeutil import end_of_local_day_utc, start_of_local_day_utc
@@ -249,6 +250,23 @@ class Choice(Filter):
 
     def clause(self, value):
         return self.column.in_(value) if len(value) > 1 else self.column == value[0]
+
+
+class Coded(Choice):
+    """A choice answered as a word and stored as a code (seed 002's tinyints: a lead's status, a user's). ``aliases``
+    maps words a list once took (``?status=1``, kept in bookmarks) to today's."""
+
+    def __init__(self, label, column, labels, codes, aliases=None, **kw):
+        super().__init__(label, column, labels, **kw)
+        self.codes, self.aliases = codes, aliases or {}
+
+    def parse(self, args):
+        if self.aliases and any(v in self.aliases for v in args.getlist(self.name)):
+            args = MultiDict([(k, self.aliases.get(v, v) if k == self.name else v) for k, v in args.items(multi=True)])
+        return super().parse(args)
+
+    def clause(self, value):
+        return super().clause([self.codes[v] for v in value])
 
 
 class Ref(Filter):

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from ..auth import SHOWN_USER
 from ..context import current_tenant
 from ..core.columns import Column
-from ..core.listing import Choice, DateRange, ListSpec, Ref, SortKey
+from ..core.listing import Choice, Coded, DateRange, ListSpec, Ref, SortKey
 from ..core.lookups import attach
 from ..core.resource import Resource
 from ..core.scope import current_principal
@@ -32,17 +32,6 @@ from .schemas import LeadPoolSchema, LeadSchema, SourceLeadSchema
 
 L = CrmLead
 STATUS_BADGES = {"new": "info", "following": "warn", "converted": "success", "invalid": "muted"}
-
-
-class Coded(Choice):
-    """A choice answered as a word and stored as seed 002's tinyint code."""
-
-    def __init__(self, label, column, labels, codes, **kw):
-        super().__init__(label, column, labels, **kw)
-        self.codes = codes
-
-    def clause(self, value):
-        return super().clause([self.codes[v] for v in value])
 
 
 def _owner_options(session, principal):

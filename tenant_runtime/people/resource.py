@@ -10,10 +10,10 @@ from extensions import db
 
 from ..context import current_tenant
 from ..core.columns import Column
-from ..core.listing import Choice, ExistsRef, ListSpec, Ref, SortKey
+from ..core.listing import Choice, Coded, ExistsRef, ListSpec, Ref, SortKey
 from ..core.lookups import attach
 from ..core.resource import Resource
-from ..models import SysDept, SysUser
+from ..models import USER_STATUS_DISABLED, USER_STATUS_ENABLED, SysDept, SysUser
 from . import accounts, services
 from .forms import DeptForm, RoleForm, UserEditForm, UserForm
 from .labels import SCOPE_LABELS
@@ -149,6 +149,9 @@ class RoleResource(PeopleResource):
 
 
 STATUS_LABELS = {"1": _l("Enabled"), "0": _l("Disabled")}
+# the list's filter takes the words its answers give (status "enabled"), and the 1 and 0 it once took
+STATUS_WORDS = {"enabled": _l("Enabled"), "disabled": _l("Disabled")}
+STATUS_CODES = {"enabled": USER_STATUS_ENABLED, "disabled": USER_STATUS_DISABLED}
 
 
 class UserResource(PeopleResource):
@@ -166,7 +169,7 @@ class UserResource(PeopleResource):
         model=SysUser,
         filters={
             "dept_id": Ref(_l("Department"), SysUser.dept_id, options=lambda session, principal: services.dept_choices(session)),
-            "status": Choice(_l("Status"), SysUser.status, STATUS_LABELS),
+            "status": Coded(_l("Status"), SysUser.status, STATUS_WORDS, STATUS_CODES, aliases={"1": "enabled", "0": "disabled"}),
             "role_id": ExistsRef(_l("Role"), SysUserRole.user_id, SysUserRole.role_id, SysUser.id,
                                  options=lambda session, principal: services.role_choices(session)),
         },

@@ -63,6 +63,36 @@ def test_a_body_nested_a_thousand_deep_is_400(admin, app, path):
     assert control.status_code == 400 and control.json["error"]["code"] == "malformed_body"
 
 
+def test_a_malformed_body_is_400_also_where_no_body_is_read_and_nothing_happens(admin, app, tenants):
+    """Disabling a user reads no body; one sent as JSON that does not parse was ignored and the user disabled:
+    a 400, as on every other endpoint, and the user stays enabled. An empty body still does it."""
+    uid = add_user(tenants[0], "malformed_target")
+    resp = admin.post(f"/users/{uid}/disable", data="{bad json", content_type="application/json", json=None)
+    assert resp.status_code == 400 and resp.json["error"]["code"] == "malformed_body", resp.json
+    assert admin.get(f"/users/{uid}").json["status"] == "enabled"
+    anonymous = app.test_client().post(f"/t/{tenants[0].code}/api/v1/users/{uid}/disable", data="{bad json",
+                                       content_type="application/json")
+    assert anonymous.status_code == 401  # a stranger is told to sign in, not how the body was read
+    assert admin.post(f"/users/{uid}/disable").json["status"] == "disabled"
+
+
+def test_a_user_s_status_is_one_word_wherever_it_is_read_or_filtered(app, tenants):
+    """GET /users said "enabled", /me and the token's user 1, and ?status=enabled was a 422: what a client
+    reads back it can filter by (the 1 and 0 the filter took before still work)."""
+    add_user(tenants[0], "status_word", roles=("sales",))
+    token = app.test_client().post(f"/t/{tenants[0].code}/api/v1/auth/token",
+                                   json={"username": "status_word", "password": PASSWORD})
+    assert token.json["user"]["status"] == "enabled"
+    me = tenant_api(app, tenants[0], "status_word").get("/me")
+    assert me.json["status"] == "enabled"
+    admin = tenant_api(app, tenants[0])
+    enabled = {u["username"] for u in admin.get("/users?status=enabled&limit=200").json["items"]}
+    assert "status_word" in enabled and enabled == {u["username"] for u in
+                                                     admin.get("/users?status=1&limit=200").json["items"]}
+    assert "status_word" not in {u["username"] for u in admin.get("/users?status=disabled").json["items"]}
+    assert admin.get("/users?status=maybe").status_code == 422
+
+
 @pytest.mark.parametrize("value, says", [
     ([None], "not a list"), (["甲公司", "乙公司"], "not a list"), (True, "not true or false"),
     ({"a": 1}, "not an object"),
