@@ -168,7 +168,7 @@ def save_role(role, name, scope, permissions, dept_ids, remark):
 
 def delete_role(role):
     if role.is_builtin:
-        raise Conflict("role_builtin", _("A built-in role cannot be deleted."))
+        raise Conflict("builtin_role", _("A built-in role cannot be deleted."))
     holders = current_tenant.session.scalar(select(func.count()).where(SysUserRole.role_id == role.id))
     if holders:
         raise Conflict("role_in_use", ngettext("Take this role away from its %(num)d user first.",
