@@ -91,6 +91,16 @@ def test_sms_code_request_is_accepted_and_recorded_in_the_outbox(anon, admin, ap
     assert re.fullmatch(r"\d{6}", code_in(items[0]["body"]))
 
 
+def test_the_outbox_finds_a_number_however_it_is_written(anon, admin):
+    """The control plane records 13700001111, a company's CRM +8613700001111: ?to= in either form (or spaced)
+    finds the message."""
+    phone = mobile()
+    assert send_code(anon, phone).status_code == 202
+    for written in (phone, f"+86{phone}", f"{phone[:3]} {phone[3:7]} {phone[7:]}"):
+        found = admin.get("/api/v1/outbox", query_string={"to": written, "channel": "sms"}).json["items"]
+        assert [m["to"] for m in found] == [phone], written
+
+
 def test_sms_code_is_six_random_digits(anon, admin):
     codes = {code_for(anon, admin, mobile()) for _ in range(5)}
     assert all(re.fullmatch(r"\d{6}", c) for c in codes)
