@@ -25,11 +25,20 @@ SPECIALS = set("!@#$%^&*()-_=+[]{};:'\",.<>/?\\|`~")
 REQUIRED = _l("This field is required.")
 
 
+class PortRange(NumberRange):
+    """1 to 65535 where a MySQL port is given (``validate_port`` says when one must be), written where the OpenAPI
+    document reads a field's limits."""
+
+    def __call__(self, form, field):
+        if field.data is not None and form.type.data == "mysql":
+            super().__call__(form, field)
+
+
 class DatasourceForm(FlaskForm):
     type = SelectField(_l("Datasource type"), choices=[("mysql", "MySQL"), ("sqlite", _l("SQLite (development only)"))],
                        default="mysql")
     host = Text(_l("Host (internal IP or name)"), validators=[Length(max=255)])
-    port = IntegerField(_l("Port"), default=3306)
+    port = IntegerField(_l("Port"), default=3306, validators=[PortRange(min=1, max=65535, message=_l("1 to 65535."))])
     username = StringField(_l("Account"), validators=[InputRequired(message=REQUIRED), Length(max=32)])
     password = PasswordField(_l("Password"), validators=[InputRequired(message=REQUIRED), Length(max=128)])
     max_connections = IntegerField(_l("Max connections"), default=10,
@@ -63,8 +72,6 @@ class DatasourceForm(FlaskForm):
             return
         if field.data is None:
             raise StopValidation(REQUIRED)
-        if not 1 <= field.data <= 65535:
-            raise ValidationError(_l("1 to 65535."))
 
     def validate_username(self, field):
         value = (field.data or "").strip()

@@ -101,6 +101,8 @@ def test_datasource_and_implementation_status_bodies_are_documented(spec):
     assert {"username", "password", "max_connections", "min_connections"} <= set(body["required"])
     assert body["properties"]["type"]["enum"] == ["mysql", "sqlite"]
     assert body["properties"]["max_connections"] == {"type": "integer", "minimum": 1, "maximum": 500, "default": 10}
+    port = body["properties"]["port"]  # what the server refuses, the document says
+    assert (port["minimum"], port["maximum"]) == (1, 65535), port
     status = spec["paths"]["/api/v1/enterprises/{ent_id}/datasource/implementation-status"]["post"]["requestBody"]
     assert status["content"]["application/json"]["schema"]["required"] == ["status"]
     assert status["content"]["application/json"]["schema"]["properties"]["status"]["enum"] == ["implementing", "live"]
