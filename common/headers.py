@@ -22,7 +22,8 @@ def is_api_path(path):
 
 class SecurityHeadersMiddleware:
     """Adds ``SECURITY_HEADERS`` to every response that lacks them, and ``Cache-Control: no-store`` to every
-    API answer that sets no caching of its own (API answers carry one company's data: never cached)."""
+    API answer that sets no caching of its own (API answers carry one company's data: never cached). A 204 has no
+    body, so it names no type (Flask's default ``text/html`` told an API client one was HTML)."""
 
     def __init__(self, wsgi_app):
         self.wsgi_app = wsgi_app
@@ -31,6 +32,8 @@ class SecurityHeadersMiddleware:
         api = is_api_path(environ.get("PATH_INFO", ""))
 
         def start(status, headers, exc_info=None):
+            if status.startswith("204"):
+                headers = [(name, value) for name, value in headers if name.lower() != "content-type"]
             present = {name.lower() for name, _value in headers}
             for lower, header in _BY_NAME:
                 if lower not in present:

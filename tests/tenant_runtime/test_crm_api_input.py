@@ -76,6 +76,14 @@ def test_a_malformed_body_is_400_also_where_no_body_is_read_and_nothing_happens(
     assert admin.post(f"/users/{uid}/disable").json["status"] == "disabled"
 
 
+def test_a_204_names_no_type(admin):
+    """A delete's 204 said Content-Type: text/html, of a body it does not have."""
+    made = admin.post("/customers", json=customer_body()).json
+    gone = admin.delete(f"/customers/{made['id']}")
+    assert gone.status_code == 204 and gone.data == b"" and "Content-Type" not in gone.headers, gone.headers
+    assert gone.headers["Cache-Control"] == "no-store"
+
+
 def test_a_user_s_status_is_one_word_wherever_it_is_read_or_filtered(app, tenants):
     """GET /users said "enabled", /me and the token's user 1, and ?status=enabled was a 422: what a client
     reads back it can filter by (the 1 and 0 the filter took before still work)."""
