@@ -49,9 +49,11 @@ class SavedViewForm(FlaskForm):
     query = StringField(_l("Filters"), validators=[Length(max=1000)],
                         description="the list's query string, e.g. level=important&no_follow_days=30")
 
-    def __init__(self, *args, resources=(), **kwargs):
+    lists = ()  # the lists with views, set by ``register``: the OpenAPI document names them too
+
+    def __init__(self, *args, resources=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.resource.choices = [(r, r) for r in resources]
+        self.resource.choices = [(r, r) for r in (self.lists if resources is None else resources)]
 
 
 class SavedViewSchema(Answer):
@@ -108,6 +110,7 @@ def _own(view_id):
 def register(pages, api, resources):
     """Saved views for every resource that has a list with built-in views."""
     by_name = {r.name: r for r in resources if r.listing is not None and r.listing.views}
+    SavedViewForm.lists = tuple(sorted(by_name))
 
     def route(blueprint, rule, methods=("GET",)):
         def decorator(view):

@@ -142,6 +142,8 @@ def test_record_ids_in_bodies_are_strings_and_required_where_the_form_requires_t
     assert follow_up["properties"]["lead_id"]["type"] == "string"
     saved = tenant_spec["paths"]["/saved-views"]["get"]["parameters"]
     assert {"name": "resource", "in": "query"}.items() <= next(p for p in saved if p["name"] == "resource").items()
+    lists = body("post", "/saved-views")["properties"]["resource"]["enum"]  # what a 422 would otherwise reveal
+    assert {"customers", "leads", "follow-ups"} <= set(lists), lists
 
 
 def test_documented_statuses_are_the_answered_ones(app, spec, anon, api_as, make_staff):
