@@ -76,6 +76,20 @@ def test_a_malformed_body_is_400_also_where_no_body_is_read_and_nothing_happens(
     assert admin.post(f"/users/{uid}/disable").json["status"] == "disabled"
 
 
+@pytest.mark.parametrize("query, named", [
+    ("/leads?intent_level=high", ["intent_level"]),  # the field's name; the filter is ?intent=
+    ("/customers?levle=important&ownr_id=1", ["levle", "ownr_id"]),
+    ("/contacts?customer=1", ["customer"]),
+])
+def test_a_parameter_a_list_does_not_read_is_a_422_not_the_whole_list(admin, query, named):
+    """A misspelt filter answered every row as if unfiltered, and a client took that for the filtered list."""
+    resp = admin.get(query)
+    assert resp.status_code == 422 and sorted(resp.json["error"]["fields"]) == named, resp.json
+    path = query.split("?")[0]
+    documented = {"limit": "1", "cursor": "", "q": "x", "sort": "-created"} if path != "/contacts" else {"limit": "1"}
+    assert admin.get(path, query_string=documented).status_code == 200
+
+
 def test_a_204_names_no_type(admin):
     """A delete's 204 said Content-Type: text/html, of a body it does not have."""
     made = admin.post("/customers", json=customer_body()).json
