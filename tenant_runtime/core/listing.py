@@ -241,6 +241,10 @@ class Choice(Filter):
                  "description": f"{self.label} (repeat for several)",
                  "schema": {"type": "array", "items": {"type": "string", "enum": list(self.choices)}}}]
 
+    def chosen(self, args):
+        """The values of ``args`` the page's select shows chosen."""
+        return args.getlist(self.name)
+
     def parse(self, args):
         values = [v for v in args.getlist(self.name) if v != ""]
         bad = [v for v in values if v not in self.choices]
@@ -259,6 +263,9 @@ class Coded(Choice):
     def __init__(self, label, column, labels, codes, aliases=None, **kw):
         super().__init__(label, column, labels, **kw)
         self.codes, self.aliases = codes, aliases or {}
+
+    def chosen(self, args):
+        return [self.aliases.get(v, v) for v in args.getlist(self.name)]
 
     def parse(self, args):
         if self.aliases and any(v in self.aliases for v in args.getlist(self.name)):

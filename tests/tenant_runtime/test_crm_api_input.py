@@ -3,9 +3,19 @@ bodies nested a thousand deep, values of the wrong JSON type, control characters
 signed-in user's roles, and ``limit``/``cursor`` on every list (histories included). Each answer is the
 contract's: a 200, or a 400/422 naming the field, and nothing stored."""
 
+import re
+
 import pytest
 
-from tests.tenant_runtime.crm import CONTROL_ON_MARIADB, PASSWORD, add_dept, add_user, customer_body, tenant_api
+from tests.tenant_runtime.crm import (
+    CONTROL_ON_MARIADB,
+    PASSWORD,
+    add_dept,
+    add_user,
+    customer_body,
+    page_client,
+    tenant_api,
+)
 
 pytestmark = CONTROL_ON_MARIADB
 
@@ -113,6 +123,8 @@ def test_a_user_s_status_is_one_word_wherever_it_is_read_or_filtered(app, tenant
                                                      admin.get("/users?status=1&limit=200").json["items"]}
     assert "status_word" not in {u["username"] for u in admin.get("/users?status=disabled").json["items"]}
     assert admin.get("/users?status=maybe").status_code == 422
+    page = page_client(app, tenants[0]).get(f"/t/{tenants[0].code}/users/?status=1").text  # an old bookmark
+    assert re.search(r'<option value="enabled"\s+selected', page), "the filter in use is shown chosen"
 
 
 @pytest.mark.parametrize("value, says", [
