@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import lazyload
+from werkzeug.exceptions import NotFound
 
 from common.apidoc import endpoint
 from common.errors import ApiError, Invalid
@@ -262,7 +263,14 @@ def register(pages, api):
     @route(pages, "/pool/<int:customer_id>", "pool.view")
     def pool_detail(customer_id):
         principal = current_principal()
-        customer = _in_pool(customer_id)
+        try:
+            customer = _in_pool(customer_id)
+        except NotFound:  # claimed or assigned since (the back button after 领取): on its own page if the user sees it
+            if not principal.can("customer.view"):
+                raise
+            customers.get_visible(customer_id, principal)  # 404 when it went to someone out of the user's sight
+            flash(_("This customer is no longer in the public pool."), "info")
+            return redirect(url_for("tenant.customers_detail", record_id=customer_id))
         return render_template("tenant/pool/detail.html", c=customer, region=place(customer.province_code, customer.city_code),
                                labels=LABELS,
                                reason_labels=REASON_LABELS, method_labels=METHOD_LABELS,

@@ -579,6 +579,25 @@ def test_a_returned_customers_page_leads_its_old_owner_to_the_pool(app, world):
     assert client.get(f"/t/{t.code}/customers/{cid + 1000}").status_code == 404
 
 
+def test_a_claimed_customers_pool_page_leads_to_its_own_page(app, world):
+    """The back button after 领取 (or a colleague's assignment) landed on the pool page, then a bare 404: it
+    opens the customer's own page for whoever may see it there, saying why; for a user out of its owner's scope,
+    and on the API, the pool page stays a 404."""
+    from tests.tenant_runtime.crm import page_client
+
+    t = world.tenant
+    cid = add_customer(t, world.users["s2"], quiet=12)
+    assert world.api("s2").post(f"/customers/{cid}/return-to-pool", json={"reason": "不再跟进"}).status_code == 200
+    assert world.api("s1").post(f"/pool/{cid}/claim").status_code == 200
+    client = page_client(app, t, "s1")
+    moved = client.get(f"/t/{t.code}/pool/{cid}")
+    assert moved.status_code == 302 and moved.headers["Location"].endswith(f"/t/{t.code}/customers/{cid}")
+    shown = client.get(moved.headers["Location"])
+    assert shown.status_code == 200 and "该客户已不在公海中。" in shown.text
+    assert page_client(app, t, "far").get(f"/t/{t.code}/pool/{cid}").status_code == 404
+    assert world.api("s1").get(f"/pool/{cid}").status_code == 404
+
+
 def test_the_customers_page_tells_a_pool_move_in_words_not_codes(app, world):
     """The change history on the customer's page: field names and values as a person reads them: the status,
     the department by name, and the reason by its label with the owner's words."""
