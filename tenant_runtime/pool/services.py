@@ -289,7 +289,8 @@ def claim_refusal(customer, row, is_locked, limits):
             and row.recycled_at > now - timedelta(days=cooldown)):
         until = to_local(row.recycled_at + timedelta(days=cooldown))
         return Conflict("reclaim_cooldown", _("You owned this customer until it went to the pool; you may claim it "
-                                              "again from %(when)s.", when=until.strftime("%Y-%m-%d %H:%M")))
+                                              "again from %(when)s.", when=until.strftime("%Y-%m-%d %H:%M")),
+                        claimable_from=until.isoformat(timespec="seconds"))
     if limits.claimed_today >= settings.daily_claim_cap:
         return Conflict("daily_claim_cap", _("You have claimed %(n)d customers today, the most allowed.",
                                              n=settings.daily_claim_cap))

@@ -280,7 +280,8 @@ def register(pages, api):
 
     @route(api, "/pool/<int:customer_id>/claim", "pool.claim", methods=["POST"])
     @endpoint("Claim a customer from the pool for yourself (daily cap, holding cap and the previous owner's "
-              "cool-down apply; 409 not_in_pool, locked, reclaim_cooldown, daily_claim_cap, holding_cap)",
+              "cool-down apply; 409 not_in_pool, locked, reclaim_cooldown (with claimable_from, when the "
+              "cool-down ends), daily_claim_cap, holding_cap)",
               response=PoolMoveSchema, errors=(409,))
     def pool_claim_api(customer_id):
         customer = services.claim(session(), _pool_customer(customer_id).id, current_principal())
