@@ -174,6 +174,10 @@ def _followup_form(record):
     if planned is not None and planned > utcnow():
         form.next_follow_time.description = _l("Leave empty to keep the plan for %(time)s.",
                                                time=to_local(planned).strftime("%Y-%m-%d %H:%M"))
+    elif planned is not None:  # overdue: this follow-up meets it, and it leaves the reminders (and the owner's list)
+        form.next_follow_time.description = _l("This follow-up meets the overdue plan of %(time)s; left empty, no "
+                                               "next follow-up is planned.",
+                                               time=to_local(planned).strftime("%Y-%m-%d %H:%M"))
     return form
 
 

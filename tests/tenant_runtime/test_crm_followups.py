@@ -132,6 +132,9 @@ def test_recording_one_moves_the_customers_last_and_next_follow_up(app, admin, c
     assert after["next_follow_up_at"] == "2030-05-01T09:00:00+08:00" and after["last_follow_up_at"] == later["created_at"]
     # once the plan is due, the follow-up without a new plan is the one that was due: nothing is due any more
     set_next_follow_up(admin.tenant, customer, datetime(2020, 5, 1, 1, 0))
+    page = page_client(app, admin.tenant).get(f"/t/{admin.tenant.code}/customers/{customer}").text
+    form = page.split('id="add-follow-up"', 1)[1].split("</form>", 1)[0]  # it says so before, not after
+    assert "此次跟进即完成 2020-05-01 09:00 逾期的计划" in form and "不填则不再安排下次跟进" in form, form
     admin.post("/follow-ups", json=follow_body(customer, follow_type="visit"))
     assert admin.get(f"/customers/{customer}").json["next_follow_up_at"] is None
 
