@@ -170,10 +170,15 @@ def register(pages, api):
     @route(pages, "/handovers/new", "handover.start", methods=("GET", "POST"))
     def handovers_start():
         principal = current_principal()
-        form = HandoverStartForm(owners=managed_users(principal), receivers=receivers(principal))
+        owners = managed_users(principal)
+        form = HandoverStartForm(owners=owners, receivers=receivers(principal))
         owner_id = form.from_owner_id.data or request.args.get("from_owner_id", "")
+        if str(owner_id) not in {str(uid) for uid, _name in owners}:
+            owner_id = ""  # an owner out of the user's scope: their customers are not listed to pick from
         if request.method == "GET" and owner_id:
             form.from_owner_id.data = owner_id
+            # 交接 on a customer's page: that customer ticked, the owner's others offered beside it
+            form.customer_ids.data = [v for v in request.args.getlist("customer_id") if v.isdigit()]
         owned = _owned_customers(owner_id)
         status = 200
         if request.method == "POST" and request.form.get("pick"):  # "show customers" without JavaScript

@@ -2,6 +2,8 @@
 automatic start when a user is disabled or moves department, the lock on reassigning, the owner switch
 being all-or-nothing and race-free, and the customer notices (never to do-not-contact contacts, once)."""
 
+import re
+
 import pytest
 import sqlalchemy as sa
 
@@ -404,6 +406,36 @@ def test_handover_pages_and_home_panel(app, team):
     bad = manager.post(f"/t/{tenant.code}/handovers/new", data={"csrf_token": csrf_from(start.text),
                                                                  "from_owner_id": str(team.owner_id)})
     assert bad.status_code == 422 and "field-to_owner_id" in bad.text
+
+
+def test_a_handover_starts_from_the_customers_page_with_that_customer_ticked(app, team):
+    """交接 was reachable only from the handovers list, then finding the customer among the owner's others: the
+    customer's page offers it to whoever may start one, the start page opening with the owner chosen and that
+    customer alone ticked. An owner out of the starter's scope is not chosen, and their customers' names are not
+    listed (a manager of 华南 typing 华东's owner into the address saw them)."""
+    from tests.conftest import csrf_from
+    from tests.tenant_runtime.crm import page_client
+
+    tenant, first, second = team.tenant, *team.customers
+    manager = page_client(app, tenant, "mgr")
+    page = manager.get(f"/t/{tenant.code}/customers/{first}").text
+    link = re.search(r'href="([^"]+)" id="start-handover"', page).group(1).replace("&amp;", "&")
+    assert f"from_owner_id={team.owner_id}" in link and f"customer_id={first}" in link
+    start = manager.get(link).text
+    ticked = re.findall(r'name="customer_ids" value="(\d+)" checked', start)
+    assert ticked == [first] and f'value="{second}"' in start, ticked
+    assert re.search(rf'<option(?=[^>]*value="{team.owner_id}")(?=[^>]*selected)', start)
+    made = manager.post(f"/t/{tenant.code}/handovers/new", data={
+        "csrf_token": csrf_from(start), "from_owner_id": str(team.owner_id), "to_owner_id": str(team.receiver_id),
+        "customer_ids": [first], "handover_reason": "manual"})
+    assert made.status_code == 302, made.text[:2000]
+    started = team.manager.get("/handovers/" + made.headers["Location"].rstrip("/").rsplit("/", 1)[1])
+    assert [c["id"] for c in started.json["customers"]] == [first], started.json
+    assert 'id="start-handover"' not in page_client(app, tenant, "owner").get(
+        f"/t/{tenant.code}/customers/{second}").text  # a sales user starts none
+    far = page_client(app, tenant, "far").get(f"/t/{tenant.code}/handovers/new?from_owner_id={team.owner_id}").text
+    names = [team.owner.get(f"/customers/{c}").json["customer_name"] for c in team.customers]
+    assert not any(name in far for name in names)
 
 
 def test_a_refused_send_back_or_receiver_is_marked_at_its_field_with_the_text_kept(app, team):
