@@ -396,7 +396,7 @@ def test_assign_by_a_manager_within_their_people(team):
     assert history[0]["changes"][0] == {"field": "owner_id", "old": str(team.ids["s2"]), "new": str(team.ids["s1"])}
 
 
-def test_return_to_the_pool_needs_a_reason_and_the_owner(team):
+def test_return_to_the_pool_needs_a_reason_and_the_owner(app, team):
     lid = team.api("s1").post("/leads", json=lead_body()).json["id"]
     no_reason = team.api("s1").post(f"/leads/{lid}/return", json={"reason": " "})
     assert no_reason.status_code == 422 and "reason" in no_reason.json["error"]["fields"]
@@ -406,6 +406,19 @@ def test_return_to_the_pool_needs_a_reason_and_the_owner(team):
     entry = team.api("admin").get(f"/leads/{lid}/history").json["items"][0]
     assert entry["action"] == "return"
     assert {"field": "reason", "old": None, "new": "联系不上"} in entry["changes"]
+    # a lead waiting in 一组's pool carries 一组 for its scope; its page said "无 / 负责人 · 销售一组", a department
+    # for nobody: it names no owner, and the pool card says whose pool it is
+    from tests.tenant_runtime.crm import page_client
+
+    pooled = team.api("admin").post("/leads", json=lead_body(owner_id="pool", pool_id=str(team.pool_id))).json
+    engine = team.tenant.engine()
+    with engine.begin() as conn:  # as the demo's seeded department-pool leads are, and as scope reads them
+        conn.execute(sa.text("UPDATE crm_lead SET dept_id = :d WHERE id = :i"),
+                     {"d": team.depts["group1"], "i": int(pooled["id"])})
+    engine.dispose()
+    page = page_client(app, team.tenant, "ls1").get(f"/t/{team.tenant.code}/leads/{pooled['id']}").text
+    owner_card = re.search(r'<div class="stat"><b>([^<]*)</b><span>([^<]*)</span>', page).groups()
+    assert owner_card == ("无", "负责人") and "一组线索池" in page, owner_card
     # back in the public pool: another sales user may claim it now
     assert team.api("s2").post(f"/leads/{lid}/claim").status_code == 200
 
