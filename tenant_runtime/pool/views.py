@@ -53,7 +53,7 @@ from .schemas import (
 )
 
 C = CrmCustomer
-REASON_LABELS = {"inactive_days": _l("No follow-up (a rule)"), "manual": _l("Returned by hand")}
+REASON_LABELS = {"inactive_days": _l("No follow-up (recycled by a rule)"), "manual": _l("Returned by hand")}
 
 
 class ReasonFilter(Choice):
@@ -178,7 +178,7 @@ def _preview_args():
 # a refusal of every claim the user makes today (shown once above the list), and the short words a list row
 # gives a refusal of its own customer (the whole sentence is the disabled button's title)
 USER_LIMITS = ("daily_claim_cap", "holding_cap")
-ROW_REFUSALS = {"reclaim_cooldown": _l("Yours until it was recycled"), "locked": _l("In a handover")}
+ROW_REFUSALS = {"reclaim_cooldown": _l("Yours before it went to the pool"), "locked": _l("In a handover")}
 
 
 def _claim_refusals(principal, rows):
