@@ -44,6 +44,7 @@ class DuplicateSchema(Answer):
     customer_name = fields.String()
     matched_on = fields.List(fields.String(metadata={"enum": ["phone", "tax_id", "name", "similar_name"]}))
     owner_name = nullable()
+    owner_dept = nullable(metadata={"description": "the owner's department, shown also where the owner's name is masked"})
     in_pool = fields.Boolean()
     deleted = fields.Boolean()
     visible = fields.Boolean()

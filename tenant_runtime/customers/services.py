@@ -18,8 +18,8 @@ from common.timeutil import from_local
 from ..context import current_tenant
 from ..core import history
 from ..core.listing import escape_like
-from ..core.lookups import user_names
-from ..models import USER_STATUS_ENABLED, SysUser, utcnow
+from ..core.lookups import names, user_names
+from ..models import USER_STATUS_ENABLED, SysDept, SysUser, utcnow
 from .models import CUSTOMER_WORDS, CrmCustomer, CrmCustomerTag
 
 # Legal-form words a company name may or may not carry: 上海华庭物业有限公司 and 上海华庭物业 are one company.
@@ -91,7 +91,7 @@ SIMILAR_MIN = 2  # characters of a normalised name before names that start with 
 def find_duplicates(principal, phone=None, tax_id=None, name=None, exclude_id=None, limit=10, similar=False):
     """Customers that already have this phone, tax id or (normalised) company name, deleted ones
     included. Each match says why it matched; a record the user may not see shows only its name and a
-    masked owner. ``similar``: also names that start with the given one (西安宏图 finds 西安宏图商贸有限公司),
+    masked owner (and their department). ``similar``: also names that start with the given one (西安宏图 finds 西安宏图商贸有限公司),
     through the same index, as ``similar_name`` (the duplicate check page; creating a customer asks only
     about the same name)."""
     session = current_tenant.session
@@ -121,6 +121,7 @@ def find_duplicates(principal, phone=None, tax_id=None, name=None, exclude_id=No
         query = query.where(CrmCustomer.id != exclude_id)
     rows = session.scalars(query.order_by(CrmCustomer.id).limit(limit)).all()
     owners = user_names(session, {c.owner_id for c in rows})
+    depts = names(session, SysDept.id, SysDept.dept_name, {c.dept_id for c in rows if c.owner_id})
     matches = []
     for c in rows:
         visible = c.deleted_at is None and principal.sees(c.owner_id, c.dept_id)
@@ -134,6 +135,8 @@ def find_duplicates(principal, phone=None, tax_id=None, name=None, exclude_id=No
             "customer_name": c.customer_name,
             "matched_on": reasons,
             "owner_name": (owner if visible else mask_name(owner)) if owner else None,
+            # the owner's department, masked or not: "ask them or your manager" needs to know where to ask
+            "owner_dept": depts.get(c.dept_id) if owner else None,
             "in_pool": c.status == "in_pool",
             "deleted": c.deleted_at is not None,
             "visible": visible,

@@ -10,9 +10,11 @@ import sqlalchemy as sa
 from tests.factories import credit_code
 from tests.tenant_runtime.crm import (
     CONTROL_ON_MARIADB,
+    add_dept,
     add_user,
     at_once,
     customer_body,
+    page_client,
     tenant_api,
 )
 
@@ -150,15 +152,19 @@ def test_same_company_under_another_spelling_is_a_possible_duplicate(admin):
 
 
 def test_duplicate_check_masks_the_owner_of_a_record_the_user_cannot_see(app, admin):
+    """The owner's name is masked where the user may not see the record; their department is not, so that
+    "ask them or your manager" says where to ask."""
     tenant = admin.tenant
-    add_user(tenant, "dupe1", full_name="欧阳娜娜")
+    add_user(tenant, "dupe1", dept=add_dept(tenant, "华东查重组"), full_name="欧阳娜娜")
     add_user(tenant, "dupe2")
     owner = tenant_api(app, tenant, "dupe1")
     assert owner.post("/customers", json=customer_body(customer_name="锦绣家园物业有限公司", phone="13812345678")).status_code == 201
     other = tenant_api(app, tenant, "dupe2")
     found = other.get("/customers/duplicates?phone=13812345678").json["items"]
     assert found == [{"id": None, "customer_name": "锦绣家园物业有限公司", "matched_on": ["phone"], "owner_name": "欧***",
-                      "in_pool": False, "deleted": False, "visible": False}]
+                      "owner_dept": "华东查重组", "in_pool": False, "deleted": False, "visible": False}]
+    page = page_client(app, tenant, "dupe2").get(f"/t/{tenant.code}/customers/duplicates?phone=13812345678").text
+    assert "欧***" in page and "华东查重组" in page and "欧阳娜娜" not in page
     by_name = other.get("/customers/duplicates?name=锦绣家园物业").json["items"]
     assert by_name[0]["matched_on"] == ["name"]
     seen = admin.get("/customers/duplicates?phone=13812345678").json["items"][0]
