@@ -494,7 +494,7 @@ class ListSpec:
         known = self.__dict__.get("_known_parameters")
         if known is None:
             known = self.__dict__["_known_parameters"] = frozenset(
-                [p["name"] for p in self.openapi_parameters()] + ["limit", "cursor"])
+                [p["name"] for p in self.openapi_parameters()] + ["limit", "cursor", "lang"])  # lang: every answer's
         return sorted(set(args) - known)
 
     def advanced_active(self, args):
