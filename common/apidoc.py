@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import current_app, jsonify, request
+from flask_babel import lazy_gettext as _l
 from werkzeug.routing import IntegerConverter
 
 from .errors import Invalid
@@ -114,6 +115,7 @@ def endpoint(summary, *, status=200, response=None, page=False, body=None, parti
         @functools.wraps(view)
         def declared(*args, **kwargs):
             if decl.query is not None:
+                _refuse_unknown_parameters(decl)
                 _validate_query(decl.query)
             return decl.shape(view(*args, **kwargs))
 
@@ -135,6 +137,24 @@ def declared_body(base=None, **form_kwargs):
     """The current endpoint's declared body form, built from the JSON body (over ``base``, the current
     values, for PATCH) and validated: 400 for a body that is not a JSON object, 422 naming the fields."""
     return validate_or_422(form_from_json(current_declaration().body, base=base, **form_kwargs))
+
+
+def _refuse_unknown_parameters(decl):
+    """A query parameter the endpoint's document does not list is a 422 naming it: a misspelt filter
+    (``?statsu=``) answered the whole list as if it had filtered."""
+    if not request.args:
+        return
+    known = _KNOWN_PARAMETERS.get(id(decl))
+    if known is None:  # declarations live as long as the process: their ids are never reused
+        known = _KNOWN_PARAMETERS[id(decl)] = frozenset(
+            [p["name"] for p in _query_parameters(decl, "GET")] + ["lang"]  # lang: every answer reads it
+            + list(getattr(decl.query, "ignored_parameters", ())))
+    unknown = sorted(set(request.args) - known)
+    if unknown:
+        raise Invalid({name: [_l("This list has no such parameter.")] for name in unknown})
+
+
+_KNOWN_PARAMETERS = {}  # id(Declaration) -> the query parameter names its document lists
 
 
 def _validate_query(form_cls):

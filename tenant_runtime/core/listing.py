@@ -488,15 +488,6 @@ class ListSpec:
                            "schema": {"type": "string", "enum": list(self.views)}})
         return params
 
-    def unknown_parameters(self, args):
-        """The query parameters of ``args`` this list does not read (a misspelt filter, a field's name where the
-        filter has another): the API refuses them rather than answer the whole list as if unfiltered."""
-        known = self.__dict__.get("_known_parameters")
-        if known is None:
-            known = self.__dict__["_known_parameters"] = frozenset(
-                [p["name"] for p in self.openapi_parameters()] + ["limit", "cursor", "lang"])  # lang: every answer's
-        return sorted(set(args) - known)
-
     def advanced_active(self, args):
         """Whether a filter shown under "more filters" is in use (the page then shows them open)."""
         return any(args.get(param) for f in self.filters.values() if f.advanced for param in f.params())

@@ -614,9 +614,6 @@ def list_branches(resource, principal, view, params):
 
 def _api_list(r):
     def view():
-        unknown = r.listing.unknown_parameters(request.args)
-        if unknown:
-            raise Invalid({name: [_("This list has no such parameter.")] for name in unknown})
         rows, cursor, *_parsed = list_rows(r, request.args, current_principal())
         return {"items": rows, "next_cursor": cursor}
     return view

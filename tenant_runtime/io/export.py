@@ -345,6 +345,8 @@ class ExportQuery:
     """The export's query parameters for the API document: ``format`` and the list's own (but paging).
     The view checks them itself (``prepare``), so that ``format`` and the filters are named in one 422."""
 
+    ignored_parameters = ("limit", "cursor")  # a list page's address, paging and all, exports every page
+
     def __init__(self, listing):
         self.listing = listing
 

@@ -515,6 +515,17 @@ def test_closing_a_draft_says_it_was_never_opened_and_suspending_none_is_404(app
                  400, "malformed_body")
 
 
+def test_a_misspelt_filter_is_a_422_naming_it_not_the_whole_list(ops, api_as):
+    """?statsu=1 answered every enterprise as if it had filtered: a parameter the endpoint does not read is named;
+    the documented ones, paging and ?lang= still answer."""
+    err = assert_error(ops.get(f"{API}?statsu=1&incomplet=1"), 422, "invalid_fields")
+    assert sorted(err["fields"]) == ["incomplet", "statsu"]
+    assert ops.get(f"{API}?status=1&limit=1&lang=en").status_code == 200
+    admin = api_as("admin")
+    assert_error(admin.get("/api/v1/outbox?recipient=13700001111"), 422, "invalid_fields", ["recipient"])
+    assert admin.get("/api/v1/outbox?to=13700001111&channel=sms&limit=5").status_code == 200
+
+
 def test_completing_the_profile_lifts_the_open_gate(app, ops, make_ready):
     draft = ops.post(API, json={"name": "草稿物业"}).get_json()
     err = assert_error(ops.post(f"{API}/{draft['id']}/open"), 409, "incomplete_profile")
