@@ -4,7 +4,7 @@ from wtforms import HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
 from common import limits
-from common.fields import LocalDateTime, LongText, Text
+from common.fields import LocalDateTime, LongText, Select, Text
 from common.timeutil import from_local, local_today, to_local
 from common.validators import ChinesePhone, NotBlank
 
@@ -62,7 +62,9 @@ class ApplicationUpdateForm(OfflineApplicationForm):
 
 class FollowUpForm(FlaskForm):
     content = LongText(_l("What was discussed"), validators=[NotBlank(), Length(max=4000)])
-    intent_level = SelectField(_l("Intent level"), choices=list(INTENT_LEVELS.items()), validators=[DataRequired()])
+    # no default: the first choice (高) was recorded for every visit whose form nobody touched there
+    intent_level = Select(_l("Intent level"), choices=[("", _l("— Choose —")), *INTENT_LEVELS.items()],
+                          validators=[NotBlank()])
     next_follow_up_at = LocalDateTime(_l("Next follow-up"), validators=[Optional()])
     outcome = SelectField(
         _l("Outcome"),

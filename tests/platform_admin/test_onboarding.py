@@ -650,6 +650,21 @@ def test_return_visit_with_bad_intent_level_is_422(ops, app, level):
     assert count(app, FollowUp) == 0
 
 
+def test_the_visit_form_chooses_no_intent_for_the_visitor(app, login_page):
+    """意向程度 came chosen as 高, so a visit saved without a look at it recorded a high intent nobody judged: it comes
+    unchosen, and saving it so names the field and records nothing."""
+    from tests.conftest import csrf_from
+
+    app_id = make_application(app)
+    page = login_page("ops")
+    detail = page.get(f"/applications/{app_id}").text
+    select = detail.split('name="intent_level"', 1)[1].split("</select>", 1)[0]
+    assert select.split("<option", 2)[1].startswith(' value=""') and "selected" not in select, select  # the blank
+    saved = page.post(f"/applications/{app_id}/follow-ups", data={"csrf_token": csrf_from(detail), "content": "电话沟通"})
+    assert saved.status_code == 422 and 'id="field-intent_level"' in saved.text and "电话沟通" in saved.text
+    assert count(app, FollowUp) == 0
+
+
 @pytest.mark.parametrize("when", ["tomorrow", "2026-13-01T10:00", "2026-02-30T10:00", "10:00", "0001-01-01T00:00",
                                   "0999-06-01T10:00", "9999-12-31T23:59:59-12:00"])
 def test_return_visit_with_bad_next_time_is_422(ops, app, when):
