@@ -30,6 +30,7 @@ ACTIONS = {
     "resume": _l("Maintenance mode ended"),
     "status_implementing": _l("Marked implementing"),
     "status_live": _l("Marked live"),
+    "provision": _l("Provisioning started"),
     "login": _l("Signed in"),
     "login_failed": _l("Sign-in failed"),
     "login_throttled": _l("Sign-in throttled"),
@@ -105,6 +106,7 @@ COLUMNS = {
     "staff_name": _l("Support staff's name"),
     "username": _l("Username"),
     "limit": _l("Limit"),
+    "job_id": _l("Job"),
 }
 # The same column name means something else on these record types.
 TYPE_COLUMNS = {

@@ -4,12 +4,13 @@ from flask_babel import gettext as _
 from common.apidoc import declared_body, endpoint
 from common.db import commit, get_or_404
 from common.errors import ApiError
-from datasource_registry import jobs, services
+from datasource_registry import services
 from datasource_registry.models import TenantJob
 from extensions import db
 from platform_admin.common.api import api
 from platform_admin.enterprises.models import Enterprise
 
+from . import start_provision
 from .forms import DatasourceForm, ForceDeleteForm, ImplementationStatusForm
 from .schemas import (
     ConnectionTestSchema,
@@ -92,8 +93,7 @@ def datasource_delete(ent_id):
           description="Idempotent; the first administrator's login goes to the enterprise contact.")
 def datasource_provision(ent_id):
     ds = _datasource(get_or_404(Enterprise, ent_id))
-    row = jobs.enqueue("provision", ds, by=g.staff)
-    return {"job_id": row.id}
+    return {"job_id": start_provision(ds).id}
 
 
 @api.post("/enterprises/<int:ent_id>/datasource/check")

@@ -11,6 +11,7 @@ from datasource_registry import jobs, services
 from extensions import db
 from platform_admin.enterprises.models import Enterprise
 
+from . import start_provision
 from .forms import DatasourceForm, ForceDeleteForm
 
 bp = Blueprint("datasources", __name__, url_prefix="/enterprises/<int:ent_id>/datasource")
@@ -94,7 +95,7 @@ def _provision_outcome(job):
 @bp.post("/provision")
 def datasource_provision(ent_id):
     # The row is committed before the job is queued, so a worker never looks for a row not yet written.
-    return _act(ent_id, lambda ds: jobs.enqueue("provision", ds, by=g.staff), _provision_outcome, show_job=True)
+    return _act(ent_id, start_provision, _provision_outcome, show_job=True)
 
 
 @bp.post("/check")

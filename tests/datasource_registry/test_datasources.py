@@ -196,6 +196,19 @@ def test_provisioning_is_idempotent_and_sends_the_first_login(app, devops, tenan
     assert len([m for m in logins if m.channel == "sms"]) == 1  # the second run issues no new password
 
 
+def test_each_provisioning_asked_for_is_in_the_audit_log(app, api_as, tenant_factory):
+    """It creates the tenant's database and sends the first login, and the log had no word of it."""
+    devops = api_as("devops", username="dora_dev")
+    ent_id = tenant_factory(provision=False)
+    path = f"/api/v1/enterprises/{ent_id}/datasource/provision"
+    started = [devops.post(path).json["job_id"] for _ in range(2)]
+    ds_id = devops.get(f"/api/v1/enterprises/{ent_id}/datasource").json["id"]
+    events = api_as("admin").get(f"/api/v1/audit-events?record_type=datasource&record_id={ds_id}&action=provision"
+                                 ).json["items"]
+    assert sorted(e["after"]["job_id"] for e in events) == sorted(started)
+    assert {e["actor"] for e in events} == {"dora_dev"}, events
+
+
 def test_the_first_login_link_before_opening_says_not_open_yet_and_works_after(app, devops, tenant_factory, api_as):
     """The SMS says the account is ready as soon as provisioning ends; its link, followed before 开通, said the
     company's account was closed. It says "not open yet" now, and the same link works once the company is open."""
