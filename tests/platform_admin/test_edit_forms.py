@@ -6,6 +6,7 @@ refuses (an amount, a date, a phone) fails here. Contract and enterprise scans a
 form and then shown on the next edit.
 """
 
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 from html.parser import HTMLParser
@@ -190,8 +191,13 @@ def test_a_fully_filled_staff_account_round_trips_through_its_edit_form(app, log
                           email="li@example.com")
     with app.app_context():
         before = {k: v for k, v in row(app, StaffUser, staff_id).items() if k != "last_login_at"}
-    page, resp = post_back(login_page("admin"), f"/staff/{staff_id}/edit")
+    admin = login_page("admin")
+    page, resp = post_back(admin, f"/staff/{staff_id}/edit")
     assert sorted(v for k, v in form_values(page.text).fields if k == "roles") == ["devops", "ops"]
+    # the password: optional here (left empty, kept), required (marked *) on a new account's form
+    label = re.compile(r'<label for="password">([^<]*)(<span class="req">\*</span>)?</label>')
+    assert label.search(page.text).group(2) is None
+    assert label.search(admin.get("/staff/new").text).group(2) is not None
     assert resp.status_code == 302, resp.text[:2000]
     after = {k: v for k, v in row(app, StaffUser, staff_id).items() if k != "last_login_at"}
     assert unchanged(before, after) == {}
