@@ -9,7 +9,8 @@ from common.timeutil import utcnow
 from extensions import db
 
 # seed 004: 开通/关闭, read as states (已开通/已关闭), never as the verb on the enterprise's button
-STATUSES = {"open": lazy_pgettext("contract status", "Open"), "closed": lazy_pgettext("contract status", "Closed")}
+# a contract is in force or ended (生效中/已终止), not opened and closed as a tenant is (已开通/已关闭)
+STATUSES = {"open": lazy_pgettext("contract status", "In force"), "closed": lazy_pgettext("contract status", "Ended")}
 
 
 class Contract(db.Model):

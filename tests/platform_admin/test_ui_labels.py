@@ -72,16 +72,17 @@ def test_the_api_status_filter_keeps_its_numeric_values_and_knows_not_opened(app
 
 
 def test_contract_statuses_read_as_states_not_verbs(app, login_page):
+    """And as a contract's, not a tenant's (已开通/已关闭 is the company's account)."""
     with app.app_context():
         open_id = ContractFactory(status="open").id
         closed_id = ContractFactory(status="closed").id
     client = login_page("ops")
     listing = client.get("/contracts/").text
-    assert "已开通" in listing and "已关闭" in listing
-    assert "已开通" in client.get(f"/contracts/{open_id}").text
-    assert "已关闭" in client.get(f"/contracts/{closed_id}").text
+    assert "生效中" in listing and "已终止" in listing
+    assert "生效中" in client.get(f"/contracts/{open_id}").text
+    assert "已终止" in client.get(f"/contracts/{closed_id}").text
     form = client.get(f"/contracts/{open_id}/edit").text
-    assert '<option selected value="open">已开通</option>' in form and '<option value="closed">已关闭</option>' in form
+    assert '<option selected value="open">生效中</option>' in form and '<option value="closed">已终止</option>' in form
 
 
 def test_the_contract_form_asks_for_a_contract_summary_not_the_enterprise_introduction(app, login_page):
