@@ -69,7 +69,7 @@ def test_the_page_says_where_the_first_administrators_sign_in_went(app, login_pa
     assert "首位管理员的登录信息已发送至" in sent
     assert "短信 139****5678" in sent and "邮件 c******@example.com" in sent
     assert "13912345678" not in sent and "chen.jl@" not in sent
-    assert "已记录，未实际发送" in sent  # the outbox backend records, it does not deliver
+    assert "（已记录，未实际发送）" in sent  # the outbox backend records, it does not deliver (full-width, in Chinese)
 
 
 def test_provisioning_again_says_no_new_sign_in_was_sent(app, login_page, configured):
