@@ -70,6 +70,8 @@ def test_the_page_says_where_the_first_administrators_sign_in_went(app, login_pa
     assert "短信 139****5678" in sent and "邮件 c******@example.com" in sent
     assert "13912345678" not in sent and "chen.jl@" not in sent
     assert "（已记录，未实际发送）" in sent  # the outbox backend records, it does not deliver (full-width, in Chinese)
+    # deleting it now keeps the database created: the confirmation says so (a new one would find it and its admin)
+    assert "已创建的数据库会保留" in page
 
 
 def test_provisioning_again_says_no_new_sign_in_was_sent(app, login_page, configured):
