@@ -74,6 +74,20 @@ class LongText(TextAreaField):
         refuse_controls(self)
 
 
+class OwnerSelect(SelectField):
+    """A record's owner: "— Me —" first, then the others the user may choose. The user's own entry (``unlisted``)
+    is a valid value, an API client's own id, but is not offered: "— Me —" says it, and the list offered both."""
+
+    unlisted = frozenset()
+
+    def iter_choices(self):
+        return (choice for choice in super().iter_choices() if choice[0] not in self.unlisted)
+
+    def pre_validate(self, form):
+        if self.data not in self.unlisted:
+            super().pre_validate(form)
+
+
 class Select(SelectField):
     """A required choice, answered with one message: left out or blank, only its validator's "required" (not
     also "Not a valid choice."); not among the choices, ``invalid`` (or WTForms' "Not a valid choice.") and

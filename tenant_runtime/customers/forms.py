@@ -8,7 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import Length, Optional, ValidationError
 
-from common.fields import CONTROL_MESSAGE, CONTROLS, LocalDateTime, LongText, Phone, Text
+from common.fields import CONTROL_MESSAGE, CONTROLS, LocalDateTime, LongText, OwnerSelect, Phone, Text
 from common.regions import cities_by_province, city_choices, province_choices
 from common.validators import CreditCode, NotBlank, PhoneE164
 
@@ -90,15 +90,16 @@ class CustomerForm(FlaskForm):
     level = SelectField(_l("Level"), choices=_choices(LEVEL_LABELS), default="normal")
     deal_status = SelectField(_l("Deal status"), choices=_choices(DEAL_STATUS_LABELS), default="potential")
     source = SelectField(_l("Source"), choices=_choices(SOURCE_LABELS, _l("— Source —")), validators=[Optional()])
-    owner_id = SelectField(_l("Owner"), coerce=str, validators=[Optional()],
+    owner_id = OwnerSelect(_l("Owner"), coerce=str, validators=[Optional()],
                            description=_l("Leave empty to own it yourself."))
     next_follow_up_at = LocalDateTime(_l("Next follow-up"), validators=[Optional()])
     tags = TagsField(_l("Tags"), description=_l("Separate tags with commas."))
     remark = LongText(_l("Remark"), validators=[Optional(), Length(max=2000)])
     confirm_duplicate = BooleanField(_l("Create it anyway: it is not the same customer"))
 
-    def __init__(self, *args, owner_choices=(), **kwargs):
+    def __init__(self, *args, owner_choices=(), me=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.owner_id.unlisted = frozenset({str(me)}) if me else frozenset()
         # names in the reader's language (Guangdong, Shaoguan in English); the codes stored are the same
         self.province_code.choices = [("", _l("— Province —"))] + province_choices()
         cities = city_choices()

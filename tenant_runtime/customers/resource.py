@@ -236,7 +236,8 @@ class CustomerResource(Resource):
     def form_kwargs(self):
         from ..core.scope import current_principal
 
-        return {"owner_choices": _owner_options(current_tenant.session, current_principal())}
+        principal = current_principal()
+        return {"owner_choices": _owner_options(current_tenant.session, principal), "me": principal.user_id}
 
     def create(self, form, principal):
         return services.create(services.values_from(form), form.tags.data, principal, owner_id=form.owner,

@@ -198,7 +198,7 @@ REGION_NAMES = {"province_code": lambda: province_choices(),
 def _column(name, f, label, pointer, required):
     if pointer is not None:
         column = Column(name, label, "pointer", pointer=pointer)
-    elif f.type in ("SelectField", "RadioField"):
+    elif f.type in ("SelectField", "RadioField", "OwnerSelect"):
         choices = f.choices
         if isinstance(choices, dict):  # grouped (cities by province): every group's options
             choices = [option for group in choices.values() for option in group]

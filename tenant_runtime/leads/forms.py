@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField
 from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
-from common.fields import LongText, Phone, RecordId, Select, Text
+from common.fields import LongText, OwnerSelect, Phone, RecordId, Select, Text
 from common.validators import CreditCode, NotBlank, PhoneE164
 
 from ..customers.forms import LEVEL_LABELS, TYPE_LABELS
@@ -44,16 +44,17 @@ class LeadForm(FlaskForm):
     status = SelectField(_l("Status"), choices=[(s, STATUS_LABELS[s]) for s in EDITABLE_STATUSES], default="new")
     pool_id = SelectField(_l("Lead pool"), coerce=str, validators=[Optional()],
                           description=_l("Where the lead goes when nobody owns it."))
-    owner_id = SelectField(_l("Owner"), coerce=str, validators=[Optional()],
+    owner_id = OwnerSelect(_l("Owner"), coerce=str, validators=[Optional()],
                            description=_l("Leave empty to own it yourself; choose the pool to leave it unowned."))
     remark = LongText(_l("Remark"), validators=[Optional(), Length(max=2000)])
     confirm_duplicate = BooleanField(_l("Save it anyway: it is someone new, not that customer"))
 
     POOL = "pool"  # the owner choice that leaves the lead in its pool
 
-    def __init__(self, *args, owner_choices=(), pool_choices=(), **kwargs):
+    def __init__(self, *args, owner_choices=(), pool_choices=(), me=None, **kwargs):
         super().__init__(*args, **kwargs)
         if self.owner_id is not None:  # the edit form has none
+            self.owner_id.unlisted = frozenset({str(me)}) if me else frozenset()
             self.owner_id.choices = [("", _l("— Me —")), (self.POOL, _l("— Nobody: leave it in the pool —"))] + [
                 (str(uid), name) for uid, name in owner_choices]
         self.pool_id.choices = [("", _l("— Default public pool —"))] + [(str(pid), name) for pid, name in pool_choices]

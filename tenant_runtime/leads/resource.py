@@ -138,7 +138,7 @@ class LeadResource(Resource):
         principal = current_principal()
         session = current_tenant.session
         return {"owner_choices": _owner_options(session, principal),
-                "pool_choices": _pool_options(session, principal)}
+                "pool_choices": _pool_options(session, principal), "me": principal.user_id}
 
     def build_form(self, editing=False, **kwargs):
         """Editing a lead already followed up (or found invalid): 新线索 is not offered, as it cannot be chosen."""

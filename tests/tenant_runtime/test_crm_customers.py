@@ -645,3 +645,32 @@ def test_the_detail_page_pages_back_through_a_long_history(app, admin):
     assert [int(n) for n in olds] == [3, 2, 1, 0]  # the rest of the updates, then the create
     assert "更早的变更" not in html and "最新变更" in html
     assert client.get(f"/t/{tenant.code}/customers/{cid}?history_before=x").status_code == 200
+
+
+def test_the_owner_picker_offers_me_once(app, admin):
+    """负责人 offered "— 我 —" and, below it, the user's own name: the same person twice. Their own entry is not
+    offered; an API client may still send its own id, and an own customer's edit page saved unchanged keeps it."""
+    tenant = admin.tenant
+    dept = add_dept(tenant, "选人一组")
+    add_user(tenant, "picker_mgr", ("sales_manager",), dept, full_name="选经理")
+    add_user(tenant, "picker_rep", ("sales",), dept, full_name="选销售")
+    manager = page_client(app, tenant, "picker_mgr")
+
+    def offered(client, path):
+        select = client.get(f"/t/{tenant.code}{path}").text.split('name="owner_id"', 1)[1].split("</select>", 1)[0]
+        return re.findall(r"<option[^>]*>([^<]*)</option>", select)
+
+    shown = offered(manager, "/customers/new")
+    assert shown[0] == "— 我 —" and "选销售" in shown and "选经理" not in shown, shown
+    assert offered(page_client(app, tenant, "picker_rep"), "/customers/new") == ["— 我 —"]
+    assert "选经理" not in offered(manager, "/leads/new")
+    api = tenant_api(app, tenant, "picker_mgr")
+    me = api.get("/me").json["id"]
+    made = api.post("/customers", json=customer_body(owner_id=me))
+    assert made.status_code == 201 and made.json["owner"]["id"] == me, made.json
+    form = manager.get(f"/t/{tenant.code}/customers/{made.json['id']}/edit")
+    fields = {k: v for k, v in re.findall(r'<input[^>]*name="(\w+)"[^>]*value="([^"]*)"', form.text)}
+    saved = manager.post(f"/t/{tenant.code}/customers/{made.json['id']}/edit", data={
+        **fields, "customer_type": "enterprise", "level": "normal", "deal_status": "potential", "owner_id": ""})
+    assert saved.status_code == 302, saved.text[:2000]
+    assert api.get(f"/customers/{made.json['id']}").json["owner"]["id"] == me
