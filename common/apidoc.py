@@ -75,6 +75,13 @@ class Declaration:
         """The response schema instance, made once (marshmallow schemas are reusable for dumping)."""
         return self.response() if isinstance(self.response, type) else self.response
 
+    @functools.cached_property
+    def query_names(self):
+        """The query parameters a request may send: those the document lists, ``lang`` (every answer reads it)
+        and any the query declaration reads and ignores (an export's ``limit`` and ``cursor``)."""
+        return frozenset([p["name"] for p in _query_parameters(self, "GET")] + ["lang"]
+                         + list(getattr(self.query, "ignored_parameters", ())))
+
     def shape(self, result):
         """The view's return value as the declared answer: dumped with the schema, at the declared status."""
         if self.status == 204:
@@ -144,17 +151,9 @@ def _refuse_unknown_parameters(decl):
     (``?statsu=``) answered the whole list as if it had filtered."""
     if not request.args:
         return
-    known = _KNOWN_PARAMETERS.get(id(decl))
-    if known is None:  # declarations live as long as the process: their ids are never reused
-        known = _KNOWN_PARAMETERS[id(decl)] = frozenset(
-            [p["name"] for p in _query_parameters(decl, "GET")] + ["lang"]  # lang: every answer reads it
-            + list(getattr(decl.query, "ignored_parameters", ())))
-    unknown = sorted(set(request.args) - known)
+    unknown = sorted(set(request.args) - decl.query_names)
     if unknown:
         raise Invalid({name: [_l("This list has no such parameter.")] for name in unknown})
-
-
-_KNOWN_PARAMETERS = {}  # id(Declaration) -> the query parameter names its document lists
 
 
 def _validate_query(form_cls):

@@ -80,6 +80,10 @@ class OwnerSelect(SelectField):
 
     unlisted = frozenset()
 
+    def leave_out(self, me):
+        """Offer every choice but ``me`` (the signed-in user's id; None: every choice)."""
+        self.unlisted = frozenset({str(me)}) if me else frozenset()
+
     def iter_choices(self):
         return (choice for choice in super().iter_choices() if choice[0] not in self.unlisted)
 

@@ -99,7 +99,7 @@ class CustomerForm(FlaskForm):
 
     def __init__(self, *args, owner_choices=(), me=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.owner_id.unlisted = frozenset({str(me)}) if me else frozenset()
+        self.owner_id.leave_out(me)
         # names in the reader's language (Guangdong, Shaoguan in English); the codes stored are the same
         self.province_code.choices = [("", _l("— Province —"))] + province_choices()
         cities = city_choices()

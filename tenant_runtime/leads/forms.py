@@ -54,7 +54,7 @@ class LeadForm(FlaskForm):
     def __init__(self, *args, owner_choices=(), pool_choices=(), me=None, **kwargs):
         super().__init__(*args, **kwargs)
         if self.owner_id is not None:  # the edit form has none
-            self.owner_id.unlisted = frozenset({str(me)}) if me else frozenset()
+            self.owner_id.leave_out(me)
             self.owner_id.choices = [("", _l("— Me —")), (self.POOL, _l("— Nobody: leave it in the pool —"))] + [
                 (str(uid), name) for uid, name in owner_choices]
         self.pool_id.choices = [("", _l("— Default public pool —"))] + [(str(pid), name) for pid, name in pool_choices]
