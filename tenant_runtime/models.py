@@ -130,6 +130,11 @@ class SysUser(TenantBase):
         return self.status == USER_STATUS_ENABLED
 
     @property
+    def status_word(self):
+        """The status as the API answers it and the users list filters by it: enabled or disabled."""
+        return "enabled" if self.is_enabled else "disabled"
+
+    @property
     def is_admin(self):
         """A tenant administrator: holds the built-in 管理员 role."""
         return any(role.code == "admin" for role in self.roles)

@@ -15,8 +15,7 @@ class TenantUserSchema(Answer):
     phone = nullable()
     email = nullable()
     is_admin = fields.Boolean()
-    status = computed(lambda u: "enabled" if u.is_enabled else "disabled",  # as GET /users answers it
-                      {"type": "string", "enum": ["enabled", "disabled"]})
+    status = computed(lambda u: u.status_word, {"type": "string", "enum": ["enabled", "disabled"]})
 
 
 class SignedInUserSchema(TenantUserSchema):

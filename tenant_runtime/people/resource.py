@@ -148,8 +148,8 @@ class RoleResource(PeopleResource):
                 "scope_depts": chosen if obj.data_scope == SCOPE_CUSTOM else []}
 
 
-STATUS_LABELS = {"1": _l("Enabled"), "0": _l("Disabled")}
-# the list's filter takes the words its answers give (status "enabled"), and the 1 and 0 it once took
+# a user's status by the word the API answers (SysUser.status_word); the list's filter also takes the 1 and 0 it
+# once took
 STATUS_WORDS = {"enabled": _l("Enabled"), "disabled": _l("Disabled")}
 STATUS_CODES = {"enabled": USER_STATUS_ENABLED, "disabled": USER_STATUS_DISABLED}
 
@@ -184,7 +184,7 @@ class UserResource(PeopleResource):
         Column("dept.dept_name", _l("Department")),
         Column("role_names", _l("Roles"), "tags"),
         Column("phone", _l("Mobile"), "phone", secondary=True),
-        Column("status_key", _l("Status"), "badge", labels=STATUS_LABELS, badge_kinds={"1": "success", "0": "muted"}),
+        Column("status_word", _l("Status"), "badge", labels=STATUS_WORDS, badge_kinds={"enabled": "success", "disabled": "muted"}),
         Column("last_login_time", _l("Last sign-in"), "time", secondary=True),
     )
 
@@ -197,7 +197,6 @@ class UserResource(PeopleResource):
         attach(current_tenant.session, rows, "dept", SysDept, "dept_id")
         for user in rows:
             user.role_names = [str(role_label(r)) for r in user.roles]
-            user.status_key = str(user.status)
 
     def create(self, form, principal):
         user = services.create_user(self._values(form), form.role_ids.data)
@@ -248,7 +247,7 @@ class UserResource(PeopleResource):
 
         owned = current_tenant.session.scalar(select(func.count(CrmCustomer.id)).where(
             CrmCustomer.owner_id == obj.id, CrmCustomer.deleted_at.is_(None)))
-        return {"owned": owned, "labels": STATUS_LABELS}
+        return {"owned": owned, "labels": STATUS_WORDS}
 
 
 def handover_started(user):

@@ -45,8 +45,7 @@ class UserSchema(Answer):
     dept_name = computed(lambda u: u.dept.dept_name if u.dept else None, {"type": "string", "nullable": True})
     phone = nullable()
     email = nullable()
-    status = computed(lambda u: "enabled" if u.is_enabled else "disabled",
-                      {"type": "string", "enum": ["enabled", "disabled"]})
+    status = computed(lambda u: u.status_word, {"type": "string", "enum": ["enabled", "disabled"]})
     roles = Derived(lambda u: [{"id": r.id, "code": r.code, "name": str(_label(r))} for r in u.roles], UserRoleSchema,
                     many=True)
     password_set = computed(lambda u: u.password_hash != "!", {"type": "boolean",
