@@ -115,6 +115,7 @@ def register_template_helpers(app):
         return {"tenant_name": info.name if info else None, "tenant_user": g.get("tenant_user"),
                 "impersonator": g.get("impersonator"), "crm_can": _can, "crm_nav": _nav, "crm_session": _session,
                 "crm_cities": city_choices, "followup_form": _followup_form, "crm_cells": Cells,
+                "crm_batch": _batch_actions,
                 "crm_pager": pager_args,
                 "crm_page_sizes": page_size_args, "crm_view_draft": view_draft,
                 "followup_methods": _followup_methods(), "followups_shown": _followups_shown()}
@@ -131,6 +132,18 @@ def _lead_source(code):
     from .leads.forms import SOURCE_LABELS
 
     return str(SOURCE_LABELS.get(code, code)) if code else "—"
+
+
+def _batch_actions(resource):
+    """The list's batch actions this user may take (none: the list has no boxes to tick)."""
+    from flask import g
+
+    if not resource.batch_actions or g.get("tenant_user") is None:
+        return []
+    from .core.batch import usable_actions
+    from .core.scope import current_principal
+
+    return usable_actions(resource, current_principal())
 
 
 def _can(permission):

@@ -4,6 +4,7 @@ each kind one way, so every CRM list looks and reads the same)."""
 from dataclasses import dataclass, field
 
 from flask import url_for
+from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
 from common.timeutil import to_local
@@ -92,13 +93,20 @@ class Cells:
             label = labels[value] = escape(col.labels.get(value, value))
         return label
 
-    def body(self, columns, rows):
-        """Every row's ``<tr>`` of cells, for the list's ``<tbody>``."""
+    def body(self, columns, rows, pick=None):
+        """Every row's ``<tr>`` of cells, for the list's ``<tbody>``; ``pick``: the id of the batch actions' form
+        (core/batch.py), each row's first cell then starting with a box that ticks the row there."""
         tds = [Markup('<td class="%s">') % col.cell_class + Markup("%s</td>") if col.cell_class
                else Markup("<td>%s</td>") for col in columns]
-        return Markup("").join(Markup("<tr>%s</tr>") % Markup("").join(td % self(col, row)
-                                                                        for col, td in zip(columns, tds))
-                               for row in rows)
+        if not pick:
+            return Markup("").join(Markup("<tr>%s</tr>") % Markup("").join(td % self(col, row)
+                                                                            for col, td in zip(columns, tds))
+                                   for row in rows)
+        box = Markup('<input type="checkbox" class="batch-pick" name="ids" value="%s" form="%s" aria-label="%s">')
+        label, first = _("Tick"), columns[0]
+        return Markup("").join(Markup("<tr>%s%s</tr>") % (
+            tds[0] % (box % (row.id, pick, label) + self(first, row)),
+            Markup("").join(td % self(col, row) for col, td in zip(columns[1:], tds[1:]))) for row in rows)
 
 
 def _link(endpoint, record_id, text):

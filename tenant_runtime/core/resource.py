@@ -92,6 +92,10 @@ class Resource:
     export_columns = ()
     # io.importing.ImportSpec: declared, the list gets an import (Excel, CSV) under <module>.import
     import_spec = None
+    # core.batch.BatchAction: declared, the list's rows can be ticked for them (批量操作), under <module>.view
+    # and each action's own permission; ``batch_fields``: a form of what the actions read (a level, tags...)
+    batch_actions = ()
+    batch_fields = None
 
     # ------------------------------------------------------------------ queries
 
@@ -507,6 +511,10 @@ def register(resource, pages, api):
         from ..io import importing
 
         importing.register(r, pages, api)
+    if r.batch_actions:
+        from . import batch
+
+        batch.register(r, pages, api)
 
 
 def _route(blueprint, rule, resource, action, view, methods=("GET",), api=False):

@@ -33,6 +33,7 @@ from ..io.export import ExportColumn
 from ..io.importing import Companion, ImportSpec
 from ..models import SysDept, SysUser
 from . import services
+from .batch import CUSTOMER_BATCH, CustomerBatchFields
 from .forms import (
     DEAL_STATUS_LABELS,
     INDUSTRY_LABELS,
@@ -98,6 +99,7 @@ class CustomerResource(Resource):
                       "restored here.")
     restore_forbidden = _l("Only an administrator can restore a deleted customer.")
     not_deleted = _l("This customer is not deleted.")
+    batch_actions, batch_fields = CUSTOMER_BATCH, CustomerBatchFields
     listing = ListSpec(
         model=CrmCustomer,
         filters={

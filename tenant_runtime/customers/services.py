@@ -208,16 +208,38 @@ def update(customer, values, tags, principal, owner_id=None, confirmed=False, st
         setattr(customer, key, value)
     customer.name_key = name_key(customer.customer_name)
     if owner_id and owner_id != customer.owner_id:
-        from ..handovers.locks import locked
-
-        if locked(current_tenant.session, [customer.id]):
-            raise Conflict("customer_in_handover", _("This customer is in an open handover: its owner changes "
-                                                     "when the handover completes."), {"owner_id": [
-                _("The customer is in an open handover.")]})
-        customer.owner_id, customer.dept_id = _resolve_owner(owner_id, principal)
-        customer.owned_since = utcnow()  # a new owner restarts the pool clock
+        transfer(customer, owner_id, principal)
     set_tags(customer, tags)
     return customer
+
+
+def transfer(customer, owner_id, principal):
+    """A new owner (转移), one the principal may assign: not while a handover of the customer is open (its owner
+    changes when that completes), nor for a customer in the public pool (the pool's 分配 gives it one)."""
+    from ..handovers.locks import locked
+
+    if owner_id == customer.owner_id:
+        return
+    if customer.status == "in_pool":
+        raise Conflict("in_pool", _("This customer is in the public pool: assign it from the pool."),
+                       {"owner_id": [_("The customer is in the public pool.")]})
+    if locked(current_tenant.session, [customer.id]):
+        raise Conflict("customer_in_handover", _("This customer is in an open handover: its owner changes "
+                                                 "when the handover completes."), {"owner_id": [
+            _("The customer is in an open handover.")]})
+    customer.owner_id, customer.dept_id = _resolve_owner(owner_id, principal)
+    customer.owned_since = utcnow()  # a new owner restarts the pool clock
+    _contacts_follow(customer)
+
+
+def _contacts_follow(customer):
+    """The customer's contacts belong to its owner, as a handover leaves them (each change in their history)."""
+    from ..contacts.models import CrmContact
+
+    for contact in current_tenant.session.scalars(select(CrmContact).where(
+            CrmContact.customer_id == customer.id, CrmContact.deleted_at.is_(None),
+            or_(CrmContact.owner_id.is_(None), CrmContact.owner_id != customer.owner_id))):
+        contact.owner_id = customer.owner_id
 
 
 def set_tags(customer, tags):
