@@ -15,6 +15,7 @@ from ..customers import services as customer_services
 from ..io.importing import ImportSpec
 from ..models import SysDept, SysUser
 from . import services
+from .batch import LEAD_BATCH, LeadBatchFields
 from .forms import (
     INTENT_CODES,
     INTENT_LABELS,
@@ -60,6 +61,7 @@ class LeadResource(Resource):
     restore_summary = "Restore a deleted lead with its follow-ups (administrators)"
     restore_forbidden = _l("Only an administrator can restore a deleted lead.")
     not_deleted = _l("This lead is not deleted.")
+    batch_actions, batch_fields = LEAD_BATCH, LeadBatchFields
     label, label_plural = _l("Lead"), _l("Leads")
     history_words = {"status": STATUS_WORDS, "intent_level": INTENT_WORDS}
     detail_template = "tenant/leads/detail.html"

@@ -312,3 +312,46 @@ def test_nothing_ticked_goes_back_to_the_list_saying_so(app, sales):
     resp = client.post(f"/t/{sales.tenant.code}/customers/batch", data={"csrf_token": token, "action": "set_level"})
     assert resp.status_code == 302
     assert "请至少勾选一条记录" in client.get(resp.headers["Location"]).text
+
+
+# ---------------------------------------------------------------------- leads: the same pattern, the leads' rules
+
+
+def _lead(api, **body):
+    resp = api.post("/leads", json={"lead_name": f"线索{secrets.token_hex(2)}", "company": "上海明德物业有限公司",
+                                    "source": "exhibition", "intent_level": "high", **body})
+    assert resp.status_code == 201, resp.json
+    return resp.json["id"]
+
+
+def test_a_manager_hands_out_pool_leads_at_once_and_a_converted_one_stops_the_batch(sales):
+    waiting = [_lead(sales.manager, owner_id="pool") for _ in range(3)]
+    converted = _lead(sales.east)
+    assert sales.east.post(f"/leads/{converted}/convert", json={}).status_code in (200, 201)
+    refused = sales.manager.post("/leads/batch", json={"action": "assign", "ids": [*waiting, converted],
+                                                       "owner_id": str(sales.east2_id)})
+    assert refused.status_code == 422 and refused.json["error"]["refused"] == [converted]
+    assert all(db_row(sales.tenant, "SELECT owner_id FROM crm_lead WHERE id = :i", i=int(i))[0] is None
+               for i in waiting)
+    resp = sales.manager.post("/leads/batch", json={"action": "assign", "ids": waiting,
+                                                    "owner_id": str(sales.east2_id)})
+    assert resp.status_code == 200, resp.json
+    east2 = tenant_api(sales.app, sales.tenant, sales.names["east2"])
+    mine = {lead["id"] for lead in east2.get("/leads?view=mine&limit=100").json["items"]}
+    assert set(waiting) <= mine
+    history = east2.get(f"/leads/{waiting[0]}/history").json["items"][0]
+    assert history["action"] == "assign" and history["user_id"] == str(sales.manager_id)
+    back = east2.post("/leads/batch", json={"action": "return", "ids": waiting[:2], "reason": "联系不上"})
+    assert back.status_code == 200, back.json
+    assert [db_row(sales.tenant, "SELECT owner_id FROM crm_lead WHERE id = :i", i=int(i))[0] for i in waiting] == \
+        [None, None, sales.east2_id]
+    assert east2.post("/leads/batch", json={"action": "delete", "ids": waiting[2:]}).status_code == 403  # sales
+
+
+def test_the_lead_list_offers_its_batch_actions(app, sales):
+    _lead(sales.manager, owner_id="pool")
+    client = page_client(app, sales.tenant, sales.names["mgr"])
+    page = client.get(f"/t/{sales.tenant.code}/leads/?view=all")
+    assert page.status_code == 200
+    bar = page.text.split('id="batch-form"')[1].split("</form>")[0]
+    assert re.findall(r'<option value="(\w+)">', bar) == ["assign", "return", "delete"]
