@@ -12,8 +12,8 @@ from tests.conftest import csrf_from
 from tests.tenant_runtime.crm import (
     CONTROL_ON_MARIADB,
     add_dept,
-    at_once,
     add_user,
+    at_once,
     customer_body,
     db_row,
     page_client,
