@@ -121,8 +121,8 @@ def endpoint(summary, *, status=200, response=None, page=False, body=None, parti
     def decorate(view):
         @functools.wraps(view)
         def declared(*args, **kwargs):
+            _refuse_unknown_parameters(decl)  # also where the endpoint reads none (a detail, an action)
             if decl.query is not None:
-                _refuse_unknown_parameters(decl)
                 _validate_query(decl.query)
             return decl.shape(view(*args, **kwargs))
 
@@ -153,7 +153,8 @@ def _refuse_unknown_parameters(decl):
         return
     unknown = sorted(set(request.args) - decl.query_names)
     if unknown:
-        raise Invalid({name: [_l("This list has no such parameter.")] for name in unknown})
+        raise Invalid({name: [_l("This list has no such parameter.") if decl.page else
+                              _l("This request takes no such parameter.")] for name in unknown})
 
 
 def _validate_query(form_cls):

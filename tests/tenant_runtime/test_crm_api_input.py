@@ -101,6 +101,19 @@ def test_a_parameter_a_list_does_not_read_is_a_422_not_the_whole_list(admin, que
     assert admin.get(path, query_string=documented).status_code == 200
 
 
+def test_a_parameter_is_refused_where_the_endpoint_reads_none(admin):
+    """A detail or an action that reads no query string ignored one: ``?fields=name`` answered every field, and a
+    client took that for what it asked."""
+    made = admin.post("/customers", json=customer_body()).json
+    detail = admin.get(f"/customers/{made['id']}?fields=customer_name")
+    assert detail.status_code == 422 and list(detail.json["error"]["fields"]) == ["fields"], detail.json
+    edit = admin.patch(f"/customers/{made['id']}?dry_run=1", json={"level": "important"})
+    assert edit.status_code == 422 and list(edit.json["error"]["fields"]) == ["dry_run"], edit.json
+    assert admin.get(f"/customers/{made['id']}").json["level"] == "normal"  # the refused edit changed nothing
+    assert admin.get(f"/customers/{made['id']}?lang=en").status_code == 200
+    assert admin.get(f"/customers/{made['id']}/history?limit=1").status_code == 200  # a page's own parameters
+
+
 def test_a_204_names_no_type(admin):
     """A delete's 204 said Content-Type: text/html, of a body it does not have."""
     made = admin.post("/customers", json=customer_body()).json
