@@ -607,6 +607,14 @@ def test_connection_test_with_good_values_saves_nothing(app, devops, enterprise_
         assert db.session.scalars(select(AuditEvent).where(AuditEvent.record_type == "datasource")).first() is None
 
 
+def test_a_sqlite_connection_test_reports_a_real_time(devops, enterprise_id):
+    """It said "passed in 0.0 ms": no time at all is no measurement."""
+    resp = devops.post(f"/api/v1/enterprises/{enterprise_id}/datasource/test", json={
+        "type": "sqlite", "username": "tenant", "password": "Tenant#Pw1x", "max_connections": 3, "min_connections": 1})
+    assert resp.status_code == 200, resp.json
+    assert resp.json["latency_ms"] > 0 and resp.json["server_version"].startswith("3.")
+
+
 @pytest.mark.parametrize(("overrides", "status", "code"), [
     ({"password": "Wrong#Pass1"}, 503, "access_denied"),
     ({"port": "closed"}, 503, "unreachable"),
