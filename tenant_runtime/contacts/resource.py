@@ -15,6 +15,7 @@ from ..core.sections import Section, register_section
 from ..customers.models import CUSTOMER_WORDS, CrmCustomer
 from ..io.importing import ImportSpec, Pointer
 from . import services
+from .batch import CONTACT_BATCH
 from .forms import ContactForm
 from .models import CONTACT_WORDS, CrmContact
 from .schemas import ContactSchema
@@ -51,6 +52,7 @@ class ContactResource(Resource):
     form_template = "tenant/contacts/form.html"
     detail_template = "tenant/contacts/detail.html"
     unique_fields = {"uq_crm_contact_customer_phone": "phone", "crm_contact.customer_id, crm_contact.phone": "phone"}
+    batch_actions = CONTACT_BATCH
     listing = ListSpec(
         model=CrmContact,
         filters={

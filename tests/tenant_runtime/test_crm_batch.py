@@ -355,3 +355,29 @@ def test_the_lead_list_offers_its_batch_actions(app, sales):
     assert page.status_code == 200
     bar = page.text.split('id="batch-form"')[1].split("</form>")[0]
     assert re.findall(r'<option value="(\w+)">', bar) == ["assign", "return", "delete"]
+
+
+# ---------------------------------------------------------------------- contacts
+
+
+def test_contacts_are_marked_do_not_contact_together_recording_who(sales):
+    customer = sales.mine[0]
+    people = [sales.east.post("/contacts", json={"customer_id": customer, "contact_name": name,
+                                                 "phone": f"1391111{n:04d}"}).json["id"]
+              for n, name in enumerate(("陈采购", "孙总", "周会计"))]
+    elsewhere = sales.south.post("/contacts", json={"customer_id": sales.theirs, "contact_name": "吴经理",
+                                                        "phone": "13922220000"}).json["id"]
+    refused = sales.east.post("/contacts/batch", json={"action": "do_not_contact", "ids": [*people, elsewhere]})
+    assert refused.status_code == 422 and refused.json["error"]["refused"] == [elsewhere]
+    resp = sales.east.post("/contacts/batch", json={"action": "do_not_contact", "ids": people[:2]})
+    assert resp.status_code == 200, resp.json
+    for cid in people[:2]:
+        contact = sales.east.get(f"/contacts/{cid}").json
+        assert contact["do_not_contact"] is True and contact["dnc_set_by"] == str(sales.east_id)
+    assert sales.east.get(f"/contacts/{people[2]}").json["do_not_contact"] is False
+    cleared = sales.east.post("/contacts/batch", json={"action": "may_contact", "ids": people[:1]})
+    assert cleared.status_code == 200 and sales.east.get(f"/contacts/{people[0]}").json["do_not_contact"] is False
+    gone = sales.east.post("/contacts/batch", json={"action": "delete", "ids": people[:2]})
+    assert gone.status_code == 200, gone.json
+    left = sales.east.get(f"/contacts?customer_id={customer}").json["items"]
+    assert [c["id"] for c in left] == [people[2]] and left[0]["is_primary"] is True  # the primary moved on

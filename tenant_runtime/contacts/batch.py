@@ -1,0 +1,31 @@
+"""The contact list's batch actions (批量操作, ``core.batch``): mark many contacts do-not-contact (勿扰) at once, as
+when a customer asks that none of its people be called again, clear it, or delete them."""
+
+from flask_babel import lazy_gettext as _l
+
+from ..core.batch import BatchAction
+from . import services
+
+
+def _do_not_contact(contact, form, principal):
+    services.set_do_not_contact(contact, True, principal)  # who and when are recorded, as on the contact's form
+
+
+def _may_contact(contact, form, principal):
+    services.set_do_not_contact(contact, False, principal)
+
+
+def _delete(contact, form, principal):
+    services.delete(contact, principal)
+
+
+CONTACT_BATCH = (
+    BatchAction("do_not_contact", _l("Mark do not contact"), "contact.edit", _do_not_contact,
+                done=_l("%(num)d contacts marked do not contact."),
+                note=_l("Their pages say so, and handover notices skip them.")),
+    BatchAction("may_contact", _l("Clear do not contact"), "contact.edit", _may_contact,
+                done=_l("%(num)d contacts may be contacted again.")),
+    BatchAction("delete", _l("Delete"), "contact.delete", _delete, danger=True, done=_l("%(num)d contacts deleted."),
+                note=_l("Where a customer's primary contact is deleted, its oldest remaining contact becomes the "
+                        "primary one.")),
+)
