@@ -162,6 +162,21 @@ def _settings_out(session):
     return settings
 
 
+class PreviewQuery:
+    """The dry run's paging parameters for the API document; the view reads and checks them (``_preview_args``)."""
+
+    @staticmethod
+    def openapi_parameters():
+        return [{"name": "limit", "in": "query", "required": False,
+                 "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}},
+                {"name": "cursor", "in": "query", "required": False, "description": "next_cursor of the previous page",
+                 "schema": {"type": "string", "pattern": "^[0-9]+$"}}]
+
+    @staticmethod
+    def parse(args):
+        return _preview_args()
+
+
 def _preview_args():
     raw = request.args.get("cursor") or ""
     limit = request.args.get("limit") or "50"
@@ -394,7 +409,7 @@ def register(pages, api):
 
     @route(api, "/pool/preview", "pool.rules")
     @endpoint("Dry run (预览): exactly the customers the next recycling takes, each with the rule and its days "
-              "without follow-up, by customer id in pages", response=PreviewSchema, errors=(422,))
+              "without follow-up, by customer id in pages", response=PreviewSchema, errors=(422,), query=PreviewQuery)
     def pool_preview_api():
         after, limit = _preview_args()
         items, cursor, total = services.preview(session(), utcnow(), after, limit)
