@@ -83,11 +83,26 @@
     if (select.value && shown && !shown.defaultSelected) pick();
   });
   // "Confirm all": tick (or untick) every box it names; without JavaScript the form sends the one box instead.
+  // With data-check-follow it follows the boxes too: ticked when all are, half-ticked when some are (after one is
+  // unticked by hand, or the browser's Back restoring them).
   document.querySelectorAll("[data-check-all]").forEach(function (all) {
+    var selector = all.getAttribute("data-check-all");
     var tick = function () {
-      document.querySelectorAll(all.getAttribute("data-check-all")).forEach(function (box) { box.checked = all.checked; });
+      document.querySelectorAll(selector).forEach(function (box) { box.checked = all.checked; });
+      all.indeterminate = false;
+    };
+    var follow = function () {
+      var boxes = document.querySelectorAll(selector), n = 0;
+      boxes.forEach(function (box) { if (box.checked) n += 1; });
+      all.checked = boxes.length > 0 && n === boxes.length;
+      all.indeterminate = n > 0 && n < boxes.length;
     };
     all.addEventListener("change", tick);
-    if (all.checked !== all.defaultChecked) tick();
+    if (!all.hasAttribute("data-check-follow")) {
+      if (all.checked !== all.defaultChecked) tick();
+      return;
+    }
+    document.addEventListener("change", function (ev) { if (ev.target !== all && ev.target.matches(selector)) follow(); });
+    follow();
   });
 })();

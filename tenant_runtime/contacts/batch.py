@@ -2,6 +2,7 @@
 when a customer asks that none of its people be called again, clear it, or delete them."""
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 
 from ..core.batch import BatchAction
 from . import services
@@ -21,11 +22,11 @@ def _delete(contact, form, principal):
 
 CONTACT_BATCH = (
     BatchAction("do_not_contact", _l("Mark do not contact"), "contact.edit", _do_not_contact,
-                done=_l("%(num)d contacts marked do not contact."),
+                done=lambda n: ngettext("%(num)d contact marked do not contact.", "%(num)d contacts marked do not contact.", n),
                 note=_l("Their pages say so, and handover notices skip them.")),
     BatchAction("may_contact", _l("Clear do not contact"), "contact.edit", _may_contact,
-                done=_l("%(num)d contacts may be contacted again.")),
-    BatchAction("delete", _l("Delete"), "contact.delete", _delete, danger=True, done=_l("%(num)d contacts deleted."),
+                done=lambda n: ngettext("%(num)d contact may be contacted again.", "%(num)d contacts may be contacted again.", n)),
+    BatchAction("delete", _l("Delete"), "contact.delete", _delete, danger=True, done=lambda n: ngettext("%(num)d contact deleted.", "%(num)d contacts deleted.", n),
                 note=_l("Where a customer's primary contact is deleted, its oldest remaining contact becomes the "
                         "primary one.")),
 )

@@ -17,6 +17,7 @@ for what the action needs (a level, tags, a reason), without JavaScript. An acti
 elsewhere with the records chosen (``goes_to``: a handover's start page).
 """
 
+import re
 from dataclasses import dataclass, field
 
 from flask import current_app, flash, redirect, render_template, request, url_for
@@ -40,13 +41,14 @@ from .scope import current_principal
 
 BATCH_MAX = 200
 MAX_ID = 2**63 - 1
+_DIGITS = re.compile(r"[0-9]{1,19}")
 
 
 @dataclass(frozen=True)
 class BatchAction:
     """One action on many records. ``apply(obj, form, principal)`` does it to one record through the same
     service as the single action (raising ``ApiError`` to refuse that record); ``fields``: the batch form's
-    fields it reads, each then required; ``done``: the message after it, with ``%(num)d``; ``goes_to(rows,
+    fields it reads, each then required; ``done(num)``: the message after it (an ``ngettext``); ``goes_to(rows,
     principal)``: instead of applying, the address of a page that takes the records from there (page only)."""
 
     key: str
@@ -74,9 +76,10 @@ class IdsField(Field):
                       "maxItems": BATCH_MAX}
 
     def process_formdata(self, valuelist):
-        self.data, self.bad = [], [v for v in valuelist if not (str(v).strip().isdigit()
-                                                             and 0 < int(str(v).strip()) <= MAX_ID)]
-        for value in valuelist:
+        values = [str(v).strip() for v in valuelist]  # an id is ASCII digits: not ², nor full-width １４１
+        self.bad = [v for v in values if not (_DIGITS.fullmatch(v) and 0 < int(v) <= MAX_ID)]
+        self.data = []
+        for value in values:
             if value not in self.bad and int(value) not in self.data:
                 self.data.append(int(value))
 
@@ -228,7 +231,7 @@ def register(resource, pages, api):
             left_out = set(exc.extra.get("refused", ()))
             rows = chosen_rows(r, [i for i in form.ids.data if str(i) not in left_out], principal)
             return _confirm_page(r, form, action, rows, back, status=exc.status, refused=exc)
-        flash(str(action.done) % {"num": result["done"]} if action.done else _("Done."), "success")
+        flash(action.done(result["done"]) if action.done else _("Done."), "success")
         return redirect(back)
 
     summary = f"A batch action on several {str(r.label_plural).lower()} at once (批量操作), all or nothing"
@@ -249,7 +252,8 @@ def register(resource, pages, api):
 
 def _confirm_page(r, form, action, rows, back, status=200, refused=None):
     missing = 0 if refused else len(form.ids.data) - len(rows)
-    return render_template("tenant/crud/batch.html", resource=r, form=form, action=action, rows=list(rows.values()),
+    shown = [rows[i] for i in form.ids.data if i in rows]  # as the list showed them, top to bottom
+    return render_template("tenant/crud/batch.html", resource=r, form=form, action=action, rows=shown,
                            missing=missing, back=back, refused=refused), status
 
 

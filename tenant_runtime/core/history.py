@@ -18,7 +18,8 @@ from .models import CrmChangeLog
 
 SKIPPED = frozenset({"id", "name_key", "name_pinyin", "name_search", "created_at", "updated_at", "deleted_by",
                      "primary_marker", "dnc_set_at", "dnc_set_by",
-                     "last_follow_up_at"})  # moves with every follow-up, which is its own record
+                     "last_follow_up_at",  # moves with every follow-up, which is its own record
+                     "owned_since"})  # the pool clock: restarts with every new owner, whose change is recorded
 
 
 def entity_type(obj):

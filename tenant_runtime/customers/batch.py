@@ -4,11 +4,13 @@ customer (``core.batch``): level, tags, back to the public pool, delete, and a h
 from flask import g, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_wtf import FlaskForm
 from wtforms import SelectField
 from wtforms.validators import Length, Optional
 
 from common.errors import Invalid
+from common.i18n import list_join
 from common.fields import Text
 
 from ..context import current_tenant
@@ -71,36 +73,46 @@ def _delete(customer, form, principal):
 
 def _handover(customers, principal):
     """The handover's start page with the customers ticked, when they have one owner (a handover moves one
-    owner's customers)."""
-    owners = {c.owner_id for c in customers}
+    owner's customers) and none is in the pool (no owner) or in an open handover already: each such one is named,
+    as the other actions name what they refuse (there, none ticked would offer every customer of the owner)."""
+    from ..handovers.locks import locked
+
     if not customers:
         return None, _("None of the ticked customers is one you may see.")
-    if len(owners) != 1 or None in owners:
+    pooled = [c.customer_name for c in customers if c.owner_id is None]
+    if pooled:
+        return None, _("Customers in the public pool have no owner to hand them over: %(names)s.",
+                       names=list_join(pooled))
+    busy = locked(current_tenant.session, [c.id for c in customers])
+    if busy:
+        return None, _("Already in an open handover: %(names)s.",
+                       names=list_join([c.customer_name for c in customers if c.id in busy]))
+    if len({c.owner_id for c in customers}) != 1:
         return None, _("A handover moves the customers of one owner: tick customers of the same owner.")
-    return url_for("tenant.handovers_start", from_owner_id=owners.pop(),
+    return url_for("tenant.handovers_start", from_owner_id=customers[0].owner_id,
                    customer_id=[c.id for c in customers]), None
 
 
 CUSTOMER_BATCH = (
     BatchAction("set_level", _l("Set level"), "customer.edit", _set_level, fields=("level",),
-                done=_l("Level set for %(num)d customers.")),
+                done=lambda n: ngettext("Level set for %(num)d customer.", "Level set for %(num)d customers.", n)),
     BatchAction("add_tags", _l("Add tags"), "customer.edit", _add_tags, fields=("tags",),
-                done=_l("Tags added to %(num)d customers.")),
+                done=lambda n: ngettext("Tags added to %(num)d customer.", "Tags added to %(num)d customers.", n)),
     BatchAction("remove_tags", _l("Remove tags"), "customer.edit", _remove_tags, fields=("tags",),
-                done=_l("Tags removed from %(num)d customers.")),
+                done=lambda n: ngettext("Tags removed from %(num)d customer.", "Tags removed from %(num)d customers.", n)),
     # offered to those who may give customers to someone else (a sales user's only choice is themselves)
     BatchAction("transfer", _l("Change owner"), "customer.edit", _transfer, fields=("owner_id",),
                 offered_to=lambda principal: not principal.sees_only_own,
-                done=_l("%(num)d customers have a new owner."),
+                done=lambda n: ngettext("%(num)d customer has a new owner.", "%(num)d customers have a new owner.", n),
                 note=_l("Straight away, without a handover's checklist; their contacts go with them. To hand "
                         "customers over with a checklist and the receiver's confirmation, start a handover "
                         "instead.")),
     BatchAction("handover", _l("Start a handover"), "handover.start", goes_to=_handover),
     BatchAction("to_pool", _l("Return to the public pool"), "pool.return", _to_pool, fields=("reason",),
-                done=_l("%(num)d customers returned to the public pool."), danger=True,
+                done=lambda n: ngettext("%(num)d customer returned to the public pool.", "%(num)d customers returned to the public pool.", n), danger=True,
                 note=_l("Their owners no longer hold them; anyone may claim them from the pool.")),
     BatchAction("delete", _l("Delete"), "customer.delete", _delete, danger=True,
-                done=_l("%(num)d customers deleted."),
+                done=lambda n: ngettext("%(num)d customer deleted.", "%(num)d customers deleted.", n),
                 note=_l("Deleted customers go to the recycle bin, from which an administrator can restore "
                         "them; their phones stay taken.")),
 )

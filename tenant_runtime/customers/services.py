@@ -251,7 +251,13 @@ def set_tags(customer, tags):
 
 
 def delete(customer, principal):
-    """Soft delete: the row, its phone and tax id stay (nothing is freed until an administrator purges it)."""
+    """Soft delete: the row, its phone and tax id stay (nothing is freed until an administrator purges it). Not
+    while a handover of the customer is open: its checklist and receiver are waiting for it."""
+    from ..handovers.locks import locked
+
+    if locked(current_tenant.session, [customer.id]):
+        raise Conflict("customer_in_handover", _("This customer is in an open handover: finish or cancel the "
+                                                 "handover before deleting it."))
     customer.deleted_at, customer.deleted_by = utcnow(), principal.user_id
 
 

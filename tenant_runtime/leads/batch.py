@@ -3,6 +3,7 @@ sends them back to their pools, and deletes them, each through the single action
 
 from flask import g
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_wtf import FlaskForm
 from wtforms import SelectField
 from wtforms.validators import Length, Optional
@@ -48,10 +49,10 @@ def _delete(lead, form, principal):
 
 LEAD_BATCH = (
     BatchAction("assign", _l("Assign"), "lead.assign", _assign, fields=("owner_id",),
-                done=_l("%(num)d leads assigned."),
+                done=lambda n: ngettext("%(num)d lead assigned.", "%(num)d leads assigned.", n),
                 note=_l("Leads waiting in a pool and leads of your people alike go to the chosen person.")),
     BatchAction("return", _l("Return to the lead pool"), "lead.edit", _return, fields=("reason",),
-                done=_l("%(num)d leads returned to their pools."), danger=True),
-    BatchAction("delete", _l("Delete"), "lead.delete", _delete, danger=True, done=_l("%(num)d leads deleted."),
+                done=lambda n: ngettext("%(num)d lead returned to its pool.", "%(num)d leads returned to their pools.", n), danger=True),
+    BatchAction("delete", _l("Delete"), "lead.delete", _delete, danger=True, done=lambda n: ngettext("%(num)d lead deleted.", "%(num)d leads deleted.", n),
                 note=_l("Deleted leads go to the recycle bin, from which an administrator can restore them.")),
 )

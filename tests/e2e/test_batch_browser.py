@@ -39,6 +39,11 @@ def test_a_manager_ticks_customers_and_changes_them_together(app, browser_page, 
     expect(page.locator("table")).to_contain_text("南山物业有限公司")
     page.locator("input.batch-all").check()  # shown by the script: every box of the page
     assert page.locator("input.batch-pick:checked").count() == 3
+    header = "e => [e.checked, e.indeterminate]"
+    page.locator("tr", has_text="东岳物业有限公司").locator("input.batch-pick").uncheck()
+    assert page.eval_on_selector("input.batch-all", header) == [False, True]  # half-ticked: some rows are
+    page.locator("tr", has_text="东岳物业有限公司").locator("input.batch-pick").check()
+    assert page.eval_on_selector("input.batch-all", header) == [True, False]
     page.select_option("#batch-action", "set_level")
     shot("00-ticked")
     page.click("#batch-form button[type=submit]")

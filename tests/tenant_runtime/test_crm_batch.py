@@ -182,6 +182,16 @@ def test_six_batches_returning_the_same_customers_at_once_return_them_once(app, 
         assert returns == 1
 
 
+def test_a_customer_in_an_open_handover_is_not_deleted_alone_nor_in_a_batch(sales):
+    first, second, _third = sales.mine
+    sales.lock(second)
+    alone = sales.manager.delete(f"/customers/{second}")
+    assert alone.status_code == 409 and alone.json["error"]["code"] == "customer_in_handover"
+    batch = sales.manager.post("/customers/batch", json={"action": "delete", "ids": [first, second]})
+    assert batch.status_code == 422 and batch.json["error"]["refused"] == [second]
+    assert sales.customer(first, "deleted_at") is None and sales.customer(second, "deleted_at") is None
+
+
 def test_deleting_needs_the_delete_permission_and_is_soft(sales):
     refused = sales.east.post("/customers/batch", json={"action": "delete", "ids": sales.mine})
     assert refused.status_code == 403, refused.json
@@ -199,6 +209,8 @@ def test_deleting_needs_the_delete_permission_and_is_soft(sales):
     ({"action": "set_level", "ids": [], "level": "important"}, "ids"),
     ({"action": "set_level", "level": "important"}, "ids"),
     ({"action": "set_level", "ids": ["x1"], "level": "important"}, "ids"),
+    ({"action": "set_level", "ids": ["²"], "level": "important"}, "ids"),  # a digit to Python, no id
+    ({"action": "set_level", "ids": ["１４１"], "level": "important"}, "ids"),  # full-width
     ({"action": "set_level", "ids": "12", "level": "top"}, "level"),
     ({"action": "set_level", "ids": [str(i) for i in range(1, 202)], "level": "important"}, "ids"),
     ({"action": "handover", "ids": ["1"]}, "action"),  # the pages' way to a handover's start page
@@ -207,6 +219,7 @@ def test_bad_input_is_a_422_naming_the_field(sales, body, field):
     resp = sales.manager.post("/customers/batch", json=body)
     assert resp.status_code == 422, resp.json
     assert field in resp.json["error"]["fields"], resp.json
+    assert not any("int()" in m for msgs in resp.json["error"]["fields"].values() for m in msgs)  # no Python
 
 
 def test_the_api_document_describes_the_batch(sales):
@@ -284,6 +297,18 @@ def test_the_page_names_a_refused_customer_and_goes_on_with_the_others(app, sale
     assert sales.customer(first, "status") == "in_pool" and sales.customer(second, "status") == "active"
 
 
+def test_when_every_ticked_record_is_refused_the_page_says_so_and_asks_nothing(app, sales):
+    code, third = sales.tenant.code, sales.mine[2]
+    sales.lock(third)
+    client = page_client(app, sales.tenant, sales.names["east"])
+    refused = client.post(f"/t/{code}/customers/batch", data={
+        "csrf_token": csrf_from(_list_page(client, sales.tenant)), "action": "to_pool", "ids": [third],
+        "reason": "无需求", "confirm": "y"})
+    assert refused.status_code == 422
+    assert "没有可以执行此操作的记录" in refused.text
+    assert 'name="reason"' not in refused.text and 'type="submit"' not in refused.text.split('id="refused"')[1]
+
+
 def test_a_handover_of_ticked_customers_opens_its_start_page_with_them(app, sales):
     code = sales.tenant.code
     client = page_client(app, sales.tenant, sales.names["mgr"])
@@ -304,6 +329,14 @@ def test_a_handover_of_ticked_customers_opens_its_start_page_with_them(app, sale
                                                            "ids": [sales.mine[0], sales.theirs]})
     assert mixed.status_code == 302 and "/handovers/" not in mixed.headers["Location"]
     assert "同一负责人" in admin.get(mixed.headers["Location"]).text
+    sales.lock(sales.mine[2])  # one already in a handover: named, not dropped (none ticked offers them all)
+    busy = client.post(f"/t/{code}/customers/batch", data={"csrf_token": csrf_from(_list_page(client, sales.tenant)),
+                                                           "action": "handover",
+                                                           "ids": sales.mine[1:]})
+    assert busy.status_code == 302 and "/handovers/" not in busy.headers["Location"]
+    shown = client.get(busy.headers["Location"]).text
+    assert "已在进行中的交接" in shown
+    assert sales.manager.get(f"/customers/{sales.mine[2]}").json["customer_name"] in shown
 
 
 def test_nothing_ticked_goes_back_to_the_list_saying_so(app, sales):
