@@ -10,8 +10,8 @@ from wtforms import SelectField
 from wtforms.validators import Length, Optional
 
 from common.errors import Invalid
-from common.i18n import list_join
 from common.fields import Text
+from common.i18n import list_join
 
 from ..context import current_tenant
 from ..core.batch import BatchAction
