@@ -151,7 +151,7 @@ def chosen_rows(resource, ids, principal, lock=False):
     ends (taken in id order, so two batches over the same records wait for each other rather than deadlock; by a
     statement of the table alone, so the names a resource joins into its rows are not locked too)."""
     model, session = resource.model, current_tenant.session
-    if lock:
+    if lock and getattr(resource, "batch_locks", True):
         session.execute(select(model.id).where(model.id.in_(ids)).order_by(model.id).with_for_update())
     query = resource.scope(resource.base_query(), principal).where(model.id.in_(ids)).order_by(model.id)
     return {obj.id: obj for obj in session.scalars(query)}

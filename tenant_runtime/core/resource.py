@@ -339,6 +339,10 @@ class Resource:
     def list_context(self, principal):
         return {}
 
+    def record_url(self, obj):
+        """The record's own page."""
+        return url_for(self.endpoint("detail"), record_id=obj.id)
+
     def record_name(self, obj):
         """What a record is called in its pages' titles and breadcrumbs: its list's name (the link column), or
         its number."""

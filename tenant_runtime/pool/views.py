@@ -28,7 +28,9 @@ from ..followups import services as followup_services
 from ..followups.forms import METHOD_LABELS
 from ..models import SysUser, utcnow
 from ..people.permissions import route
+from ..core import batch as batch_actions
 from . import exemptions, rules, services
+from .batch import pool_batch
 from .forms import (
     MAX_RULES,
     AssignForm,
@@ -241,6 +243,7 @@ def _api_rule_values(base, data=None):
 
 def register(pages, api):
     session = lambda: current_tenant.session
+    batch_actions.register(pool_batch, pages, api)  # 批量领取 / 批量分配: /pool/batch
 
     # ------------------------------------------------------------------ the pool list
 
@@ -262,6 +265,7 @@ def register(pages, api):
             rows, cursor, params, total, errors = [], None, None, 0, exc.fields
         refusals = _claim_refusals(principal, rows)
         return render_template("tenant/pool/list.html", rows=rows, next_cursor=cursor, params=params, total=total,
+                               pool_batch=pool_batch,
                                count_cap=count_cap(params), errors=errors, principal=principal, listing=POOL_LIST,
                                labels=LABELS, reason_labels=REASON_LABELS, refusals=refusals,
                                row_refusals=ROW_REFUSALS, user_refusal=next(

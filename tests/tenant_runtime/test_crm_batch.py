@@ -414,3 +414,58 @@ def test_contacts_are_marked_do_not_contact_together_recording_who(sales):
     assert gone.status_code == 200, gone.json
     left = sales.east.get(f"/contacts?customer_id={customer}").json["items"]
     assert [c["id"] for c in left] == [people[2]] and left[0]["is_primary"] is True  # the primary moved on
+
+
+# ---------------------------------------------------------------------- the public pool: claim and assign many
+
+
+def _pooled(sales, n=3):
+    """``n`` customers of a colleague in the pool (the user claiming them is no previous owner: no cool-down)."""
+    ids = [sales._add(sales.east) for _ in range(n)]
+    resp = sales.east.post("/customers/batch", json={"action": "to_pool", "ids": ids, "reason": "无需求"})
+    assert resp.status_code == 200, resp.json
+    return ids
+
+
+def test_a_sales_user_claims_several_pool_customers_up_to_the_days_cap(sales):
+    admin = tenant_api(sales.app, sales.tenant)
+    assert admin.patch("/pool/settings", json={"daily_claim_cap": 2}).status_code == 200
+    first, second, third = _pooled(sales)
+    east2 = tenant_api(sales.app, sales.tenant, sales.names["east2"])
+    over = east2.post("/pool/batch", json={"action": "claim", "ids": [first, second, third]})
+    assert over.status_code == 422 and over.json["error"]["refused"] == [third], over.json  # the third passes the cap
+    assert all(sales.customer(c, "owner_id") is None for c in (first, second, third))  # none taken
+    resp = east2.post("/pool/batch", json={"action": "claim", "ids": [first, second]})
+    assert resp.status_code == 200, resp.json
+    assert [sales.customer(c, "owner_id") for c in (first, second)] == [sales.east2_id] * 2
+    assert sales.customer(third, "status") == "in_pool"
+    assert east2.post("/pool/batch", json={"action": "assign", "ids": [third], "owner_id": str(sales.east2_id)}
+                      ).status_code == 403  # a sales user does not assign
+
+
+def test_a_manager_assigns_several_pool_customers_from_the_pool_page(app, sales):
+    ids = _pooled(sales, 2)
+    client = page_client(app, sales.tenant, sales.names["mgr"])
+    page = client.get(f"/t/{sales.tenant.code}/pool/")
+    assert page.status_code == 200
+    assert set(ids) <= set(re.findall(r'name="ids" value="(\d+)" form="batch-form"', page.text))
+    bar = page.text.split('id="batch-form"')[1].split("</form>")[0]
+    assert re.findall(r'<option value="(\w+)">', bar) == ["claim", "assign"]
+    step1 = client.post(f"/t/{sales.tenant.code}/pool/batch", data={
+        "csrf_token": csrf_from(page.text), "action": "assign", "ids": ids, "next": f"/t/{sales.tenant.code}/pool/"})
+    assert step1.status_code == 200 and 'name="owner_id"' in step1.text
+    assert f'/pool/{ids[0]}"' in step1.text  # each links to its page in the pool
+    done = client.post(f"/t/{sales.tenant.code}/pool/batch", data={
+        "csrf_token": csrf_from(step1.text), "action": "assign", "ids": ids, "owner_id": str(sales.east2_id),
+        "confirm": "y", "next": f"/t/{sales.tenant.code}/pool/"})
+    assert done.status_code == 302 and done.headers["Location"].endswith("/pool/")
+    assert [sales.customer(c, "owner_id") for c in ids] == [sales.east2_id] * 2
+    assert "已分配 2 个客户" in client.get(done.headers["Location"]).text
+
+
+def test_service_staff_who_only_see_the_pool_get_no_boxes(app, sales):
+    _pooled(sales, 1)
+    add_user(sales.tenant, f"svc{sales.names['mgr']}", ("service",), full_name="孙客服")
+    client = page_client(app, sales.tenant, f"svc{sales.names['mgr']}")
+    page = client.get(f"/t/{sales.tenant.code}/pool/")
+    assert page.status_code == 200 and 'id="batch-form"' not in page.text and 'class="batch-pick"' not in page.text

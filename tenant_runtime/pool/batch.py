@@ -1,0 +1,83 @@
+"""Batch actions on the public pool (公海批量领取 / 批量分配, ``core.batch``): a sales user claims several customers
+at once, a manager hands several to one of their people. Each goes through the single claim or assignment, so
+the caps, the previous owner's cool-down and the handover lock hold for each customer, in the order ticked: a
+claim past the day's cap names the customers it stops at, and none is taken.
+
+The pool is no ``Resource`` (it lists customers of nobody, for everyone who may see it): ``PoolBatch`` gives
+``core.batch`` what it reads of one."""
+
+from flask import g, url_for
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
+from flask_wtf import FlaskForm
+from wtforms import SelectField
+from wtforms.validators import Optional
+
+from ..context import current_tenant
+from ..core.batch import BatchAction
+from ..core.scope import current_principal
+from ..customers.models import CrmCustomer
+from . import services
+
+
+class PoolBatchFields(FlaskForm):
+    owner_id = SelectField(_l("Give to"), choices=[], validators=[Optional()],
+                           description=_l("One of the people you manage; their holding cap applies."))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if g.get("tenant_user") is not None:  # the API document builds the form outside any company
+            from ..customers.services import assignable_users
+
+            self.owner_id.choices = [("", _l("— Choose —"))] + [
+                (str(uid), name) for uid, name, _dept in assignable_users(current_principal(), current_tenant.session)]
+
+
+def _claim(customer, form, principal):
+    services.claim(current_tenant.session, customer.id, principal)
+
+
+def _assign(customer, form, principal):
+    services.assign(current_tenant.session, customer.id, int(form.owner_id.data), principal)
+
+
+class PoolBatch:
+    """The public pool as ``core.batch`` reads a resource: its customers (no data scope: whoever may see the pool
+    sees them all), named by name, each on the pool's own page."""
+
+    name = slug = "pool"
+    module = "pool"
+    model = CrmCustomer
+    label_plural = _l("Public pool")
+    batch_fields = PoolBatchFields
+    batch_locks = False  # each claim locks its user, then the customer, as a single claim does: no other order
+    batch_actions = (
+        BatchAction("claim", _l("Claim"), "pool.claim", _claim,
+                    done=lambda n: ngettext("%(num)d customer is yours now.", "%(num)d customers are yours now.", n),
+                    note=_l("The day's claim cap and your holding cap count each of them.")),
+        BatchAction("assign", _l("Assign"), "pool.assign", _assign, fields=("owner_id",),
+                    done=lambda n: ngettext("%(num)d customer assigned.", "%(num)d customers assigned.", n)),
+    )
+
+    def base_query(self):
+        from .views import pool_query
+
+        return pool_query()
+
+    def scope(self, query, principal):
+        return query
+
+    def required_permission(self, action):
+        return "pool.view"
+
+    def record_name(self, obj):
+        return obj.customer_name
+
+    def record_url(self, obj):
+        return url_for("tenant.pool_detail", customer_id=obj.id)
+
+    def endpoint(self, action, api=False):
+        return {"list": "tenant.pool_list", "batch": "tenant.pool_batch"}[action]
+
+
+pool_batch = PoolBatch()
