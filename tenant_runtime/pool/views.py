@@ -13,11 +13,18 @@ from werkzeug.exceptions import NotFound
 
 from common.apidoc import endpoint
 from common.errors import ApiError, Invalid
-from common.forms import apply_form_errors, form_from_data, form_from_json, json_body, validate_or_422
+from common.forms import (
+    apply_form_errors,
+    form_from_data,
+    form_from_json,
+    json_body,
+    validate_or_422,
+)
 from common.pagination import listed_page, newest_page, page_args
 from common.regions import place
 
 from ..context import current_tenant
+from ..core import batch as batch_actions
 from ..core.listing import Choice, DateRange, ListSpec, Ref, SortKey, count_cap
 from ..core.lookups import user_names
 from ..core.scope import current_principal
@@ -28,7 +35,6 @@ from ..followups import services as followup_services
 from ..followups.forms import METHOD_LABELS
 from ..models import SysUser, utcnow
 from ..people.permissions import route
-from ..core import batch as batch_actions
 from . import exemptions, rules, services
 from .batch import pool_batch
 from .forms import (
