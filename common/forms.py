@@ -82,6 +82,8 @@ def _as_formdata(data, form_cls):
         field_class = getattr(form_cls, key).field_class
         if isinstance(value, dict):
             errors[key] = [_l("Expected text or a number, not an object.")]
+        elif getattr(field_class, "list_only", False) and not isinstance(value, (list, tuple)):
+            errors[key] = [_l("Expected a list.")]
         elif isinstance(value, (list, tuple)):
             if not _takes_list(field_class):
                 errors[key] = [_l("Expected one value, not a list.")]

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_wtf import FlaskForm
 from marshmallow import fields
 from sqlalchemy import select
@@ -62,6 +63,9 @@ class BatchAction:
     note: object = None  # lazy text on the confirmation page: what the action does and does not do
     api: bool = field(default=True)
     offered_to: object = None  # ``offered_to(principal)``: whether the page offers it beyond the permission
+    # ``check(records, form, principal)``: before any is changed, {id: why} of those the batch as a whole cannot take
+    # (a claim past the day's cap: the ones ticked last), the records in the order ticked
+    check: object = None
 
     @property
     def in_api(self):
@@ -72,6 +76,7 @@ class IdsField(Field):
     """The records ticked: several ``ids`` from a form post, a JSON list of ids in the API."""
 
     accepts_list = True  # common.forms: a JSON list is its values
+    list_only = True  # and nothing else: "ids": "141" is refused, as the document says an array
     openapi_schema = {"type": "array", "items": {"type": "string", "pattern": "^[0-9]+$"}, "minItems": 1,
                       "maxItems": BATCH_MAX}
 
@@ -157,15 +162,31 @@ def chosen_rows(resource, ids, principal, lock=False):
     return {obj.id: obj for obj in session.scalars(query)}
 
 
+def gone(record_id):
+    """Why a ticked record is not there: gone from the list since (claimed, moved, deleted), or never the user's to
+    see. Its name is not told: an id sent by hand must not tell what it names."""
+    return _("Record %(id)s is no longer in this list (taken, moved or deleted meanwhile), or not one you may see.",
+             id=record_id)
+
+
+def refuse_forbidden(action, principal):
+    if action is not None and not principal.can(action.permission):
+        raise ApiError(403, "forbidden", _("Your role does not allow this action."))
+
+
 def run(resource, form, principal):
     """Apply the form's action to every record it names, or to none (the refusals named, 422 on ``ids``)."""
     action, ids = form.chosen, form.ids.data
-    if not principal.can(action.permission):
-        raise ApiError(403, "forbidden", _("Your role does not allow this action."))
+    refuse_forbidden(action, principal)
     session = current_tenant.session
     rows = chosen_rows(resource, ids, principal, lock=True)
-    refused = {i: _("%(id)s: no such record, or not one you may see.", id=i) for i in ids if i not in rows}
-    for obj in rows.values():
+    refused = {i: gone(i) for i in ids if i not in rows}
+    ordered = [rows[i] for i in ids if i in rows]  # as ticked: a cap stops at the last ones
+    if action.check is not None:
+        refused.update((i, str(why)) for i, why in action.check(ordered, form, principal).items())
+    for obj in ordered:
+        if obj.id in refused:
+            continue
         try:
             action.apply(obj, form, principal)
         except ApiError as exc:
@@ -174,9 +195,10 @@ def run(resource, form, principal):
                                 reason=" ".join(map(str, messages or [exc.message])))
     if refused:
         session.rollback()
-        error = Invalid({"ids": [str(refused[i]) for i in ids if i in refused]}, message=_(
-            "Nothing was changed: %(bad)d of the %(num)d records cannot take this action.", bad=len(refused),
-            num=len(ids)))
+        error = Invalid({"ids": [str(refused[i]) for i in ids if i in refused]}, message=ngettext(
+            "Nothing was changed: the record cannot take this action.",
+            "Nothing was changed: %(bad)d of the %(num)d records cannot take this action.", len(ids),
+            bad=len(refused)))
         error.extra["refused"] = [str(i) for i in ids if i in refused]
         raise error
     session.commit()
@@ -197,8 +219,9 @@ def register(resource, pages, api):
         return cls(formdata=formdata, actions=usable_actions(r, current_principal()))
 
     def api_view():
-        form = validate_or_422(form_for(api_side=True))
-        return run(r, form, current_principal())
+        form = form_for(api_side=True)
+        refuse_forbidden(form.chosen, current_principal())  # before its fields: a sales user's assign is a 403
+        return run(r, validate_or_422(form), current_principal())
 
     def page_view():
         principal = current_principal()
@@ -234,7 +257,8 @@ def register(resource, pages, api):
         flash(action.done(result["done"]) if action.done else _("Done."), "success")
         return redirect(back)
 
-    summary = f"A batch action on several {str(r.label_plural).lower()} at once (批量操作), all or nothing"
+    summary = getattr(r, "batch_summary", None) or \
+        f"A batch action on several {str(r.label_plural).lower()} at once (批量操作), all or nothing"
     actions = "; ".join(f"{a.key} ({a.permission}" + (f"; reads {', '.join(a.fields)}" if a.fields else "") + ")"
                         for a in r.batch_actions if a.in_api)
     description = (f"action: one of the list's batch actions; ids: the records (at most {BATCH_MAX}), each one the "

@@ -1,7 +1,7 @@
 """Batch actions on the public pool (公海批量领取 / 批量分配, ``core.batch``): a sales user claims several customers
 at once, a manager hands several to one of their people. Each goes through the single claim or assignment, so
-the caps, the previous owner's cool-down and the handover lock hold for each customer, in the order ticked: a
-claim past the day's cap names the customers it stops at, and none is taken.
+the caps, the previous owner's cool-down and the handover lock hold for each customer; a batch past a cap is
+told what is left of it and names the customers ticked last that it stops at, and none is taken.
 
 The pool is no ``Resource`` (it lists customers of nobody, for everyone who may see it): ``PoolBatch`` gives
 ``core.batch`` what it reads of one."""
@@ -33,6 +33,44 @@ class PoolBatchFields(FlaskForm):
                 (str(uid), name) for uid, name, _dept in assignable_users(current_principal(), current_tenant.session)]
 
 
+def _beyond(customers, left, why):
+    """The customers past ``left`` (the last ticked), each refused with ``why``."""
+    return {c.id: why for c in customers[max(left, 0):]}
+
+
+def _claim_check(customers, form, principal):
+    """The day's claim cap and the holding cap, told as what is left of them: each claim of the batch counts, so
+    the single claim's "you have claimed 10 today" would name a count the user had not reached when they ticked."""
+    limits = services.ClaimLimits(current_tenant.session, principal.user_id)
+    today = limits.settings.daily_claim_cap - limits.claimed_today
+    holding = limits.settings.holding_cap - limits.held
+    if len(customers) <= min(today, holding):
+        return {}
+    if today <= holding:
+        why = ngettext("You may claim %(num)d more customer today; %(ticked)d are ticked.",
+                       "You may claim %(num)d more customers today; %(ticked)d are ticked.", max(today, 0),
+                       ticked=len(customers))
+    else:
+        why = ngettext("You may hold %(num)d more customer; %(ticked)d are ticked.",
+                       "You may hold %(num)d more customers; %(ticked)d are ticked.", max(holding, 0),
+                       ticked=len(customers))
+    return _beyond(customers, min(today, holding), why)
+
+
+def _assign_check(customers, form, principal):
+    """The receiver's holding cap, told as what is left of it, naming them."""
+    user_id = int(form.owner_id.data)
+    limits = services.ClaimLimits(current_tenant.session, user_id)
+    left = limits.settings.holding_cap - limits.held
+    if len(customers) <= left:
+        return {}
+    name = dict(form.owner_id.choices).get(str(user_id), str(user_id))
+    why = ngettext("%(name)s may hold %(num)d more customer; %(ticked)d are ticked.",
+                   "%(name)s may hold %(num)d more customers; %(ticked)d are ticked.", max(left, 0),
+                   name=name, ticked=len(customers))
+    return _beyond(customers, left, why)
+
+
 def _claim(customer, form, principal):
     services.claim(current_tenant.session, customer.id, principal)
 
@@ -50,12 +88,13 @@ class PoolBatch:
     model = CrmCustomer
     label_plural = _l("Public pool")
     batch_fields = PoolBatchFields
-    batch_locks = False  # each claim locks its user, then the customer, as a single claim does: no other order
+    batch_summary = ("A batch action on several customers of the public pool at once (批量领取 / 批量分配), all or "
+                     "nothing")
     batch_actions = (
-        BatchAction("claim", _l("Claim"), "pool.claim", _claim,
+        BatchAction("claim", _l("Claim"), "pool.claim", _claim, check=_claim_check,
                     done=lambda n: ngettext("%(num)d customer is yours now.", "%(num)d customers are yours now.", n),
                     note=_l("The day's claim cap and your holding cap count each of them.")),
-        BatchAction("assign", _l("Assign"), "pool.assign", _assign, fields=("owner_id",),
+        BatchAction("assign", _l("Assign"), "pool.assign", _assign, fields=("owner_id",), check=_assign_check,
                     done=lambda n: ngettext("%(num)d customer assigned.", "%(num)d customers assigned.", n)),
     )
 

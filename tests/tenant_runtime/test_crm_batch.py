@@ -211,7 +211,8 @@ def test_deleting_needs_the_delete_permission_and_is_soft(sales):
     ({"action": "set_level", "ids": ["x1"], "level": "important"}, "ids"),
     ({"action": "set_level", "ids": ["²"], "level": "important"}, "ids"),  # a digit to Python, no id
     ({"action": "set_level", "ids": ["１４１"], "level": "important"}, "ids"),  # full-width
-    ({"action": "set_level", "ids": "12", "level": "top"}, "level"),
+    ({"action": "set_level", "ids": ["12"], "level": "top"}, "level"),
+    ({"action": "set_level", "ids": "12", "level": "important"}, "ids"),  # one id, not a list of them
     ({"action": "set_level", "ids": [str(i) for i in range(1, 202)], "level": "important"}, "ids"),
     ({"action": "handover", "ids": ["1"]}, "action"),  # the pages' way to a handover's start page
 ])
@@ -432,15 +433,26 @@ def test_a_sales_user_claims_several_pool_customers_up_to_the_days_cap(sales):
     assert admin.patch("/pool/settings", json={"daily_claim_cap": 2}).status_code == 200
     first, second, third = _pooled(sales)
     east2 = tenant_api(sales.app, sales.tenant, sales.names["east2"])
-    over = east2.post("/pool/batch", json={"action": "claim", "ids": [first, second, third]})
-    assert over.status_code == 422 and over.json["error"]["refused"] == [third], over.json  # the third passes the cap
+    over = east2.post("/pool/batch", json={"action": "claim", "ids": [third, first, second]})
+    assert over.status_code == 422 and over.json["error"]["refused"] == [second], over.json  # the last ticked
+    assert "还可领取 2 个客户" in over.json["error"]["fields"]["ids"][0]  # what is left of the cap, not "已领取"
     assert all(sales.customer(c, "owner_id") is None for c in (first, second, third))  # none taken
     resp = east2.post("/pool/batch", json={"action": "claim", "ids": [first, second]})
     assert resp.status_code == 200, resp.json
     assert [sales.customer(c, "owner_id") for c in (first, second)] == [sales.east2_id] * 2
     assert sales.customer(third, "status") == "in_pool"
-    assert east2.post("/pool/batch", json={"action": "assign", "ids": [third], "owner_id": str(sales.east2_id)}
-                      ).status_code == 403  # a sales user does not assign
+    assert east2.post("/pool/batch", json={"action": "assign", "ids": [third], "owner_id": str(sales.manager_id)}
+                      ).status_code == 403  # a sales user does not assign, whoever they name
+    assert admin.patch("/pool/settings", json={"holding_cap": 2}).status_code == 200  # east2 holds those two
+    full = sales.manager.post("/pool/batch", json={"action": "assign", "ids": [third], "owner_id": str(sales.east2_id)})
+    message = full.json["error"]["fields"]["ids"][0]
+    assert full.status_code == 422 and "钱销售" in message and "还可持有 0 个客户" in message, full.json
+    assert admin.patch("/pool/settings", json={"holding_cap": 200}).status_code == 200
+    assert sales.manager.post("/pool/batch", json={"action": "assign", "ids": [third],
+                                                   "owner_id": str(sales.east_id)}).status_code == 200
+    taken = tenant_api(sales.app, sales.tenant, sales.names["south"]).post("/pool/batch", json={
+        "action": "claim", "ids": [third]})  # a colleague was first: said so, without the name of what it was
+    assert taken.status_code == 422 and "已不在此列表" in taken.json["error"]["fields"]["ids"][0], taken.json
 
 
 def test_a_manager_assigns_several_pool_customers_from_the_pool_page(app, sales):
