@@ -393,6 +393,15 @@ def test_tables_fit_their_card_on_a_small_laptop(app, browser_page, live_server,
             expect(page.locator("#checklist tbody").first).to_contain_text("Customer " if lang == "en" else "客户 ")
             shot(f"checklist-{width}-{lang}")
             assert tables_wider_than_their_card(page) == [], (width, lang, tables_wider_than_their_card(page))
+    # the pool as the previous owner of a recycled customer sees it: a batch box on each row, and under its 领取
+    # why not yet and until when (on one line, it ran the table 100 px past a 1024 px window's card)
+    page.set_viewport_size(SMALL_LAPTOP)
+    for lang, _html_lang in LANGS:
+        page.goto(f"{crm}/pool/?lang={lang}")
+        expect(page.locator("#pool-table tr", has_text="沉睡物业有限公司").locator("td:last-child .small")).to_be_visible()
+        assert page.locator("#pool-table input.batch-pick").count() > 0
+        shot(f"pool-previous-owner-{lang}")
+        assert tables_wider_than_their_card(page) == [], (lang, tables_wider_than_their_card(page))
     assert page.js_errors == [] and page.server_errors == [], (page.js_errors, page.server_errors)
 
 
