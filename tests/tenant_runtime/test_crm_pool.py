@@ -938,7 +938,7 @@ def test_the_pool_pages_offer_claim_only_where_the_claim_rule_allows_it(app, wor
     assert title == refused["message"] and "之后再次领取" in title
     row = listing.split(f'data-customer="{mine}"')[1].split("</tr>")[0]
     when = refused["claimable_from"][:16].replace("T", " ")  # on a phone, where the title is never shown
-    assert "回收前由您负责" in row and f"{when} 后可领取" in row and when in refused["message"], (row, refused)
+    assert "进入公海前由您负责" in row and f"{when} 后可领取" in row and when in refused["message"], (row, refused)
     assert claim_button(listing, other)[0] == "form" and 'id="claim-refusal"' not in listing
     detail = page.get(f"{base}/pool/{mine}").text
     assert f"/pool/{mine}/claim" not in detail and 'id="claim" disabled' in detail
