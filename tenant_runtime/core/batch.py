@@ -18,7 +18,7 @@ elsewhere with the records chosen (``goes_to``: a handover's start page).
 """
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -61,7 +61,6 @@ class BatchAction:
     danger: bool = False
     goes_to: object = None
     note: object = None  # lazy text on the confirmation page: what the action does and does not do
-    api: bool = field(default=True)
     offered_to: object = None  # ``offered_to(principal)``: whether the page offers it beyond the permission
     # ``check(records, form, principal)``: before any is changed, {id: why} of those the batch as a whole cannot take
     # (a claim past the day's cap: the ones ticked last), the records in the order ticked
@@ -69,7 +68,7 @@ class BatchAction:
 
     @property
     def in_api(self):
-        return self.api and self.goes_to is None
+        return self.goes_to is None  # an action that sends the user to another page is the pages' alone
 
 
 class IdsField(Field):
@@ -156,7 +155,7 @@ def chosen_rows(resource, ids, principal, lock=False):
     ends (taken in id order, so two batches over the same records wait for each other rather than deadlock; by a
     statement of the table alone, so the names a resource joins into its rows are not locked too)."""
     model, session = resource.model, current_tenant.session
-    if lock and getattr(resource, "batch_locks", True):
+    if lock:
         session.execute(select(model.id).where(model.id.in_(ids)).order_by(model.id).with_for_update())
     query = resource.scope(resource.base_query(), principal).where(model.id.in_(ids)).order_by(model.id)
     return {obj.id: obj for obj in session.scalars(query)}
@@ -227,9 +226,8 @@ def register(resource, pages, api):
         principal = current_principal()
         back = local_next(request.form.get("next"), prefix=url_for("tenant.home")) or url_for(r.endpoint("list"))
         form = form_for(request.form)
-        step_errors = []
-        if not form.validate_on_submit() and any(k in form.errors for k in ("csrf_token", "action", "ids")):
-            step_errors = [m for k in ("csrf_token", "action", "ids") for m in form.errors.get(k, [])]
+        form.validate_on_submit()
+        step_errors = [m for k in ("csrf_token", "action", "ids") for m in form.errors.get(k, [])]
         if step_errors:
             flash(" ".join(map(str, step_errors)), "danger")
             return redirect(back)
