@@ -104,7 +104,7 @@ def register_template_helpers(app):
     from common.openapi import is_required
     from common.regions import city_choices
 
-    from .core.columns import Cells
+    from .core.columns import Cells, pick_box
     from .core.history import display_value
     from .core.listing import page_size_args, pager_args
     from .core.saved_views import view_draft
@@ -115,7 +115,7 @@ def register_template_helpers(app):
         return {"tenant_name": info.name if info else None, "tenant_user": g.get("tenant_user"),
                 "impersonator": g.get("impersonator"), "crm_can": _can, "crm_nav": _nav, "crm_session": _session,
                 "crm_cities": city_choices, "followup_form": _followup_form, "crm_cells": Cells,
-                "crm_batch": _batch_actions,
+                "crm_batch": _batch_actions, "crm_batch_pick": pick_box,
                 "crm_pager": pager_args,
                 "crm_page_sizes": page_size_args, "crm_view_draft": view_draft,
                 "followup_methods": _followup_methods(), "followups_shown": _followups_shown()}

@@ -20,7 +20,7 @@ elsewhere with the records chosen (``goes_to``: a handover's start page).
 import re
 from dataclasses import dataclass
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -125,6 +125,13 @@ class BatchBase(FlaskForm):
                 self[name].errors = [*self[name].errors, str(_l("This field is required."))]
                 ok = False
         return ok
+
+
+def offer_people(field, people):
+    """Fill a batch form's person picker with ``people()`` (``(id, name, ...)``), blank first, inside a company's
+    request; the API document builds the form outside any, where the picker stays empty (any string)."""
+    if g.get("tenant_user") is not None:
+        field.choices = [("", _l("— Choose —"))] + [(str(p[0]), p[1]) for p in people()]
 
 
 def batch_form_class(resource):

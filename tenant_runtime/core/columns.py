@@ -102,11 +102,16 @@ class Cells:
             return Markup("").join(Markup("<tr>%s</tr>") % Markup("").join(td % self(col, row)
                                                                             for col, td in zip(columns, tds))
                                    for row in rows)
-        box = Markup('<input type="checkbox" class="batch-pick" name="ids" value="%s" form="%s" aria-label="%s">')
         label, first = _("Tick"), columns[0]
         return Markup("").join(Markup("<tr>%s%s</tr>") % (
-            tds[0] % (box % (row.id, pick, label) + self(first, row)),
+            tds[0] % (pick_box(row.id, pick, label) + self(first, row)),
             Markup("").join(td % self(col, row) for col, td in zip(columns[1:], tds[1:]))) for row in rows)
+
+
+def pick_box(record_id, form="batch-form", label=None):
+    """A row's box that ticks it for the batch actions' ``form`` (core/batch.py)."""
+    return Markup('<input type="checkbox" class="batch-pick" name="ids" value="%s" form="%s" aria-label="%s">') % (
+        record_id, form, label if label is not None else _("Tick"))
 
 
 def _link(endpoint, record_id, text):

@@ -1,7 +1,7 @@
 """The customer list's batch actions (批量操作): each is the single action's service, run on every ticked
 customer (``core.batch``): level, tags, back to the public pool, delete, and a handover of one owner's."""
 
-from flask import g, url_for
+from flask import url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -14,7 +14,7 @@ from common.fields import Text
 from common.i18n import list_join
 
 from ..context import current_tenant
-from ..core.batch import BatchAction
+from ..core.batch import BatchAction, offer_people
 from ..core.scope import current_principal
 from . import services
 from .forms import LEVEL_LABELS, TAG_MAX, TagsField
@@ -33,9 +33,7 @@ class CustomerBatchFields(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if g.get("tenant_user") is not None:  # the API document builds the form outside any company
-            self.owner_id.choices = [("", _l("— Choose —"))] + [
-                (str(uid), name) for uid, name, _dept in services.assignable_users(current_principal())]
+        offer_people(self.owner_id, lambda: services.assignable_users(current_principal()))
 
     @property
     def owner(self):

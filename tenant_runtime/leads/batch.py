@@ -1,7 +1,6 @@
 """The lead list's batch actions (批量操作, ``core.batch``): a manager hands out many leads at once (批量分配) or
 sends them back to their pools, and deletes them, each through the single action's service."""
 
-from flask import g
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_wtf import FlaskForm
@@ -11,7 +10,7 @@ from wtforms.validators import Length, Optional
 from common.fields import Text
 
 from ..context import current_tenant
-from ..core.batch import BatchAction
+from ..core.batch import BatchAction, offer_people
 from ..core.scope import current_principal
 from . import services
 
@@ -26,11 +25,9 @@ class LeadBatchFields(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if g.get("tenant_user") is not None:  # the API document builds the form outside any company
-            from .resource import _owner_options
+        from .resource import _owner_options
 
-            self.owner_id.choices = [("", _l("— Choose —"))] + [
-                (str(uid), name) for uid, name in _owner_options(current_tenant.session, current_principal())]
+        offer_people(self.owner_id, lambda: _owner_options(current_tenant.session, current_principal()))
 
 
 def _assign(lead, form, principal):

@@ -6,7 +6,7 @@ told what is left of it and names the customers ticked last that it stops at, an
 The pool is no ``Resource`` (it lists customers of nobody, for everyone who may see it): ``PoolBatch`` gives
 ``core.batch`` what it reads of one."""
 
-from flask import g, url_for
+from flask import url_for
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_wtf import FlaskForm
@@ -14,7 +14,7 @@ from wtforms import SelectField
 from wtforms.validators import Optional
 
 from ..context import current_tenant
-from ..core.batch import BatchAction
+from ..core.batch import BatchAction, offer_people
 from ..core.scope import current_principal
 from ..customers.models import CrmCustomer
 from . import services
@@ -26,11 +26,9 @@ class PoolBatchFields(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if g.get("tenant_user") is not None:  # the API document builds the form outside any company
-            from ..customers.services import assignable_users
+        from ..customers.services import assignable_users
 
-            self.owner_id.choices = [("", _l("— Choose —"))] + [
-                (str(uid), name) for uid, name, _dept in assignable_users(current_principal(), current_tenant.session)]
+        offer_people(self.owner_id, lambda: assignable_users(current_principal(), current_tenant.session))
 
 
 def _beyond(customers, left, why):
