@@ -9,11 +9,11 @@ from . import services
 
 
 def _do_not_contact(contact, form, principal):
-    services.set_do_not_contact(contact, True, principal)  # who and when are recorded, as on the contact's form
+    return services.set_do_not_contact(contact, True, principal)  # who and when are recorded, as on the contact's form
 
 
 def _may_contact(contact, form, principal):
-    services.set_do_not_contact(contact, False, principal)
+    return services.set_do_not_contact(contact, False, principal)
 
 
 def _delete(contact, form, principal):

@@ -52,10 +52,12 @@ def make_primary(contact):
 
 
 def set_do_not_contact(contact, flag, principal):
+    """Whether it changed: who set it and when stay those of the first time when it already was so."""
     if bool(contact.do_not_contact) == bool(flag):
-        return
+        return False
     contact.do_not_contact = bool(flag)
     contact.dnc_set_by, contact.dnc_set_at = principal.user_id, utcnow()
+    return True
 
 
 def create(values, principal, customer_id, primary=False, do_not_contact=False):

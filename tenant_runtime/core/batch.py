@@ -38,6 +38,7 @@ from common.urls import local_next
 
 from ..context import current_tenant
 from ..people.permissions import requires
+from .columns import TICKED
 from .scope import current_principal
 
 BATCH_MAX = 200
@@ -48,9 +49,11 @@ _DIGITS = re.compile(r"[0-9]{1,19}")
 @dataclass(frozen=True)
 class BatchAction:
     """One action on many records. ``apply(obj, form, principal)`` does it to one record through the same
-    service as the single action (raising ``ApiError`` to refuse that record); ``fields``: the batch form's
+    service as the single action (raising ``ApiError`` to refuse that record; returning False when the record
+    already was as the action leaves it, which the answer counts as ``unchanged``); ``fields``: the batch form's
     fields it reads, each then required; ``done(num)``: the message after it (an ``ngettext``); ``goes_to(rows,
-    principal)``: instead of applying, the address of a page that takes the records from there (page only)."""
+    principal, back)``: instead of applying, the address of a page that takes the records from there (page only),
+    ``back`` the list's address for its 取消."""
 
     key: str
     label: object
@@ -147,7 +150,9 @@ def batch_form_class(resource):
 
 class BatchResultSchema(Answer):
     action = fields.String()
-    done = fields.Integer(metadata={"description": "how many records the action changed (all of those named)"})
+    done = fields.Integer(metadata={"description": "how many records the action was applied to (all of those named)"})
+    unchanged = fields.Integer(metadata={"description": "how many of them it found as it leaves them (a level they "
+                                         "had, tags they had or lacked), so nothing changed on them"})
     ids = fields.List(Id())
 
 
@@ -190,11 +195,12 @@ def run(resource, form, principal):
     ordered = [rows[i] for i in ids if i in rows]  # as ticked: a cap stops at the last ones
     if action.check is not None:
         refused.update((i, str(why)) for i, why in action.check(ordered, form, principal).items())
+    unchanged = 0
     for obj in ordered:
         if obj.id in refused:
             continue
         try:
-            action.apply(obj, form, principal)
+            unchanged += action.apply(obj, form, principal) is False
         except ApiError as exc:
             messages = [m for msgs in (exc.fields or {}).values() for m in msgs] if exc.status == 422 else []
             refused[obj.id] = _("%(name)s: %(reason)s", name=resource.record_name(obj),
@@ -210,7 +216,7 @@ def run(resource, form, principal):
     session.commit()
     current_app.logger.info("batch %s of %s by user %s: %d records", action.key, resource.name, principal.user_id,
                             len(ids))
-    return {"action": action.key, "done": len(ids), "ids": ids}
+    return {"action": action.key, "done": len(ids), "unchanged": unchanged, "ids": ids}
 
 
 def register(resource, pages, api):
@@ -237,14 +243,14 @@ def register(resource, pages, api):
         step_errors = [m for k in ("csrf_token", "action", "ids") for m in form.errors.get(k, [])]
         if step_errors:
             flash(" ".join(map(str, step_errors)), "danger")
-            return redirect(back)
+            return _back_ticked(back, form.ids.data)
         action = form.chosen
         rows = chosen_rows(r, form.ids.data, principal)
         if action.goes_to is not None:
-            target, problem = action.goes_to(list(rows.values()), principal)
+            target, problem = action.goes_to(list(rows.values()), principal, back)
             if problem:
                 flash(problem, "danger")
-                return redirect(back)
+                return _back_ticked(back, form.ids.data)
             return redirect(target)
         if "confirm" not in request.form:  # the first step: what is about to happen, and what it needs
             for key in action.fields:
@@ -259,7 +265,11 @@ def register(resource, pages, api):
             left_out = set(exc.extra.get("refused", ()))
             rows = chosen_rows(r, [i for i in form.ids.data if str(i) not in left_out], principal)
             return _confirm_page(r, form, action, rows, back, status=exc.status, refused=exc)
-        flash(action.done(result["done"]) if action.done else _("Done."), "success")
+        message = action.done(result["done"]) if action.done else _("Done.")
+        if result["unchanged"]:
+            message += " " + ngettext("%(num)d of them needed no change.", "%(num)d of them needed no change.",
+                                      result["unchanged"])
+        flash(message, "success")
         return redirect(back)
 
     summary = getattr(r, "batch_summary", None) or \
@@ -277,6 +287,14 @@ def register(resource, pages, api):
     pages.add_url_rule(f"/{r.name}/batch", endpoint=name, view_func=page_view, methods=["POST"])
     requires(f"{api.name}.{name}", permission)
     requires(f"{pages.name}.{name}", permission)
+
+
+def _back_ticked(back, ids):
+    """Back to the list with the rows still ticked (``columns.ticked`` reads them on the next page shown), so a
+    refusal there (no action chosen, a handover of two owners) is mended without ticking them all again."""
+    if ids:
+        flash(",".join(map(str, ids)), TICKED)
+    return redirect(back)
 
 
 def _confirm_page(r, form, action, rows, back, status=200, refused=None):

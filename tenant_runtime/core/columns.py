@@ -3,7 +3,7 @@ each kind one way, so every CRM list looks and reads the same)."""
 
 from dataclasses import dataclass, field
 
-from flask import url_for
+from flask import g, get_flashed_messages, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
@@ -108,10 +108,24 @@ class Cells:
             Markup("").join(td % self(col, row) for col, td in zip(columns[1:], tds[1:]))) for row in rows)
 
 
+TICKED = "batch-ticked"  # the flash category carrying the rows a refused batch shows ticked again (core/batch.py)
+
+
+def ticked():
+    """The ids a refused batch sent back to the list ticked, as a set: read once a request, from the flashed
+    messages the page shows (the base page does not show ``TICKED`` as a message)."""
+    found = g.get("_batch_ticked")
+    if found is None:
+        found = g._batch_ticked = {int(i) for ids in get_flashed_messages(category_filter=[TICKED])
+                                   for i in ids.split(",") if i.isdigit()}
+    return found
+
+
 def pick_box(record_id, form="batch-form", label=None):
-    """A row's box that ticks it for the batch actions' ``form`` (core/batch.py)."""
-    return Markup('<input type="checkbox" class="batch-pick" name="ids" value="%s" form="%s" aria-label="%s">') % (
-        record_id, form, label if label is not None else _("Tick"))
+    """A row's box that ticks it for the batch actions' ``form`` (core/batch.py), ticked already when a refused
+    batch sent the user back to the list (``ticked``)."""
+    return Markup('<input type="checkbox" class="batch-pick" name="ids" value="%s" form="%s" aria-label="%s"%s>') % (
+        record_id, form, label if label is not None else _("Tick"), Markup(" checked") if record_id in ticked() else "")
 
 
 def _link(endpoint, record_id, text):

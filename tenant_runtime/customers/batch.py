@@ -45,18 +45,28 @@ def _transfer(customer, form, principal):
 
 
 def _set_level(customer, form, principal):
+    if customer.level == form.level.data:
+        return False
     customer.level = form.level.data  # the change history records it at the flush, as an edit's would
+    return True
 
 
 def _add_tags(customer, form, principal):
-    tags = customer.tag_names + [t for t in form.tags.data if t not in customer.tag_names]
-    if len(tags) > TAG_MAX:
+    new = [t for t in form.tags.data if t not in customer.tag_names]
+    if not new:
+        return False
+    if len(customer.tag_names) + len(new) > TAG_MAX:
         raise Invalid({"tags": [_("It would have more than %(n)d tags.", n=TAG_MAX)]})
-    services.set_tags(customer, tags)
+    services.set_tags(customer, customer.tag_names + new)
+    return True
 
 
 def _remove_tags(customer, form, principal):
-    services.set_tags(customer, [t for t in customer.tag_names if t not in form.tags.data])
+    kept = [t for t in customer.tag_names if t not in form.tags.data]
+    if len(kept) == len(customer.tag_names):
+        return False
+    services.set_tags(customer, kept)
+    return True
 
 
 def _to_pool(customer, form, principal):
@@ -69,7 +79,7 @@ def _delete(customer, form, principal):
     services.delete(customer, principal)
 
 
-def _handover(customers, principal):
+def _handover(customers, principal, back):
     """The handover's start page with the customers ticked, when they have one owner (a handover moves one
     owner's customers) and none is in the pool (no owner) or in an open handover already: each such one is named,
     as the other actions name what they refuse (there, none ticked would offer every customer of the owner)."""
@@ -88,7 +98,7 @@ def _handover(customers, principal):
     if len({c.owner_id for c in customers}) != 1:
         return None, _("A handover moves the customers of one owner: tick customers of the same owner.")
     return url_for("tenant.handovers_start", from_owner_id=customers[0].owner_id,
-                   customer_id=[c.id for c in customers]), None
+                   customer_id=[c.id for c in customers], next=back), None
 
 
 CUSTOMER_BATCH = (

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from common.apidoc import declared_body, endpoint
 from common.errors import ApiError, Invalid
 from common.forms import apply_form_errors, form_errors
+from common.urls import local_next
 
 from ..context import current_tenant
 from ..core.resource import MAX_ID
@@ -199,7 +200,9 @@ def register(pages, api):
         elif request.method == "POST":
             status = 422
         busy = locked(current_tenant.session, [c.id for c in owned])
-        return render_template("tenant/handovers/start.html", form=form, owned=owned, busy=busy,
+        # 取消 goes back where the user came from (the customer list a batch came from), else to the handovers
+        back = local_next(request.args.get("next"), prefix=url_for("tenant.home")) or url_for("tenant.handovers_list")
+        return render_template("tenant/handovers/start.html", form=form, owned=owned, busy=busy, back=back,
                                chosen=set(form.customer_ids.data or []), reason_labels=REASON_LABELS), status
 
     def page_action(record_id, action, success, refused=None):

@@ -79,12 +79,17 @@ def sales(app, tenants):
 def test_a_manager_sets_the_level_of_several_customers_at_once_and_each_records_it(sales):
     resp = sales.manager.post("/customers/batch", json={"action": "set_level", "ids": sales.mine, "level": "important"})
     assert resp.status_code == 200, resp.json
-    assert resp.json == {"action": "set_level", "done": 3, "ids": sorted(sales.mine, key=int)}
+    assert resp.json == {"action": "set_level", "done": 3, "unchanged": 0, "ids": sorted(sales.mine, key=int)}
     for cid in sales.mine:
         assert sales.customer(cid) == "important"
         entry = sales.manager.get(f"/customers/{cid}/history").json["items"][0]
         assert entry["user_id"] == str(sales.manager_id)
         assert {"field": "level", "old": "normal", "new": "important"} in entry["changes"]
+    again = sales.manager.post("/customers/batch", json={"action": "set_level", "ids": sales.mine[:2],
+                                                         "level": "important"})
+    assert again.json["done"] == 2 and again.json["unchanged"] == 2  # already important: counted, nothing recorded
+    assert len(sales.manager.get(f"/customers/{sales.mine[0]}/history").json["items"]) == len(
+        sales.manager.get(f"/customers/{sales.mine[2]}/history").json["items"])
 
 
 def test_one_customer_outside_the_scope_refuses_the_whole_batch_and_names_it(sales):
@@ -104,13 +109,30 @@ def test_tags_are_added_beside_the_old_ones_and_removed(sales):
     assert sales.tags(sales.mine[0]) == sorted(["重点", "老客户"]) and sales.tags(sales.mine[2]) == ["老客户"]
     history = sales.east.get(f"/customers/{sales.mine[0]}/history").json["items"][0]
     assert {"field": "tags", "old": ["老客户"], "new": ["老客户", "重点"]} in history["changes"]
+    assert add.json["unchanged"] == 0
+    remove = sales.east.post("/customers/batch", json={"action": "remove_tags", "ids": sales.mine, "tags": "重点"})
+    assert remove.status_code == 200, remove.json
+    assert remove.json["unchanged"] == 1  # the third never had it
+    assert [sales.tags(c) for c in sales.mine] == [["老客户"], ["老客户"], ["老客户"]]
+    add = sales.east.post("/customers/batch", json={"action": "add_tags", "ids": sales.mine, "tags": ["重点"]})
     remove = sales.east.post("/customers/batch", json={"action": "remove_tags", "ids": sales.mine, "tags": "老客户"})
     assert remove.status_code == 200, remove.json
-    assert [sales.tags(c) for c in sales.mine] == [["重点"], ["重点"], []]
+    assert [sales.tags(c) for c in sales.mine] == [["重点"], ["重点"], ["重点"]]
     too_many = sales.east.post("/customers/batch", json={"action": "add_tags", "ids": sales.mine[:1],
                                                          "tags": [f"t{i}" for i in range(10)]})
     assert too_many.status_code == 422 and too_many.json["error"]["refused"] == [sales.mine[0]]
     assert sales.tags(sales.mine[0]) == ["重点"]
+
+
+def test_the_page_says_how_many_ticked_customers_needed_no_change(app, sales):
+    client = page_client(app, sales.tenant, sales.names["mgr"])
+    sales.manager.post("/customers/batch", json={"action": "add_tags", "ids": sales.mine[:1], "tags": ["重点"]})
+    resp = client.post(f"/t/{sales.tenant.code}/customers/batch", data={
+        "csrf_token": csrf_from(_list_page(client, sales.tenant)), "action": "remove_tags", "ids": sales.mine,
+        "tags": "重点", "confirm": "y"})
+    assert resp.status_code == 302, resp.text
+    shown = client.get(resp.headers["Location"]).text
+    assert "已从 3 个客户移除标签" in shown and "其中 2 个无需更改" in shown
 
 
 def test_returning_to_the_pool_needs_a_reason_and_stops_at_a_customer_in_a_handover(sales):
@@ -322,6 +344,8 @@ def test_a_handover_of_ticked_customers_opens_its_start_page_with_them(app, sale
     assert re.findall(r"customer_id=(\d+)", target) == sales.mine[:2]
     start = client.get(target)
     assert start.status_code == 200
+    cancel = re.search(r'<a class="btn btn-ghost" href="([^"]+)">取消</a>', start.text).group(1)
+    assert cancel.replace("&amp;", "&") == f"/t/{code}/customers/"  # back to the list the batch came from
     for cid in sales.mine[:2]:
         assert re.search(rf'value="{cid}"[^>]*checked', start.text), cid
     admin = page_client(app, sales.tenant)
@@ -329,7 +353,13 @@ def test_a_handover_of_ticked_customers_opens_its_start_page_with_them(app, sale
     mixed = admin.post(f"/t/{code}/customers/batch", data={"csrf_token": token, "action": "handover",
                                                            "ids": [sales.mine[0], sales.theirs]})
     assert mixed.status_code == 302 and "/handovers/" not in mixed.headers["Location"]
-    assert "同一负责人" in admin.get(mixed.headers["Location"]).text
+    back = admin.get(mixed.headers["Location"]).text
+    assert "同一负责人" in back
+    for cid in (sales.mine[0], sales.theirs):  # the list comes back with both still ticked, to untick one
+        assert re.search(rf'name="ids" value="{cid}"[^>]*checked', back), cid
+    assert not re.search(rf'name="ids" value="{sales.mine[1]}"[^>]*checked', back)
+    assert "batch-ticked" not in back and not re.search(r'name="ids" value="\d+"[^>]*checked',
+                                                        admin.get(mixed.headers["Location"]).text)  # once
     sales.lock(sales.mine[2])  # one already in a handover: named, not dropped (none ticked offers them all)
     busy = client.post(f"/t/{code}/customers/batch", data={"csrf_token": csrf_from(_list_page(client, sales.tenant)),
                                                            "action": "handover",
@@ -346,6 +376,12 @@ def test_nothing_ticked_goes_back_to_the_list_saying_so(app, sales):
     resp = client.post(f"/t/{sales.tenant.code}/customers/batch", data={"csrf_token": token, "action": "set_level"})
     assert resp.status_code == 302
     assert "请至少勾选一条记录" in client.get(resp.headers["Location"]).text
+    no_action = client.post(f"/t/{sales.tenant.code}/customers/batch", data={"csrf_token": token, "action": "",
+                                                                               "ids": sales.mine[1:]})
+    assert no_action.status_code == 302
+    back = client.get(no_action.headers["Location"]).text
+    assert "请选择批量操作" in back
+    assert sorted(re.findall(r'name="ids" value="(\d+)"[^>]*checked', back)) == sorted(sales.mine[1:])
 
 
 # ---------------------------------------------------------------------- leads: the same pattern, the leads' rules
